@@ -1,0 +1,73 @@
+/**
+ * Typed errors. Every error distcache throws is a `DistcacheError` with a stable `code`,
+ * so callers can branch on `err.code` instead of parsing messages.
+ */
+export type ErrorCode =
+  | 'E_INVALID_OPTION'
+  | 'E_DUPLICATE_REFRESHER'
+  | 'E_UNKNOWN_REFRESHER'
+  | 'E_UNSUPPORTED_KIND'
+  | 'E_INVALID_INSTRUCTION'
+  | 'E_MALFORMED_ROW'
+  | 'E_WRITE_FAILED'
+  | 'E_QUERY_TIMEOUT'
+  | 'E_REFRESHER_TIMEOUT'
+  | 'E_UNSUPPORTED_DIALECT'
+  | 'E_REGISTER_AFTER_START'
+  | 'E_MIGRATION_FAILED'
+  | 'E_NOT_MIGRATED'
+  | 'E_STOPPED';
+
+export class DistcacheError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DistcacheError';
+    this.code = code;
+  }
+}
+
+function define(code: ErrorCode, name: string) {
+  const Cls = class extends DistcacheError {
+    static readonly code = code;
+    constructor(message: string, options?: { cause?: unknown }) {
+      super(code, message, options);
+      this.name = name;
+    }
+  };
+  Object.defineProperty(Cls, 'name', { value: name });
+  return Cls;
+}
+
+/** One class per code; `errors.InvalidOptionError` etc. `instanceof` works on each. */
+export const errors = {
+  InvalidOptionError: define('E_INVALID_OPTION', 'InvalidOptionError'),
+  DuplicateRefresherError: define('E_DUPLICATE_REFRESHER', 'DuplicateRefresherError'),
+  UnknownRefresherError: define('E_UNKNOWN_REFRESHER', 'UnknownRefresherError'),
+  UnsupportedKindError: define('E_UNSUPPORTED_KIND', 'UnsupportedKindError'),
+  InvalidInstructionError: define('E_INVALID_INSTRUCTION', 'InvalidInstructionError'),
+  MalformedRowError: define('E_MALFORMED_ROW', 'MalformedRowError'),
+  WriteFailedError: define('E_WRITE_FAILED', 'WriteFailedError'),
+  QueryTimeoutError: define('E_QUERY_TIMEOUT', 'QueryTimeoutError'),
+  RefresherTimeoutError: define('E_REFRESHER_TIMEOUT', 'RefresherTimeoutError'),
+  UnsupportedDialectError: define('E_UNSUPPORTED_DIALECT', 'UnsupportedDialectError'),
+  RegisterAfterStartError: define('E_REGISTER_AFTER_START', 'RegisterAfterStartError'),
+  MigrationFailedError: define('E_MIGRATION_FAILED', 'MigrationFailedError'),
+  NotMigratedError: define('E_NOT_MIGRATED', 'NotMigratedError'),
+  StoppedError: define('E_STOPPED', 'StoppedError'),
+} as const;
+
+export function isDistcacheError(err: unknown, code?: ErrorCode): err is DistcacheError {
+  return err instanceof DistcacheError && (code === undefined || err.code === code);
+}
+
+/** A message safe to log: never includes connection strings (see `redact`). */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return redact(err.message);
+  return redact(String(err));
+}
+
+/** Masks the password part of any URL-looking connection string in a text. */
+export function redact(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s]*)@/gi, '$1***@');
+}

@@ -1,0 +1,85 @@
+import type { CacheId, Instruction, JsonValue } from './types.js';
+
+type IdKind = 'refresh' | 'remove';
+
+/**
+ * Shrinks a list of instructions without changing what it means, per refresher:
+ * - a refresh-all supersedes everything before it for that refresher;
+ * - repeated refreshes (or removes) of one id collapse into one, but only while no other
+ *   operation on that id sits between them, so "refresh 5, remove 5, refresh 5" stays three steps
+ *   (Umbraco's dedupe kept the first two and lost the final refresh);
+ * - operations on different ids commute, so each id's steps are laid out in rounds: the first step
+ *   of every id, then the second, and so on, each round as at most one refresh and one remove;
+ * - payloads are opaque, so they act as barriers; adjacent payloads join into one.
+ *
+ * Refreshers come out in the order they first appear. 10,000 refreshes of one id become one.
+ */
+export function coalesce(instructions: readonly Instruction[]): Instruction[] {
+  const byRefresher = new Map<string, Instruction[]>();
+  for (const instruction of instructions) {
+    let list = byRefresher.get(instruction.refresher);
+    if (!list) byRefresher.set(instruction.refresher, (list = []));
+    if (instruction.kind === 'refresh-all') list.length = 0;
+    list.push(instruction);
+  }
+  const out: Instruction[] = [];
+  for (const [refresher, list] of byRefresher) out.push(...coalesceOne(refresher, list));
+  return out;
+}
+
+function coalesceOne(refresher: string, list: Instruction[]): Instruction[] {
+  const out: Instruction[] = [];
+  let segment = new IdSegment(refresher);
+  for (const instruction of list) {
+    switch (instruction.kind) {
+      case 'refresh-all':
+        out.push(instruction);
+        break;
+      case 'payload': {
+        out.push(...segment.flush());
+        segment = new IdSegment(refresher);
+        const last = out[out.length - 1];
+        if (last && last.kind === 'payload') last.payloads = [...last.payloads, ...instruction.payloads];
+        else out.push({ refresher, kind: 'payload', payloads: [...instruction.payloads] as JsonValue[] });
+        break;
+      }
+      default:
+        for (const id of instruction.ids) segment.add(instruction.kind, id);
+    }
+  }
+  out.push(...segment.flush());
+  return out;
+}
+
+/** Steps per id within a run of refresh/remove instructions with no payload between them. */
+class IdSegment {
+  private readonly steps = new Map<string, { id: CacheId; kinds: IdKind[] }>();
+  constructor(private readonly refresher: string) {}
+
+  add(kind: IdKind, id: CacheId): void {
+    // 42 and '42' are different ids, so the key keeps the type.
+    const key = typeof id === 'number' ? `n${id}` : `s${id}`;
+    const entry = this.steps.get(key);
+    if (!entry) this.steps.set(key, { id, kinds: [kind] });
+    else if (entry.kinds[entry.kinds.length - 1] !== kind) entry.kinds.push(kind);
+  }
+
+  flush(): Instruction[] {
+    const out: Instruction[] = [];
+    for (let round = 0; ; round++) {
+      const refresh: CacheId[] = [];
+      const remove: CacheId[] = [];
+      for (const { id, kinds } of this.steps.values()) {
+        const kind = kinds[round];
+        if (kind === 'refresh') refresh.push(id);
+        else if (kind === 'remove') remove.push(id);
+      }
+      if (refresh.length === 0 && remove.length === 0) break;
+      // Within a round every id appears once, so the order of the two groups does not matter.
+      if (refresh.length) out.push({ refresher: this.refresher, kind: 'refresh', ids: refresh });
+      if (remove.length) out.push({ refresher: this.refresher, kind: 'remove', ids: remove });
+    }
+    this.steps.clear();
+    return out;
+  }
+}

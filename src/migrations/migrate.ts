@@ -1,0 +1,79 @@
+import type { Knex } from 'knex';
+import { errors, describeError } from '../errors.js';
+import { isValidTablePrefix } from '../identifiers.js';
+import { dialectFor } from '../store/dialect.js';
+import { tableNames, type TableNames } from '../store/tables.js';
+import { DistcacheMigrationSource } from './source.js';
+
+export interface MigrateOptions {
+  /** Prefix for every table, matching /^[a-z][a-z0-9_]{0,31}$/. @default '' */
+  tablePrefix?: string;
+  /** How long to wait for another process's migration run to finish. @default 60000 */
+  lockTimeout?: number;
+}
+
+export interface MigrateResult {
+  /** Migrations this call applied; empty when the schema was already current. */
+  applied: string[];
+}
+
+/** knex settings that keep our migrations under our own table, never the app's knex_migrations. */
+export function migrationConfig(knex: Knex, tables: TableNames): Knex.MigratorConfig {
+  return { migrationSource: new DistcacheMigrationSource(tables, dialectFor(knex)), tableName: tables.migrations };
+}
+
+export function resolveTables(tablePrefix: string | undefined): TableNames {
+  const prefix = tablePrefix ?? '';
+  if (typeof prefix !== 'string' || !isValidTablePrefix(prefix)) {
+    throw new errors.InvalidOptionError(
+      `tablePrefix ${JSON.stringify(prefix)} is not valid; use lower-case letters, digits and underscores, starting with a letter, at most 32 characters (for example 'cache_')`,
+    );
+  }
+  return tableNames(prefix);
+}
+
+/**
+ * Applies distcache's migrations. Idempotent, and safe to run from several processes at once:
+ * knex's migration lock lets one run, and the others wait for it and then find nothing to do.
+ */
+export async function migrate(knex: Knex, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const tables = resolveTables(options.tablePrefix);
+  const config = migrationConfig(knex, tables);
+  const deadline = Date.now() + (options.lockTimeout ?? 60_000);
+  let delay = 50;
+  for (;;) {
+    try {
+      const [, applied] = (await knex.migrate.latest(config)) as [number, string[]];
+      return { applied };
+    } catch (err) {
+      if (!isContention(err) || Date.now() > deadline) {
+        const hint = isContention(err)
+          ? `another migration run still holds the lock on ${tables.migrations}_lock; if no run is in progress, clear it with \`npx knex migrate:unlock\` against that table`
+          : 'check that the database user may create tables and indexes';
+        throw new errors.MigrationFailedError(`distcache migrations failed: ${describeError(err)}; ${hint}`, { cause: err });
+      }
+      // Another process is migrating (or just created the migrations table): wait, then look again.
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 1000);
+    }
+  }
+}
+
+/** Errors that mean "someone else is migrating right now", as opposed to a real failure. */
+function isContention(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; code?: string };
+  if (e?.name === 'MigrationLocked') return true;
+  const message = String(e?.message ?? '');
+  return (
+    /already locked/i.test(message) ||
+    /already exists/i.test(message) ||
+    /duplicate (key|entry)/i.test(message) ||
+    /UNIQUE constraint failed/i.test(message) ||
+    /database is locked/i.test(message) ||
+    e?.code === '23505' ||
+    e?.code === '42P07' ||
+    e?.code === 'ER_TABLE_EXISTS_ERROR' ||
+    e?.code === 'ER_DUP_ENTRY' ||
+    e?.code === 'SQLITE_BUSY'
+  );
+}

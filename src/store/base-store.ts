@@ -1,0 +1,210 @@
+import type { Knex } from 'knex';
+import type {
+  CursorState,
+  InstructionPage,
+  InstructionStore,
+  LogSummary,
+  NewFailure,
+  NewInstructionRow,
+  PendingSummary,
+  PruneChunkOptions,
+  PruneChunkResult,
+  StoreCapabilities,
+  StoredFailure,
+  StoredInstructionRow,
+} from './store.js';
+import type { TableNames } from './tables.js';
+
+export interface StoreConfig {
+  knex: Knex;
+  tables: TableNames;
+  cluster: string;
+  /** Every query is bounded by this many milliseconds. */
+  queryTimeout: number;
+}
+
+/** Columns read for an instruction row, the same on every dialect. */
+export const ROW_COLUMNS = ['id', 'utc_stamp', 'json_instruction', 'originated', 'origin_instance', 'instruction_count'] as const;
+
+/**
+ * What every dialect does the same way, through the knex query builder: cursors, failures,
+ * single rows. Each dialect adds how positions work (reading, pending, pruning).
+ */
+export abstract class BaseStore implements InstructionStore {
+  abstract readonly capabilities: StoreCapabilities;
+  protected readonly knex: Knex;
+  protected readonly t: TableNames;
+  protected readonly cluster: string;
+  protected readonly queryTimeout: number;
+
+  constructor(config: StoreConfig) {
+    this.knex = config.knex;
+    this.t = config.tables;
+    this.cluster = config.cluster;
+    this.queryTimeout = config.queryTimeout;
+  }
+
+  abstract insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]>;
+  abstract head(): Promise<string>;
+  abstract readPage(identity: string, from: string, token: string | null, limit: number): Promise<InstructionPage>;
+  abstract pending(from: string): Promise<PendingSummary>;
+  abstract listPending(from: string, limit: number): Promise<StoredInstructionRow[]>;
+  abstract pruneChunk(options: PruneChunkOptions): Promise<PruneChunkResult>;
+  abstract prunePreview(options: Omit<PruneChunkOptions, 'limit'>): Promise<{ rows: number; minId: number | null; maxId: number | null }>;
+  abstract now(): Promise<Date>;
+  /** SQL for "the database clock minus `ms`", comparable with utc_stamp. */
+  protected abstract cutoffSql(ms: number): Knex.Raw;
+
+  /** Bounds a query by the query timeout; cancels it server-side where the driver can. */
+  protected bounded<T extends { timeout(ms: number, options?: { cancel?: boolean }): T }>(query: T): T {
+    return query.timeout(this.queryTimeout, { cancel: this.capabilities.dialect !== 'sqlite' });
+  }
+
+  protected instructions(db: Knex | Knex.Transaction = this.knex) {
+    return db(this.t.instruction).where('cluster', this.cluster);
+  }
+
+  protected cursors(db: Knex | Knex.Transaction = this.knex) {
+    return db(this.t.cursor).where('cluster', this.cluster);
+  }
+
+  protected toRow(raw: Record<string, unknown>): StoredInstructionRow {
+    return {
+      id: Number(raw.id),
+      utcStamp: toDate(raw.utc_stamp) ?? new Date(0),
+      json: typeof raw.json_instruction === 'string' ? raw.json_instruction : Buffer.isBuffer(raw.json_instruction) ? raw.json_instruction.toString('utf8') : String(raw.json_instruction),
+      originated: String(raw.originated ?? ''),
+      originInstance: raw.origin_instance == null ? null : String(raw.origin_instance),
+      instructionCount: Number(raw.instruction_count ?? 0),
+    };
+  }
+
+  async getRow(id: number): Promise<StoredInstructionRow | undefined> {
+    const raw = await this.bounded(this.instructions().select(...ROW_COLUMNS).where('id', id).first());
+    return raw ? this.toRow(raw) : undefined;
+  }
+
+  async newest(limit: number): Promise<StoredInstructionRow[]> {
+    const raws = await this.bounded(this.instructions().select(...ROW_COLUMNS).orderBy('id', 'desc').limit(limit));
+    return raws.map((r: Record<string, unknown>) => this.toRow(r)).reverse();
+  }
+
+  async logSummary(retentionMs: number): Promise<LogSummary> {
+    const raw = await this.bounded(
+      this.instructions()
+        .select(
+          this.knex.raw('count(*) as row_count'),
+          this.knex.raw('coalesce(sum(instruction_count), 0) as instruction_total'),
+          this.knex.raw('min(id) as min_id'),
+          this.knex.raw('max(id) as max_id'),
+          this.knex.raw('min(utc_stamp) as oldest'),
+          this.knex.raw('max(utc_stamp) as newest'),
+          this.knex.raw('sum(case when utc_stamp < ? then 1 else 0 end) as past_retention', [this.cutoffSql(retentionMs)]),
+        )
+        .first(),
+    );
+    return {
+      rows: Number(raw?.row_count ?? 0),
+      instructions: Number(raw?.instruction_total ?? 0),
+      minId: raw?.min_id == null ? null : Number(raw.min_id),
+      maxId: raw?.max_id == null ? null : Number(raw.max_id),
+      oldest: toDate(raw?.oldest),
+      newest: toDate(raw?.newest),
+      pastRetention: Number(raw?.past_retention ?? 0),
+    };
+  }
+
+  async loadCursor(identity: string): Promise<CursorState | undefined> {
+    const raw = await this.bounded(this.cursors().select('position', 'cold_boot_requested', 'last_synced').where('server_identity', identity).first());
+    return raw ? toCursor(raw) : undefined;
+  }
+
+  async saveCursor(identity: string, position: string): Promise<void> {
+    const updated = await this.bounded(this.cursors().where('server_identity', identity).update({ position, last_synced: this.knex.fn.now() }));
+    if (updated > 0) return;
+    await this.bounded(
+      this.knex(this.t.cursor)
+        .insert({ cluster: this.cluster, server_identity: identity, position, cold_boot_requested: false, last_synced: this.knex.fn.now() })
+        .onConflict(['cluster', 'server_identity'])
+        .merge(['position', 'last_synced']),
+    );
+  }
+
+  async resetCursor(identity: string, position: string): Promise<void> {
+    await this.bounded(
+      this.knex(this.t.cursor)
+        .insert({ cluster: this.cluster, server_identity: identity, position, cold_boot_requested: false, last_synced: this.knex.fn.now() })
+        .onConflict(['cluster', 'server_identity'])
+        .merge(['position', 'cold_boot_requested', 'last_synced']),
+    );
+  }
+
+  async requestColdBoot(identity: string): Promise<boolean> {
+    const updated = await this.bounded(this.cursors().where('server_identity', identity).update({ cold_boot_requested: true }));
+    return updated > 0;
+  }
+
+  async listCursors(): Promise<Array<CursorState & { identity: string }>> {
+    const raws = await this.bounded(this.cursors().select('server_identity', 'position', 'cold_boot_requested', 'last_synced').orderBy('server_identity'));
+    return raws.map((raw: Record<string, unknown>) => ({ identity: String(raw.server_identity), ...toCursor(raw) }));
+  }
+
+  async deleteCursor(identity: string): Promise<boolean> {
+    return (await this.bounded(this.cursors().where('server_identity', identity).delete())) > 0;
+  }
+
+  async recordFailure(failure: NewFailure): Promise<void> {
+    await this.bounded(
+      this.knex(this.t.failure).insert({
+        cluster: this.cluster,
+        server_identity: failure.identity,
+        instruction_id: failure.instructionId,
+        refresher: failure.refresher,
+        kind: failure.kind,
+        action: failure.action,
+        error: failure.error.slice(0, 2000),
+        detail: failure.detail === null ? null : failure.detail.slice(0, 2000),
+      }),
+    );
+  }
+
+  async listFailures(filter: { identity?: string; limit: number }): Promise<StoredFailure[]> {
+    let query = this.knex(this.t.failure).where('cluster', this.cluster).select('*').orderBy('id', 'desc').limit(filter.limit);
+    if (filter.identity !== undefined) query = query.where('server_identity', filter.identity);
+    const raws = await this.bounded(query);
+    return raws.map((raw: Record<string, unknown>) => ({
+      id: Number(raw.id),
+      createdAt: toDate(raw.created_at) ?? new Date(0),
+      identity: String(raw.server_identity),
+      instructionId: raw.instruction_id == null ? null : Number(raw.instruction_id),
+      refresher: raw.refresher == null ? null : String(raw.refresher),
+      kind: raw.kind == null ? null : String(raw.kind),
+      action: String(raw.action) as StoredFailure['action'],
+      error: String(raw.error),
+      detail: raw.detail == null ? null : String(raw.detail),
+    }));
+  }
+
+  async countFailures(): Promise<number> {
+    const raw = await this.bounded(this.knex(this.t.failure).where('cluster', this.cluster).count({ n: '*' }).first());
+    return Number(raw?.n ?? 0);
+  }
+}
+
+export function toDate(value: unknown): Date | null {
+  if (value == null) return null;
+  if (value instanceof Date) return value;
+  if (typeof value === 'number') return new Date(value);
+  const text = String(value);
+  // SQLite's CURRENT_TIMESTAMP has no zone marker but is UTC.
+  const date = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text.replace(' ', 'T')}Z`);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+export function toBool(value: unknown): boolean {
+  return value === true || value === 1 || value === '1' || value === 't';
+}
+
+function toCursor(raw: Record<string, unknown>): CursorState {
+  return { position: String(raw.position), coldBootRequested: toBool(raw.cold_boot_requested), lastSynced: toDate(raw.last_synced) };
+}

@@ -1,0 +1,48 @@
+import type { Knex } from 'knex';
+import { errors } from '../errors.js';
+import type { StoreConfig } from './base-store.js';
+import type { InstructionStore } from './store.js';
+import type { TableNames } from './tables.js';
+import { sqliteDialect } from './sqlite/dialect.js';
+import { postgresDialect } from './postgres/dialect.js';
+import { mysqlDialect } from './mysql/dialect.js';
+
+/**
+ * What differs between databases, as one object per dialect. The core asks the dialect; it never
+ * branches on the client name itself.
+ */
+export interface Dialect {
+  readonly name: 'postgres' | 'sqlite' | 'mysql';
+  /** knex client names this dialect serves. */
+  readonly clients: readonly string[];
+  createStore(config: StoreConfig): InstructionStore;
+  /** A column default for "now, by the database clock", at millisecond precision or better. */
+  nowDefault(knex: Knex): Knex.Raw;
+  /** Adds a timestamp column that holds the database clock's UTC time. */
+  timestamp(table: Knex.CreateTableBuilder, name: string): Knex.ColumnBuilder;
+  /** Extra schema the exact cursor needs on the instruction table (columns, triggers, indexes). */
+  createCursorSupport(knex: Knex, tables: TableNames): Promise<void>;
+  dropCursorSupport(knex: Knex, tables: TableNames): Promise<void>;
+  /** Whether migrations may run inside one transaction with their DDL. */
+  readonly transactionalDdl: boolean;
+}
+
+const DIALECTS: readonly Dialect[] = [sqliteDialect, postgresDialect, mysqlDialect];
+
+export function clientName(knex: Knex): string {
+  const client = (knex.client as { config?: { client?: unknown }; dialect?: string }).config?.client;
+  if (typeof client === 'string') return client;
+  if (typeof client === 'function') return (knex.client as { dialect?: string }).dialect ?? 'unknown';
+  return (knex.client as { dialect?: string }).dialect ?? 'unknown';
+}
+
+export function dialectFor(knex: Knex): Dialect {
+  const client = clientName(knex);
+  const dialect = DIALECTS.find((d) => d.clients.includes(client));
+  if (!dialect) {
+    throw new errors.UnsupportedDialectError(
+      `knex client '${client}' is not supported; use 'pg' (PostgreSQL 13+), 'better-sqlite3' (SQLite), or 'mysql2' (MySQL 8 / MariaDB 10.11)`,
+    );
+  }
+  return dialect;
+}

@@ -1,0 +1,15 @@
+import type { Dialect } from '../dialect.js';
+import { SQLITE_NOW, SqliteStore } from './store.js';
+
+export const sqliteDialect: Dialect = {
+  name: 'sqlite',
+  clients: ['better-sqlite3', 'sqlite3'],
+  createStore: (config) => new SqliteStore(config),
+  nowDefault: (knex) => knex.raw(`(${SQLITE_NOW})`),
+  // ISO-8601 text in UTC: compares correctly as text, and parses as a Date.
+  timestamp: (table, name) => table.string(name, 30),
+  // The AUTOINCREMENT row id is the cursor; nothing more is needed.
+  async createCursorSupport() {},
+  async dropCursorSupport() {},
+  transactionalDdl: true,
+};

@@ -1,0 +1,28 @@
+import type { Knex } from 'knex';
+import { CommitOrderedStore } from '../commit-ordered-store.js';
+import type { StoreCapabilities } from '../store.js';
+
+export const SQLITE_NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
+
+/**
+ * SQLite allows one writer at a time, so a row's id (AUTOINCREMENT, never reused) is also its
+ * commit order: an `id > cursor` poll cannot skip a row.
+ */
+export class SqliteStore extends CommitOrderedStore {
+  readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'sqlite', cursorMethod: 'single-writer', notify: false });
+  protected readonly positionColumn = 'id';
+
+  protected async insertOne(db: Knex | Knex.Transaction, row: Record<string, unknown>): Promise<number> {
+    const [inserted] = await this.bounded(db(this.t.instruction).insert(row).returning('id'));
+    return Number(typeof inserted === 'object' ? (inserted as { id: unknown }).id : inserted);
+  }
+
+  protected cutoffSql(ms: number): Knex.Raw {
+    return this.knex.raw(`strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)`, [`-${(ms / 1000).toFixed(3)} seconds`]);
+  }
+
+  async now(): Promise<Date> {
+    const raw = await this.bounded(this.knex.select(this.knex.raw(`${SQLITE_NOW} as now`)).first());
+    return new Date(String(raw.now));
+  }
+}

@@ -1,0 +1,158 @@
+import type { Knex } from 'knex';
+
+/**
+ * The storage seam. The core (poller, writer, pruner) talks to the database only through this
+ * interface; each dialect implements it and declares what it can do in `capabilities`.
+ *
+ * A *position* is an opaque text a dialect uses as a cursor. It means "every committed row this
+ * position covers has been read". On SQLite it is the row id, on MySQL the commit-ordered
+ * sequence number, on PostgreSQL a `pg_snapshot`. The core never parses it.
+ *
+ * Every query is scoped to the store's cluster and bounded by its query timeout.
+ */
+export interface InstructionStore {
+  readonly capabilities: StoreCapabilities;
+
+  /** Inserts rows in one transaction (or inside `trx`); returns their ids in order. */
+  insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]>;
+
+  /** A position that covers every row committed now. */
+  head(): Promise<string>;
+
+  /**
+   * Reads the next page of rows committed after `from`, oldest first, in one query.
+   * `token` is null for the first page, then the previous page's `token`.
+   * A page's `position`, when not null, may be stored once its rows are applied.
+   * The same query reads `identity`'s cursor flag, so an idle poll costs one query.
+   */
+  readPage(identity: string, from: string, token: string | null, limit: number): Promise<InstructionPage>;
+
+  /** Rows and summed instruction_count not yet covered by `from`. */
+  pending(from: string): Promise<PendingSummary>;
+
+  /** Rows not covered by `from`, decoded by the caller; for the CLI's `pending`. Bounded by `limit`. */
+  listPending(from: string, limit: number): Promise<StoredInstructionRow[]>;
+
+  /** One row by id, or undefined. */
+  getRow(id: number): Promise<StoredInstructionRow | undefined>;
+
+  /** The newest rows, newest last. */
+  newest(limit: number): Promise<StoredInstructionRow[]>;
+
+  /** Counts and bounds of the whole log, for status. */
+  logSummary(retentionMs: number): Promise<LogSummary>;
+
+  loadCursor(identity: string): Promise<CursorState | undefined>;
+  /** Stores a position after applying. A cold-boot request stays set; the next poll sees it. */
+  saveCursor(identity: string, position: string): Promise<void>;
+  /** Stores a position after a cold boot (or a fresh start) and clears any cold-boot request. */
+  resetCursor(identity: string, position: string): Promise<void>;
+  /** Makes `identity` cold-boot at its next poll. Returns false when it has no cursor. */
+  requestColdBoot(identity: string): Promise<boolean>;
+  listCursors(): Promise<Array<CursorState & { identity: string }>>;
+  deleteCursor(identity: string): Promise<boolean>;
+
+  /**
+   * Deletes up to `limit` rows older than `olderThanMs` (by the database clock), never the newest
+   * row, and when `coveredBy` is given only rows that every one of those positions covers. Before deleting, marks every cursor that
+   * had not yet read a doomed row as needing a cold boot. Safe to run from several servers at once.
+   */
+  pruneChunk(options: PruneChunkOptions): Promise<PruneChunkResult>;
+  /** What `pruneChunk` would delete, without deleting; for dry runs. */
+  prunePreview(options: Omit<PruneChunkOptions, 'limit'>): Promise<{ rows: number; minId: number | null; maxId: number | null }>;
+
+  recordFailure(failure: NewFailure): Promise<void>;
+  listFailures(filter: { identity?: string; limit: number }): Promise<StoredFailure[]>;
+  countFailures(): Promise<number>;
+
+  /** The database clock, so no decision depends on a machine's local clock. */
+  now(): Promise<Date>;
+}
+
+export interface StoreCapabilities {
+  readonly dialect: 'postgres' | 'sqlite' | 'mysql';
+  /** How the cursor is made exact; see docs/design.md. */
+  readonly cursorMethod: 'snapshot' | 'single-writer' | 'sequence';
+  /** LISTEN/NOTIFY wake-up is possible. */
+  readonly notify: boolean;
+}
+
+export interface NewInstructionRow {
+  json: string;
+  originated: string;
+  /** The writing DistributedCache instance, so its own poller can skip the row. */
+  originInstance: string | null;
+  instructionCount: number;
+}
+
+export interface StoredInstructionRow {
+  id: number;
+  utcStamp: Date;
+  json: string;
+  originated: string;
+  originInstance: string | null;
+  instructionCount: number;
+}
+
+export interface InstructionPage {
+  rows: StoredInstructionRow[];
+  /** Pass back to read the next page; null when everything committed so far has been read. */
+  token: string | null;
+  /** A position that may be stored once `rows` are applied; null when it cannot be stored yet. */
+  position: string | null;
+  /** `identity`'s cursor asks for a cold boot (a prune passed it, or an operator's resync); null: no cursor. */
+  coldBootRequested: boolean | null;
+}
+
+export interface PendingSummary {
+  rows: number;
+  instructions: number;
+  oldest: Date | null;
+}
+
+export interface LogSummary {
+  rows: number;
+  instructions: number;
+  minId: number | null;
+  maxId: number | null;
+  oldest: Date | null;
+  newest: Date | null;
+  pastRetention: number;
+}
+
+export interface CursorState {
+  position: string;
+  coldBootRequested: boolean;
+  lastSynced: Date | null;
+}
+
+export interface PruneChunkOptions {
+  olderThanMs: number;
+  limit: number;
+  /** Only rows covered by every one of these positions; membership-aware pruning sets it. */
+  coveredBy?: readonly string[];
+}
+
+export interface PruneChunkResult {
+  deleted: number;
+  /** Identities whose cursors were marked for a cold boot by this chunk. */
+  marked: string[];
+}
+
+export type FailureAction = 'fell-back-to-refresh-all' | 'gave-up' | 'skipped-malformed-row' | 'rejected-payload';
+
+export interface NewFailure {
+  identity: string;
+  instructionId: number | null;
+  refresher: string | null;
+  kind: string | null;
+  action: FailureAction;
+  error: string;
+  /** A bounded summary of what could not be applied. */
+  detail: string | null;
+}
+
+export interface StoredFailure extends NewFailure {
+  id: number;
+  createdAt: Date;
+}

@@ -1,0 +1,26 @@
+/** Every table distcache owns, with the validated prefix applied. */
+export interface TableNames {
+  readonly prefix: string;
+  readonly instruction: string;
+  readonly cursor: string;
+  readonly failure: string;
+  readonly server: string;
+  readonly lease: string;
+  /** MySQL only: the commit-ordered sequence row. */
+  readonly sequence: string;
+  readonly migrations: string;
+}
+
+/** `prefix` must already be validated (see identifiers.ts). */
+export function tableNames(prefix: string): TableNames {
+  return Object.freeze({
+    prefix,
+    instruction: `${prefix}cache_instruction`,
+    cursor: `${prefix}cache_cursor`,
+    failure: `${prefix}cache_failure`,
+    server: `${prefix}cache_server`,
+    lease: `${prefix}cache_lease`,
+    sequence: `${prefix}cache_sequence`,
+    migrations: `${prefix}distcache_migrations`,
+  });
+}
