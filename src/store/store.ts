@@ -139,7 +139,15 @@ export interface PruneChunkResult {
   marked: string[];
 }
 
-export type FailureAction = 'fell-back-to-refresh-all' | 'gave-up' | 'skipped-malformed-row' | 'rejected-payload';
+/**
+ * What was done about an instruction that could not be applied as written:
+ * - fell-back-to-refresh-all: the method failed after retries; refreshAll() succeeded instead;
+ * - gave-up: refreshAll() failed too; the cache may be stale until the next refresh or cold boot;
+ * - skipped-malformed-row: the row could not be decoded;
+ * - skipped-unknown-refresher: no refresher with that id is registered on this server;
+ * - rejected-payload: a payload failed the refresher's validation.
+ */
+export type FailureAction = 'fell-back-to-refresh-all' | 'gave-up' | 'skipped-malformed-row' | 'skipped-unknown-refresher' | 'rejected-payload';
 
 export interface NewFailure {
   identity: string;

@@ -1,0 +1,237 @@
+import type { Knex } from 'knex';
+import { randomUUID } from 'node:crypto';
+import cron, { type ScheduledTask } from 'node-cron';
+import { describeError, errors } from './errors.js';
+import { TypedEmitter, type DistcacheEvents, type EventName } from './events.js';
+import { isCacheId } from './instructions/codec.js';
+import type { CacheId, Instruction, InstructionKind, JsonValue } from './instructions/types.js';
+import { resolveTables } from './migrations/migrate.js';
+import { resolveOptions, type DistributedCacheOptions, type ResolvedOptions } from './options.js';
+import { RefresherRegistry } from './refreshers/registry.js';
+import type { AnyCacheRefresher } from './refreshers/refresher.js';
+import { dialectFor } from './store/dialect.js';
+import type { InstructionStore } from './store/store.js';
+import { Applier } from './sync/applier.js';
+import { Poller, type SyncResult } from './sync/poller.js';
+import { Pruner, type PruneResult } from './sync/pruner.js';
+import { isTransaction } from './write/transaction.js';
+import { Writer } from './write/writer.js';
+
+export interface WriteOptions {
+  /** Write inside this transaction; the local apply then waits for its commit. */
+  trx?: Knex.Transaction;
+}
+
+/**
+ * Keeps this server's caches in step with every other server on the same database.
+ *
+ * @example
+ * const cache = new DistributedCache({ knex, refreshers: [products], serverIdentity: 'web-1' });
+ * await cache.start();
+ * await cache.refresh('product', [42]);   // every server's 'product' refresher gets [42]
+ * process.once('SIGTERM', () => void cache.stop());
+ */
+export class DistributedCache {
+  /** Frozen, validated options. */
+  readonly options: ResolvedOptions;
+  /** Unique per instance: rows it wrote were applied at write time, so its poller skips them. */
+  readonly instanceId = randomUUID();
+  readonly store: InstructionStore;
+  private readonly events: TypedEmitter;
+  private readonly registry = new RefresherRegistry();
+  private readonly applier: Applier;
+  private readonly writer: Writer;
+  private readonly poller: Poller;
+  private readonly pruner: Pruner;
+  private pruneTask: ScheduledTask | undefined;
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private state: 'new' | 'started' | 'stopped' = 'new';
+
+  constructor(options: DistributedCacheOptions) {
+    this.options = resolveOptions(options);
+    const o = this.options;
+    for (const refresher of o.refreshers) this.registry.add(refresher);
+    this.events = new TypedEmitter((event, err) => o.logger.error({ event, err: describeError(err) }, 'an event listener threw'));
+    this.store = dialectFor(o.knex).createStore({ knex: o.knex, tables: resolveTables(o.tablePrefix), cluster: o.cluster, queryTimeout: o.queryTimeout });
+    this.applier = new Applier(this.registry, this.store, this.events, o.logger, {
+      identity: o.serverIdentity,
+      refresherTimeout: o.refresherTimeout,
+      refresherRetries: o.refresherRetries,
+      retryDelay: o.retryDelay,
+    });
+    this.writer = new Writer(this.store, this.applier, this.events, o.logger, {
+      identity: o.serverIdentity,
+      instanceId: this.instanceId,
+      maxInstructionsPerRow: o.maxInstructionsPerRow,
+    });
+    this.poller = new Poller(this.store, this.applier, this.events, o.logger, {
+      identity: o.serverIdentity,
+      instanceId: this.instanceId,
+      syncInterval: o.syncInterval,
+      pageSize: o.pageSize,
+      maxPendingInstructions: o.maxPendingInstructions,
+      startFromHead: o.startFromHead,
+      maxErrorBackoff: o.maxErrorBackoff,
+      onColdBoot: o.onColdBoot,
+    });
+    this.pruner = new Pruner(this.store, this.events, o.logger, { retention: o.retention, chunkSize: o.pruneChunkSize });
+  }
+
+  /** Adds a refresher. Only before `start()`, so every poll sees the same registry. */
+  register(refresher: AnyCacheRefresher): this {
+    if (this.state !== 'new' || this.starting) {
+      throw new errors.RegisterAfterStartError(`register('${refresher?.id}') was called after start(); register every refresher before start()`);
+    }
+    this.registry.add(refresher);
+    return this;
+  }
+
+  /**
+   * Catches up with the log (a cold boot if needed), then polls every `syncInterval` and prunes on
+   * `pruneSchedule`. Safe to call twice, or concurrently: both calls share one start.
+   * Rejects with E_NOT_MIGRATED when the tables are missing; other errors are retried in the background.
+   */
+  start(): Promise<void> {
+    if (this.state === 'stopped') return Promise.reject(new errors.StoppedError('this DistributedCache was stopped; create a new one to start again'));
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    try {
+      await this.poller.sync();
+    } catch (err) {
+      if (err instanceof errors.NotMigratedError) {
+        this.starting = undefined;
+        throw err;
+      }
+      // The database may be down right now; the loop keeps retrying and reports each failure.
+      this.events.emit('sync:error', { error: err as Error, consecutiveFailures: 1, retryInMs: this.options.syncInterval });
+    }
+    if (this.state === 'stopped') return;
+    this.state = 'started';
+    this.poller.start();
+    if (this.options.pruneSchedule !== false) {
+      this.pruneTask = cron.schedule(this.options.pruneSchedule, () => this.prune().catch(() => undefined), { noOverlap: true, name: `distcache-prune-${this.instanceId}` });
+      // node-cron keeps the process alive through its timers otherwise.
+      this.pruneTask.unref?.();
+    }
+  }
+
+  /**
+   * Writes any open work, lets the poll in flight finish (bounded by `stopTimeout`), and stops
+   * every timer. Never closes the knex instance. Safe to call twice, or concurrently.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    this.state = 'stopped';
+    if (this.pruneTask) {
+      await this.pruneTask.destroy();
+      this.pruneTask = undefined;
+    }
+    await this.writer.drain();
+    await this.poller.stop(this.options.stopTimeout);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /** Every server's refresher `refresher` refreshes these ids. */
+  refresh(refresher: string, ids: CacheId | CacheId[], options?: WriteOptions): Promise<void> {
+    return this.send(() => ({ refresher, kind: 'refresh', ids: this.ids(ids) }), options);
+  }
+
+  /** Every server's refresher `refresher` refreshes everything. */
+  refreshAll(refresher: string, options?: WriteOptions): Promise<void> {
+    return this.send(() => ({ refresher, kind: 'refresh-all' }), options);
+  }
+
+  /** Every server's refresher `refresher` removes these ids. */
+  remove(refresher: string, ids: CacheId | CacheId[], options?: WriteOptions): Promise<void> {
+    return this.send(() => ({ refresher, kind: 'remove', ids: this.ids(ids) }), options);
+  }
+
+  /** Every server's refresher `refresher` receives these JSON payloads. */
+  refreshPayload(refresher: string, payloads: JsonValue | JsonValue[], options?: WriteOptions): Promise<void> {
+    return this.send(() => ({ refresher, kind: 'payload', payloads: jsonValues(refresher, payloads) }), options);
+  }
+
+  /** Writes every instruction made inside `work` as one row when it resolves; nothing if it rejects. */
+  batch<T>(work: () => T | Promise<T>): Promise<T> {
+    return this.writer.batch(work);
+  }
+
+  /** Polls now. Concurrent calls share one poll; the result says what was applied and whether it cold-booted. */
+  sync(): Promise<SyncResult> {
+    return this.poller.sync();
+  }
+
+  /** Deletes rows older than `retention`, in chunks. Safe from several servers at once. */
+  prune(): Promise<PruneResult> {
+    return this.pruner.prune();
+  }
+
+  /** Subscribes to a typed event. */
+  on<E extends EventName>(event: E, listener: (payload: DistcacheEvents[E]) => void): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  once<E extends EventName>(event: E, listener: (payload: DistcacheEvents[E]) => void): this {
+    this.events.once(event, listener);
+    return this;
+  }
+
+  off<E extends EventName>(event: E, listener: (payload: DistcacheEvents[E]) => void): this {
+    this.events.off(event, listener);
+    return this;
+  }
+
+  /** The refreshers registered here. */
+  refreshers(): AnyCacheRefresher[] {
+    return this.registry.all();
+  }
+
+  private ids(ids: CacheId | CacheId[]): CacheId[] {
+    const list = Array.isArray(ids) ? ids : [ids];
+    const bad = list.find((id) => !isCacheId(id));
+    if (bad !== undefined || list.length === 0) {
+      throw new errors.InvalidInstructionError(
+        list.length === 0 ? 'ids must not be empty; to refresh everything use refreshAll()' : `id ${JSON.stringify(bad)} is not valid; ids are finite numbers or strings`,
+      );
+    }
+    return list;
+  }
+
+  private send(build: () => Instruction, options: WriteOptions | undefined): Promise<void> {
+    let instruction: Instruction;
+    try {
+      instruction = build();
+      this.registry.require(instruction.refresher, instruction.kind as InstructionKind);
+      if (options?.trx !== undefined && !isTransaction(options.trx)) {
+        throw new errors.InvalidOptionError('trx: pass the transaction object knex gives you, as in knex.transaction(async (trx) => cache.refresh(..., { trx }))');
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.writer.write([instruction], options?.trx);
+  }
+}
+
+/** Round-trips payloads now, so a value JSON cannot carry (a function, a cycle, a BigInt) fails on the caller's side. */
+function jsonValues(refresher: string, payloads: JsonValue | JsonValue[]): JsonValue[] {
+  const list = Array.isArray(payloads) ? payloads : [payloads];
+  if (list.length === 0) throw new errors.InvalidInstructionError(`refreshPayload('${refresher}'): give at least one payload`);
+  try {
+    return JSON.parse(JSON.stringify(list)) as JsonValue[];
+  } catch (err) {
+    throw new errors.InvalidInstructionError(`refreshPayload('${refresher}'): payloads must be JSON values: ${describeError(err)}`);
+  }
+}

@@ -1,0 +1,68 @@
+import { EventEmitter } from 'node:events';
+import type { InstructionKind } from './instructions/types.js';
+import type { FailureAction } from './store/store.js';
+
+export type ColdBootReason = 'no-cursor' | 'requested' | 'too-far-behind';
+
+/**
+ * Every event distcache emits, by name. Payloads come from the builders below, so a name and
+ * its payload type cannot drift apart.
+ */
+export interface DistcacheEvents {
+  /** Rows were committed to the log by this instance. */
+  'instruction:written': { rowIds: number[]; instructions: number; inTransaction: boolean };
+  /** A refresher method ran successfully. `source` says whether the instruction came from this instance or the log. */
+  'instruction:applied': { refresher: string; kind: InstructionKind; count: number; source: 'local' | 'remote'; rowIds: number[]; durationMs: number };
+  /** A refresher method failed after its retries; `action` says what was done about it. */
+  'instruction:failed': { refresher: string; kind: InstructionKind | null; action: FailureAction; error: Error; rowIds: number[] };
+  /** A row could not be decoded; it is skipped, counted and recorded. */
+  'instruction:malformed': { rowId: number; reason: string };
+  /** A poll finished. */
+  'sync:complete': SyncResultEvent;
+  /** A poll failed; the poller backs off and retries. */
+  'sync:error': { error: Error; consecutiveFailures: number; retryInMs: number };
+  'server:cold-boot': { reason: ColdBootReason; pendingInstructions: number | null };
+  'prune:complete': { deleted: number; marked: string[]; durationMs: number };
+  'prune:error': { error: Error };
+  /** A write failed: the promise rejected and nothing was applied locally. */
+  'write:error': { error: Error };
+}
+
+export interface SyncResultEvent {
+  rows: number;
+  instructions: number;
+  skippedOwn: number;
+  malformed: number;
+  coldBoot: ColdBootReason | null;
+  durationMs: number;
+  /** The position this server has applied up to after the poll. */
+  position: string;
+}
+
+export type EventName = keyof DistcacheEvents;
+
+/** A typed EventEmitter: `on`, `once`, `off` and `emit` only take the names and payloads above. */
+export class TypedEmitter extends EventEmitter {
+  constructor(private readonly onListenerError: (event: EventName, err: unknown) => void) {
+    super();
+  }
+
+  override on<E extends EventName>(event: E, listener: (payload: DistcacheEvents[E]) => void): this {
+    return super.on(event, listener);
+  }
+  override once<E extends EventName>(event: E, listener: (payload: DistcacheEvents[E]) => void): this {
+    return super.once(event, listener);
+  }
+  override off<E extends EventName>(event: E, listener: (payload: DistcacheEvents[E]) => void): this {
+    return super.off(event, listener);
+  }
+  override emit<E extends EventName>(event: E, payload: DistcacheEvents[E]): boolean {
+    // A listener that throws must not break a poll or a write.
+    try {
+      return super.emit(event, payload);
+    } catch (err) {
+      this.onListenerError(event, err);
+      return true;
+    }
+  }
+}

@@ -1,0 +1,15 @@
+export { DistributedCache, type WriteOptions } from './cache.js';
+export { migrate, migrationConfig, type MigrateOptions, type MigrateResult } from './migrations/migrate.js';
+export { DistcacheMigrationSource } from './migrations/source.js';
+export { resolveOptions, DEFAULTS, type DistributedCacheOptions, type ResolvedOptions } from './options.js';
+export { errors, DistcacheError, isDistcacheError, type ErrorCode } from './errors.js';
+export type { DistcacheEvents, EventName, ColdBootReason, SyncResultEvent } from './events.js';
+export type { CacheRefresher, AnyCacheRefresher } from './refreshers/refresher.js';
+export type { CacheId, JsonValue, Instruction, InstructionKind } from './instructions/types.js';
+export { encodeInstructions, decodeInstructions, FORMAT_VERSION } from './instructions/codec.js';
+export type { SyncResult } from './sync/poller.js';
+export type { PruneResult } from './sync/pruner.js';
+export type { Logger } from './logger.js';
+export type { Duration } from './duration.js';
+export { tableNames, type TableNames } from './store/tables.js';
+export type { InstructionStore, StoredInstructionRow, StoredFailure, FailureAction, CursorState, LogSummary } from './store/store.js';

@@ -1,0 +1,187 @@
+import { describeError, errors } from '../errors.js';
+import type { TypedEmitter } from '../events.js';
+import { coalesce } from '../instructions/coalesce.js';
+import { instructionWeight, type Instruction } from '../instructions/types.js';
+import type { Logger } from '../logger.js';
+import { methodForKind, supports, type RefresherRegistry } from '../refreshers/registry.js';
+import type { AnyCacheRefresher } from '../refreshers/refresher.js';
+import type { FailureAction, InstructionStore, NewFailure } from '../store/store.js';
+import { sleep, withTimeout } from './timeout.js';
+
+export interface ApplierSettings {
+  identity: string;
+  refresherTimeout: number;
+  refresherRetries: number;
+  retryDelay: number;
+}
+
+/** Instructions to apply, with the rows they came from (empty for local writes). */
+export interface ApplyBatch {
+  instructions: Instruction[];
+  /** For each instruction, the row it came from. */
+  rowIds?: number[];
+  source: 'local' | 'remote';
+}
+
+/**
+ * Runs instructions through the refreshers. A failing call is retried with backoff; then the
+ * refresher's refreshAll() is tried, a correct if costly recovery; if that fails too, the failure
+ * is recorded in the failure table and emitted. Nothing here throws: one bad instruction never
+ * stops the rest, and the poller's cursor always moves on.
+ */
+export class Applier {
+  constructor(
+    private readonly registry: RefresherRegistry,
+    private readonly store: InstructionStore,
+    private readonly events: TypedEmitter,
+    private readonly logger: Logger,
+    private readonly settings: ApplierSettings,
+  ) {}
+
+  /** Applies a batch; returns the summed weight of what was applied (or recovered). */
+  async apply(batch: ApplyBatch): Promise<number> {
+    // Rows that contributed to each refresher's instructions, for failure records.
+    const rowsByRefresher = new Map<string, Set<number>>();
+    const known: Instruction[] = [];
+    const records: Promise<void>[] = [];
+    batch.instructions.forEach((instruction, index) => {
+      const rowId = batch.rowIds?.[index];
+      if (!this.registry.get(instruction.refresher)) {
+        records.push(this.recordUnknown(instruction, rowId));
+        return;
+      }
+      known.push(instruction);
+      if (rowId !== undefined) {
+        let set = rowsByRefresher.get(instruction.refresher);
+        if (!set) rowsByRefresher.set(instruction.refresher, (set = new Set()));
+        set.add(rowId);
+      }
+    });
+    let applied = 0;
+    for (const instruction of coalesce(known)) {
+      const refresher = this.registry.get(instruction.refresher)!;
+      const rowIds = [...(rowsByRefresher.get(instruction.refresher) ?? [])];
+      await this.applyOne(refresher, instruction, rowIds, batch.source);
+      applied += instructionWeight(instruction);
+    }
+    await Promise.all(records);
+    return applied;
+  }
+
+  /** refreshAll() on every refresher, each with the same retry rules; for cold boots. */
+  async refreshEverything(): Promise<void> {
+    for (const refresher of this.registry.all()) {
+      await this.applyOne(refresher, { refresher: refresher.id, kind: 'refresh-all' }, [], 'remote');
+    }
+  }
+
+  private async applyOne(refresher: AnyCacheRefresher, instruction: Instruction, rowIds: number[], source: 'local' | 'remote'): Promise<void> {
+    const started = performance.now();
+    let error: Error | undefined;
+    if (supports(refresher, instruction.kind)) {
+      error = await this.callWithRetries(refresher, instruction);
+      if (!error) {
+        this.events.emit('instruction:applied', {
+          refresher: refresher.id,
+          kind: instruction.kind,
+          count: instructionWeight(instruction),
+          source,
+          rowIds,
+          durationMs: performance.now() - started,
+        });
+        return;
+      }
+    } else {
+      // A row from a newer server version may carry a kind this refresher lacks.
+      error = new errors.UnsupportedKindError(`refresher '${refresher.id}' has no ${methodForKind(instruction.kind)}() method`);
+    }
+    let action: FailureAction = 'gave-up';
+    if (instruction.kind !== 'refresh-all') {
+      const fallbackError = await this.callWithRetries(refresher, { refresher: refresher.id, kind: 'refresh-all' });
+      if (!fallbackError) action = 'fell-back-to-refresh-all';
+      else error = new Error(`${describeError(error)}; then refreshAll() failed too: ${describeError(fallbackError)}`, { cause: fallbackError });
+    }
+    const log = action === 'gave-up' ? this.logger.error : this.logger.warn;
+    log.call(this.logger, { refresher: refresher.id, kind: instruction.kind, rowIds, action, err: describeError(error) }, 'cache instruction could not be applied as written');
+    this.events.emit('instruction:failed', { refresher: refresher.id, kind: instruction.kind, action, error, rowIds });
+    await this.record({
+      identity: this.settings.identity,
+      instructionId: rowIds[0] ?? null,
+      refresher: refresher.id,
+      kind: instruction.kind,
+      action,
+      error: describeError(error),
+      detail: summarize(instruction, rowIds),
+    });
+  }
+
+  /** Returns the last error, or undefined once a call succeeded. */
+  private async callWithRetries(refresher: AnyCacheRefresher, instruction: Instruction): Promise<Error | undefined> {
+    let lastError: Error | undefined;
+    for (let attempt = 0; attempt <= this.settings.refresherRetries; attempt++) {
+      if (attempt > 0) await sleep(this.settings.retryDelay * 2 ** (attempt - 1));
+      try {
+        await withTimeout(
+          () => invoke(refresher, instruction),
+          this.settings.refresherTimeout,
+          () => new errors.RefresherTimeoutError(`refresher '${refresher.id}' ${methodForKind(instruction.kind)}() did not finish within ${this.settings.refresherTimeout} ms (refresherTimeout)`),
+        );
+        return undefined;
+      } catch (err) {
+        lastError = err instanceof Error ? err : new Error(String(err));
+      }
+    }
+    return lastError;
+  }
+
+  private async recordUnknown(instruction: Instruction, rowId: number | undefined): Promise<void> {
+    const error = new errors.UnknownRefresherError(`no refresher with id '${instruction.refresher}' is registered on server '${this.settings.identity}'`);
+    this.logger.warn({ refresher: instruction.refresher, rowId }, error.message);
+    this.events.emit('instruction:failed', { refresher: instruction.refresher, kind: instruction.kind, action: 'skipped-unknown-refresher', error, rowIds: rowId === undefined ? [] : [rowId] });
+    await this.record({
+      identity: this.settings.identity,
+      instructionId: rowId ?? null,
+      refresher: instruction.refresher,
+      kind: instruction.kind,
+      action: 'skipped-unknown-refresher',
+      error: error.message,
+      detail: summarize(instruction, rowId === undefined ? [] : [rowId]),
+    });
+  }
+
+  /** Records a failure; if even that fails (database down), the log line above is the record. */
+  async record(failure: NewFailure): Promise<void> {
+    try {
+      await this.store.recordFailure(failure);
+    } catch (err) {
+      this.logger.error({ failure, err: describeError(err) }, 'could not record a failure in the failure table');
+    }
+  }
+}
+
+function invoke(refresher: AnyCacheRefresher, instruction: Instruction): unknown {
+  switch (instruction.kind) {
+    case 'refresh-all':
+      return refresher.refreshAll();
+    case 'refresh':
+      return refresher.refresh!(instruction.ids);
+    case 'remove':
+      return refresher.remove!(instruction.ids);
+    case 'payload':
+      return refresher.refreshPayload!(instruction.payloads);
+  }
+}
+
+/** A bounded, human-readable description of an instruction for the failure table. */
+export function summarize(instruction: Instruction, rowIds: number[]): string {
+  const rows = rowIds.length ? ` rows ${rowIds.slice(0, 20).join(',')}${rowIds.length > 20 ? ',…' : ''}` : '';
+  switch (instruction.kind) {
+    case 'refresh-all':
+      return `refresh-all${rows}`;
+    case 'refresh':
+    case 'remove':
+      return `${instruction.kind} ids ${JSON.stringify(instruction.ids.slice(0, 50)).slice(0, 500)}${instruction.ids.length > 50 ? ` (+${instruction.ids.length - 50} more)` : ''}${rows}`;
+    case 'payload':
+      return `payload x${instruction.payloads.length} ${JSON.stringify(instruction.payloads).slice(0, 500)}${rows}`;
+  }
+}

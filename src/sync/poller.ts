@@ -1,0 +1,256 @@
+import { describeError, errors } from '../errors.js';
+import type { ColdBootReason, SyncResultEvent, TypedEmitter } from '../events.js';
+import { decodeInstructions } from '../instructions/codec.js';
+import type { Instruction } from '../instructions/types.js';
+import type { Logger } from '../logger.js';
+import type { InstructionStore, StoredInstructionRow } from '../store/store.js';
+import type { Applier } from './applier.js';
+import { sleep } from './timeout.js';
+
+export interface PollerSettings {
+  identity: string;
+  /** This DistributedCache instance; rows it wrote were applied at write time. */
+  instanceId: string;
+  syncInterval: number;
+  pageSize: number;
+  maxPendingInstructions: number;
+  startFromHead: boolean;
+  maxErrorBackoff: number;
+  onColdBoot?: (context: { reason: ColdBootReason }) => void | Promise<void>;
+}
+
+/** What one `sync()` did. */
+export type SyncResult = SyncResultEvent;
+
+/**
+ * Reads the log past this server's cursor, applies it, and stores the cursor. One poll runs at
+ * a time: concurrent `sync()` calls share the poll in flight, plus at most one that follows it, so
+ * every caller sees everything committed before it called, and nothing races on the cursor.
+ */
+export class Poller {
+  private position: string | undefined;
+  private current: Promise<SyncResult> | undefined;
+  private next: Promise<SyncResult> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private consecutiveFailures = 0;
+  /** When the stored cursor was last written; an idle poll skips the write for a while. */
+  private lastSaved = 0;
+  lastSuccess: Date | null = null;
+  lastError: { at: Date; message: string } | null = null;
+
+  constructor(
+    private readonly store: InstructionStore,
+    private readonly applier: Applier,
+    private readonly events: TypedEmitter,
+    private readonly logger: Logger,
+    private readonly settings: PollerSettings,
+  ) {}
+
+  /** Polls now. Rejects when the poll fails; the background loop keeps going either way. */
+  sync(): Promise<SyncResult> {
+    if (!this.current) {
+      this.current = this.pollOnce().finally(() => {
+        this.current = undefined;
+      });
+      return this.current;
+    }
+    if (!this.next) {
+      this.next = this.current
+        .catch(() => undefined)
+        .then(() => {
+          this.next = undefined;
+          return this.sync();
+        });
+    }
+    return this.next;
+  }
+
+  /** Starts the background loop; the first poll runs at once. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule(0);
+  }
+
+  /** Stops the loop and waits (bounded) for the poll in flight. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const inFlight = this.next ?? this.current;
+    if (inFlight) await Promise.race([inFlight.catch(() => undefined), sleep(timeoutMs)]);
+  }
+
+  /** Polls as soon as possible, e.g. on a NOTIFY; the interval stays as the safety net. */
+  wake(): void {
+    if (this.running) this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), delayMs);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = undefined;
+    let delayMs = this.settings.syncInterval;
+    try {
+      await this.sync();
+      this.consecutiveFailures = 0;
+    } catch (err) {
+      this.consecutiveFailures += 1;
+      // Exponential backoff with jitter, capped, forever: the poller never gives up silently.
+      const base = Math.min(this.settings.maxErrorBackoff, this.settings.syncInterval * 2 ** Math.min(this.consecutiveFailures - 1, 16));
+      delayMs = Math.round(base / 2 + (Math.random() * base) / 2);
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.logger.warn({ err: describeError(error), consecutiveFailures: this.consecutiveFailures, retryInMs: delayMs }, 'cache sync failed; retrying');
+      this.events.emit('sync:error', { error, consecutiveFailures: this.consecutiveFailures, retryInMs: delayMs });
+    }
+    if (this.running && !this.timer) this.schedule(delayMs);
+  }
+
+  private async pollOnce(): Promise<SyncResult> {
+    const started = performance.now();
+    try {
+      const result = await this.poll(started);
+      this.lastSuccess = new Date();
+      this.events.emit('sync:complete', result);
+      return result;
+    } catch (err) {
+      this.lastError = { at: new Date(), message: describeError(err) };
+      throw translate(err);
+    }
+  }
+
+  private async poll(started: number): Promise<SyncResult> {
+    const { identity } = this.settings;
+    const result = { rows: 0, instructions: 0, skippedOwn: 0, malformed: 0, coldBoot: null as ColdBootReason | null };
+    if (this.position === undefined) {
+      const stored = await this.store.loadCursor(identity);
+      if (!stored) return this.finish(result, started, await this.firstStart());
+      this.position = stored.position;
+    }
+    const from = this.position;
+    let position: string = from;
+    let page = await this.store.readPage(identity, from, null, this.settings.pageSize);
+    if (page.coldBootRequested !== false) {
+      // true: a prune deleted rows this server had not read, or an operator asked for a resync.
+      // null: the cursor row is gone (`servers forget`), so nothing proves what was read.
+      result.coldBoot = page.coldBootRequested ? 'requested' : 'no-cursor';
+      return this.finish(result, started, await this.coldBoot(result.coldBoot, null));
+    }
+    let weight = page.rows.reduce((sum, row) => sum + row.instructionCount, 0);
+    if (page.token !== null) weight = (await this.store.pending(position)).instructions;
+    if (weight > this.settings.maxPendingInstructions) {
+      result.coldBoot = 'too-far-behind';
+      return this.finish(result, started, await this.coldBoot('too-far-behind', weight));
+    }
+    for (;;) {
+      await this.applyRows(page.rows, result);
+      if (page.position !== null) position = page.position;
+      if (page.token === null) break;
+      // A full page means more is waiting: read on at once rather than after the interval.
+      if (page.position !== null) await this.save(position, true);
+      page = await this.store.readPage(identity, from, page.token, this.settings.pageSize);
+    }
+    await this.save(position, result.rows > 0);
+    return this.finish(result, started, position);
+  }
+
+  /** With no stored cursor: an empty log (a fresh install) or `startFromHead` start at the head; otherwise cold-boot. */
+  private async firstStart(): Promise<string> {
+    const empty = (await this.store.newest(1)).length === 0;
+    if (empty || this.settings.startFromHead) {
+      const head = await this.store.head();
+      await this.store.resetCursor(this.settings.identity, head);
+      this.position = head;
+      return head;
+    }
+    return this.coldBoot('no-cursor', null);
+  }
+
+  private async coldBoot(reason: ColdBootReason, pendingInstructions: number | null): Promise<string> {
+    // The head is taken first: anything committed while caches reload is read again afterwards.
+    const head = await this.store.head();
+    this.logger.info({ reason, pendingInstructions }, 'cold boot: refreshing every cache');
+    if (this.settings.onColdBoot) await this.settings.onColdBoot({ reason });
+    else await this.applier.refreshEverything();
+    await this.store.resetCursor(this.settings.identity, head);
+    this.position = head;
+    this.lastSaved = Date.now();
+    this.events.emit('server:cold-boot', { reason, pendingInstructions });
+    return head;
+  }
+
+  private async applyRows(rows: StoredInstructionRow[], result: { rows: number; instructions: number; skippedOwn: number; malformed: number }): Promise<void> {
+    const instructions: Instruction[] = [];
+    const rowIds: number[] = [];
+    for (const row of rows) {
+      result.rows += 1;
+      if (row.originInstance === this.settings.instanceId) {
+        result.skippedOwn += 1;
+        continue;
+      }
+      let decoded: Instruction[];
+      try {
+        decoded = decodeInstructions(row.json);
+      } catch (err) {
+        result.malformed += 1;
+        await this.recordMalformed(row, err);
+        continue;
+      }
+      for (const instruction of decoded) {
+        instructions.push(instruction);
+        rowIds.push(row.id);
+      }
+    }
+    if (instructions.length > 0) result.instructions += await this.applier.apply({ instructions, rowIds, source: 'remote' });
+  }
+
+  private async recordMalformed(row: StoredInstructionRow, err: unknown): Promise<void> {
+    const reason = describeError(err);
+    this.logger.warn({ rowId: row.id, reason }, 'skipping a malformed cache instruction row');
+    this.events.emit('instruction:malformed', { rowId: row.id, reason });
+    await this.applier.record({
+      identity: this.settings.identity,
+      instructionId: row.id,
+      refresher: null,
+      kind: null,
+      action: 'skipped-malformed-row',
+      error: reason,
+      detail: row.json.slice(0, 300),
+    });
+  }
+
+  /** Stores the cursor when something was read, and otherwise at most every few intervals. */
+  private async save(position: string, read: boolean): Promise<void> {
+    const idleSaveEvery = Math.max(10_000, this.settings.syncInterval * 10);
+    if (read || Date.now() - this.lastSaved > idleSaveEvery) {
+      await this.store.saveCursor(this.settings.identity, position);
+      this.lastSaved = Date.now();
+    }
+    this.position = position;
+  }
+
+  private finish(result: Omit<SyncResult, 'position' | 'durationMs'>, started: number, position: string): SyncResult {
+    return { ...result, position, durationMs: performance.now() - started };
+  }
+
+  /** The position this instance has applied up to, if known. */
+  get appliedPosition(): string | undefined {
+    return this.position;
+  }
+}
+
+/** A query timeout from knex becomes our typed error; anything else passes through. */
+function translate(err: unknown): Error {
+  const e = err as { name?: string; message?: string };
+  if (e?.name === 'KnexTimeoutError') return new errors.QueryTimeoutError(`a database query timed out (queryTimeout): ${describeError(err)}`, { cause: err });
+  if (/no such table|doesn't exist|does not exist|undefined table/i.test(String(e?.message))) {
+    return new errors.NotMigratedError(`distcache tables are missing: ${describeError(err)}; run \`await migrate(knex, { tablePrefix })\` or \`npx distcache migrate\` first`, { cause: err });
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -1,0 +1,115 @@
+import type { Knex } from 'knex';
+import { describeError, errors } from '../errors.js';
+import type { TypedEmitter } from '../events.js';
+import { encodeInstructions } from '../instructions/codec.js';
+import { coalesce } from '../instructions/coalesce.js';
+import { packRows } from '../instructions/pack.js';
+import { totalWeight, type Instruction } from '../instructions/types.js';
+import type { Logger } from '../logger.js';
+import type { InstructionStore, NewInstructionRow } from '../store/store.js';
+import type { Applier } from '../sync/applier.js';
+import { openBatchOf, runInBatch, type OpenBatch } from './batch.js';
+import { whenCommitted } from './transaction.js';
+
+export interface WriterSettings {
+  identity: string;
+  instanceId: string;
+  maxInstructionsPerRow: number;
+}
+
+/**
+ * Writes instructions to the log and applies them to this instance's own refreshers once the
+ * write has committed, never before: a write that fails or rolls back is applied nowhere.
+ */
+export class Writer {
+  /** Writes in flight, so stop() can wait for them. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly store: InstructionStore,
+    private readonly applier: Applier,
+    private readonly events: TypedEmitter,
+    private readonly logger: Logger,
+    private readonly settings: WriterSettings,
+  ) {}
+
+  /** Writes (or, inside `batch()`, gathers) already-validated instructions. */
+  async write(instructions: Instruction[], trx?: Knex.Transaction): Promise<void> {
+    if (trx) return this.track(this.writeInTransaction(instructions, trx));
+    const open = openBatchOf(this);
+    if (open) {
+      open.instructions.push(...instructions);
+      return;
+    }
+    return this.track(this.writeNow(instructions));
+  }
+
+  /** Runs `work` with a batch open; everything it writes goes out as one row when it resolves. */
+  async batch<T>(work: () => T | Promise<T>): Promise<T> {
+    // A nested batch joins the one around it: one row per outermost batch.
+    if (openBatchOf(this)) return work();
+    const open: OpenBatch = { instructions: [] };
+    const result = await runInBatch(this, open, work);
+    if (open.instructions.length > 0) await this.track(this.writeNow(open.instructions));
+    return result;
+  }
+
+  /** Waits for every write in flight (their local applies included). */
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work)).catch(() => undefined);
+    return work;
+  }
+
+  private rows(instructions: Instruction[]): { rows: NewInstructionRow[]; coalesced: Instruction[] } {
+    const coalesced = coalesce(instructions);
+    const rows = packRows(coalesced, this.settings.maxInstructionsPerRow).map((row) => ({
+      json: encodeInstructions(row),
+      originated: this.settings.identity,
+      originInstance: this.settings.instanceId,
+      instructionCount: totalWeight(row),
+    }));
+    return { rows, coalesced };
+  }
+
+  private async writeNow(instructions: Instruction[]): Promise<void> {
+    const { rows, coalesced } = this.rows(instructions);
+    let rowIds: number[];
+    try {
+      rowIds = await this.store.insert(rows);
+    } catch (err) {
+      throw this.failed(err);
+    }
+    this.events.emit('instruction:written', { rowIds, instructions: totalWeight(coalesced), inTransaction: false });
+    await this.applier.apply({ instructions: coalesced, source: 'local' });
+  }
+
+  private async writeInTransaction(instructions: Instruction[], trx: Knex.Transaction): Promise<void> {
+    const { rows, coalesced } = this.rows(instructions);
+    let rowIds: number[];
+    try {
+      rowIds = await this.store.insert(rows, trx);
+    } catch (err) {
+      throw this.failed(err);
+    }
+    // The caller awaits this inside its transaction, so the local apply cannot wait here:
+    // it runs when (and only if) the transaction commits.
+    const applied = whenCommitted(trx).then(async (committed) => {
+      if (!committed) return;
+      this.events.emit('instruction:written', { rowIds, instructions: totalWeight(coalesced), inTransaction: true });
+      await this.applier.apply({ instructions: coalesced, source: 'local' });
+    });
+    this.track(applied);
+  }
+
+  private failed(err: unknown): Error {
+    const error = new errors.WriteFailedError(`could not write the cache instruction; nothing was applied: ${describeError(err)}`, { cause: err });
+    this.logger.warn({ err: describeError(err) }, 'cache instruction write failed');
+    this.events.emit('write:error', { error });
+    return error;
+  }
+}

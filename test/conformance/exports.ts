@@ -1,0 +1,2 @@
+export * from '../../src/index.js';
+export { silentLogger as silentLoggerForTests } from '../../src/logger.js';

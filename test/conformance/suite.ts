@@ -1,0 +1,7 @@
+import type { DialectName } from '../support/databases.js';
+import { coreTests } from './core.js';
+
+/** The whole conformance suite: the same assertions on every dialect. */
+export function conformance(dialect: DialectName): void {
+  coreTests(dialect);
+}
