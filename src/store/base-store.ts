@@ -52,6 +52,11 @@ export abstract class BaseStore implements InstructionStore {
   abstract pruneChunk(options: PruneChunkOptions): Promise<PruneChunkResult>;
   abstract prunePreview(options: Omit<PruneChunkOptions, 'limit'>): Promise<{ rows: number; minId: number | null; maxId: number | null }>;
   abstract now(): Promise<Date>;
+  /** SQL for "now" by the database clock, in the same form as the dialect's timestamp columns. */
+  protected nowSql(): Knex.Raw | ReturnType<Knex['fn']['now']> {
+    return this.knex.fn.now();
+  }
+
   /** SQL for "the database clock minus `ms`", comparable with utc_stamp. */
   protected abstract cutoffSql(ms: number): Knex.Raw;
 
@@ -120,11 +125,11 @@ export abstract class BaseStore implements InstructionStore {
   }
 
   async saveCursor(identity: string, position: string): Promise<void> {
-    const updated = await this.bounded(this.cursors().where('server_identity', identity).update({ position, last_synced: this.knex.fn.now() }));
+    const updated = await this.bounded(this.cursors().where('server_identity', identity).update({ position, last_synced: this.nowSql() }));
     if (updated > 0) return;
     await this.bounded(
       this.knex(this.t.cursor)
-        .insert({ cluster: this.cluster, server_identity: identity, position, cold_boot_requested: false, last_synced: this.knex.fn.now() })
+        .insert({ cluster: this.cluster, server_identity: identity, position, cold_boot_requested: false, last_synced: this.nowSql() })
         .onConflict(['cluster', 'server_identity'])
         .merge(['position', 'last_synced']),
     );
@@ -133,7 +138,7 @@ export abstract class BaseStore implements InstructionStore {
   async resetCursor(identity: string, position: string): Promise<void> {
     await this.bounded(
       this.knex(this.t.cursor)
-        .insert({ cluster: this.cluster, server_identity: identity, position, cold_boot_requested: false, last_synced: this.knex.fn.now() })
+        .insert({ cluster: this.cluster, server_identity: identity, position, cold_boot_requested: false, last_synced: this.nowSql() })
         .onConflict(['cluster', 'server_identity'])
         .merge(['position', 'cold_boot_requested', 'last_synced']),
     );

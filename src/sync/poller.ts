@@ -66,11 +66,11 @@ export class Poller {
     return this.next;
   }
 
-  /** Starts the background loop; the first poll runs at once. */
-  start(): void {
+  /** Starts the background loop; the first poll runs after `firstDelayMs`. */
+  start(firstDelayMs = this.settings.syncInterval): void {
     if (this.running) return;
     this.running = true;
-    this.schedule(0);
+    this.schedule(firstDelayMs);
   }
 
   /** Stops the loop and waits (bounded) for the poll in flight. */

@@ -57,3 +57,21 @@ export async function harness(t: TestContext, dialect: DialectName): Promise<Har
   };
   return h;
 }
+
+/** Backdates rows so a prune sees them as expired, without waiting: the clock is the data. */
+export async function backdate(h: Harness, ids: number[] | 'all', days = 30): Promise<void> {
+  const stamp = new Date(Date.now() - days * 24 * 3600_000);
+  const value = h.dialect === 'sqlite' ? stamp.toISOString() : stamp;
+  let query = h.knex(h.table('cache_instruction'));
+  if (ids !== 'all') query = query.whereIn('id', ids);
+  await query.update({ utc_stamp: value });
+}
+
+export async function rowIds(h: Harness): Promise<number[]> {
+  const rows = await h.knex(h.table('cache_instruction')).select('id').orderBy('id');
+  return rows.map((r: { id: unknown }) => Number(r.id));
+}
+
+export async function failures(h: Harness): Promise<Array<Record<string, unknown>>> {
+  return h.knex(h.table('cache_failure')).select('*').orderBy('id');
+}

@@ -17,6 +17,10 @@ export class SqliteStore extends CommitOrderedStore {
     return Number(typeof inserted === 'object' ? (inserted as { id: unknown }).id : inserted);
   }
 
+  protected override nowSql(): Knex.Raw {
+    return this.knex.raw(SQLITE_NOW);
+  }
+
   protected cutoffSql(ms: number): Knex.Raw {
     return this.knex.raw(`strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)`, [`-${(ms / 1000).toFixed(3)} seconds`]);
   }

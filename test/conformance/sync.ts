@@ -1,0 +1,237 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { backdate, failures, harness, rowIds } from './harness.js';
+import { recorder } from '../support/recorder.js';
+import { waitFor } from '../support/wait.js';
+import type { DialectName } from '../support/databases.js';
+import type { ColdBootReason } from './exports.js';
+
+/** Cold boots, failures, malformed rows, paging and pruning. */
+export function syncTests(dialect: DialectName): void {
+  test('a server with no cursor cold-boots when the log has rows, and jumps to the head', async (t) => {
+    const h = await harness(t, dialect);
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
+    await a.refresh('product', [1]);
+    const onB = recorder();
+    const member = recorder('member');
+    const b = h.cache({ serverIdentity: 'b', refreshers: [onB, member] });
+    const boots: ColdBootReason[] = [];
+    b.on('server:cold-boot', (e) => boots.push(e.reason));
+    await b.start();
+    assert.deepEqual(boots, ['no-cursor']);
+    assert.deepEqual(onB.calls, [{ kind: 'refresh-all' }]);
+    assert.deepEqual(member.calls, [{ kind: 'refresh-all' }]);
+    const next = await b.sync();
+    assert.equal(next.rows, 0, 'the rows before the cold boot are not replayed');
+    await a.refresh('product', [2]);
+    await b.sync();
+    assert.deepEqual(onB.refreshedIds(), [2]);
+  });
+
+  test('a fresh install with an empty log is not a cold boot', async (t) => {
+    const h = await harness(t, dialect);
+    const onB = recorder();
+    const b = h.cache({ serverIdentity: 'b', refreshers: [onB] });
+    let boots = 0;
+    b.on('server:cold-boot', () => boots++);
+    await b.start();
+    assert.equal(boots, 0);
+    assert.deepEqual(onB.calls, []);
+  });
+
+  test('startFromHead skips the replay without a cold boot', async (t) => {
+    const h = await harness(t, dialect);
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
+    await a.refresh('product', [1]);
+    const onB = recorder();
+    const b = h.cache({ serverIdentity: 'b', refreshers: [onB], startFromHead: true });
+    let boots = 0;
+    b.on('server:cold-boot', () => boots++);
+    await b.start();
+    await a.refresh('product', [2]);
+    await b.sync();
+    assert.equal(boots, 0);
+    assert.deepEqual(onB.calls, [{ kind: 'refresh', ids: [2] }]);
+  });
+
+  test('more pending instructions than maxPendingInstructions (summed, not rows) cold-boots', async (t) => {
+    const h = await harness(t, dialect);
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
+    const onB = recorder();
+    const hook: ColdBootReason[] = [];
+    const b = h.cache({ serverIdentity: 'b', refreshers: [onB], maxPendingInstructions: 5, pageSize: 2, onColdBoot: ({ reason }) => void hook.push(reason) });
+    await b.start();
+    await a.refresh('product', [1, 2, 3]);
+    await a.refresh('product', [4, 5]);
+    assert.equal((await b.sync()).coldBoot, null, 'five instructions in two rows is not too many');
+    await a.refresh('product', [1, 2, 3, 4, 5, 6]);
+    const result = await b.sync();
+    assert.equal(result.coldBoot, 'too-far-behind');
+    assert.deepEqual(hook, ['too-far-behind'], 'onColdBoot replaces refreshAll()');
+    assert.ok(!onB.calls.some((c) => c.kind === 'refresh-all'));
+    for (let i = 0; i < 4; i++) await a.refresh('product', [i + 100, i + 200]);
+    const paged = await b.sync();
+    assert.equal(paged.coldBoot, 'too-far-behind', 'a full first page sums the whole backlog: 8 > 5');
+  });
+
+  test('a requested resync makes the server cold-boot at its next poll', async (t) => {
+    const h = await harness(t, dialect);
+    const onB = recorder();
+    const b = h.cache({ serverIdentity: 'b', refreshers: [onB] });
+    await b.start();
+    assert.equal(await b.store.requestColdBoot('b'), true);
+    assert.equal(await b.store.requestColdBoot('nobody'), false);
+    assert.equal((await b.sync()).coldBoot, 'requested');
+    assert.equal((await b.sync()).coldBoot, null, 'the request is cleared by the cold boot');
+  });
+
+  test('pages are read at once until the backlog is drained, in order', async (t) => {
+    const h = await harness(t, dialect);
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
+    const onB = recorder();
+    const b = h.cache({ serverIdentity: 'b', refreshers: [onB], pageSize: 3 });
+    await b.start();
+    for (let i = 0; i < 10; i++) {
+      await a.remove('product', [i]);
+      await a.refresh('product', [i]);
+    }
+    const result = await b.sync();
+    assert.equal(result.rows, 20);
+    assert.deepEqual(onB.refreshedIds(), Array.from({ length: 10 }, (_, i) => i));
+    // Per id, the remove always comes before the refresh, whichever page it was read in.
+    const seen = new Map<unknown, string[]>();
+    for (const call of onB.calls) if (call.kind !== 'refresh-all' && call.kind !== 'payload') for (const id of call.ids) seen.set(id, [...(seen.get(id) ?? []), call.kind]);
+    for (const steps of seen.values()) assert.deepEqual(steps, ['remove', 'refresh']);
+  });
+
+  test('a refresher that throws once is retried; one that always throws falls back to refreshAll, recorded', async (t) => {
+    const h = await harness(t, dialect);
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder(), recorder('flaky'), recorder('broken'), recorder('doomed')] });
+    let flakyFailures = 1;
+    const flaky = recorder('flaky', { onCall: () => { if (flakyFailures-- > 0) throw new Error('transient'); } });
+    const broken = recorder('broken', { onCall: (call) => { if (call.kind === 'refresh') throw new Error('always'); } });
+    const doomed = recorder('doomed', { onCall: () => { throw new Error('everything fails'); } });
+    const onB = recorder();
+    const b = h.cache({ serverIdentity: 'b', refreshers: [onB, flaky, broken, doomed], refresherRetries: 2 });
+    await b.start();
+    await a.batch(async () => {
+      await a.refresh('flaky', [1]);
+      await a.refresh('broken', [2]);
+      await a.refresh('doomed', [3]);
+      await a.refresh('product', [4]);
+    });
+    const failed: string[] = [];
+    b.on('instruction:failed', (e) => failed.push(`${e.refresher}:${e.action}`));
+    const result = await b.sync();
+    assert.equal(result.rows, 1);
+    assert.deepEqual(flaky.calls, [{ kind: 'refresh', ids: [1] }], 'succeeds on retry');
+    assert.deepEqual(broken.calls, [{ kind: 'refresh-all' }], 'fell back');
+    assert.deepEqual(onB.calls, [{ kind: 'refresh', ids: [4] }], 'the rest of the row is applied');
+    assert.deepEqual(failed.sort(), ['broken:fell-back-to-refresh-all', 'doomed:gave-up']);
+    const recorded = await failures(h);
+    assert.deepEqual(recorded.map((f) => `${f.refresher}:${f.action}`).sort(), ['broken:fell-back-to-refresh-all', 'doomed:gave-up']);
+    const [rowId] = await rowIds(h);
+    assert.ok(recorded.every((f) => Number(f.instruction_id) === rowId && f.server_identity === 'b'));
+    assert.equal((await b.sync()).rows, 0, 'the cursor moved on');
+  });
+
+  test('a refresher that hangs is cut off by refresherTimeout and falls back', async (t) => {
+    const h = await harness(t, dialect);
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
+    const hanging = recorder('product', { onCall: (call) => (call.kind === 'refresh' ? new Promise<void>(() => undefined) : undefined) });
+    const b = h.cache({ serverIdentity: 'b', refreshers: [hanging], refresherTimeout: 50, refresherRetries: 1 });
+    await b.start();
+    await a.refresh('product', [1]);
+    await b.sync();
+    assert.deepEqual(hanging.calls, [{ kind: 'refresh-all' }]);
+    const recorded = await failures(h);
+    assert.equal(recorded.length, 1);
+    assert.match(String(recorded[0]!.error), /refresherTimeout/);
+  });
+
+  test('malformed rows and unknown refreshers are skipped, recorded once with their row id, and the rest is applied', async (t) => {
+    const h = await harness(t, dialect);
+    const onB = recorder();
+    const b = h.cache({ serverIdentity: 'b', refreshers: [onB] });
+    await b.start();
+    const insert = (json: string) =>
+      h.knex.raw(`INSERT INTO ${h.table('cache_instruction')} (json_instruction, originated, instruction_count) VALUES (?, 'sql', 1)`, [json]);
+    const good = (id: number) => JSON.stringify({ v: 1, instructions: [{ refresher: 'product', kind: 'refresh', ids: [id] }] });
+    await insert(good(1));
+    await insert('{not json');
+    await insert(JSON.stringify({ v: 1, instructions: [{ refresher: 'product', kind: 'payload', payloads: [{ __proto__: 1 }] }] }).replace('"payloads":[{}]', '"payloads":[{"__proto__":1}]'));
+    await insert(JSON.stringify({ v: 1, instructions: [{ refresher: 'ghost', kind: 'refresh', ids: [9] }, { refresher: 'product', kind: 'refresh', ids: [2] }] }));
+    await insert(good(3));
+    const malformed: number[] = [];
+    b.on('instruction:malformed', (e) => malformed.push(e.rowId));
+    const result = await b.sync();
+    assert.equal(result.malformed, 2);
+    assert.deepEqual(onB.refreshedIds(), [1, 2, 3]);
+    const ids = await rowIds(h);
+    assert.deepEqual(malformed, [ids[1], ids[2]]);
+    const recorded = await failures(h);
+    assert.deepEqual(
+      recorded.map((f) => [Number(f.instruction_id), f.action]),
+      [
+        [ids[1], 'skipped-malformed-row'],
+        [ids[2], 'skipped-malformed-row'],
+        [ids[3], 'skipped-unknown-refresher'],
+      ],
+    );
+    await b.sync();
+    assert.equal((await failures(h)).length, 3, 'each bad row is recorded exactly once');
+  });
+
+  test('prune deletes expired rows in chunks, keeps the newest, and a server it passed cold-boots', async (t) => {
+    const h = await harness(t, dialect);
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()], pruneChunkSize: 2 });
+    const onB = recorder();
+    const b = h.cache({ serverIdentity: 'b', refreshers: [onB] });
+    await b.start();
+    for (let i = 0; i < 7; i++) await a.refresh('product', [i]);
+    await backdate(h, 'all');
+    const before = await rowIds(h);
+    const results = await Promise.all([a.prune(), a.prune(), b.prune()]);
+    const deleted = results.reduce((n, r) => n + r.deleted, 0);
+    assert.ok(deleted >= 6 && results[0]!.deleted >= 6 - results[2]!.deleted, `deleted ${deleted}`);
+    assert.deepEqual(await rowIds(h), [before[before.length - 1]], 'the newest row stays');
+    assert.ok(results.some((r) => r.marked.includes('b')), 'b had not read the deleted rows');
+    const boots: ColdBootReason[] = [];
+    b.on('server:cold-boot', (e) => boots.push(e.reason));
+    await b.sync();
+    assert.deepEqual(boots, ['requested']);
+    assert.deepEqual(onB.calls, [{ kind: 'refresh-all' }]);
+    assert.equal((await a.prune()).deleted, 0);
+  });
+
+  test('prune leaves rows younger than retention and does not mark servers that read everything', async (t) => {
+    const h = await harness(t, dialect);
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
+    const b = h.cache({ serverIdentity: 'b', refreshers: [recorder()] });
+    await b.start();
+    for (let i = 0; i < 4; i++) await a.refresh('product', [i]);
+    await b.sync();
+    const ids = await rowIds(h);
+    await backdate(h, ids.slice(0, 2));
+    const result = await a.prune();
+    assert.equal(result.deleted, 2);
+    assert.deepEqual(result.marked, []);
+    assert.deepEqual(await rowIds(h), ids.slice(2));
+    assert.equal((await b.sync()).coldBoot, null);
+  });
+
+  test('when the database fails, the poller reports each failure, backs off and recovers by itself', async (t) => {
+    const h = await harness(t, dialect);
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
+    const onB = recorder();
+    const b = h.cache({ serverIdentity: 'b', refreshers: [onB], syncInterval: 20, maxErrorBackoff: 40 });
+    await b.start();
+    let errorsSeen = 0;
+    b.on('sync:error', () => errorsSeen++);
+    await h.knex.schema.renameTable(h.table('cache_cursor'), `${h.prefix}cursor_away`);
+    await waitFor(() => errorsSeen >= 3, { describe: () => `${errorsSeen} sync errors` });
+    await h.knex.schema.renameTable(`${h.prefix}cursor_away`, h.table('cache_cursor'));
+    await a.refresh('product', [8]);
+    await waitFor(() => onB.refreshedIds().includes(8), { describe: () => JSON.stringify(onB.calls) });
+  });
+}

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import knexFactory from 'knex';
+import { DistributedCache, errors, resolveOptions } from '../src/index.js';
+
+const knex = knexFactory({ client: 'better-sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true });
+const refreshAll = () => undefined;
+
+test('defaults are applied and frozen', () => {
+  const o = resolveOptions({ knex, serverIdentity: 'web-1' });
+  assert.equal(o.syncInterval, 1000);
+  assert.equal(o.maxPendingInstructions, 1000);
+  assert.equal(o.retention, 2 * 24 * 3600 * 1000);
+  assert.equal(o.pruneSchedule, '* * * * *');
+  assert.equal(o.cluster, 'default');
+  assert.ok(Object.isFrozen(o));
+  assert.equal(resolveOptions({ knex, syncInterval: '5s' }).syncInterval, 5000);
+});
+
+const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
+  ['missing knex', { knex: undefined }, /knex: a Knex instance is required/],
+  ['bad interval', { syncInterval: 'soon' }, /syncInterval: "soon" is not a duration/],
+  ['negative interval', { syncInterval: -5 }, /syncInterval/],
+  ['bad prefix', { tablePrefix: 'a;drop' }, /tablePrefix: .* lower-case letters/],
+  ['quoted cluster', { cluster: "x' or 1=1" }, /cluster: .*no spaces, quotes or semicolons/],
+  ['sql identity', { serverIdentity: 'a; drop table x' }, /serverIdentity/],
+  ['bad cron', { pruneSchedule: 'every minute' }, /pruneSchedule: .* node-cron/],
+  ['bad page size', { pageSize: 0 }, /pageSize: 0 must be a whole number/],
+];
+for (const [name, extra, message] of invalid) {
+  test(`refuses ${name} with E_INVALID_OPTION naming the option`, () => {
+    assert.throws(
+      () => new DistributedCache({ knex, ...extra } as never),
+      (err: Error) => err instanceof errors.InvalidOptionError && (err as { code?: string }).code === 'E_INVALID_OPTION' && message.test(err.message),
+    );
+  });
+}
+
+test('refuses duplicate refresher ids and refreshers without refreshAll', () => {
+  assert.throws(() => new DistributedCache({ knex, refreshers: [{ id: 'a', refreshAll }, { id: 'a', refreshAll }] }), errors.DuplicateRefresherError);
+  assert.throws(() => new DistributedCache({ knex, refreshers: [{ id: 'a' } as never] }), /refreshAll\(\) method/);
+  assert.throws(() => new DistributedCache({ knex, refreshers: [{ id: 'bad id!', refreshAll }] }), /id "bad id!" is not valid/);
+});
+
+test('refuses a knex client it does not support', () => {
+  const other = knexFactory({ client: 'mssql' });
+  assert.throws(() => new DistributedCache({ knex: other }), (err: Error) => err instanceof errors.UnsupportedDialectError && /mssql/.test(err.message));
+});
+
+test.after(() => knex.destroy());

@@ -1,0 +1,405 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import knexFactory, { type Knex } from 'knex';
+import { migrate } from '../src/migrations/migrate.js';
+import { dialectFor } from '../src/store/dialect.js';
+import { postgresDialect } from '../src/store/postgres/dialect.js';
+import { rawRows } from '../src/store/commit-ordered-store.js';
+import type { InstructionStore, NewInstructionRow, StoredInstructionRow } from '../src/store/store.js';
+import { tableNames, type TableNames } from '../src/store/tables.js';
+import { availability, DATABASES, dropPrefixed, freshPrefix, PG_URL } from './support/databases.js';
+
+const skip = await availability('postgres');
+
+describe('postgres store: the exact snapshot cursor', { skip }, () => {
+  let knex: Knex;
+
+  before(() => {
+    knex = knexFactory(DATABASES.postgres.config());
+  });
+  after(async () => {
+    await knex.destroy();
+  });
+
+  interface Setup {
+    prefix: string;
+    tables: TableNames;
+    store: InstructionStore;
+    /** A second table for writers to touch, so their transactions hold an xid before they write an instruction. */
+    side: string;
+    cleanup(): Promise<void>;
+  }
+
+  async function setup(cluster = 'default'): Promise<Setup> {
+    const prefix = freshPrefix();
+    await migrate(knex, { tablePrefix: prefix });
+    const tables = tableNames(prefix);
+    const side = `${prefix}side`;
+    await knex.schema.createTable(side, (t) => {
+      t.increments('id');
+      t.string('v');
+    });
+    const store = postgresDialect.createStore({ knex, tables, cluster, queryTimeout: 30_000 });
+    return {
+      prefix,
+      tables,
+      store,
+      side,
+      async cleanup() {
+        await knex.schema.dropTableIfExists(side);
+        await dropPrefixed(knex, prefix);
+      },
+    };
+  }
+
+  function row(label: string, instructionCount = 1): NewInstructionRow {
+    return { json: JSON.stringify({ label }), originated: 'test', originInstance: null, instructionCount };
+  }
+
+  const labelOf = (r: StoredInstructionRow) => (JSON.parse(r.json) as { label: string }).label;
+
+  /** Reads one whole window from `identity`'s cursor, page by page, and stores the position at its end. */
+  async function readWindow(store: InstructionStore, identity: string, limit = 100) {
+    const cursor = await store.loadCursor(identity);
+    assert.ok(cursor, `${identity} has a cursor`);
+    const rows: StoredInstructionRow[] = [];
+    const positions: Array<string | null> = [];
+    let token: string | null = null;
+    for (;;) {
+      const page = await store.readPage(identity, cursor.position, token, limit);
+      rows.push(...page.rows);
+      positions.push(page.position);
+      if (page.token === null) {
+        assert.notEqual(page.position, null, 'the last page of a window carries the position');
+        await store.saveCursor(identity, page.position!);
+        return { rows, positions, position: page.position! };
+      }
+      assert.equal(page.rows.length, limit, 'a token only follows a full page');
+    }
+  }
+
+  async function txidOrder(tables: TableNames, ids: number[]): Promise<number[]> {
+    const raws = await knex(tables.instruction).whereIn('id', ids).select('id').orderByRaw('txid, id');
+    return raws.map((r: { id: unknown }) => Number(r.id));
+  }
+
+  test('the dialect serves the pg clients and migrates the txid column with its default', async () => {
+    assert.equal(dialectFor(knex), postgresDialect);
+    const s = await setup();
+    const [column] = rawRows(
+      await knex.raw(`select data_type, column_default from information_schema.columns where table_name = ? and column_name = 'txid'`, [s.tables.instruction]),
+    );
+    assert.equal(column?.data_type, 'xid8');
+    assert.match(String(column?.column_default), /pg_current_xact_id\(\)/);
+    assert.deepEqual(s.store.capabilities, { dialect: 'postgres', cursorMethod: 'snapshot', notify: true });
+    await s.cleanup();
+  });
+
+  test('exactness: a row whose transaction commits after a later id is still delivered', async () => {
+    const s = await setup();
+    const reader = 'reader-1';
+    await s.store.resetCursor(reader, await s.store.head());
+
+    const trxA = await knex.transaction();
+    const [idA] = await s.store.insert([row('A')], trxA);
+    const [idB] = await s.store.insert([row('B')]);
+    assert.ok(idA! < idB!, `A has the lower id (${idA} < ${idB}) yet commits later`);
+
+    const first = await readWindow(s.store, reader);
+    assert.deepEqual(first.rows.map(labelOf), ['B']);
+
+    await trxA.commit();
+    // What a naive `id > lastId` cursor would read next: nothing, A is lost.
+    assert.equal((await knex(s.tables.instruction).where('id', '>', idB!)).length, 0);
+
+    const second = await readWindow(s.store, reader);
+    assert.deepEqual(second.rows.map(labelOf), ['A']);
+    assert.deepEqual(second.rows.map((r) => r.id), [idA]);
+
+    const third = await readWindow(s.store, reader);
+    assert.deepEqual(third.rows, []);
+    await s.cleanup();
+  });
+
+  test('rollbacks never appear, long-open transactions elsewhere do not hold rows back, paging is exact', async () => {
+    const s = await setup();
+    const reader = 'pager';
+    const start = await s.store.head();
+    await s.store.resetCursor(reader, start);
+
+    // A transaction with an xid on another table, and one idle in another database.
+    const blocker = await knex.transaction();
+    await blocker(s.side).insert({ v: 'blocker' });
+    const blockerXid = String(rawRows(await blocker.raw('select pg_current_xact_id()::text as x'))[0]?.x);
+    const otherUrl = new URL(PG_URL);
+    otherUrl.pathname = '/postgres';
+    const other = knexFactory({ client: 'pg', connection: otherUrl.toString(), pool: { min: 0, max: 1 } });
+    const idle = await other.transaction();
+    const idleXid = String(rawRows(await idle.raw('select pg_current_xact_id()::text as x'))[0]?.x);
+
+    try {
+      const rolledBack = await knex.transaction();
+      await s.store.insert([row('rb1'), row('rb2')], rolledBack);
+      await rolledBack.rollback();
+
+      // D takes its xid first but writes its instruction last: (txid, id) order differs from id order.
+      const d = await knex.transaction();
+      await d(s.side).insert({ v: 'd' });
+      const expected = [...(await s.store.insert([row('r1')])), ...(await s.store.insert([row('r2'), row('r3')]))];
+      expected.push(...(await s.store.insert([row('r4')])));
+      const [idD] = await s.store.insert([row('d')], d);
+      await d.commit();
+      expected.push(idD!, ...(await s.store.insert([row('r5'), row('r6')])));
+      assert.equal(expected.length, 7);
+
+      const window = await readWindow(s.store, reader, 2);
+      const ids = window.rows.map((r) => r.id);
+      assert.equal(new Set(ids).size, 7, 'each row exactly once');
+      assert.deepEqual([...ids].sort((a, b) => a - b), [...expected].sort((a, b) => a - b), 'every committed row, no rolled-back one');
+      assert.deepEqual(ids, await txidOrder(s.tables, ids), 'in (txid, id) order');
+      assert.ok(ids.indexOf(idD!) < ids.indexOf(expected[0]!), 'd came first: it has the oldest txid but the newest id');
+      assert.deepEqual(window.positions, [null, null, null, window.position], 'position only on the last page');
+
+      // The open transactions really were in the snapshot: both are in its xip, xmin is held back.
+      const [snap] = rawRows(
+        await knex.raw('select pg_snapshot_xmin(?::pg_snapshot)::text as xmin, array(select pg_snapshot_xip(?::pg_snapshot)::text) as xip', [
+          window.position,
+          window.position,
+        ]),
+      );
+      const xip = snap?.xip as string[];
+      assert.ok(xip.includes(blockerXid) && xip.includes(idleXid), `xip ${xip} holds ${blockerXid} and ${idleXid}`);
+      assert.ok(BigInt(String(snap?.xmin)) <= BigInt(blockerXid));
+
+      assert.deepEqual((await readWindow(s.store, reader, 2)).rows, []);
+    } finally {
+      await blocker.rollback();
+      await idle.rollback();
+      await other.destroy();
+    }
+    await s.cleanup();
+  });
+
+  test('stress: 8 writers, 2 readers; nothing lost, nothing unexpected, nothing duplicated', async () => {
+    const s = await setup();
+    const WRITERS = 8;
+    const TXNS = 150;
+    const committed = new Set<number>();
+    const rolledBack = new Set<number>();
+    class Rollback extends Error {}
+    let writersDone = false;
+
+    const readers = ['reader-a', 'reader-b'];
+    const start = await s.store.head();
+    for (const r of readers) await s.store.resetCursor(r, start);
+
+    async function writer(w: number) {
+      for (let i = 0; i < TXNS; i++) {
+        const abort = Math.random() < 0.05;
+        let id = 0;
+        try {
+          await knex.transaction(async (trx) => {
+            await trx(s.side).insert({ v: `w${w}-${i}` });
+            [id] = (await s.store.insert([row(`w${w}-${i}`)], trx)) as [number];
+            await delay(Math.random() * 5); // commit delay, to interleave commits with ids
+            if (abort) throw new Rollback();
+          });
+          committed.add(id);
+        } catch (err) {
+          if (!(err instanceof Rollback)) throw err;
+          rolledBack.add(id);
+        }
+      }
+    }
+
+    async function read(identity: string) {
+      const seen = new Map<number, number>();
+      let outOfIdOrder = 0;
+      let highest = 0;
+      for (;;) {
+        const last = writersDone; // a window that starts after the writers finished drains everything
+        const { rows } = await readWindow(s.store, identity, 25);
+        for (const r of rows) {
+          seen.set(r.id, (seen.get(r.id) ?? 0) + 1);
+          if (r.id < highest) outOfIdOrder++;
+        }
+        highest = Math.max(highest, ...rows.map((r) => r.id));
+        if (last) return { seen, outOfIdOrder };
+      }
+    }
+
+    const reading = readers.map(read);
+    await Promise.all(Array.from({ length: WRITERS }, (_, w) => writer(w)));
+    writersDone = true;
+    const results = await Promise.all(reading);
+
+    assert.equal(committed.size + rolledBack.size, WRITERS * TXNS);
+    assert.ok(rolledBack.size > 0, 'some transactions rolled back');
+    for (const [i, { seen, outOfIdOrder }] of results.entries()) {
+      const lost = [...committed].filter((id) => !seen.has(id));
+      const unexpected = [...seen.keys()].filter((id) => !committed.has(id));
+      const duplicated = [...seen].filter(([, n]) => n > 1).map(([id]) => id);
+      console.log(
+        `# ${readers[i]}: committed=${committed.size} rolledBack=${rolledBack.size} read=${seen.size} lost=${lost.length} unexpected=${unexpected.length} duplicated=${duplicated.length} deliveredBelowAnEarlierId=${outOfIdOrder}`,
+      );
+      assert.deepEqual({ lost, unexpected, duplicated }, { lost: [], unexpected: [], duplicated: [] });
+    }
+    await s.cleanup();
+  });
+
+  test('pending and listPending agree with what readPage then returns', async () => {
+    const s = await setup();
+    const reader = 'r';
+    const from = await s.store.head();
+    await s.store.resetCursor(reader, from);
+
+    const ids = [...(await s.store.insert([row('p1', 1), row('p2', 2)])), ...(await s.store.insert([row('p3', 3)]))];
+    const open = await knex.transaction();
+    const [openId] = await s.store.insert([row('open', 10)], open);
+
+    const pending = await s.store.pending(from);
+    assert.equal(pending.rows, 3);
+    assert.equal(pending.instructions, 6);
+    assert.ok(pending.oldest instanceof Date);
+    const listed = await s.store.listPending(from, 100);
+    assert.deepEqual(listed.map((r) => r.id), ids);
+    assert.deepEqual((await s.store.listPending(from, 2)).map((r) => r.id), ids.slice(0, 2));
+
+    const window = await readWindow(s.store, reader);
+    assert.deepEqual(window.rows.map((r) => r.id), ids);
+    assert.deepEqual(window.rows, listed);
+
+    await open.commit();
+    assert.deepEqual(await s.store.pending(window.position), { rows: 1, instructions: 10, oldest: (await s.store.getRow(openId!))!.utcStamp });
+    assert.deepEqual((await s.store.listPending(window.position, 100)).map((r) => r.id), [openId]);
+    assert.deepEqual((await readWindow(s.store, reader)).rows.map((r) => r.id), [openId]);
+    assert.deepEqual(await s.store.pending((await s.store.loadCursor(reader))!.position), { rows: 0, instructions: 0, oldest: null });
+    await s.cleanup();
+  });
+
+  test('a plain SQL INSERT naming only the payload columns gets its txid and is read', async () => {
+    const s = await setup('default');
+    const reader = 'r';
+    await s.store.resetCursor(reader, await s.store.head());
+    await knex.raw('INSERT INTO ?? (json_instruction, originated, instruction_count) VALUES (?, ?, ?)', [s.tables.instruction, '{"label":"plain"}', 'psql', 1]);
+    const window = await readWindow(s.store, reader);
+    assert.deepEqual(window.rows.map(labelOf), ['plain']);
+    assert.equal(window.rows[0]?.originInstance, null);
+    await s.cleanup();
+  });
+
+  test('pruneChunk marks exactly the cursors that had not read a doomed row, keeps the newest, respects coveredBy', async () => {
+    const s = await setup();
+    const insert = async (label: string) => (await s.store.insert([row(label)]))[0]!;
+    const age = () => knex(s.tables.instruction).update({ utc_stamp: knex.raw(`now() - interval '1 hour'`) });
+    const hour = 30 * 60_000;
+
+    const r1 = await insert('r1');
+    const r2 = await insert('r2');
+    const posEarly = await s.store.head(); // covers r1, r2
+    const trxT = await knex.transaction();
+    const [r3] = await s.store.insert([row('r3')], trxT);
+    const r4 = await insert('r4');
+    const posXip = await s.store.head(); // covers r1, r2, r4; r3 still in progress
+    await trxT.commit();
+    const posMid = await s.store.head(); // covers r1..r4
+    const r5 = await insert('r5');
+    const r6 = await insert('r6');
+    const posAll = await s.store.head();
+    assert.ok(r3! < r4);
+
+    await s.store.resetCursor('early', posEarly);
+    await s.store.resetCursor('xip', posXip);
+    await s.store.resetCursor('mid', posMid);
+    await s.store.resetCursor('current', posAll);
+    await s.store.resetCursor('already', posEarly);
+    await s.store.requestColdBoot('already');
+    await age();
+
+    assert.deepEqual(await s.store.prunePreview({ olderThanMs: hour }), { rows: 5, minId: r1, maxId: r5 });
+    assert.deepEqual(await s.store.prunePreview({ olderThanMs: hour, coveredBy: [posEarly, posAll] }), { rows: 2, minId: r1, maxId: r2 });
+    assert.deepEqual(await s.store.prunePreview({ olderThanMs: 2 * 60 * 60_000 }), { rows: 0, minId: null, maxId: null });
+
+    assert.deepEqual(await s.store.pruneChunk({ olderThanMs: hour, limit: 100, coveredBy: [posEarly, posAll] }), { deleted: 2, marked: [] });
+    // Doomed: r3 (which 'xip' missed though its snapshot's xmax is past it) and r4.
+    assert.deepEqual(await s.store.pruneChunk({ olderThanMs: hour, limit: 2 }), { deleted: 2, marked: ['early', 'xip'] });
+    assert.deepEqual(await s.store.pruneChunk({ olderThanMs: hour, limit: 100 }), { deleted: 1, marked: ['mid'] });
+    assert.deepEqual(await s.store.pruneChunk({ olderThanMs: hour, limit: 100 }), { deleted: 0, marked: [] });
+    assert.deepEqual((await s.store.newest(10)).map((r) => r.id), [r6], 'the newest row stays');
+
+    const flags = Object.fromEntries((await s.store.listCursors()).map((c) => [c.identity, c.coldBootRequested]));
+    assert.deepEqual(flags, { already: true, current: false, early: true, mid: true, xip: true });
+    assert.equal((await s.store.readPage('early', posEarly, null, 10)).coldBootRequested, true);
+
+    // Once r6 is no longer the newest it goes; a recent row is not old enough.
+    const r7 = await insert('r7');
+    assert.deepEqual(await s.store.pruneChunk({ olderThanMs: hour, limit: 100 }), { deleted: 1, marked: [] });
+    await insert('r8');
+    assert.deepEqual(await s.store.pruneChunk({ olderThanMs: hour, limit: 100 }), { deleted: 0, marked: [] });
+    assert.equal((await s.store.newest(10))[0]?.id, r7);
+
+    const summary = await s.store.logSummary(hour);
+    assert.equal(summary.rows, 2);
+    assert.equal(summary.pastRetention, 0);
+    await s.cleanup();
+  });
+
+  test('several servers pruning at once delete each row once and mark a cursor once', async () => {
+    const s = await setup();
+    await s.store.resetCursor('behind', await s.store.head());
+    await s.store.insert(Array.from({ length: 60 }, (_, i) => row(`r${i}`)));
+    await knex(s.tables.instruction).update({ utc_stamp: knex.raw(`now() - interval '1 hour'`) });
+
+    const pruner = async () => {
+      const results = [];
+      for (;;) {
+        const result = await s.store.pruneChunk({ olderThanMs: 60_000, limit: 4 });
+        if (result.deleted === 0) return results;
+        results.push(result);
+      }
+    };
+    const all = (await Promise.all([pruner(), pruner(), pruner(), pruner()])).flat();
+    assert.equal(all.reduce((n, r) => n + r.deleted, 0), 59);
+    assert.deepEqual(all.flatMap((r) => r.marked), ['behind']);
+    assert.equal((await s.store.logSummary(60_000)).rows, 1);
+    await s.cleanup();
+  });
+
+  test('an idle poll is one query, and so is a page with rows; the cursor flag rides along', async () => {
+    const s = await setup();
+    const reader = 'idle';
+    await s.store.resetCursor(reader, await s.store.head());
+    const from = (await s.store.loadCursor(reader))!.position;
+
+    let queries = 0;
+    const count = () => queries++;
+    knex.on('query', count);
+    try {
+      const idle = await s.store.readPage(reader, from, null, 100);
+      assert.equal(queries, 1);
+      assert.deepEqual(idle.rows, []);
+      assert.equal(idle.token, null);
+      assert.notEqual(idle.position, null, 'an empty window still advances the cursor');
+      assert.equal(idle.coldBootRequested, false);
+
+      knex.off('query', count);
+      await s.store.insert([row('x')]);
+      knex.on('query', count);
+      queries = 0;
+      const busy = await s.store.readPage(reader, from, null, 100);
+      assert.equal(queries, 1);
+      assert.deepEqual(busy.rows.map(labelOf), ['x']);
+    } finally {
+      knex.off('query', count);
+    }
+
+    assert.equal((await s.store.readPage('nobody', from, null, 100)).coldBootRequested, null);
+    await s.store.requestColdBoot(reader);
+    assert.equal((await s.store.readPage(reader, from, null, 100)).coldBootRequested, true);
+
+    const dbNow = await s.store.now();
+    assert.ok(Math.abs(dbNow.getTime() - Date.now()) < 60_000);
+    await s.cleanup();
+  });
+});
