@@ -19,7 +19,9 @@ export interface MigrateResult {
 
 /** knex settings that keep our migrations under our own table, never the app's knex_migrations. */
 export function migrationConfig(knex: Knex, tables: TableNames): Knex.MigratorConfig {
-  return { migrationSource: new DistcacheMigrationSource(tables, dialectFor(knex)), tableName: tables.migrations };
+  const dialect = dialectFor(knex);
+  // Where DDL cannot roll back (MySQL), a transaction around it would only pretend to.
+  return { migrationSource: new DistcacheMigrationSource(tables, dialect), tableName: tables.migrations, disableTransactions: !dialect.transactionalDdl };
 }
 
 export function resolveTables(tablePrefix: string | undefined): TableNames {
@@ -46,8 +48,9 @@ export async function migrate(knex: Knex, options: MigrateOptions = {}): Promise
       const [, applied] = (await knex.migrate.latest(config)) as [number, string[]];
       return { applied };
     } catch (err) {
-      if (!isContention(err) || Date.now() > deadline) {
-        const hint = isContention(err)
+      const contention = isContention(err, tables);
+      if (!contention || Date.now() > deadline) {
+        const hint = contention
           ? `another migration run still holds the lock on ${tables.migrations}_lock; if no run is in progress, clear it with \`npx knex migrate:unlock\` against that table`
           : 'check that the database user may create tables and indexes';
         throw new errors.MigrationFailedError(`distcache migrations failed: ${describeError(err)}; ${hint}`, { cause: err });
@@ -59,21 +62,17 @@ export async function migrate(knex: Knex, options: MigrateOptions = {}): Promise
   }
 }
 
-/** Errors that mean "someone else is migrating right now", as opposed to a real failure. */
-function isContention(err: unknown): boolean {
+/**
+ * Errors that mean "someone else is migrating right now", as opposed to a real failure: knex's
+ * lock, or a race to create the migrations tables themselves. An "already exists" on any other
+ * table is a real failure (on MySQL a half-applied migration cannot roll back its DDL).
+ */
+function isContention(err: unknown, tables: TableNames): boolean {
   const e = err as { name?: string; message?: string; code?: string };
   if (e?.name === 'MigrationLocked') return true;
   const message = String(e?.message ?? '');
-  return (
-    /already locked/i.test(message) ||
-    /already exists/i.test(message) ||
-    /duplicate (key|entry)/i.test(message) ||
-    /UNIQUE constraint failed/i.test(message) ||
-    /database is locked/i.test(message) ||
-    e?.code === '23505' ||
-    e?.code === '42P07' ||
-    e?.code === 'ER_TABLE_EXISTS_ERROR' ||
-    e?.code === 'ER_DUP_ENTRY' ||
-    e?.code === 'SQLITE_BUSY'
-  );
+  if (/already locked/i.test(message) || /database is locked/i.test(message) || e?.code === 'SQLITE_BUSY') return true;
+  // PostgreSQL reports a race on CREATE TABLE as a duplicate in pg_type, without the table name.
+  const aboutMigrationTables = message.includes(tables.migrations) || /pg_type_typname_nsp_index/.test(message);
+  return aboutMigrationTables && (/already exists|duplicate (key|entry)|UNIQUE constraint failed/i.test(message) || ['23505', '42P07', 'ER_TABLE_EXISTS_ERROR', 'ER_DUP_ENTRY'].includes(String(e?.code)));
 }

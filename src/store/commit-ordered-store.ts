@@ -100,8 +100,8 @@ export abstract class CommitOrderedStore extends BaseStore {
   private doomed(db: Knex | Knex.Transaction, options: Omit<PruneChunkOptions, 'limit'>) {
     let query = this.instructions(db)
       .where('utc_stamp', '<', this.cutoffSql(options.olderThanMs))
-      // The newest row stays, so the log never looks empty to a server that reads it.
-      .where('id', '<', this.knex(this.t.instruction).where('cluster', this.cluster).max('id'));
+      // The newest row (in commit order) stays, so the head never goes backwards.
+      .where(this.positionColumn, '<', this.knex(this.t.instruction).where('cluster', this.cluster).max(this.positionColumn));
     if (options.coveredBy !== undefined) {
       const floor = Math.min(...options.coveredBy.map(Number));
       if (options.coveredBy.length > 0) query = query.where(this.positionColumn, '<=', floor);

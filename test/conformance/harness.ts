@@ -50,6 +50,11 @@ export async function harness(t: TestContext, dialect: DialectName): Promise<Har
       return cache;
     },
     connection() {
+      // better-sqlite3 is synchronous: a second connection in this process that waits on the
+      // file's write lock (busy_timeout) blocks the event loop, so the connection holding the lock
+      // can never commit. Separate SQLite servers are separate processes; in one process they share
+      // the one connection, as an application would.
+      if (dialect === 'sqlite') return knex;
       const other = knexFactory(config);
       extra.push(other);
       return other;

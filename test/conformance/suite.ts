@@ -1,9 +1,11 @@
 import type { DialectName } from '../support/databases.js';
 import { coreTests } from './core.js';
 import { syncTests } from './sync.js';
+import { concurrencyTests } from './concurrency.js';
 
 /** The whole conformance suite: the same assertions on every dialect. */
 export function conformance(dialect: DialectName): void {
   coreTests(dialect);
   syncTests(dialect);
+  concurrencyTests(dialect);
 }

@@ -1,0 +1,36 @@
+import type { Knex } from 'knex';
+import { toDate } from '../base-store.js';
+import { CommitOrderedStore } from '../commit-ordered-store.js';
+import type { StoreCapabilities } from '../store.js';
+
+/**
+ * MySQL 8 / MariaDB. The position is `seq`, which a trigger assigns from a counter row locked
+ * until commit (see dialect.ts), so seq grows in commit order and `seq > cursor` cannot skip a row.
+ * Every query reads in its own autocommit statement, so each sees a fresh snapshot.
+ */
+export class MysqlStore extends CommitOrderedStore {
+  readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'mysql', cursorMethod: 'sequence', notify: false });
+  protected readonly positionColumn = 'seq';
+
+  protected async insertOne(db: Knex | Knex.Transaction, row: Record<string, unknown>): Promise<number> {
+    // mysql2 resolves an insert to [insertId], the AUTO_INCREMENT id (the trigger leaves it alone).
+    const [id] = await this.bounded(db(this.t.instruction).insert(row));
+    return Number(id);
+  }
+
+  // CURRENT_TIMESTAMP, like the column default, so the cutoff is in the same (session) zone as utc_stamp.
+  protected override nowSql(): Knex.Raw {
+    return this.knex.raw('CURRENT_TIMESTAMP(3)');
+  }
+
+  protected cutoffSql(ms: number): Knex.Raw {
+    return this.knex.raw('CURRENT_TIMESTAMP(3) - INTERVAL ? MICROSECOND', [Math.round(ms * 1000)]);
+  }
+
+  async now(): Promise<Date> {
+    const raw = await this.bounded(this.knex.select(this.knex.raw('CURRENT_TIMESTAMP(3) as now')).first());
+    const now = toDate(raw?.now);
+    if (!now) throw new Error(`the database returned no usable clock value (${String(raw?.now)})`);
+    return now;
+  }
+}
