@@ -1,15 +1,22 @@
 import type { Dialect } from '../dialect.js';
+import { PostgresStore } from './store.js';
 
-// Placeholder until the postgres store lands.
 export const postgresDialect: Dialect = {
   name: 'postgres',
-  clients: [],
-  createStore: () => {
-    throw new Error('postgres store not implemented yet');
+  clients: ['pg', 'postgres', 'postgresql'],
+  createStore: (config) => new PostgresStore(config),
+  nowDefault: (knex) => knex.raw('now()'),
+  timestamp: (table, name) => table.timestamp(name, { useTz: true, precision: 6 }),
+  /**
+   * Each row records the id of the transaction that wrote it (PgQ's method). A column default,
+   * not a trigger or application code, so plain SQL writers that name only the payload columns
+   * get it too. The index serves both halves of the "not covered by a snapshot" lookup.
+   */
+  async createCursorSupport(knex, tables) {
+    await knex.raw('alter table ?? add column txid xid8 not null default pg_current_xact_id()', [tables.instruction]);
+    await knex.raw('create index ?? on ?? (txid)', [`${tables.instruction}_txid`, tables.instruction]);
   },
-  nowDefault: (knex) => knex.fn.now() as never,
-  timestamp: (table, name) => table.timestamp(name),
-  async createCursorSupport() {},
+  // The column and its index go with the table.
   async dropCursorSupport() {},
   transactionalDdl: true,
 };

@@ -1,0 +1,244 @@
+import type { Knex } from 'knex';
+import { BaseStore, toBool, toDate } from '../base-store.js';
+import { rawRows } from '../commit-ordered-store.js';
+import type { InstructionPage, NewInstructionRow, PendingSummary, PruneChunkOptions, PruneChunkResult, StoreCapabilities, StoredInstructionRow } from '../store.js';
+
+/** Rows per INSERT statement, well under PostgreSQL's 65535 bind parameters. */
+const INSERT_CHUNK = 1000;
+
+/**
+ * The exact cursor, PgQ's method. Ids are handed out at insert time but become visible at commit
+ * time, so `id > last` skips a row whose transaction commits after a later id's. Instead each row
+ * carries its writer's transaction id (`txid`, see dialect.ts) and a position is a `pg_snapshot`
+ * ('xmin:xmax:xip,...'). A snapshot covers a row iff `pg_visible_in_snapshot(txid, snapshot)`:
+ * its transaction had ended when the snapshot was taken. A rolled-back transaction leaves no rows,
+ * so covered rows are exactly the committed ones.
+ *
+ * Rows a snapshot S does not cover are those with `txid >= xmax(S)` (started later) plus those
+ * whose txid is in `xip(S)` (running then). We query exactly that, as a UNION ALL of an index
+ * range scan and index point lookups, rather than the simpler `txid >= xmin(S)`: one long-open
+ * transaction anywhere in the cluster (even another database) holds xmin back, and that range
+ * would grow with every row written since.
+ */
+export class PostgresStore extends BaseStore {
+  readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'postgres', cursorMethod: 'snapshot', notify: true });
+
+  async insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]> {
+    const write = async (db: Knex | Knex.Transaction) => {
+      const ids: number[] = [];
+      for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
+        const values = rows.slice(start, start + INSERT_CHUNK).map((row) => ({
+          json_instruction: row.json,
+          originated: row.originated,
+          origin_instance: row.originInstance,
+          instruction_count: row.instructionCount,
+          cluster: this.cluster,
+        }));
+        // One multi-row INSERT: PostgreSQL assigns ids and returns them in VALUES order.
+        const inserted: Array<{ id: unknown }> = await this.bounded(db(this.t.instruction).insert(values).returning('id'));
+        ids.push(...inserted.map((r) => Number(r.id)));
+      }
+      return ids;
+    };
+    if (rows.length === 0) return [];
+    if (trx) return write(trx);
+    // A single statement is atomic on its own; only a batch split over statements needs a transaction.
+    return rows.length <= INSERT_CHUNK ? write(this.knex) : this.knex.transaction(write);
+  }
+
+  async head(): Promise<string> {
+    const [raw] = rawRows(await this.bounded(this.knex.raw('select pg_current_snapshot()::text as head')));
+    return String(raw?.head);
+  }
+
+  /**
+   * A window is the rows `from` does not cover but its target snapshot does. The first page takes
+   * the target from `pg_current_snapshot()` in the same statement: that is the statement's own
+   * snapshot, so the target covers exactly the committed rows the statement can see. Later pages
+   * keep the target (in the token) and continue after the last (txid, id); every row the target
+   * covers is committed, so later statements still see it (unless pruned, which marks the cursor).
+   * Only the last page returns the target as a position, so a cursor never passes a row that a
+   * later page of the same window would still deliver.
+   */
+  async readPage(identity: string, from: string, token: string | null, limit: number): Promise<InstructionPage> {
+    const resume = token === null ? null : decodeToken(token);
+    const target = resume ? '?::pg_snapshot' : 'pg_current_snapshot()';
+    // One row from `w` even when the window is empty, so the position and the cursor flag come back anyway.
+    const sql = `
+      with w as materialized (
+        select ?::pg_snapshot as since, ${target} as target, ?::xid8 as after_txid, ?::bigint as after_id
+      )
+      select w.target::text as target,
+        (select c.cold_boot_requested from ?? c where c.cluster = ? and c.server_identity = ?) as cbr,
+        p.*
+      from w
+      left join lateral (
+        select u.id, u.utc_stamp, u.json_instruction, u.originated, u.origin_instance, u.instruction_count, u.txid
+        from (${uncoveredSql('w.since', ' and i.txid >= w.after_txid and i.txid < pg_snapshot_xmax(w.target)')}) u
+        where pg_visible_in_snapshot(u.txid, w.target) and (u.txid, u.id) > (w.after_txid, w.after_id)
+        order by u.txid, u.id
+        limit ?
+      ) p on true
+      order by p.txid, p.id`;
+    const bindings = [
+      from,
+      ...(resume ? [resume.target] : []),
+      // '0' and 0 sort before every real (txid, id): the first page starts at the window's beginning.
+      resume?.txid ?? '0',
+      resume?.id ?? '0',
+      this.t.cursor,
+      this.cluster,
+      identity,
+      ...this.uncoveredBindings(),
+      limit,
+    ];
+    const raws = rawRows(await this.bounded(this.knex.raw(sql, bindings)));
+    const head = raws[0];
+    if (!head) throw new Error('readPage returned no row'); // `w` always yields one
+    const found = raws.filter((r) => r.id != null);
+    const last = found[found.length - 1];
+    const full = last !== undefined && found.length >= limit;
+    const targetText = String(head.target);
+    return {
+      rows: found.map((r) => this.toRow(r)),
+      token: full ? encodeToken({ target: targetText, txid: String(last.txid), id: String(last.id) }) : null,
+      position: full ? null : targetText,
+      coldBootRequested: head.cbr == null ? null : toBool(head.cbr),
+    };
+  }
+
+  /** Everything committed now is visible to the statement, so no target snapshot is needed. */
+  async pending(from: string): Promise<PendingSummary> {
+    const [raw] = rawRows(
+      await this.bounded(
+        this.knex.raw(
+          `with w as materialized (select ?::pg_snapshot as since)
+           select count(*) as row_count, coalesce(sum(u.instruction_count), 0) as total, min(u.utc_stamp) as oldest
+           from w, lateral (${uncoveredSql('w.since')}) u`,
+          [from, ...this.uncoveredBindings()],
+        ),
+      ),
+    );
+    return { rows: Number(raw?.row_count ?? 0), instructions: Number(raw?.total ?? 0), oldest: toDate(raw?.oldest) };
+  }
+
+  async listPending(from: string, limit: number): Promise<StoredInstructionRow[]> {
+    const raws = rawRows(
+      await this.bounded(
+        this.knex.raw(
+          `with w as materialized (select ?::pg_snapshot as since)
+           select u.* from w, lateral (${uncoveredSql('w.since')}) u
+           order by u.txid, u.id
+           limit ?`,
+          [from, ...this.uncoveredBindings(), limit],
+        ),
+      ),
+    );
+    return raws.map((r) => this.toRow(r));
+  }
+
+  /**
+   * One statement, so choosing, marking and deleting see one snapshot and commit together.
+   * `for update skip locked` lets several servers prune at once: each takes rows no other pruner
+   * holds, and marks cursors against its own rows. A cursor row already marked by a concurrent
+   * pruner is re-checked after that pruner commits and then skipped, so `marked` lists only
+   * cursors this chunk marked. The delete looks ids up by primary key: `using doomed` plans as a
+   * hash join over the whole table.
+   */
+  async pruneChunk(options: PruneChunkOptions): Promise<PruneChunkResult> {
+    const [doomedSql, doomedBindings] = this.doomed(options);
+    const [raw] = rawRows(
+      await this.bounded(
+        this.knex.raw(
+          `with doomed as (
+             ${doomedSql}
+             order by i.id
+             limit ?
+             for update of i skip locked
+           ), marked as (
+             update ?? c set cold_boot_requested = true
+             where c.cluster = ? and not c.cold_boot_requested
+               and exists (select 1 from doomed d where not pg_visible_in_snapshot(d.txid, c.position::pg_snapshot))
+             returning c.server_identity
+           ), deleted as (
+             delete from ?? i where i.id = any (array(select d.id from doomed d)) returning i.id
+           )
+           select (select count(*) from deleted) as deleted,
+             array(select m.server_identity::text from marked m order by 1) as marked`,
+          [...doomedBindings, options.limit, this.t.cursor, this.cluster, this.t.instruction],
+        ),
+      ),
+    );
+    const marked = Array.isArray(raw?.marked) ? (raw.marked as unknown[]).map(String) : [];
+    return { deleted: Number(raw?.deleted ?? 0), marked };
+  }
+
+  async prunePreview(options: Omit<PruneChunkOptions, 'limit'>): Promise<{ rows: number; minId: number | null; maxId: number | null }> {
+    const [doomedSql, doomedBindings] = this.doomed(options);
+    const [raw] = rawRows(
+      await this.bounded(this.knex.raw(`select count(*) as n, min(d.id) as lo, max(d.id) as hi from (${doomedSql}) d`, doomedBindings)),
+    );
+    return { rows: Number(raw?.n ?? 0), minId: raw?.lo == null ? null : Number(raw.lo), maxId: raw?.hi == null ? null : Number(raw.hi) };
+  }
+
+  async now(): Promise<Date> {
+    const [raw] = rawRows(await this.bounded(this.knex.raw('select now() as now')));
+    return toDate(raw?.now) ?? new Date(Number.NaN);
+  }
+
+  protected cutoffSql(ms: number): Knex.Raw {
+    return this.knex.raw('(now() - make_interval(secs => ?::double precision))', [ms / 1000]);
+  }
+
+  private uncoveredBindings(): Knex.RawBinding[] {
+    return [this.t.instruction, this.cluster, this.t.instruction, this.cluster];
+  }
+
+  /**
+   * The rows a prune may delete: old, never the cluster's newest (so the log never looks empty),
+   * committed (visible in the current snapshot), and covered by every `coveredBy` position.
+   */
+  private doomed(options: Omit<PruneChunkOptions, 'limit'>): [string, Knex.RawBinding[]] {
+    const covered = options.coveredBy ?? [];
+    const sql = `
+      select i.id, i.txid from ?? i
+      where i.cluster = ?
+        and i.utc_stamp < ?
+        and i.id < (select max(m.id) from ?? m where m.cluster = ?)
+        and pg_visible_in_snapshot(i.txid, pg_current_snapshot())
+        and not exists (
+          select 1 from jsonb_array_elements_text(?::jsonb) p(snap) where not pg_visible_in_snapshot(i.txid, p.snap::pg_snapshot)
+        )`;
+    return [sql, [this.t.instruction, this.cluster, this.cutoffSql(options.olderThanMs), this.t.instruction, this.cluster, JSON.stringify(covered)]];
+  }
+}
+
+/**
+ * Rows of the cluster that snapshot `since` (an SQL expression) does not cover; `range` narrows
+ * the range-scan half. Point lookups use `= any(array(...))`: with `in (select ...)` the planner
+ * may hash-join against a scan of the whole index instead.
+ */
+function uncoveredSql(since: string, range = ''): string {
+  return `select i.* from ?? i where i.cluster = ? and i.txid >= pg_snapshot_xmax(${since})${range}
+    union all
+    select i.* from ?? i where i.cluster = ? and i.txid = any (array(select pg_snapshot_xip(${since})))`;
+}
+
+interface PageToken {
+  target: string;
+  txid: string;
+  id: string;
+}
+
+function encodeToken(token: PageToken): string {
+  return JSON.stringify([token.target, token.txid, token.id]);
+}
+
+function decodeToken(text: string): PageToken {
+  const parsed: unknown = JSON.parse(text);
+  if (!Array.isArray(parsed) || parsed.length !== 3 || !parsed.every((p) => typeof p === 'string')) {
+    throw new Error(`not a postgres page token: ${text.slice(0, 100)}`);
+  }
+  const [target, txid, id] = parsed as [string, string, string];
+  return { target, txid, id };
+}
