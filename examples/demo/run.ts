@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import knexFactory from 'knex';
-import { migrate } from '../../src/index.js';
+import { migrate, sqliteConfig } from '../../src/index.js';
 import type { CoordinatorMessage, ServerMessage } from './messages.js';
-import { sqliteFileConfig } from './sqlite.js';
+
 import { Tracker } from './tracker.js';
 
 /**
@@ -19,7 +19,7 @@ const identities = [WRITER, 'web-2', 'web-3'];
 const filename = join(tmpdir(), `distcache-demo-${process.pid}.sqlite`);
 const removeFiles = () => ['', '-wal', '-shm'].forEach((suffix) => rmSync(filename + suffix, { force: true }));
 
-const knex = knexFactory(sqliteFileConfig(filename));
+const knex = knexFactory(sqliteConfig(filename));
 await migrate(knex);
 await knex.schema.createTable('demo_product', (table) => {
   table.integer('id').primary();

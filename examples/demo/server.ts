@@ -1,7 +1,7 @@
 import knexFactory from 'knex';
-import { DistributedCache, type CacheRefresher } from '../../src/index.js';
+import { DistributedCache, sqliteConfig, type CacheRefresher } from '../../src/index.js';
 import { now, type CoordinatorMessage, type ServerMessage } from './messages.js';
-import { sqliteFileConfig } from './sqlite.js';
+
 
 /**
  * One demo server: an in-memory product cache kept in step through distcache. The writer process
@@ -9,7 +9,7 @@ import { sqliteFileConfig } from './sqlite.js';
  */
 const [filename, identity] = process.argv.slice(2) as [string, string];
 const send = (message: ServerMessage) => process.send?.(message);
-const knex = knexFactory(sqliteFileConfig(filename));
+const knex = knexFactory(sqliteConfig(filename));
 
 const products = new Map<number, { id: number; price: number }>();
 async function load(ids?: number[]) {
