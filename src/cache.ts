@@ -1,6 +1,13 @@
 import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import cron, { type ScheduledTask } from 'node-cron';
+import { checkHealth, ErrorRecord, type HealthReport } from './cluster/health.js';
+import { Heartbeat } from './cluster/heartbeat.js';
+import { Membership } from './cluster/membership.js';
+import { runsScheduledWork, type ServerRole } from './cluster/roles.js';
+import type { ServerInfo } from './cluster/server-table.js';
+import { packageVersion } from './cluster/version.js';
 import { describeError, errors } from './errors.js';
 import { TypedEmitter, type DistcacheEvents, type EventName } from './events.js';
 import { isCacheId } from './instructions/codec.js';
@@ -14,6 +21,7 @@ import type { InstructionStore } from './store/store.js';
 import { Applier } from './sync/applier.js';
 import { Poller, type SyncResult } from './sync/poller.js';
 import { Pruner, type PruneResult } from './sync/pruner.js';
+import { sleep } from './sync/timeout.js';
 import { isTransaction } from './write/transaction.js';
 import { Writer } from './write/writer.js';
 
@@ -29,6 +37,7 @@ export interface WriteOptions {
  * const cache = new DistributedCache({ knex, refreshers: [products], serverIdentity: 'web-1' });
  * await cache.start();
  * await cache.refresh('product', [42]);   // every server's 'product' refresher gets [42]
+ * if (cache.isSchedulingPublisher) runNightlyImport();   // once per cluster
  * process.once('SIGTERM', () => void cache.stop());
  */
 export class DistributedCache {
@@ -43,6 +52,9 @@ export class DistributedCache {
   private readonly writer: Writer;
   private readonly poller: Poller;
   private readonly pruner: Pruner;
+  private readonly membership: Membership;
+  private readonly heartbeat: Heartbeat;
+  private readonly errorRecord = new ErrorRecord();
   private pruneTask: ScheduledTask | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -53,7 +65,8 @@ export class DistributedCache {
     const o = this.options;
     for (const refresher of o.refreshers) this.registry.add(refresher);
     this.events = new TypedEmitter((event, err) => o.logger.error({ event, err: describeError(err) }, 'an event listener threw'));
-    this.store = dialectFor(o.knex).createStore({ knex: o.knex, tables: resolveTables(o.tablePrefix), cluster: o.cluster, queryTimeout: o.queryTimeout });
+    const tables = resolveTables(o.tablePrefix);
+    this.store = dialectFor(o.knex).createStore({ knex: o.knex, tables, cluster: o.cluster, queryTimeout: o.queryTimeout });
     this.applier = new Applier(this.registry, this.store, this.events, o.logger, {
       identity: o.serverIdentity,
       refresherTimeout: o.refresherTimeout,
@@ -75,7 +88,22 @@ export class DistributedCache {
       maxErrorBackoff: o.maxErrorBackoff,
       onColdBoot: o.onColdBoot,
     });
-    this.pruner = new Pruner(this.store, this.events, o.logger, { retention: o.retention, chunkSize: o.pruneChunkSize });
+    this.pruner = new Pruner(this.store, this.events, o.logger, { retention: o.retention, maxRetention: o.maxRetention, chunkSize: o.pruneChunkSize });
+    this.membership = new Membership({ knex: o.knex, tables, cluster: o.cluster, store: this.store }, this.events, o.logger, {
+      registration: { identity: o.serverIdentity, instanceId: this.instanceId, host: hostname(), pid: process.pid, packageVersion: packageVersion() },
+      role: o.role,
+      staleServerTimeout: o.staleServerTimeout,
+      leaseDuration: o.leaseDuration,
+      forgetServersAfter: o.forgetServersAfter,
+      lastError: () => {
+        const last = this.errorRecord.latestWith(this.poller.lastError);
+        return last ? `${last.at.toISOString()} ${last.source}: ${last.message}`.slice(0, 2000) : null;
+      },
+    });
+    this.heartbeat = new Heartbeat(() => this.membership.beat(), this.events, o.logger, o.heartbeatInterval);
+    this.events.on('heartbeat:error', ({ error }) => this.errorRecord.record('heartbeat', error));
+    this.events.on('prune:error', ({ error }) => this.errorRecord.record('prune', error));
+    this.events.on('write:error', ({ error }) => this.errorRecord.record('write', error));
   }
 
   /** Adds a refresher. Only before `start()`, so every poll sees the same registry. */
@@ -88,8 +116,10 @@ export class DistributedCache {
   }
 
   /**
-   * Catches up with the log (a cold boot if needed), then polls every `syncInterval` and prunes on
-   * `pruneSchedule`. Safe to call twice, or concurrently: both calls share one start.
+   * Registers this server (first heartbeat, which may elect it publisher), catches up with the log
+   * (a cold boot if needed), then polls every `syncInterval`, beats every `heartbeatInterval`, and
+   * prunes on `pruneSchedule` while it is the scheduling publisher. Safe to call twice, or
+   * concurrently: both calls share one start.
    * Rejects with E_NOT_MIGRATED when the tables are missing; other errors are retried in the background.
    */
   start(): Promise<void> {
@@ -99,11 +129,17 @@ export class DistributedCache {
   }
 
   private async doStart(): Promise<void> {
+    this.membership.join();
+    const heartbeatError = await this.heartbeat.start();
+    if (heartbeatError instanceof errors.NotMigratedError) {
+      await this.abortStart();
+      throw heartbeatError;
+    }
     try {
       await this.poller.sync();
     } catch (err) {
       if (err instanceof errors.NotMigratedError) {
-        this.starting = undefined;
+        await this.abortStart();
         throw err;
       }
       // The database may be down right now; the loop keeps retrying and reports each failure.
@@ -113,15 +149,41 @@ export class DistributedCache {
     this.state = 'started';
     this.poller.start();
     if (this.options.pruneSchedule !== false) {
-      this.pruneTask = cron.schedule(this.options.pruneSchedule, () => this.prune().catch(() => undefined), { noOverlap: true, name: `distcache-prune-${this.instanceId}` });
-      // node-cron keeps the process alive through its timers otherwise.
-      this.pruneTask.unref?.();
+      // Every server keeps the schedule, so the role can move without rescheduling; only the
+      // publisher's run does anything. noOverlap: a slow prune is never run twice at once.
+      this.pruneTask = cron.schedule(this.options.pruneSchedule, () => this.scheduledPrune(), {
+        noOverlap: true,
+        name: `distcache-prune-${this.instanceId}`,
+        // node-cron keeps the process alive through its timers otherwise.
+        unref: true,
+      });
     }
   }
 
+  /** A start that found the tables missing leaves no heartbeat behind, and may be retried after migrating. */
+  private async abortStart(): Promise<void> {
+    this.starting = undefined;
+    await this.heartbeat.stop();
+    this.membership.beginLeave();
+    this.membership.rejoinable();
+  }
+
+  private async scheduledPrune(): Promise<void> {
+    if (!this.isSchedulingPublisher) return;
+    await this.prune().catch(() => undefined);
+  }
+
   /**
-   * Writes any open work, lets the poll in flight finish (bounded by `stopTimeout`), and stops
-   * every timer. Never closes the knex instance. Safe to call twice, or concurrently.
+   * Leaves the cluster cleanly: stops acting as publisher at once, stops every timer, writes any
+   * open work, lets the poll (and a prune) in flight finish (bounded by `stopTimeout`), gives up
+   * the publisher lease so another server takes over at its next heartbeat, and marks this server
+   * inactive. Never closes the knex instance. Safe to call twice, or concurrently.
+   *
+   * @example
+   * process.once('SIGTERM', async () => {
+   *   await cache.stop();
+   *   await knex.destroy();   // yours to close, after the cache
+   * });
    */
   stop(): Promise<void> {
     this.stopping ??= this.doStop();
@@ -131,12 +193,24 @@ export class DistributedCache {
   private async doStop(): Promise<void> {
     await this.starting?.catch(() => undefined);
     this.state = 'stopped';
+    // From here on no once-per-cluster job may start on this server.
+    this.membership.beginLeave();
     if (this.pruneTask) {
       await this.pruneTask.destroy();
       this.pruneTask = undefined;
     }
+    // No heartbeat may renew the lease after it is given up below.
+    await this.heartbeat.stop();
     await this.writer.drain();
     await this.poller.stop(this.options.stopTimeout);
+    const prune = this.pruner.inFlight;
+    if (prune) await Promise.race([prune.catch(() => undefined), sleep(this.options.stopTimeout)]);
+    try {
+      await this.membership.leave();
+    } catch (err) {
+      // The lease then expires on its own and the row goes stale: slower, still correct.
+      this.options.logger.warn({ err: describeError(err) }, 'could not give up the publisher lease or mark this server inactive');
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -173,9 +247,63 @@ export class DistributedCache {
     return this.poller.sync();
   }
 
-  /** Deletes rows older than `retention`, in chunks. Safe from several servers at once. */
+  /**
+   * Prunes now, from any server: deletes rows older than `retention` that every active server
+   * has applied, then rows older than `maxRetention` regardless (their laggards cold-boot), in
+   * chunks; then forgets servers gone longer than `forgetServersAfter`. Safe from several servers
+   * at once. The scheduled prune runs this on the scheduling publisher only.
+   */
   prune(): Promise<PruneResult> {
-    return this.pruner.prune();
+    return this.pruner.prune({ coveredBy: () => this.membership.activePositions(), forget: () => this.membership.forgetGone() });
+  }
+
+  /**
+   * This server's role: `'single'`, `'scheduling-publisher'`, `'subscriber'`, or `'unknown'`
+   * (before the first heartbeat, after stop(), or while an elected publisher cannot renew its lease).
+   */
+  get role(): ServerRole {
+    return this.membership.role;
+  }
+
+  /**
+   * Whether this server should run the application's once-per-cluster jobs now: true for
+   * `'single'` and `'scheduling-publisher'`. At most one server per cluster sees true at a time,
+   * with role 'auto'. Check it right before each run; it turns false as soon as the role is lost.
+   */
+  get isSchedulingPublisher(): boolean {
+    return runsScheduledWork(this.role);
+  }
+
+  /** The servers registered in this cluster, active or not, with the lease holder marked. */
+  servers(): Promise<ServerInfo[]> {
+    return this.membership.list();
+  }
+
+  /**
+   * This server's health: lag (instructions pending, and seconds behind), last successful sync,
+   * role, last error, and `healthy` judged against the `health` option. Never rejects.
+   *
+   * @example
+   * app.get('/healthz', async (_req, res) => {
+   *   const health = await cache.health();
+   *   res.status(health.healthy ? 200 : 503).json(health);
+   * });
+   */
+  health(): Promise<HealthReport> {
+    return checkHealth(
+      this.store,
+      {
+        identity: this.options.serverIdentity,
+        cluster: this.options.cluster,
+        state: this.state,
+        role: this.role,
+        position: this.poller.appliedPosition,
+        lastSuccessfulSync: this.poller.lastSuccess,
+        lastHeartbeat: this.membership.lastHeartbeat,
+        lastError: this.errorRecord.latestWith(this.poller.lastError),
+      },
+      this.options.health,
+    );
   }
 
   /** Subscribes to a typed event. */

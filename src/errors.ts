@@ -16,7 +16,10 @@ export type ErrorCode =
   | 'E_REGISTER_AFTER_START'
   | 'E_MIGRATION_FAILED'
   | 'E_NOT_MIGRATED'
-  | 'E_STOPPED';
+  | 'E_STOPPED'
+  /** A refresher refused a payload (see distcache/refreshers' withPayloadSchema): recorded, never retried. */
+  | 'E_REJECTED_PAYLOAD'
+  | 'E_DUPLICATE_IDENTITY';
 
 export class DistcacheError extends Error {
   readonly code: ErrorCode;
@@ -55,6 +58,7 @@ export const errors = {
   MigrationFailedError: define('E_MIGRATION_FAILED', 'MigrationFailedError'),
   NotMigratedError: define('E_NOT_MIGRATED', 'NotMigratedError'),
   StoppedError: define('E_STOPPED', 'StoppedError'),
+  DuplicateIdentityError: define('E_DUPLICATE_IDENTITY', 'DuplicateIdentityError'),
 } as const;
 
 export function isDistcacheError(err: unknown, code?: ErrorCode): err is DistcacheError {
@@ -69,5 +73,19 @@ export function describeError(err: unknown): string {
 
 /** Masks the password part of any URL-looking connection string in a text. */
 export function redact(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s]*)@/gi, '$1***@');
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s]*)@/gi, '$1***@').replace(/([?&](password|pass|pwd)=)[^&\s]*/gi, '$1***');
+}
+
+/**
+ * A database error as the typed error callers branch on: a knex query timeout becomes
+ * E_QUERY_TIMEOUT, a missing table E_NOT_MIGRATED (with the command that fixes it); anything
+ * else passes through.
+ */
+export function fromDatabaseError(err: unknown): Error {
+  const e = err as { name?: string; message?: string };
+  if (e?.name === 'KnexTimeoutError') return new errors.QueryTimeoutError(`a database query timed out (queryTimeout): ${describeError(err)}`, { cause: err });
+  if (/no such table|doesn't exist|does not exist|undefined table/i.test(String(e?.message))) {
+    return new errors.NotMigratedError(`distcache tables are missing: ${describeError(err)}; run \`await migrate(knex, { tablePrefix })\` or \`npx distcache migrate\` first`, { cause: err });
+  }
+  return err instanceof Error ? err : new Error(String(err));
 }

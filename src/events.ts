@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { InstructionKind } from './instructions/types.js';
 import type { FailureAction } from './store/store.js';
+import type { ServerRole } from './cluster/roles.js';
 
 export type ColdBootReason = 'no-cursor' | 'requested' | 'too-far-behind';
 
@@ -10,7 +11,15 @@ export type ColdBootReason = 'no-cursor' | 'requested' | 'too-far-behind';
  */
 export interface DistcacheEvents {
   /** Rows were committed to the log by this instance. */
-  'instruction:written': { rowIds: number[]; instructions: number; inTransaction: boolean };
+  'instruction:written': {
+    rowIds: number[];
+    instructions: number;
+    /** Instructions per refresher (coalesced weight), for per-refresher write metrics. */
+    byRefresher: Record<string, number>;
+    inTransaction: boolean;
+    /** How long the insert took. */
+    durationMs: number;
+  };
   /** A refresher method ran successfully. `source` says whether the instruction came from this instance or the log. */
   'instruction:applied': { refresher: string; kind: InstructionKind; count: number; source: 'local' | 'remote'; rowIds: number[]; durationMs: number };
   /** A refresher method failed after its retries; `action` says what was done about it. */
@@ -22,8 +31,18 @@ export interface DistcacheEvents {
   /** A poll failed; the poller backs off and retries. */
   'sync:error': { error: Error; consecutiveFailures: number; retryInMs: number };
   'server:cold-boot': { reason: ColdBootReason; pendingInstructions: number | null };
-  'prune:complete': { deleted: number; marked: string[]; durationMs: number };
+  /** `forgotten`: identities whose cursor and registration were deleted (gone longer than forgetServersAfter). */
+  'prune:complete': { deleted: number; marked: string[]; forgotten: string[]; durationMs: number };
   'prune:error': { error: Error };
+  /** This server's role changed (see `cache.role`); application code can start or stop its own once-per-cluster jobs here. */
+  'server:role-changed': { previous: ServerRole; role: ServerRole };
+  /**
+   * Another live process heartbeats under this server's identity. The two share one cursor, so
+   * each may skip rows the other read: give every process its own `serverIdentity`.
+   */
+  'server:duplicate-identity': { identity: string; otherInstanceId: string; otherHost: string; otherPid: number; error: Error };
+  /** A heartbeat failed; it is retried at the next interval. */
+  'heartbeat:error': { error: Error; consecutiveFailures: number };
   /** A write failed: the promise rejected and nothing was applied locally. */
   'write:error': { error: Error };
 }

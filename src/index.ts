@@ -1,7 +1,10 @@
 export { DistributedCache, type WriteOptions } from './cache.js';
 export { migrate, migrationConfig, type MigrateOptions, type MigrateResult } from './migrations/migrate.js';
 export { DistcacheMigrationSource } from './migrations/source.js';
-export { resolveOptions, DEFAULTS, type DistributedCacheOptions, type ResolvedOptions } from './options.js';
+export { resolveOptions, DEFAULTS, type DistributedCacheOptions, type ResolvedOptions, type HealthThresholds } from './options.js';
+export type { ServerRole, RoleOption } from './cluster/roles.js';
+export type { ServerInfo } from './cluster/server-table.js';
+export type { HealthReport, LastError, ErrorSource } from './cluster/health.js';
 export { errors, DistcacheError, isDistcacheError, type ErrorCode } from './errors.js';
 export type { DistcacheEvents, EventName, ColdBootReason, SyncResultEvent } from './events.js';
 export type { CacheRefresher, AnyCacheRefresher } from './refreshers/refresher.js';
@@ -13,3 +16,5 @@ export type { Logger } from './logger.js';
 export type { Duration } from './duration.js';
 export { tableNames, type TableNames } from './store/tables.js';
 export type { InstructionStore, StoredInstructionRow, StoredFailure, FailureAction, CursorState, LogSummary } from './store/store.js';
+export { knexConfigFromUrl, sqliteConfig, maskUrl } from './connection.js';
+export * from './admin/index.js';

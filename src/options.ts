@@ -7,6 +7,7 @@ import { CLUSTER_PATTERN, SERVER_IDENTITY_PATTERN, isValidTablePrefix } from './
 import { defaultLogger, type Logger } from './logger.js';
 import type { AnyCacheRefresher } from './refreshers/refresher.js';
 import type { ColdBootReason } from './events.js';
+import { ROLE_OPTIONS, type RoleOption } from './cluster/roles.js';
 
 /** Options of `new DistributedCache(options)`. Only `knex` is required. */
 export interface DistributedCacheOptions {
@@ -16,8 +17,43 @@ export interface DistributedCacheOptions {
   refreshers?: AnyCacheRefresher[];
   /** This server's stable name: its cursor is stored under it. Give each process its own. @default os.hostname() */
   serverIdentity?: string;
-  /** Servers only see instructions of their own cluster. @default 'default' */
+  /**
+   * Scopes everything: a server only reads its own cluster's instructions, only sees its servers,
+   * and only takes part in its election. Two clusters can share one database.
+   * @default 'default'
+   */
   cluster?: string;
+  /**
+   * `'auto'` takes part in the election of the scheduling publisher through a lease in the
+   * database. A fixed role overrides the election; fixed roles are what Umbraco recommends for
+   * production, so that the role of each machine is decided by the operator, not by who started first.
+   * @default 'auto'
+   * @example role: process.env.CACHE_ROLE === 'publisher' ? 'scheduling-publisher' : 'subscriber'
+   */
+  role?: RoleOption;
+  /**
+   * How often this server writes its heartbeat (and renews the lease when it holds it).
+   * @default '10s' (staleServerTimeout / 12 when only staleServerTimeout is set)
+   */
+  heartbeatInterval?: Duration;
+  /** A server whose last heartbeat is older than this becomes inactive and stops holding pruning back. @default '2m' */
+  staleServerTimeout?: Duration;
+  /**
+   * How long the scheduling-publisher lease lasts without renewal, by the database clock. A dead
+   * publisher is replaced within leaseDuration + heartbeatInterval, which must fit in staleServerTimeout.
+   * @default '30s' (staleServerTimeout / 4 when only staleServerTimeout is set)
+   */
+  leaseDuration?: Duration;
+  /**
+   * The hard cap: rows older than this are pruned even when an active server has not applied them;
+   * that server then cold-boots at its next poll.
+   * @default '7d' (or retention, if that is longer)
+   */
+  maxRetention?: Duration;
+  /** Cursors and registrations of servers inactive for longer than this are deleted. @default maxRetention ('7d') */
+  forgetServersAfter?: Duration;
+  /** When `cache.health()` reports `healthy: false`. */
+  health?: HealthThresholds;
   /** Prefix for every table. @default '' */
   tablePrefix?: string;
   /** How often to poll the log. @default 1000 (1 s) */
@@ -30,9 +66,13 @@ export interface DistributedCacheOptions {
   startFromHead?: boolean;
   /** Replaces "call refreshAll() on every refresher" during a cold boot. */
   onColdBoot?: (context: { reason: ColdBootReason }) => void | Promise<void>;
-  /** Rows older than this are pruned. @default '2d' */
+  /** Rows older than this are pruned once every active server has applied them (see `maxRetention` for the hard cap). @default '2d' */
   retention?: Duration;
-  /** node-cron expression for the scheduled prune, or false to never prune on a schedule. @default '* * * * *' (every minute) */
+  /**
+   * node-cron expression for the scheduled prune, or false to never prune on a schedule. Every
+   * server keeps the schedule but only the scheduling publisher (or single server) runs it.
+   * @default '* * * * *' (every minute)
+   */
   pruneSchedule?: string | false;
   /** Rows deleted per prune statement, so a prune never holds long locks. @default 1000 */
   pruneChunkSize?: number;
@@ -48,10 +88,20 @@ export interface DistributedCacheOptions {
   maxErrorBackoff?: Duration;
   /** Instructions per row before a write is cut into several rows. @default 1000 */
   maxInstructionsPerRow?: number;
-  /** How long `stop()` waits for a poll in flight. @default '10s' */
+  /** How long `stop()` waits for a poll (and a prune) in flight. @default '10s' */
   stopTimeout?: Duration;
   /** A pino-compatible logger. @default warnings and errors to the console */
   logger?: Logger;
+}
+
+/** Thresholds of `cache.health()`. Crossing any of them makes `healthy` false. */
+export interface HealthThresholds {
+  /** The oldest instruction this server has not applied may be at most this old. @default '1m' (or 3 × syncInterval, if longer) */
+  maxLag?: Duration;
+  /** At most this many instructions may be waiting. @default maxPendingInstructions (1000) */
+  maxPending?: number;
+  /** The last successful poll may be at most this long ago. @default '1m' (or 3 × syncInterval, if longer) */
+  maxSyncAge?: Duration;
 }
 
 /** The options after defaults and validation; frozen. */
@@ -60,6 +110,13 @@ export interface ResolvedOptions {
   readonly refreshers: readonly AnyCacheRefresher[];
   readonly serverIdentity: string;
   readonly cluster: string;
+  readonly role: RoleOption;
+  readonly heartbeatInterval: number;
+  readonly staleServerTimeout: number;
+  readonly leaseDuration: number;
+  readonly maxRetention: number;
+  readonly forgetServersAfter: number;
+  readonly health: Readonly<{ maxLag: number; maxPending: number; maxSyncAge: number }>;
   readonly tablePrefix: string;
   readonly syncInterval: number;
   readonly pageSize: number;
@@ -98,17 +155,34 @@ export const DEFAULTS = Object.freeze({
   maxErrorBackoff: 30_000,
   maxInstructionsPerRow: 1000,
   stopTimeout: 10_000,
+  role: 'auto' as RoleOption,
+  // Umbraco's value. Long enough that a GC pause, a deploy or a slow database never makes a live
+  // server look dead (which would let pruning pass it and force a cold boot).
+  staleServerTimeout: 120_000,
+  // A twelfth of the stale timeout: a live server misses many heartbeats before it looks dead,
+  // and 10 s costs each server a handful of indexed queries every 10 s.
+  heartbeatInterval: 10_000,
+  // Three heartbeats: the holder survives two failed renewals, and a dead holder is replaced within
+  // 30 s + one heartbeat = 40 s, well inside the 2-minute stale timeout (Umbraco takes minutes).
+  leaseDuration: 30_000,
+  // A server lagging a week behind needs a cold boot anyway; past that, one wedged server must not
+  // make the table grow without bound.
+  maxRetention: 7 * 24 * 3600_000,
+  // = maxRetention: after the hard cap nothing a gone server's cursor points at is left to protect.
+  forgetServersAfter: 7 * 24 * 3600_000,
+  health: Object.freeze({ maxLag: 60_000, maxPending: 1000, maxSyncAge: 60_000 }),
 } satisfies Partial<Record<keyof ResolvedOptions, unknown>>);
 
 function invalid(option: string, message: string): never {
   throw new errors.InvalidOptionError(`${option}: ${message}`);
 }
 
-function duration(option: string, value: Duration | undefined, fallback: number, min = 0): number {
+function duration(option: string, value: Duration | undefined, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   const parsed = parseDuration(value);
   if (parsed === undefined) invalid(option, `${JSON.stringify(value)} is not a duration; give milliseconds or a string such as '500ms', '5s', '2d'`);
   if (parsed < min) invalid(option, `${JSON.stringify(value)} is too small; the minimum is ${min} ms`);
+  if (parsed > max) invalid(option, `${JSON.stringify(value)} is too large; the maximum is ${human(max)}`);
   return parsed;
 }
 
@@ -148,18 +222,23 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
   for (const level of ['debug', 'info', 'warn', 'error'] as const) {
     if (typeof logger[level] !== 'function') invalid('logger', `must have a ${level}() method (a pino logger works)`);
   }
+  const syncInterval = duration('syncInterval', options.syncInterval, DEFAULTS.syncInterval, 10);
+  const retention = duration('retention', options.retention, DEFAULTS.retention, 1000);
+  const maxPendingInstructions = integer('maxPendingInstructions', options.maxPendingInstructions, DEFAULTS.maxPendingInstructions, 1);
   return Object.freeze({
     knex,
     refreshers: Object.freeze([...(options.refreshers ?? [])]),
     serverIdentity: validateIdentity('serverIdentity', options.serverIdentity ?? defaultIdentity(), SERVER_IDENTITY_PATTERN, 'web-1'),
     cluster: validateIdentity('cluster', options.cluster ?? DEFAULTS.cluster, CLUSTER_PATTERN, 'production'),
+    ...clusterTiming(options, retention),
+    health: healthThresholds(options.health, syncInterval, maxPendingInstructions),
     tablePrefix,
-    syncInterval: duration('syncInterval', options.syncInterval, DEFAULTS.syncInterval, 10),
+    syncInterval,
     pageSize: integer('pageSize', options.pageSize, DEFAULTS.pageSize, 1, 100_000),
-    maxPendingInstructions: integer('maxPendingInstructions', options.maxPendingInstructions, DEFAULTS.maxPendingInstructions, 1),
+    maxPendingInstructions,
     startFromHead: Boolean(options.startFromHead ?? DEFAULTS.startFromHead),
     onColdBoot: options.onColdBoot,
-    retention: duration('retention', options.retention, DEFAULTS.retention, 1000),
+    retention,
     pruneSchedule,
     pruneChunkSize: integer('pruneChunkSize', options.pruneChunkSize, DEFAULTS.pruneChunkSize, 1, 100_000),
     queryTimeout: duration('queryTimeout', options.queryTimeout, DEFAULTS.queryTimeout, 100),
@@ -170,6 +249,59 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
     maxInstructionsPerRow: integer('maxInstructionsPerRow', options.maxInstructionsPerRow, DEFAULTS.maxInstructionsPerRow, 1, 100_000),
     stopTimeout: duration('stopTimeout', options.stopTimeout, DEFAULTS.stopTimeout),
     logger,
+  });
+}
+
+/** A duration as the user would write it: '2m', not 120000. */
+function human(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/**
+ * Role and timing of the cluster. Unset timings follow staleServerTimeout, so setting only that
+ * one (say '30s' in a test) gives a consistent set. The two checks are what the guarantees rest on.
+ */
+function clusterTiming(options: DistributedCacheOptions, retention: number) {
+  const role = options.role ?? DEFAULTS.role;
+  if (!ROLE_OPTIONS.includes(role)) {
+    invalid('role', `${JSON.stringify(role)} is not a role; use 'auto' (elected), 'single', 'scheduling-publisher' or 'subscriber'`);
+  }
+  const staleSet = options.staleServerTimeout !== undefined;
+  const staleServerTimeout = duration('staleServerTimeout', options.staleServerTimeout, DEFAULTS.staleServerTimeout, 50);
+  // At most a day: a timer cannot wait longer than about 24.8 days, and a heartbeat that rare means nothing.
+  const heartbeatInterval = duration('heartbeatInterval', options.heartbeatInterval, Math.min(staleSet ? Math.round(staleServerTimeout / 12) : DEFAULTS.heartbeatInterval, 86_400_000), 10, 86_400_000);
+  // At least three heartbeats, and short enough that a dead holder is replaced within the stale timeout.
+  const leaseDefault = Math.min(Math.max(staleSet ? Math.round(staleServerTimeout / 4) : DEFAULTS.leaseDuration, 3 * heartbeatInterval), staleServerTimeout - heartbeatInterval);
+  const leaseDuration = duration('leaseDuration', options.leaseDuration, leaseDefault, 20);
+  if (leaseDuration < 2 * heartbeatInterval) {
+    invalid('leaseDuration', `${human(leaseDuration)} must be at least twice heartbeatInterval (${human(heartbeatInterval)}), so one late renewal does not lose the lease; raise leaseDuration or lower heartbeatInterval`);
+  }
+  if (leaseDuration + heartbeatInterval > staleServerTimeout) {
+    invalid(
+      'staleServerTimeout',
+      `${human(staleServerTimeout)} is shorter than leaseDuration + heartbeatInterval (${human(leaseDuration)} + ${human(heartbeatInterval)}), the longest a dead publisher can go unreplaced; raise staleServerTimeout or lower leaseDuration`,
+    );
+  }
+  const maxRetention = duration('maxRetention', options.maxRetention, Math.max(DEFAULTS.maxRetention, retention), 1000);
+  if (maxRetention < retention) invalid('maxRetention', `${human(maxRetention)} is shorter than retention (${human(retention)}); the hard cap must be at least the retention`);
+  const forgetServersAfter = duration('forgetServersAfter', options.forgetServersAfter, Math.max(maxRetention, staleServerTimeout), 50);
+  if (forgetServersAfter < staleServerTimeout) {
+    invalid('forgetServersAfter', `${human(forgetServersAfter)} is shorter than staleServerTimeout (${human(staleServerTimeout)}); only a server that is already inactive can be forgotten`);
+  }
+  return { role, heartbeatInterval, staleServerTimeout, leaseDuration, maxRetention, forgetServersAfter };
+}
+
+function healthThresholds(health: HealthThresholds | undefined, syncInterval: number, maxPendingInstructions: number) {
+  if (health !== undefined && (health === null || typeof health !== 'object')) invalid('health', 'pass an object such as { maxLag: \'1m\', maxPending: 1000, maxSyncAge: \'1m\' }');
+  // A slow poll interval must not look unhealthy by default.
+  const floor = 3 * syncInterval;
+  return Object.freeze({
+    maxLag: duration('health.maxLag', health?.maxLag, Math.max(DEFAULTS.health.maxLag, floor), 0),
+    maxPending: integer('health.maxPending', health?.maxPending, maxPendingInstructions, 0),
+    maxSyncAge: duration('health.maxSyncAge', health?.maxSyncAge, Math.max(DEFAULTS.health.maxSyncAge, floor), 1),
   });
 }
 

@@ -1,8 +1,14 @@
 import * as m001 from '../../migrations/001_instruction_log.js';
+import * as m002 from '../../migrations/002_cluster.js';
+import * as m003 from '../../migrations/003_server_refreshers.js';
 import type { DistcacheMigration } from './context.js';
 
 /**
  * Every migration, in order. Imported statically rather than read from a folder, so the package
  * works bundled and the order never depends on a file listing.
  */
-export const MIGRATIONS: readonly DistcacheMigration[] = [{ name: '001_instruction_log', ...m001 }];
+export const MIGRATIONS: readonly DistcacheMigration[] = [
+  { name: '001_instruction_log', ...m001 },
+  { name: '002_cluster', ...m002 },
+  { name: '003_server_refreshers', ...m003 },
+];

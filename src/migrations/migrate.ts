@@ -45,9 +45,15 @@ export async function migrate(knex: Knex, options: MigrateOptions = {}): Promise
   let delay = 50;
   for (;;) {
     try {
-      const [, applied] = (await knex.migrate.latest(config)) as [number, string[]];
+      const run = async () => ((await knex.migrate.latest(config)) as [number, string[]])[1];
+      const { withMigrationLock } = dialectFor(knex);
+      const applied = withMigrationLock ? await withMigrationLock(knex, tables.migrations, run) : await run();
       return { applied };
     } catch (err) {
+      // Without transactional DDL (MySQL), knex does not look again at what is done after it
+      // waited for the lock, so a process can re-run a migration another just finished. If the
+      // schema is current now, that failure is only a lost race.
+      if (await isCurrent(knex, config)) return { applied: [] };
       const contention = isContention(err, tables);
       if (!contention || Date.now() > deadline) {
         const hint = contention
@@ -59,6 +65,15 @@ export async function migrate(knex: Knex, options: MigrateOptions = {}): Promise
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(delay * 2, 1000);
     }
+  }
+}
+
+async function isCurrent(knex: Knex, config: Knex.MigratorConfig): Promise<boolean> {
+  try {
+    const [, pending] = (await knex.migrate.list(config)) as [unknown[], unknown[]];
+    return pending.length === 0;
+  } catch {
+    return false;
   }
 }
 

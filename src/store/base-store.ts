@@ -61,8 +61,13 @@ export abstract class BaseStore implements InstructionStore {
   protected abstract cutoffSql(ms: number): Knex.Raw;
 
   /** Bounds a query by the query timeout; cancels it server-side where the driver can. */
-  protected bounded<T extends { timeout(ms: number, options?: { cancel?: boolean }): T }>(query: T): T {
+  bounded<T extends { timeout(ms: number, options?: { cancel?: boolean }): T }>(query: T): T {
     return query.timeout(this.queryTimeout, { cancel: this.capabilities.dialect !== 'sqlite' });
+  }
+
+  /** `cutoffSql` serves every dialect: it is written in the same form as the timestamp columns. */
+  clockSql(agoMs: number): Knex.Raw {
+    return this.cutoffSql(agoMs);
   }
 
   protected instructions(db: Knex | Knex.Transaction = this.knex) {

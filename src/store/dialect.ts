@@ -3,6 +3,7 @@ import { errors } from '../errors.js';
 import type { StoreConfig } from './base-store.js';
 import type { InstructionStore } from './store.js';
 import type { TableNames } from './tables.js';
+import type { WakeSource, WakeSourceConfig } from '../wake/wake-source.js';
 import { sqliteDialect } from './sqlite/dialect.js';
 import { postgresDialect } from './postgres/dialect.js';
 import { mysqlDialect } from './mysql/dialect.js';
@@ -25,6 +26,16 @@ export interface Dialect {
   dropCursorSupport(knex: Knex, tables: TableNames): Promise<void>;
   /** Whether migrations may run inside one transaction with their DDL. */
   readonly transactionalDdl: boolean;
+  /**
+   * Runs `work` while holding a database-wide lock, for migrations where knex's own lock is not
+   * enough (without transactional DDL knex does not look again at what is done after waiting).
+   */
+  withMigrationLock?<T>(knex: Knex, name: string, work: () => Promise<T>): Promise<T>;
+  /**
+   * Tells one cache about commits elsewhere sooner than its next poll (LISTEN/NOTIFY, a file
+   * watch). Absent, or undefined for a database that cannot have one: polling only.
+   */
+  createWakeSource?(config: WakeSourceConfig): WakeSource | undefined;
 }
 
 const DIALECTS: readonly Dialect[] = [sqliteDialect, postgresDialect, mysqlDialect];

@@ -67,6 +67,15 @@ export interface InstructionStore {
 
   /** The database clock, so no decision depends on a machine's local clock. */
   now(): Promise<Date>;
+
+  /**
+   * SQL for "the database clock minus `agoMs`" (agoMs ≥ 0), in the form distcache's timestamp columns store and
+   * compare. The cluster tables (servers, lease) write and compare every time with it, so server
+   * liveness and lease expiry never depend on a machine's local clock.
+   */
+  clockSql(agoMs: number): Knex.Raw;
+  /** Bounds a query built elsewhere (the cluster tables) by the query timeout, as the store's own queries are. */
+  bounded<T extends { timeout(ms: number, options?: { cancel?: boolean }): T }>(query: T): T;
 }
 
 export interface StoreCapabilities {

@@ -96,7 +96,10 @@ export class Applier {
       error = new errors.UnsupportedKindError(`refresher '${refresher.id}' has no ${methodForKind(instruction.kind)}() method`);
     }
     let action: FailureAction = 'gave-up';
-    if (instruction.kind !== 'refresh-all') {
+    if (isRejectedPayload(error)) {
+      // The payload itself is bad; refreshing everything would not make it good.
+      action = 'rejected-payload';
+    } else if (instruction.kind !== 'refresh-all') {
       const fallbackError = await this.callWithRetries(refresher, { refresher: refresher.id, kind: 'refresh-all' });
       if (!fallbackError) action = 'fell-back-to-refresh-all';
       else error = new Error(`${describeError(error)}; then refreshAll() failed too: ${describeError(fallbackError)}`, { cause: fallbackError });
@@ -129,6 +132,8 @@ export class Applier {
         return undefined;
       } catch (err) {
         lastError = err instanceof Error ? err : new Error(String(err));
+        // A refused payload fails the same way every time: no retry.
+        if (isRejectedPayload(lastError)) return lastError;
       }
     }
     return lastError;
@@ -157,6 +162,11 @@ export class Applier {
       this.logger.error({ failure, err: describeError(err) }, 'could not record a failure in the failure table');
     }
   }
+}
+
+/** By code, not class, so errors from other copies of the package count too. */
+function isRejectedPayload(err: unknown): boolean {
+  return (err as { code?: unknown })?.code === 'E_REJECTED_PAYLOAD';
 }
 
 function invoke(refresher: AnyCacheRefresher, instruction: Instruction): unknown {

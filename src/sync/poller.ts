@@ -1,4 +1,4 @@
-import { describeError, errors } from '../errors.js';
+import { describeError, fromDatabaseError } from '../errors.js';
 import type { ColdBootReason, SyncResultEvent, TypedEmitter } from '../events.js';
 import { decodeInstructions } from '../instructions/codec.js';
 import type { Instruction } from '../instructions/types.js';
@@ -121,7 +121,7 @@ export class Poller {
       return result;
     } catch (err) {
       this.lastError = { at: new Date(), message: describeError(err) };
-      throw translate(err);
+      throw fromDatabaseError(err);
     }
   }
 
@@ -243,14 +243,4 @@ export class Poller {
   get appliedPosition(): string | undefined {
     return this.position;
   }
-}
-
-/** A query timeout from knex becomes our typed error; anything else passes through. */
-function translate(err: unknown): Error {
-  const e = err as { name?: string; message?: string };
-  if (e?.name === 'KnexTimeoutError') return new errors.QueryTimeoutError(`a database query timed out (queryTimeout): ${describeError(err)}`, { cause: err });
-  if (/no such table|doesn't exist|does not exist|undefined table/i.test(String(e?.message))) {
-    return new errors.NotMigratedError(`distcache tables are missing: ${describeError(err)}; run \`await migrate(knex, { tablePrefix })\` or \`npx distcache migrate\` first`, { cause: err });
-  }
-  return err instanceof Error ? err : new Error(String(err));
 }

@@ -7,12 +7,24 @@ export interface PruneResult {
   deleted: number;
   /** Servers that had not read every deleted row; they cold-boot at their next poll. */
   marked: string[];
+  /** Servers gone longer than forgetServersAfter whose cursor and registration were deleted. */
+  forgotten: string[];
   durationMs: number;
 }
 
 export interface PrunerSettings {
   retention: number;
+  /** The hard cap: rows older than this go even when a server still needs them. */
+  maxRetention: number;
   chunkSize: number;
+}
+
+/** What the cluster tells a prune: whose progress to respect, and whom to forget. */
+export interface PruneMembership {
+  /** The positions of the servers a prune must not pass (the active ones). */
+  coveredBy(): Promise<readonly string[]>;
+  /** Deletes cursors and registrations of long-gone servers; returns their identities. */
+  forget(): Promise<string[]>;
 }
 
 /**
@@ -31,27 +43,35 @@ export class Pruner {
     private readonly settings: PrunerSettings,
   ) {}
 
-  /** Prunes now; a call while a prune runs shares it. `coveredBy` limits deletion to rows those positions have read. */
-  prune(coveredBy?: () => Promise<readonly string[] | undefined>): Promise<PruneResult> {
-    this.running ??= this.run(coveredBy).finally(() => {
+  /**
+   * Prunes now; a call while a prune runs shares it. With `membership`, rows past `retention` go
+   * only once every active server has read them, and then rows past `maxRetention` go regardless
+   * (their laggards are marked for a cold boot); long-gone servers are forgotten.
+   */
+  prune(membership?: PruneMembership): Promise<PruneResult> {
+    this.running ??= this.run(membership).finally(() => {
       this.running = undefined;
     });
     return this.running;
   }
 
-  private async run(coveredBy?: () => Promise<readonly string[] | undefined>): Promise<PruneResult> {
+  /** The prune in flight, if any, so stop() can let it finish. */
+  get inFlight(): Promise<unknown> | undefined {
+    return this.running;
+  }
+
+  private async run(membership?: PruneMembership): Promise<PruneResult> {
     const started = performance.now();
     const marked = new Set<string>();
     let deleted = 0;
+    let forgotten: string[] = [];
     try {
-      const covered = coveredBy ? await coveredBy() : undefined;
-      for (;;) {
-        const chunk = await this.store.pruneChunk({ olderThanMs: this.settings.retention, limit: this.settings.chunkSize, coveredBy: covered });
-        deleted += chunk.deleted;
-        chunk.marked.forEach((identity) => marked.add(identity));
-        if (chunk.deleted < this.settings.chunkSize) break;
-        // Let other work (polls, writes) run between chunks.
-        await new Promise((resolve) => setImmediate(resolve));
+      // Read once per prune: a server that catches up meanwhile only makes the prune conservative.
+      const covered = membership ? await membership.coveredBy() : undefined;
+      deleted += await this.pass({ olderThanMs: this.settings.retention, coveredBy: covered }, marked);
+      if (membership) {
+        deleted += await this.pass({ olderThanMs: this.settings.maxRetention }, marked);
+        forgotten = await membership.forget();
       }
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
@@ -59,9 +79,22 @@ export class Pruner {
       this.events.emit('prune:error', { error });
       throw error;
     }
-    const result = { deleted, marked: [...marked], durationMs: performance.now() - started };
-    if (deleted > 0) this.logger.info({ deleted, marked: result.marked }, 'pruned the cache instruction log');
+    const result = { deleted, marked: [...marked], forgotten, durationMs: performance.now() - started };
+    if (deleted > 0 || forgotten.length > 0) this.logger.info({ deleted, marked: result.marked, forgotten }, 'pruned the cache instruction log');
     this.events.emit('prune:complete', result);
     return result;
+  }
+
+  /** Deletes chunk by chunk until a chunk comes back short. */
+  private async pass(options: { olderThanMs: number; coveredBy?: readonly string[] }, marked: Set<string>): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const chunk = await this.store.pruneChunk({ ...options, limit: this.settings.chunkSize });
+      deleted += chunk.deleted;
+      chunk.marked.forEach((identity) => marked.add(identity));
+      if (chunk.deleted < this.settings.chunkSize) return deleted;
+      // Let other work (polls, writes) run between chunks.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 }

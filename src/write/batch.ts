@@ -4,6 +4,12 @@ import type { Instruction } from '../instructions/types.js';
 /** The instructions gathered by one `batch()` call, written as one row when it resolves. */
 export interface OpenBatch {
   readonly instructions: Instruction[];
+  /**
+   * Set once the batch has been handed to the writer. Async work started inside the batch can
+   * outlive it (a handler awaiting something after the response): its calls are then written on
+   * their own instead of joining a batch that is already gone.
+   */
+  closed: boolean;
 }
 
 /**
@@ -14,7 +20,8 @@ export interface OpenBatch {
 export const batchContext = new AsyncLocalStorage<ReadonlyMap<object, OpenBatch>>();
 
 export function openBatchOf(owner: object): OpenBatch | undefined {
-  return batchContext.getStore()?.get(owner);
+  const open = batchContext.getStore()?.get(owner);
+  return open && !open.closed ? open : undefined;
 }
 
 export function runInBatch<T>(owner: object, open: OpenBatch, work: () => T | Promise<T>): Promise<T> {

@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
 import { describeError, errors } from '../errors.js';
-import type { TypedEmitter } from '../events.js';
+import type { DistcacheEvents, TypedEmitter } from '../events.js';
 import { encodeInstructions } from '../instructions/codec.js';
 import { coalesce } from '../instructions/coalesce.js';
 import { packRows } from '../instructions/pack.js';
-import { totalWeight, type Instruction } from '../instructions/types.js';
+import { instructionWeight, totalWeight, type Instruction } from '../instructions/types.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, NewInstructionRow } from '../store/store.js';
 import type { Applier } from '../sync/applier.js';
@@ -48,8 +48,13 @@ export class Writer {
   async batch<T>(work: () => T | Promise<T>): Promise<T> {
     // A nested batch joins the one around it: one row per outermost batch.
     if (openBatchOf(this)) return work();
-    const open: OpenBatch = { instructions: [] };
-    const result = await runInBatch(this, open, work);
+    const open: OpenBatch = { instructions: [], closed: false };
+    let result: T;
+    try {
+      result = await runInBatch(this, open, work);
+    } finally {
+      open.closed = true;
+    }
     if (open.instructions.length > 0) await this.track(this.writeNow(open.instructions));
     return result;
   }
@@ -78,29 +83,32 @@ export class Writer {
 
   private async writeNow(instructions: Instruction[]): Promise<void> {
     const { rows, coalesced } = this.rows(instructions);
+    const started = performance.now();
     let rowIds: number[];
     try {
       rowIds = await this.store.insert(rows);
     } catch (err) {
       throw this.failed(err);
     }
-    this.events.emit('instruction:written', { rowIds, instructions: totalWeight(coalesced), inTransaction: false });
+    this.events.emit('instruction:written', written(rowIds, coalesced, false, performance.now() - started));
     await this.applier.apply({ instructions: coalesced, source: 'local' });
   }
 
   private async writeInTransaction(instructions: Instruction[], trx: Knex.Transaction): Promise<void> {
     const { rows, coalesced } = this.rows(instructions);
+    const started = performance.now();
     let rowIds: number[];
     try {
       rowIds = await this.store.insert(rows, trx);
     } catch (err) {
       throw this.failed(err);
     }
+    const durationMs = performance.now() - started;
     // The caller awaits this inside its transaction, so the local apply cannot wait here:
     // it runs when (and only if) the transaction commits.
     const applied = whenCommitted(trx).then(async (committed) => {
       if (!committed) return;
-      this.events.emit('instruction:written', { rowIds, instructions: totalWeight(coalesced), inTransaction: true });
+      this.events.emit('instruction:written', written(rowIds, coalesced, true, durationMs));
       await this.applier.apply({ instructions: coalesced, source: 'local' });
     });
     this.track(applied);
@@ -112,4 +120,11 @@ export class Writer {
     this.events.emit('write:error', { error });
     return error;
   }
+}
+
+/** The `instruction:written` payload. */
+function written(rowIds: number[], coalesced: Instruction[], inTransaction: boolean, durationMs: number): DistcacheEvents['instruction:written'] {
+  const byRefresher: Record<string, number> = {};
+  for (const instruction of coalesced) byRefresher[instruction.refresher] = (byRefresher[instruction.refresher] ?? 0) + instructionWeight(instruction);
+  return { rowIds, instructions: totalWeight(coalesced), byRefresher, inTransaction, durationMs };
 }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { sqliteConfig as librarySqliteConfig } from '../../src/connection.js';
 
 /**
  * The databases the conformance suite runs against. SQLite always runs. PostgreSQL and MariaDB run
@@ -30,20 +31,7 @@ export function sqliteFile(): string {
 }
 
 export function sqliteConfig(filename: string): Knex.Config {
-  return {
-    client: 'better-sqlite3',
-    connection: { filename },
-    useNullAsDefault: true,
-    pool: {
-      // WAL lets readers run while one process writes; busy_timeout makes writers queue
-      // instead of failing with SQLITE_BUSY when several processes share the file.
-      afterCreate(conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
-        conn.pragma('journal_mode = WAL');
-        conn.pragma('busy_timeout = 10000');
-        done(null, conn);
-      },
-    },
-  };
+  return librarySqliteConfig(filename, 10_000);
 }
 
 export const DATABASES: Record<DialectName, TestDatabase> = {

@@ -1,5 +1,6 @@
 import type { Dialect } from '../dialect.js';
 import { PostgresStore } from './store.js';
+import { PostgresWakeSource } from '../../wake/postgres/source.js';
 
 export const postgresDialect: Dialect = {
   name: 'postgres',
@@ -19,4 +20,6 @@ export const postgresDialect: Dialect = {
   // The column and its index go with the table.
   async dropCursorSupport() {},
   transactionalDdl: true,
+  // LISTEN/NOTIFY on one dedicated session per process; see src/wake/postgres/.
+  createWakeSource: (config) => new PostgresWakeSource(config),
 };

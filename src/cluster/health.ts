@@ -1,0 +1,121 @@
+import { describeError } from '../errors.js';
+import type { InstructionStore } from '../store/store.js';
+import type { ServerRole } from './roles.js';
+
+export type ErrorSource = 'sync' | 'heartbeat' | 'prune' | 'write' | 'health';
+
+export interface LastError {
+  at: Date;
+  source: ErrorSource;
+  message: string;
+}
+
+/** What `cache.health()` returns: what a load balancer's health endpoint or an alert looks at. */
+export interface HealthReport {
+  /** False when any threshold of the `health` option is crossed, the cache is not started, or the log cannot be read. */
+  healthy: boolean;
+  /** Why `healthy` is false, one sentence each; empty when healthy. */
+  problems: string[];
+  identity: string;
+  cluster: string;
+  state: 'new' | 'started' | 'stopped';
+  role: ServerRole;
+  /** Rows committed to the log that this server has not applied; null when unknown. */
+  pendingRows: number | null;
+  /** Instructions in those rows. */
+  pendingInstructions: number | null;
+  /**
+   * How far behind this server is, in seconds: the age, by the database clock, of the oldest row
+   * it has not applied (0 when it has applied everything). Unlike "newest row minus last applied
+   * row", it keeps growing while a server is stuck even when nothing new is written.
+   */
+  lagSeconds: number | null;
+  /** When a poll last completed, by the local clock. */
+  lastSuccessfulSync: Date | null;
+  /** When a heartbeat last completed, by the local clock. */
+  lastHeartbeat: Date | null;
+  lastError: LastError | null;
+}
+
+export interface HealthInputs {
+  identity: string;
+  cluster: string;
+  state: HealthReport['state'];
+  role: ServerRole;
+  /** The position this server has applied up to, if it has one. */
+  position: string | undefined;
+  lastSuccessfulSync: Date | null;
+  lastHeartbeat: Date | null;
+  lastError: LastError | null;
+}
+
+export interface HealthLimits {
+  maxLag: number;
+  maxPending: number;
+  maxSyncAge: number;
+}
+
+/** Measures the lag (two light queries) and judges it against the limits. Never throws: a database that cannot be read is itself the finding. */
+export async function checkHealth(store: Pick<InstructionStore, 'pending' | 'now'>, inputs: HealthInputs, limits: HealthLimits): Promise<HealthReport> {
+  const problems: string[] = [];
+  let lastError = inputs.lastError;
+  let pendingRows: number | null = null;
+  let pendingInstructions: number | null = null;
+  let lagSeconds: number | null = null;
+  if (inputs.state !== 'started') problems.push(`the cache is ${inputs.state === 'new' ? 'not started' : 'stopped'}`);
+  if (inputs.position !== undefined) {
+    try {
+      const [pending, now] = await Promise.all([store.pending(inputs.position), store.now()]);
+      pendingRows = pending.rows;
+      pendingInstructions = pending.instructions;
+      lagSeconds = pending.oldest ? Math.max(0, (now.getTime() - pending.oldest.getTime()) / 1000) : 0;
+    } catch (err) {
+      const message = describeError(err);
+      lastError = { at: new Date(), source: 'health', message };
+      problems.push(`the instruction log cannot be read: ${message}`);
+    }
+  } else if (inputs.state === 'started') {
+    problems.push('no position yet: the first sync has not succeeded');
+  }
+  if (pendingInstructions !== null && pendingInstructions > limits.maxPending) {
+    problems.push(`${pendingInstructions} instructions are waiting, more than health.maxPending (${limits.maxPending})`);
+  }
+  if (lagSeconds !== null && lagSeconds * 1000 > limits.maxLag) {
+    problems.push(`the oldest instruction not applied is ${lagSeconds.toFixed(1)} s old, more than health.maxLag (${limits.maxLag / 1000} s)`);
+  }
+  const syncAge = inputs.lastSuccessfulSync ? Date.now() - inputs.lastSuccessfulSync.getTime() : null;
+  if (inputs.state === 'started' && (syncAge === null || syncAge > limits.maxSyncAge)) {
+    problems.push(
+      syncAge === null ? 'no poll has succeeded yet' : `the last successful poll was ${(syncAge / 1000).toFixed(1)} s ago, more than health.maxSyncAge (${limits.maxSyncAge / 1000} s)`,
+    );
+  }
+  return {
+    healthy: problems.length === 0,
+    problems,
+    identity: inputs.identity,
+    cluster: inputs.cluster,
+    state: inputs.state,
+    role: inputs.role,
+    pendingRows,
+    pendingInstructions,
+    lagSeconds,
+    lastSuccessfulSync: inputs.lastSuccessfulSync,
+    lastHeartbeat: inputs.lastHeartbeat,
+    lastError,
+  };
+}
+
+/** The latest error from any source, for health() and the server row. */
+export class ErrorRecord {
+  private latest: LastError | null = null;
+
+  record(source: ErrorSource, err: unknown): void {
+    this.latest = { at: new Date(), source, message: describeError(err) };
+  }
+
+  /** The latest of this record and `other` (the poller keeps its own). */
+  latestWith(other: { at: Date; message: string } | null): LastError | null {
+    if (other && (!this.latest || other.at > this.latest.at)) return { at: other.at, source: 'sync', message: other.message };
+    return this.latest;
+  }
+}

@@ -1,0 +1,111 @@
+import { toDate } from '../store/base-store.js';
+import type { ClusterSql } from './sql.js';
+
+/** The lease row as read. Expiry is `renewedAt + durationMs`, both by the database clock. */
+export interface LeaseRow {
+  holderIdentity: string | null;
+  holderInstance: string | null;
+  /**
+   * Grows by one with every change of holder, never on a renewal. Every write is conditioned on
+   * the token just read, so of several servers racing for the lease exactly one wins.
+   */
+  token: number;
+  durationMs: number;
+  renewedAt: Date | null;
+  /** The database clock when the row was read. */
+  readAt: Date;
+}
+
+export interface LeaseClaimant {
+  identity: string;
+  instanceId: string;
+}
+
+/**
+ * The `cache_lease` table: one row per cluster and lease name. Every statement is a single
+ * conditional UPDATE (compare-and-set on `token`), which every dialect executes atomically, so
+ * no locking or dialect-specific SQL is needed. The holder's own duration is stored in the row
+ * and the expiry test uses it, so servers configured with different lease durations still agree
+ * on when a lease has expired.
+ */
+export class LeaseTable {
+  constructor(
+    private readonly sql: ClusterSql,
+    private readonly name = 'scheduling-publisher',
+  ) {}
+
+  private row() {
+    return this.sql.knex(this.sql.tables.lease).where({ cluster: this.sql.cluster, name: this.name });
+  }
+
+  private bounded<T extends { timeout(ms: number, options?: { cancel?: boolean }): T }>(query: T): T {
+    return this.sql.store.bounded(query);
+  }
+
+  async read(): Promise<LeaseRow> {
+    const select = () =>
+      this.bounded(
+        this.row()
+          .select('holder_identity', 'holder_instance', 'token', 'duration_ms', 'renewed_at', this.sql.knex.raw('? as read_at', [this.sql.store.clockSql(0)]))
+          .first(),
+      );
+    let raw = await select();
+    if (!raw) {
+      // The first server of a cluster creates the row; a concurrent creator's insert is ignored.
+      await this.bounded(this.sql.knex(this.sql.tables.lease).insert({ cluster: this.sql.cluster, name: this.name, token: 0, duration_ms: 0 }).onConflict(['cluster', 'name']).ignore());
+      raw = await select();
+    }
+    return {
+      holderIdentity: raw?.holder_identity == null ? null : String(raw.holder_identity),
+      holderInstance: raw?.holder_instance == null ? null : String(raw.holder_instance),
+      token: Number(raw?.token ?? 0),
+      durationMs: Number(raw?.duration_ms ?? 0),
+      renewedAt: toDate(raw?.renewed_at),
+      readAt: toDate(raw?.read_at) ?? new Date(Number.NaN),
+    };
+  }
+
+  /**
+   * Whether `row` looks expired at the time it was read. Only a hint for whether to try a
+   * takeover: the takeover statement itself re-checks expiry by the database clock.
+   */
+  static looksExpired(row: LeaseRow): boolean {
+    if (row.holderInstance === null || row.renewedAt === null) return true;
+    return !(row.renewedAt.getTime() + row.durationMs > row.readAt.getTime());
+  }
+
+  /** Extends the lease from now, if `me` still holds it under `token`. */
+  async renew(me: LeaseClaimant, token: number, durationMs: number): Promise<boolean> {
+    const now = this.sql.store.clockSql(0);
+    const updated = await this.bounded(this.row().where({ holder_instance: me.instanceId, token }).update({ renewed_at: now, duration_ms: durationMs }));
+    return updated > 0;
+  }
+
+  /**
+   * Takes the lease if it is still as `seen`: free (`'free'`), or held by the same holder and
+   * expired by the database clock (`'expired'`), or in any state (`'force'`, a fixed role).
+   */
+  async take(me: LeaseClaimant, seen: LeaseRow, durationMs: number, mode: 'free' | 'expired' | 'force'): Promise<boolean> {
+    const now = this.sql.store.clockSql(0);
+    let query = this.row().where('token', seen.token);
+    if (mode === 'free') query = query.whereNull('holder_instance');
+    if (mode === 'expired') {
+      query = query.where('holder_instance', seen.holderInstance ?? '').where('renewed_at', '<', this.sql.store.clockSql(seen.durationMs));
+    }
+    const updated = await this.bounded(
+      query.update({ holder_identity: me.identity, holder_instance: me.instanceId, token: seen.token + 1, duration_ms: durationMs, acquired_at: now, renewed_at: now }),
+    );
+    return updated > 0;
+  }
+
+  /** Gives the lease up at once, so another server takes it at its next heartbeat. */
+  async release(me: LeaseClaimant): Promise<void> {
+    await this.bounded(this.row().where('holder_instance', me.instanceId).update({ holder_identity: null, holder_instance: null, renewed_at: null }));
+  }
+
+  /** The instance holding an unexpired lease, by the database clock; for `servers()`. */
+  async holder(): Promise<string | null> {
+    const row = await this.read();
+    return LeaseTable.looksExpired(row) ? null : row.holderInstance;
+  }
+}

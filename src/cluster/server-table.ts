@@ -1,0 +1,171 @@
+import { toBool, toDate } from '../store/base-store.js';
+import type { ServerRole } from './roles.js';
+import type { ClusterSql } from './sql.js';
+
+/** Who this process is, as registered in the server table. */
+export interface Registration {
+  identity: string;
+  /** Unique per DistributedCache instance; tells two processes with one identity apart. */
+  instanceId: string;
+  host: string;
+  pid: number;
+  packageVersion: string;
+}
+
+/** One row of `cache.servers()`. Times are by the database clock. */
+export interface ServerInfo {
+  identity: string;
+  cluster: string;
+  instanceId: string;
+  host: string;
+  pid: number;
+  packageVersion: string;
+  /** The role it last reported; see `active` for whether it is still there. */
+  role: ServerRole;
+  active: boolean;
+  registeredAt: Date | null;
+  lastHeartbeat: Date | null;
+  lastError: string | null;
+  /** Holds the scheduling-publisher lease, unexpired by the database clock. */
+  holdsLease: boolean;
+  /** This is the instance that asked. */
+  self: boolean;
+}
+
+export type TouchResult = { found: 'own' } | { found: 'none' } | { found: 'other'; instanceId: string; host: string; pid: number };
+
+/** The `cache_server` table: one row per server identity and cluster. */
+export class ServerTable {
+  constructor(private readonly sql: ClusterSql) {}
+
+  private rows() {
+    return this.sql.knex(this.sql.tables.server).where('cluster', this.sql.cluster);
+  }
+
+  private bounded<T extends { timeout(ms: number, options?: { cancel?: boolean }): T }>(query: T): T {
+    return this.sql.store.bounded(query);
+  }
+
+  /**
+   * The heartbeat. Updates the row only while it still belongs to this instance, so finding it
+   * taken over by another instance is how a duplicate identity shows. Otherwise (first start, a
+   * forgotten row, a row another instance took) registers this instance, and says what it found.
+   */
+  async touch(me: Registration, role: ServerRole, lastError: string | null): Promise<TouchResult> {
+    const now = this.sql.store.clockSql(0);
+    const fields = { last_heartbeat: now, active: true, role, last_error: lastError, host: me.host, pid: me.pid, package_version: me.packageVersion };
+    const updated = await this.bounded(this.rows().where({ server_identity: me.identity, instance_id: me.instanceId }).update(fields));
+    if (updated > 0) return { found: 'own' };
+    const existing = await this.bounded(this.rows().where('server_identity', me.identity).select('instance_id', 'host', 'pid').first());
+    await this.bounded(
+      this.sql
+        .knex(this.sql.tables.server)
+        .insert({ cluster: this.sql.cluster, server_identity: me.identity, instance_id: me.instanceId, registered_at: now, ...fields })
+        .onConflict(['cluster', 'server_identity'])
+        .merge(['instance_id', 'registered_at', ...Object.keys(fields)]),
+    );
+    if (!existing) return { found: 'none' };
+    return { found: 'other', instanceId: String(existing.instance_id), host: String(existing.host), pid: Number(existing.pid) };
+  }
+
+  async setRole(me: Registration, role: ServerRole): Promise<void> {
+    await this.bounded(this.rows().where({ server_identity: me.identity, instance_id: me.instanceId }).update({ role }));
+  }
+
+  /**
+   * Marks every server not seen for `staleMs` inactive (any server's heartbeat may do it), and
+   * counts the active ones, this one included. One read; the update only when someone went stale.
+   */
+  async sweep(staleMs: number): Promise<{ active: number; wentStale: string[] }> {
+    const cutoff = this.sql.store.clockSql(staleMs);
+    const raws = await this.bounded(
+      this.rows()
+        .where('active', true)
+        .select('server_identity', this.sql.knex.raw('case when ?? < ? then 1 else 0 end as stale', ['last_heartbeat', cutoff])),
+    );
+    const wentStale = raws.filter((r: Record<string, unknown>) => toBool(r.stale)).map((r: Record<string, unknown>) => String(r.server_identity));
+    if (wentStale.length > 0) {
+      // The condition is repeated: a server that beat in between stays active.
+      await this.bounded(this.rows().where('active', true).where('last_heartbeat', '<', this.sql.store.clockSql(staleMs)).whereIn('server_identity', wentStale).update({ active: false }));
+    }
+    return { active: raws.length - wentStale.length, wentStale };
+  }
+
+  /** On clean stop; only this instance's row, so a newer process with the same identity is left alone. */
+  async markInactive(me: Registration): Promise<void> {
+    await this.bounded(
+      this.rows().where({ server_identity: me.identity, instance_id: me.instanceId }).update({ active: false, role: 'unknown', last_heartbeat: this.sql.store.clockSql(0) }),
+    );
+  }
+
+  /**
+   * Cursor positions of the active servers, for pruning: rows they have not read must stay.
+   * A cursor already marked for a cold boot is left out: that server reloads everything anyway.
+   * A cursor is saved after the rows are applied, so it never claims more than was applied.
+   */
+  async activePositions(staleMs: number): Promise<string[]> {
+    const { knex, tables, cluster } = this.sql;
+    const raws = await this.bounded(
+      knex(`${tables.cursor} as c`)
+        .join(`${tables.server} as s`, function () {
+          this.on('s.cluster', '=', 'c.cluster').andOn('s.server_identity', '=', 'c.server_identity');
+        })
+        .where('c.cluster', cluster)
+        .where('s.active', true)
+        .where('s.last_heartbeat', '>=', this.sql.store.clockSql(staleMs))
+        .where('c.cold_boot_requested', false)
+        .select('c.position'),
+    );
+    return raws.map((r: Record<string, unknown>) => String(r.position));
+  }
+
+  /**
+   * Deletes the registration and cursor of every server inactive for longer than `goneMs`, and
+   * cursors with no registration that have not synced for that long (left by a server whose row
+   * an operator deleted). Returns the identities forgotten.
+   */
+  async forget(goneMs: number): Promise<string[]> {
+    const { knex, tables, cluster } = this.sql;
+    const gone = () => this.rows().where('active', false).where('last_heartbeat', '<', this.sql.store.clockSql(goneMs));
+    const servers: string[] = (await this.bounded(gone().select('server_identity'))).map((r: Record<string, unknown>) => String(r.server_identity));
+    const registered = new Set<string>((await this.bounded(this.rows().select('server_identity'))).map((r: Record<string, unknown>) => String(r.server_identity)));
+    const cursors = await this.bounded(knex(tables.cursor).where('cluster', cluster).select('server_identity', 'last_synced'));
+    // Compared here rather than in SQL: last_synced is written by knex.fn.now(), whose text form
+    // on SQLite differs from clockSql's, so only parsed Dates compare correctly.
+    const cutoff = (await this.sql.store.now()).getTime() - goneMs;
+    const orphans = cursors
+      .filter((c: Record<string, unknown>) => !registered.has(String(c.server_identity)) && (toDate(c.last_synced)?.getTime() ?? 0) < cutoff)
+      .map((c: Record<string, unknown>) => String(c.server_identity));
+    const forgotten: string[] = [...orphans];
+    for (const identity of servers) {
+      // One transaction each, and the condition rechecked: a server that came back keeps its row.
+      const deleted = await knex.transaction(async (trx) => {
+        const n = await this.bounded(gone().transacting(trx).where('server_identity', identity).delete());
+        if (n > 0) await this.bounded(trx(tables.cursor).where({ cluster, server_identity: identity }).delete());
+        return n > 0;
+      });
+      if (deleted) forgotten.push(identity);
+    }
+    if (orphans.length > 0) await this.bounded(knex(tables.cursor).where('cluster', cluster).whereIn('server_identity', orphans).delete());
+    return forgotten.sort();
+  }
+
+  async list(selfInstance: string, leaseHolder: string | null): Promise<ServerInfo[]> {
+    const raws = await this.bounded(this.rows().select('*').orderBy('server_identity'));
+    return raws.map((r: Record<string, unknown>) => ({
+      identity: String(r.server_identity),
+      cluster: String(r.cluster),
+      instanceId: String(r.instance_id),
+      host: String(r.host),
+      pid: Number(r.pid),
+      packageVersion: String(r.package_version),
+      role: String(r.role) as ServerRole,
+      active: toBool(r.active),
+      registeredAt: toDate(r.registered_at),
+      lastHeartbeat: toDate(r.last_heartbeat),
+      lastError: r.last_error == null ? null : String(r.last_error),
+      holdsLease: leaseHolder !== null && String(r.instance_id) === leaseHolder,
+      self: String(r.instance_id) === selfInstance,
+    }));
+  }
+}

@@ -1,0 +1,84 @@
+import type { InstructionKind } from '../instructions/types.js';
+import type { SyncResult } from '../sync/poller.js';
+
+/**
+ * The seam tracing needs in core (proposed; see docs/integrations.md, "Seams"): hooks the core
+ * calls around its own work, so a span covers the real operation and what runs inside it nests
+ * under it. Each hook must call `run` exactly once and return (or rethrow) its outcome. Core would
+ * expose `cache.instrument(hooks): () => void`; `opentelemetry.ts` uses it when present.
+ */
+export interface Instrumentation {
+  /** Around one write: the insert and, outside a transaction, the local apply that follows it. */
+  write?<T>(info: WriteInfo, run: () => Promise<T>): Promise<T>;
+  /** Around one poll of the log (including a cold boot). */
+  sync?(info: { identity: string }, run: () => Promise<SyncResult>): Promise<SyncResult>;
+  /** Around one refresher method call (each retry and the refreshAll fallback are calls of their own). */
+  refresher?<T>(info: RefresherCallInfo, run: () => Promise<T>): Promise<T>;
+}
+
+export interface WriteInfo {
+  identity: string;
+  rows: number;
+  /** Summed instruction weight, as in `instruction:written`. */
+  instructions: number;
+  /** Weight per refresher id. */
+  byRefresher: Readonly<Record<string, number>>;
+  inTransaction: boolean;
+}
+
+export interface RefresherCallInfo {
+  identity: string;
+  refresher: string;
+  kind: InstructionKind;
+  /** The instruction's weight: ids, payloads, or 1 for refresh-all. */
+  count: number;
+  source: 'local' | 'remote';
+  /** 0 for the first call, then 1, 2... for retries. */
+  attempt: number;
+  /** True when this is the refreshAll() fallback after another method failed. */
+  fallback: boolean;
+}
+
+/**
+ * The registry core would hold (proposed): `cache.instrument(hooks)` adds to it, and the writer,
+ * poller and applier call its methods. With nothing attached each method just calls `run`; with
+ * several, the first attached is the outermost.
+ *
+ * In core: `private readonly hooks = new InstrumentationHooks()`, passed to Writer, Poller and
+ * Applier; `instrument(hooks: Instrumentation): () => void { return this.hooks.add(hooks); }`.
+ */
+export class InstrumentationHooks {
+  private list: Instrumentation[] = [];
+
+  /** Attaches hooks; returns the function that detaches them. */
+  add(hooks: Instrumentation): () => void {
+    this.list = [...this.list, hooks];
+    return () => {
+      this.list = this.list.filter((h) => h !== hooks);
+    };
+  }
+
+  write<T>(info: WriteInfo, run: () => Promise<T>): Promise<T> {
+    return this.wrap(run, (h, next) => (h.write ? h.write(info, next) : next()));
+  }
+
+  sync(info: { identity: string }, run: () => Promise<SyncResult>): Promise<SyncResult> {
+    return this.wrap(run, (h, next) => (h.sync ? h.sync(info, next) : next()));
+  }
+
+  refresher<T>(info: RefresherCallInfo, run: () => Promise<T>): Promise<T> {
+    return this.wrap(run, (h, next) => (h.refresher ? h.refresher(info, next) : next()));
+  }
+
+  private wrap<T>(run: () => Promise<T>, call: (hooks: Instrumentation, next: () => Promise<T>) => Promise<T>): Promise<T> {
+    const list = this.list;
+    if (list.length === 0) return run();
+    let next = run;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const inner = next;
+      const hooks = list[i]!;
+      next = () => call(hooks, inner);
+    }
+    return next();
+  }
+}

@@ -1,0 +1,99 @@
+import type { Knex } from 'knex';
+import { SharedResources } from '../shared.js';
+import { notifyChannel } from '../channel.js';
+import type { WakeSource, WakeSourceConfig } from '../wake-source.js';
+import { listenerConnection } from './connection.js';
+import { PgListener, type ListenerSettings, type ListenerStats, type Subscription } from './listener.js';
+
+/** Every listener of this process, by connection settings. */
+const listeners = new SharedResources<PgListener>();
+
+/** How many listener connections this process holds open; tests check that none leaks. */
+export function openListenerCount(): number {
+  return listeners.size;
+}
+
+export interface PostgresWakeOptions extends Partial<Pick<ListenerSettings, 'reconnectBase' | 'reconnectMax' | 'livenessInterval'>> {}
+
+/**
+ * LISTEN/NOTIFY wake-up for one cache on PostgreSQL. All caches of a process whose knex
+ * instances connect with the same settings share one listener session, whatever their
+ * channels; it closes when the last of them stops.
+ *
+ * Cannot work through a pooler in transaction mode (PgBouncer `pool_mode = transaction`, or
+ * statement mode): the session that ran LISTEN is handed to other clients after each
+ * transaction, so notifications go astray or nowhere. Point the knex connection at PostgreSQL
+ * itself or a session-mode pool, or set `notify: false`; polling delivers everything either way.
+ */
+export class PostgresWakeSource implements WakeSource {
+  readonly kind = 'postgres-notify' as const;
+  readonly channel: string;
+  private readonly knex: Knex;
+  private readonly key: string;
+  private readonly queryTimeout: number;
+  private listener: PgListener | undefined;
+  private subscription: Subscription | undefined;
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly config: WakeSourceConfig,
+    private readonly options: PostgresWakeOptions = {},
+  ) {
+    this.knex = config.knex;
+    this.channel = notifyChannel(config.tables.prefix, config.cluster);
+    this.key = listenerConnection(config.knex).key;
+    this.queryTimeout = config.queryTimeout;
+  }
+
+  start(onWake: () => void): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    this.starting ??= this.doStart(onWake);
+    return this.starting;
+  }
+
+  private async doStart(onWake: () => void): Promise<void> {
+    const { logger, onError } = this.config;
+    this.listener = listeners.acquire(
+      this.key,
+      () => new PgListener(listenerConnection(this.knex), { queryTimeout: this.queryTimeout, logger, ...this.options }),
+    );
+    this.subscription = { channel: this.channel, onWake, onError, pendingWake: true };
+    await this.listener.subscribe(this.subscription);
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    // A start in flight has acquired the listener by now (doStart does so synchronously).
+    const { listener, subscription } = this;
+    if (!listener || !subscription) return;
+    await listener.unsubscribe(subscription);
+    await listeners.release(this.key, listener);
+  }
+
+  notifyCommitted(): void {
+    const listener = this.listener;
+    if (!listener || this.stopping) return;
+    listener.notify(this.channel, this.subscription, () =>
+      this.knex.raw('select pg_notify(?, ?)', [this.channel, '']).timeout(this.queryTimeout, { cancel: true }),
+    );
+  }
+
+  get listening(): boolean {
+    return !this.stopping && this.listener !== undefined && this.listener.isListening(this.channel);
+  }
+
+  /** The listening session's backend pid while connected; for tests and diagnostics. */
+  get listenerPid(): number | undefined {
+    return this.stopping ? undefined : this.listener?.pid;
+  }
+
+  /** Counters of the shared listener (connects, failures, NOTIFYs received and sent). */
+  get stats(): Readonly<ListenerStats> | undefined {
+    return this.listener?.stats;
+  }
+}
