@@ -23,6 +23,7 @@ import { Poller, type SyncResult } from './sync/poller.js';
 import { Pruner, type PruneResult } from './sync/pruner.js';
 import { sleep } from './sync/timeout.js';
 import { isTransaction } from './write/transaction.js';
+import { InstrumentationHooks, type Instrumentation } from './instrumentation.js';
 import { Writer } from './write/writer.js';
 
 export interface WriteOptions {
@@ -48,6 +49,7 @@ export class DistributedCache {
   readonly store: InstructionStore;
   private readonly events: TypedEmitter;
   private readonly registry = new RefresherRegistry();
+  private readonly hooks = new InstrumentationHooks();
   private readonly applier: Applier;
   private readonly writer: Writer;
   private readonly poller: Poller;
@@ -67,18 +69,18 @@ export class DistributedCache {
     this.events = new TypedEmitter((event, err) => o.logger.error({ event, err: describeError(err) }, 'an event listener threw'));
     const tables = resolveTables(o.tablePrefix);
     this.store = dialectFor(o.knex).createStore({ knex: o.knex, tables, cluster: o.cluster, queryTimeout: o.queryTimeout });
-    this.applier = new Applier(this.registry, this.store, this.events, o.logger, {
+    this.applier = new Applier(this.registry, this.store, this.events, o.logger, this.hooks, {
       identity: o.serverIdentity,
       refresherTimeout: o.refresherTimeout,
       refresherRetries: o.refresherRetries,
       retryDelay: o.retryDelay,
     });
-    this.writer = new Writer(this.store, this.applier, this.events, o.logger, {
+    this.writer = new Writer(this.store, this.applier, this.events, o.logger, this.hooks, {
       identity: o.serverIdentity,
       instanceId: this.instanceId,
       maxInstructionsPerRow: o.maxInstructionsPerRow,
     });
-    this.poller = new Poller(this.store, this.applier, this.events, o.logger, {
+    this.poller = new Poller(this.store, this.applier, this.events, o.logger, this.hooks, {
       identity: o.serverIdentity,
       instanceId: this.instanceId,
       syncInterval: o.syncInterval,
@@ -304,6 +306,14 @@ export class DistributedCache {
       },
       this.options.health,
     );
+  }
+
+  /**
+   * Attaches hooks around writes, polls and refresher calls (for tracing); returns the function
+   * that detaches them. `traceCache()` from `distcache/opentelemetry` uses this.
+   */
+  instrument(hooks: Instrumentation): () => void {
+    return this.hooks.add(hooks);
   }
 
   /** Subscribes to a typed event. */

@@ -18,3 +18,4 @@ export { tableNames, type TableNames } from './store/tables.js';
 export type { InstructionStore, StoredInstructionRow, StoredFailure, FailureAction, CursorState, LogSummary } from './store/store.js';
 export { knexConfigFromUrl, sqliteConfig, maskUrl } from './connection.js';
 export * from './admin/index.js';
+export { InstrumentationHooks, type Instrumentation, type WriteInfo, type RefresherCallInfo } from './instrumentation.js';

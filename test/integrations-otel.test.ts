@@ -18,7 +18,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { openTelemetryHooks, SPAN_NAMES, traceCache } from '../src/integrations/opentelemetry.js';
-import { InstrumentationHooks, type Instrumentation } from '../src/integrations/instrumentation.js';
+import { InstrumentationHooks, type Instrumentation } from '../src/instrumentation.js';
 import { errors, type DistributedCache } from '../src/index.js';
 import { harness } from './conformance/harness.js';
 import { recorder } from './support/recorder.js';

@@ -1,5 +1,5 @@
 import type { DistributedCache } from '../cache.js';
-import type { Instrumentation } from './instrumentation.js';
+import type { Instrumentation } from '../instrumentation.js';
 
 /**
  * Parts of the cache that arrive with the cluster feature or with the seams that docs/integrations.md

@@ -3,7 +3,7 @@ import type { DistributedCache } from '../cache.js';
 import type { DistcacheEvents } from '../events.js';
 import type { SyncResult } from '../sync/poller.js';
 import { instrumentOf } from './features.js';
-import type { Instrumentation, RefresherCallInfo, WriteInfo } from './instrumentation.js';
+import type { Instrumentation, RefresherCallInfo, WriteInfo } from '../instrumentation.js';
 
 export interface TracingOptions {
   /** @default trace.getTracer('distcache') from the global tracer provider your SDK registers */

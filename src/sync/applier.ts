@@ -7,6 +7,7 @@ import { methodForKind, supports, type RefresherRegistry } from '../refreshers/r
 import type { AnyCacheRefresher } from '../refreshers/refresher.js';
 import type { FailureAction, InstructionStore, NewFailure } from '../store/store.js';
 import { sleep, withTimeout } from './timeout.js';
+import type { InstrumentationHooks } from '../instrumentation.js';
 
 export interface ApplierSettings {
   identity: string;
@@ -35,6 +36,7 @@ export class Applier {
     private readonly store: InstructionStore,
     private readonly events: TypedEmitter,
     private readonly logger: Logger,
+    private readonly hooks: InstrumentationHooks,
     private readonly settings: ApplierSettings,
   ) {}
 
@@ -79,7 +81,7 @@ export class Applier {
     const started = performance.now();
     let error: Error | undefined;
     if (supports(refresher, instruction.kind)) {
-      error = await this.callWithRetries(refresher, instruction);
+      error = await this.callWithRetries(refresher, instruction, source, false);
       if (!error) {
         this.events.emit('instruction:applied', {
           refresher: refresher.id,
@@ -100,7 +102,7 @@ export class Applier {
       // The payload itself is bad; refreshing everything would not make it good.
       action = 'rejected-payload';
     } else if (instruction.kind !== 'refresh-all') {
-      const fallbackError = await this.callWithRetries(refresher, { refresher: refresher.id, kind: 'refresh-all' });
+      const fallbackError = await this.callWithRetries(refresher, { refresher: refresher.id, kind: 'refresh-all' }, source, true);
       if (!fallbackError) action = 'fell-back-to-refresh-all';
       else error = new Error(`${describeError(error)}; then refreshAll() failed too: ${describeError(fallbackError)}`, { cause: fallbackError });
     }
@@ -119,15 +121,18 @@ export class Applier {
   }
 
   /** Returns the last error, or undefined once a call succeeded. */
-  private async callWithRetries(refresher: AnyCacheRefresher, instruction: Instruction): Promise<Error | undefined> {
+  private async callWithRetries(refresher: AnyCacheRefresher, instruction: Instruction, source: 'local' | 'remote', fallback: boolean): Promise<Error | undefined> {
     let lastError: Error | undefined;
     for (let attempt = 0; attempt <= this.settings.refresherRetries; attempt++) {
       if (attempt > 0) await sleep(this.settings.retryDelay * 2 ** (attempt - 1));
+      const info = { identity: this.settings.identity, refresher: refresher.id, kind: instruction.kind, count: instructionWeight(instruction), source, attempt, fallback };
       try {
-        await withTimeout(
-          () => invoke(refresher, instruction),
-          this.settings.refresherTimeout,
-          () => new errors.RefresherTimeoutError(`refresher '${refresher.id}' ${methodForKind(instruction.kind)}() did not finish within ${this.settings.refresherTimeout} ms (refresherTimeout)`),
+        await this.hooks.refresher(info, () =>
+          withTimeout(
+            () => invoke(refresher, instruction),
+            this.settings.refresherTimeout,
+            () => new errors.RefresherTimeoutError(`refresher '${refresher.id}' ${methodForKind(instruction.kind)}() did not finish within ${this.settings.refresherTimeout} ms (refresherTimeout)`),
+          ),
         );
         return undefined;
       } catch (err) {

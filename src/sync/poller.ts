@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import type { InstructionStore, StoredInstructionRow } from '../store/store.js';
 import type { Applier } from './applier.js';
 import { sleep } from './timeout.js';
+import type { InstrumentationHooks } from '../instrumentation.js';
 
 export interface PollerSettings {
   identity: string;
@@ -44,6 +45,7 @@ export class Poller {
     private readonly applier: Applier,
     private readonly events: TypedEmitter,
     private readonly logger: Logger,
+    private readonly hooks: InstrumentationHooks,
     private readonly settings: PollerSettings,
   ) {}
 
@@ -115,7 +117,7 @@ export class Poller {
   private async pollOnce(): Promise<SyncResult> {
     const started = performance.now();
     try {
-      const result = await this.poll(started);
+      const result = await this.hooks.sync({ identity: this.settings.identity }, () => this.poll(started));
       this.lastSuccess = new Date();
       this.events.emit('sync:complete', result);
       return result;
@@ -130,7 +132,11 @@ export class Poller {
     const result = { rows: 0, instructions: 0, skippedOwn: 0, malformed: 0, coldBoot: null as ColdBootReason | null };
     if (this.position === undefined) {
       const stored = await this.store.loadCursor(identity);
-      if (!stored) return this.finish(result, started, await this.firstStart());
+      if (!stored) {
+        const first = await this.firstStart();
+        result.coldBoot = first.coldBoot;
+        return this.finish(result, started, first.position);
+      }
       this.position = stored.position;
     }
     const from = this.position;
@@ -161,15 +167,15 @@ export class Poller {
   }
 
   /** With no stored cursor: an empty log (a fresh install) or `startFromHead` start at the head; otherwise cold-boot. */
-  private async firstStart(): Promise<string> {
+  private async firstStart(): Promise<{ position: string; coldBoot: ColdBootReason | null }> {
     const empty = (await this.store.newest(1)).length === 0;
     if (empty || this.settings.startFromHead) {
       const head = await this.store.head();
       await this.store.resetCursor(this.settings.identity, head);
       this.position = head;
-      return head;
+      return { position: head, coldBoot: null };
     }
-    return this.coldBoot('no-cursor', null);
+    return { position: await this.coldBoot('no-cursor', null), coldBoot: 'no-cursor' };
   }
 
   private async coldBoot(reason: ColdBootReason, pendingInstructions: number | null): Promise<string> {

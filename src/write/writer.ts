@@ -10,6 +10,7 @@ import type { InstructionStore, NewInstructionRow } from '../store/store.js';
 import type { Applier } from '../sync/applier.js';
 import { openBatchOf, runInBatch, type OpenBatch } from './batch.js';
 import { whenCommitted } from './transaction.js';
+import type { InstrumentationHooks, WriteInfo } from '../instrumentation.js';
 
 export interface WriterSettings {
   identity: string;
@@ -30,6 +31,7 @@ export class Writer {
     private readonly applier: Applier,
     private readonly events: TypedEmitter,
     private readonly logger: Logger,
+    private readonly hooks: InstrumentationHooks,
     private readonly settings: WriterSettings,
   ) {}
 
@@ -83,27 +85,16 @@ export class Writer {
 
   private async writeNow(instructions: Instruction[]): Promise<void> {
     const { rows, coalesced } = this.rows(instructions);
-    const started = performance.now();
-    let rowIds: number[];
-    try {
-      rowIds = await this.store.insert(rows);
-    } catch (err) {
-      throw this.failed(err);
-    }
-    this.events.emit('instruction:written', written(rowIds, coalesced, false, performance.now() - started));
-    await this.applier.apply({ instructions: coalesced, source: 'local' });
+    await this.hooks.write(this.info(rows, coalesced, false), async () => {
+      const { rowIds, durationMs } = await this.insert(rows);
+      this.events.emit('instruction:written', written(rowIds, coalesced, false, durationMs));
+      await this.applier.apply({ instructions: coalesced, source: 'local' });
+    });
   }
 
   private async writeInTransaction(instructions: Instruction[], trx: Knex.Transaction): Promise<void> {
     const { rows, coalesced } = this.rows(instructions);
-    const started = performance.now();
-    let rowIds: number[];
-    try {
-      rowIds = await this.store.insert(rows, trx);
-    } catch (err) {
-      throw this.failed(err);
-    }
-    const durationMs = performance.now() - started;
+    const { rowIds, durationMs } = await this.hooks.write(this.info(rows, coalesced, true), () => this.insert(rows, trx));
     // The caller awaits this inside its transaction, so the local apply cannot wait here:
     // it runs when (and only if) the transaction commits.
     const applied = whenCommitted(trx).then(async (committed) => {
@@ -112,6 +103,20 @@ export class Writer {
       await this.applier.apply({ instructions: coalesced, source: 'local' });
     });
     this.track(applied);
+  }
+
+  private async insert(rows: NewInstructionRow[], trx?: Knex.Transaction): Promise<{ rowIds: number[]; durationMs: number }> {
+    const started = performance.now();
+    try {
+      return { rowIds: await this.store.insert(rows, trx), durationMs: performance.now() - started };
+    } catch (err) {
+      throw this.failed(err);
+    }
+  }
+
+  private info(rows: NewInstructionRow[], coalesced: Instruction[], inTransaction: boolean): WriteInfo {
+    const { instructions, byRefresher } = written([], coalesced, inTransaction, 0);
+    return { identity: this.settings.identity, rows: rows.length, instructions, byRefresher, inTransaction };
   }
 
   private failed(err: unknown): Error {

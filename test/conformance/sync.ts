@@ -16,9 +16,12 @@ export function syncTests(dialect: DialectName): void {
     const member = recorder('member');
     const b = h.cache({ serverIdentity: 'b', refreshers: [onB, member] });
     const boots: ColdBootReason[] = [];
+    const results: Array<ColdBootReason | null> = [];
     b.on('server:cold-boot', (e) => boots.push(e.reason));
+    b.on('sync:complete', (e) => results.push(e.coldBoot));
     await b.start();
     assert.deepEqual(boots, ['no-cursor']);
+    assert.deepEqual(results, ['no-cursor'], 'the sync result says it cold-booted');
     assert.deepEqual(onB.calls, [{ kind: 'refresh-all' }]);
     assert.deepEqual(member.calls, [{ kind: 'refresh-all' }]);
     const next = await b.sync();

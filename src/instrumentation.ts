@@ -1,11 +1,10 @@
-import type { InstructionKind } from '../instructions/types.js';
-import type { SyncResult } from '../sync/poller.js';
+import type { InstructionKind } from './instructions/types.js';
+import type { SyncResult } from './sync/poller.js';
 
 /**
- * The seam tracing needs in core (proposed; see docs/integrations.md, "Seams"): hooks the core
- * calls around its own work, so a span covers the real operation and what runs inside it nests
- * under it. Each hook must call `run` exactly once and return (or rethrow) its outcome. Core would
- * expose `cache.instrument(hooks): () => void`; `opentelemetry.ts` uses it when present.
+ * Hooks the core calls around its own work, so a tracing span covers the real operation and what
+ * runs inside it nests under it. Each hook must call `run` exactly once and return (or rethrow)
+ * its outcome. Attach with `cache.instrument(hooks)`; `distcache/opentelemetry` is one user.
  */
 export interface Instrumentation {
   /** Around one write: the insert and, outside a transaction, the local apply that follows it. */
@@ -40,12 +39,8 @@ export interface RefresherCallInfo {
 }
 
 /**
- * The registry core would hold (proposed): `cache.instrument(hooks)` adds to it, and the writer,
- * poller and applier call its methods. With nothing attached each method just calls `run`; with
- * several, the first attached is the outermost.
- *
- * In core: `private readonly hooks = new InstrumentationHooks()`, passed to Writer, Poller and
- * Applier; `instrument(hooks: Instrumentation): () => void { return this.hooks.add(hooks); }`.
+ * The hooks attached to one cache. The writer, poller and applier call its methods; with nothing
+ * attached each method just calls `run`; with several, the first attached is the outermost.
  */
 export class InstrumentationHooks {
   private list: Instrumentation[] = [];
