@@ -22,8 +22,8 @@ export type BatchMiddleware = (req: IncomingMessage, res: ServerResponse, next: 
  * already sees fresh data; a response that gathered nothing is not delayed. Calls made with
  * `{ trx }` still commit with their transaction.
  *
- * Mount it before the routes. Cache calls made after the response has ended are not part of the
- * request's row.
+ * Mount it before the routes. A cache call made after the response has ended is not part of the
+ * request's row: it is written on its own.
  *
  * @example
  * import { batchPerRequest } from 'distcache/express';

@@ -52,10 +52,6 @@ export class HeldBatch {
     }
     return this.closing;
   }
-
-  get closed(): boolean {
-    return this.closing !== undefined;
-  }
 }
 
 /** The default `onError`: the cache's logger, as the request's caller is already gone. */

@@ -1,8 +1,9 @@
 import { Counter, Gauge, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
 import type { DistributedCache } from '../cache.js';
+import type { HealthReport } from '../cluster/health.js';
+import type { ServerRole } from '../cluster/roles.js';
 import { errors } from '../errors.js';
 import type { DistcacheEvents } from '../events.js';
-import { healthOf, roleOf, ROLES } from './features.js';
 
 export interface PrometheusOptions {
   /** Where the metrics are registered. @default prom-client's default registry */
@@ -41,6 +42,9 @@ export const METRIC_NAMES = Object.freeze({
 });
 
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/** Every role, each listed by the role gauge (the `satisfies` keeps the list in step with `ServerRole`). */
+const ROLES = Object.keys({ single: 0, 'scheduling-publisher': 0, subscriber: 0, unknown: 0 } satisfies Record<ServerRole, 0>) as ServerRole[];
 
 /**
  * Exposes one cache's activity as Prometheus metrics (prom-client). Counters and histograms follow
@@ -87,50 +91,34 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
   const lastSync = new Gauge({ name: name('lastSync'), help: 'Unix time of the last successful poll, in seconds.', registers });
   const coldBoots = new Counter({ name: name('coldBoots'), help: 'Cold boots (every cache refreshed), per reason.', labelNames: ['reason'], registers });
 
-  // Both lag gauges are read in one scrape; share one query.
-  let position: string | undefined;
-  let reading: Promise<{ instructions: number; seconds: number } | undefined> | undefined;
-  const readLag = () =>
-    (reading ??= lag(cache, position)
-      .catch((err: unknown) => {
-        cache.options.logger.debug({ err: String(err) }, 'distcache metrics: could not read the sync lag');
-        return undefined;
-      })
-      .finally(() => {
-        reading = undefined;
-      }));
-  new Gauge({
-    name: name('lagInstructions'),
-    help: 'Instructions in the log this server has not applied yet.',
-    registers,
-    async collect() {
-      const value = await readLag();
-      if (value) this.set(value.instructions);
-    },
-  });
-  new Gauge({
-    name: name('lagSeconds'),
-    help: 'Age of the oldest instruction this server has not applied yet, in seconds (0 when caught up).',
-    registers,
-    async collect() {
-      const value = await readLag();
-      if (value) this.set(value.seconds);
-    },
-  });
+  // Both lag gauges are read in one scrape; share one health() call. It never rejects, and reports
+  // null while the lag is unknown (before the first poll, or the log cannot be read): the gauges
+  // then keep their last value.
+  let reading: Promise<HealthReport> | undefined;
+  const readHealth = () => (reading ??= cache.health().finally(() => (reading = undefined)));
+  const lagGauge = (key: 'lagInstructions' | 'lagSeconds', help: string, read: (h: HealthReport) => number | null) =>
+    new Gauge({
+      name: name(key),
+      help,
+      registers,
+      async collect() {
+        const value = read(await readHealth());
+        if (value !== null) this.set(value);
+      },
+    });
+  lagGauge('lagInstructions', 'Instructions in the log this server has not applied yet.', (h) => h.pendingInstructions);
+  lagGauge('lagSeconds', 'Age of the oldest instruction this server has not applied yet, in seconds (0 when caught up).', (h) => h.lagSeconds);
   new Gauge({
     name: name('role'),
     help: 'This server\'s role in its cluster: 1 for the current role, 0 for the others.',
     labelNames: ['role'],
     registers,
     collect() {
-      const current = roleOf(cache) ?? 'unknown';
-      for (const role of new Set<string>([...ROLES, current])) this.set({ role }, role === current ? 1 : 0);
+      const current = cache.role;
+      for (const role of ROLES) this.set({ role }, role === current ? 1 : 0);
     },
   });
 
-  // Until core reports each write's refreshers (seam 'byRefresher'), the local apply that follows
-  // every committed write tells them: it applies exactly what was written.
-  let exactWrites = false;
   const listeners: Array<() => void> = [];
   const listen = <E extends keyof DistcacheEvents>(event: E, listener: (payload: DistcacheEvents[E]) => void) => {
     cache.on(event, listener);
@@ -138,23 +126,17 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
   };
   listen('instruction:written', (e) => {
     rowsWritten.inc(e.rowIds.length);
-    const byRefresher = (e as { byRefresher?: Record<string, number> }).byRefresher;
-    if (byRefresher) {
-      exactWrites = true;
-      for (const [refresher, count] of Object.entries(byRefresher)) written.inc({ refresher }, count);
-    }
+    for (const [refresher, count] of Object.entries(e.byRefresher)) written.inc({ refresher }, count);
   });
   listen('instruction:applied', (e) => {
     const labels = { refresher: e.refresher, kind: e.kind, source: e.source };
     applied.inc(labels, e.count);
     applyDuration.observe(labels, e.durationMs / 1000);
-    if (e.source === 'local' && !exactWrites) written.inc({ refresher: e.refresher }, e.count);
   });
   listen('instruction:failed', (e) => failures.inc({ refresher: e.refresher, action: e.action }));
   listen('instruction:malformed', () => failures.inc({ refresher: '', action: 'skipped-malformed-row' }));
   listen('write:error', () => writeErrors.inc());
   listen('sync:complete', (e) => {
-    position = e.position;
     syncDuration.observe(e.durationMs / 1000);
     lastSync.set(Date.now() / 1000);
   });
@@ -173,19 +155,4 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
       for (const n of names) registry.removeSingleMetric(n);
     },
   });
-}
-
-/** Pending instructions and the age of the oldest, from `cache.health()` when core has it, else from the log. */
-async function lag(cache: DistributedCache, position: string | undefined): Promise<{ instructions: number; seconds: number } | undefined> {
-  const health = healthOf(cache);
-  if (health) {
-    const h = await health();
-    if (typeof h.pendingInstructions !== 'number') return undefined;
-    return { instructions: h.pendingInstructions, seconds: typeof h.lagSeconds === 'number' ? h.lagSeconds : 0 };
-  }
-  // Before the first poll the position is unknown, and so is the lag.
-  if (position === undefined) return undefined;
-  const [pending, now] = await Promise.all([cache.store.pending(position), cache.store.now()]);
-  const seconds = pending.oldest ? Math.max(0, (now.getTime() - pending.oldest.getTime()) / 1000) : 0;
-  return { instructions: pending.instructions, seconds };
 }
