@@ -25,6 +25,7 @@ import { sleep } from './sync/timeout.js';
 import { isTransaction } from './write/transaction.js';
 import { InstrumentationHooks, type Instrumentation } from './instrumentation.js';
 import { Writer } from './write/writer.js';
+import { OwnWrites } from './write/own-writes.js';
 
 export interface WriteOptions {
   /** Write inside this transaction; the local apply then waits for its commit. */
@@ -50,6 +51,7 @@ export class DistributedCache {
   private readonly events: TypedEmitter;
   private readonly registry = new RefresherRegistry();
   private readonly hooks = new InstrumentationHooks();
+  private readonly ownWrites = new OwnWrites();
   private readonly applier: Applier;
   private readonly writer: Writer;
   private readonly poller: Poller;
@@ -75,12 +77,12 @@ export class DistributedCache {
       refresherRetries: o.refresherRetries,
       retryDelay: o.retryDelay,
     });
-    this.writer = new Writer(this.store, this.applier, this.events, o.logger, this.hooks, {
+    this.writer = new Writer(this.store, this.applier, this.events, o.logger, this.hooks, this.ownWrites, {
       identity: o.serverIdentity,
       instanceId: this.instanceId,
       maxInstructionsPerRow: o.maxInstructionsPerRow,
     });
-    this.poller = new Poller(this.store, this.applier, this.events, o.logger, this.hooks, {
+    this.poller = new Poller(this.store, this.applier, this.events, o.logger, this.hooks, this.ownWrites, {
       identity: o.serverIdentity,
       instanceId: this.instanceId,
       syncInterval: o.syncInterval,

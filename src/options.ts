@@ -84,7 +84,11 @@ export interface DistributedCacheOptions {
   refresherRetries?: number;
   /** First retry delay; it doubles on each retry. @default 100 */
   retryDelay?: Duration;
-  /** Longest wait between polls after repeated errors. @default '30s' */
+  /**
+   * Longest wait between polls after repeated errors. Short by default so a server catches up
+   * within two intervals of the database coming back; a failing poll against a down database is cheap.
+   * @default 2 × syncInterval
+   */
   maxErrorBackoff?: Duration;
   /** Instructions per row before a write is cut into several rows. @default 1000 */
   maxInstructionsPerRow?: number;
@@ -152,7 +156,6 @@ export const DEFAULTS = Object.freeze({
   refresherTimeout: 30_000,
   refresherRetries: 3,
   retryDelay: 100,
-  maxErrorBackoff: 30_000,
   maxInstructionsPerRow: 1000,
   stopTimeout: 10_000,
   role: 'auto' as RoleOption,
@@ -245,7 +248,7 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
     refresherTimeout: duration('refresherTimeout', options.refresherTimeout, DEFAULTS.refresherTimeout, 1),
     refresherRetries: integer('refresherRetries', options.refresherRetries, DEFAULTS.refresherRetries, 0, 100),
     retryDelay: duration('retryDelay', options.retryDelay, DEFAULTS.retryDelay),
-    maxErrorBackoff: duration('maxErrorBackoff', options.maxErrorBackoff, DEFAULTS.maxErrorBackoff, 10),
+    maxErrorBackoff: duration('maxErrorBackoff', options.maxErrorBackoff, 2 * syncInterval, 10),
     maxInstructionsPerRow: integer('maxInstructionsPerRow', options.maxInstructionsPerRow, DEFAULTS.maxInstructionsPerRow, 1, 100_000),
     stopTimeout: duration('stopTimeout', options.stopTimeout, DEFAULTS.stopTimeout),
     logger,

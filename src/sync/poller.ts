@@ -7,6 +7,7 @@ import type { InstructionStore, StoredInstructionRow } from '../store/store.js';
 import type { Applier } from './applier.js';
 import { sleep } from './timeout.js';
 import type { InstrumentationHooks } from '../instrumentation.js';
+import type { OwnWrites } from '../write/own-writes.js';
 
 export interface PollerSettings {
   identity: string;
@@ -46,6 +47,7 @@ export class Poller {
     private readonly events: TypedEmitter,
     private readonly logger: Logger,
     private readonly hooks: InstrumentationHooks,
+    private readonly ownWrites: OwnWrites,
     private readonly settings: PollerSettings,
   ) {}
 
@@ -116,6 +118,7 @@ export class Poller {
 
   private async pollOnce(): Promise<SyncResult> {
     const started = performance.now();
+    this.ownWrites.expire();
     try {
       const result = await this.hooks.sync({ identity: this.settings.identity }, () => this.poll(started));
       this.lastSuccess = new Date();
@@ -168,9 +171,11 @@ export class Poller {
 
   /** With no stored cursor: an empty log (a fresh install) or `startFromHead` start at the head; otherwise cold-boot. */
   private async firstStart(): Promise<{ position: string; coldBoot: ColdBootReason | null }> {
+    // The head first: a row committed after it is read by the next poll, whereas a head taken
+    // after the emptiness check could cover a row committed in between that nobody applies.
+    const head = await this.store.head();
     const empty = (await this.store.newest(1)).length === 0;
     if (empty || this.settings.startFromHead) {
-      const head = await this.store.head();
       await this.store.resetCursor(this.settings.identity, head);
       this.position = head;
       return { position: head, coldBoot: null };
@@ -196,7 +201,8 @@ export class Poller {
     const rowIds: number[] = [];
     for (const row of rows) {
       result.rows += 1;
-      if (row.originInstance === this.settings.instanceId) {
+      // Only rows this instance applied at write time; see OwnWrites for why not all of its rows.
+      if (row.originInstance === this.settings.instanceId && this.ownWrites.consume(row.id)) {
         result.skippedOwn += 1;
         continue;
       }

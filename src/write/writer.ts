@@ -10,6 +10,7 @@ import type { InstructionStore, NewInstructionRow } from '../store/store.js';
 import type { Applier } from '../sync/applier.js';
 import { openBatchOf, runInBatch, type OpenBatch } from './batch.js';
 import { whenCommitted } from './transaction.js';
+import type { OwnWrites } from './own-writes.js';
 import type { InstrumentationHooks, WriteInfo } from '../instrumentation.js';
 
 export interface WriterSettings {
@@ -32,6 +33,7 @@ export class Writer {
     private readonly events: TypedEmitter,
     private readonly logger: Logger,
     private readonly hooks: InstrumentationHooks,
+    private readonly ownWrites: OwnWrites,
     private readonly settings: WriterSettings,
   ) {}
 
@@ -87,6 +89,7 @@ export class Writer {
     const { rows, coalesced } = this.rows(instructions);
     await this.hooks.write(this.info(rows, coalesced, false), async () => {
       const { rowIds, durationMs } = await this.insert(rows);
+      this.ownWrites.add(rowIds);
       this.events.emit('instruction:written', written(rowIds, coalesced, false, durationMs));
       await this.applier.apply({ instructions: coalesced, source: 'local' });
     });
@@ -99,6 +102,7 @@ export class Writer {
     // it runs when (and only if) the transaction commits.
     const applied = whenCommitted(trx).then(async (committed) => {
       if (!committed) return;
+      this.ownWrites.add(rowIds);
       this.events.emit('instruction:written', written(rowIds, coalesced, true, durationMs));
       await this.applier.apply({ instructions: coalesced, source: 'local' });
     });
