@@ -26,6 +26,7 @@ import { isTransaction } from './write/transaction.js';
 import { InstrumentationHooks, type Instrumentation } from './instrumentation.js';
 import { Writer } from './write/writer.js';
 import { OwnWrites } from './write/own-writes.js';
+import type { WakeSource } from './wake/wake-source.js';
 
 export interface WriteOptions {
   /** Write inside this transaction; the local apply then waits for its commit. */
@@ -52,6 +53,8 @@ export class DistributedCache {
   private readonly registry = new RefresherRegistry();
   private readonly hooks = new InstrumentationHooks();
   private readonly ownWrites = new OwnWrites();
+  /** LISTEN/NOTIFY or a WAL watch; undefined where the dialect has none or `notify: false`. */
+  private readonly wake: WakeSource | undefined;
   private readonly applier: Applier;
   private readonly writer: Writer;
   private readonly poller: Poller;
@@ -70,7 +73,8 @@ export class DistributedCache {
     for (const refresher of o.refreshers) this.registry.add(refresher);
     this.events = new TypedEmitter((event, err) => o.logger.error({ event, err: describeError(err) }, 'an event listener threw'));
     const tables = resolveTables(o.tablePrefix);
-    this.store = dialectFor(o.knex).createStore({ knex: o.knex, tables, cluster: o.cluster, queryTimeout: o.queryTimeout });
+    const dialect = dialectFor(o.knex);
+    this.store = dialect.createStore({ knex: o.knex, tables, cluster: o.cluster, queryTimeout: o.queryTimeout });
     this.applier = new Applier(this.registry, this.store, this.events, o.logger, this.hooks, {
       identity: o.serverIdentity,
       refresherTimeout: o.refresherTimeout,
@@ -93,6 +97,18 @@ export class DistributedCache {
       onColdBoot: o.onColdBoot,
     });
     this.pruner = new Pruner(this.store, this.events, o.logger, { retention: o.retention, maxRetention: o.maxRetention, chunkSize: o.pruneChunkSize });
+    this.wake = o.notify
+      ? dialect.createWakeSource?.({
+          knex: o.knex,
+          tables,
+          cluster: o.cluster,
+          logger: o.logger,
+          queryTimeout: o.queryTimeout,
+          onError: (error, retryInMs) => this.events.emit('wake:error', { error, retryInMs }),
+        })
+      : undefined;
+    // Tell the other processes after every committed write (the event fires after the commit).
+    if (this.wake) this.events.on('instruction:written', () => this.wake!.notifyCommitted());
     this.membership = new Membership({ knex: o.knex, tables, cluster: o.cluster, store: this.store }, this.events, o.logger, {
       registration: { identity: o.serverIdentity, instanceId: this.instanceId, host: hostname(), pid: process.pid, packageVersion: packageVersion() },
       role: o.role,
@@ -103,6 +119,7 @@ export class DistributedCache {
         const last = this.errorRecord.latestWith(this.poller.lastError);
         return last ? `${last.at.toISOString()} ${last.source}: ${last.message}`.slice(0, 2000) : null;
       },
+      refresherIds: () => this.registry.all().map((r) => r.id),
     });
     this.heartbeat = new Heartbeat(() => this.membership.beat(), this.events, o.logger, o.heartbeatInterval);
     this.events.on('heartbeat:error', ({ error }) => this.errorRecord.record('heartbeat', error));
@@ -152,6 +169,7 @@ export class DistributedCache {
     if (this.state === 'stopped') return;
     this.state = 'started';
     this.poller.start();
+    await this.wake?.start(() => this.poller.wake());
     if (this.options.pruneSchedule !== false) {
       // Every server keeps the schedule, so the role can move without rescheduling; only the
       // publisher's run does anything. noOverlap: a slow prune is never run twice at once.
@@ -206,6 +224,7 @@ export class DistributedCache {
     // No heartbeat may renew the lease after it is given up below.
     await this.heartbeat.stop();
     await this.writer.drain();
+    await this.wake?.stop();
     await this.poller.stop(this.options.stopTimeout);
     const prune = this.pruner.inFlight;
     if (prune) await Promise.race([prune.catch(() => undefined), sleep(this.options.stopTimeout)]);

@@ -43,6 +43,8 @@ export interface DistcacheEvents {
   'server:duplicate-identity': { identity: string; otherInstanceId: string; otherHost: string; otherPid: number; error: Error };
   /** A heartbeat failed; it is retried at the next interval. */
   'heartbeat:error': { error: Error; consecutiveFailures: number };
+  /** The wake-up listener (LISTEN/NOTIFY, a WAL watch) failed; it retries by itself, and polling goes on meanwhile. */
+  'wake:error': { error: Error; retryInMs: number };
   /** A write failed: the promise rejected and nothing was applied locally. */
   'write:error': { error: Error };
 }

@@ -56,6 +56,13 @@ export interface DistributedCacheOptions {
   health?: HealthThresholds;
   /** Prefix for every table. @default '' */
   tablePrefix?: string;
+  /**
+   * Wake up as soon as another process commits, instead of at the next poll: LISTEN/NOTIFY on
+   * PostgreSQL (one listener connection per process), a watch on the WAL file on SQLite. Polling
+   * stays the safety net. MySQL has no wake-up. Turn off behind a transaction-mode pooler.
+   * @default true
+   */
+  notify?: boolean;
   /** How often to poll the log. @default 1000 (1 s) */
   syncInterval?: Duration;
   /** Rows read per query while catching up; bounds memory. @default 100 */
@@ -122,6 +129,7 @@ export interface ResolvedOptions {
   readonly forgetServersAfter: number;
   readonly health: Readonly<{ maxLag: number; maxPending: number; maxSyncAge: number }>;
   readonly tablePrefix: string;
+  readonly notify: boolean;
   readonly syncInterval: number;
   readonly pageSize: number;
   readonly maxPendingInstructions: number;
@@ -175,6 +183,11 @@ export const DEFAULTS = Object.freeze({
   forgetServersAfter: 7 * 24 * 3600_000,
   health: Object.freeze({ maxLag: 60_000, maxPending: 1000, maxSyncAge: 60_000 }),
 } satisfies Partial<Record<keyof ResolvedOptions, unknown>>);
+
+function validateBoolean(option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') invalid(option, `${JSON.stringify(value)} must be true or false`);
+  return value;
+}
 
 function invalid(option: string, message: string): never {
   throw new errors.InvalidOptionError(`${option}: ${message}`);
@@ -236,6 +249,7 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
     ...clusterTiming(options, retention),
     health: healthThresholds(options.health, syncInterval, maxPendingInstructions),
     tablePrefix,
+    notify: options.notify === undefined ? true : validateBoolean('notify', options.notify),
     syncInterval,
     pageSize: integer('pageSize', options.pageSize, DEFAULTS.pageSize, 1, 100_000),
     maxPendingInstructions,

@@ -15,6 +15,8 @@ export interface MembershipSettings {
   forgetServersAfter: number;
   /** The latest error of this server, written with each heartbeat for `servers()`. */
   lastError: () => string | null;
+  /** The ids of this server's refreshers, published with each heartbeat. */
+  refresherIds: () => string[];
 }
 
 /**
@@ -81,7 +83,7 @@ export class Membership {
     if (this.state !== 'joined') return;
     const { registration: me, staleServerTimeout } = this.settings;
     const written = this.role;
-    const touched = await this.servers.touch(me, written, this.settings.lastError());
+    const touched = await this.servers.touch(me, written, this.settings.lastError(), this.settings.refresherIds());
     if (touched.found === 'other' && this.registered) this.duplicate(touched);
     this.registered = true;
     const { active, wentStale } = await this.servers.sweep(staleServerTimeout);

@@ -1,3 +1,4 @@
+import { refresherColumns } from './published-refreshers.js';
 import { toBool, toDate } from '../store/base-store.js';
 import type { ServerRole } from './roles.js';
 import type { ClusterSql } from './sql.js';
@@ -51,9 +52,19 @@ export class ServerTable {
    * taken over by another instance is how a duplicate identity shows. Otherwise (first start, a
    * forgotten row, a row another instance took) registers this instance, and says what it found.
    */
-  async touch(me: Registration, role: ServerRole, lastError: string | null): Promise<TouchResult> {
+  async touch(me: Registration, role: ServerRole, lastError: string | null, refresherIds: readonly string[]): Promise<TouchResult> {
     const now = this.sql.store.clockSql(0);
-    const fields = { last_heartbeat: now, active: true, role, last_error: lastError, host: me.host, pid: me.pid, package_version: me.packageVersion };
+    const fields = {
+      last_heartbeat: now,
+      active: true,
+      role,
+      last_error: lastError,
+      host: me.host,
+      pid: me.pid,
+      package_version: me.packageVersion,
+      // Published so an operator's `distcache send` can refuse a refresher no server has.
+      ...refresherColumns(refresherIds),
+    };
     const updated = await this.bounded(this.rows().where({ server_identity: me.identity, instance_id: me.instanceId }).update(fields));
     if (updated > 0) return { found: 'own' };
     const existing = await this.bounded(this.rows().where('server_identity', me.identity).select('instance_id', 'host', 'pid').first());

@@ -234,6 +234,14 @@ export function coreTests(dialect: DialectName): void {
     assert.throws(() => a.register(recorder('late')), errors.RegisterAfterStartError);
   });
 
+  test('a started server publishes its refresher ids, so operators can check what they send', async (t) => {
+    const h = await harness(t, dialect);
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder(), recorder('member')] });
+    await a.start();
+    const row = await h.knex(`${h.prefix}cache_server`).where({ server_identity: 'a' }).first('refreshers');
+    assert.deepEqual(JSON.parse(String(row.refreshers)), ['member', 'product']);
+  });
+
   test('the background poller delivers within the sync interval', async (t) => {
     const h = await harness(t, dialect);
     const onB = recorder();
@@ -249,4 +257,24 @@ export function coreTests(dialect: DialectName): void {
 export async function waitForCalls(r: { calls: unknown[] }, n: number): Promise<void> {
   const { waitFor } = await import('../support/wait.js');
   await waitFor(() => r.calls.length >= n, { describe: () => `${r.calls.length} of ${n} calls` });
+}
+
+/** Wake-up: where the dialect has one, a commit elsewhere is delivered long before the next poll. */
+export function wakeTests(dialect: DialectName): void {
+  test('with notify on, another server applies a write long before its 60 s poll interval', async (t) => {
+    const h = await harness(t, dialect);
+    const { dialectFor } = await import('../../src/store/dialect.js');
+    if (!dialectFor(h.knex).createWakeSource) {
+      t.skip(`${dialect} has no wake-up; polling alone delivers`);
+      return;
+    }
+    const onB = recorder();
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()], notify: true });
+    const b = h.cache({ serverIdentity: 'b', refreshers: [onB], syncInterval: 60_000, notify: true, knex: h.connection() });
+    await a.start();
+    await b.start();
+    await a.refresh('product', [11]);
+    await waitForCalls(onB, 1);
+    assert.deepEqual(onB.refreshedIds(), [11]);
+  });
 }

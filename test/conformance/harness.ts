@@ -41,6 +41,7 @@ export async function harness(t: TestContext, dialect: DialectName): Promise<Har
         knex,
         tablePrefix: prefix,
         syncInterval: 60_000, // tests drive sync() themselves unless they say otherwise
+        notify: false,
         pruneSchedule: false,
         retryDelay: 1,
         logger: silentLoggerForTests,

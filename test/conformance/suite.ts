@@ -1,5 +1,5 @@
 import type { DialectName } from '../support/databases.js';
-import { coreTests } from './core.js';
+import { coreTests, wakeTests } from './core.js';
 import { syncTests } from './sync.js';
 import { concurrencyTests } from './concurrency.js';
 import { clusterTests } from './cluster.js';
@@ -7,6 +7,7 @@ import { clusterTests } from './cluster.js';
 /** The whole conformance suite: the same assertions on every dialect. */
 export function conformance(dialect: DialectName): void {
   coreTests(dialect);
+  wakeTests(dialect);
   syncTests(dialect);
   concurrencyTests(dialect);
   clusterTests(dialect);

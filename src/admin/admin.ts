@@ -1,0 +1,178 @@
+import type { Knex } from 'knex';
+import { errors, fromDatabaseError } from '../errors.js';
+import { CLUSTER_PATTERN } from '../identifiers.js';
+import { resolveTables } from '../migrations/migrate.js';
+import { DEFAULTS } from '../options.js';
+import { dialectFor } from '../store/dialect.js';
+import type { PruneResult } from '../sync/pruner.js';
+import { guarded, type AdminContext } from './context.js';
+import { AdminError } from './errors.js';
+import { listFailures, type FailuresReport } from './failures.js';
+import { applyMigrations, planMigrations, schemaState, type MigrationPlan, type SchemaState } from './migrations.js';
+import { pendingForServer, pendingOverview, type PendingOverview, type ServerPending } from './pending.js';
+import { defaultPruneRules, prune, prunePreview, type PrunePreview, type PruneRules } from './prune.js';
+import { resync, type ResyncResult } from './resync.js';
+import { fullRowView, type FullRowView, type RowView } from './rows.js';
+import { send, type SendRequest, type SendResult } from './send.js';
+import { findServer, forgetServer, listServers, type ClusterServers, type ForgetResult } from './servers.js';
+import { status, type StatusReport } from './status.js';
+import { follow, newestRows, type FollowOptions } from './tail.js';
+
+export interface AdminOptions {
+  /** A Knex instance on the database the servers share. Admin never destroys it. */
+  knex: Knex;
+  /** The servers' `tablePrefix`. @default '' */
+  tablePrefix?: string;
+  /** The servers' `cluster`: every call is scoped to it. @default 'default' */
+  cluster?: string;
+  /** Bound on every query, in milliseconds. @default 10000 */
+  queryTimeout?: number;
+}
+
+/**
+ * The operator API: what `npx distcache` runs, for scripts and admin pages too. Every read goes
+ * through the same storage seam and cluster code as the servers; no method holds state between
+ * calls, and the read methods never write.
+ *
+ * @example
+ * const admin = new Admin({ knex, tablePrefix: 'app_', cluster: 'production' });
+ * const { publisher, servers } = await admin.status();
+ * for (const s of servers) if ((s.lagSeconds ?? 0) > 60) await admin.resync(s.identity);
+ */
+export class Admin {
+  private readonly ctx: AdminContext;
+
+  constructor(options: AdminOptions) {
+    if (!options || typeof options.knex !== 'function') throw new errors.InvalidOptionError('knex: a Knex instance is required');
+    const tables = resolveTables(options.tablePrefix);
+    const cluster = options.cluster ?? DEFAULTS.cluster;
+    if (typeof cluster !== 'string' || !CLUSTER_PATTERN.test(cluster)) {
+      throw new errors.InvalidOptionError(`cluster: ${JSON.stringify(cluster)} is not valid; use letters, digits and . _ - such as 'production'`);
+    }
+    const knex = options.knex;
+    const store = dialectFor(knex).createStore({ knex, tables, cluster, queryTimeout: options.queryTimeout ?? DEFAULTS.queryTimeout });
+    this.ctx = Object.freeze({ knex, tables, cluster, store, sql: { knex, tables, cluster, store } });
+  }
+
+  get cluster(): string {
+    return this.ctx.cluster;
+  }
+
+  get dialect(): 'postgres' | 'sqlite' | 'mysql' {
+    return this.ctx.store.capabilities.dialect;
+  }
+
+  /** Servers (role, heartbeat, cursor, pending, lag, last error), the publisher, the log and the failure count. */
+  status(options: { retention?: number } = {}): Promise<StatusReport> {
+    return guarded(() => status(this.ctx, { retention: options.retention ?? DEFAULTS.retention }));
+  }
+
+  /** Every registered server and every cursor, with the publisher. */
+  servers(): Promise<ClusterServers> {
+    return guarded(() => listServers(this.ctx));
+  }
+
+  /** The backlog of every server. */
+  pendingCounts(): Promise<PendingOverview> {
+    return guarded(() => pendingOverview(this.ctx));
+  }
+
+  /** What one server has not applied yet, decoded, in the order it will apply it. */
+  pending(server: string, options: { limit?: number } = {}): Promise<ServerPending> {
+    return guarded(() => pendingForServer(this.ctx, server, positive('limit', options.limit ?? 50)));
+  }
+
+  /** One row, decoded in full. */
+  show(rowId: number): Promise<FullRowView> {
+    return guarded(async () => {
+      if (!Number.isSafeInteger(rowId) || rowId < 1) throw new AdminError('E_INVALID_ARGUMENT', `${rowId} is not a row id; row ids are whole numbers from 1`);
+      const row = await this.ctx.store.getRow(rowId);
+      if (!row) {
+        const summary = await this.ctx.store.logSummary(DEFAULTS.retention);
+        const range = summary.minId === null ? 'the log is empty' : `the log holds ids ${summary.minId} to ${summary.maxId}`;
+        throw new AdminError('E_UNKNOWN_ROW', `no row ${rowId} in cluster '${this.ctx.cluster}' (never written, or pruned); ${range}`);
+      }
+      return fullRowView(row);
+    });
+  }
+
+  /** The newest rows, oldest first. */
+  tail(options: { limit?: number } = {}): Promise<RowView[]> {
+    return guarded(() => newestRows(this.ctx, positive('limit', options.limit ?? 20)));
+  }
+
+  /** The newest rows, then every row as it commits, through the servers' exact reader; never stores a position. */
+  async *follow(options: Partial<FollowOptions> = {}): AsyncGenerator<RowView> {
+    const settings = { ...withoutUndefined(options), limit: positive('limit', options.limit ?? 20, 0), interval: options.interval ?? 1000 };
+    try {
+      yield* follow(this.ctx, settings);
+    } catch (err) {
+      throw fromDatabaseError(err);
+    }
+  }
+
+  /** Writes an instruction from `cli:<user>@<host>`; refuses a refresher no server publishes unless `force`. */
+  send(request: SendRequest): Promise<SendResult> {
+    return guarded(() => send(this.ctx, request));
+  }
+
+  /** Makes one server cold-boot at its next poll. */
+  resync(server: string): Promise<ResyncResult> {
+    return guarded(() => resync(this.ctx, server));
+  }
+
+  /** What `prune()` would delete now, and whom it would affect. */
+  prunePreview(rules: Partial<PruneRules> = {}): Promise<PrunePreview> {
+    return guarded(() => prunePreview(this.ctx, { ...defaultPruneRules(), ...withoutUndefined(rules) }));
+  }
+
+  /** Prunes now with the scheduled prune's rules (membership-aware, hard cap, forgetting). */
+  prune(rules: Partial<PruneRules> = {}, onProgress?: (deleted: number) => void): Promise<PruneResult> {
+    return guarded(() => prune(this.ctx, { ...defaultPruneRules(), ...withoutUndefined(rules) }, onProgress));
+  }
+
+  /** Recorded failures, newest first. */
+  failures(options: { server?: string; limit?: number } = {}): Promise<FailuresReport> {
+    return guarded(() => listFailures(this.ctx, { server: options.server, limit: positive('limit', options.limit ?? 50) }));
+  }
+
+  /** Deletes a gone server's registration and cursor; refuses one still heartbeating unless `force`. */
+  forgetServer(server: string, options: { force?: boolean; staleServerTimeout?: number } = {}): Promise<ForgetResult> {
+    return guarded(() => forgetServer(this.ctx, server, { force: options.force, staleServerTimeout: options.staleServerTimeout ?? DEFAULTS.staleServerTimeout }));
+  }
+
+  /** Whether `server` exists (registration or cursor). */
+  async hasServer(server: string): Promise<boolean> {
+    try {
+      await guarded(() => findServer(this.ctx, server, { pending: false }));
+      return true;
+    } catch (err) {
+      if (err instanceof AdminError && err.code === 'E_UNKNOWN_SERVER') return false;
+      throw err;
+    }
+  }
+
+  /** Applied and pending migrations. */
+  schema(): Promise<SchemaState> {
+    return guarded(() => schemaState(this.ctx));
+  }
+
+  /** The SQL the pending migrations would run, captured in a transaction that is rolled back (not on MySQL). */
+  migrationPlan(): Promise<MigrationPlan> {
+    return guarded(() => planMigrations(this.ctx));
+  }
+
+  /** Applies the pending migrations. */
+  migrate(): Promise<{ applied: string[] }> {
+    return applyMigrations(this.ctx);
+  }
+}
+
+function positive(name: string, value: number, min = 1): number {
+  if (!Number.isSafeInteger(value) || value < min) throw new AdminError('E_INVALID_ARGUMENT', `${name}: ${value} must be a whole number of at least ${min}`);
+  return value;
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,14 @@
+export { Admin, type AdminOptions } from './admin.js';
+export { AdminError, isAdminError, type AdminErrorCode } from './errors.js';
+export type { StatusReport, LogView } from './status.js';
+export type { ServerView, CursorView, ClusterServers, ForgetResult } from './servers.js';
+export type { PublisherView } from './lease.js';
+export type { PendingOverview, PendingCount, ServerPending, PendingRowView } from './pending.js';
+export type { RowView, FullRowView, InstructionView } from './rows.js';
+export type { FollowOptions } from './tail.js';
+export type { SendRequest, SendResult } from './send.js';
+export type { ResyncResult } from './resync.js';
+export type { PrunePreview, PruneRange, PruneRules } from './prune.js';
+export type { FailuresReport, FailureView } from './failures.js';
+export type { SchemaState, MigrationPlan, MigrationStatement } from './migrations.js';
+export { cliOrigin } from './origin.js';

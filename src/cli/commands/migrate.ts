@@ -1,0 +1,39 @@
+import type { Command } from '../command.js';
+import { plural } from '../format.js';
+
+export const migrateCommand: Command<{ dryRun: boolean }> = {
+  name: 'migrate',
+  summary: 'apply the migrations; --dry-run prints their SQL instead',
+  usage: 'migrate [--dry-run]',
+  description:
+    'Idempotent and safe from several processes at once. --dry-run runs the pending migrations inside a transaction that is always rolled back and prints every statement; it needs transactional DDL, so it works on SQLite and PostgreSQL, not MySQL.',
+  examples: ['distcache migrate --db postgres://app@db/app', 'distcache migrate --dry-run --prefix app_'],
+  options: { 'dry-run': { type: 'boolean', description: 'print the SQL the pending migrations would run; change nothing' } },
+  positionals: { min: 0, max: 0, names: '' },
+  parse: (values) => ({ dryRun: values['dry-run'] === true }),
+  // The dry run executes DDL (then rolls it back), so it cannot use a read-only session.
+  access: () => 'write',
+  async run({ admin, out, settings }, { dryRun }) {
+    if (dryRun) {
+      const plan = await admin.migrationPlan();
+      if (out.json) return out.document({ dryRun: true, ...plan });
+      if (plan.pending.length === 0) return out.line(`-- nothing to do: every migration is applied (prefix '${settings.tablePrefix}')`);
+      out.line(`-- distcache migrate --dry-run: ${plural(plan.pending.length, 'pending migration')} on ${admin.dialect}, prefix '${settings.tablePrefix}'`);
+      out.line('-- captured inside a transaction that was rolled back: nothing was changed');
+      let current = '';
+      for (const s of plan.statements) {
+        if (s.migration !== current) {
+          current = s.migration;
+          out.line(`\n-- ${current}`);
+        }
+        out.line(`${s.sql.replace(/;?\s*$/, '')};`);
+        if (s.bindings.length > 0) out.line(`-- bindings: ${JSON.stringify(s.bindings)}`);
+      }
+      out.line(`\n-- then knex records each migration in ${settings.tablePrefix}distcache_migrations (creating it and its _lock table when missing)`);
+      return;
+    }
+    const { applied } = await admin.migrate();
+    if (out.json) return out.document({ dryRun: false, applied });
+    out.line(applied.length === 0 ? 'already up to date: every migration is applied' : `applied ${applied.join(', ')}`);
+  },
+};
