@@ -10,7 +10,6 @@ import type { ServerInfo } from './cluster/server-table.js';
 import { packageVersion } from './cluster/version.js';
 import { describeError, errors } from './errors.js';
 import { TypedEmitter, type DistcacheEvents, type EventName } from './events.js';
-import { isCacheId } from './instructions/codec.js';
 import type { CacheId, Instruction, InstructionKind, JsonValue } from './instructions/types.js';
 import { resolveTables } from './migrations/migrate.js';
 import { resolveOptions, type DistributedCacheOptions, type ResolvedOptions } from './options.js';
@@ -25,6 +24,7 @@ import { sleep } from './sync/timeout.js';
 import { isTransaction } from './write/transaction.js';
 import { InstrumentationHooks, type Instrumentation } from './instrumentation.js';
 import { Writer } from './write/writer.js';
+import { toIds, toPayloads } from './write/arguments.js';
 import { OwnWrites } from './write/own-writes.js';
 import type { WakeSource } from './wake/wake-source.js';
 
@@ -242,7 +242,7 @@ export class DistributedCache {
 
   /** Every server's refresher `refresher` refreshes these ids. */
   refresh(refresher: string, ids: CacheId | CacheId[], options?: WriteOptions): Promise<void> {
-    return this.send(() => ({ refresher, kind: 'refresh', ids: this.ids(ids) }), options);
+    return this.send(() => ({ refresher, kind: 'refresh', ids: toIds(ids) }), options);
   }
 
   /** Every server's refresher `refresher` refreshes everything. */
@@ -252,12 +252,12 @@ export class DistributedCache {
 
   /** Every server's refresher `refresher` removes these ids. */
   remove(refresher: string, ids: CacheId | CacheId[], options?: WriteOptions): Promise<void> {
-    return this.send(() => ({ refresher, kind: 'remove', ids: this.ids(ids) }), options);
+    return this.send(() => ({ refresher, kind: 'remove', ids: toIds(ids) }), options);
   }
 
   /** Every server's refresher `refresher` receives these JSON payloads. */
   refreshPayload(refresher: string, payloads: JsonValue | JsonValue[], options?: WriteOptions): Promise<void> {
-    return this.send(() => ({ refresher, kind: 'payload', payloads: jsonValues(refresher, payloads) }), options);
+    return this.send(() => ({ refresher, kind: 'payload', payloads: toPayloads(refresher, payloads) }), options);
   }
 
   /** Writes every instruction made inside `work` as one row when it resolves; nothing if it rejects. */
@@ -358,17 +358,6 @@ export class DistributedCache {
     return this.registry.all();
   }
 
-  private ids(ids: CacheId | CacheId[]): CacheId[] {
-    const list = Array.isArray(ids) ? ids : [ids];
-    const bad = list.find((id) => !isCacheId(id));
-    if (bad !== undefined || list.length === 0) {
-      throw new errors.InvalidInstructionError(
-        list.length === 0 ? 'ids must not be empty; to refresh everything use refreshAll()' : `id ${JSON.stringify(bad)} is not valid; ids are finite numbers or strings`,
-      );
-    }
-    return list;
-  }
-
   private send(build: () => Instruction, options: WriteOptions | undefined): Promise<void> {
     let instruction: Instruction;
     try {
@@ -381,16 +370,5 @@ export class DistributedCache {
       return Promise.reject(err);
     }
     return this.writer.write([instruction], options?.trx);
-  }
-}
-
-/** Round-trips payloads now, so a value JSON cannot carry (a function, a cycle, a BigInt) fails on the caller's side. */
-function jsonValues(refresher: string, payloads: JsonValue | JsonValue[]): JsonValue[] {
-  const list = Array.isArray(payloads) ? payloads : [payloads];
-  if (list.length === 0) throw new errors.InvalidInstructionError(`refreshPayload('${refresher}'): give at least one payload`);
-  try {
-    return JSON.parse(JSON.stringify(list)) as JsonValue[];
-  } catch (err) {
-    throw new errors.InvalidInstructionError(`refreshPayload('${refresher}'): payloads must be JSON values: ${describeError(err)}`);
   }
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { harness } from './harness.js';
-import { recorder, type RecordingRefresher } from '../support/recorder.js';
+import { recorder } from '../support/recorder.js';
 import { waitFor } from '../support/wait.js';
 import type { DialectName } from '../support/databases.js';
 
