@@ -11,6 +11,8 @@ import { availability, DATABASES, PG_URL } from './support/databases.js';
 import { recorder, type RecordingRefresher } from './support/recorder.js';
 import { waitFor } from './support/wait.js';
 import { notifyChannel, openListenerCount, PostgresWakeSource, type PostgresWakeOptions } from '../src/wake/index.js';
+import { dialectFor } from '../src/store/dialect.js';
+import { mysqlDialect } from '../src/store/mysql/dialect.js';
 
 const skip = await availability('postgres');
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -57,6 +59,15 @@ describe('postgres wake-up: LISTEN/NOTIFY', { skip }, () => {
     const long = notifyChannel('p'.repeat(32), 'C'.repeat(64));
     assert.ok(Buffer.byteLength(long) <= 63, long);
     assert.notEqual(long, notifyChannel('p'.repeat(32), `${'C'.repeat(63)}D`));
+  });
+
+  test('the dialect declares the wake-up: LISTEN/NOTIFY on PostgreSQL, none on MySQL', async (t) => {
+    const h = await harness(t, 'postgres');
+    const source = dialectFor(h.knex).createWakeSource?.({ knex: h.knex, tables: tableNames(h.prefix), cluster: 'default', logger: silentLoggerForTests, queryTimeout: 5000 });
+    assert.ok(source instanceof PostgresWakeSource);
+    assert.equal(source.kind, 'postgres-notify');
+    await source.stop(); // never started: nothing to release
+    assert.equal(mysqlDialect.createWakeSource, undefined, 'MySQL/MariaDB: polling only');
   });
 
   test('a commit in another process wakes this one long before the poll interval', async (t) => {

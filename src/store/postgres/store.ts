@@ -73,9 +73,20 @@ export class PostgresStore extends BaseStore {
         p.*
       from w
       left join lateral (
-        select u.id, u.utc_stamp, u.json_instruction, u.originated, u.origin_instance, u.instruction_count, u.txid
-        from (${uncoveredSql('w.since', ' and i.txid >= w.after_txid and i.txid < pg_snapshot_xmax(w.target)')}) u
-        where pg_visible_in_snapshot(u.txid, w.target) and (u.txid, u.id) > (w.after_txid, w.after_id)
+        -- Each half is ordered and limited on its own, so a page reads at most 2 × limit index
+        -- entries however long the window: catching up on a large backlog stays linear.
+        select u.* from (
+          (select ${PAGE_COLUMNS} from ?? i
+            where i.cluster = ? and i.txid >= pg_snapshot_xmax(w.since)
+              and i.txid >= w.after_txid and i.txid < pg_snapshot_xmax(w.target)
+              and (i.txid, i.id) > (w.after_txid, w.after_id) and pg_visible_in_snapshot(i.txid, w.target)
+            order by i.txid, i.id limit ?)
+          union all
+          (select ${PAGE_COLUMNS} from ?? i
+            where i.cluster = ? and i.txid = any (array(select pg_snapshot_xip(w.since)))
+              and (i.txid, i.id) > (w.after_txid, w.after_id) and pg_visible_in_snapshot(i.txid, w.target)
+            order by i.txid, i.id limit ?)
+        ) u
         order by u.txid, u.id
         limit ?
       ) p on true
@@ -89,7 +100,12 @@ export class PostgresStore extends BaseStore {
       this.t.cursor,
       this.cluster,
       identity,
-      ...this.uncoveredBindings(),
+      this.t.instruction,
+      this.cluster,
+      limit,
+      this.t.instruction,
+      this.cluster,
+      limit,
       limit,
     ];
     const raws = rawRows(await this.bounded(this.knex.raw(sql, bindings)));
@@ -218,6 +234,8 @@ export class PostgresStore extends BaseStore {
  * the range-scan half. Point lookups use `= any(array(...))`: with `in (select ...)` the planner
  * may hash-join against a scan of the whole index instead.
  */
+const PAGE_COLUMNS = 'i.id, i.utc_stamp, i.json_instruction, i.originated, i.origin_instance, i.instruction_count, i.txid';
+
 function uncoveredSql(since: string, range = ''): string {
   return `select i.* from ?? i where i.cluster = ? and i.txid >= pg_snapshot_xmax(${since})${range}
     union all

@@ -1,5 +1,6 @@
 import type { Dialect } from '../dialect.js';
 import { SQLITE_NOW, SqliteStore } from './store.js';
+import { createSqliteWakeSource } from '../../wake/sqlite/source.js';
 
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
@@ -12,4 +13,6 @@ export const sqliteDialect: Dialect = {
   async createCursorSupport() {},
   async dropCursorSupport() {},
   transactionalDdl: true,
+  // A watch on the WAL file, only as a hint; see src/wake/sqlite/.
+  createWakeSource: (config) => createSqliteWakeSource(config),
 };

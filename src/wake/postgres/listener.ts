@@ -149,8 +149,9 @@ export class PgListener {
         state.pending = false;
         try {
           const client = this.client;
-          if (client) await this.query(client, 'select pg_notify($1, $2)', [channel, '']);
-          else await fallback();
+          // On the listener's own session when it is up (no pool to wait for); through knex otherwise,
+          // or when that session just failed (query() has dropped it, and the loop reconnects).
+          if (!client || !(await this.query(client, 'select pg_notify($1, $2)', [channel, '']).then(() => true, () => false))) await fallback();
           this.stats.notifiesSent += 1;
         } catch (err) {
           // The other processes still get the row at their next poll.

@@ -1,0 +1,145 @@
+/**
+ * Catch-up (#4) or idle polls (#5), in a process of their own so memory is measured cleanly.
+ * - catchup: the parent has written a backlog behind the cursor of identity 'catchup'. First a
+ *   raw paged SELECT of the same rows (the baseline), then one `cache.sync()` that applies it all,
+ *   reporting progress every second so the parent can stop a catch-up that will not finish in time.
+ * - idle: the cursor of identity 'idle' is at the head of a large table; polls that find nothing,
+ *   interleaved with a bare `select 1` on the same pool as the floor this machine allows.
+ */
+import { childArgs } from '../lib/child.js';
+import { benchCache } from '../lib/cache.js';
+import { knexFor, type Target } from '../lib/db.js';
+import { percentile, sleep } from '../lib/stats.js';
+
+interface Args {
+  mode: 'catchup' | 'idle';
+  target: Target;
+  pageSize: number;
+  idlePolls: number;
+}
+
+export type CatchupOut =
+  | { type: 'raw'; ms: number; rows: number }
+  | { type: 'progress'; rows: number; ms: number; rssGrowth: number }
+  | {
+      type: 'done';
+      syncMs: number;
+      rows: number;
+      instructions: number;
+      coldBoot: string | null;
+      refresherCalls: number;
+      idsApplied: number;
+      rssGrowth: number;
+      heapGrowth: number;
+      queries: number;
+    }
+  | { type: 'idle'; polls: number; queries: number; p50: number; p99: number; max: number; select1: { p50: number; p99: number } };
+
+const args = childArgs<Args>();
+const send = (message: CatchupOut) => process.send!(message);
+const knex = knexFor(args.target, 2);
+let refresherCalls = 0;
+let idsApplied = 0;
+let rowsApplied = 0;
+const cache = benchCache(knex, args.target.prefix, args.mode, {
+  pageSize: args.pageSize,
+  maxPendingInstructions: 1_000_000_000,
+  refreshers: [
+    {
+      id: 'bench',
+      refreshAll() {},
+      refresh(ids) {
+        refresherCalls += 1;
+        idsApplied += ids.length;
+        // Sampled here too: with better-sqlite3 a catch-up never yields to timers.
+        sampleMemory();
+      },
+    },
+  ],
+});
+cache.on('instruction:applied', (e) => (rowsApplied += new Set(e.rowIds).size));
+let queries = 0;
+knex.on('query', () => queries++);
+let rssPeak = 0;
+let heapPeak = 0;
+function sampleMemory(): void {
+  const m = process.memoryUsage();
+  rssPeak = Math.max(rssPeak, m.rss);
+  heapPeak = Math.max(heapPeak, m.heapUsed);
+}
+const table = `${args.target.prefix}cache_instruction`;
+
+if (args.mode === 'catchup') {
+  // The baseline: a hand-written catch-up, keyset pages of the same size, nothing done with the rows.
+  await knex(table).count({ n: '*' }); // warm the cache for both
+  let t = performance.now();
+  let after = 0;
+  let rows = 0;
+  for (;;) {
+    const page: Array<Record<string, unknown>> = await knex(table)
+      .select('id', 'utc_stamp', 'json_instruction', 'originated', 'origin_instance', 'instruction_count')
+      .where('cluster', 'default')
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(args.pageSize);
+    rows += page.length;
+    if (page.length < args.pageSize) break;
+    after = Number(page[page.length - 1]!.id);
+  }
+  send({ type: 'raw', ms: performance.now() - t, rows });
+
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  await sleep(50);
+  const before = process.memoryUsage();
+  rssPeak = before.rss;
+  heapPeak = before.heapUsed;
+  const sampler = setInterval(sampleMemory, 5);
+  t = performance.now();
+  const progress = setInterval(() => send({ type: 'progress', rows: rowsApplied, ms: performance.now() - t, rssGrowth: rssPeak - before.rss }), 1000);
+  queries = 0;
+  const result = await cache.sync();
+  const syncMs = performance.now() - t;
+  clearInterval(sampler);
+  clearInterval(progress);
+  sampleMemory();
+  send({
+    type: 'done',
+    syncMs,
+    rows: result.rows,
+    instructions: result.instructions,
+    coldBoot: result.coldBoot,
+    refresherCalls,
+    idsApplied,
+    rssGrowth: Math.max(0, rssPeak - before.rss),
+    heapGrowth: Math.max(0, heapPeak - before.heapUsed),
+    queries,
+  });
+} else {
+  await cache.sync();
+  for (let i = 0; i < 50; i++) await cache.sync();
+  const polls: number[] = [];
+  const bare: number[] = [];
+  queries = 0;
+  let bareQueries = 0;
+  for (let i = 0; i < args.idlePolls; i++) {
+    let t = performance.now();
+    await cache.sync();
+    polls.push(performance.now() - t);
+    t = performance.now();
+    await knex.raw('select 1');
+    bare.push(performance.now() - t);
+    bareQueries += 1;
+  }
+  send({
+    type: 'idle',
+    polls: polls.length,
+    queries: queries - bareQueries,
+    p50: percentile(polls, 50),
+    p99: percentile(polls, 99),
+    max: Math.max(...polls),
+    select1: { p50: percentile(bare, 50), p99: percentile(bare, 99) },
+  });
+}
+await knex.destroy();
+process.disconnect();

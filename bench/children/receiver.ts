@@ -1,0 +1,78 @@
+/**
+ * The receiving server of the propagation benchmark (#1), in its own process: a cache whose
+ * refresher records, for each payload, how long ago the writer stamped it; and, on PostgreSQL,
+ * a bare LISTEN on a channel of its own for the NOTIFY round-trip baseline.
+ */
+import pg from 'pg';
+import { childArgs } from '../lib/child.js';
+import { benchCache } from '../lib/cache.js';
+import { knexFor, PG_URL, type Target } from '../lib/db.js';
+import { wallNow } from '../lib/stats.js';
+import { attachWake } from '../lib/wake.js';
+
+interface Args {
+  target: Target;
+  notify: boolean;
+  syncInterval?: number;
+  /** PostgreSQL: also LISTEN here, for the baseline. */
+  rawChannel?: string;
+}
+
+export interface Sample {
+  kind: 'cache' | 'raw';
+  key: number;
+  /** Wall-clock time it arrived (the refresher ran, or the NOTIFY was heard). */
+  at: number;
+}
+
+export type ReceiverIn = { type: 'flush' } | { type: 'stop' };
+export type ReceiverOut = { type: 'ready' } | { type: 'samples'; samples: Sample[] };
+
+const args = childArgs<Args>();
+const knex = knexFor(args.target, 4);
+let samples: Sample[] = [];
+const cache = benchCache(knex, args.target.prefix, 'receiver', {
+  notify: args.notify,
+  ...(args.syncInterval ? { syncInterval: args.syncInterval } : {}),
+  refreshers: [
+    {
+      id: 'bench',
+      refreshAll() {},
+      refreshPayload(payloads) {
+        const now = wallNow();
+        for (const p of payloads as Array<{ k: number }>) samples.push({ kind: 'cache', key: p.k, at: now });
+      },
+    },
+  ],
+});
+await cache.start();
+const wake = await attachWake(cache, knex, args.notify);
+
+let raw: pg.Client | undefined;
+if (args.rawChannel) {
+  raw = new pg.Client({ connectionString: PG_URL });
+  await raw.connect();
+  raw.on('notification', (message) => {
+    const now = wallNow();
+    samples.push({ kind: 'raw', key: Number(message.payload), at: now });
+  });
+  await raw.query(`listen "${args.rawChannel}"`);
+}
+
+const send = (message: ReceiverOut) => process.send!(message);
+process.on('message', (message: ReceiverIn) => {
+  if (message.type === 'flush') {
+    send({ type: 'samples', samples });
+    samples = [];
+  } else {
+    void (async () => {
+      await wake.stop();
+      await cache.stop();
+      await raw?.end();
+      await knex.destroy();
+      process.disconnect();
+    })();
+  }
+});
+process.on('disconnect', () => setTimeout(() => process.exit(0), 100).unref());
+send({ type: 'ready' });

@@ -1,0 +1,62 @@
+import type { Knex } from 'knex';
+import type { Db } from './db.js';
+
+/** Each backlog row: one refresh of one id, the ids cycling over this many, written 30 days ago (so a prune takes them). */
+export const DISTINCT_IDS = 10_000;
+
+const json = (idSql: string, concat: (parts: string[]) => string) =>
+  concat([`'{"v":1,"instructions":[{"refresher":"bench","kind":"refresh","ids":['`, idSql, `']}]}'`]);
+
+/**
+ * Writes `rows` instruction rows with SQL on the server, in transactions of `perTransaction`
+ * rows, as many writers over time would have (on PostgreSQL each transaction is its own txid;
+ * on MariaDB the sequence trigger numbers every row).
+ */
+export async function writeBacklog(knex: Knex, db: Db, table: string, rows: number, perTransaction = 1000, sameId?: number): Promise<void> {
+  const columns = 'json_instruction, originated, origin_instance, instruction_count, cluster, utc_stamp';
+  if (db === 'postgres') {
+    const id = (g: string) => (sameId === undefined ? `((b * ${perTransaction} + ${g}) % ${DISTINCT_IDS})::text` : `'${sameId}'`);
+    // One DO block, committing after each transaction's worth of rows (PostgreSQL 11+).
+    await knex.raw(`do $$ begin
+      for b in 0..${Math.ceil(rows / perTransaction) - 1} loop
+        insert into ${quote(table, '"')} (${columns})
+        select ${json(id('g'), (p) => p.join(' || '))}, 'backlog', null, 1, 'default', now() - interval '30 days'
+        from generate_series(1, least(${perTransaction}, ${rows} - b * ${perTransaction})) g;
+        commit;
+      end loop;
+    end $$`);
+    return;
+  }
+  if (db === 'mysql') {
+    for (let start = 1; start <= rows; start += perTransaction) {
+      const end = Math.min(rows, start + perTransaction - 1);
+      const id = sameId === undefined ? `cast(seq % ${DISTINCT_IDS} as char)` : `'${sameId}'`;
+      // MariaDB's sequence engine: seq_1_to_N is a table of the numbers 1..N.
+      await knex.raw(
+        `insert into ${quote(table, '`')} (${columns})
+         select ${json(id, (p) => `concat(${p.join(', ')})`)}, 'backlog', null, 1, 'default', current_timestamp(3) - interval 30 day
+         from seq_${start}_to_${end}`,
+      );
+    }
+    return;
+  }
+  const id = sameId === undefined ? `cast(x % ${DISTINCT_IDS} as text)` : `'${sameId}'`;
+  await knex.raw(
+    `with recursive g(x) as (select 1 union all select x + 1 from g where x < ${rows})
+     insert into ${quote(table, '"')} (${columns})
+     select ${json(id, (p) => p.join(' || '))}, 'backlog', null, 1, 'default', strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 days') from g`,
+  );
+}
+
+/** Fresh statistics, as autovacuum (PostgreSQL) or an operator would have gathered on a table that grew over time. */
+export async function analyze(knex: Knex, db: Db, tables: readonly string[]): Promise<void> {
+  for (const table of tables) {
+    if (db === 'postgres') await knex.raw(`analyze ${quote(table, '"')}`);
+    else if (db === 'mysql') await knex.raw(`analyze table ${quote(table, '`')}`);
+    else await knex.raw(`analyze ${quote(table, '"')}`);
+  }
+}
+
+function quote(name: string, q: string): string {
+  return `${q}${name}${q}`;
+}

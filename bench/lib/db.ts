@@ -1,0 +1,83 @@
+import knexFactory, { type Knex } from 'knex';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { migrate } from '../../src/migrations/migrate.js';
+import { sqliteConfig } from '../../src/connection.js';
+
+export type Db = 'postgres' | 'mysql' | 'sqlite';
+
+export const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+
+export const DB_LABEL: Record<Db, string> = { postgres: 'PostgreSQL', mysql: 'MariaDB', sqlite: 'SQLite' };
+
+/** Where a benchmark's database lives: a URL for the servers, a file for SQLite. */
+export interface Target {
+  db: Db;
+  /** SQLite only. */
+  file?: string;
+  prefix: string;
+}
+
+export function knexFor(target: Pick<Target, 'db' | 'file'>, poolMax = 10): Knex {
+  if (target.db === 'sqlite') return knexFactory(sqliteConfig(target.file!, 30_000));
+  if (target.db === 'postgres') return knexFactory({ client: 'pg', connection: PG_URL, pool: { min: 0, max: poolMax } });
+  return knexFactory({ client: 'mysql2', connection: `${MYSQL_URL}?timezone=Z&supportBigNumbers=true`, pool: { min: 0, max: poolMax } });
+}
+
+const sqliteDir = join(tmpdir(), 'distcache-bench');
+
+/** A fresh prefix (and for SQLite a fresh file), migrated. */
+export async function freshTarget(db: Db): Promise<Target> {
+  const prefix = `bench_${randomBytes(3).toString('hex')}_`;
+  let file: string | undefined;
+  if (db === 'sqlite') {
+    mkdirSync(sqliteDir, { recursive: true });
+    file = join(sqliteDir, `${prefix}${process.pid}.sqlite`);
+  }
+  const target: Target = { db, prefix, ...(file ? { file } : {}) };
+  const knex = knexFor(target, 2);
+  try {
+    await migrate(knex, { tablePrefix: prefix });
+  } finally {
+    await knex.destroy();
+  }
+  return target;
+}
+
+/** Drops every table of a benchmark's prefix (or its SQLite file). */
+export async function dropTarget(target: Target): Promise<void> {
+  if (target.db === 'sqlite') {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${target.file}${suffix}`, { force: true });
+    return;
+  }
+  const knex = knexFor(target, 1);
+  try {
+    const names = ['plain', 'app_data', 'cache_failure', 'cache_cursor', 'cache_server', 'cache_lease', 'cache_instruction', 'cache_sequence', 'distcache_migrations', 'distcache_migrations_lock'];
+    for (const name of names) await knex.schema.dropTableIfExists(`${target.prefix}${name}`).catch(() => undefined);
+  } finally {
+    await knex.destroy();
+  }
+}
+
+/** Whether a database answers; the suite skips a database that does not, and says so. */
+export async function reachable(db: Db): Promise<string | undefined> {
+  if (db === 'sqlite') return undefined;
+  const knex = knexFactory({ ...(db === 'postgres' ? { client: 'pg', connection: PG_URL } : { client: 'mysql2', connection: MYSQL_URL }), pool: { min: 0, max: 1 }, acquireConnectionTimeout: 5000 });
+  try {
+    await knex.raw('select 1');
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    await knex.destroy();
+  }
+}
+
+/** The rows of a knex.raw result, whatever the driver. */
+export function rows(result: unknown): Array<Record<string, unknown>> {
+  if (Array.isArray(result)) return (Array.isArray(result[0]) ? result[0] : result) as Array<Record<string, unknown>>;
+  return ((result as { rows?: unknown[] })?.rows ?? []) as Array<Record<string, unknown>>;
+}

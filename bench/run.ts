@@ -1,0 +1,78 @@
+/**
+ * The benchmark suite (issue 5): `npm run bench` (full, about 10 minutes on 2 cores) or
+ * `npm run bench -- --quick` (under 2 minutes, smaller backlogs and shorter runs).
+ * Prints a table and writes BENCHMARKS.md (a full run) with the machine, the databases and the
+ * command. Options: --quick, --only=1,4 (figures to run), --dbs=postgres,mysql,sqlite, --out=FILE,
+ * --no-write. Every run also saves its figures to .tmp/bench-last.json; `--render=FILE` writes
+ * the markdown again from such a file (after editing bench/notes.ts) without measuring again.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { reachable, type Db } from './lib/db.js';
+import { describeMachine, load } from './lib/machine.js';
+import { consoleTable, markdown, type Figure, type RunInfo } from './lib/report.js';
+import type { Settings } from './lib/settings.js';
+import { INTRO, NOTES } from './notes.js';
+import { propagation } from './scenarios/propagation.js';
+import { throughput } from './scenarios/throughput.js';
+import { concurrency } from './scenarios/concurrency.js';
+import { backlog } from './scenarios/backlog.js';
+import { fleet } from './scenarios/fleet.js';
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const quick = flag('quick');
+const only = value('only')?.split(',').map(Number);
+const out = value('out') ?? (only || quick || value('dbs') ? undefined : 'BENCHMARKS.md');
+
+const render = value('render');
+if (render) {
+  const saved = JSON.parse(readFileSync(render, 'utf8')) as { figures: Figure[]; info: RunInfo };
+  const target = out ?? 'BENCHMARKS.md';
+  writeFileSync(target, markdown(saved.figures, { ...saved.info, startedAt: new Date(saved.info.startedAt) }, { intro: INTRO, notes: NOTES }));
+  console.log(`wrote ${target} from ${render}`);
+  process.exit(0);
+}
+
+const started = new Date();
+const t0 = performance.now();
+const loadBefore = load();
+const dbs = new Set<Db>();
+const wantedDbs = value('dbs')?.split(',') ?? ['postgres', 'mysql', 'sqlite'];
+for (const db of (['postgres', 'mysql', 'sqlite'] as const).filter((d) => wantedDbs.includes(d))) {
+  const reason = await reachable(db);
+  if (reason === undefined) dbs.add(db);
+  else console.log(`# ${db} unreachable (${reason}); its figures are skipped`);
+}
+const settings: Settings = { quick, dbs, log: (m) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${m}`) };
+
+const scenarios: Array<[number[], (s: Settings) => Promise<Figure[]>]> = [
+  [[1], propagation],
+  [[2], throughput],
+  [[3], concurrency],
+  [[4, 5, 6], backlog],
+  [[7], fleet],
+];
+const figures: Figure[] = [];
+for (const [ids, run] of scenarios) {
+  if (only && !ids.some((id) => only.includes(id))) continue;
+  try {
+    figures.push(...(await run(settings)));
+  } catch (err) {
+    console.error(err);
+    figures.push({ id: ids[0]!, what: `scenario ${ids.join('/')} failed`, db: '', result: (err as Error).message.slice(0, 200), met: false });
+  }
+}
+figures.sort((a, b) => a.id - b.id);
+console.log(`\n${consoleTable(figures)}\n`);
+
+const machine = await describeMachine([...dbs]);
+const command = `npm run bench${quick ? ' -- --quick' : ''}`;
+const info: RunInfo = { machine, command, mode: quick ? 'quick' : 'full', startedAt: started, durationS: (performance.now() - t0) / 1000, loadBefore, loadAfter: load() };
+mkdirSync('.tmp', { recursive: true });
+writeFileSync('.tmp/bench-last.json', JSON.stringify({ figures, info }, null, 2));
+if (out && !flag('no-write')) {
+  writeFileSync(out, markdown(figures, info, { intro: INTRO, notes: NOTES }));
+  console.log(`wrote ${out}`);
+}
+console.log(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
