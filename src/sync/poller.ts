@@ -1,7 +1,7 @@
 import { describeError, fromDatabaseError } from '../errors.js';
 import type { ColdBootReason, SyncResultEvent, TypedEmitter } from '../events.js';
 import { decodeInstructions } from '../instructions/codec.js';
-import type { Instruction } from '../instructions/types.js';
+import { instructionWeight, type Instruction } from '../instructions/types.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, StoredInstructionRow } from '../store/store.js';
 import type { Applier } from './applier.js';
@@ -157,14 +157,22 @@ export class Poller {
       result.coldBoot = 'too-far-behind';
       return this.finish(result, started, await this.coldBoot('too-far-behind', weight));
     }
+    // Instructions gather across pages and are applied together, so a backlog coalesces per
+    // refresher as a whole (10,000 refreshes of one id become one call); the buffer is bounded,
+    // and the cursor is stored only after what it covers has been applied.
+    const buffer = new ApplyBuffer();
     for (;;) {
-      await this.applyRows(page.rows, result);
+      await this.collect(page.rows, buffer, result);
       if (page.position !== null) position = page.position;
       if (page.token === null) break;
+      if (buffer.weight >= MAX_BUFFERED_WEIGHT) {
+        await this.flush(buffer, result);
+        if (page.position !== null) await this.save(position, true);
+      }
       // A full page means more is waiting: read on at once rather than after the interval.
-      if (page.position !== null) await this.save(position, true);
       page = await this.store.readPage(identity, from, page.token, this.settings.pageSize);
     }
+    await this.flush(buffer, result);
     await this.save(position, result.rows > 0);
     return this.finish(result, started, position);
   }
@@ -196,9 +204,8 @@ export class Poller {
     return head;
   }
 
-  private async applyRows(rows: StoredInstructionRow[], result: { rows: number; instructions: number; skippedOwn: number; malformed: number }): Promise<void> {
-    const instructions: Instruction[] = [];
-    const rowIds: number[] = [];
+  /** Decodes rows into the buffer; own rows are skipped and malformed rows recorded here. */
+  private async collect(rows: StoredInstructionRow[], buffer: ApplyBuffer, result: { rows: number; skippedOwn: number; malformed: number }): Promise<void> {
     for (const row of rows) {
       result.rows += 1;
       // Only rows this instance applied at write time; see OwnWrites for why not all of its rows.
@@ -214,12 +221,14 @@ export class Poller {
         await this.recordMalformed(row, err);
         continue;
       }
-      for (const instruction of decoded) {
-        instructions.push(instruction);
-        rowIds.push(row.id);
-      }
+      buffer.add(decoded, row.id);
     }
-    if (instructions.length > 0) result.instructions += await this.applier.apply({ instructions, rowIds, source: 'remote' });
+  }
+
+  private async flush(buffer: ApplyBuffer, result: { instructions: number }): Promise<void> {
+    if (buffer.instructions.length === 0) return;
+    const { instructions, rowIds } = buffer.take();
+    result.instructions += await this.applier.apply({ instructions, rowIds, source: 'remote' });
   }
 
   private async recordMalformed(row: StoredInstructionRow, err: unknown): Promise<void> {
@@ -254,5 +263,31 @@ export class Poller {
   /** The position this instance has applied up to, if known. */
   get appliedPosition(): string | undefined {
     return this.position;
+  }
+}
+
+/** Past this many buffered instructions (by weight) a catch-up applies what it has before reading on. */
+const MAX_BUFFERED_WEIGHT = 20_000;
+
+/** Decoded instructions waiting to be applied, with the row each came from. */
+class ApplyBuffer {
+  instructions: Instruction[] = [];
+  rowIds: number[] = [];
+  weight = 0;
+
+  add(decoded: Instruction[], rowId: number): void {
+    for (const instruction of decoded) {
+      this.instructions.push(instruction);
+      this.rowIds.push(rowId);
+      this.weight += instructionWeight(instruction);
+    }
+  }
+
+  take(): { instructions: Instruction[]; rowIds: number[] } {
+    const taken = { instructions: this.instructions, rowIds: this.rowIds };
+    this.instructions = [];
+    this.rowIds = [];
+    this.weight = 0;
+    return taken;
   }
 }

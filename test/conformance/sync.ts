@@ -107,6 +107,21 @@ export function syncTests(dialect: DialectName): void {
     for (const steps of seen.values()) assert.deepEqual(steps, ['remove', 'refresh']);
   });
 
+  test('a backlog coalesces across pages: 300 rows refreshing one id cost one refresher call', async (t) => {
+    const h = await harness(t, dialect);
+    const onB = recorder();
+    const b = h.cache({ serverIdentity: 'b', refreshers: [onB], pageSize: 10, maxPendingInstructions: 10_000 });
+    await b.start();
+    await h.knex.batchInsert(
+      h.table('cache_instruction'),
+      Array.from({ length: 300 }, () => ({ json_instruction: JSON.stringify({ v: 1, instructions: [{ refresher: 'product', kind: 'refresh', ids: [7] }] }), originated: 'bulk', instruction_count: 1 })),
+      100,
+    );
+    const result = await b.sync();
+    assert.equal(result.rows, 300);
+    assert.deepEqual(onB.calls, [{ kind: 'refresh', ids: [7] }]);
+  });
+
   test('a refresher that throws once is retried; one that always throws falls back to refreshAll, recorded', async (t) => {
     const h = await harness(t, dialect);
     const a = h.cache({ serverIdentity: 'a', refreshers: [recorder(), recorder('flaky'), recorder('broken'), recorder('doomed')] });
