@@ -1,3 +1,4 @@
+import { waitFor } from '../support/wait.js';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -147,8 +148,12 @@ export async function exerciseCache(capture: OutputCapture, label: string, url: 
   await attempt('prune', () => cache.prune());
   await attempt('servers', () => cache.servers());
   await attempt('health', () => cache.health());
-  // Let the background loops fail and report a few times.
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  // Let the background loops fail and report a few times (or, where the database answers, run a few times).
+  let beats = 0;
+  cache.on('sync:error', () => beats++);
+  cache.on('sync:complete', () => beats++);
+  cache.on('heartbeat:error', () => beats++);
+  await waitFor(() => beats >= 3, { timeout: 10_000, describe: () => `${beats} background loop runs` });
   await attempt('health again', () => cache.health());
   await attempt('stop', () => cache.stop());
   await knex.destroy();
