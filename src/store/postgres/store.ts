@@ -66,7 +66,12 @@ export class PostgresStore extends BaseStore {
     // One row from `w` even when the window is empty, so the position and the cursor flag come back anyway.
     const sql = `
       with w as materialized (
-        select ?::pg_snapshot as since, ${target} as target, ?::xid8 as after_txid, ?::bigint as after_id
+        -- lo_txid/lo_id: the range half's one lower bound, as a single row comparison, so its index
+        -- scan starts exactly there (with a second, separate bound on txid, btree may start from
+        -- the weaker one and walk the whole table).
+        select b.*, greatest(b.after_txid, pg_snapshot_xmax(b.since)) as lo_txid,
+          case when b.after_txid >= pg_snapshot_xmax(b.since) then b.after_id else -1 end as lo_id
+        from (select ?::pg_snapshot as since, ${target} as target, ?::xid8 as after_txid, ?::bigint as after_id) b
       )
       select w.target::text as target,
         (select c.cold_boot_requested from ?? c where c.cluster = ? and c.server_identity = ?) as cbr,
@@ -77,14 +82,17 @@ export class PostgresStore extends BaseStore {
         -- entries however long the window: catching up on a large backlog stays linear.
         select u.* from (
           (select ${PAGE_COLUMNS} from ?? i
-            where i.cluster = ? and i.txid >= pg_snapshot_xmax(w.since)
-              and i.txid >= w.after_txid and i.txid < pg_snapshot_xmax(w.target)
-              and (i.txid, i.id) > (w.after_txid, w.after_id) and pg_visible_in_snapshot(i.txid, w.target)
+            where i.cluster = ? and (i.txid, i.id) > (w.lo_txid, w.lo_id) and i.txid < pg_snapshot_xmax(w.target)
+              and pg_visible_in_snapshot(i.txid, w.target)
             order by i.txid, i.id limit ?)
           union all
-          (select ${PAGE_COLUMNS} from ?? i
-            where i.cluster = ? and i.txid = any (array(select pg_snapshot_xip(w.since)))
-              and (i.txid, i.id) > (w.after_txid, w.after_id) and pg_visible_in_snapshot(i.txid, w.target)
+          -- In-progress xids of the old snapshot, one index lookup each (see uncoveredSql).
+          (select i.* from (select pg_snapshot_xip(w.since) as txid) x
+            cross join lateral (
+              select ${PAGE_COLUMNS} from ?? i
+              where i.cluster = ? and i.txid = x.txid
+                and (i.txid, i.id) > (w.after_txid, w.after_id) and pg_visible_in_snapshot(i.txid, w.target)
+              order by i.id limit ?) i
             order by i.txid, i.id limit ?)
         ) u
         order by u.txid, u.id
@@ -105,6 +113,7 @@ export class PostgresStore extends BaseStore {
       limit,
       this.t.instruction,
       this.cluster,
+      limit,
       limit,
       limit,
     ];
@@ -237,9 +246,13 @@ export class PostgresStore extends BaseStore {
 const PAGE_COLUMNS = 'i.id, i.utc_stamp, i.json_instruction, i.originated, i.origin_instance, i.instruction_count, i.txid';
 
 function uncoveredSql(since: string, range = ''): string {
+  // The in-progress xids are looked up one by one (a lateral subquery the planner cannot flatten,
+  // thanks to `offset 0`): with `txid = any(...)` it may scan the whole cluster's index instead,
+  // not knowing the array is usually empty.
   return `select i.* from ?? i where i.cluster = ? and i.txid >= pg_snapshot_xmax(${since})${range}
     union all
-    select i.* from ?? i where i.cluster = ? and i.txid = any (array(select pg_snapshot_xip(${since})))`;
+    select i.* from (select pg_snapshot_xip(${since}) as txid) x
+      cross join lateral (select * from ?? i where i.cluster = ? and i.txid = x.txid offset 0) i`;
 }
 
 interface PageToken {
