@@ -43,7 +43,7 @@ let runs = 0;
 export async function runPruneSchedule(db: FaultDatabase, steps: readonly PruneStep[]): Promise<PruneRunResult> {
   const cluster = `run${++runs}`;
   const checker = new FaultChecker(db.dialect);
-  const common = { knex: db.knex, tablePrefix: db.prefix, cluster, syncInterval: 60_000, pruneSchedule: false as const, logger: silentLogger, retryDelay: 1 };
+  const common = { knex: db.knex, tablePrefix: db.prefix, cluster, syncInterval: 60_000, notify: false, pruneSchedule: false as const, logger: silentLogger, retryDelay: 1 };
   const writer = new DistributedCache({ ...common, serverIdentity: 'writer', refreshers: [{ id: 'item', refreshAll() {}, refresh() {} }] });
   let rowIds: number[] = [];
   writer.on('instruction:written', (e) => (rowIds = e.rowIds));

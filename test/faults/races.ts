@@ -11,7 +11,7 @@ import { faultDatabase } from './setup.js';
 
 function recordingCache(checker: FaultChecker, db: Awaited<ReturnType<typeof faultDatabase>>, name: string): DistributedCache {
   const item: CacheRefresher = { id: 'item', refreshAll() {}, refresh: (ids) => ids.forEach((id) => checker.applied(name, process.pid, String(id))) };
-  const cache = new DistributedCache({ knex: db.knex, tablePrefix: db.prefix, serverIdentity: name, refreshers: [item], syncInterval: 60_000, pruneSchedule: false, logger: silentLogger });
+  const cache = new DistributedCache({ knex: db.knex, tablePrefix: db.prefix, serverIdentity: name, refreshers: [item], syncInterval: 60_000, notify: false, pruneSchedule: false, logger: silentLogger });
   cache.on('sync:complete', (r) => {
     if (r.coldBoot) checker.cover({ server: name, pid: process.pid, position: r.position, reason: 'cold-boot' });
   });

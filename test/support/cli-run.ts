@@ -98,6 +98,7 @@ export async function cliDatabase(dialect: DialectName, options: { url?: string 
         serverIdentity: identity,
         refreshers,
         syncInterval: 60_000, // the test drives sync() itself
+        notify: false,
         // Quick heartbeats, and a lease no busy test machine lets lapse by accident.
         heartbeatInterval: 500,
         leaseDuration: 5000,
