@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Dialect } from '../dialect.js';
 import { PostgresStore } from './store.js';
 import { PostgresWakeSource } from '../../wake/postgres/source.js';
@@ -22,6 +23,28 @@ export const postgresDialect: Dialect = {
   // The column and its index go with the table.
   async dropCursorSupport() {},
   transactionalDdl: true,
+  withMigrationLock,
   // LISTEN/NOTIFY on one dedicated session per process; see src/wake/postgres/.
   createWakeSource: (config) => new PostgresWakeSource(config),
 };
+
+/**
+ * A session-level advisory lock around the whole migration run, held on a connection kept aside
+ * (the migrations use other pool connections, so the pool needs at least two). knex's own lock
+ * row makes a waiting process fail rather than wait; with this, the others queue here and then
+ * find nothing to do.
+ */
+async function withMigrationLock<T>(knex: Knex, name: string, work: () => Promise<T>): Promise<T> {
+  const connection = await knex.client.acquireConnection();
+  try {
+    // Bounded, so a run stuck elsewhere fails this one with a clear error instead of hanging it.
+    await knex.raw('select pg_advisory_lock(hashtext(?))', [`distcache:${name}`]).connection(connection).timeout(120_000, { cancel: true });
+    try {
+      return await work();
+    } finally {
+      await knex.raw('select pg_advisory_unlock(hashtext(?))', [`distcache:${name}`]).connection(connection);
+    }
+  } finally {
+    await knex.client.releaseConnection(connection);
+  }
+}
