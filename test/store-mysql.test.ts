@@ -40,6 +40,15 @@ describe('mysql store', { skip }, () => {
     await knex.destroy();
   });
 
+  /** A transaction rolled back at the end even when the test fails, so cleanup never waits on its locks. */
+  async function transaction(): Promise<Knex.Transaction> {
+    const trx = await knex.transaction();
+    cleanups.unshift(async () => {
+      if (!trx.isCompleted()) await trx.rollback().catch(() => undefined);
+    });
+    return trx;
+  }
+
   async function setup(queryTimeout = 30_000): Promise<{ store: InstructionStore; t: TableNames; prefix: string }> {
     const prefix = freshPrefix();
     const t = tableNames(prefix);
@@ -92,9 +101,9 @@ describe('mysql store', { skip }, () => {
 
   it('orders by commit: a later writer waits for the earlier one, and a reader never sees it first', async () => {
     const { store, t } = await setup();
-    const trxA = await knex.transaction();
+    const trxA = await transaction();
     const [idA] = await store.insert([row('A')], trxA);
-    const trxB = await knex.transaction();
+    const trxB = await transaction();
     const threadB = await threadId(trxB);
     const insertB = store.insert([row('B')], trxB);
     // B's insert blocks in the trigger on the sequence row that A holds until it finishes.
@@ -131,9 +140,9 @@ describe('mysql store', { skip }, () => {
     const { t } = await setup();
     const plain = await plainCopy(t);
     const values = (tag: string) => ({ json_instruction: JSON.stringify({ tag }), originated: 'test', instruction_count: 1 });
-    const trxA = await knex.transaction();
+    const trxA = await transaction();
     const [idA] = await trxA(plain).insert(values('A'));
-    const trxB = await knex.transaction();
+    const trxB = await transaction();
     const [idB] = await trxB(plain).insert(values('B')); // does not wait: no sequence lock
     await trxB.commit();
     const firstRead = await knex(plain).where('id', '>', 0).orderBy('id').pluck('id');
@@ -167,9 +176,9 @@ describe('mysql store', { skip }, () => {
     await commitOne('c4');
 
     // A writer that waits behind one that then rolls back gets the rolled-back number.
-    const trxA = await knex.transaction();
+    const trxA = await transaction();
     await store.insert([row('r4')], trxA);
-    const trxB = await knex.transaction();
+    const trxB = await transaction();
     const threadB = await threadId(trxB);
     const insertB = store.insert([row('c5')], trxB);
     await waitFor('B to wait for the sequence lock', () => waitingForLock(threadB));
