@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { coalesce } from '../src/instructions/coalesce.js';
 import { decodeInstructions, encodeInstructions } from '../src/instructions/codec.js';
 import { packRows } from '../src/instructions/pack.js';
@@ -29,6 +30,8 @@ describe('codec', () => {
     ['ids of the wrong type', '{"v":1,"instructions":[{"refresher":"p","kind":"refresh","ids":[{"a":1}]}]}'],
     ['no refresher', '{"v":1,"instructions":[{"kind":"refresh-all"}]}'],
     ['__proto__ key', '{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[{"__proto__":{"polluted":true}}]}]}'],
+    ['__proto__ key spelt with \\u escapes', '{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[{"\\u005f_proto__":{"polluted":true}}]}]}'],
+    ['prototype key spelt with \\u escapes', '{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[{"proto\\u0074ype":1}]}]}'],
     ['constructor key', '{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[{"constructor":{"prototype":1}}]}]}'],
     ['deep nesting', `{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[${'['.repeat(200_000)}${']'.repeat(200_000)}]}]}`],
   ];
@@ -38,6 +41,18 @@ describe('codec', () => {
       assert.equal(({} as Record<string, unknown>).polluted, undefined);
     });
   }
+});
+
+test('payloads nest up to 2,000 levels, and no deeper', () => {
+  const nested = (depth: number) => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+  const row = (depth: number) => `{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[${nested(depth)}]}]}`;
+  assert.equal(decodeInstructions(row(1999)).length, 1);
+  assert.throws(() => decodeInstructions(row(2000)), /nest deeper than 2000 levels/);
+});
+
+test('the forbidden words as values, not keys, are accepted', () => {
+  const json = '{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[{"note":"constructor prototype __proto__ \\u00e9"}]}]}';
+  assert.deepEqual(decodeInstructions(json), [{ refresher: 'p', kind: 'payload', payloads: [{ note: 'constructor prototype __proto__ é' }] }]);
 });
 
 describe('coalesce', () => {
@@ -76,6 +91,58 @@ describe('coalesce', () => {
   test('payloads are barriers; adjacent payloads join', () => {
     const p = (x: number): Instruction => ({ refresher: 'p', kind: 'payload', payloads: [x] });
     assert.deepEqual(coalesce([r([1]), p(1), p(2), r([1])]), [r([1]), { refresher: 'p', kind: 'payload', payloads: [1, 2] }, r([1])]);
+  });
+
+  test('a list of only refreshes keeps each id once, in first-appearance order, and leaves its input alone', () => {
+    const input = [r([3, 1, 3]), r([2, 1]), r([4, 3])];
+    const copy = structuredClone(input);
+    assert.deepEqual(coalesce(input), [r([3, 1, 2, 4])]);
+    assert.deepEqual(input, copy);
+  });
+
+  // The meaning of a list, per refresher: whether a refresh-all starts it, then the segments between
+  // payloads, each as every id's sequence of steps with repeats of the same step collapsed.
+  function meaning(list: readonly Instruction[]): unknown {
+    const out: Record<string, { all: boolean; segments: Array<Record<string, string[]> | unknown[]> }> = {};
+    for (const i of list) {
+      const m = (out[i.refresher] ??= { all: false, segments: [{}] });
+      if (i.kind === 'refresh-all') {
+        out[i.refresher] = { all: true, segments: [{}] };
+      } else if (i.kind === 'payload') {
+        const last = m.segments[m.segments.length - 1]!;
+        if (Array.isArray(last)) last.push(...i.payloads);
+        else if (Object.keys(last).length === 0 && m.segments.length > 1) m.segments[m.segments.length - 1] = [...i.payloads];
+        else m.segments.push([...i.payloads]);
+      } else {
+        let last = m.segments[m.segments.length - 1]!;
+        if (Array.isArray(last)) m.segments.push((last = {}));
+        for (const id of i.ids) {
+          const key = `${typeof id}:${id}`;
+          const steps = ((last as Record<string, string[]>)[key] ??= []);
+          if (steps[steps.length - 1] !== i.kind) steps.push(i.kind);
+        }
+      }
+    }
+    return out;
+  }
+
+  test('property: coalescing keeps the meaning, is idempotent, and names an id at most once per instruction', () => {
+    const id = fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constantFrom('1', '2', 'x'));
+    const instruction: fc.Arbitrary<Instruction> = fc.oneof(
+      { weight: 6, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('refresh' as const), ids: fc.array(id, { minLength: 1, maxLength: 5 }) }) },
+      { weight: 3, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('remove' as const), ids: fc.array(id, { minLength: 1, maxLength: 5 }) }) },
+      { weight: 1, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('payload' as const), payloads: fc.array(fc.integer(), { minLength: 1, maxLength: 2 }) }) },
+      { weight: 1, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('refresh-all' as const) }) },
+    );
+    fc.assert(
+      fc.property(fc.array(instruction, { maxLength: 30 }), (list) => {
+        const once = coalesce(list);
+        assert.deepEqual(meaning(once), meaning(list));
+        assert.deepEqual(coalesce(once), once);
+        for (const i of once) if (i.kind === 'refresh' || i.kind === 'remove') assert.equal(new Set(i.ids).size, i.ids.length);
+      }),
+      { numRuns: 2000, seed: 5 },
+    );
   });
 });
 

@@ -16,9 +16,16 @@ type IdKind = 'refresh' | 'remove';
  */
 export function coalesce(instructions: readonly Instruction[]): Instruction[] {
   const byRefresher = new Map<string, Instruction[]>();
+  // Runs of one refresher are the norm (a batch of 1,000 refreshes of 'product'): remember the last list.
+  let lastRefresher: string | undefined;
+  let list: Instruction[] = [];
   for (const instruction of instructions) {
-    let list = byRefresher.get(instruction.refresher);
-    if (!list) byRefresher.set(instruction.refresher, (list = []));
+    if (instruction.refresher !== lastRefresher) {
+      lastRefresher = instruction.refresher;
+      let found = byRefresher.get(lastRefresher);
+      if (!found) byRefresher.set(lastRefresher, (found = []));
+      list = found;
+    }
     if (instruction.kind === 'refresh-all') list.length = 0;
     list.push(instruction);
   }
@@ -28,6 +35,8 @@ export function coalesce(instructions: readonly Instruction[]): Instruction[] {
 }
 
 function coalesceOne(refresher: string, list: Instruction[]): Instruction[] {
+  const uniform = uniformIdKind(list);
+  if (uniform) return [{ refresher, kind: uniform, ids: uniqueIds(list) }];
   const out: Instruction[] = [];
   let segment = new IdSegment(refresher);
   for (const instruction of list) {
@@ -51,16 +60,40 @@ function coalesceOne(refresher: string, list: Instruction[]): Instruction[] {
   return out;
 }
 
+/**
+ * The common case, every instruction a refresh (or every one a remove): the rounds below then
+ * reduce to one instruction with each id once, in first-appearance order, which a Set gives
+ * directly. Writes and catch-ups of many ids spend most of their coalescing time here.
+ */
+function uniformIdKind(list: Instruction[]): IdKind | undefined {
+  const kind = list[0]?.kind;
+  if (kind !== 'refresh' && kind !== 'remove') return undefined;
+  for (const instruction of list) if (instruction.kind !== kind) return undefined;
+  return kind;
+}
+
+function uniqueIds(list: Instruction[]): CacheId[] {
+  if (list.length === 1) {
+    const ids = (list[0] as { ids: CacheId[] }).ids;
+    const unique = new Set(ids);
+    if (unique.size === ids.length) return ids.slice();
+    return [...unique];
+  }
+  // A Set keeps 42 and '42' apart (SameValueZero), as ids must be.
+  const unique = new Set<CacheId>();
+  for (const instruction of list) for (const id of (instruction as { ids: CacheId[] }).ids) unique.add(id);
+  return [...unique];
+}
+
 /** Steps per id within a run of refresh/remove instructions with no payload between them. */
 class IdSegment {
-  private readonly steps = new Map<string, { id: CacheId; kinds: IdKind[] }>();
+  // Keyed by the id itself: a Map keeps 42 and '42' apart (SameValueZero), as ids must be.
+  private readonly steps = new Map<CacheId, { id: CacheId; kinds: IdKind[] }>();
   constructor(private readonly refresher: string) {}
 
   add(kind: IdKind, id: CacheId): void {
-    // 42 and '42' are different ids, so the key keeps the type.
-    const key = typeof id === 'number' ? `n${id}` : `s${id}`;
-    const entry = this.steps.get(key);
-    if (!entry) this.steps.set(key, { id, kinds: [kind] });
+    const entry = this.steps.get(id);
+    if (!entry) this.steps.set(id, { id, kinds: [kind] });
     else if (entry.kinds[entry.kinds.length - 1] !== kind) entry.kinds.push(kind);
   }
 

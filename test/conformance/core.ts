@@ -69,6 +69,9 @@ export function coreTests(dialect: DialectName): void {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     await assert.rejects(a.refreshPayload('product', [cyclic as never]), errors.InvalidInstructionError);
+    let deep: unknown = 1;
+    for (let i = 0; i < 2500; i++) deep = [deep];
+    await assert.rejects(a.refreshPayload('product', [deep as never]), /nest at most 2000 levels/);
     const rows = await h.knex(h.table('cache_instruction')).count({ n: '*' });
     assert.equal(Number(rows[0]!.n), 0, 'nothing was written');
   });
