@@ -77,6 +77,11 @@ export class TypedEmitter extends EventEmitter {
   override off<E extends EventName>(event: E, listener: (payload: DistcacheEvents[E]) => void): this {
     return super.off(event, listener);
   }
+  /** Emits a payload that costs something to build (a pass over a write's instructions) only when someone listens. */
+  emitBuilt<E extends EventName>(event: E, build: () => DistcacheEvents[E]): boolean {
+    return this.listenerCount(event) > 0 && this.emit(event, build());
+  }
+
   override emit<E extends EventName>(event: E, payload: DistcacheEvents[E]): boolean {
     // A listener that throws must not break a poll or a write.
     try {

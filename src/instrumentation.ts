@@ -53,8 +53,11 @@ export class InstrumentationHooks {
     };
   }
 
-  write<T>(info: WriteInfo, run: () => Promise<T>): Promise<T> {
-    return this.wrap(run, (h, next) => (h.write ? h.write(info, next) : next()));
+  /** `info` is built only when hooks are attached: a write's summary costs a pass over its instructions. */
+  write<T>(info: () => WriteInfo, run: () => Promise<T>): Promise<T> {
+    if (this.list.length === 0) return run();
+    const built = info();
+    return this.wrap(run, (h, next) => (h.write ? h.write(built, next) : next()));
   }
 
   sync(info: { identity: string }, run: () => Promise<SyncResult>): Promise<SyncResult> {

@@ -299,7 +299,7 @@ test('InstrumentationHooks (the core registry) nests attached hooks and detaches
       }
     },
   });
-  const info = { identity: 'a', rows: 1, instructions: 1, byRefresher: { product: 1 }, inTransaction: false };
+  const info = () => ({ identity: 'a', rows: 1, instructions: 1, byRefresher: { product: 1 }, inTransaction: false });
   assert.equal(await registry.write(info, async () => 'bare'), 'bare', 'nothing attached: run is called as is');
   const detachOuter = registry.add(tracing('outer'));
   registry.add(tracing('inner'));

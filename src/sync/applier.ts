@@ -22,6 +22,8 @@ export interface ApplyBatch {
   /** For each instruction, the row it came from. */
   rowIds?: number[];
   source: 'local' | 'remote';
+  /** Already coalesced (a local write is, by the writer), so the applier need not do it again. */
+  coalesced?: boolean;
 }
 
 /**
@@ -60,7 +62,7 @@ export class Applier {
       }
     });
     let applied = 0;
-    for (const instruction of coalesce(known)) {
+    for (const instruction of batch.coalesced ? known : coalesce(known)) {
       const refresher = this.registry.get(instruction.refresher)!;
       const rowIds = [...(rowsByRefresher.get(instruction.refresher) ?? [])];
       await this.applyOne(refresher, instruction, rowIds, batch.source);
