@@ -74,7 +74,7 @@ export class DistributedCache {
     this.events = new TypedEmitter((event, err) => o.logger.error({ event, err: describeError(err) }, 'an event listener threw'));
     const tables = resolveTables(o.tablePrefix);
     const dialect = dialectFor(o.knex);
-    this.store = dialect.createStore({ knex: o.knex, tables, cluster: o.cluster, queryTimeout: o.queryTimeout });
+    this.store = dialect.createStore({ knex: o.knex, tables, cluster: o.cluster, queryTimeout: o.queryTimeout, preparedStatements: o.preparedStatements });
     this.applier = new Applier(this.registry, this.store, this.events, o.logger, this.hooks, {
       identity: o.serverIdentity,
       refresherTimeout: o.refresherTimeout,
@@ -242,22 +242,28 @@ export class DistributedCache {
 
   /** Every server's refresher `refresher` refreshes these ids. */
   refresh(refresher: string, ids: CacheId | CacheId[], options?: WriteOptions): Promise<void> {
-    return this.send(() => ({ refresher, kind: 'refresh', ids: toIds(ids) }), options);
+    return this.sendIds(refresher, 'refresh', ids, options);
   }
 
   /** Every server's refresher `refresher` refreshes everything. */
   refreshAll(refresher: string, options?: WriteOptions): Promise<void> {
-    return this.send(() => ({ refresher, kind: 'refresh-all' }), options);
+    return this.send({ refresher, kind: 'refresh-all' }, options);
   }
 
   /** Every server's refresher `refresher` removes these ids. */
   remove(refresher: string, ids: CacheId | CacheId[], options?: WriteOptions): Promise<void> {
-    return this.send(() => ({ refresher, kind: 'remove', ids: toIds(ids) }), options);
+    return this.sendIds(refresher, 'remove', ids, options);
   }
 
   /** Every server's refresher `refresher` receives these JSON payloads. */
   refreshPayload(refresher: string, payloads: JsonValue | JsonValue[], options?: WriteOptions): Promise<void> {
-    return this.send(() => ({ refresher, kind: 'payload', payloads: toPayloads(refresher, payloads) }), options);
+    let instruction: Instruction;
+    try {
+      instruction = { refresher, kind: 'payload', payloads: toPayloads(refresher, payloads) };
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.send(instruction, options);
   }
 
   /** Writes every instruction made inside `work` as one row when it resolves; nothing if it rejects. */
@@ -358,10 +364,19 @@ export class DistributedCache {
     return this.registry.all();
   }
 
-  private send(build: () => Instruction, options: WriteOptions | undefined): Promise<void> {
-    let instruction: Instruction;
+  private sendIds(refresher: string, kind: 'refresh' | 'remove', ids: CacheId | CacheId[], options: WriteOptions | undefined): Promise<void> {
+    let list: CacheId[];
     try {
-      instruction = build();
+      list = toIds(ids);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.send({ refresher, kind, ids: list }, options);
+  }
+
+  /** Checks a built instruction and hands it to the writer; rejects (never throws) on bad input. */
+  private send(instruction: Instruction, options: WriteOptions | undefined): Promise<void> {
+    try {
       this.registry.require(instruction.refresher, instruction.kind as InstructionKind);
       if (options?.trx !== undefined && !isTransaction(options.trx)) {
         throw new errors.InvalidOptionError('trx: pass the transaction object knex gives you, as in knex.transaction(async (trx) => cache.refresh(..., { trx }))');

@@ -27,6 +27,8 @@ export interface AdminOptions {
   cluster?: string;
   /** Bound on every query, in milliseconds. @default 10000 */
   queryTimeout?: number;
+  /** PostgreSQL: polls as named prepared statements (see DistributedCacheOptions). @default true */
+  preparedStatements?: boolean;
 }
 
 /**
@@ -50,7 +52,7 @@ export class Admin {
       throw new errors.InvalidOptionError(`cluster: ${JSON.stringify(cluster)} is not valid; use letters, digits and . _ - such as 'production'`);
     }
     const knex = options.knex;
-    const store = dialectFor(knex).createStore({ knex, tables, cluster, queryTimeout: options.queryTimeout ?? DEFAULTS.queryTimeout });
+    const store = dialectFor(knex).createStore({ knex, tables, cluster, queryTimeout: options.queryTimeout ?? DEFAULTS.queryTimeout, preparedStatements: options.preparedStatements ?? true });
     this.ctx = Object.freeze({ knex, tables, cluster, store, sql: { knex, tables, cluster, store } });
   }
 

@@ -21,6 +21,8 @@ export interface StoreConfig {
   cluster: string;
   /** Every query is bounded by this many milliseconds. */
   queryTimeout: number;
+  /** PostgreSQL: the poll as a named prepared statement (see postgres/prepared.ts). @default true */
+  preparedStatements?: boolean;
 }
 
 /** Columns read for an instruction row, the same on every dialect. */
@@ -36,12 +38,15 @@ export abstract class BaseStore implements InstructionStore {
   protected readonly t: TableNames;
   protected readonly cluster: string;
   protected readonly queryTimeout: number;
+  /** Cleared for good when a pooler shows it cannot keep prepared statements. */
+  protected prepare: boolean;
 
   constructor(config: StoreConfig) {
     this.knex = config.knex;
     this.t = config.tables;
     this.cluster = config.cluster;
     this.queryTimeout = config.queryTimeout;
+    this.prepare = config.preparedStatements ?? true;
   }
 
   abstract insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]>;

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { BaseStore, toBool, toDate } from '../base-store.js';
 import { rawRows } from '../commit-ordered-store.js';
+import { poolerLostStatement, PreparedStatement, runPrepared } from './prepared.js';
 import type { InstructionPage, NewInstructionRow, PendingSummary, PruneChunkOptions, PruneChunkResult, StoreCapabilities, StoredInstructionRow } from '../store.js';
 
 /** Rows per INSERT statement, well under PostgreSQL's 65535 bind parameters. */
@@ -22,6 +23,7 @@ const INSERT_CHUNK = 1000;
  */
 export class PostgresStore extends BaseStore {
   readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'postgres', cursorMethod: 'snapshot', notify: true });
+  private readonly pageStatements = new Map<number, PreparedStatement>();
 
   async insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]> {
     const write = async (db: Knex | Knex.Transaction) => {
@@ -62,62 +64,11 @@ export class PostgresStore extends BaseStore {
    */
   async readPage(identity: string, from: string, token: string | null, limit: number): Promise<InstructionPage> {
     const resume = token === null ? null : decodeToken(token);
-    const target = resume ? '?::pg_snapshot' : 'pg_current_snapshot()';
-    // One row from `w` even when the window is empty, so the position and the cursor flag come back anyway.
-    const sql = `
-      with w as materialized (
-        -- lo_txid/lo_id: the range half's one lower bound, as a single row comparison, so its index
-        -- scan starts exactly there (with a second, separate bound on txid, btree may start from
-        -- the weaker one and walk the whole table).
-        select b.*, greatest(b.after_txid, pg_snapshot_xmax(b.since)) as lo_txid,
-          case when b.after_txid >= pg_snapshot_xmax(b.since) then b.after_id else -1 end as lo_id
-        from (select ?::pg_snapshot as since, ${target} as target, ?::xid8 as after_txid, ?::bigint as after_id) b
-      )
-      select w.target::text as target,
-        (select c.cold_boot_requested from ?? c where c.cluster = ? and c.server_identity = ?) as cbr,
-        p.*
-      from w
-      left join lateral (
-        -- Each half is ordered and limited on its own, so a page reads at most 2 × limit index
-        -- entries however long the window: catching up on a large backlog stays linear.
-        select u.* from (
-          (select ${PAGE_COLUMNS} from ?? i
-            where i.cluster = ? and (i.txid, i.id) > (w.lo_txid, w.lo_id) and i.txid < pg_snapshot_xmax(w.target)
-              and pg_visible_in_snapshot(i.txid, w.target)
-            order by i.txid, i.id limit ?)
-          union all
-          -- In-progress xids of the old snapshot, one index lookup each (see uncoveredSql).
-          (select i.* from (select pg_snapshot_xip(w.since) as txid) x
-            cross join lateral (
-              select ${PAGE_COLUMNS} from ?? i
-              where i.cluster = ? and i.txid = x.txid
-                and (i.txid, i.id) > (w.after_txid, w.after_id) and pg_visible_in_snapshot(i.txid, w.target)
-              order by i.id limit ?) i
-            order by i.txid, i.id limit ?)
-        ) u
-        order by u.txid, u.id
-        limit ?
-      ) p on true
-      order by p.txid, p.id`;
-    const bindings = [
-      from,
-      ...(resume ? [resume.target] : []),
+    const raws = await this.runStatement(
+      this.pageStatement(limit),
       // '0' and 0 sort before every real (txid, id): the first page starts at the window's beginning.
-      resume?.txid ?? '0',
-      resume?.id ?? '0',
-      this.t.cursor,
-      this.cluster,
-      identity,
-      this.t.instruction,
-      this.cluster,
-      limit,
-      this.t.instruction,
-      this.cluster,
-      limit,
-      limit,
-      limit,
-    ];
-    const raws = rawRows(await this.bounded(this.knex.raw(sql, bindings)));
+      [from, resume?.target ?? null, resume?.txid ?? '0', resume?.id ?? '0', this.cluster, identity],
+    );
     const head = raws[0];
     if (!head) throw new Error('readPage returned no row'); // `w` always yields one
     const found = raws.filter((r) => r.id != null);
@@ -130,6 +81,77 @@ export class PostgresStore extends BaseStore {
       position: full ? null : targetText,
       coldBootRequested: head.cbr == null ? null : toBool(head.cbr),
     };
+  }
+
+  /** Runs a read-only statement, prepared unless a pooler has shown it cannot keep one; then it is retried unnamed, and stays so. */
+  private async runStatement(statement: PreparedStatement, values: unknown[]): Promise<Array<Record<string, unknown>>> {
+    try {
+      return await runPrepared(this.knex, statement, values, { timeoutMs: this.queryTimeout, prepare: this.prepare });
+    } catch (err) {
+      if (!this.prepare || !poolerLostStatement(err)) throw err;
+      this.prepare = false;
+      return runPrepared(this.knex, statement, values, { timeoutMs: this.queryTimeout, prepare: false });
+    }
+  }
+
+  /**
+   * The page statement for one page size (built once: it is prepared, see prepared.ts).
+   *
+   * A window is the rows `from` ($1) does not cover but its target snapshot does. The first page
+   * takes the target from `pg_current_snapshot()` in the same statement: that is the statement's
+   * own snapshot, so the target covers exactly the committed rows the statement can see. Later
+   * pages pass the target back ($2, from the token) and continue after the last (txid, id) ($3,
+   * $4); every row the target covers is committed, so later statements still see it (unless
+   * pruned, which marks the cursor). Only the last page returns the target as a position, so a
+   * cursor never passes a row that a later page of the same window would still deliver.
+   *
+   * The limit is written into the text rather than bound: a prepared statement may be planned
+   * generically, and a bound LIMIT would then be planned for a guessed row count.
+   */
+  private pageStatement(limit: number): PreparedStatement {
+    let statement = this.pageStatements.get(limit);
+    if (statement) return statement;
+    const instruction = quoteIdent(this.t.instruction);
+    const cursor = quoteIdent(this.t.cursor);
+    const n = Math.trunc(limit);
+    statement = new PreparedStatement(`
+      with w as materialized (
+        -- lo_txid/lo_id: the range half's one lower bound, as a single row comparison, so its index
+        -- scan starts exactly there (with a second, separate bound on txid, btree may start from
+        -- the weaker one and walk the whole table).
+        select b.*, greatest(b.after_txid, pg_snapshot_xmax(b.since)) as lo_txid,
+          case when b.after_txid >= pg_snapshot_xmax(b.since) then b.after_id else -1 end as lo_id
+        from (select $1::pg_snapshot as since, coalesce($2::pg_snapshot, pg_current_snapshot()) as target,
+          $3::xid8 as after_txid, $4::bigint as after_id) b
+      )
+      select w.target::text as target,
+        (select c.cold_boot_requested from ${cursor} c where c.cluster = $5 and c.server_identity = $6) as cbr,
+        p.*
+      from w
+      left join lateral (
+        -- Each half is ordered and limited on its own, so a page reads at most 2 × limit index
+        -- entries however long the window: catching up on a large backlog stays linear.
+        select u.* from (
+          (select ${PAGE_COLUMNS} from ${instruction} i
+            where i.cluster = $5 and (i.txid, i.id) > (w.lo_txid, w.lo_id) and i.txid < pg_snapshot_xmax(w.target)
+              and pg_visible_in_snapshot(i.txid, w.target)
+            order by i.txid, i.id limit ${n})
+          union all
+          -- In-progress xids of the old snapshot, one index lookup each (see uncoveredSql).
+          (select i.* from (select pg_snapshot_xip(w.since) as txid) x
+            cross join lateral (
+              select ${PAGE_COLUMNS} from ${instruction} i
+              where i.cluster = $5 and i.txid = x.txid
+                and (i.txid, i.id) > (w.after_txid, w.after_id) and pg_visible_in_snapshot(i.txid, w.target)
+              order by i.id limit ${n}) i
+            order by i.txid, i.id limit ${n})
+        ) u
+        order by u.txid, u.id
+        limit ${n}
+      ) p on true
+      order by p.txid, p.id`);
+    this.pageStatements.set(limit, statement);
+    return statement;
   }
 
   /** Everything committed now is visible to the statement, so no target snapshot is needed. */
@@ -253,6 +275,11 @@ function uncoveredSql(since: string, range = ''): string {
     union all
     select i.* from (select pg_snapshot_xip(${since}) as txid) x
       cross join lateral (select * from ?? i where i.cluster = ? and i.txid = x.txid offset 0) i`;
+}
+
+/** A table name as a quoted SQL identifier (names come from a validated prefix; quotes are doubled anyway). */
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
 }
 
 interface PageToken {
