@@ -202,6 +202,10 @@ export class PgListener {
       connected = true;
       if (this.closed) return { error: new Error('the listener was closed'), listenedMs: 0 };
       this.backendPid = (client as unknown as { processID?: number }).processID;
+      // Each NOTIFY this session sends commits a small transaction of its own. It need not wait
+      // for a WAL flush: a NOTIFY lost in a crash costs at most one poll interval, never an
+      // instruction, and writers send one after nearly every commit.
+      await this.query(client, 'set synchronous_commit = off');
       this.client = client;
       this.listened.clear();
       await this.reconcile();
