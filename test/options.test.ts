@@ -13,6 +13,7 @@ test('defaults are applied and frozen', () => {
   assert.equal(o.retention, 2 * 24 * 3600 * 1000);
   assert.equal(o.pruneSchedule, '* * * * *');
   assert.equal(o.cluster, 'default');
+  assert.equal(o.preparedStatements, true);
   assert.ok(Object.isFrozen(o));
   assert.equal(resolveOptions({ knex, syncInterval: '5s' }).syncInterval, 5000);
 });
@@ -26,6 +27,8 @@ const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
   ['sql identity', { serverIdentity: 'a; drop table x' }, /serverIdentity/],
   ['bad cron', { pruneSchedule: 'every minute' }, /pruneSchedule: .* node-cron/],
   ['bad page size', { pageSize: 0 }, /pageSize: 0 must be a whole number/],
+  ['non-boolean notify', { notify: 'yes' }, /notify/],
+  ['non-boolean preparedStatements', { preparedStatements: 'off' }, /preparedStatements/],
 ];
 for (const [name, extra, message] of invalid) {
   test(`refuses ${name} with E_INVALID_OPTION naming the option`, () => {

@@ -401,4 +401,87 @@ describe('postgres store: the exact snapshot cursor', { skip }, () => {
     assert.ok(Math.abs(dbNow.getTime() - Date.now()) < 60_000);
     await s.cleanup();
   });
+
+  describe('the poll as a prepared statement', () => {
+    /** A store on its own one-connection pool, so a test can reach the very session the poll uses. */
+    async function onePool(preparedStatements?: boolean) {
+      const s = await setup();
+      const single = knexFactory({ ...DATABASES.postgres.config(), pool: { min: 1, max: 1 } });
+      const store = postgresDialect.createStore({ knex: single, tables: s.tables, cluster: 'default', queryTimeout: 30_000, ...(preparedStatements === undefined ? {} : { preparedStatements }) });
+      await store.resetCursor('r', await store.head());
+      const from = (await store.loadCursor('r'))!.position;
+      const prepared = async () => rawRows(await single.raw(`select name from pg_prepared_statements where name like 'distcache_%'`)).map((r) => String(r.name));
+      return { s, single, store, from, prepared, async close() { await single.destroy(); await s.cleanup(); } };
+    }
+
+    test('is prepared once on the pooled session and reused; preparedStatements: false leaves none', async () => {
+      const on = await onePool();
+      try {
+        await on.s.store.insert([row('a')]);
+        const first = await on.store.readPage('r', on.from, null, 100);
+        assert.deepEqual(first.rows.map(labelOf), ['a']);
+        assert.equal((await on.prepared()).length, 1, 'one named statement on the session');
+        for (let i = 0; i < 10; i++) await on.store.readPage('r', first.position!, null, 100);
+        assert.equal((await on.prepared()).length, 1, 'reused, not prepared again');
+        await on.store.readPage('r', on.from, null, 50);
+        assert.equal((await on.prepared()).length, 2, 'a page size of its own is a statement of its own');
+      } finally {
+        await on.close();
+      }
+      const off = await onePool(false);
+      try {
+        await off.s.store.insert([row('b')]);
+        assert.deepEqual((await off.store.readPage('r', off.from, null, 100)).rows.map(labelOf), ['b']);
+        assert.deepEqual(await off.prepared(), []);
+      } finally {
+        await off.close();
+      }
+    });
+
+    test('a session that lost the statement (as behind a transaction-mode pooler) falls back to unnamed statements and stays there', async () => {
+      const t = await onePool();
+      try {
+        await t.s.store.insert([row('a')]);
+        const first = await t.store.readPage('r', t.from, null, 100);
+        // What a pooler does: the next statement reaches a server session that never saw the PREPARE.
+        await t.single.raw('deallocate all');
+        await t.s.store.insert([row('b')]);
+        const next = await t.store.readPage('r', first.position!, null, 100);
+        assert.deepEqual(next.rows.map(labelOf), ['b'], 'the page is read anyway');
+        await t.store.readPage('r', next.position!, null, 100);
+        assert.deepEqual(await t.prepared(), [], 'no statement is prepared again');
+      } finally {
+        await t.close();
+      }
+    });
+
+    test('a poll blocked past queryTimeout is cancelled on the server and rejects with a timeout; the session is usable after', async () => {
+      const s = await setup();
+      const single = knexFactory({ ...DATABASES.postgres.config(), pool: { min: 1, max: 1 } });
+      const store = postgresDialect.createStore({ knex: single, tables: s.tables, cluster: 'default', queryTimeout: 300 });
+      const blocker = knexFactory({ ...DATABASES.postgres.config(), pool: { min: 0, max: 1 } });
+      try {
+        await store.resetCursor('r', await store.head());
+        const from = (await store.loadCursor('r'))!.position;
+        const errors: unknown[] = [];
+        single.on('query-error', (err: unknown) => errors.push(err));
+        await blocker.transaction(async (trx) => {
+          await trx.raw(`lock table ?? in access exclusive mode`, [s.tables.instruction]);
+          const started = performance.now();
+          await assert.rejects(store.readPage('r', from, null, 100), (err: Error) => err.name === 'KnexTimeoutError');
+          assert.ok(performance.now() - started < 10_000);
+          // The cancelled statement is gone from the server, not still queued behind the lock.
+          const waiting = rawRows(await trx.raw(`select count(*)::int as n from pg_stat_activity where query like '%with w as materialized%' and wait_event_type = 'Lock'`));
+          assert.equal(waiting[0]!.n, 0);
+        });
+        assert.equal(errors.length, 1, 'knex query-error listeners see the timeout');
+        await s.store.insert([row('after')]);
+        assert.deepEqual((await store.readPage('r', from, null, 100)).rows.map(labelOf), ['after']);
+      } finally {
+        await blocker.destroy();
+        await single.destroy();
+        await s.cleanup();
+      }
+    });
+  });
 });

@@ -56,17 +56,27 @@ export async function runPrepared(
   let timer: NodeJS.Timeout | undefined;
   try {
     const query = connection.query(options.prepare ? { name: statement.name, text: statement.text, values } : { text: statement.text, values });
-    const timedOut = new Promise<never>((_, reject) => {
+    const result = await new Promise<pg.QueryResult>((resolve, reject) => {
+      let timedOut = false;
       timer = setTimeout(() => {
+        timedOut = true;
         const error = new KnexTimeoutError(`Defined query timeout of ${options.timeoutMs}ms exceeded when running query.`);
-        // Cancel first, so the connection goes back to the pool idle rather than still busy.
+        // Cancel first, so the connection goes back to the pool idle rather than still busy; the
+        // statement's own "canceling statement" error is then ignored in favour of the timeout.
         client.cancelQuery(connection).then(
           () => reject(error),
           () => reject(error),
         );
       }, options.timeoutMs);
+      query.then(
+        (value) => {
+          if (!timedOut) resolve(value);
+        },
+        (err: unknown) => {
+          if (!timedOut) reject(err);
+        },
+      );
     });
-    const result = await Promise.race([query, timedOut]);
     client.emit('query-response', result.rows, event);
     return result.rows as Array<Record<string, unknown>>;
   } catch (err) {
