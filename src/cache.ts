@@ -96,7 +96,7 @@ export class DistributedCache {
       maxErrorBackoff: o.maxErrorBackoff,
       onColdBoot: o.onColdBoot,
     });
-    this.pruner = new Pruner(this.store, this.events, o.logger, { retention: o.retention, maxRetention: o.maxRetention, chunkSize: o.pruneChunkSize });
+    this.pruner = new Pruner(this.store, this.events, o.logger, { retention: o.retention, maxRetention: o.maxRetention, chunkSize: o.pruneChunkSize, dutyCycle: o.pruneDutyCycle });
     this.wake = o.notify
       ? dialect.createWakeSource?.({
           knex: o.knex,

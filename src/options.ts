@@ -91,6 +91,12 @@ export interface DistributedCacheOptions {
   pruneSchedule?: string | false;
   /** Rows deleted per prune statement, so a prune never holds long locks. @default 1000 */
   pruneChunkSize?: number;
+  /**
+   * The share of a prune's time spent deleting: after each chunk it rests in proportion to how
+   * long the chunk took, so writers sharing the database keep their latency (1: no rest).
+   * @default 0.5
+   */
+  pruneDutyCycle?: number;
   /** Every database query is bounded by this. @default '10s' */
   queryTimeout?: Duration;
   /** Every refresher call is bounded by this. @default '30s' */
@@ -147,6 +153,7 @@ export interface ResolvedOptions {
   readonly retention: number;
   readonly pruneSchedule: string | false;
   readonly pruneChunkSize: number;
+  readonly pruneDutyCycle: number;
   readonly queryTimeout: number;
   readonly refresherTimeout: number;
   readonly refresherRetries: number;
@@ -169,6 +176,7 @@ export const DEFAULTS = Object.freeze({
   retention: 2 * 24 * 3600_000,
   pruneSchedule: '* * * * *',
   pruneChunkSize: 1000,
+  pruneDutyCycle: 0.5,
   queryTimeout: 10_000,
   refresherTimeout: 30_000,
   refresherRetries: 3,
@@ -215,6 +223,14 @@ function integer(option: string, value: number | undefined, fallback: number, mi
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     invalid(option, `${JSON.stringify(value)} must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function fraction(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 1) {
+    invalid(option, `${JSON.stringify(value)} must be a number above 0 and at most 1, such as 0.5`);
   }
   return value;
 }
@@ -268,6 +284,7 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
     retention,
     pruneSchedule,
     pruneChunkSize: integer('pruneChunkSize', options.pruneChunkSize, DEFAULTS.pruneChunkSize, 1, 100_000),
+    pruneDutyCycle: fraction('pruneDutyCycle', options.pruneDutyCycle, DEFAULTS.pruneDutyCycle),
     queryTimeout: duration('queryTimeout', options.queryTimeout, DEFAULTS.queryTimeout, 100),
     refresherTimeout: duration('refresherTimeout', options.refresherTimeout, DEFAULTS.refresherTimeout, 1),
     refresherRetries: integer('refresherRetries', options.refresherRetries, DEFAULTS.refresherRetries, 0, 100),

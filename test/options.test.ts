@@ -14,6 +14,7 @@ test('defaults are applied and frozen', () => {
   assert.equal(o.pruneSchedule, '* * * * *');
   assert.equal(o.cluster, 'default');
   assert.equal(o.preparedStatements, true);
+  assert.equal(o.pruneDutyCycle, 0.5);
   assert.ok(Object.isFrozen(o));
   assert.equal(resolveOptions({ knex, syncInterval: '5s' }).syncInterval, 5000);
 });
@@ -29,6 +30,8 @@ const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
   ['bad page size', { pageSize: 0 }, /pageSize: 0 must be a whole number/],
   ['non-boolean notify', { notify: 'yes' }, /notify/],
   ['non-boolean preparedStatements', { preparedStatements: 'off' }, /preparedStatements/],
+  ['duty cycle above 1', { pruneDutyCycle: 1.5 }, /pruneDutyCycle: 1.5 must be a number above 0 and at most 1/],
+  ['duty cycle of 0', { pruneDutyCycle: 0 }, /pruneDutyCycle/],
 ];
 for (const [name, extra, message] of invalid) {
   test(`refuses ${name} with E_INVALID_OPTION naming the option`, () => {

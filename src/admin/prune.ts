@@ -22,6 +22,8 @@ export interface PruneRules {
   forgetServersAfter: number;
   /** Rows per delete statement. @default 1000 */
   chunkSize: number;
+  /** Share of the prune's time spent deleting (see the pruneDutyCycle option). @default 0.5 */
+  dutyCycle: number;
 }
 
 export function defaultPruneRules(): PruneRules {
@@ -31,6 +33,7 @@ export function defaultPruneRules(): PruneRules {
     staleServerTimeout: DEFAULTS.staleServerTimeout,
     forgetServersAfter: DEFAULTS.forgetServersAfter,
     chunkSize: DEFAULTS.pruneChunkSize,
+    dutyCycle: DEFAULTS.pruneDutyCycle,
   };
 }
 
@@ -104,7 +107,7 @@ export async function prune(ctx: AdminContext, rules: PruneRules, onProgress?: (
     onProgress?.(deleted);
     return chunk;
   };
-  const pruner = new Pruner(store, new TypedEmitter(() => undefined), silentLogger, { retention: rules.retention, maxRetention: rules.maxRetention, chunkSize: rules.chunkSize });
+  const pruner = new Pruner(store, new TypedEmitter(() => undefined), silentLogger, { retention: rules.retention, maxRetention: rules.maxRetention, chunkSize: rules.chunkSize, dutyCycle: rules.dutyCycle });
   const table = new ServerTable(ctx.sql);
   return pruner.prune({ coveredBy: () => table.activePositions(rules.staleServerTimeout), forget: () => table.forget(rules.forgetServersAfter) });
 }

@@ -2,6 +2,7 @@ import { describeError } from '../errors.js';
 import type { TypedEmitter } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore } from '../store/store.js';
+import { sleep } from './timeout.js';
 
 export interface PruneResult {
   deleted: number;
@@ -17,7 +18,16 @@ export interface PrunerSettings {
   /** The hard cap: rows older than this go even when a server still needs them. */
   maxRetention: number;
   chunkSize: number;
+  /**
+   * The share of a prune's time spent in delete statements: after each chunk it rests
+   * `(1 / dutyCycle - 1)` times as long as the chunk took. 1 never rests.
+   */
+  dutyCycle: number;
+  /** Time and waiting, replaceable in tests. @default performance.now and a timer */
+  clock?: { now(): number; rest(ms: number): Promise<void> };
 }
+
+const REAL_CLOCK = { now: () => performance.now(), rest: (ms: number) => sleep(ms) };
 
 /** What the cluster tells a prune: whose progress to respect, and whom to forget. */
 export interface PruneMembership {
@@ -88,13 +98,17 @@ export class Pruner {
   /** Deletes chunk by chunk until a chunk comes back short. */
   private async pass(options: { olderThanMs: number; coveredBy?: readonly string[] }, marked: Set<string>): Promise<number> {
     let deleted = 0;
+    const clock = this.settings.clock ?? REAL_CLOCK;
     for (;;) {
+      const chunkStarted = clock.now();
       const chunk = await this.store.pruneChunk({ ...options, limit: this.settings.chunkSize });
       deleted += chunk.deleted;
       chunk.marked.forEach((identity) => marked.add(identity));
       if (chunk.deleted < this.settings.chunkSize) return deleted;
-      // Let other work (polls, writes) run between chunks.
-      await new Promise((resolve) => setImmediate(resolve));
+      // Rest in proportion to the chunk: a slow database (or a busy one) gets longer gaps, and
+      // the writers and polls sharing it keep their latency while a large backlog is deleted.
+      const rest = (clock.now() - chunkStarted) * (1 / this.settings.dutyCycle - 1);
+      await (rest > 0 ? clock.rest(rest) : new Promise((resolve) => setImmediate(resolve)));
     }
   }
 }

@@ -4,7 +4,10 @@ import { backdate, failures, harness, rowIds } from './harness.js';
 import { recorder } from '../support/recorder.js';
 import { waitFor } from '../support/wait.js';
 import type { DialectName } from '../support/databases.js';
-import type { ColdBootReason } from './exports.js';
+import { silentLoggerForTests, tableNames, type ColdBootReason } from './exports.js';
+import { dialectFor } from '../../src/store/dialect.js';
+import { Pruner } from '../../src/sync/pruner.js';
+import { TypedEmitter } from '../../src/events.js';
 
 /** Cold boots, failures, malformed rows, paging and pruning. */
 export function syncTests(dialect: DialectName): void {
@@ -220,6 +223,29 @@ export function syncTests(dialect: DialectName): void {
     assert.deepEqual(boots, ['requested']);
     assert.deepEqual(onB.calls, [{ kind: 'refresh-all' }]);
     assert.equal((await a.prune()).deleted, 0);
+  });
+
+  test('a prune rests between chunks in proportion to them (pruneDutyCycle)', async (t) => {
+    const h = await harness(t, dialect);
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
+    for (let i = 0; i < 12; i++) await a.refresh('product', [i]);
+    await backdate(h, 'all');
+    const store = dialectFor(h.knex).createStore({ knex: h.knex, tables: tableNames(h.prefix), cluster: 'default', queryTimeout: 30_000 });
+    // A clock that moves 10 ms per reading: every chunk "takes" 10 ms, whatever the machine does.
+    let now = 0;
+    const rests: number[] = [];
+    const clock = { now: () => (now += 10), rest: async (ms: number) => void rests.push(ms) };
+    const pruner = new Pruner(store, new TypedEmitter(() => undefined), silentLoggerForTests, { retention: 1000, maxRetention: 1000, chunkSize: 2, dutyCycle: 0.25, clock });
+    const result = await pruner.prune();
+    assert.equal(result.deleted, 11, 'all but the newest');
+    // Five full chunks, each followed by a rest three times its 10 ms; the short sixth ends the prune.
+    assert.deepEqual(rests, [30, 30, 30, 30, 30]);
+    rests.length = 0;
+    const eager = new Pruner(store, new TypedEmitter(() => undefined), silentLoggerForTests, { retention: 1000, maxRetention: 1000, chunkSize: 2, dutyCycle: 1, clock });
+    for (let i = 0; i < 4; i++) await a.refresh('product', [i]);
+    await backdate(h, 'all');
+    assert.equal((await eager.prune()).deleted, 4);
+    assert.deepEqual(rests, [], 'a duty cycle of 1 never rests');
   });
 
   test('prune leaves rows younger than retention and does not mark servers that read everything', async (t) => {

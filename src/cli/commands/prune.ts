@@ -54,5 +54,6 @@ function pruneRules(values: OptionValues): PruneRules {
     staleServerTimeout: durationOption(values, 'stale-after', d.staleServerTimeout, 'prune'),
     forgetServersAfter: durationOption(values, 'forget-after', Math.max(DEFAULTS.forgetServersAfter, maxRetention), 'prune'),
     chunkSize: integerOption(values, 'chunk-size', d.chunkSize, 1, 'prune'),
+    dutyCycle: d.dutyCycle,
   };
 }
