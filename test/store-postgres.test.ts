@@ -438,6 +438,26 @@ describe('postgres store: the exact snapshot cursor', { skip }, () => {
       }
     });
 
+    test('a batch insert returns each row its own id, in the rows\' order, with every column as given', async () => {
+      const t = await onePool();
+      try {
+        const rows = Array.from({ length: 250 }, (_, i) => ({ ...row(`r${i}`, i + 1), originInstance: i % 2 ? `inst-${i}` : null }));
+        const ids = await t.store.insert(rows);
+        assert.equal(ids.length, 250);
+        const stored = rawRows(await t.single.raw(`select id, json_instruction, origin_instance, instruction_count, cluster from ?? order by id`, [t.s.tables.instruction]));
+        assert.deepEqual(stored.map((r) => Number(r.id)), ids, 'ids in the order of the rows given');
+        stored.forEach((r, i) => {
+          assert.equal(JSON.parse(String(r.json_instruction)).label, `r${i}`);
+          assert.equal(r.origin_instance, i % 2 ? `inst-${i}` : null);
+          assert.equal(Number(r.instruction_count), i + 1);
+          assert.equal(r.cluster, 'default');
+        });
+        assert.deepEqual((await t.store.insert([row('one')])).length, 1);
+      } finally {
+        await t.close();
+      }
+    });
+
     test('a session that lost the statement (as behind a transaction-mode pooler) falls back to unnamed statements and stays there', async () => {
       const t = await onePool();
       try {

@@ -65,7 +65,12 @@ export async function runPrepared(
         // statement's own "canceling statement" error is then ignored in favour of the timeout.
         client.cancelQuery(connection).then(
           () => reject(error),
-          () => reject(error),
+          () => {
+            // Not cancelled: the session is still busy, so the pool must not hand it out again
+            // (knex's own flag for a connection to destroy).
+            (connection as unknown as { __knex__disposed?: unknown }).__knex__disposed = error;
+            reject(error);
+          },
         );
       }, options.timeoutMs);
       query.then(

@@ -24,6 +24,8 @@ const INSERT_CHUNK = 1000;
 export class PostgresStore extends BaseStore {
   readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'postgres', cursorMethod: 'snapshot', notify: true });
   private readonly pageStatements = new Map<number, PreparedStatement>();
+  private insertOne: PreparedStatement | undefined;
+  private insertMany: PreparedStatement | undefined;
 
   async insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]> {
     const write = async (db: Knex | Knex.Transaction) => {
@@ -44,8 +46,42 @@ export class PostgresStore extends BaseStore {
     };
     if (rows.length === 0) return [];
     if (trx) return write(trx);
+    // Outside a transaction, the common case: one prepared statement on a pooled connection.
+    if (rows.length <= INSERT_CHUNK) return this.insertPrepared(rows);
     // A single statement is atomic on its own; only a batch split over statements needs a transaction.
     return rows.length <= INSERT_CHUNK ? write(this.knex) : this.knex.transaction(write);
+  }
+
+  /**
+   * One row or a batch of them in one autocommit statement, prepared: every write pays for
+   * knex's query building and a fresh parse otherwise. A batch goes in as arrays through
+   * `unnest`, so one statement text serves every batch size; ids come back in the rows' order.
+   */
+  private async insertPrepared(rows: readonly NewInstructionRow[]): Promise<number[]> {
+    const single = rows.length === 1;
+    const statement = single ? this.insertOneStatement : this.insertManyStatement;
+    const values = single
+      ? [rows[0]!.json, rows[0]!.originated, rows[0]!.originInstance, rows[0]!.instructionCount, this.cluster]
+      : [rows.map((r) => r.json), rows.map((r) => r.originated), rows.map((r) => r.originInstance), rows.map((r) => r.instructionCount), this.cluster];
+    const inserted = await this.runStatement(statement, values);
+    return inserted.map((r) => Number(r.id));
+  }
+
+  private get insertOneStatement(): PreparedStatement {
+    return (this.insertOne ??= new PreparedStatement(
+      `insert into ${quoteIdent(this.t.instruction)} (json_instruction, originated, origin_instance, instruction_count, cluster)
+       values ($1, $2, $3, $4, $5) returning id`,
+    ));
+  }
+
+  private get insertManyStatement(): PreparedStatement {
+    return (this.insertMany ??= new PreparedStatement(
+      `insert into ${quoteIdent(this.t.instruction)} (json_instruction, originated, origin_instance, instruction_count, cluster)
+       select u.json, u.originated, u.origin_instance, u.instruction_count, $5
+       from unnest($1::text[], $2::text[], $3::text[], $4::int[]) with ordinality as u(json, originated, origin_instance, instruction_count, n)
+       order by u.n
+       returning id`,
+    ));
   }
 
   async head(): Promise<string> {
@@ -83,7 +119,11 @@ export class PostgresStore extends BaseStore {
     };
   }
 
-  /** Runs a read-only statement, prepared unless a pooler has shown it cannot keep one; then it is retried unnamed, and stays so. */
+  /**
+   * Runs a statement, prepared unless a pooler has shown it cannot keep one; then it is retried
+   * unnamed, and stays so. The retry is safe for writes too: both errors come before the
+   * statement runs.
+   */
   private async runStatement(statement: PreparedStatement, values: unknown[]): Promise<Array<Record<string, unknown>>> {
     try {
       return await runPrepared(this.knex, statement, values, { timeoutMs: this.queryTimeout, prepare: this.prepare });
