@@ -64,8 +64,11 @@ export class InstrumentationHooks {
     return this.wrap(run, (h, next) => (h.sync ? h.sync(info, next) : next()));
   }
 
-  refresher<T>(info: RefresherCallInfo, run: () => Promise<T>): Promise<T> {
-    return this.wrap(run, (h, next) => (h.refresher ? h.refresher(info, next) : next()));
+  /** `info` is built only when hooks are attached, as for `write`. */
+  refresher<T>(info: () => RefresherCallInfo, run: () => Promise<T>): Promise<T> {
+    if (this.list.length === 0) return run();
+    const built = info();
+    return this.wrap(run, (h, next) => (h.refresher ? h.refresher(built, next) : next()));
   }
 
   private wrap<T>(run: () => Promise<T>, call: (hooks: Instrumentation, next: () => Promise<T>) => Promise<T>): Promise<T> {

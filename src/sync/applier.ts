@@ -68,7 +68,7 @@ export class Applier {
       await this.applyOne(refresher, instruction, rowIds, batch.source);
       applied += instructionWeight(instruction);
     }
-    await Promise.all(records);
+    if (records.length > 0) await Promise.all(records);
     return applied;
   }
 
@@ -85,14 +85,14 @@ export class Applier {
     if (supports(refresher, instruction.kind)) {
       error = await this.callWithRetries(refresher, instruction, source, false);
       if (!error) {
-        this.events.emit('instruction:applied', {
+        this.events.emitBuilt('instruction:applied', () => ({
           refresher: refresher.id,
           kind: instruction.kind,
           count: instructionWeight(instruction),
           source,
           rowIds,
           durationMs: performance.now() - started,
-        });
+        }));
         return;
       }
     } else {
@@ -127,7 +127,7 @@ export class Applier {
     let lastError: Error | undefined;
     for (let attempt = 0; attempt <= this.settings.refresherRetries; attempt++) {
       if (attempt > 0) await sleep(this.settings.retryDelay * 2 ** (attempt - 1));
-      const info = { identity: this.settings.identity, refresher: refresher.id, kind: instruction.kind, count: instructionWeight(instruction), source, attempt, fallback };
+      const info = () => ({ identity: this.settings.identity, refresher: refresher.id, kind: instruction.kind, count: instructionWeight(instruction), source, attempt, fallback });
       try {
         await this.hooks.refresher(info, () =>
           withTimeout(
