@@ -109,8 +109,12 @@ export interface InstructionPage {
   token: string | null;
   /** A position that may be stored once `rows` are applied; null when it cannot be stored yet. */
   position: string | null;
-  /** `identity`'s cursor asks for a cold boot (a prune passed it, or an operator's resync); null: no cursor. */
-  coldBootRequested: boolean | null;
+  /**
+   * `identity`'s cursor asks for a cold boot (a prune passed it, or an operator's resync); null: no
+   * cursor. A window's first page (no token) always reads it; later pages of a catch-up may not
+   * (undefined), as the poller acts on the first page only.
+   */
+  coldBootRequested: boolean | null | undefined;
 }
 
 export interface PendingSummary {

@@ -12,6 +12,17 @@ export class MysqlStore extends CommitOrderedStore {
   readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'mysql', cursorMethod: 'sequence', notify: false });
   protected readonly positionColumn = 'seq';
 
+  /**
+   * MariaDB plans `cluster = ? and seq > ? order by seq limit ?` as a ref lookup on `cluster`
+   * alone, filtering seq entry by entry from the start of the cluster: each page of a catch-up
+   * then costs more than the one before (1 ms at row 1,000, 4 ms at row 45,000 here). Naming the
+   * (cluster, seq) index makes it a range scan that starts at the cursor: the same 0.7 ms per page
+   * anywhere in the log.
+   */
+  protected override positionScan(): Knex.Raw {
+    return this.knex.raw('?? force index (??)', [this.t.instruction, `${this.t.instruction}_cluster_seq`]);
+  }
+
   protected async insertOne(db: Knex | Knex.Transaction, row: Record<string, unknown>): Promise<number> {
     // mysql2 resolves an insert to [insertId], the AUTO_INCREMENT id (the trigger leaves it alone).
     const [id] = await this.bounded(db(this.t.instruction).insert(row));
