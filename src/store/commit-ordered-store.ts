@@ -13,41 +13,52 @@ export abstract class CommitOrderedStore extends BaseStore {
   protected abstract readonly positionColumn: string;
 
   /**
-   * The instruction table as a scan in position order reads it. MySQL adds an index hint (see
-   * MysqlStore); elsewhere it is the table.
+   * The instruction table as a scan in position order reads it, as SQL. MySQL adds an index hint
+   * (see MysqlStore); elsewhere it is the table.
    */
-  protected positionScan(): Knex.Raw {
-    return this.knex.raw('??', [this.t.instruction]);
+  protected positionScan(): string {
+    return this.quote(this.t.instruction);
   }
 
-  /** Rows of this cluster past `after`, in position order, through `positionScan`. */
-  private pastPosition(after: number) {
-    return this.knex.from(this.positionScan()).where('cluster', this.cluster).where(this.positionColumn, '>', after).orderBy(this.positionColumn);
+  /** An identifier quoted the way this knex client quotes it. */
+  protected quote(name: string): string {
+    return this.knex.raw('??', [name]).toQuery();
+  }
+
+  /**
+   * Runs one of this store's own statements (`?` placeholders) outside any transaction; SQLite
+   * overrides it to keep the statement prepared (see sqlite/statements.ts).
+   */
+  protected async runStatement(sql: string, params: unknown[], mode: 'all' | 'run'): Promise<unknown> {
+    const result = await this.bounded(this.knex.raw(sql, params as Knex.RawBinding[]));
+    return mode === 'all' ? rawRows(result) : result;
   }
 
   /** Inserts one row on `db` and returns its id. */
   protected abstract insertOne(db: Knex | Knex.Transaction, row: Record<string, unknown>): Promise<number>;
 
+  /** One autocommit row, outside a transaction; through knex unless a dialect does better. */
+  protected insertAlone(row: Record<string, unknown>): Promise<number> {
+    return this.insertOne(this.knex, row);
+  }
+
   async insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]> {
+    const values = (row: NewInstructionRow) => ({
+      json_instruction: row.json,
+      originated: row.originated,
+      origin_instance: row.originInstance,
+      instruction_count: row.instructionCount,
+      cluster: this.cluster,
+    });
     const write = async (db: Knex | Knex.Transaction) => {
       const ids: number[] = [];
-      for (const row of rows) {
-        ids.push(
-          await this.insertOne(db, {
-            json_instruction: row.json,
-            originated: row.originated,
-            origin_instance: row.originInstance,
-            instruction_count: row.instructionCount,
-            cluster: this.cluster,
-          }),
-        );
-      }
+      for (const row of rows) ids.push(await this.insertOne(db, values(row)));
       return ids;
     };
     if (trx) return write(trx);
     // One row needs no transaction of its own: an autocommit insert is one round trip, and on
     // MySQL it holds the sequence lock for the shortest time.
-    if (rows.length === 1) return write(this.knex);
+    if (rows.length === 1) return [await this.insertAlone(values(rows[0]!))];
     return this.knex.transaction(write);
   }
 
@@ -56,63 +67,51 @@ export abstract class CommitOrderedStore extends BaseStore {
     return String(raw?.head == null ? 0 : Number(raw.head));
   }
 
+  /** The columns of a page, and the position as `pos`. */
+  private get pageColumns(): string {
+    return [...ROW_COLUMNS.map((c) => this.quote(c)), `${this.quote(this.positionColumn)} as pos`].join(', ');
+  }
+
+  /** Built once: the first page of a window, plus one marker row carrying the cursor's cold-boot flag. */
+  private get firstPageSql(): string {
+    const nulls = ROW_COLUMNS.map(() => 'null').join(', ');
+    const pos = this.quote(this.positionColumn);
+    return (this.firstPageText ??= `select * from (select ${this.pageColumns}, null as cbr from ${this.positionScan()} where cluster = ? and ${pos} > ? order by ${pos} limit ?) page
+       union all
+       select ${nulls}, null, cold_boot_requested from ${this.quote(this.t.cursor)} where cluster = ? and server_identity = ?`);
+  }
+  private firstPageText: string | undefined;
+
+  /** Built once: a later page of a catch-up, the rows alone. */
+  private get laterPageSql(): string {
+    const pos = this.quote(this.positionColumn);
+    return (this.laterPageText ??= `select ${this.pageColumns} from ${this.positionScan()} where cluster = ? and ${pos} > ? order by ${pos} limit ?`);
+  }
+  private laterPageText: string | undefined;
+
   async readPage(identity: string, from: string, token: string | null, limit: number): Promise<InstructionPage> {
     const after = Number(token ?? from);
-    if (token !== null) return this.continuePage(token, after, limit);
-    const nulls = ROW_COLUMNS.map(() => 'null').join(', ');
-    // One statement: the page, plus one marker row carrying this server's cold-boot flag.
-    const result = await this.bounded(
-      this.knex.raw(
-        `select * from (select ${ROW_COLUMNS.map((c) => `??`).join(', ')}, ?? as pos, null as cbr from ? where cluster = ? and ?? > ? order by ?? limit ?) page
-         union all
-         select ${nulls}, null, cold_boot_requested from ?? where cluster = ? and server_identity = ?`,
-        [
-          ...ROW_COLUMNS,
-          this.positionColumn,
-          this.positionScan(),
-          this.cluster,
-          this.positionColumn,
-          after,
-          this.positionColumn,
-          limit,
-          this.t.cursor,
-          this.cluster,
-          identity,
-        ],
-      ),
-    );
-    const raws = rawRows(result);
-    let coldBootRequested: boolean | null = null;
+    // Later pages of a catch-up skip the cursor flag the first page brought: the union with the
+    // cursor table costs about a third more per page on SQLite, and the poller reads it once.
+    const raws = (
+      token === null
+        ? await this.runStatement(this.firstPageSql, [this.cluster, after, limit, this.cluster, identity], 'all')
+        : await this.runStatement(this.laterPageSql, [this.cluster, after, limit], 'all')
+    ) as Array<Record<string, unknown>>;
+    let coldBootRequested: boolean | null | undefined = token === null ? null : undefined;
     const page: Array<{ row: StoredInstructionRow; pos: number }> = [];
     for (const raw of raws) {
       if (raw.id == null) coldBootRequested = toBool(raw.cbr);
       else page.push({ row: this.toRow(raw), pos: Number(raw.pos) });
     }
-    page.sort((a, b) => a.pos - b.pos);
+    // A union promises no order of its own.
+    if (token === null) page.sort((a, b) => a.pos - b.pos);
     const last = page[page.length - 1];
     return {
       rows: page.map((p) => p.row),
       token: last && page.length >= limit ? String(last.pos) : null,
       position: last ? String(last.pos) : null,
       coldBootRequested,
-    };
-  }
-
-  /**
-   * A later page of a catch-up: the rows alone, without the cursor flag the first page brought
-   * (a union with the cursor table costs about a third more per page on SQLite).
-   */
-  private async continuePage(token: string, after: number, limit: number): Promise<InstructionPage> {
-    const raws: Array<Record<string, unknown>> = await this.bounded(
-      this.pastPosition(after).select(...ROW_COLUMNS, `${this.positionColumn} as pos`).limit(limit),
-    );
-    const page = raws.map((raw) => ({ row: this.toRow(raw), pos: Number(raw.pos) }));
-    const last = page[page.length - 1];
-    return {
-      rows: page.map((p) => p.row),
-      token: last && page.length >= limit ? String(last.pos) : null,
-      position: last ? String(last.pos) : null,
-      coldBootRequested: undefined,
     };
   }
 
@@ -128,7 +127,7 @@ export abstract class CommitOrderedStore extends BaseStore {
 
   async listPending(from: string, limit: number): Promise<StoredInstructionRow[]> {
     const raws = await this.bounded(
-      this.pastPosition(Number(from)).select(...ROW_COLUMNS).limit(limit),
+      this.knex.from(this.knex.raw(this.positionScan())).select(...ROW_COLUMNS).where('cluster', this.cluster).where(this.positionColumn, '>', Number(from)).orderBy(this.positionColumn).limit(limit),
     );
     return raws.map((raw: Record<string, unknown>) => this.toRow(raw));
   }

@@ -19,8 +19,8 @@ export class MysqlStore extends CommitOrderedStore {
    * (cluster, seq) index makes it a range scan that starts at the cursor: the same 0.7 ms per page
    * anywhere in the log.
    */
-  protected override positionScan(): Knex.Raw {
-    return this.knex.raw('?? force index (??)', [this.t.instruction, `${this.t.instruction}_cluster_seq`]);
+  protected override positionScan(): string {
+    return `${this.quote(this.t.instruction)} force index (${this.quote(`${this.t.instruction}_cluster_seq`)})`;
   }
 
   protected async insertOne(db: Knex | Knex.Transaction, row: Record<string, unknown>): Promise<number> {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { CommitOrderedStore } from '../commit-ordered-store.js';
+import { runCached } from './statements.js';
 import type { StoreCapabilities } from '../store.js';
 
 export const SQLITE_NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
@@ -17,6 +18,23 @@ export class SqliteStore extends CommitOrderedStore {
     // and a cheaper statement.
     const [id] = await this.bounded(db(this.t.instruction).insert(row));
     return Number(id);
+  }
+
+  protected override async runStatement(sql: string, params: unknown[], mode: 'all' | 'run'): Promise<unknown> {
+    return (await runCached(this.knex, sql, params, mode)) ?? super.runStatement(sql, params, mode);
+  }
+
+  /** Built once: one autocommit row, as a statement kept prepared on the connection. */
+  private get insertSql(): string {
+    const columns = ['json_instruction', 'originated', 'origin_instance', 'instruction_count', 'cluster'];
+    return (this.insertText ??= `insert into ${this.quote(this.t.instruction)} (${columns.map((c) => this.quote(c)).join(', ')}) values (?, ?, ?, ?, ?)`);
+  }
+  private insertText: string | undefined;
+
+  protected override async insertAlone(row: Record<string, unknown>): Promise<number> {
+    const values = [row.json_instruction, row.originated, row.origin_instance, row.instruction_count, row.cluster];
+    const result = (await runCached(this.knex, this.insertSql, values, 'run')) as { lastInsertRowid: number | bigint } | undefined;
+    return result ? Number(result.lastInsertRowid) : this.insertOne(this.knex, row);
   }
 
   protected override nowSql(): Knex.Raw {

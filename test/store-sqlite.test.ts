@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import knexFactory from 'knex';
+import { migrate } from '../src/migrations/migrate.js';
+import { sqliteDialect } from '../src/store/sqlite/dialect.js';
+import type { NewInstructionRow } from '../src/store/store.js';
+import { tableNames } from '../src/store/tables.js';
+import { dropPrefixed, freshPrefix, sqliteConfig, sqliteFile } from './support/databases.js';
+
+const row = (label: string): NewInstructionRow => ({ json: JSON.stringify({ label }), originated: 'test', originInstance: null, instructionCount: 1 });
+
+test('sqlite store: polls and single-row writes run as statements kept prepared, visible to knex query listeners, and survive a schema change', async () => {
+  const knex = knexFactory(sqliteConfig(sqliteFile()));
+  const prefix = freshPrefix();
+  try {
+    await migrate(knex, { tablePrefix: prefix });
+    const store = sqliteDialect.createStore({ knex, tables: tableNames(prefix), cluster: 'default', queryTimeout: 10_000 });
+    await store.resetCursor('r', await store.head());
+    const seen: string[] = [];
+    const responses: unknown[] = [];
+    knex.on('query', (q: { sql: string }) => seen.push(q.sql));
+    knex.on('query-response', (r: unknown) => responses.push(r));
+
+    const ids = [];
+    for (let i = 0; i < 5; i++) ids.push(...(await store.insert([row(`r${i}`)])));
+    assert.deepEqual(ids, [1, 2, 3, 4, 5], 'each write returns its row id');
+    assert.equal(seen.length, 5, 'one statement per write, seen by knex listeners');
+    assert.ok(seen.every((sql) => /^insert into/.test(sql)));
+
+    seen.length = 0;
+    const first = await store.readPage('r', '0', null, 2);
+    const second = await store.readPage('r', '0', first.token, 2);
+    const third = await store.readPage('r', '0', second.token, 2);
+    assert.deepEqual([...first.rows, ...second.rows, ...third.rows].map((r) => r.id), [1, 2, 3, 4, 5]);
+    assert.equal(first.coldBootRequested, false, 'the first page carries the cursor flag');
+    assert.equal(second.coldBootRequested, undefined, 'later pages do not read it');
+    assert.equal(third.token, null);
+    assert.equal(third.position, '5');
+    assert.equal(seen.length, 3, 'one statement per page');
+    assert.equal(responses.length, 8);
+
+    // The tables are dropped and made again under the same prefix, on the same connection:
+    // the statements kept prepared must read the new tables, not fail or read stale ones.
+    await dropPrefixed(knex, prefix);
+    await migrate(knex, { tablePrefix: prefix });
+    await store.resetCursor('r', await store.head());
+    assert.deepEqual(await store.insert([row('again')]), [1]);
+    const fresh = await store.readPage('r', '0', null, 10);
+    assert.deepEqual(fresh.rows.map((r) => JSON.parse(r.json).label), ['again']);
+  } finally {
+    await dropPrefixed(knex, prefix);
+    await knex.destroy();
+  }
+});
