@@ -454,6 +454,34 @@ describe('mysql store', { skip }, () => {
     assert.equal((await store.loadCursor('locked'))!.coldBootRequested, false);
   });
 
+  it('polls and one-row writes run as prepared statements, seen by knex listeners, bounded by the query timeout', async () => {
+    const { t } = await setup();
+    const store = mysqlDialect.createStore({ knex, tables: t, cluster: 'default', queryTimeout: 300 });
+    await store.resetCursor('r', '0');
+    const seen: string[] = [];
+    const onQuery = (q: { sql: string }) => seen.push(q.sql);
+    knex.on('query', onQuery);
+    try {
+      const [id] = await store.insert([row('a')]);
+      const page = await store.readPage('r', '0', null, 100);
+      assert.deepEqual(page.rows.map((r) => r.id), [id]);
+      assert.equal(seen.length, 2, 'one statement each');
+    } finally {
+      knex.off('query', onQuery);
+    }
+    // A writer holding the sequence lock makes the next one-row write wait in its trigger; past
+    // queryTimeout the write is killed on the server and rejects, so a writer never hangs.
+    const holder = await transaction();
+    await holder(t.instruction).insert({ json_instruction: '{}', originated: 'holder', cluster: 'default' });
+    await assert.rejects(store.insert([row('blocked')]), (err: Error) => err.name === 'KnexTimeoutError');
+    await waitFor('the insert to leave the process list', async () => {
+      const r = firstRow(await knex.raw(`select count(*) as n from information_schema.processlist where info like ? and id <> connection_id()`, [`insert into \`${t.instruction}\`%`]));
+      return Number(r.n) === 0;
+    });
+    await holder.rollback();
+    assert.deepEqual((await store.readPage('r', '0', null, 100)).rows.map((r) => tagOf(r.json)), ['a'], 'the killed write left nothing behind');
+  });
+
   it('migrate() twice is a no-op, and 5 concurrent runs on a fresh prefix all succeed', async () => {
     const prefix = freshPrefix();
     cleanups.push(() => dropPrefixed(knex, prefix));

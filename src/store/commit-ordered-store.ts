@@ -37,7 +37,14 @@ export abstract class CommitOrderedStore extends BaseStore {
   /** Inserts one row on `db` and returns its id. */
   protected abstract insertOne(db: Knex | Knex.Transaction, row: Record<string, unknown>): Promise<number>;
 
-  /** One autocommit row, outside a transaction; through knex unless a dialect does better. */
+  /** Built once: one autocommit row, for `runStatement`. */
+  protected get insertSql(): string {
+    const columns = ['json_instruction', 'originated', 'origin_instance', 'instruction_count', 'cluster'];
+    return (this.insertText ??= `insert into ${this.quote(this.t.instruction)} (${columns.map((c) => this.quote(c)).join(', ')}) values (?, ?, ?, ?, ?)`);
+  }
+  private insertText: string | undefined;
+
+  /** One autocommit row, outside a transaction; through knex unless a dialect keeps it prepared. */
   protected insertAlone(row: Record<string, unknown>): Promise<number> {
     return this.insertOne(this.knex, row);
   }
@@ -72,22 +79,44 @@ export abstract class CommitOrderedStore extends BaseStore {
     return [...ROW_COLUMNS.map((c) => this.quote(c)), `${this.quote(this.positionColumn)} as pos`].join(', ');
   }
 
-  /** Built once: the first page of a window, plus one marker row carrying the cursor's cold-boot flag. */
-  private get firstPageSql(): string {
-    const nulls = ROW_COLUMNS.map(() => 'null').join(', ');
-    const pos = this.quote(this.positionColumn);
-    return (this.firstPageText ??= `select * from (select ${this.pageColumns}, null as cbr from ${this.positionScan()} where cluster = ? and ${pos} > ? order by ${pos} limit ?) page
-       union all
-       select ${nulls}, null, cold_boot_requested from ${this.quote(this.t.cursor)} where cluster = ? and server_identity = ?`);
+  /**
+   * The first page of a window, plus one marker row carrying the cursor's cold-boot flag; built
+   * once per page size. The limit is part of the text (see mysql/statements.ts).
+   */
+  private firstPageSql(limit: number): string {
+    let sql = this.firstPageTexts.get(limit);
+    if (sql === undefined) {
+      const nulls = ROW_COLUMNS.map(() => 'null').join(', ');
+      const pos = this.quote(this.positionColumn);
+      const page = `select ${this.pageColumns}, null as cbr from ${this.positionScan()} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
+      const marker = `select ${nulls}, null, cold_boot_requested from ${this.quote(this.t.cursor)} where cluster = ? and server_identity = ?`;
+      sql = this.unionAll(page, marker);
+      this.firstPageTexts.set(limit, sql);
+    }
+    return sql;
   }
-  private firstPageText: string | undefined;
+  private readonly firstPageTexts = new Map<number, string>();
 
-  /** Built once: a later page of a catch-up, the rows alone. */
-  private get laterPageSql(): string {
-    const pos = this.quote(this.positionColumn);
-    return (this.laterPageText ??= `select ${this.pageColumns} from ${this.positionScan()} where cluster = ? and ${pos} > ? order by ${pos} limit ?`);
+  /**
+   * `first` (which has its own ORDER BY and LIMIT) then `second`, as one statement. SQLite allows
+   * no parentheses around the parts of a compound select, so the first goes in a subquery;
+   * MySQL overrides this (a subquery there is a derived table, materialized on every poll).
+   */
+  protected unionAll(first: string, second: string): string {
+    return `select * from (${first}) page union all ${second}`;
   }
-  private laterPageText: string | undefined;
+
+  /** A later page of a catch-up, the rows alone; built once per page size. */
+  private laterPageSql(limit: number): string {
+    let sql = this.laterPageTexts.get(limit);
+    if (sql === undefined) {
+      const pos = this.quote(this.positionColumn);
+      sql = `select ${this.pageColumns} from ${this.positionScan()} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
+      this.laterPageTexts.set(limit, sql);
+    }
+    return sql;
+  }
+  private readonly laterPageTexts = new Map<number, string>();
 
   async readPage(identity: string, from: string, token: string | null, limit: number): Promise<InstructionPage> {
     const after = Number(token ?? from);
@@ -95,8 +124,8 @@ export abstract class CommitOrderedStore extends BaseStore {
     // cursor table costs about a third more per page on SQLite, and the poller reads it once.
     const raws = (
       token === null
-        ? await this.runStatement(this.firstPageSql, [this.cluster, after, limit, this.cluster, identity], 'all')
-        : await this.runStatement(this.laterPageSql, [this.cluster, after, limit], 'all')
+        ? await this.runStatement(this.firstPageSql(limit), [this.cluster, after, this.cluster, identity], 'all')
+        : await this.runStatement(this.laterPageSql(limit), [this.cluster, after], 'all')
     ) as Array<Record<string, unknown>>;
     let coldBootRequested: boolean | null | undefined = token === null ? null : undefined;
     const page: Array<{ row: StoredInstructionRow; pos: number }> = [];

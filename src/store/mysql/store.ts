@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { toDate } from '../base-store.js';
 import { CommitOrderedStore } from '../commit-ordered-store.js';
+import { runExecuted } from './statements.js';
 import type { StoreCapabilities } from '../store.js';
 
 /**
@@ -21,6 +22,21 @@ export class MysqlStore extends CommitOrderedStore {
    */
   protected override positionScan(): string {
     return `${this.quote(this.t.instruction)} force index (${this.quote(`${this.t.instruction}_cluster_seq`)})`;
+  }
+
+  /** Parenthesized parts: half the cost of a derived table per idle poll here (0.24 ms against 0.5 ms). */
+  protected override unionAll(first: string, second: string): string {
+    return `(${first}) union all (${second})`;
+  }
+
+  protected override async runStatement(sql: string, params: unknown[], mode: 'all' | 'run'): Promise<unknown> {
+    return (await runExecuted(this.knex, sql, params, this.queryTimeout)) ?? super.runStatement(sql, params, mode);
+  }
+
+  protected override async insertAlone(row: Record<string, unknown>): Promise<number> {
+    const values = [row.json_instruction, row.originated, row.origin_instance, row.instruction_count, row.cluster];
+    const result = (await runExecuted(this.knex, this.insertSql, values, this.queryTimeout)) as { insertId: number } | undefined;
+    return result ? Number(result.insertId) : this.insertOne(this.knex, row);
   }
 
   protected async insertOne(db: Knex | Knex.Transaction, row: Record<string, unknown>): Promise<number> {

@@ -24,13 +24,6 @@ export class SqliteStore extends CommitOrderedStore {
     return (await runCached(this.knex, sql, params, mode)) ?? super.runStatement(sql, params, mode);
   }
 
-  /** Built once: one autocommit row, as a statement kept prepared on the connection. */
-  private get insertSql(): string {
-    const columns = ['json_instruction', 'originated', 'origin_instance', 'instruction_count', 'cluster'];
-    return (this.insertText ??= `insert into ${this.quote(this.t.instruction)} (${columns.map((c) => this.quote(c)).join(', ')}) values (?, ?, ?, ?, ?)`);
-  }
-  private insertText: string | undefined;
-
   protected override async insertAlone(row: Record<string, unknown>): Promise<number> {
     const values = [row.json_instruction, row.originated, row.origin_instance, row.instruction_count, row.cluster];
     const result = (await runCached(this.knex, this.insertSql, values, 'run')) as { lastInsertRowid: number | bigint } | undefined;
