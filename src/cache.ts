@@ -226,6 +226,13 @@ export class DistributedCache {
     await this.writer.drain();
     await this.wake?.stop();
     await this.poller.stop(this.options.stopTimeout);
+    try {
+      await this.poller.flushCursor();
+    } catch (err) {
+      // The stored cursor then trails by up to an interval: those rows are applied again at the
+      // next start, which at-least-once allows.
+      this.options.logger.warn({ err: describeError(err) }, 'could not store the cursor at stop');
+    }
     const prune = this.pruner.inFlight;
     if (prune) await Promise.race([prune.catch(() => undefined), sleep(this.options.stopTimeout)]);
     try {

@@ -36,8 +36,13 @@ export class Poller {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private consecutiveFailures = 0;
-  /** When the stored cursor was last written; an idle poll skips the write for a while. */
+  /** When the stored cursor was last written; see save(). */
   private lastSaved = 0;
+  /** The position moved since the cursor was last stored. */
+  private dirty = false;
+  /** Calls of the public sync(); a poll that starts after one stores the cursor at its end. */
+  private saveRequests = 0;
+  private saveRequestsServed = 0;
   lastSuccess: Date | null = null;
   lastError: { at: Date; message: string } | null = null;
 
@@ -51,8 +56,17 @@ export class Poller {
     private readonly settings: PollerSettings,
   ) {}
 
-  /** Polls now. Rejects when the poll fails; the background loop keeps going either way. */
+  /**
+   * Polls now, and stores the cursor at its end. Rejects when the poll fails; the background loop
+   * keeps going either way.
+   */
   sync(): Promise<SyncResult> {
+    this.saveRequests += 1;
+    return this.shared();
+  }
+
+  /** The poll in flight, or one after it: what sync() and the loop share. */
+  private shared(): Promise<SyncResult> {
     if (!this.current) {
       this.current = this.pollOnce().finally(() => {
         this.current = undefined;
@@ -64,7 +78,7 @@ export class Poller {
         .catch(() => undefined)
         .then(() => {
           this.next = undefined;
-          return this.sync();
+          return this.shared();
         });
     }
     return this.next;
@@ -102,7 +116,7 @@ export class Poller {
     this.timer = undefined;
     let delayMs = this.settings.syncInterval;
     try {
-      await this.sync();
+      await this.shared();
       this.consecutiveFailures = 0;
     } catch (err) {
       this.consecutiveFailures += 1;
@@ -118,9 +132,10 @@ export class Poller {
 
   private async pollOnce(): Promise<SyncResult> {
     const started = performance.now();
+    const saveWanted = this.saveRequests;
     this.ownWrites.expire();
     try {
-      const result = await this.hooks.sync({ identity: this.settings.identity }, () => this.poll(started));
+      const result = await this.hooks.sync({ identity: this.settings.identity }, () => this.poll(started, saveWanted));
       this.lastSuccess = new Date();
       this.events.emit('sync:complete', result);
       return result;
@@ -130,13 +145,13 @@ export class Poller {
     }
   }
 
-  private async poll(started: number): Promise<SyncResult> {
+  private async poll(started: number, saveWanted: number): Promise<SyncResult> {
     const { identity } = this.settings;
     const result = { rows: 0, instructions: 0, skippedOwn: 0, malformed: 0, coldBoot: null as ColdBootReason | null };
     if (this.position === undefined) {
       const stored = await this.store.loadCursor(identity);
       if (!stored) {
-        const first = await this.firstStart();
+        const first = await this.firstStart(saveWanted);
         result.coldBoot = first.coldBoot;
         return this.finish(result, started, first.position);
       }
@@ -149,13 +164,13 @@ export class Poller {
       // true: a prune deleted rows this server had not read, or an operator asked for a resync.
       // null: the cursor row is gone (`servers forget`), so nothing proves what was read.
       result.coldBoot = page.coldBootRequested ? 'requested' : 'no-cursor';
-      return this.finish(result, started, await this.coldBoot(result.coldBoot, null));
+      return this.finish(result, started, await this.coldBoot(result.coldBoot, null, saveWanted));
     }
     let weight = page.rows.reduce((sum, row) => sum + row.instructionCount, 0);
     if (page.token !== null) weight = (await this.store.pending(position)).instructions;
     if (weight > this.settings.maxPendingInstructions) {
       result.coldBoot = 'too-far-behind';
-      return this.finish(result, started, await this.coldBoot('too-far-behind', weight));
+      return this.finish(result, started, await this.coldBoot('too-far-behind', weight, saveWanted));
     }
     // Instructions gather across pages and are applied together, so a backlog coalesces per
     // refresher as a whole (10,000 refreshes of one id become one call); the buffer is bounded,
@@ -167,18 +182,18 @@ export class Poller {
       if (page.token === null) break;
       if (buffer.weight >= MAX_BUFFERED_WEIGHT) {
         await this.flush(buffer, result);
-        if (page.position !== null) await this.save(position, true);
+        if (page.position !== null) await this.save(position, true, saveWanted);
       }
       // A full page means more is waiting: read on at once rather than after the interval.
       page = await this.store.readPage(identity, from, page.token, this.settings.pageSize);
     }
     await this.flush(buffer, result);
-    await this.save(position, result.rows > 0);
+    await this.save(position, result.rows > 0, saveWanted);
     return this.finish(result, started, position);
   }
 
   /** With no stored cursor: an empty log (a fresh install) or `startFromHead` start at the head; otherwise cold-boot. */
-  private async firstStart(): Promise<{ position: string; coldBoot: ColdBootReason | null }> {
+  private async firstStart(saveWanted: number): Promise<{ position: string; coldBoot: ColdBootReason | null }> {
     // The head first: a row committed after it is read by the next poll, whereas a head taken
     // after the emptiness check could cover a row committed in between that nobody applies.
     const head = await this.store.head();
@@ -186,12 +201,13 @@ export class Poller {
     if (empty || this.settings.startFromHead) {
       await this.store.resetCursor(this.settings.identity, head);
       this.position = head;
+      this.stored(saveWanted);
       return { position: head, coldBoot: null };
     }
-    return { position: await this.coldBoot('no-cursor', null), coldBoot: 'no-cursor' };
+    return { position: await this.coldBoot('no-cursor', null, saveWanted), coldBoot: 'no-cursor' };
   }
 
-  private async coldBoot(reason: ColdBootReason, pendingInstructions: number | null): Promise<string> {
+  private async coldBoot(reason: ColdBootReason, pendingInstructions: number | null, saveWanted: number): Promise<string> {
     // The head is taken first: anything committed while caches reload is read again afterwards.
     const head = await this.store.head();
     this.logger.info({ reason, pendingInstructions }, 'cold boot: refreshing every cache');
@@ -199,7 +215,7 @@ export class Poller {
     else await this.applier.refreshEverything();
     await this.store.resetCursor(this.settings.identity, head);
     this.position = head;
-    this.lastSaved = Date.now();
+    this.stored(saveWanted);
     this.events.emit('server:cold-boot', { reason, pendingInstructions });
     return head;
   }
@@ -246,14 +262,38 @@ export class Poller {
     });
   }
 
-  /** Stores the cursor when something was read, and otherwise at most every few intervals. */
-  private async save(position: string, read: boolean): Promise<void> {
-    const idleSaveEvery = Math.max(10_000, this.settings.syncInterval * 10);
-    if (read || Date.now() - this.lastSaved > idleSaveEvery) {
-      await this.store.saveCursor(this.settings.identity, position);
-      this.lastSaved = Date.now();
-    }
+  /**
+   * Moves the position, and stores the cursor: at once for a poll that follows a public sync()
+   * call; otherwise at most once per syncInterval while rows keep coming (a wake-up per commit
+   * would otherwise cost every server a cursor write per commit, half the fleet's queries), and
+   * every few intervals when idle, so `last_synced` shows the server alive. The stored cursor thus
+   * trails the applied position by at most about one interval; a crash in between applies those
+   * rows again, which at-least-once allows. stop() stores it one last time (flushCursor).
+   */
+  private async save(position: string, read: boolean, saveWanted: number): Promise<void> {
     this.position = position;
+    if (read) this.dirty = true;
+    const sinceSaved = Date.now() - this.lastSaved;
+    const due = this.dirty
+      ? saveWanted > this.saveRequestsServed || sinceSaved >= this.settings.syncInterval
+      : saveWanted > this.saveRequestsServed || sinceSaved > Math.max(10_000, this.settings.syncInterval * 10);
+    if (!due) return;
+    await this.store.saveCursor(this.settings.identity, position);
+    this.stored(saveWanted);
+  }
+
+  /** The stored cursor now holds `this.position`, as of a poll that began after `saveWanted` requests. */
+  private stored(saveWanted: number): void {
+    this.lastSaved = Date.now();
+    this.dirty = false;
+    this.saveRequestsServed = Math.max(this.saveRequestsServed, saveWanted);
+  }
+
+  /** Stores the cursor if the position moved since it was last stored; for stop(). */
+  async flushCursor(): Promise<void> {
+    if (!this.dirty || this.position === undefined) return;
+    await this.store.saveCursor(this.settings.identity, this.position);
+    this.stored(this.saveRequestsServed);
   }
 
   private finish(result: Omit<SyncResult, 'position' | 'durationMs'>, started: number, position: string): SyncResult {

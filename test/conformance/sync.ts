@@ -225,6 +225,45 @@ export function syncTests(dialect: DialectName): void {
     assert.equal((await a.prune()).deleted, 0);
   });
 
+  test('wake-up polls store the cursor at most once per interval; sync() and stop() store it at once', async (t) => {
+    const h = await harness(t, dialect);
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
+    const onB = recorder();
+    // A long interval: within this test only wake-ups, sync() and stop() poll.
+    const b = h.cache({ serverIdentity: 'b', refreshers: [onB], syncInterval: 60_000 });
+    await b.start();
+    const stored = async () => String((await h.knex(h.table('cache_cursor')).where({ server_identity: 'b' }).first())?.position);
+    const poller = (b as unknown as { poller: { wake(): void; appliedPosition: string | undefined } }).poller;
+    const applied = () => String(poller.appliedPosition);
+    const atStart = await stored();
+    let saves = 0;
+    const onQuery = (q: { sql: string; bindings?: unknown[] }) => {
+      if (/^update\b/i.test(q.sql) && q.sql.includes(h.table('cache_cursor')) && (q.bindings ?? []).includes('b')) saves += 1;
+    };
+    h.knex.on('query', onQuery);
+    const wake = () => poller.wake();
+    for (let i = 1; i <= 5; i++) {
+      await a.refresh('product', [i]);
+      wake();
+      await waitFor(() => onB.refreshedIds().includes(i), { describe: () => JSON.stringify(onB.calls) });
+    }
+    assert.equal(saves, 0, 'five wake-ups within one interval: no cursor write');
+    assert.equal(await stored(), atStart, 'the stored cursor trails');
+    assert.notEqual(applied(), atStart);
+    await b.sync();
+    assert.equal(saves, 1, 'sync() stores it');
+    assert.equal(await stored(), applied());
+    await a.refresh('product', [6]);
+    wake();
+    await waitFor(() => onB.refreshedIds().includes(6), { describe: () => JSON.stringify(onB.calls) });
+    assert.equal(saves, 1);
+    await b.stop();
+    h.knex.off('query', onQuery);
+    assert.equal(saves, 2, 'stop() stores the cursor that moved');
+    assert.equal(await stored(), applied());
+    assert.deepEqual(onB.refreshedIds(), [1, 2, 3, 4, 5, 6], 'each applied once');
+  });
+
   test('a prune rests between chunks in proportion to them (pruneDutyCycle)', async (t) => {
     const h = await harness(t, dialect);
     const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
