@@ -100,10 +100,22 @@ export class Poller {
     if (inFlight) await Promise.race([inFlight.catch(() => undefined), sleep(timeoutMs)]);
   }
 
-  /** Polls as soon as possible, e.g. on a NOTIFY; the interval stays as the safety net. */
+  /**
+   * Polls as soon as possible, e.g. on a NOTIFY; the interval stays as the safety net. On the
+   * next turn of the event loop, not a zero timer (which Node rounds up to 1 ms); wakes in the
+   * same turn make one poll, and a wake during a poll makes one more after it (see sync()).
+   */
   wake(): void {
-    if (this.running) this.schedule(0);
+    if (!this.running || this.wakeQueued) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.wakeQueued = true;
+    setImmediate(() => {
+      this.wakeQueued = false;
+      if (this.running) void this.tick();
+    });
   }
+  private wakeQueued = false;
 
   private schedule(delayMs: number): void {
     if (!this.running) return;
