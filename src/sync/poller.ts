@@ -288,8 +288,12 @@ export class Poller {
     const sinceSaved = Date.now() - this.lastSaved;
     const due = this.dirty
       ? saveWanted > this.saveRequestsServed || sinceSaved >= this.settings.syncInterval
-      : saveWanted > this.saveRequestsServed || sinceSaved > Math.max(10_000, this.settings.syncInterval * 10);
-    if (!due) return;
+      : sinceSaved > Math.max(10_000, this.settings.syncInterval * 10);
+    if (!due) {
+      // Nothing moved: what a sync() caller asked for is already stored.
+      if (!this.dirty) this.saveRequestsServed = Math.max(this.saveRequestsServed, saveWanted);
+      return;
+    }
     await this.store.saveCursor(this.settings.identity, position);
     this.stored(saveWanted);
   }

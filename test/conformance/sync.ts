@@ -253,6 +253,8 @@ export function syncTests(dialect: DialectName): void {
     await b.sync();
     assert.equal(saves, 1, 'sync() stores it');
     assert.equal(await stored(), applied());
+    await b.sync();
+    assert.equal(saves, 1, 'a sync() that read nothing writes nothing: an idle poll is one query');
     await a.refresh('product', [6]);
     wake();
     await waitFor(() => onB.refreshedIds().includes(6), { describe: () => JSON.stringify(onB.calls) });
