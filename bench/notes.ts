@@ -37,7 +37,7 @@ export const NOTES = `
    alternates with a bare \`select 1\` on the same pool, the floor this machine allows at that moment.
    Queries are counted with knex's \`query\` event.
 6. **Prune.** Four writers call \`refresh()\` through DistributedCache back to back. They run alone for
-   a baseline (before and after), then while \`cache.prune()\` deletes every expired row in chunks of 1,000.
+   a baseline (before and after), then while \`cache.prune()\` deletes every expired row with the default \`pruneChunkSize\` and \`pruneDutyCycle\`.
 7. **Fleet.** Four child processes with five DistributedCache instances each (own identities, one
    shared pool per process, default heartbeat and the prune schedule), polling every second. One writer
    sends 10 changes a second, then nothing for the idle phase. CPU comes from \`process.cpuUsage()\` in

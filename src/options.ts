@@ -89,12 +89,12 @@ export interface DistributedCacheOptions {
    * @default '* * * * *' (every minute)
    */
   pruneSchedule?: string | false;
-  /** Rows deleted per prune statement, so a prune never holds long locks. @default 1000 */
+  /** Rows deleted per prune statement, so a prune never holds long locks. @default 250 */
   pruneChunkSize?: number;
   /**
    * The share of a prune's time spent deleting: after each chunk it rests in proportion to how
    * long the chunk took, so writers sharing the database keep their latency (1: no rest).
-   * @default 0.5
+   * @default 1/3 (rest twice as long as each chunk took)
    */
   pruneDutyCycle?: number;
   /** Every database query is bounded by this. @default '10s' */
@@ -175,8 +175,8 @@ export const DEFAULTS = Object.freeze({
   startFromHead: false,
   retention: 2 * 24 * 3600_000,
   pruneSchedule: '* * * * *',
-  pruneChunkSize: 1000,
-  pruneDutyCycle: 0.5,
+  pruneChunkSize: 250,
+  pruneDutyCycle: 1 / 3,
   queryTimeout: 10_000,
   refresherTimeout: 30_000,
   refresherRetries: 3,

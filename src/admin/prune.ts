@@ -22,7 +22,7 @@ export interface PruneRules {
   forgetServersAfter: number;
   /** Rows per delete statement. @default 1000 */
   chunkSize: number;
-  /** Share of the prune's time spent deleting (see the pruneDutyCycle option). @default 0.5 */
+  /** Share of the prune's time spent deleting (see the pruneDutyCycle option). @default 1/3 */
   dutyCycle: number;
 }
 

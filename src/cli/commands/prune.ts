@@ -17,7 +17,7 @@ export const pruneCommand: Command<{ dryRun: boolean; rules: PruneRules }> = {
     'max-retention': { type: 'string', value: 'DURATION', description: 'rows older than this go regardless (default 7d)' },
     'stale-after': { type: 'string', value: 'DURATION', description: 'servers without a heartbeat this long stop holding pruning back (default 2m)' },
     'forget-after': { type: 'string', value: 'DURATION', description: 'servers inactive this long are forgotten (default 7d)' },
-    'chunk-size': { type: 'string', value: 'N', description: 'rows per delete statement (default 1000)' },
+    'chunk-size': { type: 'string', value: 'N', description: 'rows per delete statement (default 250)' },
   },
   positionals: { min: 0, max: 0, names: '' },
   parse: (values) => ({ dryRun: values['dry-run'] === true, rules: pruneRules(values) }),

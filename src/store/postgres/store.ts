@@ -226,10 +226,14 @@ export class PostgresStore extends BaseStore {
 
   /**
    * One statement, so choosing, marking and deleting see one snapshot and commit together.
-   * `for update skip locked` lets several servers prune at once: each takes rows no other pruner
-   * holds, and marks cursors against its own rows. A cursor row already marked by a concurrent
-   * pruner is re-checked after that pruner commits and then skipped, so `marked` lists only
-   * cursors this chunk marked. The delete looks ids up by primary key: `using doomed` plans as a
+   * Several servers may prune at once. Two chunks that chose the same rows meet at the delete:
+   * the later one waits for the earlier to commit, then finds those rows gone and skips them, so
+   * `deleted` counts each row once (and a chunk that deleted nothing ends that pruner's pass). A
+   * cursor row already marked by a concurrent pruner is re-checked after that pruner commits and
+   * then skipped, so `marked` lists only cursors this chunk marked. The chosen rows are not locked
+   * first (`for update skip locked` did that): a row lock per doomed row doubled the WAL a prune
+   * writes (34.6 MB against 17.8 MB for 300,000 rows here), which every writer's commit waits to
+   * flush. The delete looks ids up by primary key: `using doomed` plans as a
    * hash join over the whole table.
    */
   async pruneChunk(options: PruneChunkOptions): Promise<PruneChunkResult> {
@@ -241,7 +245,6 @@ export class PostgresStore extends BaseStore {
              ${doomedSql}
              order by i.id
              limit ?
-             for update of i skip locked
            ), marked as (
              update ?? c set cold_boot_requested = true
              where c.cluster = ? and not c.cold_boot_requested
