@@ -28,7 +28,8 @@ export const NOTES = `
 4. **Catch-up.** The backlog is written by SQL on the server, in transactions of 1,000 rows, dated
    30 days ago, behind the cursor of one server. Statistics are gathered (\`ANALYZE\`), as autovacuum
    would have done on a table that grew over time. A child process then reads it twice: first with a
-   raw keyset-paged SELECT of 100 rows a page, then with \`cache.sync()\` (pageSize 100), which
+   raw keyset-paged SELECT of 100 rows a page (on MariaDB naming its \`(cluster, id)\` index, without
+   which MariaDB scans from the start of the log for every page), then with \`cache.sync()\` (pageSize 100), which
    decodes, coalesces, applies and stores the cursor. Memory is the child's peak RSS and heap above
    what it used before the sync (sampled every 5 ms and at every refresher call, after a
    \`gc()\`). A catch-up that does not finish by its deadline is stopped, and its rate is compared.
@@ -43,68 +44,67 @@ export const NOTES = `
    sends 10 changes a second, then nothing for the idle phase. CPU comes from \`process.cpuUsage()\` in
    each child and from \`/proc\` for the database.
 
+## What changed since the previous full run
+
+The previous full run (same command, same machine, quiet: load 0.4) measured, before the changes
+listed in CHANGELOG.md under "speed": #1 PostgreSQL wake-up p50 2.78 ms / p99 5.43 ms; #2 ratios
+0.43–0.65 on PostgreSQL, 0.52–0.82 on MariaDB, 0.29–0.50 on SQLite; #3 distcache/plain 0.56–0.57
+on PostgreSQL; #4 catch-up 0.36 (PostgreSQL), 0.65 (MariaDB, 100,000 rows), 0.28 (SQLite); #5 idle
+poll p50 0.63 ms (PostgreSQL), 0.51 ms (MariaDB), 0.11 ms (SQLite); #6 ratios 2.49 (PostgreSQL),
+2.92 (MariaDB), 1.80 (SQLite); #7 with wake-up 407 queries/s and 30 % of a core while writing.
+What moved them, measured one change at a time with the same interleaved method (ad hoc scripts
+over the bench's own helpers):
+- **Statements kept prepared** (the poll and the one-row write, every dialect): an idle PostgreSQL
+  poll 0.69 → 0.22 ms at p50 (p99 1.1 → 0.4 ms when measured alone); MariaDB 0.53 → 0.22 ms,
+  half of it from a parenthesized UNION instead of a derived table.
+- **The write path** (no timer for synchronous refreshers, no second coalescing, payloads of
+  events and hooks built only when listened to, one shared promise inside \`batch()\`, a Set fast
+  path in coalescing): SQLite one refresh() of 1,000 ids 0.39 → 0.87 before the statements were
+  kept prepared.
+- **NOTIFY as a plain statement** on a session with \`synchronous_commit = off\`: 0.2 → 0.13 ms per
+  NOTIFY; PostgreSQL one-row writes with the wake-up on 0.85 → 0.99 of raw.
+- **Decoding without a reviver** when a row cannot hold a forbidden key: the largest JavaScript
+  cost of a catch-up (0.7 µs of about 1 µs per row).
+- **MariaDB position scans name the (cluster, seq) index**: without it each page of a catch-up cost
+  more than the last (1 ms at row 1,000, 4 ms at row 45,000); the raw baseline here names its
+  (cluster, id) index for the same reason, which made the baseline about 7 times faster than in
+  the previous run. The MariaDB backlog is now 1,000,000 rows like the others.
+- **Cursor writes at most once per interval** for wake-up polls: #7 went from 407 to 224
+  queries/s while writing, and from 30 % to 14 % of a core.
+
 ## What limits the floors that are not met
 
-- **#1 wake-up p99 ≤ 10 ms.** The floor sits at the edge on this machine. One propagation is a
-  NOTIFY round trip, then one poll (one page query), then the apply. The median is a few NOTIFY round
-  trips above the baseline. The tail follows the machine: two cores shared by PostgreSQL, MariaDB,
-  both Node processes and other test suites (see the load average). Three full runs on this machine
-  measured p99 7.5 ms, 10.1 ms and 11.3 ms (this one), with the bare NOTIFY's p99 at 3.1, 6.7 and
-  6.3 ms. The first two attached the wake source from outside; this one used DistributedCache's
-  own wiring. Two costs are ours, both in the poller:
-  (a) a poll that read rows stores the cursor (an UPDATE and a commit, which waits for a WAL flush)
-  before the next poll may start, so a wake that arrives meanwhile waits for that commit;
-  (b) \`Poller.wake()\` schedules with \`setTimeout(0)\`, which Node rounds up to 1 ms, where
-  \`setImmediate\` would not wait.
-- **#2 write throughput ≥ 0.8.** The ratios move by about ±0.1 between runs. PostgreSQL's one-row
-  ratio was 0.77, 0.74 and 0.87 in three full runs. SQLite stays near 0.35 and MariaDB near 0.6.
-  Measured apart (same method), the gap splits three ways.
-  (a) On SQLite and MariaDB, \`CommitOrderedStore.insert()\` wraps even a single-row insert in
-  \`knex.transaction()\`: three statements instead of one, and knex's transaction set-up in JS. On SQLite
-  \`store.insert()\` alone runs at about half the raw rate. A single INSERT statement is atomic on its
-  own, and PostgresStore already skips the transaction then.
-  (b) The library path adds a fixed cost per write. \`coalesce()\` runs twice, once in the writer and
-  once more in the local apply of the already coalesced list, with a \`Map\` keyed by a template
-  string per id. In a profile of 1,000-id writes, coalescing was the largest JS cost.
-  \`withTimeout()\` builds an \`AbortController\` and an abort \`DOMException\` per refresher call.
-  (c) On PostgreSQL, \`RETURNING id\` (about 10%) and the wake-up NOTIFY (about 10% with one
-  sequential writer: one more small transaction on the server per write; coalescing only helps when
-  writes overlap).
-- **#4 catch-up ratio ≥ 0.5.**
-  *PostgreSQL:* each page costs time in proportion to what is left of the window, so a catch-up is
-  quadratic. \`PostgresStore.readPage\` applies \`ORDER BY txid, id LIMIT\` outside the \`UNION ALL\`. The
-  planner therefore reads every remaining row of the window through the \`(txid)\` index and top-N sorts
-  it for each page. EXPLAIN ANALYZE at page 500 of a 100,000-row backlog: *Index Scan … rows=50100*,
-  then *Sort … top-N heapsort*, 77 ms a page. Putting \`ORDER BY i.txid, i.id LIMIT n\`, the visibility
-  test and \`(i.txid, i.id) > (after)\` inside each branch turns this into an incremental sort that
-  stops after the page: measured 4.6 ms a page at the median over the same backlog. An index on
-  \`(txid, id)\` (a new migration) would also make the row comparison an index condition, which
-  matters when a single transaction wrote many rows.
-  *SQLite and MariaDB:* the poller stores the cursor after every page (an UPDATE and a commit per
-  100 rows: 2,004 queries for 100,000 rows). It also decodes and coalesces every page on its own.
-  Storing the cursor at most once per \`syncInterval\` during a catch-up, and once at the end, would
-  halve the queries. At-least-once already allows replaying what was not stored.
-- **Coalescing across pages (issue 5: "a backlog of 10,000 refreshes of one id costs one refresher
-  call").** The poller coalesces each page separately, so the cost is one call per page (100 at
-  pageSize 100). To coalesce across pages and keep memory bounded, the coalesced instructions
-  should be carried from page to page. They would be applied when the window ends, or when they
-  exceed a cap on distinct ids and payloads. The cursor would be stored only after such a flush.
-- **#3 (no floor): MariaDB.** The exact cursor costs 0.6 to 0.65 of plain inserts: one counter row,
-  locked from the INSERT until the COMMIT, serializes instruction writers. Through distcache it falls
-  to about 0.2. \`CommitOrderedStore.insert()\` sends BEGIN, INSERT and COMMIT as three round trips,
-  and the counter row stays locked across the last two, so every client round trip is inside the
-  serialized section. A single autocommit INSERT would hold the lock only for its own commit.
-- **#5 idle poll p99 ≤ 0.5 ms.** Each idle poll is one query, as required. The p99 follows the
-  machine: a bare \`select 1\` measured in between has a p99 of the same order. The p50s show the
-  poll's own cost.
-- **#6 prune.** Met on all three. Each chunk is one short statement (PostgreSQL) or one short
-  transaction (SQLite, MariaDB).
-- **#7 (no floor): the cost of the wake-up in a fleet.** Every server converges, with or without the
-  wake-up. With it, each change makes each of the 20 servers poll at once and then store its cursor (an
-  UPDATE and a commit): 10 changes a second cost about 400 queries/s and about two thirds of a core in
-  the fleet's processes, against about 40 queries/s and 9% polling alone. Most of it is the cursor
-  writes. Storing the cursor at most once per \`syncInterval\` (at-least-once already allows
-  replaying what was not stored) would remove most of them. So would cursor writes with
-  \`SET LOCAL synchronous_commit = off\` on PostgreSQL, since a lost cursor write only replays a few
-  rows. Idle, the fleet costs the same either way (about 27 queries/s: 20 polls plus heartbeats).
+- **#2, a \`batch()\` of 1,000 separate \`refresh(id)\` calls (PostgreSQL 0.79, SQLite 0.74).** The raw
+  baseline inserts one ready-made row of 1,000 ids: about 0.25 ms on SQLite, 0.8 ms on PostgreSQL.
+  distcache pays for the 1,000 calls themselves (about 55–95 ns each once warm, measured without
+  the insert: argument checks, the AsyncLocalStorage lookup that finds the open batch, the
+  registry check) and for coalescing 1,000 instructions (a Set of 1,000 ids), about 0.15 ms in all.
+  One \`refresh()\` of the same 1,000 ids, which skips the per-call work, is at 0.91 and 1.09. The
+  floor is met for every other size and database, with PostgreSQL's batch of 1,000 at 0.78–0.81
+  over four runs.
+- **#5 idle poll p99 ≤ 0.5 ms (PostgreSQL, MariaDB).** Each idle poll is one query, and its median
+  is within 0.1 ms of a bare \`select 1\` on the same pool (0.28 against 0.21 ms, 0.26 against
+  0.17 ms). The p99 is set by the machine: the bare \`select 1\` measured in between has a p99 of
+  1.6–1.7 ms in this run, above the floor by itself, and the poll's p99 is no worse than it. Measured
+  alone on a quiet moment (3,000 polls), the prepared PostgreSQL poll had p99 0.41 ms and the
+  MariaDB poll 0.48 ms; SQLite meets the floor here.
+- **#6 prune, p99 ratio ≤ 2× (PostgreSQL 3.1, MariaDB 2.2).** Pruning now rests twice as long as
+  each chunk took (\`pruneDutyCycle\` 1/3), uses chunks of 250 rows, and no longer locks rows before
+  deleting them on PostgreSQL (that doubled the WAL it wrote). The writers' p99 during the prune
+  stays near 5 ms whatever the pace: 4.9–5.2 ms over four runs with chunks of 250 or 1,000 rows and
+  duty cycles of 1/3 or 1/2, while the baseline p99 moved between 1.6 and 4.3 ms from run to run, so
+  the ratio ranges from 1.3 to 3.1 (ad hoc runs on 300,000 rows: 1.06–1.4 with a duty cycle of 0.1
+  or chunks of 100). What sets that 5 ms is not established; deleting 1,000,000 rows writes tens of
+  megabytes of WAL on the same two cores and disk as the writers, and checkpoints it triggers are
+  the likely cause. An operator can trade prune speed for latency with \`pruneChunkSize\` and
+  \`pruneDutyCycle\`. SQLite meets the floor (1.03).
+- **#3 (no floor): MariaDB.** The exact cursor costs about half of plain inserts with 8 or 32
+  writers: one counter row, locked from each INSERT until its COMMIT, serializes instruction
+  writers. distcache itself adds nothing on top (distcache/plain equals exact/plain, as one-row
+  writes are single autocommit statements). On PostgreSQL the exact cursor (an xid8 default and one
+  more index) costs nothing measurable, and distcache, NOTIFY included, matches plain inserts.
+- **#7 (no floor).** Every server converges, with or without the wake-up. With it, each change makes
+  each of the 20 servers poll at once (one query each); cursor writes are now at most one per
+  server per second. Idle, the fleet costs the same either way (about 28 queries/s: 20 polls plus
+  heartbeats).
 `;
