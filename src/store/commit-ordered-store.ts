@@ -74,28 +74,26 @@ export abstract class CommitOrderedStore extends BaseStore {
     return String(raw?.head == null ? 0 : Number(raw.head));
   }
 
-  /** The columns of a page, and the position as `pos`. */
-  private get pageColumns(): string {
-    return [...ROW_COLUMNS.map((c) => this.quote(c)), `${this.quote(this.positionColumn)} as pos`].join(', ');
-  }
-
   /**
-   * The first page of a window, plus one marker row carrying the cursor's cold-boot flag; built
-   * once per page size. The limit is part of the text (see mysql/statements.ts).
+   * The statement for one page, built once per page size. A window's first page also carries the
+   * cursor's cold-boot flag, as one marker row after the page; later pages of a catch-up are the
+   * rows alone. The limit is part of the text (see mysql/statements.ts).
    */
-  private firstPageSql(limit: number): string {
-    let sql = this.firstPageTexts.get(limit);
+  private pageSql(limit: number, first: boolean): string {
+    const key = `${first ? 'first' : 'later'}:${limit}`;
+    let sql = this.pageTexts.get(key);
     if (sql === undefined) {
-      const nulls = ROW_COLUMNS.map(() => 'null').join(', ');
       const pos = this.quote(this.positionColumn);
-      const page = `select ${this.pageColumns}, null as cbr from ${this.positionScan()} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
+      const columns = [...ROW_COLUMNS.map((c) => this.quote(c)), `${pos} as pos`, ...(first ? ['null as cbr'] : [])].join(', ');
+      const page = `select ${columns} from ${this.positionScan()} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
+      const nulls = ROW_COLUMNS.map(() => 'null').join(', ');
       const marker = `select ${nulls}, null, cold_boot_requested from ${this.quote(this.t.cursor)} where cluster = ? and server_identity = ?`;
-      sql = this.unionAll(page, marker);
-      this.firstPageTexts.set(limit, sql);
+      sql = first ? this.unionAll(page, marker) : page;
+      this.pageTexts.set(key, sql);
     }
     return sql;
   }
-  private readonly firstPageTexts = new Map<number, string>();
+  private readonly pageTexts = new Map<string, string>();
 
   /**
    * `first` (which has its own ORDER BY and LIMIT) then `second`, as one statement. SQLite allows
@@ -106,26 +104,14 @@ export abstract class CommitOrderedStore extends BaseStore {
     return `select * from (${first}) page union all ${second}`;
   }
 
-  /** A later page of a catch-up, the rows alone; built once per page size. */
-  private laterPageSql(limit: number): string {
-    let sql = this.laterPageTexts.get(limit);
-    if (sql === undefined) {
-      const pos = this.quote(this.positionColumn);
-      sql = `select ${this.pageColumns} from ${this.positionScan()} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
-      this.laterPageTexts.set(limit, sql);
-    }
-    return sql;
-  }
-  private readonly laterPageTexts = new Map<number, string>();
-
   async readPage(identity: string, from: string, token: string | null, limit: number): Promise<InstructionPage> {
     const after = Number(token ?? from);
     // Later pages of a catch-up skip the cursor flag the first page brought: the union with the
     // cursor table costs about a third more per page on SQLite, and the poller reads it once.
     const raws = (
       token === null
-        ? await this.runStatement(this.firstPageSql(limit), [this.cluster, after, this.cluster, identity], 'all')
-        : await this.runStatement(this.laterPageSql(limit), [this.cluster, after], 'all')
+        ? await this.runStatement(this.pageSql(limit, true), [this.cluster, after, this.cluster, identity], 'all')
+        : await this.runStatement(this.pageSql(limit, false), [this.cluster, after], 'all')
     ) as Array<Record<string, unknown>>;
     let coldBootRequested: boolean | null | undefined = token === null ? null : undefined;
     const page: Array<{ row: StoredInstructionRow; pos: number }> = [];
