@@ -43,6 +43,8 @@ export class Poller {
   /** Calls of the public sync(); a poll that starts after one stores the cursor at its end. */
   private saveRequests = 0;
   private saveRequestsServed = 0;
+  /** A wake-up poll is queued for the next turn of the event loop. */
+  private wakeQueued = false;
   lastSuccess: Date | null = null;
   lastError: { at: Date; message: string } | null = null;
 
@@ -115,7 +117,6 @@ export class Poller {
       if (this.running) void this.tick();
     });
   }
-  private wakeQueued = false;
 
   private schedule(delayMs: number): void {
     if (!this.running) return;
