@@ -44,9 +44,15 @@ export abstract class CommitOrderedStore extends BaseStore {
   }
   private insertText: string | undefined;
 
-  /** One autocommit row, outside a transaction; through knex unless a dialect keeps it prepared. */
-  protected insertAlone(row: Record<string, unknown>): Promise<number> {
-    return this.insertOne(this.knex, row);
+  /** One autocommit row, outside a transaction: prepared where the dialect can, else through knex. */
+  private async insertAlone(row: Record<string, unknown>): Promise<number> {
+    const values = [row.json_instruction, row.originated, row.origin_instance, row.instruction_count, row.cluster];
+    return (await this.insertPrepared(values)) ?? this.insertOne(this.knex, row);
+  }
+
+  /** Runs `insertSql` as a kept statement and returns the new id; undefined when this driver cannot. */
+  protected async insertPrepared(_values: unknown[]): Promise<number | undefined> {
+    return undefined;
   }
 
   async insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]> {

@@ -33,10 +33,9 @@ export class MysqlStore extends CommitOrderedStore {
     return (await runExecuted(this.knex, sql, params, this.queryTimeout)) ?? super.runStatement(sql, params, mode);
   }
 
-  protected override async insertAlone(row: Record<string, unknown>): Promise<number> {
-    const values = [row.json_instruction, row.originated, row.origin_instance, row.instruction_count, row.cluster];
+  protected override async insertPrepared(values: unknown[]): Promise<number | undefined> {
     const result = (await runExecuted(this.knex, this.insertSql, values, this.queryTimeout)) as { insertId: number } | undefined;
-    return result ? Number(result.insertId) : this.insertOne(this.knex, row);
+    return result && Number(result.insertId);
   }
 
   protected async insertOne(db: Knex | Knex.Transaction, row: Record<string, unknown>): Promise<number> {

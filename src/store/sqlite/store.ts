@@ -24,10 +24,9 @@ export class SqliteStore extends CommitOrderedStore {
     return (await runCached(this.knex, sql, params, mode)) ?? super.runStatement(sql, params, mode);
   }
 
-  protected override async insertAlone(row: Record<string, unknown>): Promise<number> {
-    const values = [row.json_instruction, row.originated, row.origin_instance, row.instruction_count, row.cluster];
+  protected override async insertPrepared(values: unknown[]): Promise<number | undefined> {
     const result = (await runCached(this.knex, this.insertSql, values, 'run')) as { lastInsertRowid: number | bigint } | undefined;
-    return result ? Number(result.lastInsertRowid) : this.insertOne(this.knex, row);
+    return result && Number(result.lastInsertRowid);
   }
 
   protected override nowSql(): Knex.Raw {
