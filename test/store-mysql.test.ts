@@ -70,9 +70,34 @@ describe('mysql store', { skip }, () => {
     return Number(firstRow(await trx.raw('select connection_id() as id')).id);
   }
 
-  async function waitingForLock(thread: number): Promise<boolean> {
-    const [rows] = (await knex.raw('select trx_state as s from information_schema.innodb_trx where trx_mysql_thread_id = ?', [thread])) as [Array<{ s: string }>];
-    return rows[0]?.s === 'LOCK WAIT';
+  /**
+   * Waits until the write on `thread` is blocked behind another transaction. InnoDB's own view
+   * (`innodb_trx`, LOCK WAIT) is the first witness; the process list is the second (the insert
+   * still running after a second), because the InnoDB view is a cached snapshot that has been seen
+   * to miss a waiting transaction on a loaded machine. Fails at once if the write finishes first.
+   */
+  async function waitUntilBlocked(thread: number, write: Promise<unknown>): Promise<void> {
+    let settled = false;
+    write.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    const innodb = async () => (await knex.raw('select trx_id, trx_state, trx_query from information_schema.innodb_trx where trx_mysql_thread_id = ?', [thread]))[0] as Array<Record<string, unknown>>;
+    const processes = async () =>
+      (await knex.raw('select command, state, time_ms, info from information_schema.processlist where id = ?', [thread]))[0] as Array<Record<string, unknown>>;
+    try {
+      await waitFor(
+        `thread ${thread} to wait for the sequence lock`,
+        async () => {
+          if (settled) throw new Error(`the write on thread ${thread} finished without waiting for the transaction holding the sequence lock`);
+          if ((await innodb()).some((r) => r.trx_state === 'LOCK WAIT')) return true;
+          return (await processes()).some((r) => r.command === 'Query' && Number(r.time_ms) >= 1000 && /^insert/i.test(String(r.info ?? '')));
+        },
+        30_000,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; innodb_trx: ${JSON.stringify(await innodb())}; processlist: ${JSON.stringify(await processes())}`);
+    }
   }
 
   async function seqOf(t: TableNames, id: number): Promise<number> {
@@ -107,7 +132,7 @@ describe('mysql store', { skip }, () => {
     const threadB = await threadId(trxB);
     const insertB = store.insert([row('B')], trxB);
     // B's insert blocks in the trigger on the sequence row that A holds until it finishes.
-    await waitFor('B to wait for the sequence lock', () => waitingForLock(threadB));
+    await waitUntilBlocked(threadB, insertB);
 
     // A second reader polls throughout; it must never see B without A.
     let stop = false;
@@ -181,7 +206,7 @@ describe('mysql store', { skip }, () => {
     const trxB = await transaction();
     const threadB = await threadId(trxB);
     const insertB = store.insert([row('c5')], trxB);
-    await waitFor('B to wait for the sequence lock', () => waitingForLock(threadB));
+    await waitUntilBlocked(threadB, insertB);
     await trxA.rollback();
     rolledBack.push('r4');
     await insertB;
