@@ -374,6 +374,12 @@ export class DistributedCache {
   private sendIds(refresher: string, kind: 'refresh' | 'remove', ids: CacheId | CacheId[], options: WriteOptions | undefined): Promise<void> {
     let list: CacheId[];
     try {
+      if (options === undefined && typeof ids === 'number' && Number.isFinite(ids)) {
+        // One id and no transaction, inside batch(): joins the batch without the general path's objects.
+        this.registry.require(refresher, kind);
+        const gathered = this.writer.gatherId(refresher, kind, ids);
+        if (gathered) return gathered;
+      }
       list = toIds(ids);
     } catch (err) {
       return Promise.reject(err);

@@ -6,6 +6,7 @@ import { decodeInstructions, encodeInstructions } from '../src/instructions/code
 import { packRows } from '../src/instructions/pack.js';
 import { totalWeight, type Instruction } from '../src/instructions/types.js';
 import { errors } from '../src/errors.js';
+import { gather, type OpenBatch } from '../src/write/batch.js';
 
 describe('codec', () => {
   test('round-trips every kind', () => {
@@ -126,6 +127,17 @@ describe('coalesce', () => {
     return out;
   }
 
+  test('ids in ascending order skip the set and come out as they went in; any repeat or mixed types still dedupes', () => {
+    const ascending = Array.from({ length: 1000 }, (_, i) => i * 2);
+    const out = coalesce([{ refresher: 'p', kind: 'refresh', ids: ascending }]);
+    assert.deepEqual(out, [{ refresher: 'p', kind: 'refresh', ids: ascending }]);
+    assert.notEqual((out[0] as { ids: number[] }).ids, ascending, 'a copy, not the caller\'s array');
+    assert.deepEqual(coalesce([{ refresher: 'p', kind: 'refresh', ids: ['a', 'b', 'c'] }]), [{ refresher: 'p', kind: 'refresh', ids: ['a', 'b', 'c'] }]);
+    assert.deepEqual(coalesce([{ refresher: 'p', kind: 'refresh', ids: [1, 2, 2, 3] }]), [{ refresher: 'p', kind: 'refresh', ids: [1, 2, 3] }]);
+    assert.deepEqual(coalesce([{ refresher: 'p', kind: 'refresh', ids: [1, '2', 3, '2'] }]), [{ refresher: 'p', kind: 'refresh', ids: [1, '2', 3] }]);
+    assert.deepEqual(coalesce([{ refresher: 'p', kind: 'remove', ids: [3, 2, 3] }]), [{ refresher: 'p', kind: 'remove', ids: [3, 2] }]);
+  });
+
   test('property: coalescing keeps the meaning, is idempotent, and names an id at most once per instruction', () => {
     const id = fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constantFrom('1', '2', 'x'));
     const instruction: fc.Arbitrary<Instruction> = fc.oneof(
@@ -143,6 +155,49 @@ describe('coalesce', () => {
       }),
       { numRuns: 2000, seed: 5 },
     );
+  });
+});
+
+describe('gathering a batch', () => {
+  const id = fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constantFrom('1', '2', 'x'));
+  const instruction: fc.Arbitrary<Instruction> = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('refresh' as const), ids: fc.array(id, { minLength: 1, maxLength: 4 }) }) },
+    { weight: 3, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('remove' as const), ids: fc.array(id, { minLength: 1, maxLength: 4 }) }) },
+    { weight: 1, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('payload' as const), payloads: fc.array(fc.integer(), { minLength: 1, maxLength: 2 }) }) },
+    { weight: 1, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('refresh-all' as const) }) },
+  );
+
+  test('property: joining runs while gathering writes the same row as coalescing the calls, and never touches the callers\' arrays', () => {
+    fc.assert(
+      fc.property(fc.array(instruction, { maxLength: 30 }), (list) => {
+        const before = JSON.stringify(list);
+        const open: OpenBatch = { instructions: [], closed: false };
+        for (const i of list) gather(open, i);
+        assert.deepEqual(coalesce(open.instructions), coalesce(list));
+        assert.ok(open.instructions.length <= list.length);
+        assert.equal(JSON.stringify(list), before);
+      }),
+      { numRuns: 2000, seed: 7 },
+    );
+  });
+
+  test('a run of one refresher and kind becomes one instruction; a new kind or refresher starts another', () => {
+    const open: OpenBatch = { instructions: [], closed: false };
+    const mine = [3, 4];
+    for (const i of [
+      { refresher: 'p', kind: 'refresh', ids: [1] },
+      { refresher: 'p', kind: 'refresh', ids: mine },
+      { refresher: 'p', kind: 'remove', ids: [1] },
+      { refresher: 'q', kind: 'remove', ids: [1] },
+      { refresher: 'q', kind: 'remove', ids: [2] },
+    ] as Instruction[])
+      gather(open, i);
+    assert.deepEqual(open.instructions, [
+      { refresher: 'p', kind: 'refresh', ids: [1, 3, 4] },
+      { refresher: 'p', kind: 'remove', ids: [1] },
+      { refresher: 'q', kind: 'remove', ids: [1, 2] },
+    ]);
+    assert.deepEqual(mine, [3, 4]);
   });
 });
 

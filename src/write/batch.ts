@@ -1,9 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Instruction } from '../instructions/types.js';
+import type { CacheId, Instruction } from '../instructions/types.js';
 
 /** The instructions gathered by one `batch()` call, written as one row when it resolves. */
 export interface OpenBatch {
   readonly instructions: Instruction[];
+  /**
+   * The last gathered instruction, when its ids array is the batch's own copy (never a caller's
+   * array) and later ids may be appended to it.
+   */
+  tail?: { refresher: string; kind: 'refresh' | 'remove'; ids: CacheId[] } | undefined;
   /**
    * Set once the batch has been handed to the writer. Async work started inside the batch can
    * outlive it (a handler awaiting something after the response): its calls are then written on
@@ -28,4 +33,32 @@ export function runInBatch<T>(owner: object, open: OpenBatch, work: () => T | Pr
   const open_ = new Map(batchContext.getStore() ?? []);
   open_.set(owner, open);
   return batchContext.run(open_, async () => work());
+}
+
+/**
+ * Adds one instruction to an open batch. A run of refreshes (or removes) of one refresher joins
+ * the instruction before it: "refresh [1]" then "refresh [2]" means "refresh [1, 2]", which is
+ * what coalescing would make of them anyway. A batch of 1,000 `refresh(id)` calls then holds one
+ * instruction of 1,000 ids instead of 1,000 objects for the writer to coalesce.
+ */
+export function gather(open: OpenBatch, instruction: Instruction): void {
+  if (instruction.kind === 'refresh' || instruction.kind === 'remove') {
+    gatherIds(open, instruction.refresher, instruction.kind, instruction.ids);
+    return;
+  }
+  open.instructions.push(instruction);
+  open.tail = undefined;
+}
+
+/** `gather` for ids, without an instruction object: the path of a `refresh(name, id)` call. */
+export function gatherIds(open: OpenBatch, refresher: string, kind: 'refresh' | 'remove', ids: CacheId | readonly CacheId[]): void {
+  let tail = open.tail;
+  if (!tail || tail.kind !== kind || tail.refresher !== refresher) {
+    tail = { refresher, kind, ids: [] };
+    open.instructions.push(tail);
+    open.tail = tail;
+  }
+  // Appended one by one: the ids array may be the caller's, which must never be kept or touched.
+  if (typeof ids === 'object') for (const id of ids) tail.ids.push(id);
+  else tail.ids.push(ids);
 }

@@ -4,11 +4,11 @@ import type { DistcacheEvents, TypedEmitter } from '../events.js';
 import { encodeInstructions } from '../instructions/codec.js';
 import { coalesce } from '../instructions/coalesce.js';
 import { packRows } from '../instructions/pack.js';
-import { instructionWeight, totalWeight, type Instruction } from '../instructions/types.js';
+import { instructionWeight, totalWeight, type CacheId, type Instruction } from '../instructions/types.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, NewInstructionRow } from '../store/store.js';
 import type { Applier } from '../sync/applier.js';
-import { openBatchOf, runInBatch, type OpenBatch } from './batch.js';
+import { gather, gatherIds, openBatchOf, runInBatch, type OpenBatch } from './batch.js';
 import { whenCommitted } from './transaction.js';
 import type { OwnWrites } from './own-writes.js';
 import type { InstrumentationHooks, WriteInfo } from '../instrumentation.js';
@@ -44,10 +44,22 @@ export class Writer {
     if (open) {
       // Not an async function, and one shared settled promise: a batch of 1,000 calls would
       // otherwise make 1,000 promises, each costly while AsyncLocalStorage tracks them.
-      for (const instruction of instructions) open.instructions.push(instruction);
+      for (const instruction of instructions) gather(open, instruction);
       return GATHERED;
     }
     return this.track(this.writeNow(instructions));
+  }
+
+  /**
+   * Gathers one id into the batch open here, if there is one, and says whether it did. The
+   * commonest call inside `batch()` is `refresh(name, id)`; this path builds no instruction object
+   * and no promise for it.
+   */
+  gatherId(refresher: string, kind: 'refresh' | 'remove', id: CacheId): Promise<void> | undefined {
+    const open = openBatchOf(this);
+    if (!open) return undefined;
+    gatherIds(open, refresher, kind, id);
+    return GATHERED;
   }
 
   /** Runs `work` with a batch open; everything it writes goes out as one row when it resolves. */

@@ -151,6 +151,33 @@ export function coreTests(dialect: DialectName): void {
     assert.equal((await h.knex(h.table('cache_instruction')).count({ n: '*' }))[0]!.n == 1, true);
   });
 
+  test('batch(): single-id calls are checked like any other, and a run of them arrives as one refresh', async (t) => {
+    const h = await harness(t, dialect);
+    const onB = recorder();
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder(), { id: 'no-remove', refreshAll() {} }] });
+    const b = h.cache({ serverIdentity: 'b', refreshers: [onB, { id: 'no-remove', refreshAll() {} }] });
+    await b.start();
+    const rejections: unknown[] = [];
+    await a.batch(async () => {
+      for (const id of [3, 1, 2, 1]) void a.refresh('product', id);
+      await a.refresh('nope', 1).catch((err: unknown) => rejections.push(err));
+      await a.remove('no-remove', 1).catch((err: unknown) => rejections.push(err));
+      await a.refresh('product', Number.NaN).catch((err: unknown) => rejections.push(err));
+      void a.remove('product', 2);
+      void a.refresh('product', 2);
+    });
+    assert.deepEqual(
+      rejections.map((err) => (err as { code?: string }).code),
+      ['E_UNKNOWN_REFRESHER', 'E_UNSUPPORTED_KIND', 'E_INVALID_INSTRUCTION'],
+    );
+    await b.sync();
+    assert.deepEqual(onB.calls, [
+      { kind: 'refresh', ids: [3, 1, 2] },
+      { kind: 'remove', ids: [2] },
+      { kind: 'refresh', ids: [2] },
+    ]);
+  });
+
   test('coalescing keeps meaning: refresh 5, remove 5, refresh 5 arrives in that order', async (t) => {
     const h = await harness(t, dialect);
     const onB = recorder();
