@@ -376,8 +376,7 @@ export class DistributedCache {
     try {
       if (options === undefined && typeof ids === 'number' && Number.isFinite(ids)) {
         // One id and no transaction, inside batch(): joins the batch without the general path's objects.
-        this.registry.require(refresher, kind);
-        const gathered = this.writer.gatherId(refresher, kind, ids);
+        const gathered = this.writer.gatherId(refresher, kind, ids, this.requireRefresher);
         if (gathered) return gathered;
       }
       list = toIds(ids);
@@ -386,6 +385,8 @@ export class DistributedCache {
     }
     return this.send({ refresher, kind, ids: list }, options);
   }
+
+  private readonly requireRefresher = (refresher: string, kind: InstructionKind): void => void this.registry.require(refresher, kind);
 
   /** Checks a built instruction and hands it to the writer; rejects (never throws) on bad input. */
   private send(instruction: Instruction, options: WriteOptions | undefined): Promise<void> {

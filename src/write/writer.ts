@@ -53,11 +53,14 @@ export class Writer {
   /**
    * Gathers one id into the batch open here, if there is one, and says whether it did. The
    * commonest call inside `batch()` is `refresh(name, id)`; this path builds no instruction object
-   * and no promise for it.
+   * and no promise for it, and runs `check` (the registry's) only when the id starts a new run:
+   * the run's refresher and kind were checked when it began, and refreshers are never removed.
    */
-  gatherId(refresher: string, kind: 'refresh' | 'remove', id: CacheId): Promise<void> | undefined {
+  gatherId(refresher: string, kind: 'refresh' | 'remove', id: CacheId, check: (refresher: string, kind: 'refresh' | 'remove') => void): Promise<void> | undefined {
     const open = openBatchOf(this);
     if (!open) return undefined;
+    const tail = open.tail;
+    if (!tail || tail.refresher !== refresher || tail.kind !== kind) check(refresher, kind);
     gatherIds(open, refresher, kind, id);
     return GATHERED;
   }
