@@ -8,6 +8,15 @@ import { totalWeight, type Instruction } from '../src/instructions/types.js';
 import { errors } from '../src/errors.js';
 import { gather, type OpenBatch } from '../src/write/batch.js';
 
+/** Short lists over two refreshers and a few ids (numbers and strings that look alike), every kind. */
+const anId = fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constantFrom('1', '2', 'x'));
+const anInstruction: fc.Arbitrary<Instruction> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('refresh' as const), ids: fc.array(anId, { minLength: 1, maxLength: 5 }) }) },
+  { weight: 3, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('remove' as const), ids: fc.array(anId, { minLength: 1, maxLength: 5 }) }) },
+  { weight: 1, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('payload' as const), payloads: fc.array(fc.integer(), { minLength: 1, maxLength: 2 }) }) },
+  { weight: 1, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('refresh-all' as const) }) },
+);
+
 describe('codec', () => {
   test('round-trips every kind', () => {
     const list: Instruction[] = [
@@ -139,15 +148,8 @@ describe('coalesce', () => {
   });
 
   test('property: coalescing keeps the meaning, is idempotent, and names an id at most once per instruction', () => {
-    const id = fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constantFrom('1', '2', 'x'));
-    const instruction: fc.Arbitrary<Instruction> = fc.oneof(
-      { weight: 6, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('refresh' as const), ids: fc.array(id, { minLength: 1, maxLength: 5 }) }) },
-      { weight: 3, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('remove' as const), ids: fc.array(id, { minLength: 1, maxLength: 5 }) }) },
-      { weight: 1, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('payload' as const), payloads: fc.array(fc.integer(), { minLength: 1, maxLength: 2 }) }) },
-      { weight: 1, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('refresh-all' as const) }) },
-    );
     fc.assert(
-      fc.property(fc.array(instruction, { maxLength: 30 }), (list) => {
+      fc.property(fc.array(anInstruction, { maxLength: 30 }), (list) => {
         const once = coalesce(list);
         assert.deepEqual(meaning(once), meaning(list));
         assert.deepEqual(coalesce(once), once);
@@ -159,17 +161,9 @@ describe('coalesce', () => {
 });
 
 describe('gathering a batch', () => {
-  const id = fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constantFrom('1', '2', 'x'));
-  const instruction: fc.Arbitrary<Instruction> = fc.oneof(
-    { weight: 6, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('refresh' as const), ids: fc.array(id, { minLength: 1, maxLength: 4 }) }) },
-    { weight: 3, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('remove' as const), ids: fc.array(id, { minLength: 1, maxLength: 4 }) }) },
-    { weight: 1, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('payload' as const), payloads: fc.array(fc.integer(), { minLength: 1, maxLength: 2 }) }) },
-    { weight: 1, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('refresh-all' as const) }) },
-  );
-
   test('property: joining runs while gathering writes the same row as coalescing the calls, and never touches the callers\' arrays', () => {
     fc.assert(
-      fc.property(fc.array(instruction, { maxLength: 30 }), (list) => {
+      fc.property(fc.array(anInstruction, { maxLength: 30 }), (list) => {
         const before = JSON.stringify(list);
         const open: OpenBatch = { instructions: [], closed: false };
         for (const i of list) gather(open, i);
