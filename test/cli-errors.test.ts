@@ -58,6 +58,8 @@ test('usage errors exit 2 with what to type: unknown command, unknown flag, miss
     [['show', 'abc', ...db], /ROW_ID must be a row id/],
     [['status', 'extra', ...db], /'status' takes no arguments; unexpected: extra/],
     [['pending', '--limit', 'ten', ...db], /--limit ten is not valid; give a whole number/],
+    [['prune', '--duty-cycle', '0', ...db], /--duty-cycle 0 is not valid; give a number above 0 and at most 1, such as --duty-cycle 0.1/],
+    [['prune', '--duty-cycle', '1.5', ...db], /--duty-cycle 1.5 is not valid/],
     [['tail', '--follow', '--interval', 'soon', ...db], /--interval soon is not a duration/],
     [['send', 'refresh', 'product', ...db], /refresh needs ids, as in: distcache send refresh product 42 43/],
     [['send', 'refrseh', 'product', '1', ...db], /is not an instruction kind\. Did you mean refresh\?/],

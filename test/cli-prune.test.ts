@@ -40,7 +40,7 @@ for (const dialect of selectedDialects()) {
     assert.match(human.stdout, /older than retention, applied by every active server: 5 rows \(ids \d+\.\.\d+\)/);
     assert.match(human.stdout, /may be flagged to cold-boot: web-9/);
 
-    const pruned = await cli(['prune', '--chunk-size', '2', '--json', ...db.flags]);
+    const pruned = await cli(['prune', '--chunk-size', '2', '--duty-cycle', '1', '--json', ...db.flags]);
     assert.equal(pruned.code, 0, pruned.stderr);
     assert.equal(pruned.stderr, '', 'no progress lines on a pipe');
     const result = shape.shaped(shape.prune, JSON.parse(pruned.stdout), 'prune');

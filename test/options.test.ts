@@ -14,7 +14,7 @@ test('defaults are applied and frozen', () => {
   assert.equal(o.pruneSchedule, '* * * * *');
   assert.equal(o.cluster, 'default');
   assert.equal(o.preparedStatements, true);
-  assert.equal(o.pruneDutyCycle, 1 / 3);
+  assert.equal(o.pruneDutyCycle, 0.1);
   assert.ok(Object.isFrozen(o));
   assert.equal(resolveOptions({ knex, syncInterval: '5s' }).syncInterval, 5000);
 });

@@ -20,9 +20,9 @@ export interface PruneRules {
   staleServerTimeout: number;
   /** Registrations and cursors of servers inactive this long are deleted. @default '7d' */
   forgetServersAfter: number;
-  /** Rows per delete statement. @default 1000 */
+  /** Rows per delete statement. @default 250 */
   chunkSize: number;
-  /** Share of the prune's time spent deleting (see the pruneDutyCycle option). @default 1/3 */
+  /** Share of the prune's time spent deleting (see the pruneDutyCycle option). @default 0.1 */
   dutyCycle: number;
 }
 

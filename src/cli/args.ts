@@ -71,6 +71,17 @@ export function integerOption(values: OptionValues, name: string, fallback: numb
   return Number(raw);
 }
 
+/** A share between 0 (excluded) and 1, as `--duty-cycle 0.5`. */
+export function fractionOption(values: OptionValues, name: string, fallback: number, command: string): number {
+  const raw = stringOption(values, name);
+  if (raw === undefined) return fallback;
+  const parsed = Number(raw.trim());
+  if (raw.trim() === '' || !Number.isFinite(parsed) || parsed <= 0 || parsed > 1) {
+    throw new UsageError(`--${name} ${raw} is not valid; give a number above 0 and at most 1, such as --${name} ${fallback}`, command);
+  }
+  return parsed;
+}
+
 export function durationOption(values: OptionValues, name: string, fallback: number, command: string): number {
   const raw = stringOption(values, name);
   if (raw === undefined) return fallback;

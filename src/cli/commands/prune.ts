@@ -1,13 +1,13 @@
 import { DEFAULTS } from '../../options.js';
 import { defaultPruneRules, type PruneRules } from '../../admin/prune.js';
-import { durationOption, integerOption } from '../args.js';
+import { durationOption, fractionOption, integerOption } from '../args.js';
 import type { Command, OptionValues } from '../command.js';
 import { count, plural, seconds } from '../format.js';
 
 export const pruneCommand: Command<{ dryRun: boolean; rules: PruneRules }> = {
   name: 'prune',
   summary: 'prune now, with the rules of the scheduled prune; --dry-run shows what would go',
-  usage: 'prune [--dry-run] [--retention D] [--max-retention D] [--stale-after D] [--forget-after D] [--chunk-size N]',
+  usage: 'prune [--dry-run] [--retention D] [--max-retention D] [--stale-after D] [--forget-after D] [--chunk-size N] [--duty-cycle F]',
   description:
     "Deletes rows older than --retention that every active server has applied, then rows older than --max-retention regardless (servers that had not read them cold-boot), then forgets servers inactive longer than --forget-after. The servers' own settings are not stored in the database: if you changed them, pass the same values here.",
   examples: ['distcache prune --dry-run', 'distcache prune --retention 1d'],
@@ -18,6 +18,7 @@ export const pruneCommand: Command<{ dryRun: boolean; rules: PruneRules }> = {
     'stale-after': { type: 'string', value: 'DURATION', description: 'servers without a heartbeat this long stop holding pruning back (default 2m)' },
     'forget-after': { type: 'string', value: 'DURATION', description: 'servers inactive this long are forgotten (default 7d)' },
     'chunk-size': { type: 'string', value: 'N', description: 'rows per delete statement (default 250)' },
+    'duty-cycle': { type: 'string', value: 'F', description: 'share of the time spent deleting; after each chunk it rests the rest (default 0.1; 1: no rest, for a quiet database)' },
   },
   positionals: { min: 0, max: 0, names: '' },
   parse: (values) => ({ dryRun: values['dry-run'] === true, rules: pruneRules(values) }),
@@ -54,6 +55,6 @@ function pruneRules(values: OptionValues): PruneRules {
     staleServerTimeout: durationOption(values, 'stale-after', d.staleServerTimeout, 'prune'),
     forgetServersAfter: durationOption(values, 'forget-after', Math.max(DEFAULTS.forgetServersAfter, maxRetention), 'prune'),
     chunkSize: integerOption(values, 'chunk-size', d.chunkSize, 1, 'prune'),
-    dutyCycle: d.dutyCycle,
+    dutyCycle: fractionOption(values, 'duty-cycle', d.dutyCycle, 'prune'),
   };
 }
