@@ -4,11 +4,12 @@
  *   raw paged SELECT of the same rows (the baseline), then one `cache.sync()` that applies it all,
  *   reporting progress every second so the parent can stop a catch-up that will not finish in time.
  * - idle: the cursor of identity 'idle' is at the head of a large table; polls that find nothing,
- *   interleaved with a bare `select 1` on the same pool as the floor this machine allows.
+ *   interleaved with a `select 1` through the same knex pool and one on a bare driver connection,
+ *   the floors this machine allows at that moment with and without knex.
  */
 import { childArgs } from '../lib/child.js';
 import { benchCache } from '../lib/cache.js';
-import { knexFor, type Target } from '../lib/db.js';
+import { bareConnection, knexFor, type Target } from '../lib/db.js';
 import { percentile, sleep } from '../lib/stats.js';
 
 interface Args {
@@ -33,7 +34,16 @@ export type CatchupOut =
       heapGrowth: number;
       queries: number;
     }
-  | { type: 'idle'; polls: number; queries: number; p50: number; p99: number; max: number; select1: { p50: number; p99: number } };
+  | {
+      type: 'idle';
+      polls: number;
+      queries: number;
+      p50: number;
+      p99: number;
+      max: number;
+      select1: { p50: number; p99: number };
+      driver: { p50: number; p99: number };
+    };
 
 const args = childArgs<Args>();
 const send = (message: CatchupOut) => process.send!(message);
@@ -123,8 +133,11 @@ if (args.mode === 'catchup') {
 } else {
   await cache.sync();
   for (let i = 0; i < 50; i++) await cache.sync();
+  const driver = await bareConnection(args.target);
+  for (let i = 0; i < 50; i++) await driver.select1();
   const polls: number[] = [];
   const bare: number[] = [];
+  const onDriver: number[] = [];
   queries = 0;
   let bareQueries = 0;
   for (let i = 0; i < args.idlePolls; i++) {
@@ -135,7 +148,11 @@ if (args.mode === 'catchup') {
     await knex.raw('select 1');
     bare.push(performance.now() - t);
     bareQueries += 1;
+    t = performance.now();
+    await driver.select1();
+    onDriver.push(performance.now() - t);
   }
+  await driver.close();
   send({
     type: 'idle',
     polls: polls.length,
@@ -144,6 +161,7 @@ if (args.mode === 'catchup') {
     p99: percentile(polls, 99),
     max: Math.max(...polls),
     select1: { p50: percentile(bare, 50), p99: percentile(bare, 99) },
+    driver: { p50: percentile(onDriver, 50), p99: percentile(onDriver, 99) },
   });
 }
 await knex.destroy();

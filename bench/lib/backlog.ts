@@ -48,6 +48,28 @@ export async function writeBacklog(knex: Knex, db: Db, table: string, rows: numb
   );
 }
 
+/**
+ * Lets the database finish the background work a large write leaves behind (PostgreSQL's
+ * checkpoint, InnoDB's flushing of dirty pages, SQLite's WAL), so a figure that follows measures
+ * the steady state rather than the tail of the previous one. At most `deadlineMs`.
+ */
+export async function settle(knex: Knex, db: Db, deadlineMs = 60_000): Promise<void> {
+  if (db === 'postgres') {
+    await knex.raw('checkpoint');
+    return;
+  }
+  if (db === 'sqlite') {
+    await knex.raw('pragma wal_checkpoint(truncate)');
+    return;
+  }
+  const deadline = Date.now() + deadlineMs;
+  const status = async (name: string) => Number(((await knex.raw('show global status like ?', [name])) as [Array<{ Value: string }>])[0][0]?.Value ?? 0);
+  const total = await status('Innodb_buffer_pool_pages_total');
+  while (Date.now() < deadline && (await status('Innodb_buffer_pool_pages_dirty')) > total / 100) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /** Fresh statistics, as autovacuum (PostgreSQL) or an operator would have gathered on a table that grew over time. */
 export async function analyze(knex: Knex, db: Db, tables: readonly string[]): Promise<void> {
   for (const table of tables) {

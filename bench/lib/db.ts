@@ -81,3 +81,27 @@ export function rows(result: unknown): Array<Record<string, unknown>> {
   if (Array.isArray(result)) return (Array.isArray(result[0]) ? result[0] : result) as Array<Record<string, unknown>>;
   return ((result as { rows?: unknown[] })?.rows ?? []) as Array<Record<string, unknown>>;
 }
+
+/** One connection of the driver itself, outside knex and its pool: the floor under any query through knex. */
+export interface BareConnection {
+  select1(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function bareConnection(target: Pick<Target, 'db' | 'file'>): Promise<BareConnection> {
+  if (target.db === 'postgres') {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    return { select1: async () => void (await client.query({ name: 'bench_select_1', text: 'select 1' })), close: () => client.end() };
+  }
+  if (target.db === 'mysql') {
+    const mysql = await import('mysql2/promise');
+    const connection = await mysql.createConnection(MYSQL_URL);
+    return { select1: async () => void (await connection.execute('select 1')), close: () => connection.end() };
+  }
+  const { default: Database } = await import('better-sqlite3');
+  const database = new Database(target.file!);
+  const statement = database.prepare('select 1');
+  return { select1: async () => void statement.get(), close: async () => void database.close() };
+}
