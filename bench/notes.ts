@@ -34,8 +34,12 @@ export const NOTES = `
    what it used before the sync (sampled every 5 ms and at every refresher call, after a
    \`gc()\`). A catch-up that does not finish by its deadline is stopped, and its rate is compared.
    The coalescing row writes 10,000 rows that each refresh id 42.
-5. **Idle poll.** A fresh server whose cursor is at the head of that table polls back to back. Each poll
-   alternates with a bare \`select 1\` on the same pool, the floor this machine allows at that moment.
+5. **Idle poll.** First the database settles after writing the backlog (PostgreSQL \`CHECKPOINT\`,
+   InnoDB's dirty pages flushed until they stop falling, SQLite's WAL checkpointed). Then a fresh
+   server whose cursor is at the head of that table polls back to back in a child process. Each poll
+   alternates with a \`select 1\` through the same knex pool and one on a bare driver connection
+   (no knex, no pool), the floors this machine allows at that moment. A server polls for as long as
+   it runs, so the figure is the steady state: 1,000 rounds of all three run before any is timed.
    Queries are counted with knex's \`query\` event.
 6. **Prune.** Four writers call \`refresh()\` through DistributedCache back to back. They run alone for
    a baseline (before and after), then while \`cache.prune()\` deletes every expired row with the default \`pruneChunkSize\` and \`pruneDutyCycle\`.

@@ -44,7 +44,12 @@ for (const db of (['postgres', 'mysql', 'sqlite'] as const).filter((d) => wanted
   if (reason === undefined) dbs.add(db);
   else console.log(`# ${db} unreachable (${reason}); its figures are skipped`);
 }
-const settings: Settings = { quick, dbs, log: (m) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${m}`) };
+const settings: Settings = {
+  quick,
+  dbs,
+  log: (m) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${m}`),
+  wants: (id) => only === undefined || only.includes(id),
+};
 
 const scenarios: Array<[number[], (s: Settings) => Promise<Figure[]>]> = [
   [[1], propagation],

@@ -5,6 +5,8 @@ export interface Settings {
   /** The databases that answered; a scenario skips the others. */
   dbs: ReadonlySet<Db>;
   log(message: string): void;
+  /** Whether figure `id` is asked for (`--only`); a scenario that makes several skips the others. */
+  wants(id: number): boolean;
 }
 
 /** `full` in a full run, `quick` in a quick one. */
