@@ -50,65 +50,56 @@ export const NOTES = `
 
 ## What changed since the previous full run
 
-The previous full run (same command, same machine, quiet: load 0.4) measured, before the changes
-listed in CHANGELOG.md under "speed": #1 PostgreSQL wake-up p50 2.78 ms / p99 5.43 ms; #2 ratios
-0.43–0.65 on PostgreSQL, 0.52–0.82 on MariaDB, 0.29–0.50 on SQLite; #3 distcache/plain 0.56–0.57
-on PostgreSQL; #4 catch-up 0.36 (PostgreSQL), 0.65 (MariaDB, 100,000 rows), 0.28 (SQLite); #5 idle
-poll p50 0.63 ms (PostgreSQL), 0.51 ms (MariaDB), 0.11 ms (SQLite); #6 ratios 2.49 (PostgreSQL),
-2.92 (MariaDB), 1.80 (SQLite); #7 with wake-up 407 queries/s and 30 % of a core while writing.
-What moved them, measured one change at a time with the same interleaved method (ad hoc scripts
-over the bench's own helpers):
-- **Statements kept prepared** (the poll and the one-row write, every dialect): an idle PostgreSQL
-  poll 0.69 → 0.22 ms at p50 (p99 1.1 → 0.4 ms when measured alone); MariaDB 0.53 → 0.22 ms,
-  half of it from a parenthesized UNION instead of a derived table.
-- **The write path** (no timer for synchronous refreshers, no second coalescing, payloads of
-  events and hooks built only when listened to, one shared promise inside \`batch()\`, a Set fast
-  path in coalescing): SQLite one refresh() of 1,000 ids 0.39 → 0.87 before the statements were
-  kept prepared.
-- **NOTIFY as a plain statement** on a session with \`synchronous_commit = off\`: 0.2 → 0.13 ms per
-  NOTIFY; PostgreSQL one-row writes with the wake-up on 0.85 → 0.99 of raw.
-- **Decoding without a reviver** when a row cannot hold a forbidden key: the largest JavaScript
-  cost of a catch-up (0.7 µs of about 1 µs per row).
-- **MariaDB position scans name the (cluster, seq) index**: without it each page of a catch-up cost
-  more than the last (1 ms at row 1,000, 4 ms at row 45,000); the raw baseline here names its
-  (cluster, id) index for the same reason, which made the baseline about 7 times faster than in
-  the previous run. The MariaDB backlog is now 1,000,000 rows like the others.
-- **Cursor writes at most once per interval** for wake-up polls: #7 went from 407 to 224
-  queries/s while writing, and from 30 % to 14 % of a core.
+The previous full run (same command, same machine, 2026-11-26 10:22) had four floors not met:
+#2 a \`batch()\` of 1,000 \`refresh(id)\` calls at 0.79 (PostgreSQL) and 0.74 (SQLite); #5 idle
+poll p99 1.49 ms (PostgreSQL) and 1.17 ms (MariaDB); #6 prune p99 ratios 3.11 (PostgreSQL) and
+2.19 (MariaDB). What moved them, each measured with the bench's own helpers before the full run:
+- **Gathering a batch** (CHANGELOG, "speed"): a run of \`refresh()\`/\`remove()\` calls for one
+  refresher is joined into one instruction as it is gathered; \`refresh(name, id)\` inside a batch
+  builds no instruction object and re-checks the registry only when a run starts; coalescing skips
+  its Set for ids already in ascending order. Gathering 1,000 calls went from about 100 µs to
+  about 50 µs and coalescing them from about 65 µs to about 2 µs. The batch of 1,000: PostgreSQL
+  0.79 → 0.93, SQLite 0.74 → 0.89 (0.88–0.89 over three runs).
+- **\`pruneDutyCycle\` 1/3 → 0.1.** A chunk competes with the writers for the two cores while it
+  runs, so whenever chunks run often the writers' p99 grows by about a chunk's length. Ad hoc, on
+  PostgreSQL with chunks of 250: a duty cycle of 1/3 gave ratios of 1.6–2.4 (300,000 and 1,000,000
+  rows), 0.1 gave 0.78–1.03; chunks of 50 at 1/3 gave 1.40. Running the prune's own session with
+  \`synchronous_commit = off\`, or the writers' (fsync out of the picture), left the ratio at 2.2–2.6
+  with a duty cycle of 1/3, so WAL flushing is not what sets it; no checkpoint ran during those
+  prunes. The cost is time: 1,000,000 rows now take about 6 minutes on PostgreSQL and 7 on MariaDB
+  while four writers run flat out (the CLI's \`prune --duty-cycle 1\` deletes without resting).
+- **#5 is measured in the steady state**: the database settles first (checkpoint, InnoDB flushing,
+  SQLite WAL checkpoint) and 1,000 rounds run before timing, since a server polls for as long as
+  it runs. Without the warm-up the first 3,000 polls of a process carried the JIT's work (p99
+  1.3 ms against 0.37 ms for the next 3,000 in the same process). A \`select 1\` on a bare driver
+  connection now stands beside the pooled one.
 
 ## What limits the floors that are not met
 
-- **#2, a \`batch()\` of 1,000 separate \`refresh(id)\` calls (PostgreSQL 0.79, SQLite 0.74).** The raw
-  baseline inserts one ready-made row of 1,000 ids: about 0.25 ms on SQLite, 0.8 ms on PostgreSQL.
-  distcache pays for the 1,000 calls themselves (about 55–95 ns each once warm, measured without
-  the insert: argument checks, the AsyncLocalStorage lookup that finds the open batch, the
-  registry check) and for coalescing 1,000 instructions (a Set of 1,000 ids), about 0.15 ms in all.
-  One \`refresh()\` of the same 1,000 ids, which skips the per-call work, is at 0.91 and 1.09. The
-  floor is met for every other size and database, with PostgreSQL's batch of 1,000 at 0.78–0.81
-  over four runs.
-- **#5 idle poll p99 ≤ 0.5 ms (PostgreSQL, MariaDB).** Each idle poll is one query, and its median
-  is within 0.1 ms of a bare \`select 1\` on the same pool (0.28 against 0.21 ms, 0.26 against
-  0.17 ms). The p99 is set by the machine: the bare \`select 1\` measured in between has a p99 of
-  1.6–1.7 ms in this run, above the floor by itself, and the poll's p99 is no worse than it. Measured
-  alone on a quiet moment (3,000 polls), the prepared PostgreSQL poll had p99 0.41 ms and the
-  MariaDB poll 0.48 ms; SQLite meets the floor here.
-- **#6 prune, p99 ratio ≤ 2× (PostgreSQL 3.1, MariaDB 2.2).** Pruning now rests twice as long as
-  each chunk took (\`pruneDutyCycle\` 1/3), uses chunks of 250 rows, and no longer locks rows before
-  deleting them on PostgreSQL (that doubled the WAL it wrote). The writers' p99 during the prune
-  stays near 5 ms whatever the pace: 4.9–5.2 ms over four runs with chunks of 250 or 1,000 rows and
-  duty cycles of 1/3 or 1/2, while the baseline p99 moved between 1.6 and 4.3 ms from run to run, so
-  the ratio ranges from 1.3 to 3.1 (ad hoc runs on 300,000 rows: 1.06–1.4 with a duty cycle of 0.1
-  or chunks of 100). What sets that 5 ms is not established; deleting 1,000,000 rows writes tens of
-  megabytes of WAL on the same two cores and disk as the writers, and checkpoints it triggers are
-  the likely cause. An operator can trade prune speed for latency with \`pruneChunkSize\` and
-  \`pruneDutyCycle\`. SQLite meets the floor (1.03).
+- **#5 idle poll p99 ≤ 0.5 ms (PostgreSQL 0.52 ms, MariaDB 0.62 ms).** Each idle poll is one query.
+  In this run a \`select 1\` through the same knex pool had p99 0.50 ms (PostgreSQL) and 0.90 ms
+  (MariaDB) by itself, and the poll is within 0.02 ms of it on PostgreSQL and below it on MariaDB;
+  on a bare driver connection \`select 1\` had p99 0.22–0.23 ms. What separates the poll from the bare
+  driver is knex's pool (acquire and release, with their timers) and the poll's own work, about
+  0.09 ms at the median; its tail moves with the machine: an earlier run of this same code gave
+  PostgreSQL 0.40 ms (met) and MariaDB 0.54 ms, and a run without the warm-up 1.02 and 1.45 ms.
+  SQLite meets the floor (0.15 ms). Not tried: a poll connection held outside the pool, which
+  would cost one more connection per server.
+- **#4 catch-up on SQLite (0.41 in this run; floor 0.5).** The catch-up is measured once each way
+  (the backlog is consumed), so the ratio carries the machine's drift between the two: the raw
+  paged SELECT of the same 1,000,000 rows took 2.6 s here, 4.1 s in the previous full run and
+  2.5–4.8 s in two reruns of \`npm run bench -- --only=4 --dbs=sqlite\` right after (ratios 0.65
+  and 0.505), while distcache took 4.9–7.3 s (about 5 µs a row: reading the same columns, then
+  JSON-decoding each row, about 1 µs, parsing its timestamp into a Date, coalescing, applying and
+  storing the cursor). Next steps, not done: time the raw scan before and after the catch-up and
+  compare with both; parse \`utcStamp\` only when it is read (about 3 % of a SQLite catch-up).
 - **#3 (no floor): MariaDB.** The exact cursor costs about half of plain inserts with 8 or 32
   writers: one counter row, locked from each INSERT until its COMMIT, serializes instruction
-  writers. distcache itself adds nothing on top (distcache/plain equals exact/plain, as one-row
-  writes are single autocommit statements). On PostgreSQL the exact cursor (an xid8 default and one
-  more index) costs nothing measurable, and distcache, NOTIFY included, matches plain inserts.
+  writers. distcache adds nothing on top (one-row writes are single autocommit statements). On
+  PostgreSQL the exact cursor (an xid8 default and one more index) costs nothing measurable, and
+  distcache, NOTIFY included, matches plain inserts.
 - **#7 (no floor).** Every server converges, with or without the wake-up. With it, each change makes
-  each of the 20 servers poll at once (one query each); cursor writes are now at most one per
-  server per second. Idle, the fleet costs the same either way (about 28 queries/s: 20 polls plus
+  each of the 20 servers poll at once (one query each); cursor writes are at most one per server
+  per second. Idle, the fleet costs the same either way (about 28 queries/s: 20 polls plus
   heartbeats).
 `;
