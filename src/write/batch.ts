@@ -50,10 +50,15 @@ export function gather(open: OpenBatch, instruction: Instruction): void {
   open.tail = undefined;
 }
 
+/** Whether ids for this refresher and kind would join the batch's last instruction. */
+export function continuesRun(open: OpenBatch, refresher: string, kind: 'refresh' | 'remove'): boolean {
+  return open.tail !== undefined && open.tail.kind === kind && open.tail.refresher === refresher;
+}
+
 /** `gather` for ids, without an instruction object: the path of a `refresh(name, id)` call. */
 export function gatherIds(open: OpenBatch, refresher: string, kind: 'refresh' | 'remove', ids: CacheId | readonly CacheId[]): void {
   let tail = open.tail;
-  if (!tail || tail.kind !== kind || tail.refresher !== refresher) {
+  if (!tail || !continuesRun(open, refresher, kind)) {
     tail = { refresher, kind, ids: [] };
     open.instructions.push(tail);
     open.tail = tail;

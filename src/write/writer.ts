@@ -8,7 +8,7 @@ import { instructionWeight, totalWeight, type CacheId, type Instruction } from '
 import type { Logger } from '../logger.js';
 import type { InstructionStore, NewInstructionRow } from '../store/store.js';
 import type { Applier } from '../sync/applier.js';
-import { gather, gatherIds, openBatchOf, runInBatch, type OpenBatch } from './batch.js';
+import { continuesRun, gather, gatherIds, openBatchOf, runInBatch, type OpenBatch } from './batch.js';
 import { whenCommitted } from './transaction.js';
 import type { OwnWrites } from './own-writes.js';
 import type { InstrumentationHooks, WriteInfo } from '../instrumentation.js';
@@ -59,8 +59,7 @@ export class Writer {
   gatherId(refresher: string, kind: 'refresh' | 'remove', id: CacheId, check: (refresher: string, kind: 'refresh' | 'remove') => void): Promise<void> | undefined {
     const open = openBatchOf(this);
     if (!open) return undefined;
-    const tail = open.tail;
-    if (!tail || tail.refresher !== refresher || tail.kind !== kind) check(refresher, kind);
+    if (!continuesRun(open, refresher, kind)) check(refresher, kind);
     gatherIds(open, refresher, kind, id);
     return GATHERED;
   }
