@@ -52,3 +52,33 @@ test('sqlite store: polls and single-row writes run as statements kept prepared,
     await knex.destroy();
   }
 });
+
+test('sqlite migrate(): knex lock table gets exactly one row, including a table left empty, or with two rows by the creation race', async () => {
+  const knex = knexFactory(sqliteConfig(sqliteFile()));
+  const lockRows = (prefix: string) => knex(`${prefix}distcache_migrations_lock`).select('index', 'is_locked').orderBy('index');
+  try {
+    const fresh = freshPrefix();
+    assert.equal((await migrate(knex, { tablePrefix: fresh })).applied.length > 0, true);
+    assert.deepEqual(await lockRows(fresh), [{ index: 1, is_locked: 0 }], 'a new file gets one row');
+    assert.deepEqual((await migrate(knex, { tablePrefix: fresh })).applied, [], 'a second run finds nothing to do');
+    assert.deepEqual(await lockRows(fresh), [{ index: 1, is_locked: 0 }], 'and adds no row');
+
+    // The state two processes left when each inserted a row after the other's check: knex's
+    // `update ... where is_locked = 0` changes two rows, which it reads as "already locked".
+    for (const rows of [[], [{ is_locked: 0 }, { is_locked: 0 }]]) {
+      const prefix = freshPrefix();
+      await knex.schema.createTable(`${prefix}distcache_migrations_lock`, (t) => {
+        t.increments('index').primary();
+        t.integer('is_locked');
+      });
+      if (rows.length) await knex(`${prefix}distcache_migrations_lock`).insert(rows);
+      const { applied } = await migrate(knex, { tablePrefix: prefix, lockTimeout: 2_000 });
+      assert.ok(applied.length > 0, `migrations ran with ${rows.length} lock rows to begin with`);
+      assert.deepEqual(await lockRows(prefix), [{ index: 1, is_locked: 0 }]);
+      await dropPrefixed(knex, prefix);
+    }
+    await dropPrefixed(knex, fresh);
+  } finally {
+    await knex.destroy();
+  }
+});
