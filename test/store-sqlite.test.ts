@@ -5,6 +5,7 @@ import { migrate } from '../src/migrations/migrate.js';
 import { sqliteDialect } from '../src/store/sqlite/dialect.js';
 import type { NewInstructionRow } from '../src/store/store.js';
 import { tableNames } from '../src/store/tables.js';
+import { runCached } from '../src/store/sqlite/statements.js';
 import { dropPrefixed, freshPrefix, sqliteConfig, sqliteFile } from './support/databases.js';
 
 const row = (label: string): NewInstructionRow => ({ json: JSON.stringify({ label }), originated: 'test', originInstance: null, instructionCount: 1 });
@@ -78,6 +79,27 @@ test('sqlite migrate(): knex lock table gets exactly one row, including a table 
       await dropPrefixed(knex, prefix);
     }
     await dropPrefixed(knex, fresh);
+  } finally {
+    await knex.destroy();
+  }
+});
+
+test('sqlite kept statements: rows read as arrays come back as the same objects knex returns, values and types alike', async () => {
+  const knex = knexFactory(sqliteConfig(sqliteFile()));
+  try {
+    const cases: Array<[string, string[]]> = [
+      ["select 1 as a, 'x' as b, null as c, 2.5 as d, x'00ff' as e", []],
+      // A repeated name keeps the last value, as better-sqlite3's (and so knex's) objects do.
+      ['select 1 as a, 2 as a, ? as b', ['p']],
+      ['select 1 as a where 0', []],
+      ['select value as v from json_each(?) order by key', ['[3,1,2]']],
+    ];
+    for (const [sql, params] of cases) {
+      const kept = await runCached(knex, sql, params, 'all');
+      assert.deepEqual(kept, await knex.raw(sql, params), sql);
+      // The second call reuses the kept statement and its column names.
+      assert.deepEqual(await runCached(knex, sql, params, 'all'), kept, `${sql} (kept)`);
+    }
   } finally {
     await knex.destroy();
   }
