@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import knexFactory from 'knex';
 import { MYSQL_URL, PG_URL, rows, type Db } from './db.js';
@@ -47,4 +48,35 @@ export function load(): string {
   return loadavg()
     .map((l) => l.toFixed(2))
     .join(' / ');
+}
+
+/** Busy and total CPU time of the whole machine so far, from /proc/stat (undefined off Linux). */
+function cpuTimes(): { busy: number; total: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal ...: idle and iowait are the idle time.
+    const total = fields.reduce((a, b) => a + b, 0);
+    return { busy: total - fields[3]! - (fields[4] ?? 0), total };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits, at most `deadlineMs`, until the whole machine has been at most `threshold` busy over one
+ * second: a database's background work (InnoDB purge, a checkpoint) or another program running
+ * shows in a latency tail that has nothing to do with what is measured. Returns how busy the
+ * last second was (0 to 1), for the figure to report, or undefined where /proc/stat is missing.
+ */
+export async function quietMachine(threshold = 0.1, deadlineMs = 60_000): Promise<number | undefined> {
+  const deadline = Date.now() + deadlineMs;
+  let before = cpuTimes();
+  if (!before) return undefined;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const after = cpuTimes()!;
+    const busy = (after.busy - before.busy) / Math.max(1, after.total - before.total);
+    if (busy <= threshold || Date.now() >= deadline) return busy;
+    before = after;
+  }
 }
