@@ -19,20 +19,26 @@ export interface OpenBatch {
 
 /**
  * The batches open in the current async context, one per writer (a process may run several
- * caches). AsyncLocalStorage carries them through awaits, so helpers deep inside a request need
- * not pass a handle around.
+ * caches), innermost first. AsyncLocalStorage carries them through awaits, so helpers deep inside
+ * a request need not pass a handle around. A chain rather than a Map: every `refresh()` inside a
+ * batch looks its batch up, and with one cache that is one comparison.
  */
-export const batchContext = new AsyncLocalStorage<ReadonlyMap<object, OpenBatch>>();
+interface BatchScope {
+  readonly owner: object;
+  readonly open: OpenBatch;
+  readonly outer: BatchScope | undefined;
+}
+
+const batchContext = new AsyncLocalStorage<BatchScope>();
 
 export function openBatchOf(owner: object): OpenBatch | undefined {
-  const open = batchContext.getStore()?.get(owner);
-  return open && !open.closed ? open : undefined;
+  let scope = batchContext.getStore();
+  while (scope !== undefined && scope.owner !== owner) scope = scope.outer;
+  return scope !== undefined && !scope.open.closed ? scope.open : undefined;
 }
 
 export function runInBatch<T>(owner: object, open: OpenBatch, work: () => T | Promise<T>): Promise<T> {
-  const open_ = new Map(batchContext.getStore() ?? []);
-  open_.set(owner, open);
-  return batchContext.run(open_, async () => work());
+  return batchContext.run({ owner, open, outer: batchContext.getStore() }, async () => work());
 }
 
 /**

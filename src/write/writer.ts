@@ -59,8 +59,12 @@ export class Writer {
   gatherId(refresher: string, kind: 'refresh' | 'remove', id: CacheId, check: (refresher: string, kind: 'refresh' | 'remove') => void): Promise<void> | undefined {
     const open = openBatchOf(this);
     if (!open) return undefined;
-    if (!continuesRun(open, refresher, kind)) check(refresher, kind);
-    gatherIds(open, refresher, kind, id);
+    // The common case, a run going on, in place: this runs once per call of a batch of thousands.
+    if (continuesRun(open, refresher, kind)) open.tail!.ids.push(id);
+    else {
+      check(refresher, kind);
+      gatherIds(open, refresher, kind, id);
+    }
     return GATHERED;
   }
 

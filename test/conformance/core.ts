@@ -151,6 +151,34 @@ export function coreTests(dialect: DialectName): void {
     assert.equal((await h.knex(h.table('cache_instruction')).count({ n: '*' }))[0]!.n == 1, true);
   });
 
+  test('batch() of two caches in one process: each call joins the batch of its own cache, however they nest', async (t) => {
+    const h = await harness(t, dialect);
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
+    const b = h.cache({ serverIdentity: 'b', refreshers: [recorder()] });
+    await a.start();
+    await b.start();
+    const written = async () =>
+      (await h.knex(h.table('cache_instruction')).select('originated', 'json_instruction').orderBy('id')).map((r: { originated: string; json_instruction: string }) => [
+        r.originated,
+        (JSON.parse(r.json_instruction) as { instructions: Array<{ ids: number[] }> }).instructions.flatMap((i) => i.ids),
+      ]);
+    await a.batch(async () => {
+      a.refresh('product', 1);
+      await b.refresh('product', 10); // no batch of b is open: written at once
+      await b.batch(async () => {
+        a.refresh('product', 2); // inside b's batch, still a's
+        b.refresh('product', 11);
+        await a.batch(async () => {
+          a.refresh('product', 3); // nested: joins a's outer batch
+          b.refresh('product', 12);
+        });
+      });
+      assert.deepEqual(await written(), [['b', [10]], ['b', [11, 12]]], "b's batch is written when it resolves, a's is still open");
+      a.refresh('product', 4);
+    });
+    assert.deepEqual(await written(), [['b', [10]], ['b', [11, 12]], ['a', [1, 2, 3, 4]]]);
+  });
+
   test('batch(): single-id calls are checked like any other, and a run of them arrives as one refresh', async (t) => {
     const h = await harness(t, dialect);
     const onB = recorder();
