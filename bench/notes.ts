@@ -27,19 +27,23 @@ export const NOTES = `
    blocks that rotate between the three ways of writing (see the figure's note).
 4. **Catch-up.** The backlog is written by SQL on the server, in transactions of 1,000 rows, dated
    30 days ago, behind the cursor of one server. Statistics are gathered (\`ANALYZE\`), as autovacuum
-   would have done on a table that grew over time. A child process then reads it twice: first with a
+   would have done on a table that grew over time. A child process then reads it three times: a
    raw keyset-paged SELECT of 100 rows a page (on MariaDB naming its \`(cluster, id)\` index, without
-   which MariaDB scans from the start of the log for every page), then with \`cache.sync()\` (pageSize 100), which
-   decodes, coalesces, applies and stores the cursor. Memory is the child's peak RSS and heap above
+   which MariaDB scans from the start of the log for every page), then \`cache.sync()\` (pageSize 100), which
+   decodes, coalesces, applies and stores the cursor, then the raw SELECT again. The ratio compares
+   distcache with the mean of the two raw scans, so the machine's drift during the run shows on both
+   sides (the backlog can be caught up only once). Memory is the child's peak RSS and heap above
    what it used before the sync (sampled every 5 ms and at every refresher call, after a
    \`gc()\`). A catch-up that does not finish by its deadline is stopped, and its rate is compared.
    The coalescing row writes 10,000 rows that each refresh id 42.
 5. **Idle poll.** First the database settles after writing the backlog (PostgreSQL \`CHECKPOINT\`,
-   InnoDB's dirty pages flushed until they stop falling, SQLite's WAL checkpointed). Then a fresh
-   server whose cursor is at the head of that table polls back to back in a child process. Each poll
-   alternates with a \`select 1\` through the same knex pool and one on a bare driver connection
-   (no knex, no pool), the floors this machine allows at that moment. A server polls for as long as
-   it runs, so the figure is the steady state: 1,000 rounds of all three run before any is timed.
+   InnoDB's dirty pages flushed until they stop falling, SQLite's WAL checkpointed), and the bench
+   waits until the whole machine has been at most 10 % busy over a second (the figure's note says
+   how busy). Then a fresh server whose cursor is at the head of that table polls back to back in a
+   child process. Each poll alternates with a \`select 1\` through the same knex pool and one on a
+   bare driver connection (no knex, no pool), the floors this machine allows at that moment. A
+   server polls for as long as it runs, so the figure is the steady state: 5,000 rounds of all
+   three run before any is timed.
    Queries are counted with knex's \`query\` event.
 6. **Prune.** Four writers call \`refresh()\` through DistributedCache back to back. They run alone for
    a baseline (before and after), then while \`cache.prune()\` deletes every expired row with the default \`pruneChunkSize\` and \`pruneDutyCycle\`.
@@ -50,51 +54,43 @@ export const NOTES = `
 
 ## What changed since the previous full run
 
-The previous full run (same command, same machine, 2026-11-26 10:22) had four floors not met:
-#2 a \`batch()\` of 1,000 \`refresh(id)\` calls at 0.79 (PostgreSQL) and 0.74 (SQLite); #5 idle
-poll p99 1.49 ms (PostgreSQL) and 1.17 ms (MariaDB); #6 prune p99 ratios 3.11 (PostgreSQL) and
-2.19 (MariaDB). What moved them, each measured with the bench's own helpers before the full run:
-- **Gathering a batch** (CHANGELOG, "speed"): a run of \`refresh()\`/\`remove()\` calls for one
-  refresher is joined into one instruction as it is gathered; \`refresh(name, id)\` inside a batch
-  builds no instruction object and re-checks the registry only when a run starts; coalescing skips
-  its Set for ids already in ascending order. Gathering 1,000 calls went from about 100 µs to
-  about 50 µs and coalescing them from about 65 µs to about 2 µs. The batch of 1,000: PostgreSQL
-  0.79 → 0.93, SQLite 0.74 → 0.89 (0.88–0.89 over three runs).
-- **\`pruneDutyCycle\` 1/3 → 0.1.** A chunk competes with the writers for the two cores while it
-  runs, so whenever chunks run often the writers' p99 grows by about a chunk's length. Ad hoc, on
-  PostgreSQL with chunks of 250: a duty cycle of 1/3 gave ratios of 1.6–2.4 (300,000 and 1,000,000
-  rows), 0.1 gave 0.78–1.03; chunks of 50 at 1/3 gave 1.40. Running the prune's own session with
-  \`synchronous_commit = off\`, or the writers' (fsync out of the picture), left the ratio at 2.2–2.6
-  with a duty cycle of 1/3, so WAL flushing is not what sets it; no checkpoint ran during those
-  prunes. The cost is time: 1,000,000 rows now take about 6 minutes on PostgreSQL and 7 on MariaDB
-  while four writers run flat out (the CLI's \`prune --duty-cycle 1\` deletes without resting).
-- **#5 is measured in the steady state**: the database settles first (checkpoint, InnoDB flushing,
-  SQLite WAL checkpoint) and 1,000 rounds run before timing, since a server polls for as long as
-  it runs. Without the warm-up the first 3,000 polls of a process carried the JIT's work (p99
-  1.3 ms against 0.37 ms for the next 3,000 in the same process). A \`select 1\` on a bare driver
-  connection now stands beside the pooled one.
+The previously published run (same command, same machine, 2026-11-26 12:19) missed two floors:
+#4 catch-up on SQLite at 0.41 of a raw paged SELECT, and #5 idle-poll p99 of 0.52 ms (PostgreSQL)
+and 0.62 ms (MariaDB). Each change below was measured before the next full run; two full runs in
+between (13:42 and 14:02) tell the steps apart.
+- **SQLite rows are read as arrays** (CHANGELOG, "speed"). better-sqlite3 builds each row object
+  through V8's C++ API a property at a time; on the same 300,000 rows, objects took about 390 ms,
+  arrays about 230 ms, and arrays made into objects in JavaScript about 250 ms. That was a fifth of
+  distcache's catch-up: 1,000,000 rows against the raw SELECT went from 0.50–0.53 to 0.64–0.65 in
+  \`--only=4 --dbs=sqlite\` runs, and 0.58, 0.62 and 0.64 in the three full runs since.
+- **#4's baseline runs before and after the catch-up**, and the ratio takes their mean. Measured
+  once, the raw scan of the same rows took anywhere from 2.5 to 4.8 s from one run to the next.
+- **#5 is timed after 5,000 warm-up rounds, on a quiet machine.** With 1,000 rounds, the next
+  3,000 polls still had a noisy tail in about two runs of three, and so did both \`select 1\`
+  baselines (the JIT still at work): the 13:42 full run, already on a quiet machine, gave p99
+  0.47 ms (PostgreSQL) and 0.53 ms (MariaDB), with a pooled \`select 1\` at 0.87–0.88 ms. After
+  5,000 rounds: 0.15–0.23 ms and 0.18–0.19 ms in two full runs, the pooled \`select 1\` at
+  0.14–0.19 ms. Ad hoc, timing the parts of each slow poll (knex's \`query\` and
+  \`query-response\` events) put nearly all of a slow poll's time between the two, in the driver
+  and the database, not in the pool or the poller; the same SQL on a bare pg connection had the
+  same tail in the same rounds.
+- **\`batch()\` looks its batch up in a chain of open batches instead of a Map**, and a run going
+  on takes the id in place: 1,000 \`refresh(id)\` calls gather in about 15 µs instead of 24. The
+  SQLite batch of 1,000, where a raw insert is cheapest and gathering weighs most, went from
+  0.76–0.91 to 0.85–0.96 in \`--only=2 --dbs=sqlite\` runs.
 
-## What limits the floors that are not met
+## Where the margin is thin
 
-- **#5 idle poll p99 ≤ 0.5 ms (PostgreSQL 0.52 ms, MariaDB 0.62 ms).** Each idle poll is one query.
-  In this run a \`select 1\` through the same knex pool had p99 0.50 ms (PostgreSQL) and 0.90 ms
-  (MariaDB) by itself, and the poll is within 0.02 ms of it on PostgreSQL and below it on MariaDB;
-  on a bare driver connection \`select 1\` had p99 0.22–0.23 ms. What separates the poll from the bare
-  driver is knex's pool (acquire and release, with their timers) and the poll's own work, about
-  0.09 ms at the median; its tail moves with the machine: an earlier run of this same code gave
-  PostgreSQL 0.40 ms (met) and MariaDB 0.54 ms, and a run without the warm-up 1.02 and 1.45 ms.
-  SQLite meets the floor (0.15 ms). Not tried: a poll connection held outside the pool, which
-  would cost one more connection per server.
-- **#4 catch-up on SQLite (0.41 in this run; floor 0.5).** The catch-up is measured once each way
-  (the backlog is consumed), so the ratio carries the machine's drift between the two: the raw
-  paged SELECT of the same 1,000,000 rows took 2.6 s here, 4.1 s in the previous full run and
-  2.5–4.8 s in two reruns of \`npm run bench -- --only=4 --dbs=sqlite\` right after (ratios 0.65
-  and 0.505), while distcache took 4.9–7.3 s (about 5 µs a row: reading the same columns, then
-  JSON-decoding each row, about 1 µs, parsing its timestamp into a Date, coalescing, applying and
-  storing the cursor). Next steps, not done: time the raw scan before and after the catch-up and
-  compare with both; parse \`utcStamp\` only when it is read (about 3 % of a SQLite catch-up).
-- **#3 (no floor): MariaDB.** The exact cursor costs about half of plain inserts with 8 or 32
-  writers: one counter row, locked from each INSERT until its COMMIT, serializes instruction
+- **#2 SQLite, \`batch()\` of 1,000 \`refresh(id)\` calls (0.82 here; floor 0.8).** A raw insert of
+  the row takes about 135 µs; distcache adds gathering the 1,000 calls (about 15 µs) and applying
+  them to its own refreshers once committed. Across recent runs this figure ranged 0.76–0.96: the
+  operations alternate one by one for 4 s, and on this 2-core machine a few slow operations on
+  either side move the ratio by a tenth.
+
+## Figures without a floor
+
+- **#3: MariaDB.** The exact cursor costs about half of plain inserts with 8 writers, and more
+  with 32 (0.29–0.41 in recent runs): one counter row, locked from each INSERT until its COMMIT, serializes instruction
   writers. distcache adds nothing on top (one-row writes are single autocommit statements). On
   PostgreSQL the exact cursor (an xid8 default and one more index) costs nothing measurable, and
   distcache, NOTIFY included, matches plain inserts.
