@@ -26,7 +26,7 @@ import { InstrumentationHooks, type Instrumentation } from './instrumentation.js
 import { Writer } from './write/writer.js';
 import { toIds, toPayloads } from './write/arguments.js';
 import { OwnWrites } from './write/own-writes.js';
-import type { WakeSource } from './wake/wake-source.js';
+import type { WakeSource, WakeSourceConfig } from './wake/wake-source.js';
 
 export interface WriteOptions {
   /** Write inside this transaction; the local apply then waits for its commit. */
@@ -74,7 +74,7 @@ export class DistributedCache {
     this.events = new TypedEmitter((event, err) => o.logger.error({ event, err: describeError(err) }, 'an event listener threw'));
     const tables = resolveTables(o.tablePrefix);
     const dialect = dialectFor(o.knex);
-    this.store = dialect.createStore({ knex: o.knex, tables, cluster: o.cluster, queryTimeout: o.queryTimeout, preparedStatements: o.preparedStatements });
+    this.store = dialect.createStore({ knex: o.knex, tables, cluster: o.cluster, queryTimeout: o.queryTimeout, preparedStatements: o.preparedStatements, logger: o.logger });
     this.applier = new Applier(this.registry, this.store, this.events, o.logger, this.hooks, {
       identity: o.serverIdentity,
       refresherTimeout: o.refresherTimeout,
@@ -104,6 +104,7 @@ export class DistributedCache {
           cluster: o.cluster,
           logger: o.logger,
           queryTimeout: o.queryTimeout,
+          connection: o.notifyConnection as WakeSourceConfig['connection'],
           onError: (error, retryInMs) => this.events.emit('wake:error', { error, retryInMs }),
         })
       : undefined;
@@ -337,6 +338,11 @@ export class DistributedCache {
         lastSuccessfulSync: this.poller.lastSuccess,
         lastHeartbeat: this.membership.lastHeartbeat,
         lastError: this.errorRecord.latestWith(this.poller.lastError),
+        wakeUp: !this.wake ? 'disabled' : this.wake.problem !== undefined ? 'off' : this.wake.listening ? 'on' : 'connecting',
+        wakeUpProblem: this.wake?.problem,
+        preparedStatements: this.store.preparedStatements,
+        // Turned off by the user is a choice; turned off by the store is a finding.
+        preparedStatementsLost: this.options.preparedStatements && this.store.preparedStatements === false,
       },
       this.options.health,
     );

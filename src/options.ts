@@ -59,10 +59,17 @@ export interface DistributedCacheOptions {
   /**
    * Wake up as soon as another process commits, instead of at the next poll: LISTEN/NOTIFY on
    * PostgreSQL (one listener connection per process), a watch on the WAL file on SQLite. Polling
-   * stays the safety net. MySQL has no wake-up. Turn off behind a transaction-mode pooler.
+   * stays the safety net. MySQL has no wake-up.
+   *
+   * PostgreSQL behind a transaction-mode pooler (PgBouncer `pool_mode = transaction`): LISTEN needs
+   * a session of its own, so pass the listener's connection here, as a URL or pg connection
+   * settings, straight to PostgreSQL (or a session-mode pool); queries still go through knex.
+   * Without one, the listener probes at each connect and turns the wake-up off when its own NOTIFY
+   * does not come back, with a warning and a line in `health().warnings`.
+   * @example notify: 'postgres://app@db-primary:5432/app'
    * @default true
    */
-  notify?: boolean;
+  notify?: boolean | string | NotifyConnectionSettings;
   /**
    * PostgreSQL: run the poll as a named prepared statement, parsed and planned once per pooled
    * connection (an idle poll costs about a third as much). Behind a transaction-mode pooler
@@ -145,6 +152,8 @@ export interface ResolvedOptions {
   readonly health: Readonly<{ maxLag: number; maxPending: number; maxSyncAge: number }>;
   readonly tablePrefix: string;
   readonly notify: boolean;
+  /** The listener's own connection from the `notify` option; undefined: knex's settings. */
+  readonly notifyConnection: string | Readonly<NotifyConnectionSettings> | undefined;
   readonly preparedStatements: boolean;
   readonly syncInterval: number;
   readonly pageSize: number;
@@ -275,7 +284,7 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
     ...clusterTiming(options, retention),
     health: healthThresholds(options.health, syncInterval, maxPendingInstructions),
     tablePrefix,
-    notify: options.notify === undefined ? true : validateBoolean('notify', options.notify),
+    ...notifyOption(options.notify),
     preparedStatements: options.preparedStatements === undefined ? true : validateBoolean('preparedStatements', options.preparedStatements),
     syncInterval,
     pageSize: integer('pageSize', options.pageSize, DEFAULTS.pageSize, 1, 100_000),
@@ -295,6 +304,33 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
     stopTimeout: duration('stopTimeout', options.stopTimeout, DEFAULTS.stopTimeout),
     logger,
   });
+}
+
+/**
+ * pg connection settings for the listener (host, port, user, password, database, ssl, ...), as
+ * knex's `connection` takes them for the pg client.
+ */
+export interface NotifyConnectionSettings {
+  host?: string;
+  port?: number;
+  user?: string;
+  password?: string | (() => string | Promise<string>);
+  database?: string;
+  connectionString?: string;
+  ssl?: unknown;
+  [setting: string]: unknown;
+}
+
+function notifyOption(value: DistributedCacheOptions['notify']): Pick<ResolvedOptions, 'notify' | 'notifyConnection'> {
+  if (value === undefined || typeof value === 'boolean') return { notify: value ?? true, notifyConnection: undefined };
+  if (typeof value === 'string') {
+    if (!/^postgres(ql)?:\/\//.test(value)) invalid('notify', "a connection URL must start with postgres:// (for example 'postgres://app@db-primary:5432/app')");
+    return { notify: true, notifyConnection: value };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    invalid('notify', "must be true, false, a postgres:// URL or pg connection settings such as { host: 'db-primary', port: 5432 }");
+  }
+  return { notify: true, notifyConnection: Object.freeze({ ...value }) };
 }
 
 /** A duration as the user would write it: '2m', not 120000. */

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { knexConfigFromUrl, maskUrl, sqliteConfig } from '../connection.js';
 import { CLUSTER_PATTERN, isValidTablePrefix } from '../identifiers.js';
 import { UsageError } from './failure.js';
+import { readOnlyTransactions } from './read-only.js';
 
 /** Where each setting came from, for messages ("from DATABASE_URL"). */
 export type Source = '--db' | '--prefix' | '--cluster' | 'DISTCACHE_DATABASE_URL' | 'DATABASE_URL' | 'DISTCACHE_TABLE_PREFIX' | 'DISTCACHE_CLUSTER' | 'knexfile' | 'default';
@@ -187,8 +188,9 @@ type AfterCreate = (conn: unknown, done: (err: Error | null, conn: unknown) => v
 
 /**
  * A config whose every connection refuses to write, so read-only commands provably never write:
- * SQLite opens the file read-only; PostgreSQL and MySQL make every transaction of the session
- * read-only. Another layer under the commands' own design, not instead of it.
+ * SQLite opens the file read-only; PostgreSQL runs each statement in a read-only transaction
+ * (nothing stays on the session, which a pooler may hand to the application next); MySQL makes
+ * every transaction of the session read-only. Another layer under the commands' own design, not instead of it.
  */
 export function readOnlyConfig(config: Knex.Config, timeoutMs: number): Knex.Config {
   const client = String(config.client);
@@ -209,7 +211,16 @@ export function readOnlyConfig(config: Knex.Config, timeoutMs: number): Knex.Con
     }) as AfterCreate;
     return { ...config, connection, pool };
   }
-  if (['pg', 'postgres', 'postgresql'].includes(client)) pool.afterCreate = after('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
+  if (['pg', 'postgres', 'postgresql'].includes(client)) {
+    // Per transaction, never per session: see read-only.ts.
+    pool.afterCreate = ((conn: Parameters<typeof readOnlyTransactions>[0], done: (err: Error | null, conn: unknown) => void) => {
+      if (original) original(conn, (err) => (err ? done(err, conn) : (readOnlyTransactions(conn), done(null, conn))));
+      else {
+        readOnlyTransactions(conn);
+        done(null, conn);
+      }
+    }) as AfterCreate;
+  }
   if (['mysql2', 'mysql'].includes(client)) pool.afterCreate = after('SET SESSION TRANSACTION READ ONLY');
   return { ...config, pool };
 }

@@ -35,6 +35,19 @@ export interface HealthReport {
   /** When a heartbeat last completed, by the local clock. */
   lastHeartbeat: Date | null;
   lastError: LastError | null;
+  /**
+   * The wake-up that tells this server about other servers' commits before the next poll:
+   * 'on' (listening), 'connecting' (not yet, or reconnecting), 'off' (it cannot work here, see
+   * `warnings`), 'disabled' (`notify: false`, or a dialect without one).
+   */
+  wakeUp: 'on' | 'off' | 'connecting' | 'disabled';
+  /** PostgreSQL: whether statements still run prepared (false once a pooler showed it cannot keep them); null elsewhere. */
+  preparedStatements: boolean | null;
+  /**
+   * What works, but worse than it should, each with its fix: a wake-up that is off, prepared
+   * statements given up. They do not make `healthy` false: every change still arrives by polling.
+   */
+  warnings: string[];
 }
 
 export interface HealthInputs {
@@ -47,6 +60,10 @@ export interface HealthInputs {
   lastSuccessfulSync: Date | null;
   lastHeartbeat: Date | null;
   lastError: LastError | null;
+  wakeUp: HealthReport['wakeUp'];
+  wakeUpProblem: string | undefined;
+  preparedStatements: boolean | undefined;
+  preparedStatementsLost: boolean;
 }
 
 export interface HealthLimits {
@@ -102,7 +119,22 @@ export async function checkHealth(store: Pick<InstructionStore, 'pending' | 'now
     lastSuccessfulSync: inputs.lastSuccessfulSync,
     lastHeartbeat: inputs.lastHeartbeat,
     lastError,
+    wakeUp: inputs.wakeUp,
+    preparedStatements: inputs.preparedStatements ?? null,
+    warnings: healthWarnings(inputs),
   };
+}
+
+function healthWarnings(inputs: HealthInputs): string[] {
+  const warnings: string[] = [];
+  if (inputs.wakeUpProblem) warnings.push(inputs.wakeUpProblem);
+  if (inputs.preparedStatementsLost) {
+    warnings.push(
+      'prepared statements are off: the connection does not keep them between transactions (a transaction-mode pooler such as PgBouncer before 1.21); ' +
+        'each poll is parsed and planned again. Fix: PgBouncer 1.21+ with max_prepared_statements, or set preparedStatements: false to say so',
+    );
+  }
+  return warnings;
 }
 
 /** The latest error from any source, for health() and the server row. */

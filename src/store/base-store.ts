@@ -14,6 +14,7 @@ import type {
   StoredInstructionRow,
 } from './store.js';
 import type { TableNames } from './tables.js';
+import type { Logger } from '../logger.js';
 
 export interface StoreConfig {
   knex: Knex;
@@ -23,6 +24,8 @@ export interface StoreConfig {
   queryTimeout: number;
   /** PostgreSQL: the poll as a named prepared statement (see postgres/prepared.ts). @default true */
   preparedStatements?: boolean;
+  /** Told once, at warn level, when prepared statements are given up. */
+  logger?: Logger;
 }
 
 /** Columns read for an instruction row, the same on every dialect. */
@@ -40,8 +43,10 @@ export abstract class BaseStore implements InstructionStore {
   protected readonly queryTimeout: number;
   /** Cleared for good when a pooler shows it cannot keep prepared statements. */
   protected prepare: boolean;
+  protected readonly logger: Logger | undefined;
 
   constructor(config: StoreConfig) {
+    this.logger = config.logger;
     this.knex = config.knex;
     this.t = config.tables;
     this.cluster = config.cluster;

@@ -12,6 +12,11 @@ import type { Knex } from 'knex';
  */
 export interface InstructionStore {
   readonly capabilities: StoreCapabilities;
+  /**
+   * PostgreSQL: whether statements still run prepared; false once a pooler showed it cannot keep
+   * them (see postgres/prepared.ts). Undefined where statements are never prepared.
+   */
+  readonly preparedStatements?: boolean;
 
   /** Inserts rows in one transaction (or inside `trx`); returns their ids in order. */
   insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]>;

@@ -41,6 +41,8 @@ export interface WakeSource {
   notifyCommitted(): void;
   /** Whether a commit elsewhere would wake this process right now. */
   readonly listening: boolean;
+  /** Why the wake-up cannot work here, with the fix (for health() and the log); undefined while it can. */
+  readonly problem?: string | undefined;
 }
 
 /** What a dialect needs to build a wake source for one cache. */
@@ -51,6 +53,11 @@ export interface WakeSourceConfig {
   logger: Logger;
   /** Bounds the listener's own queries (LISTEN, NOTIFY, liveness checks). */
   queryTimeout: number;
+  /**
+   * PostgreSQL: the listener's own connection (a URL or pg connection settings), for when knex goes
+   * through a transaction-mode pooler; default: the settings knex was given.
+   */
+  connection?: string | Record<string, unknown>;
   /** Called for each failure of the shared listener (it retries on its own); for `wake:error` events. */
   onError?: (error: Error, retryInMs: number) => void;
 }

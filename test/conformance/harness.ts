@@ -1,7 +1,7 @@
 import knexFactory, { type Knex } from 'knex';
 import type { TestContext } from 'node:test';
 import { DistributedCache, migrate, silentLoggerForTests, type DistributedCacheOptions } from './exports.js';
-import { DATABASES, dropPrefixed, freshPrefix, type DialectName } from '../support/databases.js';
+import { DATABASES, dropPrefixed, freshPrefix, PG_NOTIFY_URL, type DialectName } from '../support/databases.js';
 
 export interface Harness {
   dialect: DialectName;
@@ -46,6 +46,8 @@ export async function harness(t: TestContext, dialect: DialectName): Promise<Har
         retryDelay: 1,
         logger: silentLoggerForTests,
         ...options,
+        // Behind a transaction-mode pooler the listener needs its own session (see databases.ts).
+        ...(options.notify === true && dialect === 'postgres' && PG_NOTIFY_URL ? { notify: PG_NOTIFY_URL } : {}),
       });
       caches.push(cache);
       return cache;

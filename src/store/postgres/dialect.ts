@@ -29,22 +29,24 @@ export const postgresDialect: Dialect = {
 };
 
 /**
- * A session-level advisory lock around the whole migration run, held on a connection kept aside
- * (the migrations use other pool connections, so the pool needs at least two). knex's own lock
- * row makes a waiting process fail rather than wait; with this, the others queue here and then
- * find nothing to do.
+ * A transaction-scoped advisory lock around the whole migration run: taken with
+ * pg_try_advisory_xact_lock in a transaction kept open on a connection set aside (the migrations
+ * use other pool connections, so the pool needs at least two), and released by its commit or
+ * rollback, or by PostgreSQL when that session goes. Never a session lock: behind a
+ * transaction-mode pooler the unlock would run on another server session, and the lock would stay
+ * with an idle pooled session for good. A process that finds the lock taken does not wait inside
+ * a transaction (that would hold a pooled server session while waiting): it fails with knex's
+ * MigrationLocked, and migrate() looks again after a backoff, up to its lockTimeout.
  */
 async function withMigrationLock<T>(knex: Knex, name: string, work: () => Promise<T>): Promise<T> {
-  const connection = await knex.client.acquireConnection();
+  const trx = await knex.transaction();
   try {
-    // Bounded, so a run stuck elsewhere fails this one with a clear error instead of hanging it.
-    await knex.raw('select pg_advisory_lock(hashtext(?))', [`distcache:${name}`]).connection(connection).timeout(120_000, { cancel: true });
-    try {
-      return await work();
-    } finally {
-      await knex.raw('select pg_advisory_unlock(hashtext(?))', [`distcache:${name}`]).connection(connection);
-    }
+    const { rows } = (await trx.raw('select pg_try_advisory_xact_lock(hashtext(?)) as locked', [`distcache:${name}`]).timeout(30_000, { cancel: true })) as {
+      rows: Array<{ locked: boolean }>;
+    };
+    if (!rows[0]?.locked) throw Object.assign(new Error(`another process holds the distcache migration lock on ${name}`), { name: 'MigrationLocked' });
+    return await work();
   } finally {
-    await knex.client.releaseConnection(connection);
+    await trx.rollback().catch(() => undefined);
   }
 }

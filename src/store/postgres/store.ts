@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 import { BaseStore, toBool, toDate } from '../base-store.js';
 import { rawRows } from '../commit-ordered-store.js';
 import { poolerLostStatement, PreparedStatement, runPrepared } from './prepared.js';
+import { useProtocolCancel } from './cancel.js';
+import type { StoreConfig } from '../base-store.js';
 import type { InstructionPage, NewInstructionRow, PendingSummary, PruneChunkOptions, PruneChunkResult, StoreCapabilities, StoredInstructionRow } from '../store.js';
 
 /** Rows per INSERT statement, well under PostgreSQL's 65535 bind parameters. */
@@ -26,6 +28,12 @@ export class PostgresStore extends BaseStore {
   private readonly pageStatements = new Map<number, PreparedStatement>();
   private insertOne: PreparedStatement | undefined;
   private insertMany: PreparedStatement | undefined;
+
+  constructor(config: StoreConfig) {
+    super(config);
+    // Timed-out statements are cancelled in a way that also works through PgBouncer (see cancel.ts).
+    useProtocolCancel(this.knex);
+  }
 
   async insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]> {
     const write = async (db: Knex | Knex.Transaction) => {
@@ -119,17 +127,30 @@ export class PostgresStore extends BaseStore {
     };
   }
 
+  get preparedStatements(): boolean {
+    return this.prepare;
+  }
+
   /**
    * Runs a statement, prepared unless a pooler has shown it cannot keep one; then it is retried
    * unnamed, and stays so. The retry is safe for writes too: both errors come before the
-   * statement runs.
+   * statement runs. Every call that ran prepared and met the error retries, whether or not
+   * another call flipped the switch first: under concurrency many are in flight at that moment.
    */
   private async runStatement(statement: PreparedStatement, values: unknown[]): Promise<Array<Record<string, unknown>>> {
+    const prepare = this.prepare;
     try {
-      return await runPrepared(this.knex, statement, values, { timeoutMs: this.queryTimeout, prepare: this.prepare });
+      return await runPrepared(this.knex, statement, values, { timeoutMs: this.queryTimeout, prepare });
     } catch (err) {
-      if (!this.prepare || !poolerLostStatement(err)) throw err;
-      this.prepare = false;
+      if (!prepare || !poolerLostStatement(err)) throw err;
+      if (this.prepare) {
+        this.prepare = false;
+        this.logger?.warn(
+          { code: (err as { code?: unknown }).code },
+          'distcache: prepared statements do not survive on this connection (a transaction-mode pooler such as PgBouncer before 1.21?); ' +
+            'statements now run unprepared. Set preparedStatements: false to skip this, or enable max_prepared_statements on PgBouncer 1.21+',
+        );
+      }
       return runPrepared(this.knex, statement, values, { timeoutMs: this.queryTimeout, prepare: false });
     }
   }

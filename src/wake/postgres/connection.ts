@@ -11,7 +11,7 @@ export interface ListenerConnection {
   config(): Promise<pg.ClientConfig>;
 }
 
-type ConnectionSetting = string | pg.ClientConfig | (() => unknown);
+export type ConnectionSetting = string | pg.ClientConfig | (() => unknown);
 
 /**
  * The listener is a plain `pg.Client` built from the settings knex was given
@@ -19,9 +19,11 @@ type ConnectionSetting = string | pg.ClientConfig | (() => unknown);
  * connection borrowed from knex's pool: a pooled connection is handed to other queries and
  * recycled, and a LISTEN lives exactly as long as its session.
  */
-export function listenerConnection(knex: Knex): ListenerConnection {
+export function listenerConnection(knex: Knex, own?: ConnectionSetting): ListenerConnection {
   const client = knex.client as { config?: { connection?: ConnectionSetting }; driver?: { Client?: typeof pg.Client } };
-  const setting = client.config?.connection ?? {};
+  // The `notify` option's own connection (straight to PostgreSQL while queries go through a
+  // transaction-mode pooler), else the settings knex was given.
+  const setting = own ?? client.config?.connection ?? {};
   const Client = client.driver?.Client;
   if (typeof Client !== 'function') throw new Error('the knex instance has no pg driver loaded; the PostgreSQL wake-up needs knex({ client: "pg" })');
   return {

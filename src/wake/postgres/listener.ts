@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -13,7 +14,17 @@ export interface Subscription {
   pendingWake: boolean;
   /** Resolves `subscribe()`: after the first wake, or after a connect attempt failed. */
   settle?: () => void;
+  /** Sends a NOTIFY with `payload` on `channel` through the application's pool (another session than the listener's). */
+  notifyThroughPool?: (payload: string) => Promise<unknown>;
 }
+
+/**
+ * - connecting: not listening yet, or reconnecting;
+ * - on: listening, and a NOTIFY sent through the pool was heard back;
+ * - off: the probe's NOTIFY was not heard, so LISTEN does not work on this connection (a
+ *   transaction-mode pooler); the listener gave up its connection and only polling delivers.
+ */
+export type WakeUpState = 'connecting' | 'on' | 'off';
 
 export interface ListenerSettings {
   queryTimeout: number;
@@ -24,6 +35,10 @@ export interface ListenerSettings {
   reconnectMax?: number;
   /** How often an idle connection is checked with `select 1`, to notice a silently dead peer. */
   livenessInterval?: number;
+  /** How long the probe NOTIFY may take to come back before the wake-up is marked off. @default 1000 */
+  probeTimeout?: number;
+  /** Said in the warning and in health() when the probe fails: how to give the listener a working session. */
+  probeAdvice?: string;
 }
 
 export interface ListenerStats {
@@ -36,6 +51,9 @@ export interface ListenerStats {
   /** NOTIFYs sent: on the listener connection, or through knex while it was down. */
   notifiesSent: number;
 }
+
+/** How many times giveUp() sends UNLISTEN looking for the pooled session that ran LISTEN. */
+const UNLISTEN_ATTEMPTS = 50;
 
 /** A connection that listened this long was healthy; the next reconnect starts the backoff over. */
 const STABLE_CONNECTION_MS = 5_000;
@@ -64,12 +82,23 @@ export class PgListener {
   private client: pg.Client | undefined;
   /** Channels LISTENed on `client`. */
   private readonly listened = new Set<string>();
+  /** The backend pid that ran each channel's LISTEN: behind a transaction pooler, not the connection's. */
+  private readonly listenedOn = new Map<string, number>();
   private reconciling: Promise<void> = Promise.resolve();
   private loop: Promise<void> | undefined;
   private closed = false;
   /** Ends the current connection (or the backoff sleep) early. */
   private interrupt: (() => void) | undefined;
   private backendPid: number | undefined;
+  /**
+   * Carried in every NOTIFY payload this process sends, so its own come back recognised: behind
+   * a pooler the sender's backend pid is a session the pooler chose, not the listener's.
+   */
+  readonly instanceId = randomUUID();
+  private probeCount = 0;
+  private probeHeard: ((payload: string) => void) | undefined;
+  private state: WakeUpState = 'connecting';
+  private offReason: string | undefined;
   readonly stats: ListenerStats = { connects: 0, failures: 0, notificationsReceived: 0, notifiesSent: 0 };
   private readonly reconnectBase: number;
   private readonly reconnectMax: number;
@@ -84,13 +113,22 @@ export class PgListener {
     this.livenessInterval = settings.livenessInterval ?? 30_000;
   }
 
+  get wakeUp(): WakeUpState {
+    return this.state;
+  }
+
+  /** Why the wake-up is off, and what to do about it; undefined while it is not off. */
+  get problem(): string | undefined {
+    return this.state === 'off' ? this.offReason : undefined;
+  }
+
   /** The backend pid of the listening session, while connected (for pg_terminate_backend in tests). */
   get pid(): number | undefined {
     return this.client ? this.backendPid : undefined;
   }
 
   isListening(channel: string): boolean {
-    return this.client !== undefined && this.listened.has(channel);
+    return this.state === 'on' && this.client !== undefined && this.listened.has(channel);
   }
 
   /** Resolves once `subscription` has been woken on a listening connection, or a connect attempt failed. */
@@ -99,6 +137,8 @@ export class PgListener {
     let set = this.subscriptions.get(subscription.channel);
     if (!set) this.subscriptions.set(subscription.channel, (set = new Set()));
     set.add(subscription);
+    // The probe showed LISTEN cannot work here; this process polls (see giveUp).
+    if (this.state === 'off') return Promise.resolve();
     subscription.pendingWake = true;
     const settled = new Promise<void>((resolve) => (subscription.settle = resolve));
     this.loop ??= this.run();
@@ -122,7 +162,7 @@ export class PgListener {
    * sends one NOTIFY for the other processes. `fallback` sends it through knex's pool while the
    * listener is disconnected. Never waits, never throws.
    */
-  notify(channel: string, from: Subscription | undefined, fallback: () => Promise<unknown>): void {
+  notify(channel: string, from: Subscription | undefined, fallback: (payload: string) => Promise<unknown>): void {
     for (const subscription of this.subscriptions.get(channel) ?? []) {
       if (subscription !== from) callSafely(subscription.onWake);
     }
@@ -142,7 +182,7 @@ export class PgListener {
     await this.loop;
   }
 
-  private async sendNotifies(channel: string, state: NotifyState, fallback: () => Promise<unknown>): Promise<void> {
+  private async sendNotifies(channel: string, state: NotifyState, fallback: (payload: string) => Promise<unknown>): Promise<void> {
     state.inFlight = true;
     try {
       do {
@@ -151,9 +191,13 @@ export class PgListener {
           const client = this.client;
           // On the listener's own session when it is up (no pool to wait for); through knex otherwise,
           // or when that session just failed (query() has dropped it, and the loop reconnects).
-          // A plain NOTIFY statement, not pg_notify($1, $2): the simple protocol makes one round
-          // trip cheaper than a parse-bind-execute (measured here: 0.13 ms against 0.2 ms).
-          if (!client || !(await this.query(client, `notify ${escapeIdentifier(channel)}`).then(() => true, () => false))) await fallback();
+          // Plain statements, not pg_notify($1, $2): the simple protocol runs them in one round
+          // trip, cheaper than a parse-bind-execute (measured here: 0.13 ms against 0.2 ms). The
+          // NOTIFY's commit need not wait for a WAL flush (a NOTIFY lost in a crash costs at most
+          // one poll interval, never an instruction); SET LOCAL keeps that to this transaction, so
+          // nothing stays on a session a pooler hands to the application next.
+          const sql = `begin; set local synchronous_commit = off; notify ${escapeIdentifier(channel)}, ${escapeLiteral(this.instanceId)}; commit`;
+          if (!client || !(await this.query(client, sql).then(() => true, () => false))) await fallback(this.instanceId);
           this.stats.notifiesSent += 1;
         } catch (err) {
           // The other processes still get the row at their next poll.
@@ -170,7 +214,7 @@ export class PgListener {
     let attempt = 0;
     while (!this.closed) {
       const life = await this.connectAndListen();
-      if (this.closed) break;
+      if (this.closed || this.state === 'off') break;
       this.stats.failures += 1;
       // A connection that listened for a while starts the backoff over; one that dies at once
       // (a pooler that closes it, a flapping server) keeps backing off.
@@ -204,13 +248,15 @@ export class PgListener {
       connected = true;
       if (this.closed) return { error: new Error('the listener was closed'), listenedMs: 0 };
       this.backendPid = (client as unknown as { processID?: number }).processID;
-      // Each NOTIFY this session sends commits a small transaction of its own. It need not wait
-      // for a WAL flush: a NOTIFY lost in a crash costs at most one poll interval, never an
-      // instruction, and writers send one after nearly every commit.
-      await this.query(client, 'set synchronous_commit = off');
       this.client = client;
       this.listened.clear();
+      this.listenedOn.clear();
       await this.reconcile();
+      if (!(await this.probe(client))) {
+        await this.giveUp(client);
+        return { error: new Error('the wake-up probe was not heard'), listenedMs: 0 };
+      }
+      this.state = 'on';
       listeningSince = Date.now();
       this.stats.connects += 1;
       if (this.stats.connects > 1) this.settings.logger.info({ pid: this.backendPid }, 'distcache wake-up listener reconnected');
@@ -227,6 +273,7 @@ export class PgListener {
       return { error: err instanceof Error ? err : new Error(String(err)), listenedMs: listeningSince === undefined ? 0 : Date.now() - listeningSince };
     } finally {
       if (liveness) clearInterval(liveness);
+      if (this.state === 'on') this.state = 'connecting';
       this.interrupt = undefined;
       if (this.client === client) this.client = undefined;
       this.listened.clear();
@@ -238,6 +285,81 @@ export class PgListener {
     }
   }
 
+  /**
+   * Whether a NOTIFY sent from another session reaches this one: LISTEN succeeds through a
+   * transaction-mode pooler, but the session that ran it is handed to other clients, so nothing
+   * ever arrives. The NOTIFY goes through the application's pool, never this connection: through
+   * such a pooler this connection's next transaction may land on the very session that listens
+   * and hear itself, which would prove nothing.
+   */
+  private async probe(client: pg.Client): Promise<boolean> {
+    const [channel, set] = [...this.subscriptions].find(([, s]) => [...s].some((x) => x.notifyThroughPool)) ?? [];
+    const send = set && [...set].find((x) => x.notifyThroughPool)?.notifyThroughPool;
+    if (!channel || !send || !this.listened.has(channel)) return true; // nothing to probe with: trust it
+    const payload = `${this.instanceId}:probe:${++this.probeCount}`;
+    const timeoutMs = this.settings.probeTimeout ?? 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const heard = new Promise<boolean>((resolve) => {
+      this.probeHeard = (p) => p === payload && resolve(true);
+      timer = setTimeout(() => resolve(false), timeoutMs);
+      timer.unref();
+    });
+    try {
+      await send(payload);
+      return await heard;
+    } catch (err) {
+      // The pool is down too: the connect loop's usual failure path, not a verdict on LISTEN.
+      this.drop(client, err);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      this.probeHeard = undefined;
+    }
+  }
+
+  /** The probe failed: LISTEN cannot work on this connection. Undo it, say so once, poll only. */
+  private async giveUp(client: pg.Client): Promise<void> {
+    this.state = 'off';
+    this.offReason =
+      'the wake-up is off: a NOTIFY sent through the pool was not heard by the listener within ' +
+      `${this.settings.probeTimeout ?? 1000} ms, as behind a transaction-mode pooler (PgBouncer pool_mode = transaction); ` +
+      `changes arrive at the next poll (syncInterval). ${this.settings.probeAdvice ?? ''}`.trim();
+    this.settings.logger.warn({ channels: [...this.listened] }, `distcache: ${this.offReason}`);
+    await this.unlistenWhereListened(client).catch(() => undefined);
+    this.listened.clear();
+    for (const set of this.subscriptions.values()) for (const s of set) s.settle?.();
+  }
+
+  /**
+   * Undoes each LISTEN on the server session that ran it. Through a transaction pooler each
+   * statement may land on any session of the pool, so UNLISTEN is sent (with the pid asked in the
+   * same message) until it lands on that session; on the others it is harmless, since no working
+   * LISTEN can live on a transaction-pooled session. The pooler reuses the most recently released
+   * session first, so this usually takes one try.
+   */
+  private async unlistenWhereListened(client: pg.Client): Promise<void> {
+    for (const [channel, pid] of this.listenedOn) {
+      for (let attempt = 0; attempt < UNLISTEN_ATTEMPTS; attempt++) {
+        if ((await this.backendPidAfter(client, `unlisten ${escapeIdentifier(channel)}`)) === pid) break;
+        if (attempt === UNLISTEN_ATTEMPTS - 1) this.settings.logger.debug({ channel, pid }, 'could not reach the pooled session that ran LISTEN to undo it');
+      }
+    }
+    this.listenedOn.clear();
+  }
+
+  /** Runs `statement` and `select pg_backend_pid()` in one message (so on one server session); the pid. */
+  private async backendPidAfter(client: pg.Client, statement: string): Promise<number | undefined> {
+    try {
+      const results = (await this.bounded(client.query(`${statement}; select pg_backend_pid() as pid`), statement.split(' ')[0] ?? 'query')) as unknown;
+      const last = Array.isArray(results) ? results[results.length - 1] : results;
+      const pid = (last as { rows?: Array<{ pid?: unknown }> })?.rows?.[0]?.pid;
+      return typeof pid === 'number' ? pid : undefined;
+    } catch (err) {
+      this.drop(client, err);
+      throw err;
+    }
+  }
+
   /** LISTENs and UNLISTENs until the session listens on exactly the subscribed channels; one at a time. */
   private reconcile(): Promise<void> {
     const run = this.reconciling.then(async () => {
@@ -246,13 +368,16 @@ export class PgListener {
       try {
         for (const channel of this.subscriptions.keys()) {
           if (this.listened.has(channel)) continue;
-          await this.query(client, `listen ${escapeIdentifier(channel)}`);
+          // One message, so one server session even behind a pooler: the pid is the one that listens.
+          const pid = await this.backendPidAfter(client, `listen ${escapeIdentifier(channel)}`);
           if (this.client === client) this.listened.add(channel);
+          if (pid !== undefined) this.listenedOn.set(channel, pid);
         }
         for (const channel of [...this.listened]) {
           if (this.subscriptions.has(channel)) continue;
           await this.query(client, `unlisten ${escapeIdentifier(channel)}`);
           this.listened.delete(channel);
+          this.listenedOn.delete(channel);
         }
       } catch (err) {
         this.drop(client, err);
@@ -277,8 +402,14 @@ export class PgListener {
   }
 
   private dispatch(message: pg.Notification): void {
-    // Our own NOTIFY: this process's subscribers were woken when it was sent.
-    if (message.processId === this.backendPid) return;
+    const payload = message.payload ?? '';
+    if (payload.startsWith(`${this.instanceId}:probe:`)) {
+      this.probeHeard?.(payload);
+      return;
+    }
+    // Our own NOTIFY (this process's subscribers were woken when it was sent), or another
+    // process's probe (nothing was committed).
+    if (payload === this.instanceId || payload.includes(':probe:')) return;
     this.stats.notificationsReceived += 1;
     for (const subscription of this.subscriptions.get(message.channel) ?? []) callSafely(subscription.onWake);
   }
@@ -347,6 +478,10 @@ function destroy(client: pg.Client): void {
   } catch {
     // already gone
   }
+}
+
+function escapeLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
 }
 
 function escapeIdentifier(name: string): string {

@@ -13,17 +13,23 @@ export function openListenerCount(): number {
   return listeners.size;
 }
 
-export interface PostgresWakeOptions extends Partial<Pick<ListenerSettings, 'reconnectBase' | 'reconnectMax' | 'livenessInterval'>> {}
+export interface PostgresWakeOptions extends Partial<Pick<ListenerSettings, 'reconnectBase' | 'reconnectMax' | 'livenessInterval' | 'probeTimeout'>> {}
+
+const ADVICE_POOLED =
+  "Fix: give the listener its own session with the notify option, e.g. notify: 'postgres://user@db-host:5432/app' " +
+  '(straight to PostgreSQL, or a session-mode pool), or turn it off with notify: false.';
+const ADVICE_OWN = 'Fix: the notify connection must reach PostgreSQL itself or a session-mode pool, and the same database as knex.';
 
 /**
- * LISTEN/NOTIFY wake-up for one cache on PostgreSQL. All caches of a process whose knex
- * instances connect with the same settings share one listener session, whatever their
- * channels; it closes when the last of them stops.
+ * LISTEN/NOTIFY wake-up for one cache on PostgreSQL. All caches of a process whose listener
+ * connects with the same settings share one listener session, whatever their channels; it closes
+ * when the last of them stops.
  *
- * Cannot work through a pooler in transaction mode (PgBouncer `pool_mode = transaction`, or
- * statement mode): the session that ran LISTEN is handed to other clients after each
- * transaction, so notifications go astray or nowhere. Point the knex connection at PostgreSQL
- * itself or a session-mode pool, or set `notify: false`; polling delivers everything either way.
+ * LISTEN cannot work through a pooler in transaction mode (PgBouncer `pool_mode = transaction`):
+ * the session that ran it is handed to other clients after each transaction. So at every connect
+ * the listener probes (a NOTIFY through knex's pool must come back), and turns the wake-up off,
+ * saying so, when it does not. `connection` (the `notify` option's URL or settings) gives the
+ * listener its own session straight to PostgreSQL while queries go through the pooler.
  */
 export class PostgresWakeSource implements WakeSource {
   readonly kind = 'postgres-notify' as const;
@@ -42,7 +48,7 @@ export class PostgresWakeSource implements WakeSource {
   ) {
     this.knex = config.knex;
     this.channel = notifyChannel(config.tables.prefix, config.cluster);
-    this.key = listenerConnection(config.knex).key;
+    this.key = listenerConnection(config.knex, config.connection).key;
     this.queryTimeout = config.queryTimeout;
   }
 
@@ -56,9 +62,15 @@ export class PostgresWakeSource implements WakeSource {
     const { logger, onError } = this.config;
     this.listener = listeners.acquire(
       this.key,
-      () => new PgListener(listenerConnection(this.knex), { queryTimeout: this.queryTimeout, logger, ...this.options }),
+      () =>
+        new PgListener(listenerConnection(this.knex, this.config.connection), {
+          queryTimeout: this.queryTimeout,
+          logger,
+          probeAdvice: this.config.connection === undefined ? ADVICE_POOLED : ADVICE_OWN,
+          ...this.options,
+        }),
     );
-    this.subscription = { channel: this.channel, onWake, onError, pendingWake: true };
+    this.subscription = { channel: this.channel, onWake, onError, pendingWake: true, notifyThroughPool: (payload) => this.notifyThroughPool(payload) };
     await this.listener.subscribe(this.subscription);
   }
 
@@ -78,9 +90,20 @@ export class PostgresWakeSource implements WakeSource {
   notifyCommitted(): void {
     const listener = this.listener;
     if (!listener || this.stopping) return;
-    listener.notify(this.channel, this.subscription, () =>
-      this.knex.raw('select pg_notify(?, ?)', [this.channel, '']).timeout(this.queryTimeout, { cancel: true }),
-    );
+    listener.notify(this.channel, this.subscription, (payload) => this.notifyThroughPool(payload));
+  }
+
+  private notifyThroughPool(payload: string): Promise<unknown> {
+    return this.knex.raw('select pg_notify(?, ?)', [this.channel, payload]).timeout(this.queryTimeout, { cancel: true });
+  }
+
+  /** Why the wake-up does not work and what to do; undefined while it works or is still connecting. */
+  get problem(): string | undefined {
+    return this.stopping ? undefined : this.listener?.problem;
+  }
+
+  get state(): 'connecting' | 'on' | 'off' {
+    return this.listener?.wakeUp ?? 'connecting';
   }
 
   get listening(): boolean {
