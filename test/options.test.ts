@@ -28,7 +28,8 @@ const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
   ['sql identity', { serverIdentity: 'a; drop table x' }, /serverIdentity/],
   ['bad cron', { pruneSchedule: 'every minute' }, /pruneSchedule: .* node-cron/],
   ['bad page size', { pageSize: 0 }, /pageSize: 0 must be a whole number/],
-  ['non-boolean notify', { notify: 'yes' }, /notify/],
+  ['a notify string that is not a URL', { notify: 'yes' }, /notify: a connection URL must start with postgres:\/\//],
+  ['a notify number', { notify: 5 }, /notify: must be true, false, a postgres:\/\/ URL or pg connection settings/],
   ['non-boolean preparedStatements', { preparedStatements: 'off' }, /preparedStatements/],
   ['duty cycle above 1', { pruneDutyCycle: 1.5 }, /pruneDutyCycle: 1.5 must be a number above 0 and at most 1/],
   ['duty cycle of 0', { pruneDutyCycle: 0 }, /pruneDutyCycle/],
@@ -41,6 +42,17 @@ for (const [name, extra, message] of invalid) {
     );
   });
 }
+
+test('notify takes the listener connection as a URL or settings, kept apart from the flag', () => {
+  assert.deepEqual([resolveOptions({ knex }).notify, resolveOptions({ knex }).notifyConnection], [true, undefined]);
+  assert.deepEqual([resolveOptions({ knex, notify: false }).notify, resolveOptions({ knex, notify: false }).notifyConnection], [false, undefined]);
+  const url = resolveOptions({ knex, notify: 'postgres://app@db:5432/app' });
+  assert.deepEqual([url.notify, url.notifyConnection], [true, 'postgres://app@db:5432/app']);
+  const settings = resolveOptions({ knex, notify: { host: 'db', port: 5432 } });
+  assert.equal(settings.notify, true);
+  assert.deepEqual(settings.notifyConnection, { host: 'db', port: 5432 });
+  assert.ok(Object.isFrozen(settings.notifyConnection));
+});
 
 test('refuses duplicate refresher ids and refreshers without refreshAll', () => {
   assert.throws(() => new DistributedCache({ knex, refreshers: [{ id: 'a', refreshAll }, { id: 'a', refreshAll }] }), errors.DuplicateRefresherError);

@@ -13,6 +13,8 @@ import { attachWake } from '../lib/wake.js';
 interface Args {
   target: Target;
   notify: boolean;
+  /** The listener's own connection (straight to PostgreSQL) while the target goes through a pooler. */
+  notifyUrl?: string;
   syncInterval?: number;
   /** PostgreSQL: also LISTEN here, for the baseline. */
   rawChannel?: string;
@@ -32,7 +34,7 @@ const args = childArgs<Args>();
 const knex = knexFor(args.target, 4);
 let samples: Sample[] = [];
 const cache = benchCache(knex, args.target.prefix, 'receiver', {
-  notify: args.notify,
+  notify: args.notifyUrl ?? args.notify,
   ...(args.syncInterval ? { syncInterval: args.syncInterval } : {}),
   refreshers: [
     {

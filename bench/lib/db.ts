@@ -19,11 +19,13 @@ export interface Target {
   /** SQLite only. */
   file?: string;
   prefix: string;
+  /** PostgreSQL: connect here instead of PG_URL (a PgBouncer in front of it). */
+  url?: string;
 }
 
-export function knexFor(target: Pick<Target, 'db' | 'file'>, poolMax = 10): Knex {
+export function knexFor(target: Pick<Target, 'db' | 'file' | 'url'>, poolMax = 10): Knex {
   if (target.db === 'sqlite') return knexFactory(sqliteConfig(target.file!, 30_000));
-  if (target.db === 'postgres') return knexFactory({ client: 'pg', connection: PG_URL, pool: { min: 0, max: poolMax } });
+  if (target.db === 'postgres') return knexFactory({ client: 'pg', connection: target.url ?? PG_URL, pool: { min: 0, max: poolMax } });
   return knexFactory({ client: 'mysql2', connection: `${MYSQL_URL}?timezone=Z&supportBigNumbers=true`, pool: { min: 0, max: poolMax } });
 }
 

@@ -7,7 +7,7 @@ import { createSqliteWakeSource } from '../../src/wake/sqlite/source.js';
 import type { WakeSource } from '../../src/wake/wake-source.js';
 
 /** The cache option that turns the wake-up on or off, once DistributedCache has it. */
-export function notifyOption(on: boolean): object {
+export function notifyOption(on: boolean | string): object {
   return { notify: on };
 }
 

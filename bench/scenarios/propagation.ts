@@ -8,6 +8,7 @@ import { pctText, percentile, ratio, sleep, wallNow } from '../lib/stats.js';
 import { attachWake } from '../lib/wake.js';
 import { dialectFor } from '../../src/store/dialect.js';
 import type { ReceiverIn, ReceiverOut, Sample } from '../children/receiver.js';
+import { poolerPropagation } from './pooler.js';
 
 const isSamples = (m: ReceiverOut): m is Extract<ReceiverOut, { type: 'samples' }> => m.type === 'samples';
 const isReady = (m: ReceiverOut): m is Extract<ReceiverOut, { type: 'ready' }> => m.type === 'ready';
@@ -27,6 +28,7 @@ interface Sent {
 export async function propagation(s: Settings): Promise<Figure[]> {
   const figures: Figure[] = [];
   if (s.dbs.has('postgres')) figures.push(await postgresWake(s));
+  if (s.dbs.has('postgres')) figures.push(await poolerPropagation(s));
   for (const db of ['postgres', 'mysql'] as const) {
     if (s.dbs.has(db)) figures.push(await pollOnly(s, db));
   }

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +37,8 @@ export interface SessionState {
 /** Startup parameters PgBouncer sets on server sessions itself to match each client. */
 const TRACKED = new Set(['client_encoding', 'datestyle', 'timezone', 'standard_conforming_strings', 'application_name']);
 
-export const PGBOUNCER_BINARY = process.env.PGBOUNCER ?? 'pgbouncer';
+/** Debian installs it in /usr/sbin, which is not on every user's PATH. */
+export const PGBOUNCER_BINARY = process.env.PGBOUNCER ?? (existsSync('/usr/sbin/pgbouncer') ? '/usr/sbin/pgbouncer' : 'pgbouncer');
 
 /**
  * Whether the pooler tests run: false when they do, else the skip reason (one line, printed).
