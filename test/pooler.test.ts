@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import knexFactory, { type Knex } from 'knex';
 import { DistributedCache, migrate, type DistributedCacheOptions } from '../src/index.js';
 import { tableNames } from '../src/store/tables.js';
+import { notifyChannel, PostgresWakeSource } from '../src/wake/index.js';
 import { availability, dropPrefixed, freshPrefix, PG_URL } from './support/databases.js';
 import { cli } from './support/cli-run.js';
 import { PgBouncer, pgbouncerAvailability, type SessionState } from './support/pgbouncer.js';
@@ -186,6 +187,24 @@ describe('behind PgBouncer', { skip }, () => {
     await cache.refresh('product', [1]);
     await cache.stop();
     assertClean(await tx.sessionStates(), 'a listener whose probe failed');
+  });
+
+  test('own NOTIFYs are told apart by their payload, not the backend pid the pooler chose', async (t) => {
+    const knex = pooled(tx);
+    const prefix = await migrated(knex);
+    const channel = notifyChannel(prefix, 'default');
+    const source = new PostgresWakeSource({ knex, tables: tableNames(prefix), cluster: 'default', logger: capturingLogger([]), queryTimeout: 5_000, connection: PG_URL });
+    t.after(() => source.stop());
+    let wakes = 0;
+    await source.start(() => (wakes += 1));
+    assert.equal(source.state, 'on');
+    const before = wakes;
+    // Through the pooler, as the fallback sends them while the listener reconnects: another backend pid each.
+    for (let i = 0; i < 5; i++) await knex.raw('select pg_notify(?, ?)', [channel, source.listenerId!]);
+    await knex.raw('select pg_notify(?, ?)', [channel, 'another-process']);
+    // Notifications arrive in commit order: once the other process's is in, ours were seen and ignored.
+    await waitFor(() => source.stats!.notificationsReceived === 1, { timeout: 5_000 });
+    assert.equal(wakes - before, 1);
   });
 
   test('20 concurrent writes at the moment prepared statements are lost: 0 rejected, one warning, health says so', async () => {

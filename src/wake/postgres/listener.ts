@@ -4,6 +4,7 @@ import { describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { backoffDelay } from '../backoff.js';
 import type { ListenerConnection } from './connection.js';
+import { probeFailedReason, probeWakeUp, unlistenWhereListened } from './probe.js';
 
 /** One cache's interest in one channel. */
 export interface Subscription {
@@ -51,9 +52,6 @@ export interface ListenerStats {
   /** NOTIFYs sent: on the listener connection, or through knex while it was down. */
   notifiesSent: number;
 }
-
-/** How many times giveUp() sends UNLISTEN looking for the pooled session that ran LISTEN. */
-const UNLISTEN_ATTEMPTS = 50;
 
 /** A connection that listened this long was healthy; the next reconnect starts the backoff over. */
 const STABLE_CONNECTION_MS = 5_000;
@@ -285,66 +283,35 @@ export class PgListener {
     }
   }
 
-  /**
-   * Whether a NOTIFY sent from another session reaches this one: LISTEN succeeds through a
-   * transaction-mode pooler, but the session that ran it is handed to other clients, so nothing
-   * ever arrives. The NOTIFY goes through the application's pool, never this connection: through
-   * such a pooler this connection's next transaction may land on the very session that listens
-   * and hear itself, which would prove nothing.
-   */
+  /** See probe.ts. A pool that cannot send the NOTIFY fails the connect as usual: that is no verdict on LISTEN. */
   private async probe(client: pg.Client): Promise<boolean> {
-    const [channel, set] = [...this.subscriptions].find(([, s]) => [...s].some((x) => x.notifyThroughPool)) ?? [];
-    const send = set && [...set].find((x) => x.notifyThroughPool)?.notifyThroughPool;
-    if (!channel || !send || !this.listened.has(channel)) return true; // nothing to probe with: trust it
-    const payload = `${this.instanceId}:probe:${++this.probeCount}`;
-    const timeoutMs = this.settings.probeTimeout ?? 1000;
-    let timer: NodeJS.Timeout | undefined;
-    const heard = new Promise<boolean>((resolve) => {
-      this.probeHeard = (p) => p === payload && resolve(true);
-      timer = setTimeout(() => resolve(false), timeoutMs);
-      timer.unref();
-    });
+    const subscription = [...this.subscriptions].flatMap(([channel, set]) => [...set].map((s) => ({ channel, s }))).find((x) => x.s.notifyThroughPool);
+    const send = subscription?.s.notifyThroughPool;
+    if (!subscription || !send || !this.listened.has(subscription.channel)) return true; // nothing to probe with: trust it
     try {
-      await send(payload);
-      return await heard;
+      return await probeWakeUp({
+        payload: `${this.instanceId}:probe:${++this.probeCount}`,
+        timeoutMs: this.settings.probeTimeout ?? 1000,
+        send,
+        onHeard: (handler) => (this.probeHeard = handler),
+      });
     } catch (err) {
-      // The pool is down too: the connect loop's usual failure path, not a verdict on LISTEN.
       this.drop(client, err);
       throw err;
-    } finally {
-      clearTimeout(timer);
-      this.probeHeard = undefined;
     }
   }
 
   /** The probe failed: LISTEN cannot work on this connection. Undo it, say so once, poll only. */
   private async giveUp(client: pg.Client): Promise<void> {
     this.state = 'off';
-    this.offReason =
-      'the wake-up is off: a NOTIFY sent through the pool was not heard by the listener within ' +
-      `${this.settings.probeTimeout ?? 1000} ms, as behind a transaction-mode pooler (PgBouncer pool_mode = transaction); ` +
-      `changes arrive at the next poll (syncInterval). ${this.settings.probeAdvice ?? ''}`.trim();
+    this.offReason = probeFailedReason(this.settings.probeTimeout ?? 1000, this.settings.probeAdvice);
     this.settings.logger.warn({ channels: [...this.listened] }, `distcache: ${this.offReason}`);
-    await this.unlistenWhereListened(client).catch(() => undefined);
+    await unlistenWhereListened(this.listenedOn, (channel) => this.backendPidAfter(client, `unlisten ${escapeIdentifier(channel)}`), this.settings.logger).catch(
+      () => undefined,
+    );
+    this.listenedOn.clear();
     this.listened.clear();
     for (const set of this.subscriptions.values()) for (const s of set) s.settle?.();
-  }
-
-  /**
-   * Undoes each LISTEN on the server session that ran it. Through a transaction pooler each
-   * statement may land on any session of the pool, so UNLISTEN is sent (with the pid asked in the
-   * same message) until it lands on that session; on the others it is harmless, since no working
-   * LISTEN can live on a transaction-pooled session. The pooler reuses the most recently released
-   * session first, so this usually takes one try.
-   */
-  private async unlistenWhereListened(client: pg.Client): Promise<void> {
-    for (const [channel, pid] of this.listenedOn) {
-      for (let attempt = 0; attempt < UNLISTEN_ATTEMPTS; attempt++) {
-        if ((await this.backendPidAfter(client, `unlisten ${escapeIdentifier(channel)}`)) === pid) break;
-        if (attempt === UNLISTEN_ATTEMPTS - 1) this.settings.logger.debug({ channel, pid }, 'could not reach the pooled session that ran LISTEN to undo it');
-      }
-    }
-    this.listenedOn.clear();
   }
 
   /** Runs `statement` and `select pg_backend_pid()` in one message (so on one server session); the pid. */

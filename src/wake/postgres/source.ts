@@ -115,6 +115,11 @@ export class PostgresWakeSource implements WakeSource {
     return this.stopping ? undefined : this.listener?.pid;
   }
 
+  /** The id this process's NOTIFYs carry as their payload (its own come back recognised by it); for tests. */
+  get listenerId(): string | undefined {
+    return this.listener?.instanceId;
+  }
+
   /** Counters of the shared listener (connects, failures, NOTIFYs received and sent). */
   get stats(): Readonly<ListenerStats> | undefined {
     return this.listener?.stats;
