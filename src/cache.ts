@@ -74,6 +74,10 @@ export class DistributedCache {
     this.events = new TypedEmitter((event, err) => o.logger.error({ event, err: describeError(err) }, 'an event listener threw'));
     const tables = resolveTables(o.tablePrefix);
     const dialect = dialectFor(o.knex);
+    if (o.notifyConnection !== undefined && dialect.name !== 'postgres') {
+      // A listener connection would be silently unused: only PostgreSQL's wake-up has one.
+      throw new errors.InvalidOptionError(`notify: a connection is for PostgreSQL's listener; on ${dialect.name} use true or false`);
+    }
     this.store = dialect.createStore({ knex: o.knex, tables, cluster: o.cluster, queryTimeout: o.queryTimeout, preparedStatements: o.preparedStatements, logger: o.logger });
     this.applier = new Applier(this.registry, this.store, this.events, o.logger, this.hooks, {
       identity: o.serverIdentity,

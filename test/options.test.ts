@@ -29,6 +29,7 @@ const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
   ['bad cron', { pruneSchedule: 'every minute' }, /pruneSchedule: .* node-cron/],
   ['bad page size', { pageSize: 0 }, /pageSize: 0 must be a whole number/],
   ['a notify string that is not a URL', { notify: 'yes' }, /notify: a connection URL must start with postgres:\/\//],
+  ['a notify connection on SQLite', { notify: 'postgres://app@db:5432/app' }, /notify: a connection is for PostgreSQL's listener; on sqlite use true or false/],
   ['a notify number', { notify: 5 }, /notify: must be true, false, a postgres:\/\/ URL or pg connection settings/],
   ['non-boolean preparedStatements', { preparedStatements: 'off' }, /preparedStatements/],
   ['duty cycle above 1', { pruneDutyCycle: 1.5 }, /pruneDutyCycle: 1.5 must be a number above 0 and at most 1/],
