@@ -78,7 +78,14 @@ export class DistributedCache {
       // A listener connection would be silently unused: only PostgreSQL's wake-up has one.
       throw new errors.InvalidOptionError(`notify: a connection is for PostgreSQL's listener; on ${dialect.name} use true or false`);
     }
-    this.store = dialect.createStore({ knex: o.knex, tables, cluster: o.cluster, queryTimeout: o.queryTimeout, preparedStatements: o.preparedStatements, logger: o.logger });
+    this.store = dialect.createStore({
+      knex: o.knex,
+      tables,
+      cluster: o.cluster,
+      queryTimeout: o.queryTimeout,
+      preparedStatements: o.preparedStatements,
+      logger: o.logger,
+    });
     this.applier = new Applier(this.registry, this.store, this.events, o.logger, this.hooks, {
       identity: o.serverIdentity,
       refresherTimeout: o.refresherTimeout,

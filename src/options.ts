@@ -324,7 +324,9 @@ export interface NotifyConnectionSettings {
 function notifyOption(value: DistributedCacheOptions['notify']): Pick<ResolvedOptions, 'notify' | 'notifyConnection'> {
   if (value === undefined || typeof value === 'boolean') return { notify: value ?? true, notifyConnection: undefined };
   if (typeof value === 'string') {
-    if (!/^postgres(ql)?:\/\//.test(value)) invalid('notify', "a connection URL must start with postgres:// (for example 'postgres://app@db-primary:5432/app')");
+    if (!/^postgres(ql)?:\/\//.test(value)) {
+      invalid('notify', "a connection URL must start with postgres:// (for example 'postgres://app@db-primary:5432/app')");
+    }
     return { notify: true, notifyConnection: value };
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {

@@ -57,8 +57,10 @@ export async function migrate(knex: Knex, options: MigrateOptions = {}): Promise
       const contention = isContention(err, tables);
       if (!contention || Date.now() > deadline) {
         const hint = contention
-          ? `another migration run still holds the lock on ${tables.migrations} after lockTimeout; wait for it to finish (or raise lockTimeout). ` +
-            `If no run is in progress and ${tables.migrations}_lock says is_locked = 1 (MySQL, SQLite), clear it with \`npx knex migrate:unlock\` against that table`
+          ? `another migration run still holds the lock on ${tables.migrations} after lockTimeout; ` +
+            'wait for it to finish (or raise lockTimeout). ' +
+            `If no run is in progress and ${tables.migrations}_lock says is_locked = 1 (MySQL, SQLite), ` +
+            'clear it with `npx knex migrate:unlock` against that table'
           : 'check that the database user may create tables and indexes';
         throw new errors.MigrationFailedError(`distcache migrations failed: ${describeError(err)}; ${hint}`, { cause: err });
       }

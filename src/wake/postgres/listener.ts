@@ -306,9 +306,8 @@ export class PgListener {
     this.state = 'off';
     this.offReason = probeFailedReason(this.settings.probeTimeout ?? 1000, this.settings.probeAdvice);
     this.settings.logger.warn({ channels: [...this.listened] }, `distcache: ${this.offReason}`);
-    await unlistenWhereListened(this.listenedOn, (channel) => this.backendPidAfter(client, `unlisten ${escapeIdentifier(channel)}`), this.settings.logger).catch(
-      () => undefined,
-    );
+    const unlisten = (channel: string) => this.backendPidAfter(client, `unlisten ${escapeIdentifier(channel)}`);
+    await unlistenWhereListened(this.listenedOn, unlisten, this.settings.logger).catch(() => undefined);
     this.listenedOn.clear();
     this.listened.clear();
     for (const set of this.subscriptions.values()) for (const s of set) s.settle?.();
