@@ -354,6 +354,7 @@ export class DistributedCache {
         preparedStatements: this.store.preparedStatements,
         // Turned off by the user is a choice; turned off by the store is a finding.
         preparedStatementsLost: this.options.preparedStatements && this.store.preparedStatements === false,
+        databaseChanged: this.poller.lastDatabaseChange,
       },
       this.options.health,
     );

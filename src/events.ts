@@ -3,7 +3,11 @@ import type { InstructionKind } from './instructions/types.js';
 import type { FailureAction } from './store/store.js';
 import type { ServerRole } from './cluster/roles.js';
 
-export type ColdBootReason = 'no-cursor' | 'requested' | 'too-far-behind';
+/**
+ * Why a server reloaded every cache. 'database-changed': its cursor could not be proven to belong to
+ * the database it reads (a dump restored, a standby promoted, a PITR, an older copy); see docs/operations.md.
+ */
+export type ColdBootReason = 'no-cursor' | 'requested' | 'too-far-behind' | 'database-changed';
 
 /**
  * Every event distcache emits, by name. Payloads come from the builders below, so a name and
@@ -30,7 +34,8 @@ export interface DistcacheEvents {
   'sync:complete': SyncResultEvent;
   /** A poll failed; the poller backs off and retries. */
   'sync:error': { error: Error; consecutiveFailures: number; retryInMs: number };
-  'server:cold-boot': { reason: ColdBootReason; pendingInstructions: number | null };
+  /** `detail`: for 'database-changed', what was found (otherwise absent). */
+  'server:cold-boot': { reason: ColdBootReason; pendingInstructions: number | null; detail?: string };
   /** `forgotten`: identities whose cursor and registration were deleted (gone longer than forgetServersAfter). */
   'prune:complete': { deleted: number; marked: string[]; forgotten: string[]; durationMs: number };
   'prune:error': { error: Error };

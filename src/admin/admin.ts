@@ -11,7 +11,7 @@ import { listFailures, type FailuresReport } from './failures.js';
 import { applyMigrations, planMigrations, schemaState, type MigrationPlan, type SchemaState } from './migrations.js';
 import { pendingForServer, pendingOverview, type PendingOverview, type ServerPending } from './pending.js';
 import { defaultPruneRules, prune, prunePreview, type PrunePreview, type PruneRules } from './prune.js';
-import { resync, type ResyncResult } from './resync.js';
+import { resync, resyncAll, type ResyncAllResult, type ResyncResult } from './resync.js';
 import { fullRowView, type FullRowView, type RowView } from './rows.js';
 import { send, type SendRequest, type SendResult } from './send.js';
 import { findServer, forgetServer, listServers, type ClusterServers, type ForgetResult } from './servers.js';
@@ -121,6 +121,11 @@ export class Admin {
   /** Makes one server cold-boot at its next poll. */
   resync(server: string): Promise<ResyncResult> {
     return guarded(() => resync(this.ctx, server));
+  }
+
+  /** Makes every server of the cluster cold-boot at its next poll (after a restore no check can detect). */
+  resyncAll(): Promise<ResyncAllResult> {
+    return guarded(() => resyncAll(this.ctx));
   }
 
   /** What `prune()` would delete now, and whom it would affect. */

@@ -7,7 +7,7 @@ export type { PendingOverview, PendingCount, ServerPending, PendingRowView } fro
 export type { RowView, FullRowView, InstructionView } from './rows.js';
 export type { FollowOptions } from './tail.js';
 export type { SendRequest, SendResult } from './send.js';
-export type { ResyncResult } from './resync.js';
+export type { ResyncAllResult, ResyncResult } from './resync.js';
 export type { PrunePreview, PruneRange, PruneRules } from './prune.js';
 export type { FailuresReport, FailureView } from './failures.js';
 export type { SchemaState, MigrationPlan, MigrationStatement } from './migrations.js';

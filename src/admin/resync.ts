@@ -25,3 +25,22 @@ export async function resync(ctx: AdminContext, identity: string): Promise<Resyn
   if (!(await ctx.store.requestColdBoot(identity))) throw noCursor();
   return { server: identity, alreadyRequested: server.cursor.coldBootRequested, active: server.active };
 }
+
+export interface ResyncAllResult {
+  all: true;
+  /** Cursors flagged; a server without a cursor cold-boots at its first poll anyway. */
+  flagged: number;
+  /** The servers whose cursors were flagged. */
+  servers: string[];
+}
+
+/**
+ * Flags every cursor of the cluster, so every server cold-boots at its next poll: for what no
+ * check can prove (an older backup restored with its cursors copied forward, see
+ * docs/operations.md). The flag lives in the database the servers read, so run it on the restored one.
+ */
+export async function resyncAll(ctx: AdminContext): Promise<ResyncAllResult> {
+  const flagged = await ctx.store.requestColdBootAll();
+  const servers = (await ctx.store.listCursors()).filter((c) => c.coldBootRequested).map((c) => c.identity);
+  return { all: true, flagged, servers };
+}

@@ -41,6 +41,8 @@ export interface CursorView {
   lastSynced: string | null;
   /** It cold-boots at its next poll (a prune passed it, or `resync`). */
   coldBootRequested: boolean;
+  /** The database (PostgreSQL: system identifier:timeline) its position was read from; null when not recorded. */
+  databaseIdentity: string | null;
 }
 
 export interface ClusterServers {
@@ -140,7 +142,7 @@ function unregistered(identity: string): ServerView {
 }
 
 function cursorView(c: CursorState): CursorView {
-  return { position: c.position, lastSynced: iso(c.lastSynced), coldBootRequested: c.coldBootRequested };
+  return { position: c.position, lastSynced: iso(c.lastSynced), coldBootRequested: c.coldBootRequested, databaseIdentity: c.databaseIdentity };
 }
 
 export interface ForgetResult {

@@ -27,12 +27,30 @@ export interface StatusReport {
   servers: ServerView[];
   log: LogView;
   failures: { count: number };
+  /** Whether the cursors belong to the database read now; see docs/operations.md. */
+  history: HistoryView;
+}
+
+export interface HistoryView {
+  /** The database read now (PostgreSQL: system identifier:timeline); null where there is none (SQLite, MySQL). */
+  databaseIdentity: string | null;
+  /** Rows of another transaction history (a dump of a busier cluster); the next poll of any server re-stamps them and cold-boots. */
+  foreignRows: number;
+  /** Servers whose cursor was read from another database or timeline: each cold-boots at its next poll. */
+  otherDatabase: string[];
 }
 
 /** Everything an operator looks at first. Read-only. */
 export async function status(ctx: AdminContext, options: { retention: number }): Promise<StatusReport> {
   const schema = await schemaState(ctx);
-  const [{ now, publisher, servers }, summary, failures] = await Promise.all([listServers(ctx), ctx.store.logSummary(options.retention), ctx.store.countFailures()]);
+  const [{ now, publisher, servers }, summary, failures, databaseIdentity, foreignRows] = await Promise.all([
+    listServers(ctx),
+    ctx.store.logSummary(options.retention),
+    ctx.store.countFailures(),
+    ctx.store.databaseIdentity(),
+    ctx.store.foreignRows(false),
+  ]);
+  const otherDatabase = servers.filter((s) => databaseIdentity !== null && s.cursor?.databaseIdentity != null && s.cursor.databaseIdentity !== databaseIdentity);
   return {
     cluster: ctx.cluster,
     tablePrefix: ctx.tables.prefix,
@@ -52,5 +70,6 @@ export async function status(ctx: AdminContext, options: { retention: number }):
       retentionSeconds: options.retention / 1000,
     },
     failures: { count: failures },
+    history: { databaseIdentity, foreignRows, otherDatabase: otherDatabase.map((s) => s.identity) },
   };
 }

@@ -48,6 +48,12 @@ export interface HealthReport {
    * statements given up. They do not make `healthy` false: every change still arrives by polling.
    */
   warnings: string[];
+  /**
+   * The last time this server found that its cursor did not belong to the database it reads (a
+   * restore, a failover, a PITR) and cold-booted, with what it found; null if never. Not a problem
+   * by itself: the cold boot has already reloaded every cache.
+   */
+  databaseChanged: { at: Date; detail: string } | null;
 }
 
 export interface HealthInputs {
@@ -64,6 +70,7 @@ export interface HealthInputs {
   wakeUpProblem: string | undefined;
   preparedStatements: boolean | undefined;
   preparedStatementsLost: boolean;
+  databaseChanged: { at: Date; detail: string } | null;
 }
 
 export interface HealthLimits {
@@ -122,6 +129,7 @@ export async function checkHealth(store: Pick<InstructionStore, 'pending' | 'now
     wakeUp: inputs.wakeUp,
     preparedStatements: inputs.preparedStatements ?? null,
     warnings: healthWarnings(inputs),
+    databaseChanged: inputs.databaseChanged,
   };
 }
 

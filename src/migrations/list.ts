@@ -1,6 +1,7 @@
 import * as m001 from '../../migrations/001_instruction_log.js';
 import * as m002 from '../../migrations/002_cluster.js';
 import * as m003 from '../../migrations/003_server_refreshers.js';
+import * as m004 from '../../migrations/004_database_identity.js';
 import type { DistcacheMigration } from './context.js';
 
 /**
@@ -11,4 +12,5 @@ export const MIGRATIONS: readonly DistcacheMigration[] = [
   { name: '001_instruction_log', ...m001 },
   { name: '002_cluster', ...m002 },
   { name: '003_server_refreshers', ...m003 },
+  { name: '004_database_identity', ...m004 },
 ];

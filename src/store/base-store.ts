@@ -135,27 +135,34 @@ export abstract class BaseStore implements InstructionStore {
   }
 
   async loadCursor(identity: string): Promise<CursorState | undefined> {
-    const raw = await this.bounded(this.cursors().select('position', 'cold_boot_requested', 'last_synced').where('server_identity', identity).first());
+    const raw = await this.bounded(this.cursors().select(...CURSOR_COLUMNS).where('server_identity', identity).first());
     return raw ? toCursor(raw) : undefined;
   }
 
-  async saveCursor(identity: string, position: string): Promise<void> {
-    const updated = await this.bounded(this.cursors().where('server_identity', identity).update({ position, last_synced: this.nowSql() }));
+  async saveCursor(identity: string, position: string, databaseIdentity?: string | null): Promise<void> {
+    const values = { position, last_synced: this.nowSql(), ...(databaseIdentity === undefined ? {} : { database_identity: databaseIdentity }) };
+    const updated = await this.bounded(this.cursors().where('server_identity', identity).update(values));
     if (updated > 0) return;
     await this.bounded(
       this.knex(this.t.cursor)
-        .insert({ cluster: this.cluster, server_identity: identity, position, cold_boot_requested: false, last_synced: this.nowSql() })
+        .insert({ cluster: this.cluster, server_identity: identity, cold_boot_requested: false, database_identity: databaseIdentity ?? null, ...values })
         .onConflict(['cluster', 'server_identity'])
-        .merge(['position', 'last_synced']),
+        .merge(Object.keys(values)),
     );
   }
 
-  async resetCursor(identity: string, position: string): Promise<void> {
+  async resetCursor(identity: string, position: string, databaseIdentity?: string | null): Promise<void> {
+    const values = {
+      position,
+      cold_boot_requested: false,
+      last_synced: this.nowSql(),
+      ...(databaseIdentity === undefined ? {} : { database_identity: databaseIdentity }),
+    };
     await this.bounded(
       this.knex(this.t.cursor)
-        .insert({ cluster: this.cluster, server_identity: identity, position, cold_boot_requested: false, last_synced: this.nowSql() })
+        .insert({ cluster: this.cluster, server_identity: identity, database_identity: databaseIdentity ?? null, ...values })
         .onConflict(['cluster', 'server_identity'])
-        .merge(['position', 'cold_boot_requested', 'last_synced']),
+        .merge(Object.keys(values)),
     );
   }
 
@@ -164,8 +171,22 @@ export abstract class BaseStore implements InstructionStore {
     return updated > 0;
   }
 
+  async requestColdBootAll(): Promise<number> {
+    return this.bounded(this.cursors().update({ cold_boot_requested: true }));
+  }
+
+  /** No identity by default: commit-ordered stores compare the position with the log's head in `readPage` instead. */
+  async databaseIdentity(): Promise<string | null> {
+    return null;
+  }
+
+  /** Commit-ordered positions have no rows "of another history": a restored log is found by its head instead. */
+  async foreignRows(_settle: boolean): Promise<number> {
+    return 0;
+  }
+
   async listCursors(): Promise<Array<CursorState & { identity: string }>> {
-    const raws = await this.bounded(this.cursors().select('server_identity', 'position', 'cold_boot_requested', 'last_synced').orderBy('server_identity'));
+    const raws = await this.bounded(this.cursors().select('server_identity', ...CURSOR_COLUMNS).orderBy('server_identity'));
     return raws.map((raw: Record<string, unknown>) => ({ identity: String(raw.server_identity), ...toCursor(raw) }));
   }
 
@@ -225,6 +246,13 @@ export function toBool(value: unknown): boolean {
   return value === true || value === 1 || value === '1' || value === 't';
 }
 
+const CURSOR_COLUMNS = ['position', 'cold_boot_requested', 'last_synced', 'database_identity'] as const;
+
 function toCursor(raw: Record<string, unknown>): CursorState {
-  return { position: String(raw.position), coldBootRequested: toBool(raw.cold_boot_requested), lastSynced: toDate(raw.last_synced) };
+  return {
+    position: String(raw.position),
+    databaseIdentity: raw.database_identity == null ? null : String(raw.database_identity),
+    coldBootRequested: toBool(raw.cold_boot_requested),
+    lastSynced: toDate(raw.last_synced),
+  };
 }

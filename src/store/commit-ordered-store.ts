@@ -81,19 +81,25 @@ export abstract class CommitOrderedStore extends BaseStore {
   }
 
   /**
-   * The statement for one page, built once per page size. A window's first page also carries the
-   * cursor's cold-boot flag, as one marker row after the page; later pages of a catch-up are the
-   * rows alone. The limit is part of the text (see mysql/statements.ts).
+   * The statement for one page, built once per page size. A window's first page also carries, as
+   * one marker row after the page, the cursor's cold-boot flag and the log's head (its largest
+   * position): each cluster's newest row is never pruned, so a head below the position read up to means the
+   * log went back in time (an older dump or file restored) and the position no longer proves what
+   * was read. Later pages of a catch-up are the rows alone. The limit is part of the text (see
+   * mysql/statements.ts).
    */
   private pageSql(limit: number, first: boolean): string {
     const key = `${first ? 'first' : 'later'}:${limit}`;
     let sql = this.pageTexts.get(key);
     if (sql === undefined) {
       const pos = this.quote(this.positionColumn);
-      const columns = [...ROW_COLUMNS.map((c) => this.quote(c)), `${pos} as pos`, ...(first ? ['null as cbr'] : [])].join(', ');
+      const table = this.quote(this.t.instruction);
+      const columns = [...ROW_COLUMNS.map((c) => this.quote(c)), `${pos} as pos`, ...(first ? ['null as cbr', 'null as head'] : [])].join(', ');
       const page = `select ${columns} from ${this.positionScan()} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
       const nulls = ROW_COLUMNS.map(() => 'null').join(', ');
-      const marker = `select ${nulls}, null, cold_boot_requested from ${this.quote(this.t.cursor)} where cluster = ? and server_identity = ?`;
+      // Over the whole table, as head() is: a cursor reset by a cold boot may be past this cluster's own newest row.
+      const head = `(select max(${pos}) from ${table})`;
+      const marker = `select ${nulls}, null, cold_boot_requested, ${head} from ${this.quote(this.t.cursor)} where cluster = ? and server_identity = ?`;
       sql = first ? this.unionAll(page, marker) : page;
       this.pageTexts.set(key, sql);
     }
@@ -120,10 +126,14 @@ export abstract class CommitOrderedStore extends BaseStore {
         : await this.runStatement(this.pageSql(limit, false), [this.cluster, after], 'all')
     ) as Array<Record<string, unknown>>;
     let coldBootRequested: boolean | null | undefined = token === null ? null : undefined;
+    let historyBroken: string | null = null;
     const page: Array<{ row: StoredInstructionRow; pos: number }> = [];
     for (const raw of raws) {
-      if (raw.id == null) coldBootRequested = toBool(raw.cbr);
-      else page.push({ row: this.toRow(raw), pos: Number(raw.pos) });
+      if (raw.id == null) {
+        coldBootRequested = toBool(raw.cbr);
+        const head = raw.head == null ? 0 : Number(raw.head);
+        if (head < after) historyBroken = `the position ${after} is past the log's head ${head}: the log went back in time (an older copy restored?)`;
+      } else page.push({ row: this.toRow(raw), pos: Number(raw.pos) });
     }
     // A union promises no order of its own.
     if (token === null) page.sort((a, b) => a.pos - b.pos);
@@ -133,6 +143,7 @@ export abstract class CommitOrderedStore extends BaseStore {
       token: last && page.length >= limit ? String(last.pos) : null,
       position: last ? String(last.pos) : null,
       coldBootRequested,
+      historyBroken,
     };
   }
 

@@ -48,12 +48,32 @@ export interface InstructionStore {
   logSummary(retentionMs: number): Promise<LogSummary>;
 
   loadCursor(identity: string): Promise<CursorState | undefined>;
-  /** Stores a position after applying. A cold-boot request stays set; the next poll sees it. */
-  saveCursor(identity: string, position: string): Promise<void>;
+  /**
+   * Stores a position after applying. A cold-boot request stays set; the next poll sees it.
+   * `databaseIdentity`, when given, is stored with it (see `databaseIdentity()`).
+   */
+  saveCursor(identity: string, position: string, databaseIdentity?: string | null): Promise<void>;
   /** Stores a position after a cold boot (or a fresh start) and clears any cold-boot request. */
-  resetCursor(identity: string, position: string): Promise<void>;
+  resetCursor(identity: string, position: string, databaseIdentity?: string | null): Promise<void>;
   /** Makes `identity` cold-boot at its next poll. Returns false when it has no cursor. */
   requestColdBoot(identity: string): Promise<boolean>;
+  /** Makes every server of the cluster that has a cursor cold-boot at its next poll; returns how many were flagged. */
+  requestColdBootAll(): Promise<number>;
+
+  /**
+   * Which database, and which history of it, positions are read from: on PostgreSQL the system
+   * identifier and the timeline (`'7312…:2'`), which a dump/restore, a promotion or a PITR change.
+   * null where the database has no such identity (SQLite, MySQL): there, `readPage` compares the
+   * position with the log's head instead. One light query; the poller asks at start, after a run of
+   * failed polls, and when a page's `databaseEpoch` changes, never on an idle poll.
+   */
+  databaseIdentity(): Promise<string | null>;
+  /**
+   * Rows whose position belongs to another history (PostgreSQL: a txid at or above the current
+   * snapshot's xmax, as a dump of a busier cluster leaves behind). `settle` re-stamps them as
+   * covered by every position, so they are never applied later as if new; returns how many there were.
+   */
+  foreignRows(settle: boolean): Promise<number>;
   listCursors(): Promise<Array<CursorState & { identity: string }>>;
   deleteCursor(identity: string): Promise<boolean>;
 
@@ -120,6 +140,19 @@ export interface InstructionPage {
    * (undefined), as the poller acts on the first page only.
    */
   coldBootRequested: boolean | null | undefined;
+  /**
+   * Why `from` cannot belong to this log, as found by the page statement itself; null when nothing
+   * is wrong. PostgreSQL: the position's xmax is above the database's (the xid counter went back),
+   * or rows carry txids of another history. SQLite, MySQL: the position is past the log's head.
+   * A window's first page always checks; later pages may not (null).
+   */
+  historyBroken: string | null;
+  /**
+   * Changes whenever the server answering may be another database or history (PostgreSQL: the
+   * postmaster's start time and the WAL insert timeline, both read from memory). The poller checks
+   * `databaseIdentity()` when it changes. Undefined where the store has none.
+   */
+  databaseEpoch?: string;
 }
 
 export interface PendingSummary {
@@ -140,6 +173,8 @@ export interface LogSummary {
 
 export interface CursorState {
   position: string;
+  /** `databaseIdentity()` when the position was stored; null when unknown (SQLite, MySQL, or an older version). */
+  databaseIdentity: string | null;
   coldBootRequested: boolean;
   lastSynced: Date | null;
 }
@@ -163,9 +198,13 @@ export interface PruneChunkResult {
  * - gave-up: refreshAll() failed too; the cache may be stale until the next refresh or cold boot;
  * - skipped-malformed-row: the row could not be decoded;
  * - skipped-unknown-refresher: no refresher with that id is registered on this server;
- * - rejected-payload: a payload failed the refresher's validation.
+ * - rejected-payload: a payload failed the refresher's validation;
+ * - cold-boot-database-changed: the cursor did not belong to the database read (a restore, a
+ *   failover, a PITR); the server cold-booted. `detail` says what was found.
  */
-export type FailureAction = 'fell-back-to-refresh-all' | 'gave-up' | 'skipped-malformed-row' | 'skipped-unknown-refresher' | 'rejected-payload';
+export type FailureAction =
+  | 'cold-boot-database-changed'
+  | 'fell-back-to-refresh-all' | 'gave-up' | 'skipped-malformed-row' | 'skipped-unknown-refresher' | 'rejected-payload';
 
 export interface NewFailure {
   identity: string;

@@ -47,6 +47,14 @@ export class Poller {
   private wakeQueued = false;
   lastSuccess: Date | null = null;
   lastError: { at: Date; message: string } | null = null;
+  /** The database identity `position` was read from (see InstructionStore.databaseIdentity); null: unknown. */
+  private history: string | null = null;
+  /** The last page's databaseEpoch after a successful identity check. */
+  private epoch: string | undefined;
+  /** Checked at start and after a run of failed polls, whatever the epoch says. */
+  private identityCheckDue = true;
+  /** The last time this server found its cursor did not belong to the database it reads. */
+  lastDatabaseChange: { at: Date; detail: string } | null = null;
 
   constructor(
     private readonly store: InstructionStore,
@@ -133,6 +141,8 @@ export class Poller {
       this.consecutiveFailures = 0;
     } catch (err) {
       this.consecutiveFailures += 1;
+      // The database may come back as another one (a failover behind the same address).
+      this.identityCheckDue = true;
       // Exponential backoff with jitter, capped, forever: the poller never gives up silently.
       const base = Math.min(this.settings.maxErrorBackoff, this.settings.syncInterval * 2 ** Math.min(this.consecutiveFailures - 1, 16));
       delayMs = Math.round(base / 2 + (Math.random() * base) / 2);
@@ -169,10 +179,17 @@ export class Poller {
         return this.finish(result, started, first.position);
       }
       this.position = stored.position;
+      this.history = stored.databaseIdentity;
     }
     const from = this.position;
     let position: string = from;
     let page = await this.store.readPage(identity, from, null, this.settings.pageSize);
+    // Before anything is applied or stored: a position of another database proves nothing here.
+    const changed = page.historyBroken ?? (await this.identityChange(page.databaseEpoch, from));
+    if (changed !== null) {
+      result.coldBoot = 'database-changed';
+      return this.finish(result, started, await this.databaseChanged(changed, saveWanted));
+    }
     if (page.coldBootRequested !== false) {
       // true: a prune deleted rows this server had not read, or an operator asked for a resync.
       // null: the cursor row is gone (`servers forget`), so nothing proves what was read.
@@ -205,31 +222,77 @@ export class Poller {
     return this.finish(result, started, position);
   }
 
+  /**
+   * Whether the database answering is another one than `position` was read from. Asks the store
+   * only when the page's epoch moved (another server process answered: a failover, a restart, a
+   * restore), at start, and after failed polls; an idle poll costs nothing more.
+   */
+  private async identityChange(epoch: string | undefined, from: string): Promise<string | null> {
+    if (epoch === undefined || (!this.identityCheckDue && epoch === this.epoch)) return null;
+    const current = await this.store.databaseIdentity();
+    this.epoch = epoch;
+    this.identityCheckDue = false;
+    if (current === null || current === this.history) return null;
+    if (this.history === null) {
+      // A cursor stored by a version that did not record identities: nothing to compare with yet.
+      this.logger.info({ databaseIdentity: current }, 'recording the database identity with this server\'s cursor');
+      this.history = current;
+      await this.store.saveCursor(this.settings.identity, from, current);
+      return null;
+    }
+    return `the cursor was read from database ${this.history}, but the database is now ${current} (system identifier:timeline)`;
+  }
+
+  /**
+   * The cursor does not belong to this database: rows of the other history are re-stamped first
+   * (so no server applies them later as if new), the finding is recorded, and the server cold-boots.
+   */
+  private async databaseChanged(detail: string, saveWanted: number): Promise<string> {
+    const foreign = await this.store.foreignRows(true);
+    const found = foreign > 0 ? `${detail}; ${foreign} rows of the other history were re-stamped as read` : detail;
+    this.logger.warn({ detail: found }, 'the database changed under this server\'s cursor; cold boot');
+    this.lastDatabaseChange = { at: new Date(), detail: found };
+    await this.applier.record({
+      identity: this.settings.identity,
+      instructionId: null,
+      refresher: null,
+      kind: null,
+      action: 'cold-boot-database-changed',
+      error: found,
+      detail: null,
+    });
+    return this.coldBoot('database-changed', null, saveWanted, found);
+  }
+
   /** With no stored cursor: an empty log (a fresh install) or `startFromHead` start at the head; otherwise cold-boot. */
   private async firstStart(saveWanted: number): Promise<{ position: string; coldBoot: ColdBootReason | null }> {
     // The head first: a row committed after it is read by the next poll, whereas a head taken
     // after the emptiness check could cover a row committed in between that nobody applies.
+    const databaseIdentity = await this.store.databaseIdentity();
     const head = await this.store.head();
     const empty = (await this.store.newest(1)).length === 0;
     if (empty || this.settings.startFromHead) {
-      await this.store.resetCursor(this.settings.identity, head);
+      await this.store.resetCursor(this.settings.identity, head, databaseIdentity);
       this.position = head;
+      this.history = databaseIdentity;
       this.stored(saveWanted);
       return { position: head, coldBoot: null };
     }
     return { position: await this.coldBoot('no-cursor', null, saveWanted), coldBoot: 'no-cursor' };
   }
 
-  private async coldBoot(reason: ColdBootReason, pendingInstructions: number | null, saveWanted: number): Promise<string> {
+  private async coldBoot(reason: ColdBootReason, pendingInstructions: number | null, saveWanted: number, detail?: string): Promise<string> {
     // The head is taken first: anything committed while caches reload is read again afterwards.
+    const databaseIdentity = await this.store.databaseIdentity();
     const head = await this.store.head();
     this.logger.info({ reason, pendingInstructions }, 'cold boot: refreshing every cache');
     if (this.settings.onColdBoot) await this.settings.onColdBoot({ reason });
     else await this.applier.refreshEverything();
-    await this.store.resetCursor(this.settings.identity, head);
+    await this.store.resetCursor(this.settings.identity, head, databaseIdentity);
     this.position = head;
+    this.history = databaseIdentity;
     this.stored(saveWanted);
-    this.events.emit('server:cold-boot', { reason, pendingInstructions });
+    this.events.emit('server:cold-boot', detail === undefined ? { reason, pendingInstructions } : { reason, pendingInstructions, detail });
     return head;
   }
 

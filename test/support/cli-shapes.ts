@@ -48,7 +48,7 @@ export const server = z.strictObject({
   lastHeartbeat: iso.nullable(),
   heartbeatAgeSeconds: z.number().nullable(),
   refreshers: z.array(z.string()).nullable(),
-  cursor: z.strictObject({ position: z.string(), lastSynced: iso.nullable(), coldBootRequested: z.boolean() }).nullable(),
+  cursor: z.strictObject({ position: z.string(), lastSynced: iso.nullable(), coldBootRequested: z.boolean(), databaseIdentity: z.string().nullable() }).nullable(),
   pendingRows: z.number().int().nullable(),
   pendingInstructions: z.number().int().nullable(),
   lagSeconds: z.number().nullable(),
@@ -75,6 +75,7 @@ export const status = z.strictObject({
     retentionSeconds: z.number(),
   }),
   failures: z.strictObject({ count: z.number().int() }),
+  history: z.strictObject({ databaseIdentity: z.string().nullable(), foreignRows: z.number().int(), otherDatabase: z.array(z.string()) }),
 });
 
 export const servers = z.strictObject({ cluster: z.string(), publisher: publisher.nullable(), servers: z.array(server) });
@@ -119,6 +120,7 @@ export const send = z.strictObject({
 });
 
 export const resync = z.strictObject({ server: z.string(), alreadyRequested: z.boolean(), active: z.boolean() });
+export const resyncAll = z.strictObject({ all: z.literal(true), flagged: z.number().int(), servers: z.array(z.string()) });
 
 const range = z.strictObject({ rows: z.number().int(), minId: z.number().int().nullable(), maxId: z.number().int().nullable() });
 export const prunePreview = z.strictObject({

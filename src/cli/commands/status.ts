@@ -38,6 +38,13 @@ export const statusCommand: Command<{ retention: number }> = {
         : `log: ${plural(log.rows, 'row')} (${plural(log.instructions, 'instruction')}), ids ${log.minId}..${log.maxId}, oldest ${time(log.oldest)}, newest ${time(log.newest)}; ${count(log.pastRetention)} past retention (${seconds(log.retentionSeconds)})`,
     );
     out.line(`failures: ${plural(report.failures.count, 'recorded failure')}${report.failures.count > 0 ? ' (see `distcache failures`)' : ''}`);
+    const h = report.history;
+    if (h.foreignRows > 0 || h.otherDatabase.length > 0) {
+      out.line(
+        `database changed: ${plural(h.foreignRows, 'row')} of another transaction history; cursors of another database: ${h.otherDatabase.join(', ') || 'none'}. ` +
+          'Each server cold-boots at its next poll (see docs/operations.md).',
+      );
+    }
   },
 };
 

@@ -124,11 +124,34 @@ export class PostgresStore extends BaseStore {
       token: full ? encodeToken({ target: targetText, txid: String(last.txid), id: String(last.id) }) : null,
       position: full ? null : targetText,
       coldBootRequested: head.cbr == null ? null : toBool(head.cbr),
+      historyBroken: historyOf(from, head),
+      databaseEpoch: String(head.epoch),
     };
   }
 
   get preparedStatements(): boolean {
     return this.prepare;
+  }
+
+  /** The system identifier and the timeline; see InstructionStore.databaseIdentity and TIMELINE_SQL. */
+  override async databaseIdentity(): Promise<string | null> {
+    const sql = `select (select system_identifier::text from pg_control_system()) || ':' || ${TIMELINE_SQL} as identity`;
+    const [raw] = rawRows(await this.bounded(this.knex.raw(sql)));
+    return raw?.identity == null ? null : String(raw.identity);
+  }
+
+  /**
+   * A visible row's txid is always below the current snapshot's xmax (its transaction had ended),
+   * so a row at or above it was written in another history: a dump of a cluster whose xid counter
+   * was higher. Re-stamped with FrozenTransactionId (3), which every snapshot covers, such a row
+   * can never be read as new, however far this counter later climbs; it stays for `tail` and is
+   * pruned like any old row.
+   */
+  override async foreignRows(settle: boolean): Promise<number> {
+    const where = 'cluster = ? and txid >= pg_snapshot_xmax(pg_current_snapshot())';
+    const sql = settle ? `with s as (update ?? set txid = '3'::xid8 where ${where} returning 1) select count(*) as n from s` : `select count(*) as n from ?? where ${where}`;
+    const [raw] = rawRows(await this.bounded(this.knex.raw(sql, [this.t.instruction, this.cluster])));
+    return Number(raw?.n ?? 0);
   }
 
   /**
@@ -183,10 +206,14 @@ export class PostgresStore extends BaseStore {
         select b.*, greatest(b.after_txid, pg_snapshot_xmax(b.since)) as lo_txid,
           case when b.after_txid >= pg_snapshot_xmax(b.since) then b.after_id else -1 end as lo_id
         from (select $1::pg_snapshot as since, coalesce($2::pg_snapshot, pg_current_snapshot()) as target,
-          $3::xid8 as after_txid, $4::bigint as after_id) b
+          pg_current_snapshot() as now, $3::xid8 as after_txid, $4::bigint as after_id) b
       )
       select w.target::text as target,
         (select c.cold_boot_requested from ${cursor} c where c.cluster = $5 and c.server_identity = $6) as cbr,
+        -- The history checks (see historyOf): all from memory but one index probe that finds nothing.
+        pg_snapshot_xmax(w.since) > pg_snapshot_xmax(w.now) as ahead,
+        exists (select 1 from ${instruction} f where f.cluster = $5 and f.txid >= pg_snapshot_xmax(w.now)) as foreign_rows,
+        pg_postmaster_start_time()::text || '/' || ${TIMELINE_SQL} as epoch,
         p.*
       from w
       left join lateral (
@@ -322,6 +349,22 @@ export class PostgresStore extends BaseStore {
         )`;
     return [sql, [this.t.instruction, this.cluster, this.cutoffSql(options.olderThanMs), this.t.instruction, this.cluster, JSON.stringify(covered)]];
   }
+}
+
+/**
+ * The timeline the server writes WAL on now. Promotion switches it at once, while
+ * `pg_control_checkpoint()`'s timeline_id waits for the next checkpoint (and the issue's failover
+ * test would miss it); the WAL file name of the insert position starts with it, in hex. A standby
+ * has no insert position: there the last checkpoint's timeline is the best it has.
+ */
+const TIMELINE_SQL = `case when pg_is_in_recovery() then (select timeline_id from pg_control_checkpoint())::text
+  else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int::text end`;
+
+/** Why position `from` cannot belong to this database's history, from the page statement's checks; null when it can. */
+function historyOf(from: string, head: Record<string, unknown>): string | null {
+  if (toBool(head.ahead)) return `the position ${from} is ahead of the database's transaction counter: the database was replaced or restored (a dump, a failover, a PITR)`;
+  if (toBool(head.foreign_rows)) return 'the log holds rows written in another transaction history (a dump restored from a busier cluster)';
+  return null;
 }
 
 /**
