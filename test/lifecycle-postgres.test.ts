@@ -194,7 +194,7 @@ describe('database lifecycle on PostgreSQL: restores, failovers and PITR never l
       const standbyKnex = knexFor(standby.url);
       extra.push(standbyKnex);
       const newIdentity = (await new Admin({ knex: standbyKnex, tablePrefix: PREFIX }).status()).history.databaseIdentity;
-      console.log(`# identity before ${oldIdentity}, after promotion ${newIdentity}; pg_control_checkpoint() timeline right after: ${checkpointTimeline}`);
+      console.log(`identity before ${oldIdentity}, after promotion ${newIdentity}; pg_control_checkpoint() timeline right after: ${checkpointTimeline}`);
       assert.notEqual(newIdentity, oldIdentity, 'the identity distcache reads moves with the promotion at once');
       const bootsBefore = reader.boots.length;
       proxy.switchTo(5443);
@@ -252,14 +252,15 @@ describe('database lifecycle on PostgreSQL: restores, failovers and PITR never l
       );
 
       // The restore: the old copy replaces the data directory; the app's cursors are copied forward.
+      const bootsBefore = reader.boots.length;
       await db.stop();
       await asPostgres('find', [db.dataDir, '-mindepth', '1', '-delete']);
       await asPostgres('cp', ['-a', `${backupDir}/.`, db.dataDir]);
       await db.start();
       for (const c of cursors) await retrying(() => direct(`${PREFIX}cache_cursor`).where('server_identity', c.server_identity).update({ position: c.position }));
 
-      // (a) The reader stayed up: its position is ahead of the restored xid counter.
-      const bootsBefore = reader.boots.length;
+      // (a) The reader stayed up: its position is ahead of the restored xid counter (it may find
+      // that before the cursors are copied, at its first poll on the restored database).
       const written = range(20, 5);
       await retrying(() => write(writer, written));
       await waitFor(() => receivedOrColdBooted(reader, written, bootsBefore), {
@@ -277,7 +278,7 @@ describe('database lifecycle on PostgreSQL: restores, failovers and PITR never l
       const restarted = await server(db.url, 'late');
       servers.push(restarted);
       const got = new Set(restarted.product.refreshedIds());
-      console.log(`# a restarted server with a copied-forward cursor: cold boots ${JSON.stringify(restarted.boots)}, received ${written.filter((id) => got.has(id)).length} of ${written.length} written after the restore`);
+      console.log(`a restarted server with a copied-forward cursor: cold boots ${JSON.stringify(restarted.boots)}, received ${written.filter((id) => got.has(id)).length} of ${written.length} written after the restore`);
       const result = await cli(['resync', '--all', '--db', db.url, '--prefix', PREFIX, '--json']);
       assert.equal(result.code, 0, result.stderr);
       const flagged = JSON.parse(result.stdout) as { flagged: number; servers: string[] };
