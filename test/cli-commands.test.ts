@@ -123,6 +123,15 @@ for (const dialect of selectedDialects()) {
     assert.deepEqual(product.calls.slice(before), [{ kind: 'refresh-all' }], 'the cold boot refreshed everything');
     assert.equal(member.calls.at(-1)?.kind, 'refresh-all');
 
+    // resync --all: every cursor of the cluster is flagged; each server cold-boots at its next poll.
+    const all = shape.shaped(shape.resyncAll, await cliJson(['resync', '--all', ...db.flags]), 'resync --all');
+    assert.deepEqual(all, { all: true, flagged: 2, servers: ['web-1', 'web-2'] });
+    assert.equal((await web1.sync()).coldBoot, 'requested');
+    assert.equal((await web2.sync()).coldBoot, 'requested');
+    const both = await cli(['resync', 'web-1', '--all', ...db.flags]);
+    assert.equal(both.code, 2, both.stderr);
+    assert.match(both.stderr, /either SERVER or --all/);
+
     // servers forget: refused while it heartbeats, done once it stopped.
     const refused = await cli(['servers', 'forget', 'web-2', ...db.flags]);
     assert.equal(refused.code, 1);
