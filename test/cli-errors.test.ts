@@ -210,7 +210,7 @@ test('migrate --dry-run prints the SQL and changes nothing (SQLite, PostgreSQL);
   const missing = sqliteFile();
   const human = await cli(['migrate', '--dry-run', '--db', `sqlite://${missing}`]);
   assert.equal(human.code, 0, human.stderr);
-  assert.match(human.stdout, /^-- distcache migrate --dry-run: 3 pending migrations on sqlite/);
+  assert.match(human.stdout, /^-- distcache migrate --dry-run: 4 pending migrations on sqlite/);
   assert.match(human.stdout, /rolled back: nothing was changed/);
   assert.match(human.stdout, /^create table `cache_instruction` .*;$/m);
   assert.equal(existsSync(missing), false);

@@ -93,19 +93,24 @@ export abstract class CommitOrderedStore extends BaseStore {
     let sql = this.pageTexts.get(key);
     if (sql === undefined) {
       const pos = this.quote(this.positionColumn);
-      const table = this.quote(this.t.instruction);
       const columns = [...ROW_COLUMNS.map((c) => this.quote(c)), `${pos} as pos`, ...(first ? ['null as cbr', 'null as head'] : [])].join(', ');
       const page = `select ${columns} from ${this.positionScan()} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
       const nulls = ROW_COLUMNS.map(() => 'null').join(', ');
-      // Over the whole table, as head() is: a cursor reset by a cold boot may be past this cluster's own newest row.
-      const head = `(select max(${pos}) from ${table})`;
-      const marker = `select ${nulls}, null, cold_boot_requested, ${head} from ${this.quote(this.t.cursor)} where cluster = ? and server_identity = ?`;
+      const marker = `select ${nulls}, null, cold_boot_requested, ${this.logHeadSql()} from ${this.quote(this.t.cursor)} where cluster = ? and server_identity = ?`;
       sql = first ? this.unionAll(page, marker) : page;
       this.pageTexts.set(key, sql);
     }
     return sql;
   }
   private readonly pageTexts = new Map<string, string>();
+
+  /**
+   * The log's head as a scalar subquery, for the marker row. Over the whole table, as head() is: a
+   * cursor reset by a cold boot may be past its own cluster's newest row.
+   */
+  protected logHeadSql(): string {
+    return `(select max(${this.quote(this.positionColumn)}) from ${this.quote(this.t.instruction)})`;
+  }
 
   /**
    * `first` (which has its own ORDER BY and LIMIT) then `second`, as one statement. SQLite allows

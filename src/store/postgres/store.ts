@@ -213,7 +213,8 @@ export class PostgresStore extends BaseStore {
         -- The history checks (see historyOf): all from memory but one index probe that finds nothing.
         pg_snapshot_xmax(w.since) > pg_snapshot_xmax(w.now) as ahead,
         exists (select 1 from ${instruction} f where f.cluster = $5 and f.txid >= pg_snapshot_xmax(w.now)) as foreign_rows,
-        pg_postmaster_start_time()::text || '/' || ${TIMELINE_SQL} as epoch,
+        -- The timeline as the WAL file name's hex prefix: it changes exactly when TIMELINE_SQL does, without the casts.
+        pg_postmaster_start_time()::text || '/' || coalesce(substr(pg_walfile_name(case when pg_is_in_recovery() then null else pg_current_wal_lsn() end), 1, 8), 'standby') as epoch,
         p.*
       from w
       left join lateral (
