@@ -319,4 +319,27 @@ export function syncTests(dialect: DialectName): void {
     await a.refresh('product', [8]);
     await waitFor(() => onB.refreshedIds().includes(8), { describe: () => JSON.stringify(onB.calls) });
   });
+
+  test('idle polls stay one query each: the database identity is checked at start and after failures, not at every poll', async (t) => {
+    const h = await harness(t, dialect);
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
+    await a.refresh('product', [1]);
+    const b = h.cache({ serverIdentity: 'b', refreshers: [recorder()] });
+    await b.start();
+    await b.sync();
+    const identityChecks: string[] = [];
+    const queries: string[] = [];
+    const onQuery = (q: { sql: string }) => {
+      queries.push(q.sql);
+      if (/pg_control_system/.test(q.sql)) identityChecks.push(q.sql);
+    };
+    h.knex.on('query', onQuery);
+    try {
+      for (let i = 0; i < 20; i++) assert.equal((await b.sync()).coldBoot, null);
+    } finally {
+      h.knex.off('query', onQuery);
+    }
+    assert.deepEqual(identityChecks, [], 'no identity query on an idle poll');
+    assert.equal(queries.length, 20, `one query per idle poll: ${JSON.stringify(queries.slice(0, 3))}`);
+  });
 }
