@@ -6,10 +6,9 @@ import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
-import { DistributedCache, migrate, type ColdBootReason } from '../src/index.js';
-import { silentLogger } from '../src/logger.js';
+import { migrate } from '../src/index.js';
 import { availability, DATABASES, dropPrefixed, freshPrefix, sqliteConfig, sqliteFile } from './support/databases.js';
-import { recorder, type RecordingRefresher } from './support/recorder.js';
+import { lifecycleServer, range, receivedOrColdBooted, write, type LifecycleServer } from './support/lifecycle.js';
 
 const run = promisify(execFile);
 
@@ -18,31 +17,8 @@ const run = promisify(execFile);
  * or file copy restored) under a server whose position is past the restored head. The rule: every
  * instruction written after the restore reaches the server, or it cold-boots.
  */
-interface Server {
-  cache: DistributedCache;
-  product: RecordingRefresher;
-  boots: Array<{ reason: ColdBootReason; detail?: string }>;
-}
-
-function server(knex: Knex, prefix: string, identity: string): Server {
-  const product = recorder();
-  const cache = new DistributedCache({ knex, tablePrefix: prefix, serverIdentity: identity, refreshers: [product], syncInterval: 60_000, notify: false, pruneSchedule: false, logger: silentLogger });
-  const boots: Server['boots'] = [];
-  cache.on('server:cold-boot', (e) => boots.push({ reason: e.reason, ...(e.detail === undefined ? {} : { detail: e.detail }) }));
-  return { cache, product, boots };
-}
-
-const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
-
-async function write(writer: Server, ids: number[]): Promise<void> {
-  for (const id of ids) await writer.cache.refresh('product', [id]);
-}
-
-/** The rule, after a sync: each id reached the server, or it cold-booted since `bootsBefore`. */
-function receivedOrColdBooted(s: Server, ids: number[], bootsBefore: number): boolean {
-  const got = new Set(s.product.refreshedIds());
-  return ids.every((id) => got.has(id)) || s.boots.length > bootsBefore;
-}
+type Server = LifecycleServer;
+const server = (knex: Knex, prefix: string, identity: string) => lifecycleServer(knex, prefix, identity);
 
 describe('the log goes back in time on SQLite', () => {
   test('the file restored from an older copy while servers run: a server past the restored head cold-boots', async () => {
@@ -52,11 +28,9 @@ describe('the log goes back in time on SQLite', () => {
     const servers: Server[] = [];
     try {
       await migrate(knex, { tablePrefix: 'lc_' });
-      const writer = server(knex, 'lc_', 'writer');
-      const reader = server(knex, 'lc_', 'reader');
+      const writer = await server(knex, 'lc_', 'writer');
+      const reader = await server(knex, 'lc_', 'reader');
       servers.push(writer, reader);
-      await writer.cache.start();
-      await reader.cache.start();
       await write(writer, range(1, 5));
       await reader.cache.sync();
       await knex.raw('vacuum into ?', [copy]);
@@ -95,10 +69,8 @@ describe('the log goes back in time on SQLite', () => {
     try {
       let knex = knexFactory(sqliteConfig(file));
       await migrate(knex, { tablePrefix: 'lc_' });
-      let writer = server(knex, 'lc_', 'writer');
-      let reader = server(knex, 'lc_', 'reader');
-      await writer.cache.start();
-      await reader.cache.start();
+      let writer = await server(knex, 'lc_', 'writer');
+      let reader = await server(knex, 'lc_', 'reader');
       await write(writer, range(1, 5));
       await reader.cache.sync();
       await knex.raw('vacuum into ?', [copy]);
@@ -114,12 +86,10 @@ describe('the log goes back in time on SQLite', () => {
       await writeFile(file, await readFile(copy));
 
       knex = knexFactory(sqliteConfig(file));
-      writer = server(knex, 'lc_', 'writer');
-      await writer.cache.start();
+      writer = await server(knex, 'lc_', 'writer');
       const written = range(20, 3);
       await write(writer, written);
-      reader = server(knex, 'lc_', 'reader');
-      await reader.cache.start();
+      reader = await server(knex, 'lc_', 'reader');
       try {
         assert.ok(receivedOrColdBooted(reader, written, 0), `got ${JSON.stringify(reader.product.refreshedIds())}, boots ${JSON.stringify(reader.boots)}`);
         assert.deepEqual(reader.product.refreshedIds().filter((id) => typeof id === 'number' && id < 10), [], 'nothing of before the copy is applied again');
@@ -157,11 +127,9 @@ describe('the log goes back in time on MariaDB', { skip: toolsSkip() }, () => {
     const database = url.pathname.slice(1);
     try {
       await migrate(knex, { tablePrefix: prefix });
-      const writer = server(knex, prefix, 'writer');
-      const reader = server(readerKnex, prefix, 'reader');
+      const writer = await server(knex, prefix, 'writer');
+      const reader = await server(readerKnex, prefix, 'reader');
       servers.push(writer, reader);
-      await writer.cache.start();
-      await reader.cache.start();
       await write(writer, range(1, 5));
       await reader.cache.sync();
 

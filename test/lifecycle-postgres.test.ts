@@ -2,11 +2,10 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import knexFactory, { type Knex } from 'knex';
-import { Admin, DistributedCache, migrate, type ColdBootReason } from '../src/index.js';
-import { silentLogger as silentLoggerForTests } from '../src/logger.js';
+import { Admin, migrate } from '../src/index.js';
 import { cli } from './support/cli-run.js';
 import { asPostgres, clusterAvailability, createCluster, PG_BIN, TcpProxy, type Cluster } from './support/pg-clusters.js';
-import { recorder, type RecordingRefresher } from './support/recorder.js';
+import { burnUntilPast, burnXids, lifecycleServer, range, receivedOrColdBooted, retrying, write, type LifecycleServer } from './support/lifecycle.js';
 import { waitFor } from './support/wait.js';
 
 /**
@@ -18,12 +17,7 @@ import { waitFor } from './support/wait.js';
 const skip = await clusterAvailability();
 const PREFIX = 'lc_';
 
-interface Server {
-  cache: DistributedCache;
-  product: RecordingRefresher;
-  boots: Array<{ reason: ColdBootReason; detail?: string }>;
-  knex: Knex;
-}
+type Server = LifecycleServer;
 
 function knexFor(url: string): Knex {
   // A small pool and short timeouts: a reader behind a cut address must notice and reconnect quickly.
@@ -37,27 +31,8 @@ function knexFor(url: string): Knex {
   });
 }
 
-async function server(url: string, identity: string, options: { polling?: boolean } = {}): Promise<Server> {
-  const knex = knexFor(url);
-  const product = recorder();
-  const cache = new DistributedCache({
-    knex,
-    tablePrefix: PREFIX,
-    serverIdentity: identity,
-    refreshers: [product],
-    syncInterval: options.polling ? 100 : 60_000,
-    maxErrorBackoff: 400,
-    queryTimeout: 3000,
-    notify: false,
-    pruneSchedule: false,
-    logger: silentLoggerForTests,
-  });
-  const boots: Server['boots'] = [];
-  cache.on('server:cold-boot', (e) => boots.push({ reason: e.reason, ...(e.detail === undefined ? {} : { detail: e.detail }) }));
-  cache.on('sync:error', () => undefined);
-  await cache.start();
-  return { cache, product, boots, knex };
-}
+/** A server on its own pool; stopAll destroys it. */
+const server = (url: string, identity: string, options: { polling?: boolean } = {}) => lifecycleServer(knexFor(url), PREFIX, identity, options);
 
 async function stopAll(servers: Array<Server | undefined>): Promise<void> {
   for (const s of servers) {
@@ -65,19 +40,6 @@ async function stopAll(servers: Array<Server | undefined>): Promise<void> {
     await s.cache.stop().catch(() => undefined);
     await s.knex.destroy().catch(() => undefined);
   }
-}
-
-/** Writes `ids` as refresh instructions, one row each. */
-async function write(writer: Server, ids: number[]): Promise<void> {
-  for (const id of ids) await writer.cache.refresh('product', [id]);
-}
-
-const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
-
-/** The rule: each id in `ids` reached the reader, or the reader cold-booted after `bootsBefore`. */
-function receivedOrColdBooted(reader: Server, ids: number[], bootsBefore: number): boolean {
-  const got = new Set(reader.product.refreshedIds());
-  return ids.every((id) => got.has(id)) || reader.boots.length > bootsBefore;
 }
 
 describe('database lifecycle on PostgreSQL: restores, failovers and PITR never lose instructions silently', { skip, concurrency: false }, () => {
@@ -297,26 +259,60 @@ describe('database lifecycle on PostgreSQL: restores, failovers and PITR never l
       await asPostgres('rm', ['-rf', backupDir]).catch(() => undefined);
     }
   });
-});
 
-/** Hands out `n` transaction ids, each in its own transaction, as a busy database does. */
-async function burnXids(knex: Knex, n: number): Promise<void> {
-  for (let i = 0; i < n; i += 1) await knex.raw('select pg_current_xact_id()');
-}
-
-/** Burns xids until the database's counter has passed `position`'s xmax. */
-async function burnUntilPast(knex: Knex, position: string): Promise<void> {
-  const past = async () => (await knex.raw('select pg_snapshot_xmax(pg_current_snapshot()) > pg_snapshot_xmax(?::pg_snapshot) as past', [position])).rows[0].past === true;
-  while (!(await past())) await burnXids(knex, 50);
-}
-
-/** Retries `work` while the restarted database comes back (old pooled connections fail once each). */
-async function retrying<T>(work: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt += 1) {
+  test('a PITR (archive recovery of an older backup to a target) with the cursors copied forward: the new timeline makes every server cold-boot', async () => {
+    const clusters: Cluster[] = [];
+    const servers: Array<Server | undefined> = [];
+    const extra: Knex[] = [];
+    const backupDir = '/tmp/distcache_t_pitr_copy';
     try {
-      return await work();
-    } catch (err) {
-      if (attempt >= 10) throw err;
+      const db = await createCluster('pitr', 5446);
+      clusters.push(db);
+      const direct = knexFor(db.url);
+      extra.push(direct);
+      await migrate(direct, { tablePrefix: PREFIX });
+      const writer = await server(db.url, 'writer');
+      const late = await server(db.url, 'late');
+      servers.push(writer, late);
+      await write(writer, range(1, 5));
+      await asPostgres('rm', ['-rf', backupDir]);
+      await asPostgres(`${PG_BIN}/pg_basebackup`, ['-h', '127.0.0.1', '-p', '5446', '-U', 'postgres', '-D', backupDir, '-X', 'stream', '-c', 'fast']);
+      await burnXids(direct, 300);
+      await write(writer, range(10, 5));
+      await late.cache.sync();
+      assert.ok(range(10, 5).every((id) => late.product.refreshedIds().includes(id)));
+      await late.cache.stop();
+      const cursors: Array<{ server_identity: string; position: string; database_identity: string | null }> = await direct(`${PREFIX}cache_cursor`).select(
+        'server_identity',
+        'position',
+        'database_identity',
+      );
+
+      // Recovery of the old backup to its first consistent point, then promotion: a new timeline.
+      await db.stop();
+      await asPostgres('find', [db.dataDir, '-mindepth', '1', '-delete']);
+      await asPostgres('cp', ['-a', `${backupDir}/.`, db.dataDir]);
+      await asPostgres('sh', ['-c', `touch '${db.dataDir}/recovery.signal' && printf "%s\\n" "restore_command = 'false'" "recovery_target = 'immediate'" "recovery_target_action = 'promote'" >> '${db.dataDir}/postgresql.auto.conf'`]);
+      await db.start();
+      await waitFor(async () => (await db.sql('select pg_is_in_recovery()').catch(() => 't')).trim() === 'f', { timeout: 20_000 });
+      // The app's data restored with its cursors copied forward, identity column included.
+      for (const c of cursors) {
+        await retrying(() => direct(`${PREFIX}cache_cursor`).where('server_identity', c.server_identity).update({ position: c.position, database_identity: c.database_identity }));
+      }
+      const written = range(20, 5);
+      await retrying(() => write(writer, written));
+      // Past the copied cursor's xmax, so only the identity check can tell.
+      await burnUntilPast(direct, cursors.find((c) => c.server_identity === 'late')!.position);
+      const restarted = await server(db.url, 'late');
+      servers.push(restarted);
+      assert.ok(receivedOrColdBooted(restarted, written, 0), `got ${JSON.stringify(restarted.product.refreshedIds())}`);
+      assert.equal(restarted.boots[0]?.reason, 'database-changed');
+      assert.match(restarted.boots[0]?.detail ?? '', /:1, but the database is now \d+:2/);
+    } finally {
+      await stopAll(servers);
+      for (const k of extra) await k.destroy();
+      for (const c of clusters) await c.drop();
+      await asPostgres('rm', ['-rf', backupDir]).catch(() => undefined);
     }
-  }
-}
+  });
+});

@@ -8,6 +8,7 @@ import type { Applier } from './applier.js';
 import { sleep } from './timeout.js';
 import type { InstrumentationHooks } from '../instrumentation.js';
 import type { OwnWrites } from '../write/own-writes.js';
+import { DatabaseHistory } from './history.js';
 
 export interface PollerSettings {
   identity: string;
@@ -47,14 +48,8 @@ export class Poller {
   private wakeQueued = false;
   lastSuccess: Date | null = null;
   lastError: { at: Date; message: string } | null = null;
-  /** The database identity `position` was read from (see InstructionStore.databaseIdentity); null: unknown. */
-  private history: string | null = null;
-  /** The last page's databaseEpoch after a successful identity check. */
-  private epoch: string | undefined;
-  /** Checked at start and after a run of failed polls, whatever the epoch says. */
-  private identityCheckDue = true;
-  /** The last time this server found its cursor did not belong to the database it reads. */
-  lastDatabaseChange: { at: Date; detail: string } | null = null;
+  /** Whether `position` belongs to the database read; see history.ts. */
+  private readonly history: DatabaseHistory;
 
   constructor(
     private readonly store: InstructionStore,
@@ -64,7 +59,14 @@ export class Poller {
     private readonly hooks: InstrumentationHooks,
     private readonly ownWrites: OwnWrites,
     private readonly settings: PollerSettings,
-  ) {}
+  ) {
+    this.history = new DatabaseHistory(store, logger, settings.identity);
+  }
+
+  /** The last time this server found its cursor did not belong to the database it reads; for health(). */
+  get lastDatabaseChange(): { at: Date; detail: string } | null {
+    return this.history.lastChange;
+  }
 
   /**
    * Polls now, and stores the cursor at its end. Rejects when the poll fails; the background loop
@@ -141,8 +143,6 @@ export class Poller {
       this.consecutiveFailures = 0;
     } catch (err) {
       this.consecutiveFailures += 1;
-      // The database may come back as another one (a failover behind the same address).
-      this.identityCheckDue = true;
       // Exponential backoff with jitter, capped, forever: the poller never gives up silently.
       const base = Math.min(this.settings.maxErrorBackoff, this.settings.syncInterval * 2 ** Math.min(this.consecutiveFailures - 1, 16));
       delayMs = Math.round(base / 2 + (Math.random() * base) / 2);
@@ -164,6 +164,7 @@ export class Poller {
       return result;
     } catch (err) {
       this.lastError = { at: new Date(), message: describeError(err) };
+      this.history.failed();
       throw fromDatabaseError(err);
     }
   }
@@ -179,13 +180,13 @@ export class Poller {
         return this.finish(result, started, first.position);
       }
       this.position = stored.position;
-      this.history = stored.databaseIdentity;
+      this.history.identity = stored.databaseIdentity;
     }
     const from = this.position;
     let position: string = from;
     let page = await this.store.readPage(identity, from, null, this.settings.pageSize);
     // Before anything is applied or stored: a position of another database proves nothing here.
-    const changed = page.historyBroken ?? (await this.identityChange(page.databaseEpoch, from));
+    const changed = await this.history.broken(page, from);
     if (changed !== null) {
       result.coldBoot = 'database-changed';
       return this.finish(result, started, await this.databaseChanged(changed, saveWanted));
@@ -223,35 +224,12 @@ export class Poller {
   }
 
   /**
-   * Whether the database answering is another one than `position` was read from. Asks the store
-   * only when the page's epoch moved (another server process answered: a failover, a restart, a
-   * restore), at start, and after failed polls; an idle poll costs nothing more.
-   */
-  private async identityChange(epoch: string | undefined, from: string): Promise<string | null> {
-    if (epoch === undefined || (!this.identityCheckDue && epoch === this.epoch)) return null;
-    const current = await this.store.databaseIdentity();
-    this.epoch = epoch;
-    this.identityCheckDue = false;
-    if (current === null || current === this.history) return null;
-    if (this.history === null) {
-      // A cursor stored by a version that did not record identities: nothing to compare with yet.
-      this.logger.info({ databaseIdentity: current }, 'recording the database identity with this server\'s cursor');
-      this.history = current;
-      await this.store.saveCursor(this.settings.identity, from, current);
-      return null;
-    }
-    return `the cursor was read from database ${this.history}, but the database is now ${current} (system identifier:timeline)`;
-  }
-
-  /**
    * The cursor does not belong to this database: rows of the other history are re-stamped first
    * (so no server applies them later as if new), the finding is recorded, and the server cold-boots.
    */
   private async databaseChanged(detail: string, saveWanted: number): Promise<string> {
-    const foreign = await this.store.foreignRows(true);
-    const found = foreign > 0 ? `${detail}; ${foreign} rows of the other history were re-stamped as read` : detail;
-    this.logger.warn({ detail: found }, 'the database changed under this server\'s cursor; cold boot');
-    this.lastDatabaseChange = { at: new Date(), detail: found };
+    const found = await this.history.settle(detail);
+    this.logger.warn({ detail: found }, "the database changed under this server's cursor; cold boot");
     await this.applier.record({
       identity: this.settings.identity,
       instructionId: null,
@@ -274,7 +252,7 @@ export class Poller {
     if (empty || this.settings.startFromHead) {
       await this.store.resetCursor(this.settings.identity, head, databaseIdentity);
       this.position = head;
-      this.history = databaseIdentity;
+      this.history.identity = databaseIdentity;
       this.stored(saveWanted);
       return { position: head, coldBoot: null };
     }
@@ -290,7 +268,7 @@ export class Poller {
     else await this.applier.refreshEverything();
     await this.store.resetCursor(this.settings.identity, head, databaseIdentity);
     this.position = head;
-    this.history = databaseIdentity;
+    this.history.identity = databaseIdentity;
     this.stored(saveWanted);
     this.events.emit('server:cold-boot', detail === undefined ? { reason, pendingInstructions } : { reason, pendingInstructions, detail });
     return head;
