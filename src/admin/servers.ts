@@ -142,7 +142,12 @@ function unregistered(identity: string): ServerView {
 }
 
 function cursorView(c: CursorState): CursorView {
-  return { position: c.position, lastSynced: iso(c.lastSynced), coldBootRequested: c.coldBootRequested, databaseIdentity: c.databaseIdentity };
+  return {
+    position: c.position,
+    lastSynced: iso(c.lastSynced),
+    coldBootRequested: c.coldBootRequested,
+    databaseIdentity: c.databaseIdentity,
+  };
 }
 
 export interface ForgetResult {

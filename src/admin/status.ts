@@ -50,7 +50,8 @@ export async function status(ctx: AdminContext, options: { retention: number }):
     ctx.store.databaseIdentity(),
     ctx.store.foreignRows(false),
   ]);
-  const otherDatabase = servers.filter((s) => databaseIdentity !== null && s.cursor?.databaseIdentity != null && s.cursor.databaseIdentity !== databaseIdentity);
+  const readElsewhere = (recorded: string | null | undefined) => databaseIdentity !== null && recorded != null && recorded !== databaseIdentity;
+  const otherDatabase = servers.filter((s) => readElsewhere(s.cursor?.databaseIdentity));
   return {
     cluster: ctx.cluster,
     tablePrefix: ctx.tables.prefix,

@@ -140,12 +140,13 @@ export abstract class BaseStore implements InstructionStore {
   }
 
   async saveCursor(identity: string, position: string, databaseIdentity?: string | null): Promise<void> {
-    const values = { position, last_synced: this.nowSql(), ...(databaseIdentity === undefined ? {} : { database_identity: databaseIdentity }) };
+    const identityColumn = databaseIdentity === undefined ? {} : { database_identity: databaseIdentity };
+    const values = { position, last_synced: this.nowSql(), ...identityColumn };
     const updated = await this.bounded(this.cursors().where('server_identity', identity).update(values));
     if (updated > 0) return;
     await this.bounded(
       this.knex(this.t.cursor)
-        .insert({ cluster: this.cluster, server_identity: identity, cold_boot_requested: false, database_identity: databaseIdentity ?? null, ...values })
+        .insert({ cluster: this.cluster, server_identity: identity, cold_boot_requested: false, database_identity: null, ...values })
         .onConflict(['cluster', 'server_identity'])
         .merge(Object.keys(values)),
     );

@@ -83,9 +83,9 @@ export abstract class CommitOrderedStore extends BaseStore {
   /**
    * The statement for one page, built once per page size. A window's first page also carries, as
    * one marker row after the page, the cursor's cold-boot flag and the log's head (its largest
-   * position): each cluster's newest row is never pruned, so a head below the position read up to means the
-   * log went back in time (an older dump or file restored) and the position no longer proves what
-   * was read. Later pages of a catch-up are the rows alone. The limit is part of the text (see
+   * position): each cluster's newest row is never pruned, so a head below the position read up to
+   * means the log went back in time (an older dump or file restored) and the position no longer
+   * proves what was read. Later pages of a catch-up are the rows alone. The limit is part of the text (see
    * mysql/statements.ts).
    */
   private pageSql(limit: number, first: boolean): string {
@@ -93,10 +93,12 @@ export abstract class CommitOrderedStore extends BaseStore {
     let sql = this.pageTexts.get(key);
     if (sql === undefined) {
       const pos = this.quote(this.positionColumn);
-      const columns = [...ROW_COLUMNS.map((c) => this.quote(c)), `${pos} as pos`, ...(first ? ['null as cbr', 'null as head'] : [])].join(', ');
+      const marked = first ? ['null as cbr', 'null as head'] : [];
+      const columns = [...ROW_COLUMNS.map((c) => this.quote(c)), `${pos} as pos`, ...marked].join(', ');
       const page = `select ${columns} from ${this.positionScan()} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
       const nulls = ROW_COLUMNS.map(() => 'null').join(', ');
-      const marker = `select ${nulls}, null, cold_boot_requested, ${this.logHeadSql()} from ${this.quote(this.t.cursor)} where cluster = ? and server_identity = ?`;
+      const cursor = this.quote(this.t.cursor);
+      const marker = `select ${nulls}, null, cold_boot_requested, ${this.logHeadSql()} from ${cursor} where cluster = ? and server_identity = ?`;
       sql = first ? this.unionAll(page, marker) : page;
       this.pageTexts.set(key, sql);
     }
@@ -137,7 +139,9 @@ export abstract class CommitOrderedStore extends BaseStore {
       if (raw.id == null) {
         coldBootRequested = toBool(raw.cbr);
         const head = raw.head == null ? 0 : Number(raw.head);
-        if (head < after) historyBroken = `the position ${after} is past the log's head ${head}: the log went back in time (an older copy restored?)`;
+        if (head < after) {
+          historyBroken = `the position ${after} is past the log's head ${head}: the log went back in time (an older copy restored?)`;
+        }
       } else page.push({ row: this.toRow(raw), pos: Number(raw.pos) });
     }
     // A union promises no order of its own.

@@ -7,8 +7,10 @@ export const resyncCommand: Command<{ server: string | null }> = {
   summary: "make one server, or with --all every server, cold-boot at its next poll (no access to the servers' files needed)",
   usage: 'resync SERVER | resync --all',
   description:
-    "Sets the server's cold-boot flag in the database, the same flag a prune sets: at its next poll it reloads every cache and continues from the head. " +
-    '--all flags every server of the cluster: run it after restoring an older backup whose cursors were copied forward, which no check can detect (see docs/operations.md).',
+    "Sets the server's cold-boot flag in the database, the same flag a prune sets: " +
+    'at its next poll it reloads every cache and continues from the head. ' +
+    '--all flags every server of the cluster: run it after restoring an older backup whose cursors were copied forward, ' +
+    'which no check can detect (see docs/operations.md).',
   examples: ['distcache resync web-2', 'distcache resync --all --cluster production'],
   options: {
     all: { type: 'boolean', description: 'flag every server of the cluster' },
@@ -16,7 +18,9 @@ export const resyncCommand: Command<{ server: string | null }> = {
   positionals: { min: 0, max: 1, names: 'SERVER' },
   parse: (values, positionals) => {
     const all = values.all === true;
-    if (all === (positionals.length === 1)) throw new UsageError(all ? 'give either SERVER or --all, not both' : 'give a SERVER, or --all for every server of the cluster', 'resync');
+    if (all === (positionals.length === 1)) {
+      throw new UsageError(all ? 'give either SERVER or --all, not both' : 'give a SERVER, or --all for every server of the cluster', 'resync');
+    }
     return { server: all ? null : positionals[0]! };
   },
   access: () => 'write',
@@ -24,7 +28,8 @@ export const resyncCommand: Command<{ server: string | null }> = {
     if (server === null) {
       const result = await admin.resyncAll();
       if (out.json) return out.document(result);
-      out.line(`${plural(result.flagged, 'server')} cold-boot at their next poll${result.servers.length > 0 ? `: ${result.servers.join(', ')}` : ''}; servers without a cursor cold-boot at their first poll anyway`);
+      const names = result.servers.length > 0 ? `: ${result.servers.join(', ')}` : '';
+      out.line(`${plural(result.flagged, 'server')} cold-boot at their next poll${names}; servers without a cursor cold-boot at their first poll anyway`);
       return;
     }
     const result = await admin.resync(server);

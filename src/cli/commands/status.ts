@@ -41,8 +41,8 @@ export const statusCommand: Command<{ retention: number }> = {
     const h = report.history;
     if (h.foreignRows > 0 || h.otherDatabase.length > 0) {
       out.line(
-        `database changed: ${plural(h.foreignRows, 'row')} of another transaction history; cursors of another database: ${h.otherDatabase.join(', ') || 'none'}. ` +
-          'Each server cold-boots at its next poll (see docs/operations.md).',
+        `database changed: ${plural(h.foreignRows, 'row')} of another transaction history; ` +
+          `cursors of another database: ${h.otherDatabase.join(', ') || 'none'}. Each server cold-boots at its next poll (see docs/operations.md).`,
       );
     }
   },

@@ -149,7 +149,9 @@ export class PostgresStore extends BaseStore {
    */
   override async foreignRows(settle: boolean): Promise<number> {
     const where = 'cluster = ? and txid >= pg_snapshot_xmax(pg_current_snapshot())';
-    const sql = settle ? `with s as (update ?? set txid = '3'::xid8 where ${where} returning 1) select count(*) as n from s` : `select count(*) as n from ?? where ${where}`;
+    const sql = settle
+      ? `with s as (update ?? set txid = '3'::xid8 where ${where} returning 1) select count(*) as n from s`
+      : `select count(*) as n from ?? where ${where}`;
     const [raw] = rawRows(await this.bounded(this.knex.raw(sql, [this.t.instruction, this.cluster])));
     return Number(raw?.n ?? 0);
   }
@@ -214,7 +216,8 @@ export class PostgresStore extends BaseStore {
         pg_snapshot_xmax(w.since) > pg_snapshot_xmax(w.now) as ahead,
         exists (select 1 from ${instruction} f where f.cluster = $5 and f.txid >= pg_snapshot_xmax(w.now)) as foreign_rows,
         -- The timeline as the WAL file name's hex prefix: it changes exactly when TIMELINE_SQL does, without the casts.
-        pg_postmaster_start_time()::text || '/' || coalesce(substr(pg_walfile_name(case when pg_is_in_recovery() then null else pg_current_wal_lsn() end), 1, 8), 'standby') as epoch,
+        pg_postmaster_start_time()::text || '/' ||
+          coalesce(substr(pg_walfile_name(case when pg_is_in_recovery() then null else pg_current_wal_lsn() end), 1, 8), 'standby') as epoch,
         p.*
       from w
       left join lateral (
@@ -363,7 +366,9 @@ const TIMELINE_SQL = `case when pg_is_in_recovery() then (select timeline_id fro
 
 /** Why position `from` cannot belong to this database's history, from the page statement's checks; null when it can. */
 function historyOf(from: string, head: Record<string, unknown>): string | null {
-  if (toBool(head.ahead)) return `the position ${from} is ahead of the database's transaction counter: the database was replaced or restored (a dump, a failover, a PITR)`;
+  if (toBool(head.ahead)) {
+    return `the position ${from} is ahead of the database's transaction counter: the database was replaced or restored (a dump, a failover, a PITR)`;
+  }
   if (toBool(head.foreign_rows)) return 'the log holds rows written in another transaction history (a dump restored from a busier cluster)';
   return null;
 }
