@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { DistcacheMigrationSource, knexConfigFromUrl } from './src/index.js';
-import { dialectFor } from './src/store/dialect.js';
+import { dialectFor } from './src/dialects/dialect.js';
 import { resolveTables } from './src/migrations/migrate.js';
 import knexFactory from 'knex';
 import { join } from 'node:path';

@@ -15,7 +15,7 @@ import { resolveTables } from './migrations/migrate.js';
 import { resolveOptions, type DistributedCacheOptions, type ResolvedOptions } from './options.js';
 import { RefresherRegistry } from './refreshers/registry.js';
 import type { AnyCacheRefresher } from './refreshers/refresher.js';
-import { dialectFor } from './store/dialect.js';
+import { dialectFor } from './dialects/dialect.js';
 import type { InstructionStore } from './store/store.js';
 import { Applier } from './sync/applier.js';
 import { Poller, type SyncResult } from './sync/poller.js';

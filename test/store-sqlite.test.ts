@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import knexFactory from 'knex';
 import { migrate } from '../src/migrations/migrate.js';
-import { sqliteDialect } from '../src/store/sqlite/dialect.js';
+import { sqliteDialect } from '../src/dialects/sqlite/dialect.js';
 import type { NewInstructionRow } from '../src/store/store.js';
 import { tableNames } from '../src/store/tables.js';
-import { runCached } from '../src/store/sqlite/statements.js';
+import { runCached } from '../src/dialects/sqlite/statements.js';
 import { dropPrefixed, freshPrefix, sqliteConfig, sqliteFile } from './support/databases.js';
 
 const row = (label: string): NewInstructionRow => ({ json: JSON.stringify({ label }), originated: 'test', originInstance: null, instructionCount: 1 });

@@ -11,8 +11,8 @@ import { availability, DATABASES, PG_URL } from './support/databases.js';
 import { recorder, type RecordingRefresher } from './support/recorder.js';
 import { waitFor } from './support/wait.js';
 import { notifyChannel, openListenerCount, PostgresWakeSource, type PostgresWakeOptions } from '../src/wake/index.js';
-import { dialectFor } from '../src/store/dialect.js';
-import { mysqlDialect } from '../src/store/mysql/dialect.js';
+import { dialectFor } from '../src/dialects/dialect.js';
+import { mysqlDialect } from '../src/dialects/mysql/dialect.js';
 
 const skip = await availability('postgres');
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));

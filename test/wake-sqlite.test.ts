@@ -13,7 +13,7 @@ import { sqliteFileOf as harnessFile } from './support/child-servers.js';
 import { recorder, type RecordingRefresher } from './support/recorder.js';
 import { waitFor } from './support/wait.js';
 import { createSqliteWakeSource, openWatcherCount, SqliteWakeSource } from '../src/wake/index.js';
-import { WalWatcher } from '../src/wake/sqlite/wal-watcher.js';
+import { WalWatcher } from '../src/dialects/sqlite/wal-watcher.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 

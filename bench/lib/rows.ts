@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { dialectFor } from '../../src/store/dialect.js';
+import { dialectFor } from '../../src/dialects/dialect.js';
 import { encodeInstructions } from '../../src/instructions/codec.js';
 
 /** What a hand-written writer would insert for a refresh of `ids`: the same row distcache writes. */

@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 import type { DistributedCache } from '../../src/cache.js';
 import { silentLogger } from '../../src/logger.js';
-import { dialectFor } from '../../src/store/dialect.js';
+import { dialectFor } from '../../src/dialects/dialect.js';
 import { tableNames } from '../../src/store/tables.js';
-import { createSqliteWakeSource } from '../../src/wake/sqlite/source.js';
+import { createSqliteWakeSource } from '../../src/dialects/sqlite/wake-source.js';
 import type { WakeSource } from '../../src/wake/wake-source.js';
 
 /** The cache option that turns the wake-up on or off, once DistributedCache has it. */

@@ -9,7 +9,7 @@ import { pick, type Settings } from '../lib/settings.js';
 import { quietMachine } from '../lib/machine.js';
 import { count, mb, ms, percentile, ratio } from '../lib/stats.js';
 import { attachWake } from '../lib/wake.js';
-import { dialectFor } from '../../src/store/dialect.js';
+import { dialectFor } from '../../src/dialects/dialect.js';
 import { tableNames } from '../../src/store/tables.js';
 import type { CatchupOut } from '../children/catchup.js';
 

@@ -6,7 +6,7 @@ import type { Figure } from '../lib/report.js';
 import { pick, type Settings } from '../lib/settings.js';
 import { pctText, percentile, ratio, sleep, wallNow } from '../lib/stats.js';
 import { attachWake } from '../lib/wake.js';
-import { dialectFor } from '../../src/store/dialect.js';
+import { dialectFor } from '../../src/dialects/dialect.js';
 import type { ReceiverIn, ReceiverOut, Sample } from '../children/receiver.js';
 import { poolerPropagation } from './pooler.js';
 

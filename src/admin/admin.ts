@@ -3,7 +3,7 @@ import { errors, fromDatabaseError } from '../errors.js';
 import { CLUSTER_PATTERN } from '../identifiers.js';
 import { resolveTables } from '../migrations/migrate.js';
 import { DEFAULTS } from '../options.js';
-import { dialectFor } from '../store/dialect.js';
+import { dialectFor } from '../dialects/dialect.js';
 import type { PruneResult } from '../sync/pruner.js';
 import { guarded, type AdminContext } from './context.js';
 import { AdminError } from './errors.js';

@@ -1,4 +1,4 @@
-import { dialectFor } from '../store/dialect.js';
+import { dialectFor } from '../dialects/dialect.js';
 import { migrate } from '../migrations/migrate.js';
 import { MIGRATIONS } from '../migrations/list.js';
 import type { AdminContext } from './context.js';

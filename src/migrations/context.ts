@@ -1,4 +1,4 @@
-import type { Dialect } from '../store/dialect.js';
+import type { Dialect } from '../dialects/dialect.js';
 import type { TableNames } from '../store/tables.js';
 
 /** What every migration receives besides knex: the prefixed table names and the dialect. */

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { errors, describeError } from '../errors.js';
 import { isValidTablePrefix } from '../identifiers.js';
-import { dialectFor } from '../store/dialect.js';
+import { dialectFor } from '../dialects/dialect.js';
 import { tableNames, type TableNames } from '../store/tables.js';
 import { DistcacheMigrationSource } from './source.js';
 

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Dialect } from '../store/dialect.js';
+import type { Dialect } from '../dialects/dialect.js';
 import type { TableNames } from '../store/tables.js';
 import { MIGRATIONS } from './list.js';
 

@@ -321,7 +321,7 @@ export async function waitForCalls(r: { calls: unknown[] }, n: number): Promise<
 export function wakeTests(dialect: DialectName): void {
   test('with notify on, another server applies a write long before its 60 s poll interval', async (t) => {
     const h = await harness(t, dialect);
-    const { dialectFor } = await import('../../src/store/dialect.js');
+    const { dialectFor } = await import('../../src/dialects/dialect.js');
     if (!dialectFor(h.knex).createWakeSource) {
       t.skip(`${dialect} has no wake-up; polling alone delivers`);
       return;

@@ -5,7 +5,7 @@ import { recorder } from '../support/recorder.js';
 import { waitFor } from '../support/wait.js';
 import type { DialectName } from '../support/databases.js';
 import { silentLoggerForTests, tableNames, type ColdBootReason } from './exports.js';
-import { dialectFor } from '../../src/store/dialect.js';
+import { dialectFor } from '../../src/dialects/dialect.js';
 import { Pruner } from '../../src/sync/pruner.js';
 import { TypedEmitter } from '../../src/events.js';
 

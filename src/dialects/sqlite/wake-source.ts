@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Knex } from 'knex';
-import { SharedResources } from '../shared.js';
-import type { WakeSource, WakeSourceConfig } from '../wake-source.js';
+import { SharedResources } from '../../wake/shared.js';
+import type { WakeSource, WakeSourceConfig } from '../../wake/wake-source.js';
 import { WalWatcher, type WalWatcherSettings } from './wal-watcher.js';
 
 const watchers = new SharedResources<WalWatcher>();

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
-import { toDate } from '../base-store.js';
-import { CommitOrderedStore } from '../commit-ordered-store.js';
+import { toDate } from '../../store/base-store.js';
+import { CommitOrderedStore } from '../../store/commit-ordered-store.js';
 import { runExecuted } from './statements.js';
-import type { StoreCapabilities } from '../store.js';
+import type { StoreCapabilities } from '../../store/store.js';
 
 /**
  * MySQL 8 / MariaDB. The position is `seq`, which a trigger assigns from a counter row locked

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { errors } from '../../errors.js';
 import type { Dialect } from '../dialect.js';
-import type { TableNames } from '../tables.js';
+import type { TableNames } from '../../store/tables.js';
 import { MysqlStore } from './store.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
-import { CommitOrderedStore } from '../commit-ordered-store.js';
+import { CommitOrderedStore } from '../../store/commit-ordered-store.js';
 import { runCached } from './statements.js';
-import type { StoreCapabilities } from '../store.js';
+import type { StoreCapabilities } from '../../store/store.js';
 
 export const SQLITE_NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
 

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Dialect } from '../dialect.js';
 import { PostgresStore } from './store.js';
-import { PostgresWakeSource } from '../../wake/postgres/source.js';
+import { PostgresWakeSource } from './wake-source.js';
 
 export const postgresDialect: Dialect = {
   name: 'postgres',

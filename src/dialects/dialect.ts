@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { errors } from '../errors.js';
-import type { StoreConfig } from './base-store.js';
-import type { InstructionStore } from './store.js';
-import type { TableNames } from './tables.js';
+import type { StoreConfig } from '../store/base-store.js';
+import type { InstructionStore } from '../store/store.js';
+import type { TableNames } from '../store/tables.js';
 import type { WakeSource, WakeSourceConfig } from '../wake/wake-source.js';
 import { sqliteDialect } from './sqlite/dialect.js';
 import { postgresDialect } from './postgres/dialect.js';

@@ -1,6 +1,6 @@
 import type { Dialect } from '../dialect.js';
 import { SQLITE_NOW, SqliteStore } from './store.js';
-import { createSqliteWakeSource } from '../../wake/sqlite/source.js';
+import { createSqliteWakeSource } from './wake-source.js';
 import { withSqliteMigrationLock } from './migration-lock.js';
 
 export const sqliteDialect: Dialect = {

@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
-import { BaseStore, toBool, toDate } from '../base-store.js';
-import { rawRows } from '../commit-ordered-store.js';
+import { BaseStore, toBool, toDate } from '../../store/base-store.js';
+import { rawRows } from '../../store/commit-ordered-store.js';
 import { poolerLostStatement, PreparedStatement, runPrepared } from './prepared.js';
 import { useProtocolCancel } from './cancel.js';
-import type { StoreConfig } from '../base-store.js';
-import type { InstructionPage, NewInstructionRow, PendingSummary, PruneChunkOptions, PruneChunkResult, StoreCapabilities, StoredInstructionRow } from '../store.js';
+import type { StoreConfig } from '../../store/base-store.js';
+import type { InstructionPage, NewInstructionRow, PendingSummary, PruneChunkOptions, PruneChunkResult, StoreCapabilities, StoredInstructionRow } from '../../store/store.js';
 
 /** Rows per INSERT statement, well under PostgreSQL's 65535 bind parameters. */
 const INSERT_CHUNK = 1000;

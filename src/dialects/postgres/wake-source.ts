@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
-import { SharedResources } from '../shared.js';
-import { notifyChannel } from '../channel.js';
-import type { WakeSource, WakeSourceConfig } from '../wake-source.js';
-import { listenerConnection } from './connection.js';
+import { SharedResources } from '../../wake/shared.js';
+import { notifyChannel } from './channel.js';
+import type { WakeSource, WakeSourceConfig } from '../../wake/wake-source.js';
+import { listenerConnection } from './listener-connection.js';
 import { PgListener, type ListenerSettings, type ListenerStats, type Subscription } from './listener.js';
 
 /** Every listener of this process, by connection settings. */

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { backoffDelay } from '../backoff.js';
-import type { ListenerConnection } from './connection.js';
+import { backoffDelay } from '../../wake/backoff.js';
+import type { ListenerConnection } from './listener-connection.js';
 import { probeFailedReason, probeWakeUp, unlistenWhereListened } from './probe.js';
 
 /** One cache's interest in one channel. */
