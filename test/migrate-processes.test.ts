@@ -13,7 +13,7 @@ const child = fileURLToPath(new URL('./support/migrate-child.js', import.meta.ur
 
 /**
  * On SQLite nothing on a server serializes whole runs, and a new file is where knex's own lock
- * row used to be created twice (see src/store/sqlite/migration-lock.ts): race it several times.
+ * row used to be created twice (see src/dialects/sqlite/migration-lock.ts): race it several times.
  */
 const ROUNDS: Record<string, number> = { sqlite: 6 };
 

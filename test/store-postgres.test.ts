@@ -90,7 +90,7 @@ describe('postgres store: the exact snapshot cursor', { skip }, () => {
     );
     assert.equal(column?.data_type, 'xid8');
     assert.match(String(column?.column_default), /pg_current_xact_id\(\)/);
-    assert.deepEqual(s.store.capabilities, { dialect: 'postgres', cursorMethod: 'snapshot', notify: true });
+    assert.deepEqual(s.store.capabilities, { dialect: 'postgres', notify: true });
     await s.cleanup();
   });
 

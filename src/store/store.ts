@@ -105,9 +105,10 @@ export interface InstructionStore {
 
 export interface StoreCapabilities {
   readonly dialect: 'postgres' | 'sqlite' | 'mysql';
-  /** How the cursor is made exact; see docs/design.md. */
-  readonly cursorMethod: 'snapshot' | 'single-writer' | 'sequence';
-  /** LISTEN/NOTIFY wake-up is possible. */
+  /**
+   * A wake-up exists for this database (PostgreSQL LISTEN/NOTIFY, a watch on SQLite's WAL file):
+   * another process's commit can reach this one sooner than its next poll. Always only a hint.
+   */
   readonly notify: boolean;
 }
 

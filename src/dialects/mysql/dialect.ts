@@ -3,6 +3,7 @@ import { errors } from '../../errors.js';
 import type { Dialect } from '../dialect.js';
 import type { TableNames } from '../../store/tables.js';
 import { MysqlStore } from './store.js';
+import { withMigrationLock } from './migration-lock.js';
 
 /**
  * MySQL 8 / MariaDB 10.11.
@@ -33,28 +34,6 @@ export const mysqlDialect: Dialect = {
   transactionalDdl: false,
   withMigrationLock,
 };
-
-/**
- * GET_LOCK is held by one session, so the lock lives on a connection kept aside for the whole run;
- * the migrations themselves use other pool connections (the pool needs at least two).
- */
-async function withMigrationLock<T>(knex: Knex, name: string, work: () => Promise<T>): Promise<T> {
-  const connection = await knex.client.acquireConnection();
-  try {
-    // MySQL lock names are at most 64 characters.
-    const lockName = `distcache:${name}`.slice(0, 64);
-    const result = await knex.raw('select get_lock(?, ?) as got', [lockName, 120]).connection(connection);
-    const got = (result as unknown as [Array<{ got: unknown }>])[0]?.[0]?.got;
-    if (Number(got) !== 1) throw new errors.MigrationFailedError(`could not take the migration lock '${lockName}' within 120 s; another migration run may be stuck`);
-    try {
-      return await work();
-    } finally {
-      await knex.raw('select release_lock(?)', [lockName]).connection(connection);
-    }
-  } finally {
-    await knex.client.releaseConnection(connection);
-  }
-}
 
 const triggerName = (t: TableNames) => `${t.instruction}_seq_assign`;
 

@@ -16,6 +16,6 @@ export const sqliteDialect: Dialect = {
   transactionalDdl: true,
   // knex's lock row plus SQLite's write lock; see migration-lock.ts for what that needed.
   withMigrationLock: withSqliteMigrationLock,
-  // A watch on the WAL file, only as a hint; see src/wake/sqlite/.
+  // A watch on the WAL file, only as a hint; see wake-source.ts and wal-watcher.ts.
   createWakeSource: (config) => createSqliteWakeSource(config),
 };
