@@ -5,6 +5,7 @@ import knexFactory, { type Knex } from 'knex';
 import { migrate } from '../src/migrations/migrate.js';
 import { dialectFor } from '../src/dialects/dialect.js';
 import { mysqlDialect } from '../src/dialects/mysql/dialect.js';
+import { addMysqlSequence, dropMysqlSequence } from '../migrations/001_instruction_log.js';
 import type { InstructionStore, NewInstructionRow } from '../src/store/store.js';
 import { tableNames, type TableNames } from '../src/store/tables.js';
 import { availability, DATABASES, dropPrefixed, freshPrefix, MYSQL_URL } from './support/databases.js';
@@ -525,14 +526,14 @@ describe('mysql store', { skip }, () => {
     assert.deepEqual(await readAll(store, '0'), { tags: ['after-race'], position: '1' });
   });
 
-  it('dropCursorSupport removes the trigger, the sequence table and the seq column', async () => {
+  it('migration 001 dropMysqlSequence removes the trigger, the sequence table and the seq column', async () => {
     const { t } = await setup();
-    await mysqlDialect.dropCursorSupport(knex, t);
+    await dropMysqlSequence(knex, t);
     assert.equal(await knex.schema.hasTable(t.sequence), false);
     assert.equal(await knex.schema.hasColumn(t.instruction, 'seq'), false);
     await knex(t.instruction).insert({ json_instruction: '{}', originated: 'x' }); // no trigger left to fail
     await knex(t.instruction).delete();
-    await mysqlDialect.createCursorSupport(knex, t);
+    await addMysqlSequence(knex, t);
     const store = mysqlDialect.createStore({ knex, tables: t, cluster: 'default', queryTimeout: 10_000 });
     await store.insert([row('again')]);
     assert.deepEqual((await readAll(store, '0')).tags, ['again']);

@@ -2,7 +2,6 @@ import type { Knex } from 'knex';
 import { errors } from '../errors.js';
 import type { StoreConfig } from '../store/base-store.js';
 import type { InstructionStore } from '../store/store.js';
-import type { TableNames } from '../store/tables.js';
 import type { WakeSource, WakeSourceConfig } from '../wake/wake-source.js';
 import { sqliteDialect } from './sqlite/dialect.js';
 import { postgresDialect } from './postgres/dialect.js';
@@ -17,13 +16,13 @@ export interface Dialect {
   /** knex client names this dialect serves. */
   readonly clients: readonly string[];
   createStore(config: StoreConfig): InstructionStore;
-  /** A column default for "now, by the database clock", at millisecond precision or better. */
+  /**
+   * A column default for "now, by the database clock", at millisecond precision or better.
+   * For tables made outside the migrations (bench); a migration writes its own, frozen.
+   */
   nowDefault(knex: Knex): Knex.Raw;
   /** Adds a timestamp column that holds the database clock's UTC time. */
   timestamp(table: Knex.CreateTableBuilder, name: string): Knex.ColumnBuilder;
-  /** Extra schema the exact cursor needs on the instruction table (columns, triggers, indexes). */
-  createCursorSupport(knex: Knex, tables: TableNames): Promise<void>;
-  dropCursorSupport(knex: Knex, tables: TableNames): Promise<void>;
   /** Whether migrations may run inside one transaction with their DDL. */
   readonly transactionalDdl: boolean;
   /**

@@ -6,7 +6,7 @@ import type { StoreCapabilities } from '../../store/store.js';
 
 /**
  * MySQL 8 / MariaDB. The position is `seq`, which a trigger assigns from a counter row locked
- * until commit (see dialect.ts), so seq grows in commit order and `seq > cursor` cannot skip a row.
+ * until commit (migrations/001_instruction_log.ts says why), so seq grows in commit order and `seq > cursor` cannot skip a row.
  * Every query reads in its own autocommit statement, so each sees a fresh snapshot.
  */
 export class MysqlStore extends CommitOrderedStore {

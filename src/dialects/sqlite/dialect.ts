@@ -10,9 +10,6 @@ export const sqliteDialect: Dialect = {
   nowDefault: (knex) => knex.raw(`(${SQLITE_NOW})`),
   // ISO-8601 text in UTC: compares correctly as text, and parses as a Date.
   timestamp: (table, name) => table.string(name, 30),
-  // The AUTOINCREMENT row id is the cursor; nothing more is needed.
-  async createCursorSupport() {},
-  async dropCursorSupport() {},
   transactionalDdl: true,
   // knex's lock row plus SQLite's write lock; see migration-lock.ts for what that needed.
   withMigrationLock: withSqliteMigrationLock,
