@@ -390,6 +390,6 @@ function healthThresholds(health: HealthThresholds | undefined, syncInterval: nu
 
 /** Host names can hold characters our pattern refuses; keep the safe part. */
 function defaultIdentity(): string {
-  const safe = hostname().replace(/[^A-Za-z0-9._:@\/-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  const safe = hostname().replace(/[^A-Za-z0-9._:@/-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
   return (safe || 'server').slice(0, 128);
 }

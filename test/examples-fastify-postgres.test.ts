@@ -20,9 +20,9 @@ test('examples/fastify-postgres: two Fastify servers on PostgreSQL, with metrics
   assert.equal(code, 0, `exit code ${code}\n${stdout}\n${stderr}`);
   assert.match(stdout, /app-1 listening on http:\/\/127\.0\.0\.1:\d+; product 42 costs 199 there/);
   assert.match(stdout, /app-2 sees price 179 after \d+ ms/);
-  assert.match(stdout, /^\[main\]   distcache_instructions_written_total\{refresher="product"\} 1$/m);
-  assert.match(stdout, /^\[main\]   distcache_instructions_applied_total\{refresher="product",kind="refresh",source="remote"\} 1$/m);
-  assert.match(stdout, /^\[main\]   distcache_sync_lag_instructions \d+$/m);
-  assert.match(stdout, /^\[main\]   distcache_role\{role="[a-z-]+"\} 1$/m);
+  assert.match(stdout, /^\[main\] {3}distcache_instructions_written_total\{refresher="product"\} 1$/m);
+  assert.match(stdout, /^\[main\] {3}distcache_instructions_applied_total\{refresher="product",kind="refresh",source="remote"\} 1$/m);
+  assert.match(stdout, /^\[main\] {3}distcache_sync_lag_instructions \d+$/m);
+  assert.match(stdout, /^\[main\] {3}distcache_role\{role="[a-z-]+"\} 1$/m);
   assert.match(stdout, /OK: the change reached every server/);
 });

@@ -21,7 +21,7 @@ test('examples/sql-trigger-worker: a trigger turns plain SQL changes into cache 
   assert.match(stdout, /\[worker\] raise every tea price by 10%: 2 rows, one statement/);
   assert.match(stdout, /the worker's 3 statements wrote 3 instruction rows/);
   // The trigger writes distcache's JSON format; one statement, one row, every id.
-  const rows = [...stdout.matchAll(/^\[main\]   trigger:\w+: (.*)$/gm)].map((m) => JSON.parse(m[1]!));
+  const rows = [...stdout.matchAll(/^\[main\] {3}trigger:\w+: (.*)$/gm)].map((m) => JSON.parse(m[1]!));
   assert.deepEqual(rows, [
     { v: 1, instructions: [{ refresher: 'product', kind: 'refresh', ids: [42] }] },
     { v: 1, instructions: [{ refresher: 'product', kind: 'refresh', ids: [42, 43] }] },

@@ -36,7 +36,7 @@ export class Child<In = unknown, Out = unknown> {
     }
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`child ${this.process.pid}: no matching message within ${timeoutMs} ms`)), timeoutMs);
-      this.exited.then((code) => reject(new Error(`child ${this.process.pid} exited (${code}) before sending the message`)));
+      void this.exited.then((code) => reject(new Error(`child ${this.process.pid} exited (${code}) before sending the message`)));
       this.waiting.push({
         match,
         resolve: (m) => {

@@ -40,7 +40,15 @@ await load();
 await cache.start();
 send({ type: 'ready', identity });
 
-process.on('message', async (message: CoordinatorMessage) => {
+// A failure ends this server with the error printed, rather than as an unhandled rejection.
+process.on('message', (message: CoordinatorMessage) =>
+  void onMessage(message).catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  }),
+);
+
+async function onMessage(message: CoordinatorMessage): Promise<void> {
   if (message.type === 'write') {
     let written = 0;
     for (let i = 0; i < message.changes; i++) {
@@ -65,4 +73,4 @@ process.on('message', async (message: CoordinatorMessage) => {
     await knex.destroy();
     process.disconnect?.();
   }
-});
+}

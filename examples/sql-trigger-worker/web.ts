@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 // In your application: 'distcache' and 'distcache/refreshers'.
 import { DistributedCache } from '../../src/index.js';
@@ -29,7 +29,10 @@ const cache = new DistributedCache({
 cache.on('instruction:applied', (e) => console.log(`applied ${e.kind === 'refresh-all' ? 'a refresh-all' : `${e.kind} of ${e.count} product(s)`} from ${e.source === 'remote' ? 'the log' : 'this server'}`));
 await cache.start();
 
-const server = createServer(async (req, res) => {
+// The handler is async; a failed query answers 500 instead of rejecting into nowhere.
+const server = createServer((req, res) => void serve(req, res).catch(() => res.writeHead(500).end()));
+
+async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const id = Number(/^\/products\/(\d+)$/.exec(req.url ?? '')?.[1]);
   if (!Number.isInteger(id)) return void res.writeHead(404).end();
   let product = products.get(id);
@@ -40,7 +43,8 @@ const server = createServer(async (req, res) => {
     products.set(id, product);
   }
   res.writeHead(200, { 'content-type': 'application/json', 'x-cache': hit ? 'hit' : 'miss' }).end(JSON.stringify(product));
-});
+}
+
 server.listen(0, '127.0.0.1', () => process.send?.({ type: 'listening', port: (server.address() as AddressInfo).port }));
 
 onStopRequest(async () => {

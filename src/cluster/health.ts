@@ -79,7 +79,10 @@ export interface HealthLimits {
   maxSyncAge: number;
 }
 
-/** Measures the lag (two light queries) and judges it against the limits. Never throws: a database that cannot be read is itself the finding. */
+/**
+ * Measures the lag (two light queries) and judges it against the limits. Never throws: a database
+ * that cannot be read is itself the finding.
+ */
 export async function checkHealth(store: Pick<InstructionStore, 'pending' | 'now'>, inputs: HealthInputs, limits: HealthLimits): Promise<HealthReport> {
   const problems: string[] = [];
   let lastError = inputs.lastError;

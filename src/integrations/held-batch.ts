@@ -25,6 +25,8 @@ export class HeldBatch {
   /** Opens the batch and runs `enter` inside it, synchronously. Call once. */
   open(enter: () => void): void {
     const held = new Promise<void>((resolve, reject) => {
+      // A sentinel, not an Error: the catch below tells a discard from a real failure by identity.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
       this.release = (discard) => (discard ? reject(DISCARD) : resolve());
     });
     this.written = this.cache

@@ -126,7 +126,8 @@ export class Writer {
       this.events.emitBuilt('instruction:written', () => written(rowIds, coalesced, true, durationMs));
       await this.applier.apply({ instructions: coalesced, source: 'local', coalesced: true });
     });
-    this.track(applied);
+    // Not awaited: the caller's transaction has not committed yet. stop() drains it.
+    void this.track(applied);
   }
 
   private async insert(rows: NewInstructionRow[], trx?: Knex.Transaction): Promise<{ rowIds: number[]; durationMs: number }> {

@@ -163,18 +163,18 @@ export function coreTests(dialect: DialectName): void {
         (JSON.parse(r.json_instruction) as { instructions: Array<{ ids: number[] }> }).instructions.flatMap((i) => i.ids),
       ]);
     await a.batch(async () => {
-      a.refresh('product', 1);
+      void a.refresh('product', 1);
       await b.refresh('product', 10); // no batch of b is open: written at once
       await b.batch(async () => {
-        a.refresh('product', 2); // inside b's batch, still a's
-        b.refresh('product', 11);
+        void a.refresh('product', 2); // inside b's batch, still a's
+        void b.refresh('product', 11);
         await a.batch(async () => {
-          a.refresh('product', 3); // nested: joins a's outer batch
-          b.refresh('product', 12);
+          void a.refresh('product', 3); // nested: joins a's outer batch
+          void b.refresh('product', 12);
         });
       });
       assert.deepEqual(await written(), [['b', [10]], ['b', [11, 12]]], "b's batch is written when it resolves, a's is still open");
-      a.refresh('product', 4);
+      void a.refresh('product', 4);
     });
     assert.deepEqual(await written(), [['b', [10]], ['b', [11, 12]], ['a', [1, 2, 3, 4]]]);
   });

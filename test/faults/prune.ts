@@ -103,7 +103,7 @@ export async function runPruneSchedule(db: FaultDatabase, steps: readonly PruneS
     }
     return { report: checker.report(), deleted, marked, coldBoots };
   } finally {
-    await Promise.all(running.map((c) => c?.stop()));
+    await Promise.all(running.map(async (c) => c?.stop()));
     await writer.stop();
   }
 }

@@ -13,7 +13,7 @@ export function openListenerCount(): number {
   return listeners.size;
 }
 
-export interface PostgresWakeOptions extends Partial<Pick<ListenerSettings, 'reconnectBase' | 'reconnectMax' | 'livenessInterval' | 'probeTimeout'>> {}
+export type PostgresWakeOptions = Partial<Pick<ListenerSettings, 'reconnectBase' | 'reconnectMax' | 'livenessInterval' | 'probeTimeout'>>;
 
 const ADVICE_POOLED =
   "Fix: give the listener its own session with the notify option, e.g. notify: 'postgres://user@db-host:5432/app' " +
