@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { backoffDelay } from '../../wake/backoff.js';
+import { backoffDelay } from '../../sync/backoff.js';
 import type { ListenerConnection } from './listener-connection.js';
 import { probeFailedReason, probeWakeUp, unlistenWhereListened } from './probe.js';
 
