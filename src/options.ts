@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import cron from 'node-cron';
 import { parseDuration, type Duration } from './duration.js';
 import { errors } from './errors.js';
-import { CLUSTER_PATTERN, SERVER_IDENTITY_PATTERN, isValidTablePrefix } from './identifiers.js';
+import { SERVER_IDENTITY_PATTERN, validateCluster, validateTablePrefix } from './identifiers.js';
 import { defaultLogger, type Logger } from './logger.js';
 import type { AnyCacheRefresher } from './refreshers/refresher.js';
 import type { ColdBootReason } from './events.js';
@@ -260,10 +260,7 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
     invalid('knex', 'a Knex instance is required, such as knex({ client: "pg", connection: process.env.DATABASE_URL })');
   }
   if (options.refreshers !== undefined && !Array.isArray(options.refreshers)) invalid('refreshers', 'must be an array of refreshers');
-  const tablePrefix = options.tablePrefix ?? DEFAULTS.tablePrefix;
-  if (typeof tablePrefix !== 'string' || !isValidTablePrefix(tablePrefix)) {
-    invalid('tablePrefix', `${JSON.stringify(tablePrefix)} is not valid; use lower-case letters, digits and underscores, starting with a letter, at most 32 characters (for example 'cache_')`);
-  }
+  const tablePrefix = validateTablePrefix(options.tablePrefix ?? DEFAULTS.tablePrefix);
   const pruneSchedule = options.pruneSchedule ?? DEFAULTS.pruneSchedule;
   if (pruneSchedule !== false && (typeof pruneSchedule !== 'string' || !cron.validate(pruneSchedule))) {
     invalid('pruneSchedule', `${JSON.stringify(pruneSchedule)} is not a valid node-cron expression; for every minute use '* * * * *', or false to disable`);
@@ -280,7 +277,7 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
     knex,
     refreshers: Object.freeze([...(options.refreshers ?? [])]),
     serverIdentity: validateIdentity('serverIdentity', options.serverIdentity ?? defaultIdentity(), SERVER_IDENTITY_PATTERN, 'web-1'),
-    cluster: validateIdentity('cluster', options.cluster ?? DEFAULTS.cluster, CLUSTER_PATTERN, 'production'),
+    cluster: validateCluster(options.cluster ?? DEFAULTS.cluster),
     ...clusterTiming(options, retention),
     health: healthThresholds(options.health, syncInterval, maxPendingInstructions),
     tablePrefix,

@@ -67,7 +67,7 @@ test('usage errors exit 2 with what to type: unknown command, unknown flag, miss
     [['send', 'payload', 'price', '--payload', '{"id":', ...db], /--payload number 1 is not JSON .*quote it for your shell/],
     [['send', 'payload', 'price', '--payload', '{"__proto__":{"x":1}}', ...db], /servers would refuse this instruction: forbidden key "__proto__"/],
     [['servers', 'forgot', 'x', ...db], /unknown servers subcommand 'forgot'/],
-    [['status', '--prefix', 'Bad-Prefix', ...db], /tablePrefix "Bad-Prefix" \(from --prefix\) is not valid/],
+    [['status', '--prefix', 'Bad-Prefix', ...db], /tablePrefix: "Bad-Prefix" \(from --prefix\) is not valid/],
     [['status', '--db', 'redis://u:s3cr3t-pw@host/0'], /redis:\/\/u:\*\*\*@host\/0 is not one distcache understands/],
   ];
   for (const [args, message] of cases) {

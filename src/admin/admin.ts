@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { errors, fromDatabaseError } from '../errors.js';
-import { CLUSTER_PATTERN } from '../identifiers.js';
+import { validateCluster } from '../identifiers.js';
 import { resolveTables } from '../migrations/migrate.js';
 import { DEFAULTS } from '../options.js';
 import { dialectFor } from '../dialects/dialect.js';
@@ -47,10 +47,7 @@ export class Admin {
   constructor(options: AdminOptions) {
     if (!options || typeof options.knex !== 'function') throw new errors.InvalidOptionError('knex: a Knex instance is required');
     const tables = resolveTables(options.tablePrefix);
-    const cluster = options.cluster ?? DEFAULTS.cluster;
-    if (typeof cluster !== 'string' || !CLUSTER_PATTERN.test(cluster)) {
-      throw new errors.InvalidOptionError(`cluster: ${JSON.stringify(cluster)} is not valid; use letters, digits and . _ - such as 'production'`);
-    }
+    const cluster = validateCluster(options.cluster ?? DEFAULTS.cluster);
     const knex = options.knex;
     const store = dialectFor(knex).createStore({ knex, tables, cluster, queryTimeout: options.queryTimeout ?? DEFAULTS.queryTimeout, preparedStatements: options.preparedStatements ?? true });
     this.ctx = Object.freeze({ knex, tables, cluster, store, sql: { knex, tables, cluster, store } });

@@ -2,7 +2,7 @@ import { ServerTable } from '../cluster/server-table.js';
 import { TypedEmitter } from '../events.js';
 import { silentLogger } from '../logger.js';
 import { DEFAULTS } from '../options.js';
-import type { InstructionStore, PruneChunkOptions } from '../store/store.js';
+import type { PruneChunkResult } from '../store/store.js';
 import { Pruner, type PruneResult } from '../sync/pruner.js';
 import { secondsBetween, type AdminContext } from './context.js';
 import { listServers } from './servers.js';
@@ -100,14 +100,12 @@ export async function prunePreview(ctx: AdminContext, rules: PruneRules): Promis
  */
 export async function prune(ctx: AdminContext, rules: PruneRules, onProgress?: (deleted: number) => void): Promise<PruneResult> {
   let deleted = 0;
-  const store: InstructionStore = Object.create(ctx.store) as InstructionStore;
-  store.pruneChunk = async (options: PruneChunkOptions) => {
-    const chunk = await ctx.store.pruneChunk(options);
+  const onChunk = (chunk: PruneChunkResult) => {
     deleted += chunk.deleted;
     onProgress?.(deleted);
-    return chunk;
   };
-  const pruner = new Pruner(store, new TypedEmitter(() => undefined), silentLogger, { retention: rules.retention, maxRetention: rules.maxRetention, chunkSize: rules.chunkSize, dutyCycle: rules.dutyCycle });
+  const settings = { retention: rules.retention, maxRetention: rules.maxRetention, chunkSize: rules.chunkSize, dutyCycle: rules.dutyCycle, onChunk };
+  const pruner = new Pruner(ctx.store, new TypedEmitter(() => undefined), silentLogger, settings);
   const table = new ServerTable(ctx.sql);
   return pruner.prune({ coveredBy: () => table.activePositions(rules.staleServerTimeout), forget: () => table.forget(rules.forgetServersAfter) });
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { knexConfigFromUrl, maskUrl, sqliteConfig } from '../connection.js';
-import { CLUSTER_PATTERN, isValidTablePrefix } from '../identifiers.js';
+import { validateCluster, validateTablePrefix } from '../identifiers.js';
 import { UsageError } from './failure.js';
 import { readOnlyTransactions } from './read-only.js';
 
@@ -84,13 +84,12 @@ export async function resolveSettings(flags: GlobalFlags, env: NodeJS.ProcessEnv
     const fromFile = (await loadKnexfile(false))?.distcache.cluster;
     [cluster, clusterSource] = fromFile !== undefined ? [fromFile, 'knexfile'] : ['default', 'default'];
   }
-  if (!isValidTablePrefix(tablePrefix)) {
-    throw new UsageError(
-      `tablePrefix ${JSON.stringify(tablePrefix)} (from ${prefixSource}) is not valid; use lower-case letters, digits and underscores, starting with a letter, at most 32 characters, such as --prefix app_`,
-    );
-  }
-  if (!CLUSTER_PATTERN.test(cluster)) {
-    throw new UsageError(`cluster ${JSON.stringify(cluster)} (from ${clusterSource}) is not valid; use letters, digits and . _ - such as --cluster production`);
+  // The library's own checks, reported as a usage error (exit 2) naming where the value came from.
+  try {
+    validateTablePrefix(tablePrefix, prefixSource);
+    validateCluster(cluster, clusterSource);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
   return { connection, tablePrefix, prefixSource, cluster, clusterSource };
 }

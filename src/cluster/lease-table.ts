@@ -11,6 +11,7 @@ export interface LeaseRow {
    */
   token: number;
   durationMs: number;
+  acquiredAt: Date | null;
   renewedAt: Date | null;
   /** The database clock when the row was read. */
   readAt: Date;
@@ -42,27 +43,37 @@ export class LeaseTable {
     return this.sql.store.bounded(query);
   }
 
+  /** The row, creating it first when it is missing (the first server of a cluster does). */
   async read(): Promise<LeaseRow> {
-    const select = () =>
-      this.bounded(
-        this.row()
-          .select('holder_identity', 'holder_instance', 'token', 'duration_ms', 'renewed_at', this.sql.knex.raw('? as read_at', [this.sql.store.clockSql(0)]))
-          .first(),
-      );
-    let raw = await select();
-    if (!raw) {
-      // The first server of a cluster creates the row; a concurrent creator's insert is ignored.
-      await this.bounded(this.sql.knex(this.sql.tables.lease).insert({ cluster: this.sql.cluster, name: this.name, token: 0, duration_ms: 0 }).onConflict(['cluster', 'name']).ignore());
-      raw = await select();
-    }
+    const row = await this.peek();
+    if (row) return row;
+    // A concurrent creator's insert is ignored.
+    await this.bounded(this.sql.knex(this.sql.tables.lease).insert({ cluster: this.sql.cluster, name: this.name, token: 0, duration_ms: 0 }).onConflict(['cluster', 'name']).ignore());
+    return (await this.peek()) ?? LeaseTable.absent();
+  }
+
+  /** The row as it is, or undefined when no server has created it yet. Writes nothing: for read-only callers (admin/). */
+  async peek(): Promise<LeaseRow | undefined> {
+    const raw = await this.bounded(
+      this.row()
+        .select('holder_identity', 'holder_instance', 'token', 'duration_ms', 'acquired_at', 'renewed_at', this.sql.knex.raw('? as read_at', [this.sql.store.clockSql(0)]))
+        .first(),
+    );
+    if (!raw) return undefined;
     return {
-      holderIdentity: raw?.holder_identity == null ? null : String(raw.holder_identity),
-      holderInstance: raw?.holder_instance == null ? null : String(raw.holder_instance),
-      token: Number(raw?.token ?? 0),
-      durationMs: Number(raw?.duration_ms ?? 0),
-      renewedAt: toDate(raw?.renewed_at),
-      readAt: toDate(raw?.read_at) ?? new Date(Number.NaN),
+      holderIdentity: raw.holder_identity == null ? null : String(raw.holder_identity),
+      holderInstance: raw.holder_instance == null ? null : String(raw.holder_instance),
+      token: Number(raw.token ?? 0),
+      durationMs: Number(raw.duration_ms ?? 0),
+      acquiredAt: toDate(raw.acquired_at),
+      renewedAt: toDate(raw.renewed_at),
+      readAt: toDate(raw.read_at) ?? new Date(Number.NaN),
     };
+  }
+
+  /** What `read()` reported before when even the second select found nothing: a free lease. */
+  private static absent(): LeaseRow {
+    return { holderIdentity: null, holderInstance: null, token: 0, durationMs: 0, acquiredAt: null, renewedAt: null, readAt: new Date(Number.NaN) };
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { errors, describeError } from '../errors.js';
-import { isValidTablePrefix } from '../identifiers.js';
+import { validateTablePrefix } from '../identifiers.js';
 import { dialectFor } from '../dialects/dialect.js';
 import { tableNames, type TableNames } from '../store/tables.js';
 import { DistcacheMigrationSource } from './source.js';
@@ -25,13 +25,7 @@ export function migrationConfig(knex: Knex, tables: TableNames): Knex.MigratorCo
 }
 
 export function resolveTables(tablePrefix: string | undefined): TableNames {
-  const prefix = tablePrefix ?? '';
-  if (typeof prefix !== 'string' || !isValidTablePrefix(prefix)) {
-    throw new errors.InvalidOptionError(
-      `tablePrefix ${JSON.stringify(prefix)} is not valid; use lower-case letters, digits and underscores, starting with a letter, at most 32 characters (for example 'cache_')`,
-    );
-  }
-  return tableNames(prefix);
+  return tableNames(validateTablePrefix(tablePrefix ?? ''));
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import type { InstructionStore, StoredInstructionRow } from '../store/store.js';
 import type { Applier } from './applier.js';
 import { sleep } from './timeout.js';
+import { backoffDelay } from './backoff.js';
 import type { InstrumentationHooks } from '../instrumentation.js';
 import type { OwnWrites } from '../write/own-writes.js';
 import { DatabaseHistory } from './history.js';
@@ -144,8 +145,7 @@ export class Poller {
     } catch (err) {
       this.consecutiveFailures += 1;
       // Exponential backoff with jitter, capped, forever: the poller never gives up silently.
-      const base = Math.min(this.settings.maxErrorBackoff, this.settings.syncInterval * 2 ** Math.min(this.consecutiveFailures - 1, 16));
-      delayMs = Math.round(base / 2 + (Math.random() * base) / 2);
+      delayMs = backoffDelay(this.consecutiveFailures - 1, this.settings.syncInterval, this.settings.maxErrorBackoff);
       const error = err instanceof Error ? err : new Error(String(err));
       this.logger.warn({ err: describeError(error), consecutiveFailures: this.consecutiveFailures, retryInMs: delayMs }, 'cache sync failed; retrying');
       this.events.emit('sync:error', { error, consecutiveFailures: this.consecutiveFailures, retryInMs: delayMs });

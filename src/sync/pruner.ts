@@ -1,7 +1,7 @@
 import { describeError } from '../errors.js';
 import type { TypedEmitter } from '../events.js';
 import type { Logger } from '../logger.js';
-import type { InstructionStore } from '../store/store.js';
+import type { InstructionStore, PruneChunkResult } from '../store/store.js';
 import { sleep } from './timeout.js';
 
 export interface PruneResult {
@@ -25,6 +25,8 @@ export interface PrunerSettings {
   dutyCycle: number;
   /** Time and waiting, replaceable in tests. @default performance.now and a timer */
   clock?: { now(): number; rest(ms: number): Promise<void> };
+  /** Hears every chunk as it is deleted; the operator's `prune` reports progress with it. */
+  onChunk?: (chunk: PruneChunkResult) => void;
 }
 
 const REAL_CLOCK = { now: () => performance.now(), rest: (ms: number) => sleep(ms) };
@@ -104,6 +106,7 @@ export class Pruner {
       const chunk = await this.store.pruneChunk({ ...options, limit: this.settings.chunkSize });
       deleted += chunk.deleted;
       chunk.marked.forEach((identity) => marked.add(identity));
+      this.settings.onChunk?.(chunk);
       if (chunk.deleted < this.settings.chunkSize) return deleted;
       // Rest in proportion to the chunk: a slow database (or a busy one) gets longer gaps, and
       // the writers and polls sharing it keep their latency while a large backlog is deleted.
