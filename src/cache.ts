@@ -96,6 +96,8 @@ export class DistributedCache {
       identity: o.serverIdentity,
       instanceId: this.instanceId,
       maxInstructionsPerRow: o.maxInstructionsPerRow,
+      // Tells the other processes after every committed write; this.wake is set below.
+      onCommitted: () => this.wake?.notifyCommitted(),
     });
     this.poller = new Poller(this.store, this.applier, this.events, o.logger, this.hooks, this.ownWrites, {
       identity: o.serverIdentity,
@@ -119,8 +121,6 @@ export class DistributedCache {
           onError: (error, retryInMs) => this.events.emit('wake:error', { error, retryInMs }),
         })
       : undefined;
-    // Tell the other processes after every committed write (the event fires after the commit).
-    if (this.wake) this.events.on('instruction:written', () => this.wake!.notifyCommitted());
     this.membership = new Membership({ knex: o.knex, tables, cluster: o.cluster, store: this.store }, this.events, o.logger, {
       registration: { identity: o.serverIdentity, instanceId: this.instanceId, host: hostname(), pid: process.pid, packageVersion: packageVersion() },
       role: o.role,

@@ -1,9 +1,9 @@
 import { describeError } from '../errors.js';
 import { REFRESHER_ID_PATTERN } from '../identifiers.js';
-import { coalesce } from '../instructions/coalesce.js';
 import { decodeInstructions, encodeInstructions, isCacheId } from '../instructions/codec.js';
-import { DEFAULT_MAX_INSTRUCTIONS_PER_ROW, packRows } from '../instructions/pack.js';
-import { INSTRUCTION_KINDS, totalWeight, type CacheId, type Instruction, type InstructionKind, type JsonValue } from '../instructions/types.js';
+import { DEFAULT_MAX_INSTRUCTIONS_PER_ROW } from '../instructions/pack.js';
+import { instructionRows } from '../write/rows.js';
+import { INSTRUCTION_KINDS, type CacheId, type Instruction, type InstructionKind, type JsonValue } from '../instructions/types.js';
 import type { AdminContext } from './context.js';
 import { AdminError } from './errors.js';
 import { cliOrigin } from './origin.js';
@@ -46,12 +46,7 @@ export async function send(ctx: AdminContext, request: SendRequest): Promise<Sen
   const instruction = buildInstruction(request);
   const verified = await checkRefresher(ctx, instruction.refresher, request.force === true);
   const originated = request.originated ?? cliOrigin();
-  const rows = packRows(coalesce([instruction]), request.maxInstructionsPerRow ?? DEFAULT_MAX_INSTRUCTIONS_PER_ROW).map((row) => ({
-    json: encodeInstructions(row),
-    originated,
-    originInstance: null,
-    instructionCount: totalWeight(row),
-  }));
+  const { rows } = instructionRows([instruction], { originated, originInstance: null, maxInstructionsPerRow: request.maxInstructionsPerRow ?? DEFAULT_MAX_INSTRUCTIONS_PER_ROW });
   const rowIds = await ctx.store.insert(rows);
   return { originated, refresher: instruction.refresher, kind: instruction.kind, rowIds, instructions: rows.reduce((sum, r) => sum + r.instructionCount, 0), verified };
 }

@@ -1,15 +1,13 @@
 import type { Knex } from 'knex';
 import { describeError, errors } from '../errors.js';
 import type { DistcacheEvents, TypedEmitter } from '../events.js';
-import { encodeInstructions } from '../instructions/codec.js';
-import { coalesce } from '../instructions/coalesce.js';
-import { packRows } from '../instructions/pack.js';
 import { instructionWeight, totalWeight, type CacheId, type Instruction } from '../instructions/types.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, NewInstructionRow } from '../store/store.js';
 import type { Applier } from '../sync/applier.js';
 import { continuesRun, gather, gatherIds, openBatchOf, runInBatch, type OpenBatch } from './batch.js';
 import { whenCommitted } from './transaction.js';
+import { instructionRows } from './rows.js';
 import type { OwnWrites } from './own-writes.js';
 import type { InstrumentationHooks, WriteInfo } from '../instrumentation.js';
 
@@ -17,6 +15,11 @@ export interface WriterSettings {
   identity: string;
   instanceId: string;
   maxInstructionsPerRow: number;
+  /**
+   * Called once after each committed write, never inside the transaction: the cache's wake-up
+   * tells the other processes (WakeSource.notifyCommitted). Must not throw.
+   */
+  onCommitted?: () => void;
 }
 
 /**
@@ -95,14 +98,8 @@ export class Writer {
   }
 
   private rows(instructions: Instruction[]): { rows: NewInstructionRow[]; coalesced: Instruction[] } {
-    const coalesced = coalesce(instructions);
-    const rows = packRows(coalesced, this.settings.maxInstructionsPerRow).map((row) => ({
-      json: encodeInstructions(row),
-      originated: this.settings.identity,
-      originInstance: this.settings.instanceId,
-      instructionCount: totalWeight(row),
-    }));
-    return { rows, coalesced };
+    const { identity, instanceId, maxInstructionsPerRow } = this.settings;
+    return instructionRows(instructions, { originated: identity, originInstance: instanceId, maxInstructionsPerRow });
   }
 
   private async writeNow(instructions: Instruction[]): Promise<void> {
@@ -110,6 +107,7 @@ export class Writer {
     await this.hooks.write(() => this.info(rows, coalesced, false), async () => {
       const { rowIds, durationMs } = await this.insert(rows);
       this.ownWrites.add(rowIds);
+      this.settings.onCommitted?.();
       this.events.emitBuilt('instruction:written', () => written(rowIds, coalesced, false, durationMs));
       await this.applier.apply({ instructions: coalesced, source: 'local', coalesced: true });
     });
@@ -123,6 +121,7 @@ export class Writer {
     const applied = whenCommitted(trx).then(async (committed) => {
       if (!committed) return;
       this.ownWrites.add(rowIds);
+      this.settings.onCommitted?.();
       this.events.emitBuilt('instruction:written', () => written(rowIds, coalesced, true, durationMs));
       await this.applier.apply({ instructions: coalesced, source: 'local', coalesced: true });
     });
