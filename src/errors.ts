@@ -19,7 +19,27 @@ export type ErrorCode =
   | 'E_STOPPED'
   /** A refresher refused a payload (see distcache/refreshers' withPayloadSchema): recorded, never retried. */
   | 'E_REJECTED_PAYLOAD'
-  | 'E_DUPLICATE_IDENTITY';
+  | 'E_DUPLICATE_IDENTITY'
+  // The operator API (src/admin/, thrown as AdminError):
+  /** No registration and no cursor under that identity in this cluster. */
+  | 'E_UNKNOWN_SERVER'
+  /** No row with that id in this cluster (never written, or pruned). */
+  | 'E_UNKNOWN_ROW'
+  /** `resync` of a server that has no cursor yet: there is nothing to flag. */
+  | 'E_NO_CURSOR'
+  /** `forgetServer` of a server that is still heartbeating. */
+  | 'E_SERVER_ACTIVE'
+  /** `send` while no registered server has published its refresher ids. */
+  | 'E_NO_PUBLISHED_REFRESHERS'
+  /** A bad argument to an Admin method (ids, payloads, limits). */
+  | 'E_INVALID_ARGUMENT'
+  /** The operation cannot be done on this database (a dry run of MySQL's DDL). */
+  | 'E_UNSUPPORTED'
+  // The CLI (src/cli/failure.ts):
+  /** The command line itself is wrong (exit 2). */
+  | 'E_USAGE'
+  /** The database could not be reached at all: the first statement of the run failed. */
+  | 'E_CONNECTION_FAILED';
 
 export class DistcacheError extends Error {
   readonly code: ErrorCode;

@@ -1,4 +1,4 @@
-import { describeError } from '../errors.js';
+import { describeError, errors } from '../errors.js';
 import { REFRESHER_ID_PATTERN } from '../identifiers.js';
 import { decodeInstructions, encodeInstructions, isCacheId } from '../instructions/codec.js';
 import { DEFAULT_MAX_INSTRUCTIONS_PER_ROW } from '../instructions/pack.js';
@@ -113,8 +113,7 @@ async function checkRefresher(ctx: AdminContext, refresher: string, force: boole
   }
   const list = [...known].sort();
   const guess = closest(refresher, list);
-  throw new AdminError(
-    'E_UNKNOWN_REFRESHER',
+  throw new errors.UnknownRefresherError(
     `no server of cluster '${ctx.cluster}' has a refresher '${refresher}'.${guess ? ` Did you mean '${guess}'?` : ''} Known ids: ${list.join(', ')}. Pass --force to send it anyway (for servers not deployed yet)`,
   );
 }

@@ -2,13 +2,13 @@ import { DistcacheError } from '../errors.js';
 import { AdminError } from '../admin/errors.js';
 
 /** The command line itself is wrong: exit 2, with what to type. */
-export class UsageError extends Error {
+export class UsageError extends DistcacheError {
   constructor(
     message: string,
     /** The command whose --help to point at. */
     readonly command?: string,
   ) {
-    super(message);
+    super('E_USAGE', message);
     this.name = 'UsageError';
   }
 }
@@ -18,13 +18,13 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
 /** The database could not be reached at all: the first statement of the run failed. */
-export class ConnectionError extends Error {
+export class ConnectionError extends DistcacheError {
   constructor(
     options: { cause: unknown },
     /** The attempt lasted as long as --timeout allowed: whatever the driver said, nothing answered in time. */
     readonly timedOutAfterMs?: number,
   ) {
-    super('cannot connect', options);
+    super('E_CONNECTION_FAILED', 'cannot connect', options);
     this.name = 'ConnectionError';
   }
 }
@@ -120,6 +120,6 @@ export function describeFailure(err: unknown, connection: ConnectionLabel | unde
   if (/no such column|unknown column|column .* does not exist/i.test(messageOf(err))) {
     return { exitCode: EXIT_FAILED, message: `distcache: the schema in ${where} is older than this distcache: ${driverMessage(err)}.\nRun \`distcache migrate\` with the same --db and --prefix.` };
   }
-  if (err instanceof AdminError || err instanceof DistcacheError) return { exitCode: EXIT_FAILED, message: `distcache: ${err.message}` };
+  if (err instanceof DistcacheError) return { exitCode: EXIT_FAILED, message: `distcache: ${err.message}` };
   return { exitCode: EXIT_FAILED, message: `distcache: ${messageOf(err)}` };
 }
