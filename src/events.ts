@@ -10,8 +10,8 @@ import type { ServerRole } from './cluster/roles.js';
 export type ColdBootReason = 'no-cursor' | 'requested' | 'too-far-behind' | 'database-changed';
 
 /**
- * Every event distcache emits, by name. Payloads come from the builders below, so a name and
- * its payload type cannot drift apart.
+ * Every event distcache emits, by name, with its payload type. `TypedEmitter` below only takes
+ * these names and payloads, so a name and its payload cannot drift apart.
  */
 export interface DistcacheEvents {
   /** Rows were committed to the log by this instance. */

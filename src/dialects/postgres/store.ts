@@ -56,8 +56,8 @@ export class PostgresStore extends BaseStore {
     if (trx) return write(trx);
     // Outside a transaction, the common case: one prepared statement on a pooled connection.
     if (rows.length <= INSERT_CHUNK) return this.insertPrepared(rows);
-    // A single statement is atomic on its own; only a batch split over statements needs a transaction.
-    return rows.length <= INSERT_CHUNK ? write(this.knex) : this.knex.transaction(write);
+    // A single statement is atomic on its own; a batch split over statements needs a transaction.
+    return this.knex.transaction(write);
   }
 
   /**
@@ -373,13 +373,13 @@ function historyOf(from: string, head: Record<string, unknown>): string | null {
   return null;
 }
 
-/**
- * Rows of the cluster that snapshot `since` (an SQL expression) does not cover; `range` narrows
- * the range-scan half. Point lookups use `= any(array(...))`: with `in (select ...)` the planner
- * may hash-join against a scan of the whole index instead.
- */
+/** What a page reads of each row: every column the poller uses, and txid for the next page's token. */
 const PAGE_COLUMNS = 'i.id, i.utc_stamp, i.json_instruction, i.originated, i.origin_instance, i.instruction_count, i.txid';
 
+/**
+ * Rows of the cluster that snapshot `since` (an SQL expression) does not cover: those at or past
+ * its xmax (a range scan, which `range` narrows), and those of the transactions it saw in progress.
+ */
 function uncoveredSql(since: string, range = ''): string {
   // The in-progress xids are looked up one by one (a lateral subquery the planner cannot flatten,
   // thanks to `offset 0`): with `txid = any(...)` it may scan the whole cluster's index instead,
