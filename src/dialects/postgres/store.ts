@@ -290,6 +290,8 @@ export class PostgresStore extends BaseStore {
    */
   async pruneChunk(options: PruneChunkOptions): Promise<PruneChunkResult> {
     const [doomedSql, doomedBindings] = this.doomed(options);
+    // The delete looks doomed rows up with `= any(array(...))`: with `in (select ...)` the planner
+    // may hash-join against a scan of the whole index instead.
     const [raw] = rawRows(
       await this.bounded(
         this.knex.raw(
