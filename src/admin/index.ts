@@ -11,4 +11,4 @@ export type { ResyncAllResult, ResyncResult } from './resync.js';
 export type { PrunePreview, PruneRange, PruneRules } from './prune.js';
 export type { FailuresReport, FailureView } from './failures.js';
 export type { SchemaState, MigrationPlan, MigrationStatement } from './migrations.js';
-export { cliOrigin } from './origin.js';
+export { cliOrigin } from '../cli/origin.js';

@@ -6,9 +6,9 @@ import { instructionRows } from '../write/rows.js';
 import { INSTRUCTION_KINDS, type CacheId, type Instruction, type InstructionKind, type JsonValue } from '../instructions/types.js';
 import type { AdminContext } from './context.js';
 import { AdminError } from './errors.js';
-import { cliOrigin } from './origin.js';
+import { cliOrigin } from '../cli/origin.js';
 import { readPublishedRefreshers } from '../cluster/published-refreshers.js';
-import { closest } from './suggest.js';
+import { closest } from '../cli/suggest.js';
 
 export interface SendRequest {
   kind: InstructionKind;

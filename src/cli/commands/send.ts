@@ -1,7 +1,7 @@
 import type { CacheId, InstructionKind, JsonValue } from '../../instructions/types.js';
 import { buildInstruction, type SendRequest } from '../../admin/send.js';
 import { INSTRUCTION_KINDS } from '../../instructions/types.js';
-import { closest } from '../../admin/suggest.js';
+import { closest } from '../suggest.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../failure.js';
 import { plural } from '../format.js';
