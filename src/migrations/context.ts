@@ -4,6 +4,11 @@ import type { TableNames } from '../store/tables.js';
 /** What every migration receives besides knex: the prefixed table names and the dialect. */
 export interface MigrationContext {
   readonly tables: TableNames;
+  /**
+   * Read `dialect.name` to choose per-database SQL, and write that SQL out in the migration:
+   * never call the dialect's methods (`timestamp`, `nowDefault`), which may change later and would
+   * then make a fresh install differ from an upgraded one. test/migrations-frozen.test.ts checks.
+   */
   readonly dialect: Dialect;
 }
 
