@@ -7,7 +7,7 @@ export interface MigrationContext {
   /**
    * Read `dialect.name` to choose per-database SQL, and write that SQL out in the migration:
    * never call the dialect's methods (`timestamp`, `nowDefault`), which may change later and would
-   * then make a fresh install differ from an upgraded one. test/migrations-frozen.test.ts checks.
+   * then make a fresh install differ from an upgraded one (without a test able to see it).
    */
   readonly dialect: Dialect;
 }
