@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import knexFactory from 'knex';
 import { migrate } from '../src/index.js';
@@ -43,3 +44,24 @@ for (const dialect of selectedDialects()) {
     passed = true;
   });
 }
+
+/**
+ * The static half: a migration may import knex's types, the context type, table-name types and
+ * the error classes, nothing that creates schema; and of the dialect it may read only the name.
+ * Read from the sources, so every later migration file is checked too.
+ */
+test('migrations import nothing that could change what they create', () => {
+  const dir = new URL('../../migrations/', import.meta.url);
+  const files = readdirSync(dir).filter((f) => /^\d{3}_.*\.ts$/.test(f));
+  assert.ok(files.length >= MIGRATIONS.length, `found the sources (${files.join(', ')})`);
+  const allowed = new Set(['knex', '../src/errors.js', '../src/migrations/context.js', '../src/store/tables.js']);
+  for (const file of files) {
+    const text = readFileSync(new URL(file, dir), 'utf8');
+    for (const [, typeOnly, from = ''] of text.matchAll(/^import (type )?[^;]*? from '([^']+)';/gm)) {
+      // A type-only import of the library's own types cannot change what runs.
+      assert.ok(allowed.has(from) || (typeOnly !== undefined && from.startsWith('../src/')), `${file} imports '${from}'`);
+    }
+    const uses = [...text.matchAll(/(?<![\w/.])dialect\.(\w+)/g)].map((m) => m[1]); // not a path like mysql/dialect.ts
+    assert.deepEqual(uses.filter((u) => u !== 'name'), [], `${file} calls the live dialect (${uses.join(', ')}); write the SQL out instead`);
+  }
+});
