@@ -85,7 +85,7 @@ describe('decodeRow: readers degrade per instruction', () => {
       { refresher: 'p', kind: 'refresh', ids: [1] },
       { refresher: 'p', kind: 'remove', ids: ['x'] },
     ]);
-    assert.deepEqual(decoded.bad, [{ index: 1, refresher: 'q', reason: 'instructions[1].ids[0] must be a finite number or a string of at most 1024 characters' }]);
+    assert.deepEqual(decoded.bad, [{ index: 1, before: 1, refresher: 'q', reason: 'instructions[1].ids[0] must be a finite number or a string of at most 1024 characters' }]);
   });
 
   test('an instruction of a kind from a newer version names its refresher; one without a readable refresher names none', () => {

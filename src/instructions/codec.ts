@@ -15,6 +15,8 @@ export function encodeInstructions(instructions: readonly Instruction[]): string
 export interface BadInstruction {
   /** Its position in the row's `instructions`. */
   index: number;
+  /** How many of the row's good instructions come before it, so a replacement can take its place. */
+  before: number;
   /** The refresher it names, when that much can be read; null when it could be any refresher. */
   refresher: string | null;
   reason: string;
@@ -56,7 +58,7 @@ export function decodeRow(json: unknown): DecodedRow {
   const instructions: Instruction[] = [];
   const bad: BadInstruction[] = [];
   for (let index = 0; index < list.length; index++) {
-    const decoded = decodeOne(list[index], index);
+    const decoded = decodeOne(list[index], index, instructions.length);
     if ('reason' in decoded) bad.push(decoded);
     else instructions.push(decoded);
   }
@@ -89,12 +91,12 @@ function namedRefreshers(list: unknown): string[] | null {
   return [...names];
 }
 
-function decodeOne(item: unknown, index: number): Instruction | BadInstruction {
+function decodeOne(item: unknown, index: number, before: number): Instruction | BadInstruction {
   const where = `instructions[${index}]`;
-  if (!isPlainObject(item)) return { index, refresher: null, reason: `${where} is not an object` };
+  if (!isPlainObject(item)) return { index, before, refresher: null, reason: `${where} is not an object` };
   const { refresher, kind } = item;
-  if (!isRefresherName(refresher)) return { index, refresher: null, reason: `${where}.refresher must be a string of 1 to 256 characters` };
-  const bad = (reason: string): BadInstruction => ({ index, refresher, reason: `${where}${reason}` });
+  if (!isRefresherName(refresher)) return { index, before, refresher: null, reason: `${where}.refresher must be a string of 1 to 256 characters` };
+  const bad = (reason: string): BadInstruction => ({ index, before, refresher, reason: `${where}${reason}` });
   if (typeof kind !== 'string' || !(INSTRUCTION_KINDS as readonly string[]).includes(kind)) {
     return bad(`.kind must be one of ${INSTRUCTION_KINDS.join(', ')}`);
   }

@@ -44,16 +44,18 @@ export function readRow(row: StoredInstructionRow, ctx: RowReaderContext): ReadR
       recording: report(ctx, row.id, null, null, decoded.reason, targets, text),
     };
   }
-  const targets = new Set<string>();
+  // Each bad instruction's refresh-alls take its place in the row: what came before it is then
+  // superseded (reloaded), what comes after it is applied as written.
+  const instructions: Instruction[] = [];
   const recordings: Promise<void>[] = [];
+  let next = 0;
   for (const bad of decoded.bad) {
-    const mine = refreshAllTargets(bad.refresher === null ? null : [bad.refresher], ctx.registry);
-    for (const refresher of mine) targets.add(refresher);
-    recordings.push(report(ctx, row.id, bad.index, bad.refresher, bad.reason, mine, text));
+    while (next < bad.before) instructions.push(decoded.instructions[next++]!);
+    const targets = refreshAllTargets(bad.refresher === null ? null : [bad.refresher], ctx.registry);
+    for (const refresher of targets) instructions.push({ refresher, kind: 'refresh-all' });
+    recordings.push(report(ctx, row.id, bad.index, bad.refresher, bad.reason, targets, text));
   }
-  // After the row's good instructions: a refresh-all reloads everything they would have changed.
-  const instructions: Instruction[] = [...decoded.instructions];
-  for (const refresher of targets) instructions.push({ refresher, kind: 'refresh-all' });
+  while (next < decoded.instructions.length) instructions.push(decoded.instructions[next++]!);
   return { instructions, malformed: decoded.bad.length, recording: Promise.all(recordings).then(() => undefined) };
 }
 
