@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import { methodForKind, supports, type RefresherRegistry } from '../refreshers/registry.js';
 import type { AnyCacheRefresher } from '../refreshers/refresher.js';
 import type { FailureAction, InstructionStore, NewFailure, StoredInstructionRow } from '../store/store.js';
-import { readRow, type ReadRow } from './row-reader.js';
+import { readRow, type ReadRow, type RowReaderContext } from './row-reader.js';
 import { pause, withTimeout } from './timeout.js';
 import type { InstrumentationHooks } from '../instrumentation.js';
 
@@ -87,8 +87,11 @@ export class Applier {
 
   /** Decodes a row read from the log; see readRow. */
   readRow(row: StoredInstructionRow): ReadRow {
-    return readRow(row, { identity: this.settings.identity, registry: this.registry, events: this.events, logger: this.logger, record: (f) => this.record(f) });
+    this.rowContext ??= { identity: this.settings.identity, registry: this.registry, events: this.events, logger: this.logger, record: (f) => this.record(f) };
+    return readRow(row, this.rowContext);
   }
+
+  private rowContext: RowReaderContext | undefined;
 
   private async applyOne(refresher: AnyCacheRefresher, instruction: Instruction, rowIds: number[], source: 'local' | 'remote', signal?: AbortSignal): Promise<void> {
     const started = performance.now();
