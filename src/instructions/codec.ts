@@ -95,7 +95,9 @@ function decodeOne(item: unknown, index: number, before: number): Instruction | 
   const where = `instructions[${index}]`;
   if (!isPlainObject(item)) return { index, before, refresher: null, reason: `${where} is not an object` };
   const { refresher, kind } = item;
-  if (!isRefresherName(refresher)) return { index, before, refresher: null, reason: `${where}.refresher must be a string of 1 to 256 characters` };
+  if (!isRefresherName(refresher)) {
+    return { index, before, refresher: null, reason: `${where}.refresher must be a string of 1 to 256 characters` };
+  }
   const bad = (reason: string): BadInstruction => ({ index, before, refresher, reason: `${where}${reason}` });
   if (typeof kind !== 'string' || !(INSTRUCTION_KINDS as readonly string[]).includes(kind)) {
     return bad(`.kind must be one of ${INSTRUCTION_KINDS.join(', ')}`);

@@ -135,7 +135,9 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
   });
   listen('instruction:failed', (e) => failures.inc({ refresher: e.refresher, action: e.action }));
   // No refresher label: a hostile row could name any number of refreshers.
-  listen('instruction:malformed', (e) => failures.inc({ refresher: '', action: e.index === null ? 'skipped-malformed-row' : 'skipped-malformed-instruction' }));
+  listen('instruction:malformed', (e) =>
+    failures.inc({ refresher: '', action: e.index === null ? 'skipped-malformed-row' : 'skipped-malformed-instruction' }),
+  );
   listen('write:error', () => writeErrors.inc());
   listen('sync:complete', (e) => {
     syncDuration.observe(e.durationMs / 1000);

@@ -87,13 +87,25 @@ export class Applier {
 
   /** Decodes a row read from the log; see readRow. */
   readRow(row: StoredInstructionRow): ReadRow {
-    this.rowContext ??= { identity: this.settings.identity, registry: this.registry, events: this.events, logger: this.logger, record: (f) => this.record(f) };
+    this.rowContext ??= {
+      identity: this.settings.identity,
+      registry: this.registry,
+      events: this.events,
+      logger: this.logger,
+      record: (f) => this.record(f),
+    };
     return readRow(row, this.rowContext);
   }
 
   private rowContext: RowReaderContext | undefined;
 
-  private async applyOne(refresher: AnyCacheRefresher, instruction: Instruction, rowIds: number[], source: 'local' | 'remote', signal?: AbortSignal): Promise<void> {
+  private async applyOne(
+    refresher: AnyCacheRefresher,
+    instruction: Instruction,
+    rowIds: number[],
+    source: 'local' | 'remote',
+    signal?: AbortSignal,
+  ): Promise<void> {
     const started = performance.now();
     let error: Error | undefined;
     if (supports(refresher, instruction.kind)) {
@@ -146,13 +158,22 @@ export class Applier {
 
   /** stop() stopped waiting: the cache this instruction concerns may be stale, and nothing more is tried. */
   private abandoned(refresher: AnyCacheRefresher, instruction: Instruction, rowIds: number[], cause: Error | undefined): void {
-    const error = new errors.StoppedError(`stop() abandoned the ${methodForKind(instruction.kind)}() call of refresher '${refresher.id}' after stopTimeout: ${describeError(cause)}`, { cause });
-    this.logger.error({ refresher: refresher.id, kind: instruction.kind, rowIds, action: 'gave-up', err: error.message }, 'cache instruction abandoned at stop()');
+    const method = `${methodForKind(instruction.kind)}()`;
+    const message = `stop() abandoned the ${method} call of refresher '${refresher.id}' after stopTimeout: ${describeError(cause)}`;
+    const error = new errors.StoppedError(message, { cause });
+    const fields = { refresher: refresher.id, kind: instruction.kind, rowIds, action: 'gave-up', err: error.message };
+    this.logger.error(fields, 'cache instruction abandoned at stop()');
     this.events.emit('instruction:failed', { refresher: refresher.id, kind: instruction.kind, action: 'gave-up', error, rowIds });
   }
 
   /** Returns the last error, or undefined once a call succeeded. */
-  private async callWithRetries(refresher: AnyCacheRefresher, instruction: Instruction, source: 'local' | 'remote', fallback: boolean, signal?: AbortSignal): Promise<Error | undefined> {
+  private async callWithRetries(
+    refresher: AnyCacheRefresher,
+    instruction: Instruction,
+    source: 'local' | 'remote',
+    fallback: boolean,
+    signal?: AbortSignal,
+  ): Promise<Error | undefined> {
     let lastError: Error | undefined;
     for (let attempt = 0; attempt <= this.settings.refresherRetries; attempt++) {
       if (signal?.aborted) return lastError ?? new errors.StoppedError('stop() stopped waiting');

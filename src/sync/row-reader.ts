@@ -65,11 +65,21 @@ function refreshAllTargets(named: string[] | null, registry: RefresherRegistry):
   return named.filter((id) => registry.get(id) !== undefined);
 }
 
-async function report(ctx: RowReaderContext, rowId: number, index: number | null, refresher: string | null, reason: string, refreshAll: string[], text: string): Promise<void> {
+async function report(
+  ctx: RowReaderContext,
+  rowId: number,
+  index: number | null,
+  refresher: string | null,
+  reason: string,
+  refreshAll: string[],
+  text: string,
+): Promise<void> {
   const what = index === null ? 'row' : 'instruction';
-  ctx.logger.warn({ rowId, index, refresher, reason, refreshAll }, `skipping a malformed cache instruction ${what}; refreshing what it may have concerned`);
+  const message = `skipping a malformed cache instruction ${what}; refreshing what it may have concerned`;
+  ctx.logger.warn({ rowId, index, refresher, reason, refreshAll }, message);
   ctx.events.emit('instruction:malformed', { rowId, index, refresher, reason, refreshAll });
-  const fallback = refreshAll.length > 0 ? `refreshAll() on ${refreshAll.slice(0, 20).join(', ')}${refreshAll.length > 20 ? ', …' : ''}` : 'no refresher of this server named';
+  const named = `${refreshAll.slice(0, 20).join(', ')}${refreshAll.length > 20 ? ', …' : ''}`;
+  const fallback = refreshAll.length > 0 ? `refreshAll() on ${named}` : 'no refresher of this server named';
   await ctx.record({
     identity: ctx.identity,
     instructionId: rowId,

@@ -12,7 +12,9 @@ export function toIds(method: 'refresh' | 'remove', refresher: string, ids: Cach
   // One number, the commonest call (refresh('product', 42)), skips the generic checks below.
   if (typeof ids === 'number' && Number.isFinite(ids)) return [ids];
   const call = `${method}('${refresher}')`;
-  if (ids === undefined) throw invalid(`${call}: no ids given (ids is undefined); pass an id or an array of ids, or use refreshAll('${refresher}')`);
+  if (ids === undefined) {
+    throw invalid(`${call}: no ids given (ids is undefined); pass an id or an array of ids, or use refreshAll('${refresher}')`);
+  }
   if (!Array.isArray(ids)) {
     if (!isCacheId(ids)) throw invalid(`${call}: the id is ${describeValue(ids)}; ${idRule(ids)}`);
     return [ids];
@@ -53,7 +55,9 @@ export function toPayloads(refresher: string, payloads: JsonValue | JsonValue[] 
   }
   const row = decodeRow(json);
   const reason = !row.readable ? row.reason : row.bad[0]?.reason;
-  if (reason !== undefined || !row.readable || row.instructions.length !== 1) throw invalid(`${call}: every server would refuse this payload: ${reason}; send a smaller or flatter payload`);
+  if (reason !== undefined || !row.readable || row.instructions.length !== 1) {
+    throw invalid(`${call}: every server would refuse this payload: ${reason}; send a smaller or flatter payload`);
+  }
   return (row.instructions[0] as { payloads: JsonValue[] }).payloads;
 }
 

@@ -21,7 +21,8 @@ function check(value: unknown, path: string, depth: number, ancestors: Set<objec
     case 'boolean':
       return undefined;
     case 'number':
-      return Number.isFinite(value) ? undefined : `${path} is ${describeValue(value)}, which JSON cannot carry (it would arrive as null); send null or a string instead`;
+      if (Number.isFinite(value)) return undefined;
+      return `${path} is ${describeValue(value)}, which JSON cannot carry (it would arrive as null); send null or a string instead`;
     case 'bigint':
       return `${path} is a BigInt (${describeValue(value)}), which JSON cannot carry; send it as a string or a number`;
     case 'undefined':
@@ -36,7 +37,9 @@ function check(value: unknown, path: string, depth: number, ancestors: Set<objec
     // Dates and the like: checked as what JSON.stringify will send.
     return check((object as { toJSON: () => unknown }).toJSON(), path, depth, ancestors);
   }
-  if (depth >= MAX_PAYLOAD_DEPTH) return `${path} nests too deep: payloads may nest at most ${MAX_PAYLOAD_DEPTH} levels deep; flatten the payload or send an id`;
+  if (depth >= MAX_PAYLOAD_DEPTH) {
+    return `${path} nests too deep: payloads may nest at most ${MAX_PAYLOAD_DEPTH} levels deep; flatten the payload or send an id`;
+  }
   if (ancestors.has(object)) return `${path} refers back to an object that contains it (a cycle), which JSON cannot carry`;
   const lossy = lossyObject(object);
   if (lossy) return `${path} is ${lossy}`;
@@ -72,7 +75,7 @@ function lossyObject(object: object): string | undefined {
   switch (tag) {
     case 'Map':
     case 'Set':
-      return `a ${tag}, which JSON would send as {}; send ${tag === 'Map' ? 'a plain object or an array of [key, value] pairs' : 'an array'} instead`;
+      return `a ${tag}, which JSON would send as {}; send ${tag === 'Map' ? 'a plain object or [key, value] pairs' : 'an array'}`;
     case 'WeakMap':
     case 'WeakSet':
     case 'Promise':

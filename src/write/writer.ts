@@ -128,7 +128,8 @@ export class Writer {
       const read = decodeRow(json);
       const reason = !read.readable ? read.reason : read.bad[0]?.reason;
       if (!read.readable || reason !== undefined) {
-        throw new errors.InvalidInstructionError(`every server would refuse this write, so nothing was written or applied: ${reason}; check the ids and payloads`);
+        const message = `every server would refuse this write, so nothing was written or applied: ${reason}; check the ids and payloads`;
+        throw new errors.InvalidInstructionError(message);
       }
       for (const instruction of read.instructions) decoded.push(instruction);
       rows.push({ json, originated: this.settings.identity, originInstance: this.settings.instanceId, instructionCount: totalWeight(row) });
