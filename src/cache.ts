@@ -98,6 +98,7 @@ export class DistributedCache {
       maxInstructionsPerRow: o.maxInstructionsPerRow,
       // Tells the other processes after every committed write; this.wake is set below.
       onCommitted: () => this.wake?.notifyCommitted(),
+      refresherTimeout: o.refresherTimeout,
     });
     this.poller = new Poller(this.store, this.applier, this.events, o.logger, this.hooks, this.ownWrites, {
       identity: o.serverIdentity,
@@ -235,7 +236,8 @@ export class DistributedCache {
     }
     // No heartbeat may renew the lease after it is given up below.
     await this.heartbeat.stop();
-    await this.writer.drain();
+    // Writes in flight finish; a local apply still retrying past stopTimeout is abandoned (see Writer.drain).
+    await this.writer.drain(this.options.stopTimeout);
     await this.wake?.stop();
     await this.poller.stop(this.options.stopTimeout);
     try {
@@ -397,7 +399,7 @@ export class DistributedCache {
         const gathered = this.writer.gatherId(refresher, kind, ids, this.requireRefresher);
         if (gathered) return gathered;
       }
-      list = toIds(ids);
+      list = toIds(kind, refresher, ids);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -28,8 +28,12 @@ export interface DistcacheEvents {
   'instruction:applied': { refresher: string; kind: InstructionKind; count: number; source: 'local' | 'remote'; rowIds: number[]; durationMs: number };
   /** A refresher method failed after its retries; `action` says what was done about it. */
   'instruction:failed': { refresher: string; kind: InstructionKind | null; action: FailureAction; error: Error; rowIds: number[] };
-  /** A row could not be decoded; it is skipped, counted and recorded. */
-  'instruction:malformed': { rowId: number; reason: string };
+  /**
+   * A row (`index` null) or one instruction of it (`index`) could not be decoded. It is skipped,
+   * counted and recorded; `refreshAll` lists the refreshers of this server that get a refreshAll()
+   * in its place (every one when the row names none that can be read).
+   */
+  'instruction:malformed': { rowId: number; index: number | null; refresher: string | null; reason: string; refreshAll: string[] };
   /** A poll finished. */
   'sync:complete': SyncResultEvent;
   /** A poll failed; the poller backs off and retries. */

@@ -65,7 +65,7 @@ test('usage errors exit 2 with what to type: unknown command, unknown flag, miss
     [['send', 'refrseh', 'product', '1', ...db], /is not an instruction kind\. Did you mean refresh\?/],
     [['send', 'remove', 'product', '-5', ...db], /put ids after --/],
     [['send', 'payload', 'price', '--payload', '{"id":', ...db], /--payload number 1 is not JSON .*quote it for your shell/],
-    [['send', 'payload', 'price', '--payload', '{"__proto__":{"x":1}}', ...db], /servers would refuse this instruction: forbidden key "__proto__"/],
+    [['send', 'payload', 'price', '--payload', `${'['.repeat(2001)}${']'.repeat(2001)}`, ...db], /servers would refuse this instruction: instructions\[0\]\.payloads nest deeper than 2000 levels/],
     [['servers', 'forgot', 'x', ...db], /unknown servers subcommand 'forgot'/],
     [['status', '--prefix', 'Bad-Prefix', ...db], /tablePrefix: "Bad-Prefix" \(from --prefix\) is not valid/],
     [['status', '--db', 'redis://u:s3cr3t-pw@host/0'], /redis:\/\/u:\*\*\*@host\/0 is not one distcache understands/],

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { coalesce } from '../src/instructions/coalesce.js';
-import { decodeInstructions, encodeInstructions } from '../src/instructions/codec.js';
+import { decodeInstructions, decodeRow, encodeInstructions } from '../src/instructions/codec.js';
 import { packRows } from '../src/instructions/pack.js';
 import { totalWeight, type Instruction } from '../src/instructions/types.js';
 import { errors } from '../src/errors.js';
@@ -39,10 +39,6 @@ describe('codec', () => {
     ['ids not an array', '{"v":1,"instructions":[{"refresher":"p","kind":"refresh","ids":42}]}'],
     ['ids of the wrong type', '{"v":1,"instructions":[{"refresher":"p","kind":"refresh","ids":[{"a":1}]}]}'],
     ['no refresher', '{"v":1,"instructions":[{"kind":"refresh-all"}]}'],
-    ['__proto__ key', '{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[{"__proto__":{"polluted":true}}]}]}'],
-    ['__proto__ key spelt with \\u escapes', '{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[{"\\u005f_proto__":{"polluted":true}}]}]}'],
-    ['prototype key spelt with \\u escapes', '{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[{"proto\\u0074ype":1}]}]}'],
-    ['constructor key', '{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[{"constructor":{"prototype":1}}]}]}'],
     ['deep nesting', `{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[${'['.repeat(200_000)}${']'.repeat(200_000)}]}]}`],
   ];
   for (const [name, json] of bad) {
@@ -60,9 +56,60 @@ test('payloads nest up to 2,000 levels, and no deeper', () => {
   assert.throws(() => decodeInstructions(row(2000)), /nest deeper than 2000 levels/);
 });
 
-test('the forbidden words as values, not keys, are accepted', () => {
+test('the words __proto__, constructor and prototype, as values or as keys, are carried as plain data', () => {
   const json = '{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[{"note":"constructor prototype __proto__ \\u00e9"}]}]}';
   assert.deepEqual(decodeInstructions(json), [{ refresher: 'p', kind: 'payload', payloads: [{ note: 'constructor prototype __proto__ é' }] }]);
+  const cases: Array<[string, string]> = [
+    ['{"__proto__":{"polluted":true}}', '__proto__'],
+    ['{"\\u005f_proto__":{"polluted":true}}', '__proto__'],
+    ['{"proto\\u0074ype":1}', 'prototype'],
+    ['{"constructor":{"prototype":{"polluted":true}}}', 'constructor'],
+  ];
+  for (const [payload, key] of cases) {
+    const [decoded] = decodeInstructions(`{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[${payload}]}]}`) as Array<{ payloads: object[] }>;
+    const value = decoded!.payloads[0]!;
+    assert.equal(Object.getPrototypeOf(value), Object.prototype, `${payload}: no prototype was set`);
+    assert.deepEqual(Object.keys(value), [key], `${payload}: the key is an own data property`);
+    assert.ok(Object.getOwnPropertyDescriptor(value, key)!.writable);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  }
+});
+
+describe('decodeRow: readers degrade per instruction', () => {
+  const row = (...instructions: unknown[]) => JSON.stringify({ v: 1, instructions });
+
+  test('a bad instruction costs only itself; the good ones around it are decoded', () => {
+    const decoded = decodeRow(row({ refresher: 'p', kind: 'refresh', ids: [1] }, { refresher: 'q', kind: 'refresh', ids: [null] }, { refresher: 'p', kind: 'remove', ids: ['x'] }));
+    assert.ok(decoded.readable);
+    assert.deepEqual(decoded.instructions, [
+      { refresher: 'p', kind: 'refresh', ids: [1] },
+      { refresher: 'p', kind: 'remove', ids: ['x'] },
+    ]);
+    assert.deepEqual(decoded.bad, [{ index: 1, before: 1, refresher: 'q', reason: 'instructions[1].ids[0] must be a finite number or a string of at most 1024 characters' }]);
+  });
+
+  test('an instruction of a kind from a newer version names its refresher; one without a readable refresher names none', () => {
+    const decoded = decodeRow(row({ refresher: 'p', kind: 'explode' }, { refresher: 5, kind: 'refresh', ids: [1] }, 'refresh'));
+    assert.ok(decoded.readable);
+    assert.deepEqual(decoded.bad.map((b) => [b.index, b.refresher]), [[0, 'p'], [1, null], [2, null]]);
+  });
+
+  test('a row that cannot be read at all names the refreshers it can, or none', () => {
+    assert.deepEqual(decodeRow(JSON.stringify({ v: 2, instructions: [{ refresher: 'p' }, { refresher: 'q', kind: 'x' }, { refresher: 'p' }] })), {
+      readable: false,
+      reason: 'unsupported format version 2; this build reads version 1',
+      refreshers: ['p', 'q'],
+    });
+    for (const json of ['{not json', '[1]', '{"v":1}', '{"v":2,"instructions":[{"refresher":"p"},{}]}', '{"v":2,"instructions":[]}', 42]) {
+      const decoded = decodeRow(json);
+      assert.ok(!decoded.readable && decoded.refreshers === null, String(json));
+    }
+  });
+
+  test('unknown fields, in the document or in an instruction, are ignored', () => {
+    const decoded = decodeRow('{"v":1,"__proto__":{"instructions":[]},"note":1,"instructions":[{"refresher":"p","kind":"refresh","ids":[1],"prototype":1}]}');
+    assert.deepEqual(decoded, { readable: true, instructions: [{ refresher: 'p', kind: 'refresh', ids: [1] }], bad: [] });
+  });
 });
 
 describe('coalesce', () => {

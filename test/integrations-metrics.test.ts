@@ -121,8 +121,9 @@ function suite(dialect: DialectName): void {
     const registry = new Registry();
     registerMetrics(b, { registry });
     await b.start();
-    await a.refresh('product', 2);
+    // The malformed row first: its refreshAll() in place would supersede the refresh before it.
     await h.knex(h.table('cache_instruction')).insert({ json_instruction: '{"v":1,"instructions":"nope"}', originated: 'sql', instruction_count: 1 });
+    await a.refresh('product', 2);
     await b.sync();
     await h.knex.schema.renameTable(h.table('cache_instruction'), `${h.prefix}moved_away`);
     try {

@@ -134,7 +134,10 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
     applyDuration.observe(labels, e.durationMs / 1000);
   });
   listen('instruction:failed', (e) => failures.inc({ refresher: e.refresher, action: e.action }));
-  listen('instruction:malformed', () => failures.inc({ refresher: '', action: 'skipped-malformed-row' }));
+  // No refresher label: a hostile row could name any number of refreshers.
+  listen('instruction:malformed', (e) =>
+    failures.inc({ refresher: '', action: e.index === null ? 'skipped-malformed-row' : 'skipped-malformed-instruction' }),
+  );
   listen('write:error', () => writeErrors.inc());
   listen('sync:complete', (e) => {
     syncDuration.observe(e.durationMs / 1000);

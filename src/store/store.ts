@@ -197,7 +197,9 @@ export interface PruneChunkResult {
  * What was done about an instruction that could not be applied as written:
  * - fell-back-to-refresh-all: the method failed after retries; refreshAll() succeeded instead;
  * - gave-up: refreshAll() failed too; the cache may be stale until the next refresh or cold boot;
- * - skipped-malformed-row: the row could not be decoded;
+ * - skipped-malformed-row: the row could not be decoded; the refreshers it names (or all) got a refreshAll() instead;
+ * - skipped-malformed-instruction: one instruction of a readable row could not be decoded; its refresher (or,
+ *   when even that cannot be read, every refresher) got a refreshAll() instead, and the rest of the row was applied;
  * - skipped-unknown-refresher: no refresher with that id is registered on this server;
  * - rejected-payload: a payload failed the refresher's validation;
  * - cold-boot-database-changed: the cursor did not belong to the database read (a restore, a
@@ -205,7 +207,12 @@ export interface PruneChunkResult {
  */
 export type FailureAction =
   | 'cold-boot-database-changed'
-  | 'fell-back-to-refresh-all' | 'gave-up' | 'skipped-malformed-row' | 'skipped-unknown-refresher' | 'rejected-payload';
+  | 'fell-back-to-refresh-all'
+  | 'gave-up'
+  | 'skipped-malformed-row'
+  | 'skipped-malformed-instruction'
+  | 'skipped-unknown-refresher'
+  | 'rejected-payload';
 
 export interface NewFailure {
   identity: string;

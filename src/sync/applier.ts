@@ -5,8 +5,9 @@ import { instructionWeight, type Instruction } from '../instructions/types.js';
 import type { Logger } from '../logger.js';
 import { methodForKind, supports, type RefresherRegistry } from '../refreshers/registry.js';
 import type { AnyCacheRefresher } from '../refreshers/refresher.js';
-import type { FailureAction, InstructionStore, NewFailure } from '../store/store.js';
-import { sleep, withTimeout } from './timeout.js';
+import type { FailureAction, InstructionStore, NewFailure, StoredInstructionRow } from '../store/store.js';
+import { readRow, type ReadRow, type RowReaderContext } from './row-reader.js';
+import { pause, withTimeout } from './timeout.js';
 import type { InstrumentationHooks } from '../instrumentation.js';
 
 export interface ApplierSettings {
@@ -22,8 +23,13 @@ export interface ApplyBatch {
   /** For each instruction, the row it came from. */
   rowIds?: number[];
   source: 'local' | 'remote';
-  /** Already coalesced (a local write is, by the writer), so the applier need not do it again. */
+  /** Already coalesced, so the applier need not do it again. */
   coalesced?: boolean;
+  /**
+   * Aborted when stop() stops waiting for this batch: retries end at once, with no fallback and
+   * no record (stop() sends no more queries); the log line and `instruction:failed` say so.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -65,7 +71,7 @@ export class Applier {
     for (const instruction of batch.coalesced ? known : coalesce(known)) {
       const refresher = this.registry.get(instruction.refresher)!;
       const rowIds = [...(rowsByRefresher.get(instruction.refresher) ?? [])];
-      await this.applyOne(refresher, instruction, rowIds, batch.source);
+      await this.applyOne(refresher, instruction, rowIds, batch.source, batch.signal);
       applied += instructionWeight(instruction);
     }
     if (records.length > 0) await Promise.all(records);
@@ -79,11 +85,31 @@ export class Applier {
     }
   }
 
-  private async applyOne(refresher: AnyCacheRefresher, instruction: Instruction, rowIds: number[], source: 'local' | 'remote'): Promise<void> {
+  /** Decodes a row read from the log; see readRow. */
+  readRow(row: StoredInstructionRow): ReadRow {
+    this.rowContext ??= {
+      identity: this.settings.identity,
+      registry: this.registry,
+      events: this.events,
+      logger: this.logger,
+      record: (f) => this.record(f),
+    };
+    return readRow(row, this.rowContext);
+  }
+
+  private rowContext: RowReaderContext | undefined;
+
+  private async applyOne(
+    refresher: AnyCacheRefresher,
+    instruction: Instruction,
+    rowIds: number[],
+    source: 'local' | 'remote',
+    signal?: AbortSignal,
+  ): Promise<void> {
     const started = performance.now();
     let error: Error | undefined;
     if (supports(refresher, instruction.kind)) {
-      error = await this.callWithRetries(refresher, instruction, source, false);
+      error = await this.callWithRetries(refresher, instruction, source, false, signal);
       if (!error) {
         this.events.emitBuilt('instruction:applied', () => ({
           refresher: refresher.id,
@@ -100,11 +126,19 @@ export class Applier {
       error = new errors.UnsupportedKindError(`refresher '${refresher.id}' has no ${methodForKind(instruction.kind)}() method`);
     }
     let action: FailureAction = 'gave-up';
+    if (signal?.aborted) {
+      this.abandoned(refresher, instruction, rowIds, error);
+      return;
+    }
     if (isRejectedPayload(error)) {
       // The payload itself is bad; refreshing everything would not make it good.
       action = 'rejected-payload';
     } else if (instruction.kind !== 'refresh-all') {
-      const fallbackError = await this.callWithRetries(refresher, { refresher: refresher.id, kind: 'refresh-all' }, source, true);
+      const fallbackError = await this.callWithRetries(refresher, { refresher: refresher.id, kind: 'refresh-all' }, source, true, signal);
+      if (signal?.aborted) {
+        this.abandoned(refresher, instruction, rowIds, fallbackError ?? error);
+        return;
+      }
       if (!fallbackError) action = 'fell-back-to-refresh-all';
       else error = new Error(`${describeError(error)}; then refreshAll() failed too: ${describeError(fallbackError)}`, { cause: fallbackError });
     }
@@ -122,11 +156,28 @@ export class Applier {
     });
   }
 
+  /** stop() stopped waiting: the cache this instruction concerns may be stale, and nothing more is tried. */
+  private abandoned(refresher: AnyCacheRefresher, instruction: Instruction, rowIds: number[], cause: Error | undefined): void {
+    const method = `${methodForKind(instruction.kind)}()`;
+    const message = `stop() abandoned the ${method} call of refresher '${refresher.id}' after stopTimeout: ${describeError(cause)}`;
+    const error = new errors.StoppedError(message, { cause });
+    const fields = { refresher: refresher.id, kind: instruction.kind, rowIds, action: 'gave-up', err: error.message };
+    this.logger.error(fields, 'cache instruction abandoned at stop()');
+    this.events.emit('instruction:failed', { refresher: refresher.id, kind: instruction.kind, action: 'gave-up', error, rowIds });
+  }
+
   /** Returns the last error, or undefined once a call succeeded. */
-  private async callWithRetries(refresher: AnyCacheRefresher, instruction: Instruction, source: 'local' | 'remote', fallback: boolean): Promise<Error | undefined> {
+  private async callWithRetries(
+    refresher: AnyCacheRefresher,
+    instruction: Instruction,
+    source: 'local' | 'remote',
+    fallback: boolean,
+    signal?: AbortSignal,
+  ): Promise<Error | undefined> {
     let lastError: Error | undefined;
     for (let attempt = 0; attempt <= this.settings.refresherRetries; attempt++) {
-      if (attempt > 0) await sleep(this.settings.retryDelay * 2 ** (attempt - 1));
+      if (signal?.aborted) return lastError ?? new errors.StoppedError('stop() stopped waiting');
+      if (attempt > 0 && !(await pause(this.settings.retryDelay * 2 ** (attempt - 1), signal))) return lastError;
       const info = () => ({ identity: this.settings.identity, refresher: refresher.id, kind: instruction.kind, count: instructionWeight(instruction), source, attempt, fallback });
       try {
         await this.hooks.refresher(info, () =>
@@ -134,6 +185,7 @@ export class Applier {
             () => invoke(refresher, instruction),
             this.settings.refresherTimeout,
             () => new errors.RefresherTimeoutError(`refresher '${refresher.id}' ${methodForKind(instruction.kind)}() did not finish within ${this.settings.refresherTimeout} ms (refresherTimeout)`),
+            signal,
           ),
         );
         return undefined;
@@ -176,16 +228,21 @@ function isRejectedPayload(err: unknown): boolean {
   return (err as { code?: unknown })?.code === 'E_REJECTED_PAYLOAD';
 }
 
+/**
+ * Calls the refresher's method. Each call gets its own copy of the ids or payloads: a refresher
+ * that sorts or empties its array and then throws must not hand the retry (or the next refresher)
+ * what it left behind.
+ */
 function invoke(refresher: AnyCacheRefresher, instruction: Instruction): unknown {
   switch (instruction.kind) {
     case 'refresh-all':
       return refresher.refreshAll();
     case 'refresh':
-      return refresher.refresh!(instruction.ids);
+      return refresher.refresh!(instruction.ids.slice());
     case 'remove':
-      return refresher.remove!(instruction.ids);
+      return refresher.remove!(instruction.ids.slice());
     case 'payload':
-      return refresher.refreshPayload!(instruction.payloads);
+      return refresher.refreshPayload!(structuredClone(instruction.payloads));
   }
 }
 

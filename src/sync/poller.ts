@@ -1,6 +1,5 @@
 import { describeError, fromDatabaseError } from '../errors.js';
 import type { ColdBootReason, SyncResultEvent, TypedEmitter } from '../events.js';
-import { decodeInstructions } from '../instructions/codec.js';
 import { instructionWeight, type Instruction } from '../instructions/types.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, StoredInstructionRow } from '../store/store.js';
@@ -274,7 +273,7 @@ export class Poller {
     return head;
   }
 
-  /** Decodes rows into the buffer; own rows are skipped and malformed rows recorded here. */
+  /** Decodes rows into the buffer; own rows are skipped. */
   private async collect(rows: StoredInstructionRow[], buffer: ApplyBuffer, result: { rows: number; skippedOwn: number; malformed: number }): Promise<void> {
     for (const row of rows) {
       result.rows += 1;
@@ -283,15 +282,13 @@ export class Poller {
         result.skippedOwn += 1;
         continue;
       }
-      let decoded: Instruction[];
-      try {
-        decoded = decodeInstructions(row.json);
-      } catch (err) {
-        result.malformed += 1;
-        await this.recordMalformed(row, err);
-        continue;
+      // A bad row or instruction is recorded there and replaced by refresh-alls (see readRow).
+      const read = this.applier.readRow(row);
+      if (read.malformed > 0) {
+        result.malformed += read.malformed;
+        await read.recording;
       }
-      buffer.add(decoded, row.id);
+      buffer.add(read.instructions, row.id);
     }
   }
 
@@ -299,21 +296,6 @@ export class Poller {
     if (buffer.instructions.length === 0) return;
     const { instructions, rowIds } = buffer.take();
     result.instructions += await this.applier.apply({ instructions, rowIds, source: 'remote' });
-  }
-
-  private async recordMalformed(row: StoredInstructionRow, err: unknown): Promise<void> {
-    const reason = describeError(err);
-    this.logger.warn({ rowId: row.id, reason }, 'skipping a malformed cache instruction row');
-    this.events.emit('instruction:malformed', { rowId: row.id, reason });
-    await this.applier.record({
-      identity: this.settings.identity,
-      instructionId: row.id,
-      refresher: null,
-      kind: null,
-      action: 'skipped-malformed-row',
-      error: reason,
-      detail: row.json.slice(0, 300),
-    });
   }
 
   /**

@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
  * so it gets no timer at all; this sits on every write's and every poll's path. A promise gets a
  * plain timer, cleared when it settles.
  */
-export function withTimeout<T>(work: () => T | Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+export function withTimeout<T>(work: () => T | Promise<T>, ms: number, onTimeout: () => Error, signal?: AbortSignal): Promise<T> {
   let result: T | Promise<T>;
   try {
     result = work();
@@ -18,17 +18,20 @@ export function withTimeout<T>(work: () => T | Promise<T>, ms: number, onTimeout
   if (!isThenable(result)) return Promise.resolve(result);
   const pending = result;
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), ms);
+    // An abort (stop() giving up) ends the wait at once, and takes the timer with it.
+    const onAbort = () => settle(() => reject(new Error('abandoned at stop()')));
+    const settle = (then: () => void) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      then();
+    };
+    const timer = setTimeout(() => settle(() => reject(onTimeout())), ms);
     timer.unref();
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     Promise.resolve(pending).then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
+      (value) => settle(() => resolve(value)),
+      (err: unknown) => settle(() => reject(err)),
     );
   });
 }
@@ -40,4 +43,9 @@ function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
 /** A wait that does not keep the process alive. */
 export function sleep(ms: number): Promise<void> {
   return delay(ms, undefined, { ref: false });
+}
+
+/** A wait that ends early, with false, when `signal` is aborted; the timer goes with it. True when the time is up. */
+export function pause(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  return delay(ms, true, { ref: false, signal }).catch(() => false);
 }

@@ -7,7 +7,7 @@ import type { InstructionStore, NewInstructionRow } from '../store/store.js';
 import type { Applier } from '../sync/applier.js';
 import { continuesRun, gather, gatherIds, openBatchOf, runInBatch, type OpenBatch } from './batch.js';
 import { whenCommitted } from './transaction.js';
-import { instructionRows } from './rows.js';
+import { instructionRows, type BuiltRows } from './rows.js';
 import type { OwnWrites } from './own-writes.js';
 import type { InstrumentationHooks, WriteInfo } from '../instrumentation.js';
 
@@ -20,6 +20,8 @@ export interface WriterSettings {
    * tells the other processes (WakeSource.notifyCommitted). Must not throw.
    */
   onCommitted?: () => void;
+  /** How long a caller waits for the local apply; retries go on in the background after it. */
+  refresherTimeout: number;
 }
 
 /**
@@ -27,8 +29,12 @@ export interface WriterSettings {
  * write has committed, never before: a write that fails or rolls back is applied nowhere.
  */
 export class Writer {
-  /** Writes in flight, so stop() can wait for them. */
+  /** Writes in flight and local applies still running, so stop() can wait for them. */
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Local applies running, a subset of inFlight. */
+  private readonly applies = new Set<Promise<unknown>>();
+  /** Aborted when stop() gives up waiting: local applies still retrying then stop at once. */
+  private readonly abandon = new AbortController();
 
   constructor(
     private readonly store: InstructionStore,
@@ -86,9 +92,22 @@ export class Writer {
     return result;
   }
 
-  /** Waits for every write in flight (their local applies included). */
-  async drain(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  /**
+   * Waits for every write in flight, their local applies included, for at most `timeoutMs`; then
+   * abandons the local applies still retrying (a hung refresher), so no retry or timer of theirs
+   * outlives stop(). Abandoned applies end at once and are waited for; an insert still in flight
+   * (bounded by queryTimeout) or a transaction not yet committed is not.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (this.inFlight.size > 0) {
+      const left = deadline - performance.now();
+      if (left <= 0 || !(await settlesWithin(Promise.allSettled([...this.inFlight]), left))) {
+        this.abandon.abort();
+        break;
+      }
+    }
+    while (this.abandon.signal.aborted && this.applies.size > 0) await Promise.allSettled([...this.applies]);
   }
 
   private track<T>(work: Promise<T>): Promise<T> {
@@ -97,24 +116,24 @@ export class Writer {
     return work;
   }
 
-  private rows(instructions: Instruction[]): { rows: NewInstructionRow[]; coalesced: Instruction[] } {
+  private rows(instructions: Instruction[]): BuiltRows {
     const { identity, instanceId, maxInstructionsPerRow } = this.settings;
     return instructionRows(instructions, { originated: identity, originInstance: instanceId, maxInstructionsPerRow });
   }
 
   private async writeNow(instructions: Instruction[]): Promise<void> {
-    const { rows, coalesced } = this.rows(instructions);
+    const { rows, coalesced, decoded } = this.rows(instructions);
     await this.hooks.write(() => this.info(rows, coalesced, false), async () => {
       const { rowIds, durationMs } = await this.insert(rows);
       this.ownWrites.add(rowIds);
       this.settings.onCommitted?.();
       this.events.emitBuilt('instruction:written', () => written(rowIds, coalesced, false, durationMs));
-      await this.applier.apply({ instructions: coalesced, source: 'local', coalesced: true });
+      await this.applyLocally(decoded);
     });
   }
 
   private async writeInTransaction(instructions: Instruction[], trx: Knex.Transaction): Promise<void> {
-    const { rows, coalesced } = this.rows(instructions);
+    const { rows, coalesced, decoded } = this.rows(instructions);
     const { rowIds, durationMs } = await this.hooks.write(() => this.info(rows, coalesced, true), () => this.insert(rows, trx));
     // The caller awaits this inside its transaction, so the local apply cannot wait here:
     // it runs when (and only if) the transaction commits.
@@ -123,10 +142,30 @@ export class Writer {
       this.ownWrites.add(rowIds);
       this.settings.onCommitted?.();
       this.events.emitBuilt('instruction:written', () => written(rowIds, coalesced, true, durationMs));
-      await this.applier.apply({ instructions: coalesced, source: 'local', coalesced: true });
+      await this.applyLocally(decoded);
     });
     // Not awaited: the caller's transaction has not committed yet. stop() drains it.
     void this.track(applied);
+  }
+
+  /**
+   * Applies the decoded rows here, through the same coalescing as a reader's poll. The caller
+   * waits for at most one refresherTimeout: a refresher that fails or hangs is retried, and then
+   * replaced by its refreshAll(), in the background, and that outcome is emitted and recorded
+   * as for any instruction (`instruction:applied`, `instruction:failed`, cache_failure).
+   */
+  private applyLocally(instructions: Instruction[]): Promise<void> {
+    const applying = this.track(this.applier.apply({ instructions, source: 'local', signal: this.abandon.signal }));
+    this.applies.add(applying);
+    void applying.finally(() => this.applies.delete(applying)).catch(() => undefined);
+    return settlesWithin(applying, this.settings.refresherTimeout).then((settled) => {
+      if (!settled) {
+        this.logger.warn(
+          { refreshers: [...new Set(instructions.map((i) => i.refresher))], refresherTimeout: this.settings.refresherTimeout },
+          'the local apply of a write is still running after refresherTimeout; the write returns and the apply goes on in the background',
+        );
+      }
+    });
   }
 
   private async insert(rows: NewInstructionRow[], trx?: Knex.Transaction): Promise<{ rowIds: number[]; durationMs: number }> {
@@ -149,6 +188,19 @@ export class Writer {
     this.events.emit('write:error', { error });
     return error;
   }
+}
+
+/** Whether `work` settles within `ms`; the timer never outlives the work, nor holds the process open. */
+function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+    const done = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    work.then(done, done);
+  });
 }
 
 /** What a call inside `batch()` returns: the instruction is gathered, nothing is left to wait for. */

@@ -170,37 +170,52 @@ export function syncTests(dialect: DialectName): void {
     assert.match(String(recorded[0]!.error), /refresherTimeout/);
   });
 
-  test('malformed rows and unknown refreshers are skipped, recorded once with their row id, and the rest is applied', async (t) => {
+  test('a bad row or instruction costs only itself: one refreshAll() per refresher it may concern, recorded once with its row id', async (t) => {
     const h = await harness(t, dialect);
     const onB = recorder();
-    const b = h.cache({ serverIdentity: 'b', refreshers: [onB] });
+    const other = recorder('other');
+    const b = h.cache({ serverIdentity: 'b', refreshers: [onB, other] });
     await b.start();
     const insert = (json: string) =>
       h.knex.raw(`INSERT INTO ${h.table('cache_instruction')} (json_instruction, originated, instruction_count) VALUES (?, 'sql', 1)`, [json]);
-    const good = (id: number) => JSON.stringify({ v: 1, instructions: [{ refresher: 'product', kind: 'refresh', ids: [id] }] });
-    await insert(good(1));
-    await insert('{not json');
-    await insert(JSON.stringify({ v: 1, instructions: [{ refresher: 'product', kind: 'payload', payloads: [{ __proto__: 1 }] }] }).replace('"payloads":[{}]', '"payloads":[{"__proto__":1}]'));
-    await insert(JSON.stringify({ v: 1, instructions: [{ refresher: 'ghost', kind: 'refresh', ids: [9] }, { refresher: 'product', kind: 'refresh', ids: [2] }] }));
-    await insert(good(3));
-    const malformed: number[] = [];
-    b.on('instruction:malformed', (e) => malformed.push(e.rowId));
+    const doc = (...instructions: unknown[]) => JSON.stringify({ v: 1, instructions });
+    await insert(doc({ refresher: 'product', kind: 'refresh', ids: [1] }));
+    await insert('{not json'); // names nothing readable: every refresher reloads
+    await insert('{"v":1,"instructions":[{"refresher":"other"'); // truncated: what it named cannot be known
+    await insert(doc({ refresher: 'product', kind: 'payload', payloads: [{}] }).replace('"payloads":[{}]', '"payloads":[{"__proto__":{"polluted":1}}]'));
+    await insert(doc({ refresher: 'ghost', kind: 'refresh', ids: [9] }, { refresher: 'product', kind: 'refresh', ids: [2] }));
+    await insert(doc({ refresher: 'product', kind: 'refresh', ids: [4] }, { refresher: 'other', kind: 'refresh', ids: [null] }, { refresher: 'product', kind: 'remove', ids: [5] }));
+    await insert(doc({ refresher: 'product', kind: 'refresh', ids: [3] }));
+    const malformed: Array<{ rowId: number; index: number | null; refreshAll: string[] }> = [];
+    b.on('instruction:malformed', (e) => malformed.push({ rowId: e.rowId, index: e.index, refreshAll: e.refreshAll }));
     const result = await b.sync();
-    assert.equal(result.malformed, 2);
-    assert.deepEqual(onB.refreshedIds(), [1, 2, 3]);
+    assert.equal(result.malformed, 3);
+    // The refresh-all replaces what came before it; what follows it is applied as written.
+    assert.deepEqual(onB.calls, [
+      { kind: 'refresh-all' },
+      { kind: 'payload', payloads: [JSON.parse('{"__proto__":{"polluted":1}}')] },
+      { kind: 'refresh', ids: [2, 4, 3] },
+      { kind: 'remove', ids: [5] },
+    ]);
+    const payload = (onB.calls[1] as { payloads: object[] }).payloads[0]!;
+    assert.deepEqual(Object.keys(payload), ['__proto__'], 'a __proto__ key arrives as an own data property');
+    assert.equal(Object.getPrototypeOf(payload), Object.prototype);
+    assert.deepEqual(other.calls, [{ kind: 'refresh-all' }], 'three bad rows and instructions for it, one refreshAll()');
     const ids = await rowIds(h);
-    assert.deepEqual(malformed, [ids[1], ids[2]]);
-    const recorded = await failures(h);
-    assert.deepEqual(
-      recorded.map((f) => [Number(f.instruction_id), f.action]),
-      [
-        [ids[1], 'skipped-malformed-row'],
-        [ids[2], 'skipped-malformed-row'],
-        [ids[3], 'skipped-unknown-refresher'],
-      ],
-    );
+    assert.deepEqual(malformed, [
+      { rowId: ids[1], index: null, refreshAll: ['product', 'other'] },
+      { rowId: ids[2], index: null, refreshAll: ['product', 'other'] },
+      { rowId: ids[5], index: 1, refreshAll: ['other'] },
+    ]);
+    const recorded = (await failures(h)).map((f) => [Number(f.instruction_id), f.action, f.refresher]).sort((x, y) => Number(x[0]) - Number(y[0]));
+    assert.deepEqual(recorded, [
+      [ids[1], 'skipped-malformed-row', null],
+      [ids[2], 'skipped-malformed-row', null],
+      [ids[4], 'skipped-unknown-refresher', 'ghost'],
+      [ids[5], 'skipped-malformed-instruction', 'other'],
+    ]);
     await b.sync();
-    assert.equal((await failures(h)).length, 3, 'each bad row is recorded exactly once');
+    assert.equal((await failures(h)).length, 4, 'each bad row is recorded exactly once');
   });
 
   test('prune deletes expired rows in chunks, keeps the newest, and a server it passed cold-boots', async (t) => {

@@ -20,12 +20,23 @@ export interface HostileRowsResult {
   badRows: number;
   unknownRefresherRows: number;
   /** Per server: bad rows recorded, and rows recorded more than once (must be 0). */
-  recorded: Record<string, { malformed: number; unknown: number; missing: number[]; twice: number[]; malformedEvents: number; syncErrors: number }>;
+  mixedRows: number;
+  /** Rows with prototype-style keys or unknown fields inserted after the bad ones, each applied by the refresher itself. */
+  carriedAfter: number;
+  /** Per server: bad rows (and rows with a bad instruction) recorded, rows recorded more than once (must be 0), refreshAll() calls. */
+  recorded: Record<
+    string,
+    { malformed: number; unknown: number; missing: number[]; twice: number[]; malformedEvents: number; syncErrors: number; refreshAlls: number; pollsWithMalformed: number }
+  >;
   badByCategory: Record<string, number>;
   durationMs: number;
 }
 
-type Row = { json: string | Buffer; kind: 'good' | 'bad' | 'unknown'; category: string };
+/**
+ * good: every instruction applies; bad: nothing in it may apply, and the row is recorded once;
+ * mixed: one bad instruction among good ones, which apply; the bad one is recorded once.
+ */
+type Row = { json: string | Buffer; kind: 'good' | 'bad' | 'mixed' | 'unknown'; category: string };
 
 const MB5 = 5 * 1024 * 1024;
 
@@ -49,17 +60,27 @@ function badRow(i: number, dialect: DialectName): Row {
     ['wrong-version', () => [JSON.stringify({ v: 2, instructions: [] }), JSON.stringify({ v: '1', instructions: [] }), '{}', JSON.stringify({ instructions: [] })][i % 4]!],
     ['instructions-not-array', () => JSON.stringify({ v: 1, instructions: [{}, 'x', null][i % 3] })],
     ['wrong-types', () => doc([[{ refresher: 5, kind: 'refresh', ids: [1] }], [{ refresher: 'item', kind: 'nuke', ids: [1] }], [{ refresher: 'item', kind: 'refresh', ids: [true] }], [{ refresher: 'item', kind: 'refresh', ids: [{ id: 1 }] }], [{ refresher: 'item', kind: 'refresh', ids: 'abc' }], [{ refresher: 'item', kind: 'payload', payloads: { a: 1 } }], ['refresh'], [{ refresher: '', kind: 'refresh-all' }], [{ refresher: 'x'.repeat(300), kind: 'refresh-all' }], [{ refresher: 'item', kind: 'refresh', ids: [null] }]][i % 10])],
-    ['proto-keys', () => [
-      doc([{ refresher: 'item', kind: 'payload', payloads: [{}] }]).replace('[{}]', `[{"__proto__":{"polluted":${i}}}]`),
-      doc([{ refresher: 'item', kind: 'payload', payloads: [{ constructor: { prototype: { polluted: i } } }] }]),
-      `{"v":1,"__proto__":{"instructions":[]},"instructions":[{"refresher":"item","kind":"refresh","ids":["bad${i}"]}]}`,
-      doc([{ refresher: 'item', kind: 'refresh', ids: [`bad${i}`], prototype: 1 }]),
-    ][i % 4]!],
   ];
   const index = i % kinds.length;
   const [category, make] = kinds[index]!;
   if (category === 'random-bytes' && dialect === 'sqlite' && i % 2 === 0) return { json: randomBytes(1 + (i % 64)), kind: 'bad', category: 'random-blob' };
   return { json: make(), kind: 'bad', category };
+}
+
+/**
+ * Rows that old readers refused whole and that now apply: prototype-style keys are carried as own
+ * data properties, and unknown fields are ignored. And rows with one bad instruction among good ones.
+ */
+function carriedRow(i: number): Row {
+  const made: Array<[string, string, Row['kind']]> = [
+    ['proto-key-payload', doc([{ refresher: 'item', kind: 'payload', payloads: [{}] }]).replace('[{}]', `[{"__proto__":{"polluted":${i}},"key":"proto${i}"}]`), 'good'],
+    ['constructor-key-payload', doc([{ refresher: 'item', kind: 'payload', payloads: [{ key: `ctor${i}`, constructor: { prototype: { polluted: i } } }] }]), 'good'],
+    ['proto-key-document', `{"v":1,"__proto__":{"instructions":[]},"instructions":[{"refresher":"item","kind":"refresh","ids":["protodoc${i}"]}]}`, 'good'],
+    ['extra-field', doc([{ refresher: 'item', kind: 'refresh', ids: [`extra${i}`], prototype: 1 }]), 'good'],
+    ['mixed', doc([{ refresher: 'item', kind: 'refresh', ids: [`mixed${i}`] }, [{ refresher: 'item', kind: 'refresh', ids: [null] }, 'x', { refresher: 'item', kind: 'nuke' }][i % 3], { refresher: 'item', kind: 'remove', ids: [`mixedr${i}`] }]), 'mixed'],
+  ];
+  const [category, json, kind] = made[i % made.length]!;
+  return { json, kind, category };
 }
 
 /**
@@ -79,16 +100,27 @@ export async function hostileRowsScenario(options: HostileRowsOptions): Promise<
     const servers = ['s0', 's1'];
     const malformedEvents = new Map<string, number>();
     const syncErrors = new Map<string, number>();
+    const refreshAlls = new Map<string, number>();
+    const pollsWithMalformed = new Map<string, number>();
+    /** Keys each server's refresher was called with, as opposed to reloaded by a refreshAll(). */
+    const appliedKeys = new Map(servers.map((name) => [name, new Set<string>()]));
     for (const name of servers) {
       checker.expect(name);
       const item: CacheRefresher<JsonValue> = {
         id: 'item',
-        refreshAll: () => undefined,
-        refresh: (ids) => ids.forEach((id) => checker.applied(name, process.pid, String(id))),
-        remove: (ids) => ids.forEach((id) => checker.applied(name, process.pid, String(id))),
+        // A bad row is replaced by a refreshAll(), which reloads whatever was committed before it began.
+        refreshAll: () => {
+          refreshAlls.set(name, (refreshAlls.get(name) ?? 0) + 1);
+          checker.cover({ server: name, pid: process.pid, at: Date.now(), refresher: 'item', reason: 'fallback' });
+        },
+        refresh: (ids) => ids.forEach((id) => (checker.applied(name, process.pid, String(id)), appliedKeys.get(name)!.add(String(id)))),
+        remove: (ids) => ids.forEach((id) => (checker.applied(name, process.pid, String(id)), appliedKeys.get(name)!.add(String(id)))),
         refreshPayload: (payloads) =>
           payloads.forEach((p) => {
-            if (p && typeof p === 'object' && !Array.isArray(p) && typeof p.key === 'string') checker.applied(name, process.pid, p.key);
+            if (p && typeof p === 'object' && !Array.isArray(p) && typeof p.key === 'string') {
+              checker.applied(name, process.pid, p.key);
+              appliedKeys.get(name)!.add(p.key);
+            }
           }),
       };
       const cache = new DistributedCache({
@@ -103,6 +135,7 @@ export async function hostileRowsScenario(options: HostileRowsOptions): Promise<
       });
       cache.on('instruction:malformed', () => malformedEvents.set(name, (malformedEvents.get(name) ?? 0) + 1));
       cache.on('sync:error', () => syncErrors.set(name, (syncErrors.get(name) ?? 0) + 1));
+      cache.on('sync:complete', (e) => e.malformed > 0 && pollsWithMalformed.set(name, (pollsWithMalformed.get(name) ?? 0) + 1));
       caches.push(cache);
       await cache.start();
     }
@@ -110,6 +143,7 @@ export async function hostileRowsScenario(options: HostileRowsOptions): Promise<
     // The rows, in a shuffled mix; a fifth of them addressed to a refresher nobody has.
     const rows: Row[] = [];
     let badCount = 0;
+    let carried = 0;
     const special: Row[] = [
       { json: doc([{ refresher: 'item', kind: 'payload', payloads: [{ key: 'big-5mb', blob: 'x'.repeat(MB5) }] }]), kind: 'good', category: '5mb-payload' },
       { json: 'y'.repeat(MB5), kind: 'bad', category: '5mb-garbage' },
@@ -121,23 +155,25 @@ export async function hostileRowsScenario(options: HostileRowsOptions): Promise<
     ];
     for (let i = 0; i < options.total - special.length; i++) {
       const r = i % 5;
-      if (r < 2) rows.push({ json: doc([{ refresher: 'item', kind: 'refresh', ids: [`g${i}`] }, { refresher: 'item', kind: 'remove', ids: [`r${i}`] }]), kind: 'good', category: 'good' });
+      if (r === 0 && i % 4 === 0) rows.push(carriedRow(carried++));
+      else if (r < 2) rows.push({ json: doc([{ refresher: 'item', kind: 'refresh', ids: [`g${i}`] }, { refresher: 'item', kind: 'remove', ids: [`r${i}`] }]), kind: 'good', category: 'good' });
       else if (r === 2) rows.push({ json: doc([{ refresher: 'ghost', kind: 'refresh', ids: [i] }, { refresher: 'item', kind: 'refresh', ids: [`u${i}`] }]), kind: 'unknown', category: 'unknown-refresher' });
       else rows.push(badRow(badCount++, options.dialect));
     }
     rows.splice(Math.floor(rows.length / 3), 0, ...special);
 
     const table = db.table('cache_instruction');
-    const inserted: Array<{ id: number; row: Row }> = [];
+    const inserted: Array<{ id: number; row: Row; at: number }> = [];
     const insertChunk = async (chunk: Row[]) => {
       const values = chunk.map((row) => ({ json_instruction: row.json, originated: 'hostile-sql', instruction_count: 1 }));
       if (options.dialect === 'mysql') {
         // mysql2 returns only the first id of a multi-row insert.
-        for (const [j, value] of values.entries()) inserted.push({ id: Number((await db.knex(table).insert(value))[0]), row: chunk[j]! });
+        for (const [j, value] of values.entries()) inserted.push({ id: Number((await db.knex(table).insert(value))[0]), row: chunk[j]!, at: Date.now() });
         return;
       }
       const ids = await db.knex(table).insert(values).returning('id');
-      ids.forEach((r: unknown, j: number) => inserted.push({ id: Number(typeof r === 'object' ? (r as { id: unknown }).id : r), row: chunk[j]! }));
+      const at = Date.now();
+      ids.forEach((r: unknown, j: number) => inserted.push({ id: Number(typeof r === 'object' ? (r as { id: unknown }).id : r), row: chunk[j]!, at }));
     };
     // Big rows alone, the rest 100 at a time, while the servers poll.
     let chunk: Row[] = [];
@@ -155,9 +191,9 @@ export async function hostileRowsScenario(options: HostileRowsOptions): Promise<
       }
     }
     if (chunk.length) await insertChunk(chunk);
-    for (const { row } of inserted) {
+    for (const { row, at } of inserted) {
       if (row.kind === 'bad') continue;
-      for (const key of keysOfGoodRow(row.json as string)) checker.committed(key);
+      for (const key of keysOfGoodRow(row.json as string)) checker.committed(key, { at });
     }
     await waitFor(
       async () => {
@@ -169,17 +205,34 @@ export async function hostileRowsScenario(options: HostileRowsOptions): Promise<
     // Another poll must not record anything again.
     await Promise.all(caches.map((c) => c.sync()));
 
-    const bad = inserted.filter((x) => x.row.kind === 'bad').map((x) => x.id);
+    // With no bad row after them, rows that old readers refused whole (prototype-style keys,
+    // unknown fields) reach the refresher itself, not only through a refreshAll().
+    const mainRows = inserted.length;
+    const after: Row[] = Array.from({ length: 40 }, (_, j) => carriedRow(carried + j)).filter((row) => row.kind === 'good');
+    carried += 40;
+    await insertChunk(after);
+    const afterKeys = after.flatMap((row) => keysOfGoodRow(row.json as string));
+    for (const key of afterKeys) checker.committed(key, { at: Date.now() });
+    await waitFor(
+      async () => {
+        await Promise.all(caches.map((c) => c.sync()));
+        return servers.every((name) => afterKeys.every((key) => appliedKeys.get(name)!.has(key)));
+      },
+      { timeout: 30_000, interval: 50, describe: () => servers.map((name) => `${name}: ${afterKeys.filter((k) => !appliedKeys.get(name)!.has(k)).join(',')}`).join('; ') },
+    );
+
+    // A row with one bad instruction is recorded like a bad row, once.
+    const bad = inserted.filter((x) => x.row.kind === 'bad' || x.row.kind === 'mixed').map((x) => x.id);
     const unknown = inserted.filter((x) => x.row.kind === 'unknown').map((x) => x.id);
     const failures: Array<{ server_identity: string; instruction_id: unknown; action: string }> = await db.knex(db.table('cache_failure')).select('server_identity', 'instruction_id', 'action');
     for (const name of servers) {
       const mine = failures.filter((f) => f.server_identity === name);
-      const count = (action: string) => {
+      const count = (...actions: string[]) => {
         const seen = new Map<number, number>();
-        for (const f of mine) if (f.action === action) seen.set(Number(f.instruction_id), (seen.get(Number(f.instruction_id)) ?? 0) + 1);
+        for (const f of mine) if (actions.includes(f.action)) seen.set(Number(f.instruction_id), (seen.get(Number(f.instruction_id)) ?? 0) + 1);
         return seen;
       };
-      const malformed = count('skipped-malformed-row');
+      const malformed = count('skipped-malformed-row', 'skipped-malformed-instruction');
       const unknownSeen = count('skipped-unknown-refresher');
       recorded[name] = {
         malformed: malformed.size,
@@ -188,6 +241,8 @@ export async function hostileRowsScenario(options: HostileRowsOptions): Promise<
         twice: [...malformed, ...unknownSeen].filter(([, n]) => n > 1).map(([id]) => id).slice(0, 20),
         malformedEvents: malformedEvents.get(name) ?? 0,
         syncErrors: syncErrors.get(name) ?? 0,
+        refreshAlls: refreshAlls.get(name) ?? 0,
+        pollsWithMalformed: pollsWithMalformed.get(name) ?? 0,
       };
       // Nothing recorded for a good row, and nothing for a row id that does not exist.
       const known = new Set([...bad, ...unknown]);
@@ -201,9 +256,11 @@ export async function hostileRowsScenario(options: HostileRowsOptions): Promise<
     ok = report.totals.lost === 0 && report.totals.unexpected === 0;
     return {
       report,
-      rows: inserted.length,
+      rows: mainRows,
+      carriedAfter: after.length,
       goodRows: inserted.filter((x) => x.row.kind === 'good').length,
-      badRows: bad.length,
+      badRows: inserted.filter((x) => x.row.kind === 'bad').length,
+      mixedRows: inserted.filter((x) => x.row.kind === 'mixed').length,
       unknownRefresherRows: unknown.length,
       recorded,
       badByCategory,
@@ -215,7 +272,12 @@ export async function hostileRowsScenario(options: HostileRowsOptions): Promise<
   }
 }
 
+/** The keys a good (or mixed) row's good instructions apply. */
 function keysOfGoodRow(json: string): string[] {
   const parsed = JSON.parse(json) as { instructions: Array<{ refresher: string; kind: string; ids?: unknown[]; payloads?: Array<{ key?: string }> }> };
-  return parsed.instructions.flatMap((i) => (i.refresher !== 'item' ? [] : i.ids ? i.ids.map(String) : (i.payloads ?? []).flatMap((p) => (p?.key ? [p.key] : []))));
+  return parsed.instructions.flatMap((i) => {
+    if (i?.refresher !== 'item' || !['refresh', 'remove', 'payload'].includes(i.kind)) return [];
+    if (i.ids) return i.ids.every((id) => id !== null) ? i.ids.map(String) : [];
+    return (i.payloads ?? []).flatMap((p) => (p?.key ? [p.key] : []));
+  });
 }

@@ -148,7 +148,7 @@ export const failures = z.strictObject({
       rowId: z.number().int().nullable(),
       refresher: z.string().nullable(),
       kind: z.string().nullable(),
-      action: z.enum(['fell-back-to-refresh-all', 'gave-up', 'skipped-malformed-row', 'skipped-unknown-refresher', 'rejected-payload']),
+      action: z.enum(['fell-back-to-refresh-all', 'gave-up', 'skipped-malformed-row', 'skipped-malformed-instruction', 'skipped-unknown-refresher', 'rejected-payload']),
       error: z.string(),
       detail: z.string().nullable(),
     }),
