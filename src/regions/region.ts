@@ -150,10 +150,18 @@ export class Region<T> {
     return this.host.refreshPayload(this.id, [tagsPayload(tags)], options);
   }
 
-  /** Every server stores these values, with no load (a `{ key, value }` payload each). Values must be JSON. */
-  refreshValues(entries: { key: RegionKey; value: T & JsonValue }[], options?: RegionWriteOptions): Promise<void> {
-    if (!Array.isArray(entries) || entries.length === 0) return Promise.reject(new errors.InvalidInstructionError(`region('${this.id}') refreshValues: give at least one { key, value }`));
-    return this.host.refreshPayload(this.id, entries.map((e) => valuePayload(e.key, e.value)), options);
+  /**
+   * Every server stores these values, with no load (a `{ key, value, tags? }` payload each), in
+   * log order with every other instruction for the region. Values must be JSON.
+   */
+  refreshValues(entries: { key: RegionKey; value: T & JsonValue; tags?: string[] }[], options?: RegionWriteOptions): Promise<void> {
+    try {
+      if (!Array.isArray(entries) || entries.length === 0) throw new errors.InvalidInstructionError(`region('${this.id}') refreshValues: give at least one { key, value }`);
+      const payloads = entries.map((e) => valuePayload(regionKey(e.key), e.value, e.tags === undefined ? undefined : checkTags(this.id, 'refreshValues tags', e.tags)));
+      return this.host.refreshPayload(this.id, payloads, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   stats(): RegionStats {
@@ -202,10 +210,10 @@ export class Region<T> {
   }
 
   /** @internal A value from the log: it replaces the entry and overtakes the key's load in flight. */
-  storeValue(key: RegionKey, value: T): void {
+  storeValue(key: RegionKey, value: T, tags?: readonly string[]): void {
     const k = regionKey(key);
     this.loads.forget(k);
-    if (this.storing) this.put(k, value, undefined, undefined);
+    if (this.storing) this.put(k, value, undefined, tags);
     else this.lru.delete(k);
   }
 
@@ -213,7 +221,7 @@ export class Region<T> {
     const rejected: PayloadRejection[] = [];
     for (const payload of payloads) {
       const read = readRegionPayload(this.id, payload);
-      if (read.kind === 'value') this.storeValue(read.key, read.value as T);
+      if (read.kind === 'value') this.storeValue(read.key, read.value as T, read.tags);
       else if (read.kind === 'tags') this.invalidateTags(read.tags);
       else rejected.push({ payload, reason: read.reason });
     }
