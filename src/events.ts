@@ -58,6 +58,11 @@ export interface DistcacheEvents {
    * `servedFromGrace`, the expired entry the region kept for this case. Nothing was cached.
    */
   'region:load-error': { region: string; key: RegionKey; error: Error; servedFromGrace: boolean };
+  /**
+   * An invalidation was applied to a region on this server: `keys` dropped (or stored, for
+   * `values`), `'all'` for refreshAll or a cold boot, or `tags`.
+   */
+  'region:invalidated': { region: string; keys: RegionKey[] | 'all'; tags: string[] | null; values: boolean };
   /** An invalidation overtook a load: it answered the callers that were waiting and stored nothing. */
   'region:load-discarded': { region: string; key: RegionKey };
 }

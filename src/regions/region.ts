@@ -18,7 +18,7 @@ export interface RegionHost {
   remove(refresher: string, ids: CacheId[], options?: { trx?: Knex.Transaction }): Promise<void>;
   refreshAll(refresher: string, options?: { trx?: Knex.Transaction }): Promise<void>;
   refreshPayload(refresher: string, payloads: JsonValue[], options?: { trx?: Knex.Transaction }): Promise<void>;
-  emit<E extends 'region:load-error' | 'region:load-discarded'>(event: E, payload: DistcacheEvents[E]): void;
+  emit<E extends 'region:load-error' | 'region:load-discarded' | 'region:invalidated'>(event: E, payload: DistcacheEvents[E]): void;
 }
 
 export interface RegionWriteOptions {
@@ -188,11 +188,12 @@ export class Region<T> {
 
   /** @internal Applies an invalidation of keys on this server. */
   invalidate(keys: readonly CacheId[]): void {
-    for (const key of keys) {
-      const k = regionKey(key);
+    const dropped = keys.map(regionKey);
+    for (const k of dropped) {
       this.loads.forget(k);
       this.lru.delete(k);
     }
+    this.host.emit('region:invalidated', { region: this.id, keys: dropped, tags: null, values: false });
   }
 
   /** @internal refreshAll or a cold boot on this server: empty, and every load in flight overtaken. */
@@ -200,13 +201,16 @@ export class Region<T> {
     this.loads.clear();
     this.lru.clear();
     this.tags.clear();
+    this.host.emit('region:invalidated', { region: this.id, keys: 'all', tags: null, values: false });
   }
 
   /** @internal */
   invalidateTags(tags: readonly string[]): void {
     const set = new Set(tags);
     this.loads.forgetTagged(set);
-    for (const key of this.tags.keysOf(set)) this.lru.delete(key);
+    const keys = this.tags.keysOf(set);
+    for (const key of keys) this.lru.delete(key);
+    this.host.emit('region:invalidated', { region: this.id, keys, tags: [...tags], values: false });
   }
 
   /** @internal A value from the log: it replaces the entry and overtakes the key's load in flight. */
@@ -215,6 +219,7 @@ export class Region<T> {
     this.loads.forget(k);
     if (this.storing) this.put(k, value, undefined, tags);
     else this.lru.delete(k);
+    this.host.emit('region:invalidated', { region: this.id, keys: [k], tags: null, values: true });
   }
 
   private applyPayloads(payloads: unknown[]): void {
