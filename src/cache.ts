@@ -138,6 +138,7 @@ export class DistributedCache {
         return last ? `${last.at.toISOString()} ${last.source}: ${last.message}`.slice(0, 2000) : null;
       },
       refresherIds: () => this.registry.all().map((r) => r.id),
+      regions: () => this.regionSet.stats(),
     });
     this.heartbeat = new Heartbeat(() => this.membership.beat(), this.events, o.logger, o.heartbeatInterval);
     this.events.on('heartbeat:error', ({ error }) => this.errorRecord.record('heartbeat', error));
