@@ -86,7 +86,8 @@ export class Membership {
     if (this.state !== 'joined') return;
     const { registration: me, staleServerTimeout } = this.settings;
     const written = this.role;
-    const touched = await this.servers.touch(me, written, this.settings.lastError(), this.settings.refresherIds(), this.settings.regions?.());
+    const { lastError, refresherIds, regions } = this.settings;
+    const touched = await this.servers.touch(me, written, lastError(), refresherIds(), regions?.());
     if (touched.found === 'other' && this.registered) this.duplicate(touched);
     this.registered = true;
     const { active, wentStale } = await this.servers.sweep(staleServerTimeout);

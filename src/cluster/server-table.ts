@@ -54,7 +54,13 @@ export class ServerTable {
    * taken over by another instance is how a duplicate identity shows. Otherwise (first start, a
    * forgotten row, a row another instance took) registers this instance, and says what it found.
    */
-  async touch(me: Registration, role: ServerRole, lastError: string | null, refresherIds: readonly string[], regions?: readonly RegionStats[]): Promise<TouchResult> {
+  async touch(
+    me: Registration,
+    role: ServerRole,
+    lastError: string | null,
+    refresherIds: readonly string[],
+    regions?: readonly RegionStats[],
+  ): Promise<TouchResult> {
     const now = this.sql.store.clockSql(0);
     const fields = {
       last_heartbeat: now,

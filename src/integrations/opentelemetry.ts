@@ -1,4 +1,5 @@
-import { metrics, SpanKind, SpanStatusCode, trace, type Attributes, type Meter, type Observable, type Span, type Tracer } from '@opentelemetry/api';
+import { metrics, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Attributes, Meter, Observable, Span, Tracer } from '@opentelemetry/api';
 import type { RegionStats } from '../regions/stats.js';
 import type { DistributedCache } from '../cache.js';
 import type { SyncResult } from '../sync/poller.js';
@@ -124,7 +125,8 @@ export interface RegionMetricsOptions {
 export function regionMetrics(cache: DistributedCache, options: RegionMetricsOptions = {}): TracingHandle {
   const meter = options.meter ?? metrics.getMeter('distcache');
   const instruments = Object.entries(REGION_INSTRUMENTS).map(([figure, name]) => {
-    const instrument: Observable = figure === 'size' ? meter.createObservableGauge(name, { description: 'Entries in the region now.' }) : meter.createObservableCounter(name);
+    const instrument: Observable =
+      figure === 'size' ? meter.createObservableGauge(name, { description: 'Entries in the region now.' }) : meter.createObservableCounter(name);
     return [figure as Exclude<keyof RegionStats, 'region'>, instrument] as const;
   });
   const callback = (result: { observe(observable: Observable, value: number, attributes?: Attributes): void }) => {

@@ -28,7 +28,10 @@ export interface RegionOptions<T> {
    * `servedFromGrace`). Never an entry that was invalidated. Needs `ttl`. @default 0
    */
   grace?: Duration;
-  /** Cache a loader's `undefined` (not found) for this long; invalidations clear it like any entry. @default false (misses are not cached) */
+  /**
+   * Cache a loader's `undefined` (not found) for this long; invalidations clear it like any entry.
+   * @default false (misses are not cached)
+   */
   cacheMisses?: Duration | false;
   /**
    * Give each caller its own `structuredClone` of the value, so a caller that mutates it changes
@@ -53,7 +56,13 @@ export interface ResolvedRegionOptions<T> {
   readonly clock: { now(): number } | undefined;
 }
 
-export const REGION_DEFAULTS = Object.freeze({ max: 10_000, ttl: 0, grace: 0, cacheMisses: 0, clone: false } satisfies Partial<ResolvedRegionOptions<unknown>>);
+export const REGION_DEFAULTS = Object.freeze({
+  max: 10_000,
+  ttl: 0,
+  grace: 0,
+  cacheMisses: 0,
+  clone: false,
+} satisfies Partial<ResolvedRegionOptions<unknown>>);
 
 function invalid(id: string, option: string, message: string): never {
   throw new errors.InvalidOptionError(`region('${id}') ${option}: ${message}`);
@@ -62,20 +71,25 @@ function invalid(id: string, option: string, message: string): never {
 function duration(id: string, option: string, value: Duration | undefined | false, fallback: number): number {
   if (value === undefined || value === false) return fallback;
   const parsed = parseDuration(value);
-  if (parsed === undefined || parsed === 0) invalid(id, option, `${JSON.stringify(value)} is not a positive duration; give milliseconds or a string such as '30s', '10m'`);
+  if (parsed === undefined || parsed === 0) {
+    invalid(id, option, `${JSON.stringify(value)} is not a positive duration; give milliseconds or a string such as '30s', '10m'`);
+  }
   return parsed;
 }
 
 function positiveInteger(id: string, option: string, value: number | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) invalid(id, option, `${JSON.stringify(value)} must be a whole number of at least 1`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    invalid(id, option, `${JSON.stringify(value)} must be a whole number of at least 1`);
+  }
   return value;
 }
 
 export function resolveRegionOptions<T>(id: string, options: RegionOptions<T> = {}): ResolvedRegionOptions<T> {
   if (typeof options !== 'object' || options === null) invalid(id, 'options', 'must be an object such as { load, max, ttl }');
-  if (options.load !== undefined && typeof options.load !== 'function') invalid(id, 'load', 'must be a function (key) => value | undefined');
-  if (options.sizeOf !== undefined && typeof options.sizeOf !== 'function') invalid(id, 'sizeOf', 'must be a function (value, key) => positive whole number');
+  const notFunction = (value: unknown) => value !== undefined && typeof value !== 'function';
+  if (notFunction(options.load)) invalid(id, 'load', 'must be a function (key) => value | undefined');
+  if (notFunction(options.sizeOf)) invalid(id, 'sizeOf', 'must be a function (value, key) => positive whole number');
   const maxSize = positiveInteger(id, 'maxSize', options.maxSize);
   if (maxSize !== undefined && !options.sizeOf) invalid(id, 'maxSize', 'needs sizeOf, the function that measures one value');
   if (maxSize === undefined && options.sizeOf) invalid(id, 'sizeOf', 'is only used with maxSize; set maxSize too');
@@ -85,7 +99,9 @@ export function resolveRegionOptions<T>(id: string, options: RegionOptions<T> = 
   if (grace > 0 && ttl === 0) invalid(id, 'grace', 'needs ttl: grace is how long an entry is kept after its ttl ran out');
   const cacheMisses = duration(id, 'cacheMisses', options.cacheMisses, REGION_DEFAULTS.cacheMisses);
   if (options.clone !== undefined && typeof options.clone !== 'boolean') invalid(id, 'clone', 'must be true or false');
-  if (options.clock !== undefined && typeof options.clock?.now !== 'function') invalid(id, 'clock', 'must have a now() method returning milliseconds');
+  if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
+    invalid(id, 'clock', 'must have a now() method returning milliseconds');
+  }
   return Object.freeze({
     load: options.load,
     max,
@@ -109,7 +125,10 @@ export interface LoadOptions {
 
 export const TAG_PATTERN = /^[\s\S]{1,256}$/;
 
-export function resolveLoadOptions(id: string, options: LoadOptions | undefined): { ttl: number | undefined; tags: readonly string[] | undefined } {
+export function resolveLoadOptions(
+  id: string,
+  options: LoadOptions | undefined,
+): { ttl: number | undefined; tags: readonly string[] | undefined } {
   if (options === undefined) return { ttl: undefined, tags: undefined };
   const ttl = options.ttl === undefined ? undefined : duration(id, 'getOrLoad ttl', options.ttl, 0);
   return { ttl, tags: options.tags === undefined ? undefined : checkTags(id, 'getOrLoad tags', options.tags) };

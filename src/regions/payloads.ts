@@ -29,7 +29,9 @@ export function readRegionPayload(region: string, payload: unknown): RegionPaylo
   if (payload !== null && typeof payload === 'object' && !Array.isArray(payload)) {
     const p = payload as Record<string, unknown>;
     try {
-      if (Object.hasOwn(p, 'refreshTags') && !Object.hasOwn(p, 'key')) return { kind: 'tags', tags: checkTags(region, 'refreshTags payload', p.refreshTags) };
+      if (Object.hasOwn(p, 'refreshTags') && !Object.hasOwn(p, 'key')) {
+        return { kind: 'tags', tags: checkTags(region, 'refreshTags payload', p.refreshTags) };
+      }
       if (Object.hasOwn(p, 'key') && Object.hasOwn(p, 'value') && (typeof p.key === 'number' || typeof p.key === 'string')) {
         const tags = p.tags === undefined ? undefined : checkTags(region, 'tags of a value payload', p.tags);
         return { kind: 'value', key: regionKey(p.key), value: p.value as JsonValue, tags };

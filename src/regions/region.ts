@@ -7,7 +7,8 @@ import type { CacheRefresher } from '../refreshers/refresher.js';
 import { RejectedPayloadError, type PayloadRejection } from '../integrations/refreshers/payload-schema.js';
 import { regionKey, type RegionKey } from './keys.js';
 import { LoadTable, type Load } from './loads.js';
-import { checkTags, resolveLoadOptions, resolveRegionOptions, type LoadOptions, type RegionLoader, type RegionOptions, type ResolvedRegionOptions } from './options.js';
+import { checkTags, resolveLoadOptions, resolveRegionOptions } from './options.js';
+import type { LoadOptions, RegionLoader, RegionOptions, ResolvedRegionOptions } from './options.js';
 import { readRegionPayload, tagsPayload, valuePayload } from './payloads.js';
 import { emptyCounters, type RegionStats } from './stats.js';
 import { TagIndex } from './tags.js';
@@ -31,6 +32,7 @@ const MISS = Symbol('distcache.miss');
 /** Nothing fresh is cached for the key. */
 const NOTHING = Symbol('distcache.nothing');
 type Slot<T> = T | typeof MISS;
+type Tags = readonly string[] | undefined;
 
 /**
  * A cache region: a bounded in-process cache (lru-cache) that loads through, one load per key at
@@ -68,7 +70,9 @@ export class Region<T> {
     const o = this.options;
     const lruOptions: LRUCache.Options<RegionKey, Slot<T> & {}, unknown> = {
       ...(o.max !== undefined ? { max: o.max } : {}),
-      ...(o.maxSize !== undefined ? { maxSize: o.maxSize, sizeCalculation: (v: Slot<T>, k: RegionKey) => (v === MISS ? 1 : o.sizeOf!(v as T, k)) } : {}),
+      ...(o.maxSize !== undefined
+        ? { maxSize: o.maxSize, sizeCalculation: (v: Slot<T>, k: RegionKey) => (v === MISS ? 1 : o.sizeOf!(v as T, k)) }
+        : {}),
       // 0: lru-cache then reads the clock on each check and keeps no timer to forget its cached reading.
       ttlResolution: 0,
       ...(o.clock ? { perf: o.clock } : {}),
@@ -95,7 +99,9 @@ export class Region<T> {
     }
     this.counters.misses += 1;
     const loader = this.options.load;
-    if (!loader) return Promise.reject(new errors.InvalidOptionError(`region('${this.id}') has no load option; pass one, or use getOrLoad(key, loader)`));
+    if (!loader) {
+      return Promise.reject(new errors.InvalidOptionError(`region('${this.id}') has no load option; pass one, or use getOrLoad(key, loader)`));
+    }
     return this.join(k, loader, undefined, undefined);
   }
 
@@ -105,7 +111,9 @@ export class Region<T> {
     let resolved: ReturnType<typeof resolveLoadOptions>;
     try {
       k = regionKey(key);
-      if (typeof loader !== 'function') throw new errors.InvalidOptionError(`region('${this.id}') getOrLoad: loader must be a function () => value | undefined`);
+      if (typeof loader !== 'function') {
+        throw new errors.InvalidOptionError(`region('${this.id}') getOrLoad: loader must be a function () => value | undefined`);
+      }
       resolved = resolveLoadOptions(this.id, options);
     } catch (err) {
       return Promise.reject(err);
@@ -156,8 +164,11 @@ export class Region<T> {
    */
   refreshValues(entries: { key: RegionKey; value: T & JsonValue; tags?: string[] }[], options?: RegionWriteOptions): Promise<void> {
     try {
-      if (!Array.isArray(entries) || entries.length === 0) throw new errors.InvalidInstructionError(`region('${this.id}') refreshValues: give at least one { key, value }`);
-      const payloads = entries.map((e) => valuePayload(regionKey(e.key), e.value, e.tags === undefined ? undefined : checkTags(this.id, 'refreshValues tags', e.tags)));
+      if (!Array.isArray(entries) || entries.length === 0) {
+        throw new errors.InvalidInstructionError(`region('${this.id}') refreshValues: give at least one { key, value }`);
+      }
+      const tagsOf = (tags: string[] | undefined) => (tags === undefined ? undefined : checkTags(this.id, 'refreshValues tags', tags));
+      const payloads = entries.map((e) => valuePayload(regionKey(e.key), e.value, tagsOf(e.tags)));
       return this.host.refreshPayload(this.id, payloads, options);
     } catch (err) {
       return Promise.reject(err);
@@ -244,13 +255,13 @@ export class Region<T> {
     return slot === undefined ? NOTHING : slot;
   }
 
-  private join(k: RegionKey, loader: RegionLoader<T>, ttl: number | undefined, tags: readonly string[] | undefined): Promise<T | undefined> {
+  private join(k: RegionKey, loader: RegionLoader<T>, ttl: number | undefined, tags: Tags): Promise<T | undefined> {
     const current = this.loads.get(k);
     const promise = current ? current.promise : this.start(k, loader, ttl, tags);
     return this.options.clone ? promise.then((v) => (v === undefined ? v : structuredClone(v))) : promise;
   }
 
-  private start(k: RegionKey, loader: RegionLoader<T>, ttl: number | undefined, tags: readonly string[] | undefined): Promise<T | undefined> {
+  private start(k: RegionKey, loader: RegionLoader<T>, ttl: number | undefined, tags: Tags): Promise<T | undefined> {
     // An entry in its grace period: the fallback if this load fails. It was never invalidated, or it would be gone.
     const fallback = this.options.grace > 0 ? this.lru.peek(k) : undefined;
     this.counters.loads += 1;
@@ -260,7 +271,7 @@ export class Region<T> {
     return load.promise;
   }
 
-  private async run(load: Load<T>, loader: RegionLoader<T>, fallback: Slot<T> | undefined, ttl: number | undefined): Promise<T | undefined> {
+  private async run(load: Load<T>, loader: RegionLoader<T>, fallback: Slot<T> | undefined, ttl?: number): Promise<T | undefined> {
     this.loads.add(load);
     let value: T | undefined;
     try {
@@ -272,7 +283,8 @@ export class Region<T> {
       // Only a load nothing overtook may fall back: an invalidated entry is never served.
       const graceful = current && fallback !== undefined;
       if (graceful) this.counters.servedFromGrace += 1;
-      this.host.emit('region:load-error', { region: this.id, key: load.key, error: err instanceof Error ? err : new Error(String(err)), servedFromGrace: graceful });
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.host.emit('region:load-error', { region: this.id, key: load.key, error, servedFromGrace: graceful });
       if (graceful) return fallback === MISS ? undefined : (fallback as T);
       throw err;
     }

@@ -72,7 +72,11 @@ export function serversTable(servers: readonly ServerView[]): string {
 /** The cache regions each server published with its last heartbeat; undefined when none did. */
 export function regionsTable(servers: readonly ServerView[]): string | undefined {
   const rows = servers.flatMap((s) =>
-    (s.regions ?? []).map((r) => [s.identity, r.region, count(r.size), count(r.hits), count(r.misses), count(r.loads), count(r.loadErrors), count(r.loadsDiscarded), count(r.servedFromGrace), count(r.evictions)]),
+    (s.regions ?? []).map((r) => [
+      s.identity,
+      r.region,
+      ...[r.size, r.hits, r.misses, r.loads, r.loadErrors, r.loadsDiscarded, r.servedFromGrace, r.evictions].map(count),
+    ]),
   );
   if (rows.length === 0) return undefined;
   return table(['SERVER', 'REGION', 'SIZE', 'HITS', 'MISSES', 'LOADS', 'LOAD ERRORS', 'DISCARDED', 'FROM GRACE', 'EVICTIONS'], rows);
