@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import knexFactory from 'knex';
 import { migrate } from '../src/index.js';
-import { availability, DATABASES, dropPrefixed, freshPrefix, selectedDialects, sqliteConfig, sqliteFile, type DialectName } from './support/databases.js';
+import { availability, DATABASES, dropPrefixed, freshPrefix, selectedDialects, sqliteConfig, sqliteFile } from './support/databases.js';
+import type { DialectName } from './support/databases.js';
 import { runRace, type RaceChildSettings, type RaceResult } from './support/region-race.js';
 
 /**
@@ -43,19 +44,24 @@ async function race(dialect: DialectName, mode: RaceChildSettings['mode']): Prom
   }
 }
 
-const sum = (results: RaceResult[], field: 'stale' | 'entries' | 'writes' | 'reads' | 'discarded') => results.reduce((n, r) => n + r[field], 0);
+type Figure = 'stale' | 'entries' | 'writes' | 'reads' | 'discarded';
+const sum = (results: RaceResult[], field: Figure) => results.reduce((n, r) => n + r[field], 0);
 
 for (const dialect of selectedDialects()) {
-  test(`${dialect}: after readers and writers on three servers, a region holds no stale entry; a hand-written read-through does`, async (t) => {
+  const name = `${dialect}: after readers and writers on three servers, a region holds no stale entry; a hand-written read-through does`;
+  test(name, async (t) => {
     const skip = await availability(dialect);
     if (skip) return t.skip(skip);
     const region = await race(dialect, 'region');
-    t.diagnostic(`region: ${sum(region, 'writes')} writes, ${sum(region, 'reads')} reads, ${sum(region, 'entries')} entries checked, ${sum(region, 'discarded')} loads discarded as overtaken, stale ${sum(region, 'stale')}`);
+    t.diagnostic(
+      `region: ${sum(region, 'writes')} writes, ${sum(region, 'reads')} reads, ${sum(region, 'entries')} entries checked, ` +
+        `${sum(region, 'discarded')} loads discarded as overtaken, stale ${sum(region, 'stale')}`,
+    );
     assert.ok(sum(region, 'writes') > 50, 'the writers wrote');
     assert.ok(sum(region, 'entries') > 0, 'the servers hold entries to check');
     assert.equal(sum(region, 'stale'), 0, `stale entries: ${JSON.stringify(region.map((r) => [r.identity, r.stale]))}`);
     const plain = await race(dialect, 'read-through');
     t.diagnostic(`read-through: ${sum(plain, 'writes')} writes, ${sum(plain, 'entries')} entries checked, stale ${sum(plain, 'stale')}`);
-    assert.ok(sum(plain, 'stale') > 0, 'the same workload over a hand-written read-through leaves stale entries (the race the region closes)');
+    assert.ok(sum(plain, 'stale') > 0, 'the same workload over a hand-written read-through leaves stale entries (the race regions close)');
   });
 }

@@ -83,7 +83,9 @@ async function localFigures(s: Settings, target: Awaited<ReturnType<typeof fresh
         id: 8,
         what: 'region cold key: 1,000 concurrent gets',
         db: 'in process',
-        result: `${coldLoads} loader call${coldLoads === 1 ? '' : 's'}, all 1,000 answered: ${allAnswered}, ${coldMs.toFixed(1)} ms (loader takes 5 ms)`,
+        result:
+          `${coldLoads} loader call${coldLoads === 1 ? '' : 's'}, all 1,000 answered: ${allAnswered}, ` +
+          `${coldMs.toFixed(1)} ms (loader takes 5 ms)`,
         floor: '1 load',
         met: coldLoads === 1 && allAnswered,
       },
@@ -156,7 +158,9 @@ async function remoteRefresh(s: Settings): Promise<Figure> {
     await wake.stop();
     const fromCommit = (kind: 'cache' | 'raw', sent: Map<number, { committed: number }>) =>
       got.samples.filter((x) => x.kind === kind && sent.has(x.key)).map((x) => x.at - sent.get(x.key)!.committed);
-    const fromCall = got.samples.filter((x) => x.kind === 'cache' && sentRegion.has(x.key)).map((x) => x.at - (sentRegion.get(x.key) as { called: number }).called);
+    const fromCall = got.samples
+      .filter((x) => x.kind === 'cache' && sentRegion.has(x.key))
+      .map((x) => x.at - sentRegion.get(x.key)!.called);
     const region = fromCommit('cache', sentRegion);
     const payload = fromCommit('raw', sentPayload);
     const r = percentile(region, 99) / percentile(payload, 99);
@@ -169,7 +173,9 @@ async function remoteRefresh(s: Settings): Promise<Figure> {
       ratio: `p99 ${ratio(r)}×`,
       floor: 'p99 within 1.2× of #1',
       met: r <= 1.2,
-      note: `From the commit (the writer's call returned), as #1; from the call, commit included: ${pctText(fromCall)}. ${got.stillCached} of ${samples + warmup} keys still cached after the run (should be 0).`,
+      note:
+        `From the commit (the writer's call returned), as #1; from the call, commit included: ${pctText(fromCall)}. ` +
+        `${got.stillCached} of ${samples + warmup} keys still cached after the run (should be 0).`,
     };
   } finally {
     receiver.send({ type: 'stop' });

@@ -26,7 +26,8 @@ cache.on('region:invalidated', ({ region, keys }) => {
   if (from === 'local') return;
   // The next read loads the new price: show it, as a page render would.
   void Promise.all(ids.map((id) => products.get(id)))
-    .then((rows) => console.log(`  ${identity.padEnd(6)} <- refresh product ${rows.map((p) => `#${p?.id}=${p?.price.toFixed(2)}`).join(' ')}`))
+    .then((rows) => rows.map((p) => `#${p?.id}=${p?.price.toFixed(2)}`).join(' '))
+    .then((shown) => console.log(`  ${identity.padEnd(6)} <- refresh product ${shown}`))
     .catch((err) => console.error(`  ${identity.padEnd(6)} could not load: ${err}`));
 });
 cache.on('instruction:applied', (e) => (source = e.source));

@@ -13,10 +13,21 @@ import { DATABASES, sqliteConfig } from './databases.js';
 import type { RaceChildSettings, RaceChildMessage, RaceParentMessage } from './region-race.js';
 
 const settings = JSON.parse(process.argv[2] ?? '{}') as RaceChildSettings;
-const knex = knexFactory(settings.dialect === 'sqlite' ? sqliteConfig(settings.sqliteFile ?? '') : { ...DATABASES[settings.dialect].config(), pool: { min: 0, max: 12 } });
+const knex = knexFactory(
+  settings.dialect === 'sqlite'
+    ? sqliteConfig(settings.sqliteFile ?? '')
+    : { ...DATABASES[settings.dialect].config(), pool: { min: 0, max: 12 } },
+);
 const send = (message: RaceChildMessage) => process.send?.(message);
 const table = `${settings.prefix}app_data`;
-const cache = new DistributedCache({ knex, tablePrefix: settings.prefix, serverIdentity: settings.identity, syncInterval: 50, pruneSchedule: false, logger: silentLogger });
+const cache = new DistributedCache({
+  knex,
+  tablePrefix: settings.prefix,
+  serverIdentity: settings.identity,
+  syncInterval: 50,
+  pruneSchedule: false,
+  logger: silentLogger,
+});
 
 type Row = { version: number };
 let loads = 0;
@@ -42,7 +53,8 @@ if (settings.mode === 'region') {
   discarded = () => rows.stats().loadsDiscarded;
 } else {
   const lru = new LRUCache<number, Row>({ max: 10_000 });
-  cache.register({ id: 'row', refreshAll: () => lru.clear(), refresh: (ids) => ids.forEach((id) => lru.delete(Number(id))), remove: (ids) => ids.forEach((id) => lru.delete(Number(id))) });
+  const drop = (ids: readonly (number | string)[]) => ids.forEach((id) => lru.delete(Number(id)));
+  cache.register({ id: 'row', refreshAll: () => lru.clear(), refresh: drop, remove: drop });
   read = async (id) => {
     const hit = lru.get(id);
     if (hit) return hit;
@@ -122,6 +134,8 @@ process.on('message', (message: RaceParentMessage) => {
 });
 process.on('disconnect', () => setTimeout(() => process.exit(0), 50).unref());
 
-if (process.env.RACE_DEBUG) setInterval(() => console.error(settings.identity, { running, reads, writes, failedWrites, loads, lastError }), 500).unref();
+if (process.env.RACE_DEBUG) {
+  setInterval(() => console.error(settings.identity, { running, reads, writes, failedWrites, loads, lastError }), 500).unref();
+}
 await cache.start();
 send({ type: 'ready' });

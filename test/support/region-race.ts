@@ -16,7 +16,17 @@ export interface RaceChildSettings {
 export type RaceChildMessage =
   | { type: 'ready' }
   | { type: 'quiet' }
-  | { type: 'result'; stale: number; entries: number; reads: number; writes: number; failedWrites: number; lastError: string; loads: number; discarded: number };
+  | {
+      type: 'result';
+      stale: number;
+      entries: number;
+      reads: number;
+      writes: number;
+      failedWrites: number;
+      lastError: string;
+      loads: number;
+      discarded: number;
+    };
 export type RaceParentMessage = { type: 'go'; durationMs: number } | { type: 'check' };
 export type RaceResult = Extract<RaceChildMessage, { type: 'result' }> & { identity: string };
 
