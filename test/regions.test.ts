@@ -156,15 +156,18 @@ test('errors: duplicate id, region after start, bad options, bad keys and payloa
 
 test('before the first sync and after stop() nothing is stored (no invalidation could reach it); loads still run', async (t) => {
   const h = await harness(t, 'sqlite');
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const timersBefore = timers();
   const cache = h.cache({ serverIdentity: 'web-1' });
   let calls = 0;
-  const products = cache.region<Row>('product', { load: () => ({ v: ++calls }) });
+  const products = cache.region<Row>('product', { load: () => ({ v: ++calls }), ttl: '1m', grace: '1h', cacheMisses: '1m' });
   assert.deepEqual(await products.get(1), { v: 1 });
   assert.equal(products.peek(1), undefined);
   await cache.start();
   await products.get(1);
   assert.deepEqual(products.peek(1), { v: 2 });
   await cache.stop();
+  assert.equal(timers(), timersBefore, 'stop() leaves no timer behind (regions keep none: lru-cache reads the clock without one)');
   assert.equal(products.peek(1), undefined, 'stop() empties the region');
   assert.deepEqual(await products.get(1), { v: 3 });
   assert.equal(products.stats().size, 0);
