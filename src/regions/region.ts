@@ -135,12 +135,21 @@ export class Region<T> {
 
   /** Every server drops these keys (the next read loads them). Same as cache.refresh(id, keys). */
   refresh(keys: RegionKey | RegionKey[], options?: RegionWriteOptions): Promise<void> {
-    return this.host.refresh(this.id, Array.isArray(keys) ? keys : [keys], options);
+    return this.send((ids) => this.host.refresh(this.id, ids, options), keys);
   }
 
   /** Every server removes these keys. Same as cache.remove(id, keys). */
   remove(keys: RegionKey | RegionKey[], options?: RegionWriteOptions): Promise<void> {
-    return this.host.remove(this.id, Array.isArray(keys) ? keys : [keys], options);
+    return this.send((ids) => this.host.remove(this.id, ids, options), keys);
+  }
+
+  /** Keys go out in their one form ('42' as 42), so the log and every coalescing step see one id. */
+  private send(write: (ids: RegionKey[]) => Promise<void>, keys: RegionKey | RegionKey[]): Promise<void> {
+    try {
+      return write((Array.isArray(keys) ? keys : [keys]).map(regionKey));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Every server empties this region and discards its loads in flight. */
