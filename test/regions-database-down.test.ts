@@ -29,11 +29,29 @@ test('the database is down: a region answers from grace, then recovers when the 
     tb.integer('id').primary();
     tb.text('name');
   });
-  await direct(`${prefix}app_data`).insert([{ id: 1, name: 'one' }, { id: 2, name: 'two' }]);
+  await direct(`${prefix}app_data`).insert([
+    { id: 1, name: 'one' },
+    { id: 2, name: 'two' },
+  ]);
   const viaProxy = new URL(PG_URL);
   viaProxy.port = String(proxy.port);
-  const knex = knexFactory({ client: 'pg', connection: viaProxy.toString(), pool: { min: 0, max: 4 }, acquireConnectionTimeout: 2000, log: quiet });
-  const cache = new DistributedCache({ knex, tablePrefix: prefix, serverIdentity: 'web-1', syncInterval: 50, maxErrorBackoff: 200, queryTimeout: 1000, pruneSchedule: false, logger: silentLogger });
+  const knex = knexFactory({
+    client: 'pg',
+    connection: viaProxy.toString(),
+    pool: { min: 0, max: 4 },
+    acquireConnectionTimeout: 2000,
+    log: quiet,
+  });
+  const cache = new DistributedCache({
+    knex,
+    tablePrefix: prefix,
+    serverIdentity: 'web-1',
+    syncInterval: 50,
+    maxErrorBackoff: 200,
+    queryTimeout: 1000,
+    pruneSchedule: false,
+    logger: silentLogger,
+  });
   t.after(async () => {
     await cache.stop();
     await knex.destroy();
@@ -72,11 +90,25 @@ test('the database is down: a region answers from grace, then recovers when the 
   await assert.rejects(rows.get(1));
 
   await proxy.up();
-  await waitFor(async () => (await rows.get(1).then(() => true, () => false)), { timeout: 15_000, describe: () => 'the region should load again once the database is back' });
+  await waitFor(
+    async () =>
+      await rows.get(1).then(
+        () => true,
+        () => false,
+      ),
+    { timeout: 15_000, describe: () => 'the region should load again once the database is back' },
+  );
   assert.deepEqual(await rows.get(1), { name: 'one' });
   // The cache is syncing again: a write from another server (the direct connection) reaches it.
   await direct(`${prefix}app_data`).where({ id: 1 }).update({ name: 'uno' });
-  const other = new DistributedCache({ knex: direct, tablePrefix: prefix, serverIdentity: 'web-2', pruneSchedule: false, notify: false, logger: silentLogger });
+  const other = new DistributedCache({
+    knex: direct,
+    tablePrefix: prefix,
+    serverIdentity: 'web-2',
+    pruneSchedule: false,
+    notify: false,
+    logger: silentLogger,
+  });
   other.region('row', {});
   await other.start();
   await other.refresh('row', [1]);

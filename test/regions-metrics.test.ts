@@ -13,7 +13,11 @@ async function twoRegions(t: Parameters<typeof startedCache>[0]) {
   let b!: Region<number>;
   const { cache } = await startedCache(t, (c) => {
     a = c.region<number>('a', { load: (k) => Number(k), max: 2 });
-    b = c.region<number>('b', { load: () => { throw new Error('down'); } });
+    b = c.region<number>('b', {
+      load: () => {
+        throw new Error('down');
+      },
+    });
   });
   await a.get(1);
   await a.get(1);
@@ -29,8 +33,12 @@ test('Prometheus: every region figure, labelled by region, as region.stats() has
   const registry = new Registry();
   const handle = registerMetrics(cache, { registry });
   const text = await registry.metrics();
-  const value = (metric: string, region: string) => Number(new RegExp(`^distcache_${metric}\\{region="${region}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
-  for (const [region, stats] of [['a', a.stats()], ['b', b.stats()]] as const) {
+  const value = (metric: string, region: string) =>
+    Number(new RegExp(`^distcache_${metric}\\{region="${region}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+  for (const [region, stats] of [
+    ['a', a.stats()],
+    ['b', b.stats()],
+  ] as const) {
     assert.equal(value('region_hits_total', region), stats.hits);
     assert.equal(value('region_misses_total', region), stats.misses);
     assert.equal(value('region_loads_total', region), stats.loads);
@@ -42,7 +50,11 @@ test('Prometheus: every region figure, labelled by region, as region.stats() has
   }
   assert.deepEqual([a.stats().hits, a.stats().evictions, a.stats().size, b.stats().loadErrors], [2, 1, 2, 1]);
   await a.get(2);
-  assert.equal(Number(/^distcache_region_hits_total\{region="a"\} (\S+)$/m.exec(await registry.metrics())?.[1]), 3, 'a later scrape shows the new total');
+  assert.equal(
+    Number(/^distcache_region_hits_total\{region="a"\} (\S+)$/m.exec(await registry.metrics())?.[1]),
+    3,
+    'a later scrape shows the new total',
+  );
   handle.close();
   assert.equal(registry.getSingleMetric('distcache_region_hits_total'), undefined);
 });
@@ -67,7 +79,10 @@ test('OpenTelemetry: the same figures as observable instruments with distcache.r
   const seen = new Map<string, number>();
   const byInstrument = new Map([...created].map(([name, o]) => [o, name]));
   for (const cb of callbacks) cb({ observe: (o, v, attrs) => void seen.set(`${byInstrument.get(o)}|${attrs?.['distcache.region']}`, v) });
-  for (const [region, stats] of [['a', a.stats()], ['b', b.stats()]] as const) {
+  for (const [region, stats] of [
+    ['a', a.stats()],
+    ['b', b.stats()],
+  ] as const) {
     for (const [figure, name] of Object.entries(REGION_INSTRUMENTS)) {
       assert.equal(seen.get(`${name}|${region}`), stats[figure as keyof typeof REGION_INSTRUMENTS], `${name} for ${region}`);
     }

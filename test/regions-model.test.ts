@@ -125,7 +125,10 @@ test('model: the same property finds the race in a read-through that stores what
           const done = deferred<Value | undefined>();
           const k = s.k;
           pending.push({ k, version: db.get(k)!, done });
-          void done.promise.then((v) => void cache.set(k, v), () => undefined);
+          void done.promise.then(
+            (v) => void cache.set(k, v),
+            () => undefined,
+          );
         } else if (s.t === 'complete' && pending.length > 0) {
           const [load] = pending.splice(s.pick % pending.length, 1);
           load!.done.resolve(load!.version === 0 ? undefined : { k: load!.k, version: load!.version });

@@ -27,7 +27,12 @@ test('a loader error reaches every waiting caller, is never cached, and is emitt
   const { cache } = await startedCache(t, (c) => (products = c.region<Row>('product', { load: loader.load })));
   const events: DistcacheEvents['region:load-error'][] = [];
   cache.on('region:load-error', (e) => events.push(e));
-  const reads = [products.get(1), products.get('1'), products.get(1)].map((r) => r.then(() => 'resolved', (e: Error) => e.message));
+  const reads = [products.get(1), products.get('1'), products.get(1)].map((r) =>
+    r.then(
+      () => 'resolved',
+      (e: Error) => e.message,
+    ),
+  );
   await loader.reject(0, new Error('database is down'));
   assert.deepEqual(await Promise.all(reads), ['database is down', 'database is down', 'database is down']);
   const next = products.get(1);
@@ -40,7 +45,12 @@ test('a loader error reaches every waiting caller, is never cached, and is emitt
     [['product', 1, false]],
   );
   // A loader that throws synchronously is an error like any other.
-  await assert.rejects(products.getOrLoad(2, () => { throw new Error('sync throw'); }), /sync throw/);
+  await assert.rejects(
+    products.getOrLoad(2, () => {
+      throw new Error('sync throw');
+    }),
+    /sync throw/,
+  );
 });
 
 test('grace: an expired entry is served while the loader fails, counted, until grace runs out; never an invalidated one', async (t) => {
@@ -137,14 +147,35 @@ test('errors: duplicate id, region after start, bad options, bad keys and payloa
   const h = await harness(t, 'sqlite');
   const cache = h.cache({ serverIdentity: 'web-1', refreshers: [{ id: 'member', refreshAll() {} }] });
   const products = cache.region<Row>('product', { load: () => ({ v: 1 }) });
-  assert.throws(() => cache.region('product', {}), (e) => isDistcacheError(e, 'E_DUPLICATE_REFRESHER'));
-  assert.throws(() => cache.region('member', {}), (e) => isDistcacheError(e, 'E_DUPLICATE_REFRESHER'));
-  assert.throws(() => cache.region('a', { grace: '1h' }), (e) => isDistcacheError(e, 'E_INVALID_OPTION') && /needs ttl/.test((e as Error).message));
-  assert.throws(() => cache.region('b', { maxSize: 10 }), (e) => isDistcacheError(e, 'E_INVALID_OPTION') && /sizeOf/.test((e as Error).message));
-  assert.throws(() => cache.region('c', { ttl: 'soon' }), (e) => isDistcacheError(e, 'E_INVALID_OPTION'));
-  assert.throws(() => cache.region('d', { max: 0 }), (e) => isDistcacheError(e, 'E_INVALID_OPTION'));
+  assert.throws(
+    () => cache.region('product', {}),
+    (e) => isDistcacheError(e, 'E_DUPLICATE_REFRESHER'),
+  );
+  assert.throws(
+    () => cache.region('member', {}),
+    (e) => isDistcacheError(e, 'E_DUPLICATE_REFRESHER'),
+  );
+  assert.throws(
+    () => cache.region('a', { grace: '1h' }),
+    (e) => isDistcacheError(e, 'E_INVALID_OPTION') && /needs ttl/.test((e as Error).message),
+  );
+  assert.throws(
+    () => cache.region('b', { maxSize: 10 }),
+    (e) => isDistcacheError(e, 'E_INVALID_OPTION') && /sizeOf/.test((e as Error).message),
+  );
+  assert.throws(
+    () => cache.region('c', { ttl: 'soon' }),
+    (e) => isDistcacheError(e, 'E_INVALID_OPTION'),
+  );
+  assert.throws(
+    () => cache.region('d', { max: 0 }),
+    (e) => isDistcacheError(e, 'E_INVALID_OPTION'),
+  );
   await cache.start();
-  assert.throws(() => cache.region('late', {}), (e) => isDistcacheError(e, 'E_REGISTER_AFTER_START'));
+  assert.throws(
+    () => cache.region('late', {}),
+    (e) => isDistcacheError(e, 'E_REGISTER_AFTER_START'),
+  );
   await assert.rejects(products.get(Number.NaN), (e) => isDistcacheError(e, 'E_INVALID_INSTRUCTION'));
   await assert.rejects(products.refreshTags([''] as string[]), (e) => isDistcacheError(e, 'E_INVALID_OPTION'));
   const failed: string[] = [];
@@ -171,5 +202,8 @@ test('before the first sync and after stop() nothing is stored (no invalidation 
   assert.equal(products.peek(1), undefined, 'stop() empties the region');
   assert.deepEqual(await products.get(1), { v: 3 });
   assert.equal(products.stats().size, 0);
-  assert.deepEqual(cache.regionStats().map((s) => s.region), ['product']);
+  assert.deepEqual(
+    cache.regionStats().map((s) => s.region),
+    ['product'],
+  );
 });

@@ -2,7 +2,6 @@ import knexFactory from 'knex';
 import { DistributedCache, sqliteConfig } from '../../src/index.js';
 import { now, type CoordinatorMessage, type ServerMessage } from './messages.js';
 
-
 /**
  * One demo server: an in-memory product cache (a distcache region) kept in step through distcache. The writer process
  * changes prices in transactions; every process prints the invalidations as they arrive.
@@ -16,7 +15,10 @@ let source: 'local' | 'remote' = 'remote';
 const cache = new DistributedCache({ knex, serverIdentity: identity, syncInterval: '200ms', startFromHead: true });
 // A region: loads each product on first read, keeps it until an invalidation for it arrives.
 const products = cache.region<Product>('product', {
-  load: (id) => knex<Product>('demo_product').where({ id: Number(id) }).first('id', 'price'),
+  load: (id) =>
+    knex<Product>('demo_product')
+      .where({ id: Number(id) })
+      .first('id', 'price'),
 });
 cache.on('region:invalidated', ({ region, keys }) => {
   if (region !== 'product' || keys === 'all') return;
@@ -36,11 +38,13 @@ for (let id = 1; id <= 20; id++) await products.get(id);
 send({ type: 'ready', identity });
 
 // A failure ends this server with the error printed, rather than as an unhandled rejection.
-process.on('message', (message: CoordinatorMessage) =>
-  void onMessage(message).catch((err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  }),
+process.on(
+  'message',
+  (message: CoordinatorMessage) =>
+    void onMessage(message).catch((err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    }),
 );
 
 async function onMessage(message: CoordinatorMessage): Promise<void> {

@@ -20,7 +20,10 @@ const cache = new DistributedCache({
   syncInterval: 100,
 });
 const products = cache.region<Product>('product', {
-  load: (id) => knex<Product>('product').where({ id: Number(id) }).first(),
+  load: (id) =>
+    knex<Product>('product')
+      .where({ id: Number(id) })
+      .first(),
   max: 10_000,
 });
 await cache.start();

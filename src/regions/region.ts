@@ -100,7 +100,9 @@ export class Region<T> {
     this.counters.misses += 1;
     const loader = this.options.load;
     if (!loader) {
-      return Promise.reject(new errors.InvalidOptionError(`region('${this.id}') has no load option; pass one, or use getOrLoad(key, loader)`));
+      return Promise.reject(
+        new errors.InvalidOptionError(`region('${this.id}') has no load option; pass one, or use getOrLoad(key, loader)`),
+      );
     }
     return this.join(k, loader, undefined, undefined);
   }
