@@ -60,8 +60,14 @@ for (const dialect of selectedDialects()) {
     assert.ok(sum(region, 'writes') > 50, 'the writers wrote');
     assert.ok(sum(region, 'entries') > 0, 'the servers hold entries to check');
     assert.equal(sum(region, 'stale'), 0, `stale entries: ${JSON.stringify(region.map((r) => [r.identity, r.stale]))}`);
-    const plain = await race(dialect, 'read-through');
-    t.diagnostic(`read-through: ${sum(plain, 'writes')} writes, ${sum(plain, 'entries')} entries checked, stale ${sum(plain, 'stale')}`);
-    assert.ok(sum(plain, 'stale') > 0, 'the same workload over a hand-written read-through leaves stale entries (the race regions close)');
+    // The race is a matter of timing: on a machine so busy that few writes land, one run may miss
+    // it, so the read-through gets a second run before the test calls it absent.
+    let stale = 0;
+    for (let run = 1; run <= 2 && stale === 0; run++) {
+      const plain = await race(dialect, 'read-through');
+      stale = sum(plain, 'stale');
+      t.diagnostic(`read-through run ${run}: ${sum(plain, 'writes')} writes, ${sum(plain, 'entries')} entries checked, stale ${stale}`);
+    }
+    assert.ok(stale > 0, 'the same workload over a hand-written read-through leaves stale entries (the race regions close)');
   });
 }
