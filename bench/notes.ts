@@ -3,7 +3,7 @@
 export const INTRO = `
 Written by \`npm run bench\` (\`bench/run.ts\`); \`npm run bench -- --quick\` runs the same figures
 with small backlogs and short runs in under two minutes. Each figure follows issue 5's table
-(#1 to #7). Each comparison is measured side by side in the same run:
+(#1 to #8). Each comparison is measured side by side in the same run:
 operation by operation (#1, #2) or in short alternating blocks (#3). Where a floor is not met,
 the verdict says so, and the notes below say what limits it.
 `;
@@ -51,6 +51,16 @@ export const NOTES = `
    shared pool per process, default heartbeat and the prune schedule), polling every second. One writer
    sends 10 changes a second, then nothing for the idle phase. CPU comes from \`process.cpuUsage()\` in
    each child and from \`/proc\` for the database.
+8. **Cache regions.** Hit path: 1,000 cached keys read in turn, \`await region.get(k)\` against an
+   async read-through written by hand over lru-cache (get; on a miss load and set), in alternating
+   blocks of 200,000 gets in one process; the median rate of each, the first pair left out as JIT
+   warm-up. Cold key: 1,000 concurrent \`get\`s of one key whose loader takes 5 ms; the loader calls are
+   counted. Memory: one child process per mode, started with \`--expose-gc\`, fills 100,000 entries
+   \`{ id, name, price }\` into a region or a plain lru-cache; the heap grown between two full GCs.
+   Remote refresh: the receiver child holds every key in a region and stamps the moment each leaves it
+   (the apply is synchronous, so from then on \`peek()\` returns undefined); the writer's
+   \`refresh()\` alternates with #1's payload to a bare refresher, so the baseline is measured in the
+   same run, on the same machine load.
 
 ## What changed since the previous full run
 

@@ -17,6 +17,7 @@ import { throughput } from './scenarios/throughput.js';
 import { concurrency } from './scenarios/concurrency.js';
 import { backlog } from './scenarios/backlog.js';
 import { fleet } from './scenarios/fleet.js';
+import { regions } from './scenarios/regions.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -57,6 +58,7 @@ const scenarios: Array<[number[], (s: Settings) => Promise<Figure[]>]> = [
   [[3], concurrency],
   [[4, 5, 6], backlog],
   [[7], fleet],
+  [[8], regions],
 ];
 const figures: Figure[] = [];
 for (const [ids, run] of scenarios) {

@@ -27,6 +27,10 @@ import { Writer } from './write/writer.js';
 import { toIds, toPayloads } from './write/arguments.js';
 import { OwnWrites } from './write/own-writes.js';
 import type { WakeSource, WakeSourceConfig } from './wake/wake-source.js';
+import { Region, type RegionHost } from './regions/region.js';
+import type { RegionOptions } from './regions/options.js';
+import { RegionSet } from './regions/region-set.js';
+import type { RegionStats } from './regions/stats.js';
 
 export interface WriteOptions {
   /** Write inside this transaction; the local apply then waits for its commit. */
@@ -66,6 +70,7 @@ export class DistributedCache {
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private state: 'new' | 'started' | 'stopped' = 'new';
+  private readonly regionSet = new RegionSet();
 
   constructor(options: DistributedCacheOptions) {
     this.options = resolveOptions(options);
@@ -108,7 +113,8 @@ export class DistributedCache {
       maxPendingInstructions: o.maxPendingInstructions,
       startFromHead: o.startFromHead,
       maxErrorBackoff: o.maxErrorBackoff,
-      onColdBoot: o.onColdBoot,
+      // Regions empty on every cold boot, also when the application handles it itself.
+      onColdBoot: o.onColdBoot ? (context) => (this.regionSet.invalidateAll(), o.onColdBoot!(context)) : undefined,
     });
     this.pruner = new Pruner(this.store, this.events, o.logger, { retention: o.retention, maxRetention: o.maxRetention, chunkSize: o.pruneChunkSize, dutyCycle: o.pruneDutyCycle });
     this.wake = o.notify
@@ -133,12 +139,46 @@ export class DistributedCache {
         return last ? `${last.at.toISOString()} ${last.source}: ${last.message}`.slice(0, 2000) : null;
       },
       refresherIds: () => this.registry.all().map((r) => r.id),
+      regions: () => this.regionSet.stats(),
     });
     this.heartbeat = new Heartbeat(() => this.membership.beat(), this.events, o.logger, o.heartbeatInterval);
     this.events.on('heartbeat:error', ({ error }) => this.errorRecord.record('heartbeat', error));
     this.events.on('prune:error', ({ error }) => this.errorRecord.record('prune', error));
     this.events.on('write:error', ({ error }) => this.errorRecord.record('write', error));
+    // Regions store entries only while the log is applied here: from the first sync until stop().
+    this.events.on('sync:complete', () => {
+      if (this.state !== 'stopped') this.regionSet.setStoring(true);
+    });
   }
+
+  /**
+   * A cache region: a bounded read-through cache of this process, kept in step with every server
+   * by a refresher registered under `id` (so `cache.refresh(id, keys)` from anywhere reaches it).
+   * Only before `start()`; an id already taken by a region or refresher is E_DUPLICATE_REFRESHER.
+   * See src/regions/region.ts for the guarantees.
+   *
+   * @example
+   * const products = cache.region<Product>('product', { load: (id) => db.product(id), ttl: '10m' });
+   */
+  region<T>(id: string, options: RegionOptions<T> = {}): Region<T> {
+    const region = new Region<T>(id, options, this.regionHost);
+    this.register(region.asRefresher());
+    this.regionSet.add(region);
+    return region;
+  }
+
+  /** Figures of every region of this cache. */
+  regionStats(): RegionStats[] {
+    return this.regionSet.stats();
+  }
+
+  private readonly regionHost: RegionHost = {
+    refresh: (refresher, ids, options) => this.refresh(refresher, ids, options),
+    remove: (refresher, ids, options) => this.remove(refresher, ids, options),
+    refreshAll: (refresher, options) => this.refreshAll(refresher, options),
+    refreshPayload: (refresher, payloads, options) => this.refreshPayload(refresher, payloads, options),
+    emit: (event, payload) => this.events.emit(event, payload),
+  };
 
   /** Adds a refresher. Only before `start()`, so every poll sees the same registry. */
   register(refresher: AnyCacheRefresher): this {
@@ -240,6 +280,8 @@ export class DistributedCache {
     await this.writer.drain(this.options.stopTimeout);
     await this.wake?.stop();
     await this.poller.stop(this.options.stopTimeout);
+    // No invalidation reaches this server any more: its regions empty and stop storing.
+    this.regionSet.setStoring(false);
     try {
       await this.poller.flushCursor();
     } catch (err) {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { InstructionKind } from './instructions/types.js';
 import type { FailureAction } from './store/store.js';
 import type { ServerRole } from './cluster/roles.js';
+import type { RegionKey } from './regions/keys.js';
 
 /**
  * Why a server reloaded every cache. 'database-changed': its cursor could not be proven to belong to
@@ -56,6 +57,18 @@ export interface DistcacheEvents {
   'wake:error': { error: Error; retryInMs: number };
   /** A write failed: the promise rejected and nothing was applied locally. */
   'write:error': { error: Error };
+  /**
+   * A region's loader threw. Every caller waiting on that load got the error, or, with
+   * `servedFromGrace`, the expired entry the region kept for this case. Nothing was cached.
+   */
+  'region:load-error': { region: string; key: RegionKey; error: Error; servedFromGrace: boolean };
+  /**
+   * An invalidation was applied to a region on this server: `keys` dropped (or stored, for
+   * `values`), `'all'` for refreshAll or a cold boot, or `tags`.
+   */
+  'region:invalidated': { region: string; keys: RegionKey[] | 'all'; tags: string[] | null; values: boolean };
+  /** An invalidation overtook a load: it answered the callers that were waiting and stored nothing. */
+  'region:load-discarded': { region: string; key: RegionKey };
 }
 
 export interface SyncResultEvent {

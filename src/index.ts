@@ -19,3 +19,7 @@ export type { InstructionStore, StoredInstructionRow, StoredFailure, FailureActi
 export { knexConfigFromUrl, sqliteConfig, maskUrl } from './connection.js';
 export * from './admin/index.js';
 export { InstrumentationHooks, type Instrumentation, type WriteInfo, type RefresherCallInfo } from './instrumentation.js';
+export { Region, type RegionWriteOptions } from './regions/region.js';
+export { REGION_DEFAULTS, type RegionOptions, type RegionLoader, type LoadOptions } from './regions/options.js';
+export type { RegionKey } from './regions/keys.js';
+export type { RegionStats } from './regions/stats.js';

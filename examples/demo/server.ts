@@ -1,51 +1,50 @@
 import knexFactory from 'knex';
-import { DistributedCache, sqliteConfig, type CacheRefresher } from '../../src/index.js';
+import { DistributedCache, sqliteConfig } from '../../src/index.js';
 import { now, type CoordinatorMessage, type ServerMessage } from './messages.js';
 
-
 /**
- * One demo server: an in-memory product cache kept in step through distcache. The writer process
+ * One demo server: an in-memory product cache (a distcache region) kept in step through distcache. The writer process
  * changes prices in transactions; every process prints the invalidations as they arrive.
  */
 const [filename, identity] = process.argv.slice(2) as [string, string];
 const send = (message: ServerMessage) => process.send?.(message);
 const knex = knexFactory(sqliteConfig(filename));
 
-const products = new Map<number, { id: number; price: number }>();
-async function load(ids?: number[]) {
-  const query = knex('demo_product').select('id', 'price');
-  const rows: Array<{ id: number; price: number }> = ids ? await query.whereIn('id', ids) : await query;
-  for (const row of rows) products.set(row.id, row);
-}
-
+type Product = { id: number; price: number };
 let source: 'local' | 'remote' = 'remote';
-const productRefresher: CacheRefresher = {
-  id: 'product',
-  name: 'Products',
-  async refreshAll() {
-    products.clear();
-    await load();
-  },
-  async refresh(ids) {
-    await load(ids as number[]);
-    const shown = (ids as number[]).map((id) => `#${id}=${products.get(id)?.price.toFixed(2)}`).join(' ');
-    if (source === 'remote') console.log(`  ${identity.padEnd(6)} <- refresh product ${shown}`);
-    send({ type: 'applied', identity, ids: ids as number[], at: now(), source });
-  },
-};
-
-const cache = new DistributedCache({ knex, serverIdentity: identity, refreshers: [productRefresher], syncInterval: '200ms', startFromHead: true });
+const cache = new DistributedCache({ knex, serverIdentity: identity, syncInterval: '200ms', startFromHead: true });
+// A region: loads each product on first read, keeps it until an invalidation for it arrives.
+const products = cache.region<Product>('product', {
+  load: (id) =>
+    knex<Product>('demo_product')
+      .where({ id: Number(id) })
+      .first('id', 'price'),
+});
+cache.on('region:invalidated', ({ region, keys }) => {
+  if (region !== 'product' || keys === 'all') return;
+  const ids = keys.map(Number);
+  const from = source;
+  send({ type: 'applied', identity, ids, at: now(), source: from });
+  if (from === 'local') return;
+  // The next read loads the new price: show it, as a page render would.
+  void Promise.all(ids.map((id) => products.get(id)))
+    .then((rows) => rows.map((p) => `#${p?.id}=${p?.price.toFixed(2)}`).join(' '))
+    .then((shown) => console.log(`  ${identity.padEnd(6)} <- refresh product ${shown}`))
+    .catch((err) => console.error(`  ${identity.padEnd(6)} could not load: ${err}`));
+});
 cache.on('instruction:applied', (e) => (source = e.source));
-await load();
 await cache.start();
+for (let id = 1; id <= 20; id++) await products.get(id);
 send({ type: 'ready', identity });
 
 // A failure ends this server with the error printed, rather than as an unhandled rejection.
-process.on('message', (message: CoordinatorMessage) =>
-  void onMessage(message).catch((err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  }),
+process.on(
+  'message',
+  (message: CoordinatorMessage) =>
+    void onMessage(message).catch((err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    }),
 );
 
 async function onMessage(message: CoordinatorMessage): Promise<void> {

@@ -1,22 +1,30 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
-import { LRUCache } from 'lru-cache';
-// In your application these are 'distcache', 'distcache/express' and 'distcache/refreshers'.
+// In your application these are 'distcache' and 'distcache/express'.
 import { DistributedCache } from '../../src/index.js';
 import { batchPerRequest } from '../../src/integrations/express.js';
-import { lruRefresher } from '../../src/integrations/refreshers/index.js';
 import { onStopRequest } from '../shared/processes.js';
 import { sqliteKnex, type Product } from './db.js';
 
-/** One web server: an Express app with an in-process LRU product cache kept in step by distcache. */
+/**
+ * One web server: an Express app with an in-process product cache (a distcache region, over
+ * lru-cache) that loads through and is kept in step with the other servers. A region, not a
+ * read-through written by hand over an LRU: an invalidation that arrives while a load is in flight
+ * would otherwise let that load store the old price (docs/design.md, "the read-through race").
+ */
 const knex = sqliteKnex(process.env.SQLITE_FILE!);
-const products = new LRUCache<number, Product>({ max: 10_000 });
 const cache = new DistributedCache({
   knex,
   serverIdentity: process.env.SERVER_IDENTITY,
-  refreshers: [lruRefresher({ id: 'product', cache: products })],
   // Short for the demo; the default is one second.
   syncInterval: 100,
+});
+const products = cache.region<Product>('product', {
+  load: (id) =>
+    knex<Product>('product')
+      .where({ id: Number(id) })
+      .first(),
+  max: 10_000,
 });
 await cache.start();
 
@@ -26,21 +34,17 @@ app.use(express.json());
 app.use(batchPerRequest(cache, { discardOnServerError: true }));
 
 app.get('/products/:id', async (req, res) => {
-  const id = Number(req.params.id);
-  let product = products.get(id);
-  const hit = product !== undefined;
-  if (!product) {
-    product = await knex<Product>('product').where({ id }).first();
-    if (!product) return void res.sendStatus(404);
-    products.set(id, product);
-  }
+  // '7' from the route and 7 from a row name one entry.
+  const hit = products.peek(req.params.id) !== undefined;
+  const product = await products.get(req.params.id);
+  if (!product) return void res.sendStatus(404);
   res.set('x-cache', hit ? 'hit' : 'miss').json(product);
 });
 
 app.put('/products/:id', async (req, res) => {
   const id = Number(req.params.id);
   await knex('product').where({ id }).update({ price: req.body.price });
-  await cache.refresh('product', id);
+  await products.refresh(id);
   res.json({ ok: true });
 });
 
@@ -50,7 +54,7 @@ app.post('/prices', async (req, res) => {
   await knex.transaction(async (trx) => {
     for (const { id, price } of prices) await trx('product').where({ id }).update({ price });
   });
-  for (const { id } of prices) await cache.refresh('product', id);
+  for (const { id } of prices) await products.refresh(id);
   res.json({ updated: prices.length });
 });
 

@@ -6,6 +6,8 @@ import { iso, secondsBetween, type AdminContext } from './context.js';
 import { AdminError } from './errors.js';
 import { readPublisher, type PublisherView } from './lease.js';
 import { readPublishedRefreshers } from '../cluster/published-refreshers.js';
+import { readPublishedRegions } from '../cluster/published-regions.js';
+import type { RegionStats } from '../regions/stats.js';
 
 /** One server of the cluster, as `status` and `servers` show it. Times are ISO-8601 by the database clock. */
 export interface ServerView {
@@ -26,6 +28,8 @@ export interface ServerView {
   heartbeatAgeSeconds: number | null;
   /** The refresher ids it published (migration 003); null when it published none. */
   refreshers: string[] | null;
+  /** The cache regions it published with its last heartbeat, with their figures (migration 006); null when none. */
+  regions: RegionStats[] | null;
   cursor: CursorView | null;
   /** Rows committed that its cursor does not cover; null without a cursor. */
   pendingRows: number | null;
@@ -54,6 +58,7 @@ export interface ClusterServers {
 /** Every server of the cluster: registrations, cursors, the lease, and how far behind each is. Read-only. */
 export async function listServers(ctx: AdminContext, options: { pending?: boolean } = {}): Promise<ClusterServers> {
   const [now, publisher, cursors, published] = await Promise.all([ctx.store.now(), readPublisher(ctx.sql), ctx.store.listCursors(), readPublishedRefreshers(ctx.sql)]);
+  const publishedRegions = await readPublishedRegions(ctx.sql);
   const registrations = await new ServerTable(ctx.sql).list('', publisher?.instanceId ?? null);
   const byIdentity = new Map<string, ServerView>();
   for (const r of registrations) {
@@ -71,6 +76,7 @@ export async function listServers(ctx: AdminContext, options: { pending?: boolea
       lastHeartbeat: iso(r.lastHeartbeat),
       heartbeatAgeSeconds: secondsBetween(r.lastHeartbeat, now),
       refreshers: published?.get(r.identity) ?? null,
+      regions: publishedRegions?.get(r.identity) ?? null,
       cursor: null,
       pendingRows: null,
       pendingInstructions: null,
@@ -133,6 +139,7 @@ function unregistered(identity: string): ServerView {
     lastHeartbeat: null,
     heartbeatAgeSeconds: null,
     refreshers: null,
+    regions: null,
     cursor: null,
     pendingRows: null,
     pendingInstructions: null,

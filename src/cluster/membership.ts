@@ -1,3 +1,4 @@
+import type { RegionStats } from '../regions/stats.js';
 import { errors } from '../errors.js';
 import type { TypedEmitter } from '../events.js';
 import type { Logger } from '../logger.js';
@@ -17,6 +18,8 @@ export interface MembershipSettings {
   lastError: () => string | null;
   /** The ids of this server's refreshers, published with each heartbeat. */
   refresherIds: () => string[];
+  /** This server's regions and their figures, published with each heartbeat. */
+  regions?: () => RegionStats[];
 }
 
 /**
@@ -83,7 +86,8 @@ export class Membership {
     if (this.state !== 'joined') return;
     const { registration: me, staleServerTimeout } = this.settings;
     const written = this.role;
-    const touched = await this.servers.touch(me, written, this.settings.lastError(), this.settings.refresherIds());
+    const { lastError, refresherIds, regions } = this.settings;
+    const touched = await this.servers.touch(me, written, lastError(), refresherIds(), regions?.());
     if (touched.found === 'other' && this.registered) this.duplicate(touched);
     this.registered = true;
     const { active, wentStale } = await this.servers.sweep(staleServerTimeout);

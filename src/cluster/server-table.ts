@@ -1,4 +1,6 @@
 import { refresherColumns } from './published-refreshers.js';
+import { regionColumns } from './published-regions.js';
+import type { RegionStats } from '../regions/stats.js';
 import { toBool, toDate } from '../store/base-store.js';
 import type { ServerRole } from './roles.js';
 import type { ClusterSql } from './sql.js';
@@ -52,7 +54,13 @@ export class ServerTable {
    * taken over by another instance is how a duplicate identity shows. Otherwise (first start, a
    * forgotten row, a row another instance took) registers this instance, and says what it found.
    */
-  async touch(me: Registration, role: ServerRole, lastError: string | null, refresherIds: readonly string[]): Promise<TouchResult> {
+  async touch(
+    me: Registration,
+    role: ServerRole,
+    lastError: string | null,
+    refresherIds: readonly string[],
+    regions?: readonly RegionStats[],
+  ): Promise<TouchResult> {
     const now = this.sql.store.clockSql(0);
     const fields = {
       last_heartbeat: now,
@@ -64,6 +72,8 @@ export class ServerTable {
       package_version: me.packageVersion,
       // Published so an operator's `distcache send` can refuse a refresher no server has.
       ...refresherColumns(refresherIds),
+      // Regions and their figures, for `distcache status`.
+      ...regionColumns(regions),
     };
     const updated = await this.bounded(this.rows().where({ server_identity: me.identity, instance_id: me.instanceId }).update(fields));
     if (updated > 0) return { found: 'own' };

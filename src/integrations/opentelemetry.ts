@@ -1,4 +1,6 @@
-import { SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import { metrics, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Attributes, Meter, Observable, Span, Tracer } from '@opentelemetry/api';
+import type { RegionStats } from '../regions/stats.js';
 import type { DistributedCache } from '../cache.js';
 import type { SyncResult } from '../sync/poller.js';
 import type { Instrumentation, RefresherCallInfo, WriteInfo } from '../instrumentation.js';
@@ -92,4 +94,54 @@ function syncAttributes(result: SyncResult): Attributes {
     'distcache.malformed': result.malformed,
     ...(result.coldBoot ? { 'distcache.cold_boot': result.coldBoot } : {}),
   };
+}
+
+/** Region instrument names (the same figures as `region.stats()` and the Prometheus `region_*` metrics). */
+export const REGION_INSTRUMENTS = Object.freeze({
+  hits: 'distcache.region.hits',
+  misses: 'distcache.region.misses',
+  loads: 'distcache.region.loads',
+  loadErrors: 'distcache.region.load_errors',
+  loadsDiscarded: 'distcache.region.loads_discarded',
+  servedFromGrace: 'distcache.region.served_from_grace',
+  evictions: 'distcache.region.evictions',
+  size: 'distcache.region.size',
+} satisfies Record<Exclude<keyof RegionStats, 'region'>, string>);
+
+export interface RegionMetricsOptions {
+  /** @default metrics.getMeter('distcache') from the global meter provider your SDK registers */
+  meter?: Meter;
+}
+
+/**
+ * Exports every region's figures as OpenTelemetry observable instruments, with the attribute
+ * `distcache.region`: monotonic counters for the totals, a gauge for `size`. They are read from
+ * `cache.regionStats()` whenever the SDK collects.
+ *
+ * @example
+ * import { regionMetrics } from 'distcache/opentelemetry';
+ * regionMetrics(cache);
+ */
+export function regionMetrics(cache: DistributedCache, options: RegionMetricsOptions = {}): TracingHandle {
+  const meter = options.meter ?? metrics.getMeter('distcache');
+  const instruments = Object.entries(REGION_INSTRUMENTS).map(([figure, name]) => {
+    const instrument: Observable =
+      figure === 'size' ? meter.createObservableGauge(name, { description: 'Entries in the region now.' }) : meter.createObservableCounter(name);
+    return [figure as Exclude<keyof RegionStats, 'region'>, instrument] as const;
+  });
+  const callback = (result: { observe(observable: Observable, value: number, attributes?: Attributes): void }) => {
+    for (const stats of cache.regionStats()) {
+      for (const [figure, instrument] of instruments) result.observe(instrument, stats[figure], { 'distcache.region': stats.region });
+    }
+  };
+  const observables = instruments.map(([, i]) => i);
+  meter.addBatchObservableCallback(callback, observables);
+  let closed = false;
+  return Object.freeze({
+    close() {
+      if (closed) return;
+      closed = true;
+      meter.removeBatchObservableCallback(callback, observables);
+    },
+  });
 }

@@ -4,6 +4,7 @@ import type { HealthReport } from '../cluster/health.js';
 import type { ServerRole } from '../cluster/roles.js';
 import { errors } from '../errors.js';
 import type { DistcacheEvents } from '../events.js';
+import type { RegionStats } from '../regions/stats.js';
 
 export interface PrometheusOptions {
   /** Where the metrics are registered. @default prom-client's default registry */
@@ -39,7 +40,27 @@ export const METRIC_NAMES = Object.freeze({
   lagSeconds: 'sync_lag_seconds',
   coldBoots: 'cold_boots_total',
   role: 'role',
+  regionHits: 'region_hits_total',
+  regionMisses: 'region_misses_total',
+  regionLoads: 'region_loads_total',
+  regionLoadErrors: 'region_load_errors_total',
+  regionLoadsDiscarded: 'region_loads_discarded_total',
+  regionServedFromGrace: 'region_served_from_grace_total',
+  regionEvictions: 'region_evictions_total',
+  regionSize: 'region_size',
 });
+
+/** Each region figure and the metric that exports it; read from `cache.regionStats()` at each scrape. */
+const REGION_FIGURES = [
+  ['regionHits', 'hits', 'Reads a region answered from its cache, per region.'],
+  ['regionMisses', 'misses', 'Reads that found no fresh entry and joined or started a load, per region.'],
+  ['regionLoads', 'loads', 'Loader calls, per region.'],
+  ['regionLoadErrors', 'loadErrors', 'Loader calls that failed, per region.'],
+  ['regionLoadsDiscarded', 'loadsDiscarded', 'Loads an invalidation overtook (answered their callers, stored nothing), per region.'],
+  ['regionServedFromGrace', 'servedFromGrace', 'Reads answered with an expired entry because the loader failed, per region.'],
+  ['regionEvictions', 'evictions', 'Entries evicted by max or maxSize, per region.'],
+  ['regionSize', 'size', 'Entries in the region now, per region.'],
+] as const satisfies ReadonlyArray<readonly [keyof typeof METRIC_NAMES, Exclude<keyof RegionStats, 'region'>, string]>;
 
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
@@ -118,6 +139,16 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
       for (const role of ROLES) this.set({ role }, role === current ? 1 : 0);
     },
   });
+
+  for (const [key, figure, help] of REGION_FIGURES) {
+    const collect = function (this: Gauge<'region'> | Counter<'region'>) {
+      // The region keeps the running totals; the metric shows them as they are at the scrape.
+      this.reset();
+      for (const stats of cache.regionStats()) (this as Gauge<'region'>).inc({ region: stats.region }, stats[figure]);
+    };
+    if (figure === 'size') new Gauge({ name: name(key), help, labelNames: ['region'], registers, collect });
+    else new Counter({ name: name(key), help, labelNames: ['region'], registers, collect });
+  }
 
   const listeners: Array<() => void> = [];
   const listen = <E extends keyof DistcacheEvents>(event: E, listener: (payload: DistcacheEvents[E]) => void) => {

@@ -48,6 +48,21 @@ export const server = z.strictObject({
   lastHeartbeat: iso.nullable(),
   heartbeatAgeSeconds: z.number().nullable(),
   refreshers: z.array(z.string()).nullable(),
+  regions: z
+    .array(
+      z.strictObject({
+        region: z.string(),
+        hits: z.number(),
+        misses: z.number(),
+        loads: z.number(),
+        loadErrors: z.number(),
+        loadsDiscarded: z.number(),
+        servedFromGrace: z.number(),
+        size: z.number(),
+        evictions: z.number(),
+      }),
+    )
+    .nullable(),
   cursor: z.strictObject({ position: z.string(), lastSynced: iso.nullable(), coldBootRequested: z.boolean(), databaseIdentity: z.string().nullable() }).nullable(),
   pendingRows: z.number().int().nullable(),
   pendingInstructions: z.number().int().nullable(),

@@ -30,6 +30,11 @@ export const statusCommand: Command<{ retention: number }> = {
     out.line();
     if (report.servers.length === 0) out.line('no servers have registered in this cluster');
     else out.line(serversTable(report.servers));
+    const regions = regionsTable(report.servers);
+    if (regions) {
+      out.line();
+      out.line(regions);
+    }
     const log = report.log;
     out.line();
     out.line(
@@ -62,4 +67,17 @@ export function serversTable(servers: readonly ServerView[]): string {
       s.lastError ? clip(s.lastError, 60) : '-',
     ]),
   );
+}
+
+/** The cache regions each server published with its last heartbeat; undefined when none did. */
+export function regionsTable(servers: readonly ServerView[]): string | undefined {
+  const rows = servers.flatMap((s) =>
+    (s.regions ?? []).map((r) => [
+      s.identity,
+      r.region,
+      ...[r.size, r.hits, r.misses, r.loads, r.loadErrors, r.loadsDiscarded, r.servedFromGrace, r.evictions].map(count),
+    ]),
+  );
+  if (rows.length === 0) return undefined;
+  return table(['SERVER', 'REGION', 'SIZE', 'HITS', 'MISSES', 'LOADS', 'LOAD ERRORS', 'DISCARDED', 'FROM GRACE', 'EVICTIONS'], rows);
 }
