@@ -20,7 +20,8 @@ import type { InstructionStore } from './store/store.js';
 import { Applier } from './sync/applier.js';
 import { Poller, type SyncResult } from './sync/poller.js';
 import { Pruner, type PruneResult } from './sync/pruner.js';
-import { sleep } from './sync/timeout.js';
+import { settleWithin } from './sync/timeout.js';
+import { trackOpen, trackClosed } from './open-resources.js';
 import { isTransaction } from './write/transaction.js';
 import { InstrumentationHooks, type Instrumentation } from './instrumentation.js';
 import { Writer } from './write/writer.js';
@@ -31,6 +32,9 @@ import { Region, type RegionHost } from './regions/region.js';
 import type { RegionOptions } from './regions/options.js';
 import { RegionSet } from './regions/region-set.js';
 import type { RegionStats } from './regions/stats.js';
+
+/** Where a cache is in its life; `health().state`. */
+export type LifecycleState = 'new' | 'starting' | 'started' | 'stopping' | 'stopped';
 
 export interface WriteOptions {
   /** Write inside this transaction; the local apply then waits for its commit. */
@@ -69,7 +73,9 @@ export class DistributedCache {
   private pruneTask: ScheduledTask | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
-  private state: 'new' | 'started' | 'stopped' = 'new';
+  private state: LifecycleState = 'new';
+  /** What start() is doing right now, for health(): a hung database shows as a step that does not end. */
+  private startStep: { what: string; since: number } | undefined;
   private readonly regionSet = new RegionSet();
 
   constructor(options: DistributedCacheOptions) {
@@ -197,18 +203,27 @@ export class DistributedCache {
    * Rejects with E_NOT_MIGRATED when the tables are missing; other errors are retried in the background.
    */
   start(): Promise<void> {
-    if (this.state === 'stopped') return Promise.reject(new errors.StoppedError('this DistributedCache was stopped; create a new one to start again'));
-    this.starting ??= this.doStart();
+    if (this.state === 'stopping' || this.state === 'stopped') {
+      return Promise.reject(new errors.StoppedError('this DistributedCache was stopped; create a new one to start again'));
+    }
+    if (!this.starting) {
+      trackOpen(this);
+      this.state = 'starting';
+      this.starting = this.doStart();
+    }
     return this.starting;
   }
 
   private async doStart(): Promise<void> {
     this.membership.join();
+    this.step('registering this server (first heartbeat)');
     const heartbeatError = await this.heartbeat.start();
     if (heartbeatError instanceof errors.NotMigratedError) {
       await this.abortStart();
       throw heartbeatError;
     }
+    if (this.stopRequested) return;
+    this.step('catching up with the instruction log');
     try {
       await this.poller.sync();
     } catch (err) {
@@ -216,14 +231,16 @@ export class DistributedCache {
         await this.abortStart();
         throw err;
       }
+      if (this.stopRequested) return;
       // The database may be down right now; the loop keeps retrying and reports each failure.
       this.events.emit('sync:error', { error: err as Error, consecutiveFailures: 1, retryInMs: this.options.syncInterval });
     }
-    if (this.state === 'stopped') return;
+    this.startStep = undefined;
+    if (this.stopRequested) return;
     this.state = 'started';
     this.poller.start();
     await this.wake?.start(() => this.poller.wake());
-    if (this.options.pruneSchedule !== false) {
+    if (this.options.pruneSchedule !== false && !this.stopRequested) {
       // Every server keeps the schedule, so the role can move without rescheduling; only the
       // publisher's run does anything. noOverlap: a slow prune is never run twice at once.
       this.pruneTask = cron.schedule(this.options.pruneSchedule, () => this.scheduledPrune(), {
@@ -235,9 +252,22 @@ export class DistributedCache {
     }
   }
 
+  private step(what: string): void {
+    this.startStep = { what, since: Date.now() };
+  }
+
+  private get stopRequested(): boolean {
+    return this.stopping !== undefined;
+  }
+
   /** A start that found the tables missing leaves no heartbeat behind, and may be retried after migrating. */
   private async abortStart(): Promise<void> {
     this.starting = undefined;
+    this.startStep = undefined;
+    if (!this.stopRequested) {
+      this.state = 'new';
+      trackClosed(this);
+    }
     await this.heartbeat.stop();
     this.membership.beginLeave();
     this.membership.rejoinable();
@@ -266,8 +296,14 @@ export class DistributedCache {
   }
 
   private async doStop(): Promise<void> {
-    await this.starting?.catch(() => undefined);
-    this.state = 'stopped';
+    // One deadline for the whole stop, whatever state it finds: connecting, catching up, a cold
+    // boot, a hung database. A step still running at the deadline is left to end on its own (each
+    // query is bounded by queryTimeout) and sends nothing more; the steps after it that need the
+    // database are skipped, which at worst leaves the lease to expire and the row to go stale.
+    const deadline = Date.now() + this.options.stopTimeout;
+    const left = () => Math.max(0, deadline - Date.now());
+    const wasStarting = this.state === 'starting' || this.state === 'new';
+    if (this.state !== 'new') this.state = 'stopping';
     // From here on no once-per-cluster job may start on this server.
     this.membership.beginLeave();
     if (this.pruneTask) {
@@ -275,28 +311,44 @@ export class DistributedCache {
       this.pruneTask = undefined;
     }
     // No heartbeat may renew the lease after it is given up below.
-    await this.heartbeat.stop();
+    const beatsDone = await settleWithin(this.heartbeat.stop(), left());
     // Writes in flight finish; a local apply still retrying past stopTimeout is abandoned (see Writer.drain).
-    await this.writer.drain(this.options.stopTimeout);
-    await this.wake?.stop();
-    await this.poller.stop(this.options.stopTimeout);
+    await settleWithin(this.writer.drain(left()), left());
+    await settleWithin(this.wake?.stop(), left());
+    await this.poller.stop(left());
     // No invalidation reaches this server any more: its regions empty and stop storing.
     this.regionSet.setStoring(false);
-    try {
-      await this.poller.flushCursor();
-    } catch (err) {
-      // The stored cursor then trails by up to an interval: those rows are applied again at the
-      // next start, which at-least-once allows.
-      this.options.logger.warn({ err: describeError(err) }, 'could not store the cursor at stop');
+    // start() sees the stop at its next step and returns; the poll it waited for has just stopped.
+    await settleWithin(this.starting, left());
+    const skipped: string[] = [];
+    if (left() > 0) {
+      const flushed = settleWithin(
+        this.poller.flushCursor().catch((err: unknown) => {
+          // The stored cursor then trails by up to an interval: those rows are applied again at the
+          // next start, which at-least-once allows.
+          this.options.logger.warn({ err: describeError(err) }, 'could not store the cursor at stop');
+        }),
+        left(),
+      );
+      if (!(await flushed)) skipped.push('storing the cursor');
+    } else skipped.push('storing the cursor');
+    await settleWithin(this.pruner.inFlight, left());
+    if (beatsDone && left() > 0) {
+      const gone = settleWithin(
+        this.membership.leave().catch((err: unknown) => {
+          // The lease then expires on its own and the row goes stale: slower, still correct.
+          this.options.logger.warn({ err: describeError(err) }, 'could not give up the publisher lease or mark this server inactive');
+        }),
+        deadline - Date.now(),
+      );
+      if (!(await gone)) skipped.push('giving up the lease');
+    } else skipped.push('giving up the lease');
+    if (skipped.length > 0) {
+      this.options.logger.warn({ stopTimeout: this.options.stopTimeout, skipped, during: wasStarting ? 'start' : 'run' }, 'stop() reached stopTimeout; skipped what was left');
     }
-    const prune = this.pruner.inFlight;
-    if (prune) await Promise.race([prune.catch(() => undefined), sleep(this.options.stopTimeout)]);
-    try {
-      await this.membership.leave();
-    } catch (err) {
-      // The lease then expires on its own and the row goes stale: slower, still correct.
-      this.options.logger.warn({ err: describeError(err) }, 'could not give up the publisher lease or mark this server inactive');
-    }
+    this.state = 'stopped';
+    this.startStep = undefined;
+    trackClosed(this);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -388,6 +440,7 @@ export class DistributedCache {
         identity: this.options.serverIdentity,
         cluster: this.options.cluster,
         state: this.state,
+        activity: this.startStep ? `${this.startStep.what}, for ${((Date.now() - this.startStep.since) / 1000).toFixed(1)} s` : undefined,
         role: this.role,
         position: this.poller.appliedPosition,
         lastSuccessfulSync: this.poller.lastSuccess,

@@ -9,6 +9,9 @@ import { availability, selectedDialects } from './support/databases.js';
 import { cli, cliDatabase, cliJson } from './support/cli-run.js';
 import * as shape from './support/cli-shapes.js';
 import { recorder, type Call } from './support/recorder.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 /** A recorded call as an instruction, to compare with what `pending` listed. */
 function asInstruction(refresher: string, call: Call): Instruction {

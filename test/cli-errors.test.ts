@@ -9,6 +9,9 @@ import { availability, MYSQL_URL, PG_URL, sqliteFile } from './support/databases
 import { cli, cliDatabase, cliJson } from './support/cli-run.js';
 import * as shape from './support/cli-shapes.js';
 import { recorder } from './support/recorder.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 const PASSWORD = 's3cr3t-pw';
 

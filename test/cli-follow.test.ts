@@ -6,6 +6,9 @@ import { CLI, cliDatabase } from './support/cli-run.js';
 import * as shape from './support/cli-shapes.js';
 import { recorder } from './support/recorder.js';
 import { waitFor } from './support/wait.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 /** `distcache tail --follow --json` as a running child, with the rows it printed so far. */
 function follow(flags: string[]) {

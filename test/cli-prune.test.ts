@@ -7,6 +7,9 @@ import { availability, selectedDialects } from './support/databases.js';
 import { CLI, cli, cliDatabase, cliJson, type CliDatabase } from './support/cli-run.js';
 import * as shape from './support/cli-shapes.js';
 import { recorder } from './support/recorder.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 /** Moves rows into the past: the clock is the data. */
 async function backdate(db: CliDatabase, days: number): Promise<void> {

@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 /** Runs an example the way its README says, as a subprocess bounded by `timeout`, and returns its output. */
 function runExample(name: string, env: Record<string, string>, timeout = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {

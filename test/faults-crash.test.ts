@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crashScenario } from './faults/crash.js';
 import { faultDialects } from './support/fault-dialects.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 // The short version of fault 1; `npm run test:faults` runs the full one (4 + 4 processes, 20 kills).
 for (const { dialect, skip } of await faultDialects()) {

@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { hostileRowsScenario } from './faults/hostile-rows.js';
 import { faultDialects } from './support/fault-dialects.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 for (const { dialect, skip } of await faultDialects()) {
   test(`hostile rows on ${dialect}: 10,000 (SQLite) or 2,000 plain-SQL rows, good and bad mixed; no crash, every good instruction applied or reloaded, every bad row or instruction recorded once with its row id and replaced by a refreshAll()`, { skip, timeout: 180_000 }, async (t) => {

@@ -4,6 +4,9 @@ import knexFactory from 'knex';
 import { canSignalBackends, hungScenario, type HangMode } from './faults/hung.js';
 import { DATABASES } from './support/databases.js';
 import { faultDialects } from './support/fault-dialects.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 const dialects = await faultDialects({ mysql: true });
 const signal = dialects.some((d) => d.dialect === 'postgres' && !d.skip)

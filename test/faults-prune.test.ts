@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { prunePropertyScenario } from './faults/prune.js';
 import { faultDialects } from './support/fault-dialects.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 for (const { dialect, skip } of await faultDialects()) {
   test(`pruning past stopped servers on ${dialect}: over random schedules of writes, prunes, stops and restarts, lost is always 0 (fast-check)`, { skip, timeout: 180_000 }, async (t) => {

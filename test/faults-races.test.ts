@@ -3,6 +3,9 @@ import { test } from 'node:test';
 import { describeReport } from './support/fault-checker.js';
 import { ambiguousCommit, freshStartRace } from './faults/races.js';
 import { faultDialects } from './support/fault-dialects.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 /**
  * Races the fault suite found in the poller, kept as regression tests (see docs/faults.md).

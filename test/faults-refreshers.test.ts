@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { REFRESHER_FAULT_SETTINGS, refresherFaultScenario } from './faults/refreshers.js';
 import { faultDialects } from './support/fault-dialects.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 for (const { dialect, skip } of await faultDialects()) {
   test(`refresher faults on ${dialect}: throws sometimes, always, hangs, slow; retry, then refreshAll(), then record; the cursor never sticks`, { skip, timeout: 120_000 }, async (t) => {

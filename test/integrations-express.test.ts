@@ -9,6 +9,9 @@ import { availability, type DialectName } from './support/databases.js';
 import { harness, type Harness } from './conformance/harness.js';
 import { recorder } from './support/recorder.js';
 import { waitFor } from './support/wait.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 /** Listens on port 0 and closes (with its keep-alive sockets) when the test ends. */
 async function serve(t: TestContext, app: Express): Promise<string> {

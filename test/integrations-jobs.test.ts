@@ -5,6 +5,9 @@ import { errors } from '../src/index.js';
 import { availability, type DialectName } from './support/databases.js';
 import { harness, type Harness } from './conformance/harness.js';
 import { recorder } from './support/recorder.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 async function rowInstructions(h: Harness): Promise<unknown[]> {
   const list = await h.knex(h.table('cache_instruction')).select('json_instruction').orderBy('id');

@@ -6,6 +6,9 @@ import { errors } from '../src/index.js';
 import { availability, type DialectName } from './support/databases.js';
 import { harness } from './conformance/harness.js';
 import { recorder } from './support/recorder.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 /** Parses the text exposition format into { 'name{a="x",b="y"}': value }, labels sorted by name. */
 function parse(text: string): Map<string, number> {

@@ -22,6 +22,9 @@ import { InstrumentationHooks, type Instrumentation } from '../src/instrumentati
 import { errors } from '../src/index.js';
 import { harness } from './conformance/harness.js';
 import { recorder } from './support/recorder.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 // A tracer that keeps its spans in memory and a context manager on AsyncLocalStorage: what an SDK
 // would provide, reduced to what the assertions need. Only @opentelemetry/api is installed.

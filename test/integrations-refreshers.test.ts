@@ -7,6 +7,9 @@ import { z } from 'zod';
 import { cacheManagerRefresher, keyvRefresher, lruRefresher, mapRefresher, withPayloadSchema, RejectedPayloadError, isRejectedPayloadError } from '../src/integrations/refreshers/index.js';
 import { errors, type CacheRefresher } from '../src/index.js';
 import { harness } from './conformance/harness.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 interface Product {
   id: number;

@@ -7,6 +7,9 @@ import knexFactory from 'knex';
 import { knexConfigFromUrl } from '../src/index.js';
 import { MIGRATIONS } from '../src/migrations/list.js';
 import { availability, DATABASES, dropPrefixed, freshPrefix, selectedDialects } from './support/databases.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 const run = promisify(execFile);
 const child = fileURLToPath(new URL('./support/migrate-child.js', import.meta.url));

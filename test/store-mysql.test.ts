@@ -9,6 +9,9 @@ import { addMysqlSequence, dropMysqlSequence } from '../migrations/001_instructi
 import type { InstructionStore, NewInstructionRow } from '../src/store/store.js';
 import { tableNames, type TableNames } from '../src/store/tables.js';
 import { availability, DATABASES, dropPrefixed, freshPrefix, MYSQL_URL } from './support/databases.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 const skip = await availability('mysql');
 

@@ -9,6 +9,9 @@ import { rawRows } from '../src/store/commit-ordered-store.js';
 import type { InstructionStore, NewInstructionRow, StoredInstructionRow } from '../src/store/store.js';
 import { tableNames, type TableNames } from '../src/store/tables.js';
 import { availability, DATABASES, dropPrefixed, freshPrefix, PG_URL } from './support/databases.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 const skip = await availability('postgres');
 

@@ -7,6 +7,9 @@ import type { NewInstructionRow } from '../src/store/store.js';
 import { tableNames } from '../src/store/tables.js';
 import { runCached } from '../src/dialects/sqlite/statements.js';
 import { dropPrefixed, freshPrefix, sqliteConfig, sqliteFile } from './support/databases.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 const row = (label: string): NewInstructionRow => ({ json: JSON.stringify({ label }), originated: 'test', originInstance: null, instructionCount: 1 });
 

@@ -13,6 +13,9 @@ import { waitFor } from './support/wait.js';
 import { notifyChannel, openListenerCount, PostgresWakeSource, type PostgresWakeOptions } from '../src/wake/index.js';
 import { dialectFor } from '../src/dialects/dialect.js';
 import { mysqlDialect } from '../src/dialects/mysql/dialect.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 const skip = await availability('postgres');
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));

@@ -14,6 +14,9 @@ import { recorder, type RecordingRefresher } from './support/recorder.js';
 import { waitFor } from './support/wait.js';
 import { createSqliteWakeSource, openWatcherCount, SqliteWakeSource } from '../src/wake/index.js';
 import { WalWatcher } from '../src/dialects/sqlite/wal-watcher.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 

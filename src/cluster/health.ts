@@ -18,7 +18,9 @@ export interface HealthReport {
   problems: string[];
   identity: string;
   cluster: string;
-  state: 'new' | 'started' | 'stopped';
+  state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped';
+  /** While starting: the step it is on and for how long, such as 'catching up with the instruction log, for 12.0 s'. */
+  activity?: string;
   role: ServerRole;
   /** Rows committed to the log that this server has not applied; null when unknown. */
   pendingRows: number | null;
@@ -60,6 +62,7 @@ export interface HealthInputs {
   identity: string;
   cluster: string;
   state: HealthReport['state'];
+  activity?: string;
   role: ServerRole;
   /** The position this server has applied up to, if it has one. */
   position: string | undefined;
@@ -72,6 +75,13 @@ export interface HealthInputs {
   preparedStatementsLost: boolean;
   databaseChanged: { at: Date; detail: string } | null;
 }
+
+const STATE_PROBLEMS: Record<Exclude<HealthReport['state'], 'started'>, string> = {
+  new: 'the cache is not started',
+  starting: 'the cache is starting',
+  stopping: 'the cache is stopping',
+  stopped: 'the cache is stopped',
+};
 
 export interface HealthLimits {
   maxLag: number;
@@ -89,7 +99,7 @@ export async function checkHealth(store: Pick<InstructionStore, 'pending' | 'now
   let pendingRows: number | null = null;
   let pendingInstructions: number | null = null;
   let lagSeconds: number | null = null;
-  if (inputs.state !== 'started') problems.push(`the cache is ${inputs.state === 'new' ? 'not started' : 'stopped'}`);
+  if (inputs.state !== 'started') problems.push(STATE_PROBLEMS[inputs.state] + (inputs.activity ? `: ${inputs.activity}` : ''));
   if (inputs.position !== undefined) {
     try {
       const [pending, now] = await Promise.all([store.pending(inputs.position), store.now()]);
@@ -122,6 +132,7 @@ export async function checkHealth(store: Pick<InstructionStore, 'pending' | 'now
     identity: inputs.identity,
     cluster: inputs.cluster,
     state: inputs.state,
+    ...(inputs.activity ? { activity: inputs.activity } : {}),
     role: inputs.role,
     pendingRows,
     pendingInstructions,

@@ -1,4 +1,5 @@
 import { toDate } from '../store/base-store.js';
+import type { BoundableQuery } from '../store/bound-query.js';
 import type { ClusterSql } from './sql.js';
 
 /** The lease row as read. Expiry is `renewedAt + durationMs`, both by the database clock. */
@@ -39,7 +40,7 @@ export class LeaseTable {
     return this.sql.knex(this.sql.tables.lease).where({ cluster: this.sql.cluster, name: this.name });
   }
 
-  private bounded<T extends { timeout(ms: number, options?: { cancel?: boolean }): T }>(query: T): T {
+  private bounded<T extends BoundableQuery>(query: T): Promise<Awaited<T>> {
     return this.sql.store.bounded(query);
   }
 

@@ -1,6 +1,7 @@
 import { refresherColumns } from './published-refreshers.js';
 import { regionColumns } from './published-regions.js';
 import type { RegionStats } from '../regions/stats.js';
+import type { BoundableQuery } from '../store/bound-query.js';
 import { toBool, toDate } from '../store/base-store.js';
 import type { ServerRole } from './roles.js';
 import type { ClusterSql } from './sql.js';
@@ -45,7 +46,7 @@ export class ServerTable {
     return this.sql.knex(this.sql.tables.server).where('cluster', this.sql.cluster);
   }
 
-  private bounded<T extends { timeout(ms: number, options?: { cancel?: boolean }): T }>(query: T): T {
+  private bounded<T extends BoundableQuery>(query: T): Promise<Awaited<T>> {
     return this.sql.store.bounded(query);
   }
 

@@ -15,6 +15,7 @@ import type {
 } from './store.js';
 import type { TableNames } from './tables.js';
 import type { Logger } from '../logger.js';
+import { boundQuery, type BoundableQuery } from './bound-query.js';
 
 export interface StoreConfig {
   knex: Knex;
@@ -70,9 +71,9 @@ export abstract class BaseStore implements InstructionStore {
   /** SQL for "the database clock minus `ms`", comparable with utc_stamp. */
   protected abstract cutoffSql(ms: number): Knex.Raw;
 
-  /** Bounds a query by the query timeout; cancels it server-side where the driver can. */
-  bounded<T extends { timeout(ms: number, options?: { cancel?: boolean }): T }>(query: T): T {
-    return query.timeout(this.queryTimeout, { cancel: this.capabilities.dialect !== 'sqlite' });
+  /** Bounds a query, waiting for a connection included, by the query timeout; cancels it server-side where the driver can. */
+  bounded<T extends BoundableQuery>(query: T): Promise<Awaited<T>> {
+    return boundQuery(query, this.queryTimeout, this.capabilities.dialect !== 'sqlite');
   }
 
   /** `cutoffSql` serves every dialect: it is written in the same form as the timestamp columns. */

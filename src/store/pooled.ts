@@ -1,4 +1,6 @@
 import knexModule, { type Knex } from 'knex';
+import { acquireWithin } from './bound-query.js';
+import { trackQuery } from '../open-resources.js';
 
 /** The parts of knex's client this relies on: the pool, cancelling, and the query events. */
 interface PoolClient<C> {
@@ -28,9 +30,14 @@ export function driverOf(knex: Knex): string | undefined {
  * its own timeouts, and the call rejects with knex's KnexTimeoutError. Never for use inside a
  * transaction: the connection comes from the pool.
  */
-export async function runPooled<C, R>(knex: Knex, sql: string, bindings: unknown[], timeoutMs: number | undefined, exec: (connection: C) => R | Promise<R>): Promise<R> {
+export function runPooled<C, R>(knex: Knex, sql: string, bindings: unknown[], timeoutMs: number | undefined, exec: (connection: C) => R | Promise<R>): Promise<R> {
+  return trackQuery(runOnPooled(knex, sql, bindings, timeoutMs, exec));
+}
+
+async function runOnPooled<C, R>(knex: Knex, sql: string, bindings: unknown[], timeoutMs: number | undefined, exec: (connection: C) => R | Promise<R>): Promise<R> {
   const client = knex.client as unknown as PoolClient<C>;
-  const connection = await client.acquireConnection();
+  // The wait for a connection counts against the timeout too: see bound-query.ts.
+  const connection = await acquireWithin(client.acquireConnection(), timeoutMs, (c) => client.releaseConnection(c));
   const event = { __knexQueryUid: `distcache:${nextUid++}`, method: 'raw', sql, bindings, options: {} };
   client.emit('query', event);
   let timer: NodeJS.Timeout | undefined;

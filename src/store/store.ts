@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { BoundableQuery } from './bound-query.js';
 
 /**
  * The storage seam. The core (poller, writer, pruner) talks to the database only through this
@@ -100,7 +101,7 @@ export interface InstructionStore {
    */
   clockSql(agoMs: number): Knex.Raw;
   /** Bounds a query built elsewhere (the cluster tables) by the query timeout, as the store's own queries are. */
-  bounded<T extends { timeout(ms: number, options?: { cancel?: boolean }): T }>(query: T): T;
+  bounded<T extends BoundableQuery>(query: T): Promise<Awaited<T>>;
 }
 
 export interface StoreCapabilities {

@@ -1,11 +1,12 @@
-import { describeError, fromDatabaseError } from '../errors.js';
+import { describeError, errors, fromDatabaseError } from '../errors.js';
 import type { ColdBootReason, SyncResultEvent, TypedEmitter } from '../events.js';
 import { instructionWeight, type Instruction } from '../instructions/types.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, StoredInstructionRow } from '../store/store.js';
 import type { Applier } from './applier.js';
-import { sleep } from './timeout.js';
 import { backoffDelay } from './backoff.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { settleWithin } from './timeout.js';
 import type { InstrumentationHooks } from '../instrumentation.js';
 import type { OwnWrites } from '../write/own-writes.js';
 import { DatabaseHistory } from './history.js';
@@ -20,6 +21,8 @@ export interface PollerSettings {
   startFromHead: boolean;
   maxErrorBackoff: number;
   onColdBoot?: (context: { reason: ColdBootReason }) => void | Promise<void>;
+  /** @default the system clock; tests step a manual one. */
+  clock?: Clock;
 }
 
 /** What one `sync()` did. */
@@ -34,8 +37,19 @@ export class Poller {
   private position: string | undefined;
   private current: Promise<SyncResult> | undefined;
   private next: Promise<SyncResult> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly clock: Clock;
+  /**
+   * The loop's one pending run: at any moment the loop holds either this timer or a poll in
+   * flight (`looping`), never both and never two timers. A wake-up moves the timer to "now", or,
+   * during a loop poll, sets `pollAgain`; it never adds a timer of its own.
+   */
+  private timer: TimerHandle | undefined;
+  private timerDue = Infinity;
+  private looping = false;
+  private pollAgain = false;
   private running = false;
+  /** After stop(): a poll still in flight sends no further query. */
+  private closed = false;
   private consecutiveFailures = 0;
   /** When the stored cursor was last written; see save(). */
   private lastSaved = 0;
@@ -44,8 +58,6 @@ export class Poller {
   /** Calls of the public sync(); a poll that starts after one stores the cursor at its end. */
   private saveRequests = 0;
   private saveRequestsServed = 0;
-  /** A wake-up poll is queued for the next turn of the event loop. */
-  private wakeQueued = false;
   lastSuccess: Date | null = null;
   lastError: { at: Date; message: string } | null = null;
   /** Whether `position` belongs to the database read; see history.ts. */
@@ -60,6 +72,7 @@ export class Poller {
     private readonly ownWrites: OwnWrites,
     private readonly settings: PollerSettings,
   ) {
+    this.clock = settings.clock ?? systemClock;
     this.history = new DatabaseHistory(store, logger, settings.identity);
   }
 
@@ -98,50 +111,74 @@ export class Poller {
 
   /** Starts the background loop; the first poll runs after `firstDelayMs`. */
   start(firstDelayMs = this.settings.syncInterval): void {
-    if (this.running) return;
+    if (this.running || this.closed) return;
     this.running = true;
-    this.schedule(firstDelayMs);
-  }
-
-  /** Stops the loop and waits (bounded) for the poll in flight. */
-  async stop(timeoutMs: number): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    const inFlight = this.next ?? this.current;
-    if (inFlight) await Promise.race([inFlight.catch(() => undefined), sleep(timeoutMs)]);
+    this.arm(firstDelayMs);
   }
 
   /**
-   * Polls as soon as possible, e.g. on a NOTIFY; the interval stays as the safety net. On the
-   * next turn of the event loop, not a zero timer (which Node rounds up to 1 ms); wakes in the
-   * same turn make one poll, and a wake during a poll makes one more after it (see sync()).
+   * Stops the loop and waits (at most `timeoutMs`) for the poll in flight. Once it resolves no
+   * timer of the loop is left, and a poll still running (a refresher past the timeout) sends no
+   * further query: it rejects at its next one.
    */
-  wake(): void {
-    if (!this.running || this.wakeQueued) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.wakeQueued = true;
-    setImmediate(() => {
-      this.wakeQueued = false;
-      if (this.running) void this.tick();
-    });
+  async stop(timeoutMs: number): Promise<void> {
+    this.running = false;
+    this.disarm();
+    this.pollAgain = false;
+    const inFlight = this.next ?? this.current;
+    if (inFlight) await settleWithin(inFlight, timeoutMs);
+    this.closed = true;
   }
 
-  private schedule(delayMs: number): void {
+  /**
+   * Polls as soon as possible, e.g. on a NOTIFY; the interval stays as the safety net. Wakes
+   * coalesce: any number of them before the loop's next poll makes that one poll (the timer moves
+   * to the next turn of the event loop), and any number during a loop poll makes one more after it.
+   */
+  wake(): void {
     if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), delayMs);
-    this.timer.unref();
+    if (this.looping) {
+      this.pollAgain = true;
+      return;
+    }
+    if (this.timerDue > this.clock.now()) this.arm(0);
+  }
+
+  /** How many timers the loop holds: 0 or 1, always; for tests. */
+  get pendingTimers(): number {
+    return this.timer ? 1 : 0;
+  }
+
+  private arm(delayMs: number): void {
+    this.disarm();
+    if (!this.running) return;
+    this.timerDue = this.clock.now() + delayMs;
+    this.timer = this.clock.setTimer(() => {
+      this.timer = undefined;
+      this.timerDue = Infinity;
+      void this.tick();
+    }, delayMs);
+  }
+
+  private disarm(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.timerDue = Infinity;
   }
 
   private async tick(): Promise<void> {
-    this.timer = undefined;
+    if (!this.running) return;
+    this.looping = true;
+    this.pollAgain = false;
     let delayMs = this.settings.syncInterval;
     try {
       await this.shared();
       this.consecutiveFailures = 0;
     } catch (err) {
+      if (!this.running) {
+        this.looping = false;
+        return;
+      }
       this.consecutiveFailures += 1;
       // Exponential backoff with jitter, capped, forever: the poller never gives up silently.
       delayMs = backoffDelay(this.consecutiveFailures - 1, this.settings.syncInterval, this.settings.maxErrorBackoff);
@@ -149,7 +186,17 @@ export class Poller {
       this.logger.warn({ err: describeError(error), consecutiveFailures: this.consecutiveFailures, retryInMs: delayMs }, 'cache sync failed; retrying');
       this.events.emit('sync:error', { error, consecutiveFailures: this.consecutiveFailures, retryInMs: delayMs });
     }
-    if (this.running && !this.timer) this.schedule(delayMs);
+    this.looping = false;
+    // A wake during the poll may stand for a commit the poll did not see: poll once more at once.
+    // Not after a failure: the backoff protects a database that is struggling.
+    const again = this.pollAgain && this.consecutiveFailures === 0;
+    this.pollAgain = false;
+    this.arm(again ? 0 : delayMs);
+  }
+
+  /** Every query of a poll goes through here, so none is sent after stop() resolved. */
+  private open(): void {
+    if (this.closed) throw new errors.StoppedError('this DistributedCache was stopped while the poll was running; the rest of the poll was not run');
   }
 
   private async pollOnce(): Promise<SyncResult> {
@@ -172,6 +219,7 @@ export class Poller {
     const { identity } = this.settings;
     const result = { rows: 0, instructions: 0, skippedOwn: 0, malformed: 0, coldBoot: null as ColdBootReason | null };
     if (this.position === undefined) {
+      this.open();
       const stored = await this.store.loadCursor(identity);
       if (!stored) {
         const first = await this.firstStart(saveWanted);
@@ -183,8 +231,10 @@ export class Poller {
     }
     const from = this.position;
     let position: string = from;
+    this.open();
     let page = await this.store.readPage(identity, from, null, this.settings.pageSize);
     // Before anything is applied or stored: a position of another database proves nothing here.
+    this.open();
     const changed = await this.history.broken(page, from);
     if (changed !== null) {
       result.coldBoot = 'database-changed';
@@ -197,6 +247,7 @@ export class Poller {
       return this.finish(result, started, await this.coldBoot(result.coldBoot, null, saveWanted));
     }
     let weight = page.rows.reduce((sum, row) => sum + row.instructionCount, 0);
+    this.open();
     if (page.token !== null) weight = (await this.store.pending(position)).instructions;
     if (weight > this.settings.maxPendingInstructions) {
       result.coldBoot = 'too-far-behind';
@@ -215,6 +266,7 @@ export class Poller {
         if (page.position !== null) await this.save(position, true, saveWanted);
       }
       // A full page means more is waiting: read on at once rather than after the interval.
+      this.open();
       page = await this.store.readPage(identity, from, page.token, this.settings.pageSize);
     }
     await this.flush(buffer, result);
@@ -227,6 +279,7 @@ export class Poller {
    * (so no server applies them later as if new), the finding is recorded, and the server cold-boots.
    */
   private async databaseChanged(detail: string, saveWanted: number): Promise<string> {
+    this.open();
     const found = await this.history.settle(detail);
     this.logger.warn({ detail: found }, "the database changed under this server's cursor; cold boot");
     await this.applier.record({
@@ -245,10 +298,14 @@ export class Poller {
   private async firstStart(saveWanted: number): Promise<{ position: string; coldBoot: ColdBootReason | null }> {
     // The head first: a row committed after it is read by the next poll, whereas a head taken
     // after the emptiness check could cover a row committed in between that nobody applies.
+    this.open();
     const databaseIdentity = await this.store.databaseIdentity();
+    this.open();
     const head = await this.store.head();
+    this.open();
     const empty = (await this.store.newest(1)).length === 0;
     if (empty || this.settings.startFromHead) {
+      this.open();
       await this.store.resetCursor(this.settings.identity, head, databaseIdentity);
       this.position = head;
       this.history.identity = databaseIdentity;
@@ -260,11 +317,14 @@ export class Poller {
 
   private async coldBoot(reason: ColdBootReason, pendingInstructions: number | null, saveWanted: number, detail?: string): Promise<string> {
     // The head is taken first: anything committed while caches reload is read again afterwards.
+    this.open();
     const databaseIdentity = await this.store.databaseIdentity();
+    this.open();
     const head = await this.store.head();
     this.logger.info({ reason, pendingInstructions }, 'cold boot: refreshing every cache');
     if (this.settings.onColdBoot) await this.settings.onColdBoot({ reason });
     else await this.applier.refreshEverything();
+    this.open();
     await this.store.resetCursor(this.settings.identity, head, databaseIdentity);
     this.position = head;
     this.history.identity = databaseIdentity;
@@ -318,6 +378,7 @@ export class Poller {
       if (!this.dirty) this.saveRequestsServed = Math.max(this.saveRequestsServed, saveWanted);
       return;
     }
+    this.open();
     await this.store.saveCursor(this.settings.identity, position);
     this.stored(saveWanted);
   }

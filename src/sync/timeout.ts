@@ -49,3 +49,34 @@ export function sleep(ms: number): Promise<void> {
 export function pause(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
   return delay(ms, true, { ref: false, signal }).catch(() => false);
 }
+
+/**
+ * Waits for `work` to settle, at most `ms`; resolves true if it settled in time. Never rejects.
+ * The timer is cleared either way, so a wait that ended early leaves nothing behind (a stop()
+ * that returned must not leave a `stopTimeout` timer pending).
+ */
+export function settleWithin(work: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  if (!work) return Promise.resolve(true);
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), Math.max(0, ms));
+    timer.unref();
+    work.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+    );
+  });
+}
+
+/**
+ * Like `work`, but rejects with `onTimeout()` after `ms` (the work goes on, ignored). The timer is
+ * cleared when the work settles first.
+ */
+export function within<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return withTimeout(() => work, ms, onTimeout);
+}

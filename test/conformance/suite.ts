@@ -1,4 +1,5 @@
 import type { DialectName } from '../support/databases.js';
+import { checkLeaksAfterEach } from '../support/leaks.js';
 import { coreTests, wakeTests } from './core.js';
 import { syncTests } from './sync.js';
 import { concurrencyTests } from './concurrency.js';
@@ -6,6 +7,7 @@ import { clusterTests } from './cluster.js';
 
 /** The whole conformance suite: the same assertions on every dialect. */
 export function conformance(dialect: DialectName): void {
+  checkLeaksAfterEach();
   coreTests(dialect);
   wakeTests(dialect);
   syncTests(dialect);

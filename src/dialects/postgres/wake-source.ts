@@ -3,6 +3,7 @@ import { SharedResources } from '../../wake/shared.js';
 import { notifyChannel } from './channel.js';
 import type { WakeSource, WakeSourceConfig } from '../../wake/wake-source.js';
 import { listenerConnection } from './listener-connection.js';
+import { boundQuery } from '../../store/bound-query.js';
 import { PgListener, type ListenerSettings, type ListenerStats, type Subscription } from './listener.js';
 
 /** Every listener of this process, by connection settings. */
@@ -94,7 +95,7 @@ export class PostgresWakeSource implements WakeSource {
   }
 
   private notifyThroughPool(payload: string): Promise<unknown> {
-    return this.knex.raw('select pg_notify(?, ?)', [this.channel, payload]).timeout(this.queryTimeout, { cancel: true });
+    return boundQuery(this.knex.raw('select pg_notify(?, ?)', [this.channel, payload]), this.queryTimeout, true);
   }
 
   /** Why the wake-up does not work and what to do; undefined while it works or is still connecting. */
