@@ -8,6 +8,7 @@ import { defaultLogger, type Logger } from './logger.js';
 import type { AnyCacheRefresher } from './refreshers/refresher.js';
 import type { ColdBootReason } from './events.js';
 import { ROLE_OPTIONS, type RoleOption } from './cluster/roles.js';
+import { closest } from './admin/suggest.js';
 
 /** Options of `new DistributedCache(options)`. Only `knex` is required. */
 export interface DistributedCacheOptions {
@@ -127,6 +128,21 @@ export interface DistributedCacheOptions {
   logger?: Logger;
 }
 
+/** Every option name, for refusing a misspelled one with a did-you-mean. */
+const OPTION_NAMES = Object.freeze([
+  'knex', 'refreshers', 'serverIdentity', 'cluster', 'role', 'heartbeatInterval', 'staleServerTimeout', 'leaseDuration', 'maxRetention',
+  'forgetServersAfter', 'health', 'tablePrefix', 'notify', 'preparedStatements', 'syncInterval', 'pageSize', 'maxPendingInstructions',
+  'startFromHead', 'onColdBoot', 'retention', 'pruneSchedule', 'pruneChunkSize', 'pruneDutyCycle', 'queryTimeout', 'refresherTimeout',
+  'refresherRetries', 'retryDelay', 'maxErrorBackoff', 'maxInstructionsPerRow', 'stopTimeout', 'logger',
+] as const satisfies ReadonlyArray<keyof DistributedCacheOptions>);
+const HEALTH_OPTION_NAMES = Object.freeze(['maxLag', 'maxPending', 'maxSyncAge'] as const satisfies ReadonlyArray<keyof HealthThresholds>);
+
+/**
+ * The longest wait a Node.js timer can do: 2^31 − 1 ms, about 24.8 days. A longer one fires
+ * after 1 ms instead (with a warning), so an option a timer waits on can never be longer.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Thresholds of `cache.health()`. Crossing any of them makes `healthy` false. */
 export interface HealthThresholds {
   /** The oldest instruction this server has not applied may be at most this old. @default '1m' (or 3 × syncInterval, if longer) */
@@ -220,13 +236,34 @@ function invalid(option: string, message: string): never {
   throw new errors.InvalidOptionError(`${option}: ${message}`);
 }
 
-function duration(option: string, value: Duration | undefined, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+/**
+ * A duration option. `max` is MAX_TIMER_MS for every option a timer waits on (the default), and
+ * larger only for the ones compared with database timestamps (retention and the like).
+ */
+function duration(option: string, value: Duration | undefined, fallback: number, min = 0, max = MAX_TIMER_MS): number {
   if (value === undefined) return fallback;
   const parsed = parseDuration(value);
   if (parsed === undefined) invalid(option, `${JSON.stringify(value)} is not a duration; give milliseconds or a string such as '500ms', '5s', '2d'`);
   if (parsed < min) invalid(option, `${JSON.stringify(value)} is too small; the minimum is ${min} ms`);
-  if (parsed > max) invalid(option, `${JSON.stringify(value)} is too large; the maximum is ${human(max)}`);
+  if (parsed > max) {
+    const why = max === MAX_TIMER_MS ? ' (2^31 − 1 ms, about 24.8 days: the longest a Node.js timer can wait)' : '';
+    invalid(option, `${JSON.stringify(value)} is too large; the maximum is ${human(max)}${why}`);
+  }
   return parsed;
+}
+
+/** A duration compared with database timestamps only, never waited on by a timer. */
+const STORED = Number.MAX_SAFE_INTEGER;
+
+function refuseUnknown(what: string, given: object, known: readonly string[]): void {
+  for (const key of Object.keys(given)) {
+    if (known.includes(key)) continue;
+    const guess = closest(key, known);
+    invalid(
+      what ? `${what}.${key}` : key,
+      `unknown option${guess ? `; did you mean '${guess}'?` : '.'} The options are: ${known.join(', ')}`,
+    );
+  }
 }
 
 function integer(option: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -255,6 +292,7 @@ export function validateIdentity(option: string, value: unknown, pattern: RegExp
 /** Applies defaults, validates every option with a message that says what to fix, and freezes the result. */
 export function resolveOptions(options: DistributedCacheOptions): ResolvedOptions {
   if (!options || typeof options !== 'object') invalid('options', 'pass an object such as { knex }');
+  refuseUnknown('', options, OPTION_NAMES);
   const { knex } = options;
   if (!knex || typeof knex !== 'function' || typeof (knex as Knex).transaction !== 'function') {
     invalid('knex', 'a Knex instance is required, such as knex({ client: "pg", connection: process.env.DATABASE_URL })');
@@ -271,7 +309,7 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
     if (typeof logger[level] !== 'function') invalid('logger', `must have a ${level}() method (a pino logger works)`);
   }
   const syncInterval = duration('syncInterval', options.syncInterval, DEFAULTS.syncInterval, 10);
-  const retention = duration('retention', options.retention, DEFAULTS.retention, 1000);
+  const retention = duration('retention', options.retention, DEFAULTS.retention, 1000, STORED);
   const maxPendingInstructions = integer('maxPendingInstructions', options.maxPendingInstructions, DEFAULTS.maxPendingInstructions, 1);
   return Object.freeze({
     knex,
@@ -295,7 +333,7 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
     queryTimeout: duration('queryTimeout', options.queryTimeout, DEFAULTS.queryTimeout, 100),
     refresherTimeout: duration('refresherTimeout', options.refresherTimeout, DEFAULTS.refresherTimeout, 1),
     refresherRetries: integer('refresherRetries', options.refresherRetries, DEFAULTS.refresherRetries, 0, 100),
-    retryDelay: duration('retryDelay', options.retryDelay, DEFAULTS.retryDelay),
+    retryDelay: retryDelay(options),
     maxErrorBackoff: duration('maxErrorBackoff', options.maxErrorBackoff, 2 * syncInterval, 10),
     maxInstructionsPerRow: integer('maxInstructionsPerRow', options.maxInstructionsPerRow, DEFAULTS.maxInstructionsPerRow, 1, 100_000),
     stopTimeout: duration('stopTimeout', options.stopTimeout, DEFAULTS.stopTimeout),
@@ -332,6 +370,16 @@ function notifyOption(value: DistributedCacheOptions['notify']): Pick<ResolvedOp
   return { notify: true, notifyConnection: Object.freeze({ ...value }) };
 }
 
+/** The first retry delay; it doubles on each retry, so the last one must fit in a timer too. */
+function retryDelay(options: DistributedCacheOptions): number {
+  const delay = duration('retryDelay', options.retryDelay, DEFAULTS.retryDelay);
+  const retries = integer('refresherRetries', options.refresherRetries, DEFAULTS.refresherRetries, 0, 100);
+  if (retries > 0 && delay * 2 ** (retries - 1) > MAX_TIMER_MS) {
+    invalid('retryDelay', `${human(delay)} doubled for each of ${retries} refresherRetries waits ${human(delay * 2 ** (retries - 1))} before the last retry, longer than a timer can wait (about 24.8 days); lower retryDelay or refresherRetries`);
+  }
+  return delay;
+}
+
 /** A duration as the user would write it: '2m', not 120000. */
 function human(ms: number): string {
   for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
@@ -350,12 +398,24 @@ function clusterTiming(options: DistributedCacheOptions, retention: number) {
     invalid('role', `${JSON.stringify(role)} is not a role; use 'auto' (elected), 'single', 'scheduling-publisher' or 'subscriber'`);
   }
   const staleSet = options.staleServerTimeout !== undefined;
-  const staleServerTimeout = duration('staleServerTimeout', options.staleServerTimeout, DEFAULTS.staleServerTimeout, 50);
-  // At most a day: a timer cannot wait longer than about 24.8 days, and a heartbeat that rare means nothing.
-  const heartbeatInterval = duration('heartbeatInterval', options.heartbeatInterval, Math.min(staleSet ? Math.round(staleServerTimeout / 12) : DEFAULTS.heartbeatInterval, 86_400_000), 10, 86_400_000);
+  const heartbeatSet = options.heartbeatInterval !== undefined;
+  const leaseSet = options.leaseDuration !== undefined;
+  // At most a day: a heartbeat that rare means nothing.
+  const heartbeatGiven = heartbeatSet ? duration('heartbeatInterval', options.heartbeatInterval, 0, 10, 86_400_000) : undefined;
+  // Whichever of the two is set gives the other: twelve heartbeats to a stale timeout, so setting
+  // only heartbeatInterval (say '5m') gives a consistent set instead of failing on a derived value.
+  const staleServerTimeout = duration('staleServerTimeout', options.staleServerTimeout, Math.max(DEFAULTS.staleServerTimeout, 12 * (heartbeatGiven ?? 0)), 50, STORED);
+  const heartbeatInterval = heartbeatGiven ?? Math.min(staleSet ? Math.round(staleServerTimeout / 12) : DEFAULTS.heartbeatInterval, 86_400_000);
   // At least three heartbeats, and short enough that a dead holder is replaced within the stale timeout.
   const leaseDefault = Math.min(Math.max(staleSet ? Math.round(staleServerTimeout / 4) : DEFAULTS.leaseDuration, 3 * heartbeatInterval), staleServerTimeout - heartbeatInterval);
-  const leaseDuration = duration('leaseDuration', options.leaseDuration, leaseDefault, 20);
+  if (!leaseSet && leaseDefault < 2 * heartbeatInterval) {
+    // Both set, too close together for any lease: name what the user wrote, not the derived lease.
+    invalid(
+      'heartbeatInterval',
+      `${human(heartbeatInterval)} is too long for staleServerTimeout (${human(staleServerTimeout)}): staleServerTimeout must be at least three heartbeats (${human(3 * heartbeatInterval)}), so the publisher lease can outlast a late renewal and still be replaced before the server looks dead; lower heartbeatInterval or raise staleServerTimeout`,
+    );
+  }
+  const leaseDuration = duration('leaseDuration', options.leaseDuration, leaseDefault, 20, STORED);
   if (leaseDuration < 2 * heartbeatInterval) {
     invalid('leaseDuration', `${human(leaseDuration)} must be at least twice heartbeatInterval (${human(heartbeatInterval)}), so one late renewal does not lose the lease; raise leaseDuration or lower heartbeatInterval`);
   }
@@ -365,9 +425,9 @@ function clusterTiming(options: DistributedCacheOptions, retention: number) {
       `${human(staleServerTimeout)} is shorter than leaseDuration + heartbeatInterval (${human(leaseDuration)} + ${human(heartbeatInterval)}), the longest a dead publisher can go unreplaced; raise staleServerTimeout or lower leaseDuration`,
     );
   }
-  const maxRetention = duration('maxRetention', options.maxRetention, Math.max(DEFAULTS.maxRetention, retention), 1000);
+  const maxRetention = duration('maxRetention', options.maxRetention, Math.max(DEFAULTS.maxRetention, retention), 1000, STORED);
   if (maxRetention < retention) invalid('maxRetention', `${human(maxRetention)} is shorter than retention (${human(retention)}); the hard cap must be at least the retention`);
-  const forgetServersAfter = duration('forgetServersAfter', options.forgetServersAfter, Math.max(maxRetention, staleServerTimeout), 50);
+  const forgetServersAfter = duration('forgetServersAfter', options.forgetServersAfter, Math.max(maxRetention, staleServerTimeout), 50, STORED);
   if (forgetServersAfter < staleServerTimeout) {
     invalid('forgetServersAfter', `${human(forgetServersAfter)} is shorter than staleServerTimeout (${human(staleServerTimeout)}); only a server that is already inactive can be forgotten`);
   }
@@ -376,12 +436,13 @@ function clusterTiming(options: DistributedCacheOptions, retention: number) {
 
 function healthThresholds(health: HealthThresholds | undefined, syncInterval: number, maxPendingInstructions: number) {
   if (health !== undefined && (health === null || typeof health !== 'object')) invalid('health', 'pass an object such as { maxLag: \'1m\', maxPending: 1000, maxSyncAge: \'1m\' }');
+  if (health) refuseUnknown('health', health, HEALTH_OPTION_NAMES);
   // A slow poll interval must not look unhealthy by default.
   const floor = 3 * syncInterval;
   return Object.freeze({
-    maxLag: duration('health.maxLag', health?.maxLag, Math.max(DEFAULTS.health.maxLag, floor), 0),
+    maxLag: duration('health.maxLag', health?.maxLag, Math.max(DEFAULTS.health.maxLag, floor), 0, STORED),
     maxPending: integer('health.maxPending', health?.maxPending, maxPendingInstructions, 0),
-    maxSyncAge: duration('health.maxSyncAge', health?.maxSyncAge, Math.max(DEFAULTS.health.maxSyncAge, floor), 1),
+    maxSyncAge: duration('health.maxSyncAge', health?.maxSyncAge, Math.max(DEFAULTS.health.maxSyncAge, floor), 1, STORED),
   });
 }
 

@@ -37,6 +37,17 @@ const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
   ['non-boolean preparedStatements', { preparedStatements: 'off' }, /preparedStatements/],
   ['duty cycle above 1', { pruneDutyCycle: 1.5 }, /pruneDutyCycle: 1.5 must be a number above 0 and at most 1/],
   ['duty cycle of 0', { pruneDutyCycle: 0 }, /pruneDutyCycle/],
+  // Past 2^31 - 1 ms a Node.js timer fires after 1 ms: '30d' polled hundreds of times a second.
+  ['a sync interval longer than a timer can wait', { syncInterval: '30d' }, /syncInterval: "30d" is too large; the maximum is 2147483647ms \(2\^31 − 1 ms/],
+  ['a refresher timeout longer than a timer can wait', { refresherTimeout: '30d' }, /refresherTimeout: "30d" is too large/],
+  ['a query timeout longer than a timer can wait', { queryTimeout: '30d' }, /queryTimeout: "30d" is too large/],
+  ['a stop timeout longer than a timer can wait', { stopTimeout: 2 ** 31 }, /stopTimeout: 2147483648 is too large/],
+  ['an error backoff longer than a timer can wait', { maxErrorBackoff: '25d' }, /maxErrorBackoff: "25d" is too large/],
+  ['a retry delay whose doublings outgrow a timer', { retryDelay: '10d', refresherRetries: 3 }, /retryDelay: 10d doubled for each of 3 refresherRetries waits 40d/],
+  ['a misspelled option', { syncIntreval: '5s' }, /syncIntreval: unknown option; did you mean 'syncInterval'\?/],
+  ['a misspelled health threshold', { health: { maxlag: '1m' } }, /health\.maxlag: unknown option; did you mean 'maxLag'\?/],
+  ['an unknown option', { colour: 'blue' }, /colour: unknown option\. The options are: knex, refreshers/],
+  ['a heartbeat too long for the stale timeout, both set', { heartbeatInterval: '1m', staleServerTimeout: '2m' }, /^heartbeatInterval: 1m is too long for staleServerTimeout \(2m\).*lower heartbeatInterval or raise staleServerTimeout/],
 ];
 for (const [name, extra, message] of invalid) {
   test(`refuses ${name} with E_INVALID_OPTION naming the option`, () => {
@@ -56,6 +67,23 @@ test('notify takes the listener connection as a URL or settings, kept apart from
   assert.equal(settings.notify, true);
   assert.deepEqual(settings.notifyConnection, { host: 'db', port: 5432 });
   assert.ok(Object.isFrozen(settings.notifyConnection));
+});
+
+test('durations a timer waits on may be up to 2^31 - 1 ms; retention-like ones, compared in the database, longer', () => {
+  const o = resolveOptions({ knex, syncInterval: 2 ** 31 - 1, stopTimeout: '24d', retention: '60d', maxRetention: '90d' });
+  assert.equal(o.syncInterval, 2 ** 31 - 1);
+  assert.equal(o.retention, 60 * 86_400_000);
+});
+
+test("heartbeatInterval alone ('5m') gives a consistent set: the stale timeout and lease follow it", () => {
+  const o = resolveOptions({ knex, heartbeatInterval: '5m' });
+  assert.equal(o.heartbeatInterval, 300_000);
+  assert.equal(o.staleServerTimeout, 12 * 300_000);
+  assert.ok(o.leaseDuration >= 2 * o.heartbeatInterval && o.leaseDuration + o.heartbeatInterval <= o.staleServerTimeout, JSON.stringify(o));
+  // A short heartbeat alone keeps the defaults.
+  const short = resolveOptions({ knex, heartbeatInterval: '2s' });
+  assert.equal(short.staleServerTimeout, 120_000);
+  assert.equal(short.leaseDuration, 30_000);
 });
 
 test('refuses duplicate refresher ids and refreshers without refreshAll', () => {
