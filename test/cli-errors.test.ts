@@ -282,3 +282,31 @@ test('a password in --db never appears in any output, even where the database ac
   assertNoPassword(env, secret, 'status from DATABASE_URL');
   assert.ok(sawMasked, 'the connection is shown, masked');
 });
+
+test('--timeout 2s against a database that accepts TCP and never answers: the error within 3 s, exit code 1, and the process ends', { timeout: 30_000 }, async (t) => {
+  const { createServer } = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const { port } = server.address() as { port: number };
+  for (const [scheme, args] of [
+    ['postgres', ['status']],
+    ['mysql', ['servers', '--json']],
+  ] as const) {
+    const began = performance.now();
+    const result = await cli([...args, '--db', `${scheme}://u:${PASSWORD}@127.0.0.1:${port}/x`, '--timeout', '2s']);
+    const took = performance.now() - began;
+    t.diagnostic(`${scheme}: exit ${result.code} after ${took.toFixed(0)} ms`);
+    assert.equal(result.code, 1, result.stderr);
+    assert.ok(took < 3000, `${scheme}: the process ended after ${took.toFixed(0)} ms, more than 3 s`);
+    assert.match(result.stderr, /no answer within 2 s \(--timeout/);
+    assertNoPassword(result);
+  }
+});

@@ -223,3 +223,28 @@ export function readOnlyConfig(config: Knex.Config, timeoutMs: number): Knex.Con
   if (['mysql2', 'mysql'].includes(client)) pool.afterCreate = after('SET SESSION TRANSACTION READ ONLY');
   return { ...config, pool };
 }
+
+/**
+ * Bounds opening a connection by `timeoutMs` in the driver itself, so that `--timeout` also
+ * covers a database that accepts TCP and never answers. knex's acquireConnectionTimeout alone
+ * gives up waiting but leaves the socket open, and closing the pool then waits on it: the process
+ * would stay alive after reporting the error.
+ */
+export function connectTimeoutConfig(config: Knex.Config, timeoutMs: number): Knex.Config {
+  const client = String(config.client);
+  const pool = { ...(config.pool ?? {}), createTimeoutMillis: timeoutMs };
+  const connection = config.connection;
+  if (['pg', 'postgres', 'postgresql'].includes(client)) {
+    if (typeof connection === 'string') return { ...config, pool, connection: { connectionString: connection, connectionTimeoutMillis: timeoutMs } };
+    if (connection && typeof connection === 'object') return { ...config, pool, connection: { connectionTimeoutMillis: timeoutMs, ...connection } };
+  }
+  if (['mysql2', 'mysql'].includes(client)) {
+    if (typeof connection === 'string') {
+      const url = new URL(connection);
+      if (!url.searchParams.has('connectTimeout')) url.searchParams.set('connectTimeout', String(timeoutMs));
+      return { ...config, pool, connection: url.toString() };
+    }
+    if (connection && typeof connection === 'object') return { ...config, pool, connection: { connectTimeout: timeoutMs, ...connection } };
+  }
+  return { ...config, pool };
+}

@@ -4,9 +4,10 @@ import { closest } from './suggest.js';
 import { packageVersion } from '../cluster/version.js';
 import { sqliteConfig } from '../connection.js';
 import { DEFAULTS } from '../options.js';
+import { settleWithin } from '../sync/timeout.js';
 import { durationOption, parseCommandArgs, splitCommand, stringOption } from './args.js';
 import { COMMANDS } from './commands/index.js';
-import { readOnlyConfig, resolveSettings, urlSecrets, type Settings } from './connection.js';
+import { connectTimeoutConfig, readOnlyConfig, resolveSettings, urlSecrets, type Settings } from './connection.js';
 import { ConnectionError, describeFailure, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './failure.js';
 import { commandHelp, globalHelp } from './help.js';
 import { Output, type Streams } from './output.js';
@@ -83,7 +84,7 @@ export async function run(argv: readonly string[], io: RunEnvironment): Promise<
     if (access === 'read') config = readOnlyConfig(config, timeout);
     // Loaded only now, so help and usage errors answer at once.
     const [{ default: knexFactory }, { Admin }] = await Promise.all([import('knex'), import('../admin/admin.js')]);
-    const knex = knexFactory({ ...config, acquireConnectionTimeout: timeout, log: QUIET_KNEX });
+    const knex = knexFactory({ ...connectTimeoutConfig(config, timeout), acquireConnectionTimeout: timeout, log: QUIET_KNEX });
     try {
       // One round trip first, so "cannot connect" is told apart from everything that can go wrong later.
       const started = Date.now();
@@ -93,7 +94,7 @@ export async function run(argv: readonly string[], io: RunEnvironment): Promise<
       const admin = new Admin({ knex, tablePrefix: settings.tablePrefix, cluster: settings.cluster, queryTimeout: timeout });
       await command.run({ admin, out, settings, interrupts: () => io.catchInterrupts() }, args);
     } finally {
-      await destroy(knex);
+      await destroy(knex, timeout);
     }
     return EXIT_OK;
   } catch (err) {
@@ -112,11 +113,11 @@ function unknownCommand(name: string): UsageError {
   return new UsageError(`unknown command '${name}'.${guess ? ` Did you mean '${guess}'?` : ''} Commands: ${COMMANDS.map((c) => c.name).join(', ')}`);
 }
 
-/** Closing the pool can itself fail on a connection that never opened; that must not hide the real outcome. */
-async function destroy(knex: Knex): Promise<void> {
-  try {
-    await knex.destroy();
-  } catch {
-    // nothing left to release
-  }
+/**
+ * Closing the pool can itself fail on a connection that never opened; that must not hide the real
+ * outcome. Nor may it hang: it waits at most `timeoutMs` (connections being opened end by then,
+ * see connectTimeoutConfig).
+ */
+async function destroy(knex: Knex, timeoutMs: number): Promise<void> {
+  await settleWithin(knex.destroy(), timeoutMs);
 }
