@@ -7,7 +7,13 @@ import { now, type CoordinatorMessage, type ServerMessage } from './messages.js'
  * changes prices in transactions; every process prints the invalidations as they arrive.
  */
 const [filename, identity] = process.argv.slice(2) as [string, string];
-const send = (message: ServerMessage) => process.send?.(message);
+// The coordinator stops every server once the changes it counted have arrived; the writer may
+// still be between two writes then. After 'stop' nothing is sent: the channel is closing, and a
+// send on a closed channel throws ERR_IPC_CHANNEL_CLOSED from inside the process.
+let stopping = false;
+const send = (message: ServerMessage) => {
+  if (!stopping && process.connected) process.send?.(message);
+};
 const knex = knexFactory(sqliteConfig(filename));
 
 type Product = { id: number; price: number };
@@ -50,7 +56,7 @@ process.on(
 async function onMessage(message: CoordinatorMessage): Promise<void> {
   if (message.type === 'write') {
     let written = 0;
-    for (let i = 0; i < message.changes; i++) {
+    for (let i = 0; i < message.changes && !stopping; i++) {
       const id = 1 + Math.floor(Math.random() * 20);
       const price = Math.round(Math.random() * 10_000) / 100;
       source = 'local';
@@ -68,6 +74,7 @@ async function onMessage(message: CoordinatorMessage): Promise<void> {
     }
     send({ type: 'done', identity, written });
   } else if (message.type === 'stop') {
+    stopping = true;
     await cache.stop();
     await knex.destroy();
     process.disconnect?.();
