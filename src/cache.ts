@@ -49,7 +49,10 @@ export interface WriteOptions {
  * await cache.start();
  * await cache.refresh('product', [42]);   // every server's 'product' refresher gets [42]
  * if (cache.isSchedulingPublisher) runNightlyImport();   // once per cluster
- * process.once('SIGTERM', () => void cache.stop());
+ * process.once('SIGTERM', async () => {
+ *   await cache.stop();
+ *   await knex.destroy();   // a SIGTERM handler replaces the default exit: close what keeps the process alive
+ * });
  */
 export class DistributedCache {
   /** Frozen, validated options. */
