@@ -313,6 +313,8 @@ export class DistributedCache {
       await this.pruneTask.destroy();
       this.pruneTask = undefined;
     }
+    // A prune in flight ends after its current chunk; the rest goes at the next prune, on any server.
+    this.pruner.halt();
     // No heartbeat may renew the lease after it is given up below.
     const beatsDone = await settleWithin(this.heartbeat.stop(), left());
     // Writes in flight finish; a local apply still retrying past stopTimeout is abandoned (see Writer.drain).

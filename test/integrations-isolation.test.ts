@@ -28,9 +28,6 @@ export async function resolve(specifier, context, next) {
 
 const RUNNER = `
 import { register, createRequire } from 'node:module';
-import { checkLeaksAfterEach } from './support/leaks.js';
-
-checkLeaksAfterEach();
 const [hooks, target, out] = process.argv.slice(2);
 register(hooks, { data: { out } });
 await import(target);

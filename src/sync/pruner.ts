@@ -1,4 +1,4 @@
-import { describeError } from '../errors.js';
+import { describeError, errors } from '../errors.js';
 import type { TypedEmitter } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, PruneChunkResult } from '../store/store.js';
@@ -47,6 +47,8 @@ export interface PruneMembership {
  */
 export class Pruner {
   private running: Promise<PruneResult> | undefined;
+  /** Set by the cache's stop(): a prune in flight ends after its current chunk and sends nothing more. */
+  private halted = false;
 
   constructor(
     private readonly store: InstructionStore,
@@ -67,7 +69,15 @@ export class Pruner {
     return this.running;
   }
 
-  /** The prune in flight, if any, so stop() can let it finish. */
+  /**
+   * For stop(): a prune in flight finishes the chunk it is deleting (its own short transaction)
+   * and then rejects with E_STOPPED; what it did not reach goes at the next prune, on any server.
+   */
+  halt(): void {
+    this.halted = true;
+  }
+
+  /** The prune in flight, if any, so stop() can wait for it to end. */
   get inFlight(): Promise<unknown> | undefined {
     return this.running;
   }
@@ -79,14 +89,17 @@ export class Pruner {
     let forgotten: string[] = [];
     try {
       // Read once per prune: a server that catches up meanwhile only makes the prune conservative.
+      this.open();
       const covered = membership ? await membership.coveredBy() : undefined;
       deleted += await this.pass({ olderThanMs: this.settings.retention, coveredBy: covered }, marked);
       if (membership) {
         deleted += await this.pass({ olderThanMs: this.settings.maxRetention }, marked);
+        this.open();
         forgotten = await membership.forget();
       }
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
+      if (this.halted) throw error;
       this.logger.warn({ err: describeError(error), deleted }, 'prune failed; it runs again at its next schedule');
       this.events.emit('prune:error', { error });
       throw error;
@@ -97,11 +110,16 @@ export class Pruner {
     return result;
   }
 
+  private open(): void {
+    if (this.halted) throw new errors.StoppedError('this DistributedCache was stopped while pruning; the rest of the prune was not run');
+  }
+
   /** Deletes chunk by chunk until a chunk comes back short. */
   private async pass(options: { olderThanMs: number; coveredBy?: readonly string[] }, marked: Set<string>): Promise<number> {
     let deleted = 0;
     const clock = this.settings.clock ?? REAL_CLOCK;
     for (;;) {
+      this.open();
       const chunkStarted = clock.now();
       const chunk = await this.store.pruneChunk({ ...options, limit: this.settings.chunkSize });
       deleted += chunk.deleted;

@@ -60,13 +60,31 @@ function startTracking(): void {
       Error.stackTraceLimit = 40;
       const stack = new Error().stack ?? '';
       Error.stackTraceLimit = limit;
-      const where = stack.split('\n').find((line) => OWN_CODE.test(line) && !line.includes('node_modules'));
+      const where = ownCreator(type, stack);
       if (where) live.set(asyncId, { type, where: where.trim(), resource: resource as LiveResource['resource'] });
     },
     destroy(asyncId) {
       live.delete(asyncId);
     },
   }).enable();
+}
+
+/** Timer internals and this hook itself: frames between a timer and the code that set it. */
+const PLUMBING = /node:internal\/async_hooks|node:internal\/timers|node:timers|<anonymous>|[\\/]support[\\/]leaks\.js|^Error$/;
+
+/**
+ * The distcache frame that created a resource, if distcache did. A timer counts only when
+ * distcache's code set it itself: Node's HTTP server arms a keep-alive timer inside res.end(),
+ * which the express middleware calls, and that timer is the server's, not distcache's. A socket or
+ * watch counts when distcache's code opened it through a driver (pg's listener connection).
+ */
+function ownCreator(type: string, stack: string): string | undefined {
+  const frames = stack.split('\n').map((line) => line.trim());
+  if (type === 'Timeout' || type === 'Immediate') {
+    const caller = frames.find((line) => !PLUMBING.test(line));
+    return caller && OWN_CODE.test(caller) ? caller : undefined;
+  }
+  return frames.find((line) => OWN_CODE.test(line) && !line.includes('node_modules'));
 }
 
 function snapshot(): Snapshot {
