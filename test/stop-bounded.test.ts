@@ -80,6 +80,33 @@ describe('stop() honours stopTimeout in every state', () => {
     assert.equal((await cache.health()).state, 'stopped');
   });
 
+  test('during a cold boot whose refreshAll() takes long: stop() returns within stopTimeout + a small margin, and the cursor is not stored after it', { timeout: 60_000 }, async (t) => {
+    const h = await harness(t, 'sqlite');
+    const writer = h.cache({ serverIdentity: 'writer', refreshers: [{ id: 'product', refreshAll() {}, refresh() {} }] });
+    await writer.start();
+    await writer.refresh('product', [1]);
+    let reloads = 0;
+    // No stored cursor and a non-empty log: this server cold-boots, reloading everything slowly.
+    const product: CacheRefresher = {
+      id: 'product',
+      async refreshAll() {
+        await delay(3000);
+        reloads += 1;
+      },
+    };
+    const cache = h.cache({ serverIdentity: 'cold', refreshers: [product], stopTimeout: 1000 });
+    const starting = cache.start();
+    await waitFor(async () => (await cache.health()).problems.some((p) => p.includes('catching up')));
+    const began = performance.now();
+    await cache.stop();
+    const took = performance.now() - began;
+    assert.ok(took <= 1000 + MARGIN, `stop() took ${took.toFixed(0)} ms with stopTimeout 1000 ms during a cold boot`);
+    await starting;
+    assert.equal(reloads, 1, 'the reload in flight ran to its end (user code cannot be cancelled)');
+    const cursor = await h.knex(h.table('cache_cursor')).where({ server_identity: 'cold' }).first();
+    assert.equal(cursor, undefined, 'the cold boot did not store a cursor after stop(): the next start cold-boots again');
+  });
+
   test('against a database that accepts TCP and never answers: start() and stop() are bounded, and health() says what start is waiting for', { timeout: 30_000 }, async (t) => {
     const db = await silentDatabase();
     t.after(() => db.close());
