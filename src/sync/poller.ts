@@ -144,11 +144,6 @@ export class Poller {
     if (this.timerDue > this.clock.now()) this.arm(0);
   }
 
-  /** How many timers the loop holds: 0 or 1, always; for tests. */
-  get pendingTimers(): number {
-    return this.timer ? 1 : 0;
-  }
-
   private arm(delayMs: number): void {
     this.disarm();
     if (!this.running) return;
