@@ -128,14 +128,20 @@ export interface DistributedCacheOptions {
   logger?: Logger;
 }
 
-/** Every option name, for refusing a misspelled one with a did-you-mean. */
-const OPTION_NAMES = Object.freeze([
-  'knex', 'refreshers', 'serverIdentity', 'cluster', 'role', 'heartbeatInterval', 'staleServerTimeout', 'leaseDuration', 'maxRetention',
-  'forgetServersAfter', 'health', 'tablePrefix', 'notify', 'preparedStatements', 'syncInterval', 'pageSize', 'maxPendingInstructions',
-  'startFromHead', 'onColdBoot', 'retention', 'pruneSchedule', 'pruneChunkSize', 'pruneDutyCycle', 'queryTimeout', 'refresherTimeout',
-  'refresherRetries', 'retryDelay', 'maxErrorBackoff', 'maxInstructionsPerRow', 'stopTimeout', 'logger',
-] as const satisfies ReadonlyArray<keyof DistributedCacheOptions>);
-const HEALTH_OPTION_NAMES = Object.freeze(['maxLag', 'maxPending', 'maxSyncAge'] as const satisfies ReadonlyArray<keyof HealthThresholds>);
+/**
+ * Every option name, for refusing a misspelled one with a did-you-mean. A Record, so that an
+ * option added to the interface and not here fails to compile instead of being refused at runtime.
+ */
+const OPTION_KEYS: Record<keyof DistributedCacheOptions, true> = {
+  knex: true, refreshers: true, serverIdentity: true, cluster: true, role: true, heartbeatInterval: true, staleServerTimeout: true,
+  leaseDuration: true, maxRetention: true, forgetServersAfter: true, health: true, tablePrefix: true, notify: true, preparedStatements: true,
+  syncInterval: true, pageSize: true, maxPendingInstructions: true, startFromHead: true, onColdBoot: true, retention: true, pruneSchedule: true,
+  pruneChunkSize: true, pruneDutyCycle: true, queryTimeout: true, refresherTimeout: true, refresherRetries: true, retryDelay: true,
+  maxErrorBackoff: true, maxInstructionsPerRow: true, stopTimeout: true, logger: true,
+};
+const OPTION_NAMES = Object.freeze(Object.keys(OPTION_KEYS));
+const HEALTH_KEYS: Record<keyof HealthThresholds, true> = { maxLag: true, maxPending: true, maxSyncAge: true };
+const HEALTH_OPTION_NAMES = Object.freeze(Object.keys(HEALTH_KEYS));
 
 /**
  * The longest wait a Node.js timer can do: 2^31 − 1 ms, about 24.8 days. A longer one fires
