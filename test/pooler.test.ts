@@ -12,12 +12,15 @@ import { PgBouncer, pgbouncerAvailability, type SessionState } from './support/p
 import type { PoolerChildMessage, PoolerChildSettings } from './support/pooler-child.js';
 import { recorder } from './support/recorder.js';
 import { waitFor } from './support/wait.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
 
 /**
  * distcache behind a real PgBouncer (issue 16), in transaction mode and in session mode, each a
  * pool of a few server sessions so sharing them is certain. Ports 6441-6442 (6440-6449 are
  * reserved for pooler tests).
  */
+checkLeaksAfterEach();
+
 const skip = pgbouncerAvailability() || (await availability('postgres'));
 const TX_PORT = 6441;
 const SESSION_PORT = 6442;
