@@ -9,6 +9,9 @@ import knexFactory, { type Knex } from 'knex';
 import { migrate } from '../src/index.js';
 import { availability, DATABASES, dropPrefixed, freshPrefix, sqliteConfig, sqliteFile } from './support/databases.js';
 import { lifecycleServer, range, receivedOrColdBooted, write, type LifecycleServer } from './support/lifecycle.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 const run = promisify(execFile);
 

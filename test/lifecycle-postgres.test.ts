@@ -7,6 +7,9 @@ import { cli } from './support/cli-run.js';
 import { asPostgres, clusterAvailability, createCluster, PG_BIN, TcpProxy, type Cluster } from './support/pg-clusters.js';
 import { burnUntilPast, burnXids, lifecycleServer, range, receivedOrColdBooted, retrying, write, type LifecycleServer } from './support/lifecycle.js';
 import { waitFor } from './support/wait.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 /**
  * The issue-15 operations, done for real on throwaway clusters: a dump restored into a new cluster,
