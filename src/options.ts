@@ -8,7 +8,7 @@ import { defaultLogger, type Logger } from './logger.js';
 import type { AnyCacheRefresher } from './refreshers/refresher.js';
 import type { ColdBootReason } from './events.js';
 import { ROLE_OPTIONS, type RoleOption } from './cluster/roles.js';
-import { closest } from './admin/suggest.js';
+import { closest } from './cli/suggest.js';
 
 /** Options of `new DistributedCache(options)`. Only `knex` is required. */
 export interface DistributedCacheOptions {
@@ -133,11 +133,12 @@ export interface DistributedCacheOptions {
  * option added to the interface and not here fails to compile instead of being refused at runtime.
  */
 const OPTION_KEYS: Record<keyof DistributedCacheOptions, true> = {
-  knex: true, refreshers: true, serverIdentity: true, cluster: true, role: true, heartbeatInterval: true, staleServerTimeout: true,
-  leaseDuration: true, maxRetention: true, forgetServersAfter: true, health: true, tablePrefix: true, notify: true, preparedStatements: true,
-  syncInterval: true, pageSize: true, maxPendingInstructions: true, startFromHead: true, onColdBoot: true, retention: true, pruneSchedule: true,
-  pruneChunkSize: true, pruneDutyCycle: true, queryTimeout: true, refresherTimeout: true, refresherRetries: true, retryDelay: true,
-  maxErrorBackoff: true, maxInstructionsPerRow: true, stopTimeout: true, logger: true,
+  knex: true, refreshers: true, serverIdentity: true, cluster: true, role: true, heartbeatInterval: true,
+  staleServerTimeout: true, leaseDuration: true, maxRetention: true, forgetServersAfter: true, health: true,
+  tablePrefix: true, notify: true, preparedStatements: true, syncInterval: true, pageSize: true,
+  maxPendingInstructions: true, startFromHead: true, onColdBoot: true, retention: true, pruneSchedule: true,
+  pruneChunkSize: true, pruneDutyCycle: true, queryTimeout: true, refresherTimeout: true, refresherRetries: true,
+  retryDelay: true, maxErrorBackoff: true, maxInstructionsPerRow: true, stopTimeout: true, logger: true,
 };
 const OPTION_NAMES = Object.freeze(Object.keys(OPTION_KEYS));
 const HEALTH_KEYS: Record<keyof HealthThresholds, true> = { maxLag: true, maxPending: true, maxSyncAge: true };
@@ -411,9 +412,11 @@ function clusterTiming(options: DistributedCacheOptions, retention: number) {
   // Whichever of the two is set gives the other: twelve heartbeats to a stale timeout, so setting
   // only heartbeatInterval (say '5m') gives a consistent set instead of failing on a derived value.
   const staleServerTimeout = duration('staleServerTimeout', options.staleServerTimeout, Math.max(DEFAULTS.staleServerTimeout, 12 * (heartbeatGiven ?? 0)), 50, STORED);
-  const heartbeatInterval = heartbeatGiven ?? Math.min(staleSet ? Math.round(staleServerTimeout / 12) : DEFAULTS.heartbeatInterval, 86_400_000);
+  const heartbeatDefault = Math.min(staleSet ? Math.round(staleServerTimeout / 12) : DEFAULTS.heartbeatInterval, 86_400_000);
+  const heartbeatInterval = heartbeatGiven ?? heartbeatDefault;
   // At least three heartbeats, and short enough that a dead holder is replaced within the stale timeout.
-  const leaseDefault = Math.min(Math.max(staleSet ? Math.round(staleServerTimeout / 4) : DEFAULTS.leaseDuration, 3 * heartbeatInterval), staleServerTimeout - heartbeatInterval);
+  const leaseWanted = Math.max(staleSet ? Math.round(staleServerTimeout / 4) : DEFAULTS.leaseDuration, 3 * heartbeatInterval);
+  const leaseDefault = Math.min(leaseWanted, staleServerTimeout - heartbeatInterval);
   if (!leaseSet && leaseDefault < 2 * heartbeatInterval) {
     // Both set, too close together for any lease: name what the user wrote, not the derived lease.
     invalid(
