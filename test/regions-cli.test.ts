@@ -6,6 +6,9 @@ import { availability, selectedDialects } from './support/databases.js';
 import { cli, cliDatabase, cliJson } from './support/cli-run.js';
 import * as shape from './support/cli-shapes.js';
 import { waitFor } from './support/wait.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 for (const dialect of selectedDialects()) {
   test(

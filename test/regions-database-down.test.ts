@@ -7,6 +7,9 @@ import { availability, dropPrefixed, freshPrefix, PG_URL } from './support/datab
 import { TcpProxy } from './support/tcp-proxy.js';
 import { ManualClock } from './support/regions.js';
 import { waitFor } from './support/wait.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 /**
  * "The database is down": the application and its cache reach PostgreSQL through a proxy the test

@@ -6,6 +6,9 @@ import { registerMetrics } from '../src/integrations/prometheus.js';
 import { regionMetrics, REGION_INSTRUMENTS } from '../src/integrations/opentelemetry.js';
 import type { Region } from '../src/index.js';
 import { startedCache } from './support/regions.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 /** Two regions with known figures: 2 hits, 1 miss, 1 load error, 1 eviction, etc. */
 async function twoRegions(t: Parameters<typeof startedCache>[0]) {

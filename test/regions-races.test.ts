@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Region } from '../src/index.js';
 import { ManualLoader, startedCache } from './support/regions.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 /**
  * Guarantee 1, part (a): each interleaving of a load and an invalidation, ordered by hand. Once an

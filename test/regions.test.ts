@@ -3,6 +3,9 @@ import { test } from 'node:test';
 import { isDistcacheError, type DistcacheEvents, type Region } from '../src/index.js';
 import { harness } from './conformance/harness.js';
 import { ManualClock, ManualLoader, startedCache } from './support/regions.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 type Row = { v: number };
 

@@ -1,5 +1,6 @@
 import knexModule, { type Knex } from 'knex';
 import { acquireWithin } from './bound-query.js';
+import { settleWithin } from '../sync/timeout.js';
 import { trackQuery } from '../open-resources.js';
 
 /** The parts of knex's client this relies on: the pool, cancelling, and the query events. */
@@ -53,15 +54,20 @@ async function runOnPooled<C, R>(knex: Knex, sql: string, bindings: unknown[], t
               const error = new KnexTimeoutError(`Defined query timeout of ${timeoutMs}ms exceeded when running query.`);
               // Cancel first, so the connection goes back to the pool idle rather than still busy;
               // the statement's own "cancelled" error is then ignored in favour of the timeout.
-              client.cancelQuery(connection).then(
-                () => reject(error),
-                () => {
+              // The cancel itself is bounded too: against a backend that cannot answer (stopped, or
+              // behind a dead link) it may never complete, and the poll must not wait on it.
+              const cancelled = client.cancelQuery(connection).then(
+                () => true,
+                () => false,
+              );
+              void settleWithin(cancelled, timeoutMs).then(async (settled) => {
+                if (!settled || !(await cancelled)) {
                   // Not cancelled: the session is still busy, so the pool must not hand it out
                   // again (knex's own flag for a connection to destroy).
                   (connection as unknown as { __knex__disposed?: unknown }).__knex__disposed = error;
-                  reject(error);
-                },
-              );
+                }
+                reject(error);
+              });
             }, timeoutMs);
             run.then(
               (value) => {
