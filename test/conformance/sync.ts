@@ -91,6 +91,43 @@ export function syncTests(dialect: DialectName): void {
     assert.equal((await b.sync()).coldBoot, null, 'the request is cleared by the cold boot');
   });
 
+  // The cursor a cold boot stores must be the head taken *before* the caches reload: a row another
+  // server commits while they reload is then read by the next poll. A head taken after would lie
+  // past that row, and it would be lost for good.
+  for (const hook of ['onColdBoot', 'refreshAll'] as const) {
+    for (const reason of ['no-cursor', 'requested'] as const) {
+      test(`a row committed during a cold boot (${reason}, ${hook === 'onColdBoot' ? 'in onColdBoot' : 'in the default refreshAll()'}) is delivered by the next poll`, async (t) => {
+        const h = await harness(t, dialect);
+        const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
+        await a.refresh('product', [1]);
+        let during = 0;
+        const commitElsewhere = async () => {
+          during += 1;
+          await a.refresh('product', [99]);
+        };
+        const onB = recorder('product', { onCall: (call) => (hook === 'refreshAll' && call.kind === 'refresh-all' ? commitElsewhere() : undefined) });
+        const b = h.cache({ serverIdentity: 'b', refreshers: [onB], ...(hook === 'onColdBoot' ? { onColdBoot: commitElsewhere } : {}) });
+        const boots: ColdBootReason[] = [];
+        b.on('server:cold-boot', (e) => boots.push(e.reason));
+        if (reason === 'requested') {
+          // b first catches up without a cold boot, then an operator asks for one.
+          await b.store.resetCursor('b', await b.store.head());
+          await b.start();
+          assert.equal(await b.store.requestColdBoot('b'), true);
+          assert.equal((await b.sync()).coldBoot, 'requested');
+        } else {
+          await b.start();
+        }
+        assert.deepEqual(boots, [reason]);
+        assert.equal(during, 1, 'the other server committed while b reloaded');
+        assert.deepEqual(onB.refreshedIds(), [], 'nothing delivered yet');
+        const next = await b.sync();
+        assert.equal(next.coldBoot, null);
+        assert.deepEqual(onB.refreshedIds(), [99], 'the row committed during the cold boot arrives with the next poll');
+      });
+    }
+  }
+
   test('pages are read at once until the backlog is drained, in order', async (t) => {
     const h = await harness(t, dialect);
     const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
