@@ -210,6 +210,36 @@ export function clusterTests(dialect: DialectName): void {
     await exactlyOnePublisher(caches);
   });
 
+  test('an elected holder whose lease was taken over steps down at its next heartbeat and never renews the lease it lost', async (t) => {
+    const h = await harness(t, dialect);
+    const caches = ['x', 'y'].map((id) => h.cache({ serverIdentity: id, ...STEADY }));
+    await Promise.all(caches.map((c) => c.start()));
+    const holder = await exactlyOnePublisher(caches);
+    const other = caches.find((c) => c !== holder)!;
+    const lease = `${h.prefix}cache_lease`;
+    const roles: ServerRole[] = [];
+    holder.on('server:role-changed', ({ role }) => roles.push(role));
+    // Another server takes the lease as it would an expired one (its holder paused past the
+    // lease): a new token, a new holder, a long duration, so nobody takes it back by expiry.
+    const taken = await h.knex(lease)
+      .where({ cluster: 'default', holder_instance: holder.instanceId })
+      .update({ holder_identity: 'thief', holder_instance: 'thief-instance', token: h.knex.raw('token + 1'), duration_ms: 60_000, acquired_at: holder.store.clockSql(0), renewed_at: holder.store.clockSql(0) });
+    assert.equal(taken, 1);
+    const after = await h.knex(lease).where({ cluster: 'default' }).first();
+    await waitFor(() => !holder.isSchedulingPublisher, { timeout: STEADY.leaseDuration, describe: () => `${holder.options.serverIdentity} is still ${holder.role}` });
+    await afterHeartbeats(holder, 3);
+    await afterHeartbeats(other, 3);
+    assert.equal(holder.role, 'subscriber', 'it stepped down to subscriber: the lease is held, by someone else');
+    assert.equal(roles.includes('scheduling-publisher') || roles.includes('single'), false, 'and never claimed the role again');
+    assert.equal(other.isSchedulingPublisher, false, 'the lease is not expired, so nobody else takes it either');
+    const now = await h.knex(lease).where({ cluster: 'default' }).first();
+    assert.deepEqual(
+      { holder: now.holder_instance, token: Number(now.token), duration: Number(now.duration_ms), renewed: String(toDate(now.renewed_at)?.getTime()) },
+      { holder: 'thief-instance', token: Number(after.token), duration: 60_000, renewed: String(toDate(after.renewed_at)?.getTime()) },
+      'the row is as the new holder wrote it: the old holder renewed nothing',
+    );
+  });
+
   test('stop(): the lease is given up at once, the server is marked inactive, knex stays open; twice is harmless', async (t) => {
     const h = await harness(t, dialect);
     const timing = { heartbeatInterval: 30, leaseDuration: 2000, staleServerTimeout: 5000 };
