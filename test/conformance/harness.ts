@@ -1,7 +1,7 @@
 import knexFactory, { type Knex } from 'knex';
 import type { TestContext } from 'node:test';
 import { DistributedCache, migrate, silentLoggerForTests, type DistributedCacheOptions } from './exports.js';
-import { DATABASES, dropPrefixed, freshPrefix, PG_NOTIFY_URL, type DialectName } from '../support/databases.js';
+import { DATABASES, dropPrefixed, freshPrefix, PG_NOTIFY_URL, removeSqliteFile, type DialectName } from '../support/databases.js';
 
 export interface Harness {
   dialect: DialectName;
@@ -30,6 +30,8 @@ export async function harness(t: TestContext, dialect: DialectName): Promise<Har
     await Promise.all(extra.map((k) => k.destroy()));
     if (process.env.DISTCACHE_KEEP_TABLES !== '1') await dropPrefixed(knex, prefix);
     await knex.destroy();
+    const file = (config.connection as { filename?: string } | undefined)?.filename;
+    if (dialect === 'sqlite' && file) removeSqliteFile(file);
   });
   const h: Harness = {
     dialect,

@@ -1,6 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { sqliteConfig as librarySqliteConfig } from '../../src/connection.js';
@@ -31,9 +31,38 @@ export interface TestDatabase {
 
 const sqliteDir = join(tmpdir(), 'distcache-tests');
 
+/** Files this process made, removed (with their -wal and -shm) when it exits. */
+const sqliteFiles = new Set<string>();
+
+/**
+ * A fresh SQLite file for one test. Every file is removed when the process that made it exits,
+ * with its -wal and -shm (child processes given the file do not remove it); a test may remove
+ * its own sooner with removeSqliteFile(). DISTCACHE_KEEP_TABLES=1 keeps them as evidence.
+ */
 export function sqliteFile(): string {
   mkdirSync(sqliteDir, { recursive: true });
-  return join(sqliteDir, `t-${process.pid}-${randomBytes(4).toString('hex')}.sqlite`);
+  if (sqliteFiles.size === 0) process.once('exit', removeSqliteFiles);
+  const file = join(sqliteDir, `t-${process.pid}-${randomBytes(4).toString('hex')}.sqlite`);
+  sqliteFiles.add(file);
+  return file;
+}
+
+/** Removes one file sqliteFile() made, with its -wal and -shm; its connections must be closed. */
+export function removeSqliteFile(file: string): void {
+  if (process.env.DISTCACHE_KEEP_TABLES === '1') return;
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(file + suffix, { force: true });
+  sqliteFiles.delete(file);
+}
+
+function removeSqliteFiles(): void {
+  // Unlinking a file a connection still has open is fine on Linux and macOS; on Windows it may fail.
+  for (const file of [...sqliteFiles]) {
+    try {
+      removeSqliteFile(file);
+    } catch {
+      // best effort at exit
+    }
+  }
 }
 
 export function sqliteConfig(filename: string): Knex.Config {
