@@ -385,58 +385,6 @@ describe('mysql store', { skip }, () => {
     assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1));
   });
 
-  it('pruneChunk marks exactly the cursors that had not read a doomed row and keeps the newest row', async () => {
-    const { store, t } = await setup();
-    const ids = await store.insert(['p1', 'p2', 'p3', 'p4', 'p5'].map(row));
-    const pos = await Promise.all(ids.map(async (id) => String(await seqOf(t, id))));
-    await knex(t.instruction).update({ utc_stamp: knex.raw('utc_stamp - interval 1 hour') });
-    await store.resetCursor('at-0', '0');
-    await store.resetCursor('at-2', pos[1]!);
-    await store.resetCursor('at-4', pos[3]!);
-    await store.resetCursor('at-5', pos[4]!);
-    await store.resetCursor('flagged', '0');
-    assert.equal(await store.requestColdBoot('flagged'), true);
-    assert.equal(await store.requestColdBoot('flagged'), true, 'an unchanged row still counts as found');
-    assert.equal(await store.requestColdBoot('nobody'), false);
-
-    assert.deepEqual(await store.prunePreview({ olderThanMs: 60_000 }), { rows: 4, minId: ids[0], maxId: ids[3] });
-    assert.deepEqual(await store.prunePreview({ olderThanMs: 2 * 3600_000 }), { rows: 0, minId: null, maxId: null });
-
-    // Only what 'at-2' has read: p1, p2. Only 'at-0' had not read them ('flagged' already is).
-    const first = await store.pruneChunk({ olderThanMs: 60_000, limit: 100, coveredBy: [pos[1]!, pos[3]!] });
-    assert.deepEqual({ deleted: first.deleted, marked: first.marked.sort() }, { deleted: 2, marked: ['at-0'] });
-    // The rest except the newest: p3, p4. 'at-2' had not read them; 'at-4' had.
-    const second = await store.pruneChunk({ olderThanMs: 60_000, limit: 100 });
-    assert.deepEqual({ deleted: second.deleted, marked: second.marked.sort() }, { deleted: 2, marked: ['at-2'] });
-    assert.deepEqual(await store.pruneChunk({ olderThanMs: 60_000, limit: 100 }), { deleted: 0, marked: [] });
-
-    assert.deepEqual((await readAll(store, '0')).tags, ['p5'], 'the newest row stays');
-    const flags = Object.fromEntries((await store.listCursors()).map((c) => [c.identity, c.coldBootRequested]));
-    assert.deepEqual(flags, { 'at-0': true, 'at-2': true, 'at-4': false, 'at-5': false, flagged: true });
-    // The flag arrives with the next page read, in the same query.
-    assert.equal((await store.readPage('at-2', pos[1]!, null, 10)).coldBootRequested, true);
-    assert.equal((await store.readPage('at-5', pos[4]!, null, 10)).coldBootRequested, false);
-    assert.equal((await store.readPage('nobody', '0', null, 10)).coldBootRequested, null);
-    const summary = await store.logSummary(60_000);
-    assert.equal(summary.rows, 1);
-    assert.equal(summary.pastRetention, 1);
-  });
-
-  it('delivers a row written by plain SQL, with a seq and a database timestamp', async () => {
-    const { store, t } = await setup();
-    await store.insert([row('first')]);
-    const from = await store.head();
-    await knex.raw('INSERT INTO ?? (json_instruction, originated, instruction_count) VALUES (?, ?, ?)', [t.instruction, JSON.stringify({ tag: 'plain' }), 'legacy-app', 3]);
-    const page = await store.readPage('reader', from, null, 10);
-    assert.deepEqual(page.rows.map((r) => [tagOf(r.json), r.originated, r.instructionCount]), [['plain', 'legacy-app', 3]]);
-    assert.equal(page.position, '2');
-    const now = await store.now();
-    const stamp = page.rows[0]!.utcStamp;
-    assert.ok(stamp.getTime() <= now.getTime() && now.getTime() - stamp.getTime() < 60_000, `${stamp.toISOString()} shortly before ${now.toISOString()}`);
-    // Same host: the database clock is UTC, not shifted by a zone.
-    assert.ok(Math.abs(now.getTime() - Date.now()) < 60_000, `db now ${now.toISOString()} vs local ${new Date().toISOString()}`);
-  });
-
   it('returns UTC dates when the session and the driver agree on a non-UTC zone', async () => {
     const { t } = await setup();
     const zoned = knexFactory({
@@ -465,22 +413,6 @@ describe('mysql store', { skip }, () => {
     } finally {
       await zoned.destroy();
     }
-  });
-
-  it('cancels a query on the server when it exceeds the query timeout', async () => {
-    const { t } = await setup();
-    const store = mysqlDialect.createStore({ knex, tables: t, cluster: 'default', queryTimeout: 300 });
-    await store.resetCursor('locked', '0');
-    const holder = await knex.transaction();
-    await holder(t.cursor).where({ cluster: 'default', server_identity: 'locked' }).forUpdate().select('*');
-    await assert.rejects(store.requestColdBoot('locked'), (err: Error) => err.name === 'KnexTimeoutError');
-    // KILL QUERY ended the update on the server; it is not left waiting for the lock.
-    await waitFor('the update to leave the process list', async () => {
-      const r = firstRow(await knex.raw(`select count(*) as n from information_schema.processlist where info like ? and id <> connection_id()`, [`update \`${t.cursor}\`%`]));
-      return Number(r.n) === 0;
-    });
-    await holder.commit();
-    assert.equal((await store.loadCursor('locked'))!.coldBootRequested, false);
   });
 
   it('polls and one-row writes run as prepared statements, seen by knex listeners, bounded by the query timeout', async () => {
