@@ -15,5 +15,6 @@ for (const { dialect, skip } of await faultDialects()) {
     assert.ok(result.totals.deleted > 0, 'prunes deleted rows');
     assert.ok(result.totals.marked > 0, 'prunes passed stopped servers');
     assert.ok(result.totals.covered > 0, 'some rows reached a server only through its cold boot');
+    assert.ok(result.totals.insideChunk > 0, 'some chunks deleted rows on both sides of a cursor');
   });
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type { Knex } from 'knex';
 import { DistributedCache, type CacheRefresher } from '../../src/index.js';
+import type { InstructionStore } from '../../src/store/store.js';
 import { silentLogger } from '../../src/logger.js';
 import { describeReport, FaultChecker, type CheckerReport } from '../support/fault-checker.js';
 import type { DialectName } from '../support/databases.js';
@@ -20,6 +21,14 @@ export interface PruneRunResult {
   deleted: number;
   marked: number;
   coldBoots: number;
+  /** Cursors a chunk passed strictly inside: it deleted rows the cursor had read and rows it had not. */
+  insideChunk: number;
+}
+
+/** A schedule, and the prune chunk size it runs with: small chunks put cursors inside and between them. */
+export interface PruneSchedule {
+  chunkSize: number;
+  steps: PruneStep[];
 }
 
 const SERVERS = 3;
@@ -33,6 +42,15 @@ export const stepArbitrary: fc.Arbitrary<PruneStep> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ op: fc.constant('prune' as const), age: fc.constantFrom('past-retention' as const, 'past-max-retention' as const) }) },
 );
 
+/**
+ * Schedules long enough (fast-check's default size keeps arrays to about ten steps) for a server
+ * to read, stop and fall behind while rows pile up on both sides of its cursor, with chunks of 1 to
+ * 5 rows so that a chunk can end below, at, or past a cursor.
+ */
+export function scheduleArbitrary(maxSteps: number): fc.Arbitrary<PruneSchedule> {
+  return fc.record({ chunkSize: fc.integer({ min: 1, max: 5 }), steps: fc.array(stepArbitrary, { minLength: 1, maxLength: maxSteps, size: 'max' }) });
+}
+
 let runs = 0;
 
 /**
@@ -40,11 +58,12 @@ let runs = 0;
  * rows), then starts every server and lets it catch up, and judges with the checker: a server
  * either applied each committed row or cold-booted after it.
  */
-export async function runPruneSchedule(db: FaultDatabase, steps: readonly PruneStep[]): Promise<PruneRunResult> {
+export async function runPruneSchedule(db: FaultDatabase, steps: readonly PruneStep[], chunkSize = 250): Promise<PruneRunResult> {
   const cluster = `run${++runs}`;
   const checker = new FaultChecker(db.dialect);
   const common = { knex: db.knex, tablePrefix: db.prefix, cluster, syncInterval: 60_000, notify: false, pruneSchedule: false as const, logger: silentLogger, retryDelay: 1 };
-  const writer = new DistributedCache({ ...common, serverIdentity: 'writer', refreshers: [{ id: 'item', refreshAll() {}, refresh() {} }] });
+  const writer = new DistributedCache({ ...common, serverIdentity: 'writer', pruneChunkSize: chunkSize, refreshers: [{ id: 'item', refreshAll() {}, refresh() {} }] });
+  const inside = countCursorsInsideChunks(writer.store);
   let rowIds: number[] = [];
   writer.on('instruction:written', (e) => (rowIds = e.rowIds));
   const running: Array<DistributedCache | undefined> = Array.from({ length: SERVERS }, () => undefined);
@@ -101,11 +120,34 @@ export async function runPruneSchedule(db: FaultDatabase, steps: readonly PruneS
       await cache!.sync();
       await cache!.sync();
     }
-    return { report: checker.report(), deleted, marked, coldBoots };
+    return { report: checker.report(), deleted, marked, coldBoots, insideChunk: inside.count() };
   } finally {
     await Promise.all(running.map(async (c) => c?.stop()));
     await writer.stop();
   }
+}
+
+/**
+ * Watches every chunk the prune deletes through `store` (the writer's, which its pruner uses) and
+ * counts the cursors not yet marked that it passed strictly inside: the case that marking by the
+ * chunk's lowest position, not its highest, gets wrong. Through the store interface only, so it
+ * means the same on every dialect.
+ */
+function countCursorsInsideChunks(store: InstructionStore): { count(): number } {
+  let inside = 0;
+  const pruneChunk = store.pruneChunk.bind(store);
+  const ids = async (rows: Promise<Array<{ id: number }>>) => new Set((await rows).map((r) => r.id));
+  store.pruneChunk = async (options) => {
+    const cursors = (await store.listCursors()).filter((c) => !c.coldBootRequested);
+    const before = await ids(store.newest(100_000));
+    const unread = await Promise.all(cursors.map((c) => ids(store.listPending(c.position, 100_000))));
+    const result = await pruneChunk(options);
+    const after = await ids(store.newest(100_000));
+    const deleted = [...before].filter((id) => !after.has(id));
+    for (const notRead of unread) if (deleted.some((id) => notRead.has(id)) && deleted.some((id) => !notRead.has(id))) inside++;
+    return result;
+  };
+  return { count: () => inside };
 }
 
 function stamp(db: FaultDatabase, ago: number): string | Date {
@@ -123,7 +165,7 @@ async function coverValues(db: FaultDatabase, ids: number[]): Promise<string[]> 
 
 export interface PrunePropertyResult {
   runs: number;
-  totals: { deleted: number; marked: number; coldBoots: number; committed: number; applied: number; covered: number };
+  totals: { deleted: number; marked: number; coldBoots: number; committed: number; applied: number; covered: number; insideChunk: number };
   durationMs: number;
 }
 
@@ -134,13 +176,13 @@ export interface PrunePropertyResult {
 export async function prunePropertyScenario(options: { dialect: DialectName; numRuns: number; maxSteps: number; seed?: number }): Promise<PrunePropertyResult> {
   const started = Date.now();
   const db = await faultDatabase(options.dialect);
-  const totals = { deleted: 0, marked: 0, coldBoots: 0, committed: 0, applied: 0, covered: 0 };
+  const totals = { deleted: 0, marked: 0, coldBoots: 0, committed: 0, applied: 0, covered: 0, insideChunk: 0 };
   let count = 0;
   let ok = false;
   try {
     await fc.assert(
-      fc.asyncProperty(fc.array(stepArbitrary, { minLength: 1, maxLength: options.maxSteps }), async (steps) => {
-        const result = await runPruneSchedule(db, steps);
+      fc.asyncProperty(scheduleArbitrary(options.maxSteps), async ({ chunkSize, steps }) => {
+        const result = await runPruneSchedule(db, steps, chunkSize);
         count++;
         totals.deleted += result.deleted;
         totals.marked += result.marked;
@@ -148,8 +190,9 @@ export async function prunePropertyScenario(options: { dialect: DialectName; num
         totals.committed += result.report.committed;
         totals.applied += result.report.servers.reduce((n, s) => n + s.applied, 0);
         totals.covered += result.report.servers.reduce((n, s) => n + s.covered, 0);
+        totals.insideChunk += result.insideChunk;
         if (result.report.totals.lost !== 0 || result.report.totals.unexpected !== 0) {
-          throw new Error(`lost or unexpected after ${JSON.stringify(steps)}:\n${describeReport(result.report)}`);
+          throw new Error(`lost or unexpected with chunks of ${chunkSize} after ${JSON.stringify(steps)}:\n${describeReport(result.report)}`);
         }
       }),
       { numRuns: options.numRuns, seed: options.seed, endOnFailure: false },
