@@ -1,0 +1,141 @@
+/**
+ * Small, plausible bugs in the invariants distcache promises, each a search/replace on one source
+ * file, and the targeted tests that must fail with it (see docs/testing.md). `npm run test:mutants`
+ * applies them one at a time in a scratch copy.
+ *
+ * Each `search` must occur exactly once in its file, or the run stops before testing anything:
+ * code moves, and a mutant that no longer applies must be updated, never silently skipped. Add one
+ * whenever a guarantee is added. After a merge that moves or rewrites these files, re-run the list.
+ */
+export interface Mutant {
+  /** A short name, stable across edits. */
+  id: string;
+  /** The invariant it breaks, as the docs state it. */
+  invariant: string;
+  /** Path from the repository root. */
+  file: string;
+  search: string;
+  replace: string;
+  /** What must fail: compiled test files (under dist/), a name pattern, the dialects to run on. */
+  tests: { files: string[]; pattern?: string; dialects?: string };
+}
+
+const CONFORMANCE = ['dist/test/conformance-sqlite.test.js', 'dist/test/conformance-postgres.test.js', 'dist/test/conformance-mysql.test.js'];
+const STORE = ['dist/test/store-conformance-sqlite.test.js', 'dist/test/store-conformance-postgres.test.js', 'dist/test/store-conformance-mysql.test.js'];
+
+export const MUTANTS: readonly Mutant[] = [
+  {
+    id: 'paging-overlap',
+    invariant: 'exact paging: a later page starts after the last row read, so no row comes twice',
+    file: 'src/store/commit-ordered-store.ts',
+    search: 'where cluster = ? and ${pos} > ? order by ${pos}',
+    replace: 'where cluster = ? and ${pos} >= ? order by ${pos}',
+    tests: { files: STORE.slice(0, 1), pattern: 'paging|pending|interleaved|8 writers' },
+  },
+  {
+    id: 'save-before-apply',
+    invariant: 'the cursor is stored only after what it covers has been applied',
+    file: 'src/sync/poller.ts',
+    search: '    await this.flush(buffer, result);\n    await this.save(position, result.rows > 0, saveWanted);',
+    replace: '    await this.save(position, result.rows > 0, saveWanted);\n    await this.flush(buffer, result);',
+    tests: { files: CONFORMANCE, pattern: 'lag on a server whose refresher is blocked|wake-up polls store the cursor', dialects: 'sqlite' },
+  },
+  {
+    id: 'own-rows-applied-twice',
+    invariant: 'a server skips the rows it applied at write time (own writes), and only those',
+    file: 'src/sync/poller.ts',
+    search: 'if (row.originInstance === this.settings.instanceId && this.ownWrites.consume(row.id)) {',
+    replace: 'if (row.originInstance === this.settings.instanceId && this.ownWrites.consume(row.id) && false) {',
+    tests: { files: CONFORMANCE, pattern: 'applied locally after commit|earlier process with the same identity', dialects: 'sqlite' },
+  },
+  {
+    id: 'coalesce-reorders',
+    invariant: 'coalescing keeps order: refresh 5, remove 5, refresh 5 stays three steps',
+    file: 'src/instructions/coalesce.ts',
+    search: 'for (const instruction of list) if (instruction.kind !== kind) return undefined;',
+    replace: "for (const instruction of list) if (instruction.kind === 'payload' || instruction.kind === 'refresh-all') return undefined;",
+    tests: { files: ['dist/test/instructions.test.js'] },
+  },
+  {
+    id: 'prune-newest',
+    invariant: 'a prune never deletes the newest row, so the head never goes back',
+    file: 'src/store/commit-ordered-store.ts',
+    search: ".where(this.positionColumn, '<', this.knex(this.t.instruction).where('cluster', this.cluster).max(this.positionColumn));",
+    replace: ".where(this.positionColumn, '<=', this.knex(this.t.instruction).where('cluster', this.cluster).max(this.positionColumn));",
+    tests: { files: STORE.slice(0, 1), pattern: 'prune' },
+  },
+  {
+    id: 'prune-newest-postgres',
+    invariant: 'a prune never deletes the newest row (PostgreSQL)',
+    file: 'src/store/postgres/store.ts',
+    search: 'and i.id < (select max(m.id) from ?? m where m.cluster = ?)',
+    replace: 'and i.id <= (select max(m.id) from ?? m where m.cluster = ?)',
+    tests: { files: STORE.slice(1, 2), pattern: 'prune' },
+  },
+  {
+    id: 'prune-marks-by-lowest',
+    invariant: 'a prune chunk marks every cursor below its highest deleted position, including one strictly inside it',
+    file: 'src/store/commit-ordered-store.ts',
+    search: 'const highest = Math.max(...doomed.map((d) => d.pos));',
+    replace: 'const highest = Math.min(...doomed.map((d) => d.pos));',
+    tests: { files: [STORE[0]!, STORE[2]!], pattern: 'strictly inside' },
+  },
+  {
+    id: 'prune-ignores-active-servers',
+    invariant: 'a prune within retention keeps the rows an active server has not read',
+    file: 'src/store/commit-ordered-store.ts',
+    search: 'const floor = Math.min(...options.coveredBy.map(Number));',
+    replace: 'const floor = Math.max(...options.coveredBy.map(Number));',
+    tests: { files: STORE.slice(0, 1), pattern: 'pruneChunk marks exactly' },
+  },
+  {
+    id: 'cold-boot-head-after',
+    invariant: 'a cold boot takes the head before the caches reload, so a row committed meanwhile is read next',
+    file: 'src/sync/poller.ts',
+    search:
+      "    const head = await this.store.head();\n    this.logger.info({ reason, pendingInstructions }, 'cold boot: refreshing every cache');\n    if (this.settings.onColdBoot) await this.settings.onColdBoot({ reason });\n    else await this.applier.refreshEverything();",
+    replace:
+      "    this.logger.info({ reason, pendingInstructions }, 'cold boot: refreshing every cache');\n    if (this.settings.onColdBoot) await this.settings.onColdBoot({ reason });\n    else await this.applier.refreshEverything();\n    const head = await this.store.head();",
+    tests: { files: CONFORMANCE, pattern: 'during a cold boot' },
+  },
+  {
+    id: 'no-refresh-all-fallback',
+    invariant: 'an instruction that keeps failing falls back to refreshAll()',
+    file: 'src/sync/applier.ts',
+    search: "} else if (instruction.kind !== 'refresh-all') {",
+    replace: "} else if (instruction.kind !== 'refresh-all' && false) {",
+    tests: { files: CONFORMANCE, pattern: 'falls back', dialects: 'sqlite' },
+  },
+  {
+    id: 'apply-before-commit',
+    invariant: 'a write in a transaction is applied locally only if the transaction commits',
+    file: 'src/write/writer.ts',
+    search: '      if (!committed) return;\n      this.ownWrites.add(rowIds);',
+    replace: '      this.ownWrites.add(rowIds);',
+    tests: { files: CONFORMANCE, pattern: 'with \\{ trx \\}|savepoint released', dialects: 'sqlite' },
+  },
+  {
+    id: 'positions-follow-ids',
+    invariant: 'MySQL/MariaDB positions follow commit order (seq), not ids',
+    file: 'src/store/mysql/store.ts',
+    search: "protected readonly positionColumn = 'seq';",
+    replace: "protected readonly positionColumn = 'id';",
+    tests: { files: CONFORMANCE.slice(2), pattern: 'concurrent writers' },
+  },
+  {
+    id: 'prefix-unchecked',
+    invariant: 'a table prefix is validated before any SQL is built',
+    file: 'src/identifiers.ts',
+    search: 'export const TABLE_PREFIX_PATTERN = /^[a-z][a-z0-9_]{0,31}$/;',
+    replace: 'export const TABLE_PREFIX_PATTERN = /^[a-z][^]{0,31}$/;',
+    tests: { files: ['dist/test/options.test.js', ...CONFORMANCE], pattern: 'migrate is idempotent|option', dialects: 'sqlite' },
+  },
+  {
+    id: 'lease-renewed-blindly',
+    invariant: 'a holder renews the publisher lease only while it still holds it',
+    file: 'src/cluster/lease-table.ts',
+    search: 'this.row().where({ holder_instance: me.instanceId, token }).update({ renewed_at: now, duration_ms: durationMs })',
+    replace: 'this.row().update({ renewed_at: now, duration_ms: durationMs })',
+    tests: { files: CONFORMANCE, pattern: 'taken over steps down' },
+  },
+];
