@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -168,6 +168,7 @@ test('connection, prefix and cluster resolve flag > environment > knexfile > def
 
   // A knexfile in the working folder, with distcache's own settings beside knex's.
   const dir = mkdtempSync(join(tmpdir(), 'distcache-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = db.url.replace(/^sqlite:\/\//, '');
   writeFileSync(join(dir, 'knexfile.mjs'), `export default { client: 'better-sqlite3', connection: { filename: ${JSON.stringify(file)} }, useNullAsDefault: true, distcache: { tablePrefix: ${JSON.stringify(db.prefix)} } };\n`);
   const fromFile = await status([], { cwd: dir });
@@ -184,6 +185,7 @@ test('connection, prefix and cluster resolve flag > environment > knexfile > def
 
   // A TypeScript knexfile cannot be loaded by node: refused rather than silently using another database.
   const tsDir = mkdtempSync(join(tmpdir(), 'distcache-cli-'));
+  t.after(() => rmSync(tsDir, { recursive: true, force: true }));
   writeFileSync(join(tsDir, 'knexfile.ts'), 'export default {};\n');
   const ts = await cli(['status'], { cwd: tsDir });
   assert.equal(ts.code, 2);
@@ -191,6 +193,7 @@ test('connection, prefix and cluster resolve flag > environment > knexfile > def
 
   // Nothing at all: ./distcache.sqlite in the working folder, which migrate creates.
   const bare = mkdtempSync(join(tmpdir(), 'distcache-cli-'));
+  t.after(() => rmSync(bare, { recursive: true, force: true }));
   assert.equal((await cli(['status'], { cwd: bare })).code, 1);
   const created = await cli(['migrate'], { cwd: bare });
   assert.equal(created.code, 0, created.stderr);
