@@ -86,14 +86,14 @@ checkList(mutants);
 const started = Date.now();
 const dir = scratchCopy();
 console.log(`# ${mutants.length} mutants, scratch copy in ${dir}`);
-const results: Array<{ m: Mutant; outcome: 'killed' | 'survived' | 'no-compile'; ms: number; note: string }> = [];
+const results: Array<{ m: Mutant; outcome: 'killed' | 'survived' | 'no-compile' | 'inconclusive'; ms: number; note: string }> = [];
 try {
   build(dir);
   if (flag('--baseline')) {
     for (const m of mutants) {
       const base = runTests(dir, m);
-      if (!base.ok || passed(base.output) === 0) {
-        console.error(`# baseline: the tests of ${m.id} ${base.ok ? 'matched nothing' : 'fail without the mutant'}:\n${base.output.slice(-3000)}`);
+      if (!base.ok || passed(base.output) === 0 || /unreachable \(/.test(base.output)) {
+        console.error(`# baseline: the tests of ${m.id} ${base.ok ? 'matched nothing or skipped a database' : 'fail without the mutant'}:\n${base.output.slice(-3000)}`);
         process.exit(2);
       }
       console.log(`# baseline ${m.id}: ${passed(base.output)} passed in ${base.ms} ms`);
@@ -113,6 +113,13 @@ try {
         continue;
       }
       const result = runTests(dir, m);
+      // A database judged unreachable skips its suite (or, under CI=true, fails it): neither says
+      // anything about the mutant.
+      const unreachable = /(\w+) unreachable \(/.exec(result.output);
+      if (unreachable) {
+        results.push({ m, outcome: 'inconclusive', ms: Date.now() - mutantStarted, note: `${unreachable[1]} was unreachable during the run` });
+        continue;
+      }
       const failing = [...result.output.matchAll(/^\s*not ok \d+ - (.*)$/gm)].map((x) => x[1]!).filter((name) => !/^conformance: |^store conformance: |\.js$/.test(name));
       results.push({
         m,
@@ -124,7 +131,8 @@ try {
       writeFileSync(path, original);
     }
     const last = results[results.length - 1]!;
-    console.log(`${last.outcome === 'killed' ? 'killed  ' : last.outcome === 'survived' ? 'SURVIVED' : 'NO-BUILD'} ${m.id} (${(last.ms / 1000).toFixed(1)} s): ${last.note}`);
+    const label = { killed: 'killed  ', survived: 'SURVIVED', 'no-compile': 'NO-BUILD', inconclusive: 'NO-DB   ' }[last.outcome];
+    console.log(`${label} ${m.id} (${(last.ms / 1000).toFixed(1)} s): ${last.note}`);
   }
 } finally {
   if (!flag('--keep')) rmSync(dir, { recursive: true, force: true });

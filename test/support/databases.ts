@@ -95,7 +95,7 @@ export function unreachableReason(dialect: DialectName): Promise<string | undefi
   if (!pending) {
     pending = (async () => {
       if (dialect === 'sqlite') return undefined;
-      const knex = knexFactory({ ...DATABASES[dialect].config(), pool: { min: 0, max: 1 }, acquireConnectionTimeout: 5000 });
+      const knex = knexFactory({ ...DATABASES[dialect].config(), pool: { min: 0, max: 1 }, acquireConnectionTimeout: 15_000 });
       try {
         await knex.raw('select 1');
         return undefined;
