@@ -16,7 +16,8 @@ storeSuite({
   secondWriterWaits: true,
   stamp: (agoMs) => new Date(Date.now() - agoMs),
   async waitingOn(knex: Knex, table: string) {
-    const [row] = rawRows(await knex.raw(`select count(*) as n from information_schema.processlist where info like ? and id <> connection_id()`, [`%${table}%`]));
+    const sql = 'select count(*) as n from information_schema.processlist where info like ? and id <> connection_id()';
+    const [row] = rawRows(await knex.raw(sql, [`%${table}%`]));
     return Number(row?.n ?? 0);
   },
 });

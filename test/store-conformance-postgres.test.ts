@@ -16,9 +16,9 @@ storeSuite({
   secondWriterWaits: false,
   stamp: (agoMs) => new Date(Date.now() - agoMs),
   async waitingOn(knex: Knex, table: string) {
-    const [row] = rawRows(
-      await knex.raw(`select count(*)::int as n from pg_stat_activity where query like ? and wait_event_type = 'Lock' and pid <> pg_backend_pid()`, [`%${table}%`]),
-    );
+    const sql = `select count(*)::int as n from pg_stat_activity
+      where query like ? and wait_event_type = 'Lock' and pid <> pg_backend_pid()`;
+    const [row] = rawRows(await knex.raw(sql, [`%${table}%`]));
     return Number(row?.n ?? 0);
   },
 });

@@ -223,19 +223,33 @@ export function clusterTests(dialect: DialectName): void {
     // lease): a new token, a new holder, a long duration, so nobody takes it back by expiry.
     const taken = await h.knex(lease)
       .where({ cluster: 'default', holder_instance: holder.instanceId })
-      .update({ holder_identity: 'thief', holder_instance: 'thief-instance', token: h.knex.raw('token + 1'), duration_ms: 60_000, acquired_at: holder.store.clockSql(0), renewed_at: holder.store.clockSql(0) });
+      .update({
+        holder_identity: 'thief',
+        holder_instance: 'thief-instance',
+        token: h.knex.raw('token + 1'),
+        duration_ms: 60_000,
+        acquired_at: holder.store.clockSql(0),
+        renewed_at: holder.store.clockSql(0),
+      });
     assert.equal(taken, 1);
     const after = await h.knex(lease).where({ cluster: 'default' }).first();
-    await waitFor(() => !holder.isSchedulingPublisher, { timeout: STEADY.leaseDuration, describe: () => `${holder.options.serverIdentity} is still ${holder.role}` });
+    const still = () => `${holder.options.serverIdentity} is still ${holder.role}`;
+    await waitFor(() => !holder.isSchedulingPublisher, { timeout: STEADY.leaseDuration, describe: still });
     await afterHeartbeats(holder, 3);
     await afterHeartbeats(other, 3);
     assert.equal(holder.role, 'subscriber', 'it stepped down to subscriber: the lease is held, by someone else');
     assert.equal(roles.includes('scheduling-publisher') || roles.includes('single'), false, 'and never claimed the role again');
     assert.equal(other.isSchedulingPublisher, false, 'the lease is not expired, so nobody else takes it either');
     const now = await h.knex(lease).where({ cluster: 'default' }).first();
+    const leaseState = (r: Record<string, unknown>) => ({
+      holder: r.holder_instance,
+      token: Number(r.token),
+      duration: Number(r.duration_ms),
+      renewed: toDate(r.renewed_at)?.getTime(),
+    });
     assert.deepEqual(
-      { holder: now.holder_instance, token: Number(now.token), duration: Number(now.duration_ms), renewed: String(toDate(now.renewed_at)?.getTime()) },
-      { holder: 'thief-instance', token: Number(after.token), duration: 60_000, renewed: String(toDate(after.renewed_at)?.getTime()) },
+      leaseState(now),
+      { holder: 'thief-instance', token: Number(after.token), duration: 60_000, renewed: toDate(after.renewed_at)?.getTime() },
       'the row is as the new holder wrote it: the old holder renewed nothing',
     );
   });

@@ -142,7 +142,8 @@ function importer(h: Harness, committed: Set<string>, delivered: () => unknown[]
         await waitFor(() => writersDone || delivered().every((ids, i) => ids.length > before[i]!), { timeout: 30_000 });
         if (writersDone) return;
         const id = `import-${n}`;
-        await h.knex.raw(`insert into ?? (id, json_instruction, originated, instruction_count) values (?, ?, 'import', 1)`, [table, n, json(id)]);
+        const sql = `insert into ?? (id, json_instruction, originated, instruction_count) values (?, ?, 'import', 1)`;
+        await h.knex.raw(sql, [table, n, json(id)]);
         committed.add(id);
         imported++;
       }

@@ -96,7 +96,8 @@ export function syncTests(dialect: DialectName): void {
   // past that row, and it would be lost for good.
   for (const hook of ['onColdBoot', 'refreshAll'] as const) {
     for (const reason of ['no-cursor', 'requested'] as const) {
-      test(`a row committed during a cold boot (${reason}, ${hook === 'onColdBoot' ? 'in onColdBoot' : 'in the default refreshAll()'}) is delivered by the next poll`, async (t) => {
+      const where = hook === 'onColdBoot' ? 'in onColdBoot' : 'in the default refreshAll()';
+      test(`a row committed during a cold boot (${reason}, ${where}) is delivered by the next poll`, async (t) => {
         const h = await harness(t, dialect);
         const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
         await a.refresh('product', [1]);
@@ -105,7 +106,8 @@ export function syncTests(dialect: DialectName): void {
           during += 1;
           await a.refresh('product', [99]);
         };
-        const onB = recorder('product', { onCall: (call) => (hook === 'refreshAll' && call.kind === 'refresh-all' ? commitElsewhere() : undefined) });
+        const onCall = (call: { kind: string }) => (hook === 'refreshAll' && call.kind === 'refresh-all' ? commitElsewhere() : undefined);
+        const onB = recorder('product', { onCall });
         const b = h.cache({ serverIdentity: 'b', refreshers: [onB], ...(hook === 'onColdBoot' ? { onColdBoot: commitElsewhere } : {}) });
         const boots: ColdBootReason[] = [];
         b.on('server:cold-boot', (e) => boots.push(e.reason));

@@ -48,7 +48,10 @@ export const stepArbitrary: fc.Arbitrary<PruneStep> = fc.oneof(
  * 5 rows so that a chunk can end below, at, or past a cursor.
  */
 export function scheduleArbitrary(maxSteps: number): fc.Arbitrary<PruneSchedule> {
-  return fc.record({ chunkSize: fc.integer({ min: 1, max: 5 }), steps: fc.array(stepArbitrary, { minLength: 1, maxLength: maxSteps, size: 'max' }) });
+  return fc.record({
+    chunkSize: fc.integer({ min: 1, max: 5 }),
+    steps: fc.array(stepArbitrary, { minLength: 1, maxLength: maxSteps, size: 'max' }),
+  });
 }
 
 let runs = 0;
@@ -62,7 +65,8 @@ export async function runPruneSchedule(db: FaultDatabase, steps: readonly PruneS
   const cluster = `run${++runs}`;
   const checker = new FaultChecker(db.dialect);
   const common = { knex: db.knex, tablePrefix: db.prefix, cluster, syncInterval: 60_000, notify: false, pruneSchedule: false as const, logger: silentLogger, retryDelay: 1 };
-  const writer = new DistributedCache({ ...common, serverIdentity: 'writer', pruneChunkSize: chunkSize, refreshers: [{ id: 'item', refreshAll() {}, refresh() {} }] });
+  const refreshers = [{ id: 'item', refreshAll() {}, refresh() {} }];
+  const writer = new DistributedCache({ ...common, serverIdentity: 'writer', pruneChunkSize: chunkSize, refreshers });
   const inside = countCursorsInsideChunks(writer.store);
   let rowIds: number[] = [];
   writer.on('instruction:written', (e) => (rowIds = e.rowIds));
@@ -192,7 +196,8 @@ export async function prunePropertyScenario(options: { dialect: DialectName; num
         totals.covered += result.report.servers.reduce((n, s) => n + s.covered, 0);
         totals.insideChunk += result.insideChunk;
         if (result.report.totals.lost !== 0 || result.report.totals.unexpected !== 0) {
-          throw new Error(`lost or unexpected with chunks of ${chunkSize} after ${JSON.stringify(steps)}:\n${describeReport(result.report)}`);
+          const schedule = `chunks of ${chunkSize} after ${JSON.stringify(steps)}`;
+          throw new Error(`lost or unexpected with ${schedule}:\n${describeReport(result.report)}`);
         }
       }),
       { numRuns: options.numRuns, seed: options.seed, endOnFailure: false },

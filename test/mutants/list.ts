@@ -20,8 +20,15 @@ export interface Mutant {
   tests: { files: string[]; pattern?: string; dialects?: string };
 }
 
-const CONFORMANCE = ['dist/test/conformance-sqlite.test.js', 'dist/test/conformance-postgres.test.js', 'dist/test/conformance-mysql.test.js'];
-const STORE = ['dist/test/store-conformance-sqlite.test.js', 'dist/test/store-conformance-postgres.test.js', 'dist/test/store-conformance-mysql.test.js'];
+const DIALECTS = ['sqlite', 'postgres', 'mysql'];
+const CONFORMANCE = DIALECTS.map((d) => `dist/test/conformance-${d}.test.js`);
+const STORE = DIALECTS.map((d) => `dist/test/store-conformance-${d}.test.js`);
+
+// The lines of the poller's cold boot, for cold-boot-head-after.
+const HEAD = '    const head = await this.store.head();';
+const LOG = "    this.logger.info({ reason, pendingInstructions }, 'cold boot: refreshing every cache');";
+const HOOK = '    if (this.settings.onColdBoot) await this.settings.onColdBoot({ reason });';
+const ALL = '    else await this.applier.refreshEverything();';
 
 export const MUTANTS: readonly Mutant[] = [
   {
@@ -92,10 +99,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: 'cold-boot-head-after',
     invariant: 'a cold boot takes the head before the caches reload, so a row committed meanwhile is read next',
     file: 'src/sync/poller.ts',
-    search:
-      "    const head = await this.store.head();\n    this.logger.info({ reason, pendingInstructions }, 'cold boot: refreshing every cache');\n    if (this.settings.onColdBoot) await this.settings.onColdBoot({ reason });\n    else await this.applier.refreshEverything();",
-    replace:
-      "    this.logger.info({ reason, pendingInstructions }, 'cold boot: refreshing every cache');\n    if (this.settings.onColdBoot) await this.settings.onColdBoot({ reason });\n    else await this.applier.refreshEverything();\n    const head = await this.store.head();",
+    search: [HEAD, LOG, HOOK, ALL].join('\n'),
+    replace: [LOG, HOOK, ALL, HEAD].join('\n'),
     tests: { files: CONFORMANCE, pattern: 'during a cold boot' },
   },
   {

@@ -35,8 +35,14 @@ function checkList(mutants: readonly Mutant[]): void {
       continue;
     }
     const count = readFileSync(path, 'utf8').split(m.search).length - 1;
-    if (count !== 1) problems.push(`${m.id}: the search text occurs ${count} times in ${m.file}, not once (update test/mutants/list.ts):\n    ${JSON.stringify(m.search)}`);
-    for (const file of m.tests.files) if (!existsSync(join(root, file.replace(/^dist\//, '').replace(/\.js$/, '.ts')))) problems.push(`${m.id}: no source for test ${file}`);
+    if (count !== 1) {
+      const where = `${count} times in ${m.file}, not once (update test/mutants/list.ts)`;
+      problems.push(`${m.id}: the search text occurs ${where}:\n    ${JSON.stringify(m.search)}`);
+    }
+    for (const file of m.tests.files) {
+      const source = file.replace(/^dist\//, '').replace(/\.js$/, '.ts');
+      if (!existsSync(join(root, source))) problems.push(`${m.id}: no source for test ${file} (${source})`);
+    }
   }
   if (problems.length > 0) {
     console.error(`test:mutants: ${problems.length} mutant(s) no longer apply:\n  ${problems.join('\n  ')}`);
@@ -58,19 +64,27 @@ function scratchCopy(): string {
   return dir;
 }
 
-function run(dir: string, command: string, commandArgs: string[], env: NodeJS.ProcessEnv = {}): { ok: boolean; output: string; ms: number } {
+interface RunResult {
+  ok: boolean;
+  output: string;
+  ms: number;
+}
+
+function run(dir: string, command: string, commandArgs: string[], env: NodeJS.ProcessEnv = {}): RunResult {
   const started = Date.now();
-  const result = spawnSync(command, commandArgs, { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 10 * 60_000, maxBuffer: 64 * 1024 * 1024 });
+  const options = { cwd: dir, encoding: 'utf8' as const, env: { ...process.env, ...env }, timeout: 600_000, maxBuffer: 64 << 20 };
+  const result = spawnSync(command, commandArgs, options);
   return { ok: result.status === 0, output: `${result.stdout ?? ''}${result.stderr ?? ''}`, ms: Date.now() - started };
 }
 
 function build(dir: string): void {
   // Incremental: only the mutated file and what depends on it is compiled again.
-  const result = run(dir, process.execPath, [join(dir, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--incremental', '--tsBuildInfoFile', '.mutants.tsbuildinfo']);
+  const tsc = join(dir, 'node_modules/typescript/bin/tsc');
+  const result = run(dir, process.execPath, [tsc, '-p', 'tsconfig.json', '--incremental', '--tsBuildInfoFile', '.mutants.tsbuildinfo']);
   if (!result.ok) throw new Error(`build failed:\n${result.output.slice(0, 4000)}`);
 }
 
-function runTests(dir: string, m: Mutant): { ok: boolean; output: string; ms: number } {
+function runTests(dir: string, m: Mutant): RunResult {
   const testArgs = ['--test', '--test-concurrency=1', `--test-timeout=${TEST_TIMEOUT_MS}`];
   if (m.tests.pattern) testArgs.push(`--test-name-pattern=${m.tests.pattern}`);
   return run(dir, process.execPath, [...testArgs, ...m.tests.files], m.tests.dialects ? { DISTCACHE_DIALECTS: m.tests.dialects } : {});
@@ -93,7 +107,8 @@ try {
     for (const m of mutants) {
       const base = runTests(dir, m);
       if (!base.ok || passed(base.output) === 0 || /unreachable \(/.test(base.output)) {
-        console.error(`# baseline: the tests of ${m.id} ${base.ok ? 'matched nothing or skipped a database' : 'fail without the mutant'}:\n${base.output.slice(-3000)}`);
+        const why = base.ok ? 'matched nothing or skipped a database' : 'fail without the mutant';
+        console.error(`# baseline: the tests of ${m.id} ${why}:\n${base.output.slice(-3000)}`);
         process.exit(2);
       }
       console.log(`# baseline ${m.id}: ${passed(base.output)} passed in ${base.ms} ms`);
@@ -109,7 +124,8 @@ try {
         build(dir);
       } catch (err) {
         // A mutant the compiler refuses proves nothing about the tests: say so, count it apart.
-        results.push({ m, outcome: 'no-compile', ms: Date.now() - mutantStarted, note: (err as Error).message.split('\n').slice(0, 3).join(' ') });
+        const note = (err as Error).message.split('\n').slice(0, 3).join(' ');
+        results.push({ m, outcome: 'no-compile', ms: Date.now() - mutantStarted, note });
         continue;
       }
       const result = runTests(dir, m);
@@ -117,16 +133,16 @@ try {
       // anything about the mutant.
       const unreachable = /(\w+) unreachable \(/.exec(result.output);
       if (unreachable) {
-        results.push({ m, outcome: 'inconclusive', ms: Date.now() - mutantStarted, note: `${unreachable[1]} was unreachable during the run` });
+        const note = `${unreachable[1]} was unreachable during the run`;
+        results.push({ m, outcome: 'inconclusive', ms: Date.now() - mutantStarted, note });
         continue;
       }
-      const failing = [...result.output.matchAll(/^\s*not ok \d+ - (.*)$/gm)].map((x) => x[1]!).filter((name) => !/^conformance: |^store conformance: |\.js$/.test(name));
-      results.push({
-        m,
-        outcome: result.ok ? 'survived' : 'killed',
-        ms: Date.now() - mutantStarted,
-        note: result.ok ? `${passed(result.output)} tests passed` : `failed: ${[...new Set(failing)].slice(0, 2).join(' | ') || result.output.slice(-300)}`,
-      });
+      const failing = [...result.output.matchAll(/^\s*not ok \d+ - (.*)$/gm)]
+        .map((x) => x[1]!)
+        .filter((name) => !/^conformance: |^store conformance: |\.js$/.test(name));
+      const failed = [...new Set(failing)].slice(0, 2).join(' | ') || result.output.slice(-300);
+      const note = result.ok ? `${passed(result.output)} tests passed` : `failed: ${failed}`;
+      results.push({ m, outcome: result.ok ? 'survived' : 'killed', ms: Date.now() - mutantStarted, note });
     } finally {
       writeFileSync(path, original);
     }

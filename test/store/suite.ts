@@ -42,7 +42,12 @@ export interface StoreDatabase {
   close(): Promise<void>;
 }
 
-const row = (label: string, instructionCount = 1): NewInstructionRow => ({ json: JSON.stringify({ label }), originated: 'test', originInstance: null, instructionCount });
+const row = (label: string, instructionCount = 1): NewInstructionRow => ({
+  json: JSON.stringify({ label }),
+  originated: 'test',
+  originInstance: null,
+  instructionCount,
+});
 const labelOf = (r: StoredInstructionRow): string => (JSON.parse(r.json) as { label: string }).label;
 const HOUR = 3600_000;
 
@@ -132,7 +137,8 @@ export function storeSuite(spec: StoreSuiteSpec): void {
       await trxA.commit();
       await writeB;
       const second = await readFrom(s.reading, 'r', first.position);
-      assert.deepEqual(second.rows.map(labelOf), spec.secondWriterWaits ? ['A', 'B'] : ['A'], 'the position read before A committed still reaches it');
+      const rest = spec.secondWriterWaits ? ['A', 'B'] : ['A'];
+      assert.deepEqual(second.rows.map(labelOf), rest, 'the position read before A committed still reaches it');
       assert.deepEqual((await readFrom(s.reading, 'r', second.position)).rows, []);
     });
 
@@ -186,7 +192,8 @@ export function storeSuite(spec: StoreSuiteSpec): void {
         const lost = [...committed].filter((l) => !seen.has(l));
         const unexpected = [...seen.keys()].filter((l) => !committed.has(l));
         const duplicated = [...seen].filter(([, n]) => n > 1).map(([l]) => l);
-        t.diagnostic(`${readers[i]}: committed=${committed.size} rolledBack=${rolledBack.size} lost=${lost.length} unexpected=${unexpected.length} duplicated=${duplicated.length}`);
+        const counts = `lost=${lost.length} unexpected=${unexpected.length} duplicated=${duplicated.length}`;
+        t.diagnostic(`${readers[i]}: committed=${committed.size} rolledBack=${rolledBack.size} ${counts}`);
         assert.deepEqual({ lost, unexpected, duplicated }, { lost: [], unexpected: [], duplicated: [] });
       }
       assert.ok(rolledBack.size > 0, 'some transactions rolled back');
@@ -226,7 +233,8 @@ export function storeSuite(spec: StoreSuiteSpec): void {
       const [openId] = await s.store.insert([row('open', 10)], open);
 
       const pending = await s.reading.pending(from);
-      assert.deepEqual({ rows: pending.rows, instructions: pending.instructions }, { rows: 3, instructions: 6 }, 'the open transaction is not pending yet');
+      const counted = { rows: pending.rows, instructions: pending.instructions };
+      assert.deepEqual(counted, { rows: 3, instructions: 6 }, 'the open transaction is not pending yet');
       assert.ok(pending.oldest instanceof Date);
       const listed = await s.reading.listPending(from, 100);
       assert.deepEqual(listed.map((r) => r.id), ids);
@@ -235,7 +243,8 @@ export function storeSuite(spec: StoreSuiteSpec): void {
       assert.deepEqual(window.rows, listed);
 
       await open.commit();
-      assert.deepEqual(await s.reading.pending(window.position), { rows: 1, instructions: 10, oldest: (await s.reading.getRow(openId!))!.utcStamp });
+      const oldest = (await s.reading.getRow(openId!))!.utcStamp;
+      assert.deepEqual(await s.reading.pending(window.position), { rows: 1, instructions: 10, oldest });
       assert.deepEqual((await s.reading.listPending(window.position, 100)).map((r) => r.id), [openId]);
       const next = await readFrom(s.reading, 'r', window.position);
       assert.deepEqual(next.rows.map((r) => r.id), [openId]);
@@ -246,13 +255,20 @@ export function storeSuite(spec: StoreSuiteSpec): void {
       const s = await setup(t);
       await s.store.insert([row('first')]);
       await s.store.resetCursor('r', await s.store.head());
-      await s.knex.raw('INSERT INTO ?? (json_instruction, originated, instruction_count) VALUES (?, ?, ?)', [s.tables.instruction, '{"label":"plain"}', 'legacy-app', 3]);
+      await s.knex.raw('INSERT INTO ?? (json_instruction, originated, instruction_count) VALUES (?, ?, ?)', [
+        s.tables.instruction,
+        '{"label":"plain"}',
+        'legacy-app',
+        3,
+      ]);
       const { rows } = await readWindow(s.store, 'r');
-      assert.deepEqual(rows.map((r) => [labelOf(r), r.originated, r.instructionCount, r.originInstance]), [['plain', 'legacy-app', 3, null]]);
+      const read = rows.map((r) => [labelOf(r), r.originated, r.instructionCount, r.originInstance]);
+      assert.deepEqual(read, [['plain', 'legacy-app', 3, null]]);
       const now = await s.store.now();
       assert.ok(Math.abs(now.getTime() - Date.now()) < 60_000, `the database clock ${now.toISOString()} is UTC`);
       const stamp = rows[0]!.utcStamp.getTime();
-      assert.ok(stamp <= now.getTime() + 5 && now.getTime() - stamp < 60_000, `${rows[0]!.utcStamp.toISOString()} shortly before ${now.toISOString()}`);
+      const said = `${rows[0]!.utcStamp.toISOString()} shortly before ${now.toISOString()}`;
+      assert.ok(stamp <= now.getTime() + 5 && now.getTime() - stamp < 60_000, said);
     });
 
     test('pruneChunk marks exactly the cursors that had not read a doomed row, keeps the newest row, respects coveredBy', async (t) => {
@@ -272,11 +288,15 @@ export function storeSuite(spec: StoreSuiteSpec): void {
       await s.age();
 
       assert.deepEqual(await s.store.prunePreview({ olderThanMs: HOUR / 2 }), { rows: 5, minId: ids[0], maxId: ids[4] });
-      assert.deepEqual(await s.store.prunePreview({ olderThanMs: HOUR / 2, coveredBy: [pos[2]!, pos[5]!] }), { rows: 2, minId: ids[0], maxId: ids[1] });
-      assert.deepEqual(await s.store.prunePreview({ olderThanMs: 2 * HOUR }), { rows: 0, minId: null, maxId: null }, 'younger than the cutoff');
+      const covered = [pos[2]!, pos[5]!];
+      const firstTwo = { rows: 2, minId: ids[0], maxId: ids[1] };
+      assert.deepEqual(await s.store.prunePreview({ olderThanMs: HOUR / 2, coveredBy: covered }), firstTwo);
+      const none = { rows: 0, minId: null, maxId: null };
+      assert.deepEqual(await s.store.prunePreview({ olderThanMs: 2 * HOUR }), none, 'younger than the cutoff');
 
       // Only what 'at-2' has read (r1, r2): only 'at-0' had not ('flagged' already is).
-      assert.deepEqual(await s.store.pruneChunk({ olderThanMs: HOUR / 2, limit: 100, coveredBy: [pos[2]!, pos[5]!] }), { deleted: 2, marked: ['at-0'] });
+      const coveredChunk = await s.store.pruneChunk({ olderThanMs: HOUR / 2, limit: 100, coveredBy: covered });
+      assert.deepEqual(coveredChunk, { deleted: 2, marked: ['at-0'] });
       // r3..r5, not the newest: 'at-2' had not read them; 'at-5' had.
       assert.deepEqual(await s.store.pruneChunk({ olderThanMs: HOUR / 2, limit: 100 }), { deleted: 3, marked: ['at-2'] });
       assert.deepEqual(await s.store.pruneChunk({ olderThanMs: HOUR / 2, limit: 100 }), { deleted: 0, marked: [] });
@@ -334,9 +354,13 @@ export function storeSuite(spec: StoreSuiteSpec): void {
       assert.equal((await s.store.logSummary(HOUR / 2)).rows, 1);
     });
 
-    test('cursors: saveCursor keeps a cold-boot request, resetCursor clears it; a first page carries the flag in the same query', async (t) => {
+    test('cursors: saveCursor keeps a cold-boot request, resetCursor clears it; a first page reads the flag in one query', async (t) => {
       const s = await setup(t);
       const head = await s.store.head();
+      const state = async (identity: string) => {
+        const cursor = await s.store.loadCursor(identity);
+        return [cursor?.position, cursor?.coldBootRequested];
+      };
       assert.equal(await s.store.loadCursor('a'), undefined);
       assert.equal(await s.store.requestColdBoot('a'), false, 'no cursor to mark');
       assert.equal((await s.store.readPage('a', head, null, 10)).coldBootRequested, null, 'no cursor: null');
@@ -352,7 +376,7 @@ export function storeSuite(spec: StoreSuiteSpec): void {
       await s.store.insert([row('x')]);
       const after = await s.store.head();
       await s.store.saveCursor('a', after);
-      assert.deepEqual([(await s.store.loadCursor('a'))?.position, (await s.store.loadCursor('a'))?.coldBootRequested], [after, true], 'saved, and still requested');
+      assert.deepEqual(await state('a'), [after, true], 'saved, and still requested');
 
       let queries = 0;
       const count = () => queries++;
@@ -365,7 +389,7 @@ export function storeSuite(spec: StoreSuiteSpec): void {
         s.knex.off('query', count);
       }
       await s.store.resetCursor('a', head);
-      assert.deepEqual([(await s.store.loadCursor('a'))?.position, (await s.store.loadCursor('a'))?.coldBootRequested], [head, false], 'reset, and the request cleared');
+      assert.deepEqual(await state('a'), [head, false], 'reset, and the request cleared');
       assert.deepEqual((await readWindow(s.store, 'a')).rows.map(labelOf), ['x']);
 
       await s.store.resetCursor('b', head);
@@ -375,7 +399,9 @@ export function storeSuite(spec: StoreSuiteSpec): void {
       assert.deepEqual((await s.store.listCursors()).map((c) => c.identity), ['a']);
     });
 
-    test('a query blocked past queryTimeout is cancelled on the server and rejects with a timeout; nothing of it is applied', { skip: spec.waitingOn ? false : `${spec.name} runs queries synchronously: nothing can interrupt one` }, async (t) => {
+    const cannotCancel = spec.waitingOn ? false : `${spec.name} runs queries synchronously: nothing can interrupt one`;
+    const blocked = 'a query blocked past queryTimeout is cancelled on the server and rejects with a timeout; nothing of it is applied';
+    test(blocked, { skip: cannotCancel }, async (t) => {
       const s = await setup(t);
       const store = s.storeWith(300);
       await store.resetCursor('locked', await store.head());
@@ -386,7 +412,8 @@ export function storeSuite(spec: StoreSuiteSpec): void {
         await assert.rejects(store.requestColdBoot('locked'), (err: Error) => err.name === 'KnexTimeoutError');
         assert.ok(performance.now() - started < 10_000);
         // Cancelled on the server, not left queued behind the lock.
-        await waitFor(async () => (await spec.waitingOn!(s.knex, s.tables.cursor)) === 0, { describe: () => 'the update still waits on the server' });
+        const waiting = async () => (await spec.waitingOn!(s.knex, s.tables.cursor)) === 0;
+        await waitFor(waiting, { describe: () => 'the update still waits on the server' });
       } finally {
         await holder.commit();
       }
