@@ -95,12 +95,36 @@ function passed(output: string): number {
   return Number(/^# pass (\d+)/m.exec(output)?.[1] ?? 0);
 }
 
+type Outcome = 'killed' | 'survived' | 'no-compile' | 'inconclusive';
+
+/** Builds the mutated copy and runs the mutant's tests. */
+function judge(dir: string, m: Mutant): { m: Mutant; outcome: Outcome; ms: number; note: string } {
+  const started = Date.now();
+  const done = (outcome: Outcome, note: string) => ({ m, outcome, ms: Date.now() - started, note });
+  try {
+    build(dir);
+  } catch (err) {
+    // A mutant the compiler refuses proves nothing about the tests: say so, count it apart.
+    return done('no-compile', (err as Error).message.split('\n').slice(0, 4).join(' '));
+  }
+  const result = runTests(dir, m);
+  // A database judged unreachable skips its suite (or, under CI=true, fails it): neither says
+  // anything about the mutant.
+  const unreachable = /(\w+) unreachable \(/.exec(result.output);
+  if (unreachable) return done('inconclusive', `${unreachable[1]} was unreachable during the run`);
+  if (result.ok) return done('survived', `${passed(result.output)} tests passed`);
+  const failing = [...result.output.matchAll(/^\s*not ok \d+ - (.*)$/gm)]
+    .map((x) => x[1]!)
+    .filter((name) => !/^conformance: |^store conformance: |\.js$/.test(name));
+  return done('killed', `failed: ${[...new Set(failing)].slice(0, 2).join(' | ') || result.output.slice(-300)}`);
+}
+
 const mutants = MUTANTS.filter((m) => !only || only.has(m.id));
 checkList(mutants);
 const started = Date.now();
 const dir = scratchCopy();
 console.log(`# ${mutants.length} mutants, scratch copy in ${dir}`);
-const results: Array<{ m: Mutant; outcome: 'killed' | 'survived' | 'no-compile' | 'inconclusive'; ms: number; note: string }> = [];
+const results: Array<ReturnType<typeof judge>> = [];
 try {
   build(dir);
   if (flag('--baseline')) {
@@ -118,31 +142,8 @@ try {
     const path = join(dir, m.file);
     const original = readFileSync(path, 'utf8');
     writeFileSync(path, original.replace(m.search, () => m.replace));
-    const mutantStarted = Date.now();
     try {
-      try {
-        build(dir);
-      } catch (err) {
-        // A mutant the compiler refuses proves nothing about the tests: say so, count it apart.
-        const note = (err as Error).message.split('\n').slice(0, 3).join(' ');
-        results.push({ m, outcome: 'no-compile', ms: Date.now() - mutantStarted, note });
-        continue;
-      }
-      const result = runTests(dir, m);
-      // A database judged unreachable skips its suite (or, under CI=true, fails it): neither says
-      // anything about the mutant.
-      const unreachable = /(\w+) unreachable \(/.exec(result.output);
-      if (unreachable) {
-        const note = `${unreachable[1]} was unreachable during the run`;
-        results.push({ m, outcome: 'inconclusive', ms: Date.now() - mutantStarted, note });
-        continue;
-      }
-      const failing = [...result.output.matchAll(/^\s*not ok \d+ - (.*)$/gm)]
-        .map((x) => x[1]!)
-        .filter((name) => !/^conformance: |^store conformance: |\.js$/.test(name));
-      const failed = [...new Set(failing)].slice(0, 2).join(' | ') || result.output.slice(-300);
-      const note = result.ok ? `${passed(result.output)} tests passed` : `failed: ${failed}`;
-      results.push({ m, outcome: result.ok ? 'survived' : 'killed', ms: Date.now() - mutantStarted, note });
+      results.push(judge(dir, m));
     } finally {
       writeFileSync(path, original);
     }
