@@ -1,5 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
-import { mysqlDialect } from '../src/store/mysql/dialect.js';
+import { mysqlDialect } from '../src/dialects/mysql/dialect.js';
 import { rawRows } from '../src/store/commit-ordered-store.js';
 import { storeSuite } from './store/suite.js';
 import { availability, DATABASES } from './support/databases.js';

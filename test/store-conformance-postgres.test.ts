@@ -1,5 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
-import { postgresDialect } from '../src/store/postgres/dialect.js';
+import { postgresDialect } from '../src/dialects/postgres/dialect.js';
 import { rawRows } from '../src/store/commit-ordered-store.js';
 import { storeSuite } from './store/suite.js';
 import { availability, DATABASES } from './support/databases.js';

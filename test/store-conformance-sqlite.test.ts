@@ -1,5 +1,5 @@
 import knexFactory from 'knex';
-import { sqliteDialect } from '../src/store/sqlite/dialect.js';
+import { sqliteDialect } from '../src/dialects/sqlite/dialect.js';
 import { storeSuite } from './store/suite.js';
 import { availability, removeSqliteFile, sqliteConfig, sqliteFile } from './support/databases.js';
 

@@ -24,7 +24,12 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
   }
 }
 
-const row = (tag: string): NewInstructionRow => ({ json: JSON.stringify({ tag }), originated: 'test', originInstance: null, instructionCount: 1 });
+const row = (tag: string): NewInstructionRow => ({
+  json: JSON.stringify({ tag }),
+  originated: 'test',
+  originInstance: null,
+  instructionCount: 1,
+});
 const tagOf = (json: string): string => (JSON.parse(json) as { tag: string }).tag;
 const firstRow = (result: unknown): Record<string, unknown> => {
   const row = (result as [Array<Record<string, unknown>>])[0][0];
@@ -86,21 +91,31 @@ describe('mysql store', { skip }, () => {
       () => (settled = true),
       () => (settled = true),
     );
-    const innodb = async () => (await knex.raw('select trx_id, trx_state, trx_query from information_schema.innodb_trx where trx_mysql_thread_id = ?', [thread]))[0] as Array<Record<string, unknown>>;
+    const innodb = async () =>
+      (
+        await knex.raw('select trx_id, trx_state, trx_query from information_schema.innodb_trx where trx_mysql_thread_id = ?', [thread])
+      )[0] as Array<Record<string, unknown>>;
     const processes = async () =>
-      (await knex.raw('select command, state, time_ms, info from information_schema.processlist where id = ?', [thread]))[0] as Array<Record<string, unknown>>;
+      (await knex.raw('select command, state, time_ms, info from information_schema.processlist where id = ?', [thread]))[0] as Array<
+        Record<string, unknown>
+      >;
     try {
       await waitFor(
         `thread ${thread} to wait for the sequence lock`,
         async () => {
-          if (settled) throw new Error(`the write on thread ${thread} finished without waiting for the transaction holding the sequence lock`);
+          if (settled)
+            throw new Error(`the write on thread ${thread} finished without waiting for the transaction holding the sequence lock`);
           if ((await innodb()).some((r) => r.trx_state === 'LOCK WAIT')) return true;
-          return (await processes()).some((r) => r.command === 'Query' && Number(r.time_ms) >= 1000 && /^insert/i.test(String(r.info ?? '')));
+          return (await processes()).some(
+            (r) => r.command === 'Query' && Number(r.time_ms) >= 1000 && /^insert/i.test(String(r.info ?? '')),
+          );
         },
         30_000,
       );
     } catch (err) {
-      throw new Error(`${(err as Error).message}; innodb_trx: ${JSON.stringify(await innodb())}; processlist: ${JSON.stringify(await processes())}`);
+      throw new Error(
+        `${(err as Error).message}; innodb_trx: ${JSON.stringify(await innodb())}; processlist: ${JSON.stringify(await processes())}`,
+      );
     }
   }
 
@@ -329,12 +344,18 @@ describe('mysql store', { skip }, () => {
       const lost = [...committed].filter((tag) => !counts.has(tag));
       const unexpected = [...counts.keys()].filter((tag) => !committed.has(tag));
       const duplicated = [...counts].filter(([, c]) => c > 1).map(([tag]) => tag);
-      console.log(`# reader ${i + 1}: saw ${counts.size} of ${committed.size} committed (${rolledBack.size} rolled back) in ${elapsed} ms; lost=${lost.length} unexpected=${unexpected.length} duplicated=${duplicated.length}`);
+      console.log(
+        `# reader ${i + 1}: saw ${counts.size} of ${committed.size} committed (${rolledBack.size} rolled back) in ${elapsed} ms; lost=${lost.length} unexpected=${unexpected.length} duplicated=${duplicated.length}`,
+      );
       assert.deepEqual({ lost, unexpected, duplicated }, { lost: [], unexpected: [], duplicated: [] });
     }
     assert.equal(committed.size + rolledBack.size, WRITERS * PER_WRITER);
     const seqs = (await knex(t.instruction).orderBy('seq').pluck('seq')).map(Number);
-    assert.deepEqual(seqs, Array.from({ length: committed.size }, (_, i) => i + 1), 'committed seqs are exactly 1..n');
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: committed.size }, (_, i) => i + 1),
+      'committed seqs are exactly 1..n',
+    );
   });
 
   it('measures write throughput with the trigger against the same table without it', async () => {
@@ -382,7 +403,10 @@ describe('mysql store', { skip }, () => {
       assert.ok(trigger > 0 && baseline > 0);
     }
     const seqs = (await knex(t.instruction).orderBy('seq').pluck('seq')).map(Number);
-    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1));
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: seqs.length }, (_, i) => i + 1),
+    );
   });
 
   it('returns UTC dates when the session and the driver agree on a non-UTC zone', async () => {
@@ -425,7 +449,10 @@ describe('mysql store', { skip }, () => {
     try {
       const [id] = await store.insert([row('a')]);
       const page = await store.readPage('r', '0', null, 100);
-      assert.deepEqual(page.rows.map((r) => r.id), [id]);
+      assert.deepEqual(
+        page.rows.map((r) => r.id),
+        [id],
+      );
       assert.equal(seen.length, 2, 'one statement each');
     } finally {
       knex.off('query', onQuery);
@@ -436,11 +463,19 @@ describe('mysql store', { skip }, () => {
     await holder(t.instruction).insert({ json_instruction: '{}', originated: 'holder', cluster: 'default' });
     await assert.rejects(store.insert([row('blocked')]), (err: Error) => err.name === 'KnexTimeoutError');
     await waitFor('the insert to leave the process list', async () => {
-      const r = firstRow(await knex.raw(`select count(*) as n from information_schema.processlist where info like ? and id <> connection_id()`, [`insert into \`${t.instruction}\`%`]));
+      const r = firstRow(
+        await knex.raw(`select count(*) as n from information_schema.processlist where info like ? and id <> connection_id()`, [
+          `insert into \`${t.instruction}\`%`,
+        ]),
+      );
       return Number(r.n) === 0;
     });
     await holder.rollback();
-    assert.deepEqual((await store.readPage('r', '0', null, 100)).rows.map((r) => tagOf(r.json)), ['a'], 'the killed write left nothing behind');
+    assert.deepEqual(
+      (await store.readPage('r', '0', null, 100)).rows.map((r) => tagOf(r.json)),
+      ['a'],
+      'the killed write left nothing behind',
+    );
   });
 
   it('migrate() twice is a no-op, and 5 concurrent runs on a fresh prefix all succeed', async () => {
@@ -454,7 +489,11 @@ describe('mysql store', { skip }, () => {
     const results = await Promise.all(Array.from({ length: 5 }, () => migrate(knex, { tablePrefix: racing })));
     assert.deepEqual(results.flatMap((r) => r.applied).sort(), MIGRATIONS.map((m) => m.name).sort());
     const t = tableNames(racing);
-    const triggers = firstRow(await knex.raw('select count(*) as n from information_schema.triggers where trigger_schema = database() and event_object_table = ?', [t.instruction]));
+    const triggers = firstRow(
+      await knex.raw('select count(*) as n from information_schema.triggers where trigger_schema = database() and event_object_table = ?', [
+        t.instruction,
+      ]),
+    );
     assert.equal(Number(triggers.n), 1);
     const store = mysqlDialect.createStore({ knex, tables: t, cluster: 'default', queryTimeout: 10_000 });
     await store.insert([row('after-race')]);

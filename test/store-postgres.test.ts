@@ -88,7 +88,9 @@ describe('postgres store: the exact snapshot cursor', { skip }, () => {
     assert.equal(dialectFor(knex), postgresDialect);
     const s = await setup();
     const [column] = rawRows(
-      await knex.raw(`select data_type, column_default from information_schema.columns where table_name = ? and column_name = 'txid'`, [s.tables.instruction]),
+      await knex.raw(`select data_type, column_default from information_schema.columns where table_name = ? and column_name = 'txid'`, [
+        s.tables.instruction,
+      ]),
     );
     assert.equal(column?.data_type, 'xid8');
     assert.match(String(column?.column_default), /pg_current_xact_id\(\)/);
@@ -130,17 +132,21 @@ describe('postgres store: the exact snapshot cursor', { skip }, () => {
       const window = await readWindow(s.store, reader, 2);
       const ids = window.rows.map((r) => r.id);
       assert.equal(new Set(ids).size, 7, 'each row exactly once');
-      assert.deepEqual([...ids].sort((a, b) => a - b), [...expected].sort((a, b) => a - b), 'every committed row, no rolled-back one');
+      assert.deepEqual(
+        [...ids].sort((a, b) => a - b),
+        [...expected].sort((a, b) => a - b),
+        'every committed row, no rolled-back one',
+      );
       assert.deepEqual(ids, await txidOrder(s.tables, ids), 'in (txid, id) order');
       assert.ok(ids.indexOf(idD!) < ids.indexOf(expected[0]!), 'd came first: it has the oldest txid but the newest id');
       assert.deepEqual(window.positions, [null, null, null, window.position], 'position only on the last page');
 
       // The open transactions really were in the snapshot: both are in its xip, xmin is held back.
       const [snap] = rawRows(
-        await knex.raw('select pg_snapshot_xmin(?::pg_snapshot)::text as xmin, array(select pg_snapshot_xip(?::pg_snapshot)::text) as xip', [
-          window.position,
-          window.position,
-        ]),
+        await knex.raw(
+          'select pg_snapshot_xmin(?::pg_snapshot)::text as xmin, array(select pg_snapshot_xip(?::pg_snapshot)::text) as xip',
+          [window.position, window.position],
+        ),
       );
       const xip = snap?.xip as string[];
       assert.ok(xip.includes(blockerXid) && xip.includes(idleXid), `xip ${xip} holds ${blockerXid} and ${idleXid}`);
@@ -187,12 +193,19 @@ describe('postgres store: the exact snapshot cursor', { skip }, () => {
     assert.deepEqual(await s.store.prunePreview({ olderThanMs: hour, coveredBy: [posEarly, posAll] }), { rows: 2, minId: r1, maxId: r2 });
     assert.deepEqual(await s.store.prunePreview({ olderThanMs: 2 * 60 * 60_000 }), { rows: 0, minId: null, maxId: null });
 
-    assert.deepEqual(await s.store.pruneChunk({ olderThanMs: hour, limit: 100, coveredBy: [posEarly, posAll] }), { deleted: 2, marked: [] });
+    assert.deepEqual(await s.store.pruneChunk({ olderThanMs: hour, limit: 100, coveredBy: [posEarly, posAll] }), {
+      deleted: 2,
+      marked: [],
+    });
     // Doomed: r3 (which 'xip' missed though its snapshot's xmax is past it) and r4.
     assert.deepEqual(await s.store.pruneChunk({ olderThanMs: hour, limit: 2 }), { deleted: 2, marked: ['early', 'xip'] });
     assert.deepEqual(await s.store.pruneChunk({ olderThanMs: hour, limit: 100 }), { deleted: 1, marked: ['mid'] });
     assert.deepEqual(await s.store.pruneChunk({ olderThanMs: hour, limit: 100 }), { deleted: 0, marked: [] });
-    assert.deepEqual((await s.store.newest(10)).map((r) => r.id), [r6], 'the newest row stays');
+    assert.deepEqual(
+      (await s.store.newest(10)).map((r) => r.id),
+      [r6],
+      'the newest row stays',
+    );
 
     const flags = Object.fromEntries((await s.store.listCursors()).map((c) => [c.identity, c.coldBootRequested]));
     assert.deepEqual(flags, { already: true, current: false, early: true, mid: true, xip: true });
@@ -253,11 +266,28 @@ describe('postgres store: the exact snapshot cursor', { skip }, () => {
     async function onePool(preparedStatements?: boolean) {
       const s = await setup();
       const single = knexFactory({ ...DATABASES.postgres.config(), pool: { min: 1, max: 1 } });
-      const store = postgresDialect.createStore({ knex: single, tables: s.tables, cluster: 'default', queryTimeout: 30_000, ...(preparedStatements === undefined ? {} : { preparedStatements }) });
+      const store = postgresDialect.createStore({
+        knex: single,
+        tables: s.tables,
+        cluster: 'default',
+        queryTimeout: 30_000,
+        ...(preparedStatements === undefined ? {} : { preparedStatements }),
+      });
       await store.resetCursor('r', await store.head());
       const from = (await store.loadCursor('r'))!.position;
-      const prepared = async () => rawRows(await single.raw(`select name from pg_prepared_statements where name like 'distcache_%'`)).map((r) => String(r.name));
-      return { s, single, store, from, prepared, async close() { await single.destroy(); await s.cleanup(); } };
+      const prepared = async () =>
+        rawRows(await single.raw(`select name from pg_prepared_statements where name like 'distcache_%'`)).map((r) => String(r.name));
+      return {
+        s,
+        single,
+        store,
+        from,
+        prepared,
+        async close() {
+          await single.destroy();
+          await s.cleanup();
+        },
+      };
     }
 
     test('is prepared once on the pooled session and reused; preparedStatements: false leaves none', async () => {
@@ -284,14 +314,22 @@ describe('postgres store: the exact snapshot cursor', { skip }, () => {
       }
     });
 
-    test('a batch insert returns each row its own id, in the rows\' order, with every column as given', async () => {
+    test("a batch insert returns each row its own id, in the rows' order, with every column as given", async () => {
       const t = await onePool();
       try {
         const rows = Array.from({ length: 250 }, (_, i) => ({ ...row(`r${i}`, i + 1), originInstance: i % 2 ? `inst-${i}` : null }));
         const ids = await t.store.insert(rows);
         assert.equal(ids.length, 250);
-        const stored = rawRows(await t.single.raw(`select id, json_instruction, origin_instance, instruction_count, cluster from ?? order by id`, [t.s.tables.instruction]));
-        assert.deepEqual(stored.map((r) => Number(r.id)), ids, 'ids in the order of the rows given');
+        const stored = rawRows(
+          await t.single.raw(`select id, json_instruction, origin_instance, instruction_count, cluster from ?? order by id`, [
+            t.s.tables.instruction,
+          ]),
+        );
+        assert.deepEqual(
+          stored.map((r) => Number(r.id)),
+          ids,
+          'ids in the order of the rows given',
+        );
         stored.forEach((r, i) => {
           assert.equal(JSON.parse(String(r.json_instruction)).label, `r${i}`);
           assert.equal(r.origin_instance, i % 2 ? `inst-${i}` : null);
@@ -337,7 +375,11 @@ describe('postgres store: the exact snapshot cursor', { skip }, () => {
           await assert.rejects(store.readPage('r', from, null, 100), (err: Error) => err.name === 'KnexTimeoutError');
           assert.ok(performance.now() - started < 10_000);
           // The cancelled statement is gone from the server, not still queued behind the lock.
-          const waiting = rawRows(await trx.raw(`select count(*)::int as n from pg_stat_activity where query like '%with w as materialized%' and wait_event_type = 'Lock'`));
+          const waiting = rawRows(
+            await trx.raw(
+              `select count(*)::int as n from pg_stat_activity where query like '%with w as materialized%' and wait_event_type = 'Lock'`,
+            ),
+          );
           assert.equal(waiting[0]!.n, 0);
         });
         assert.equal(errors.length, 1, 'knex query-error listeners see the timeout');

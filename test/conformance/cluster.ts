@@ -20,7 +20,10 @@ const publishing = (role: ServerRole) => role === 'single' || role === 'scheduli
 /** Backdates a server's last heartbeat, as backdate() does rows. */
 async function backdateServer(h: Harness, identity: string, days: number): Promise<void> {
   const stamp = new Date(Date.now() - days * 24 * 3600_000);
-  await h.knex(`${h.prefix}cache_server`).where('server_identity', identity).update({ last_heartbeat: h.dialect === 'sqlite' ? stamp.toISOString() : stamp });
+  await h
+    .knex(`${h.prefix}cache_server`)
+    .where('server_identity', identity)
+    .update({ last_heartbeat: h.dialect === 'sqlite' ? stamp.toISOString() : stamp });
 }
 
 /** Waits until `cache` has completed `n` more heartbeats: time passing, measured by the thing itself. */
@@ -156,13 +159,19 @@ export function clusterTests(dialect: DialectName): void {
       const killedAt = first.endedAt!;
       const second = await onePublisher(timing.staleServerTimeout + 1000);
       const takeover = second.becamePublisherAt()! - killedAt;
-      assert.ok(takeover <= timing.staleServerTimeout, `taken over ${takeover} ms after SIGKILL; staleServerTimeout is ${timing.staleServerTimeout} ms`);
+      assert.ok(
+        takeover <= timing.staleServerTimeout,
+        `taken over ${takeover} ms after SIGKILL; staleServerTimeout is ${timing.staleServerTimeout} ms`,
+      );
 
       const stopRequested = Date.now();
       await second.stop();
       const third = await onePublisher(timing.leaseDuration);
       const handover = third.becamePublisherAt()! - stopRequested;
-      assert.ok(handover < timing.leaseDuration, `taken over ${handover} ms after stop(): at a heartbeat, not at lease expiry (${timing.leaseDuration} ms)`);
+      assert.ok(
+        handover < timing.leaseDuration,
+        `taken over ${handover} ms after stop(): at a heartbeat, not at lease expiry (${timing.leaseDuration} ms)`,
+      );
 
       // The killed server goes inactive by the others' heartbeats; the stopped one marked itself.
       const observer = h.cache({ serverIdentity: 'observer', ...timing, role: 'subscriber' });
@@ -202,7 +211,10 @@ export function clusterTests(dialect: DialectName): void {
       const row = await h.knex(moved).first();
       const renewedAt = toDate(row.renewed_at)!;
       const dbNow = await holder.store.now();
-      assert.ok(dbNow.getTime() < renewedAt.getTime() + Number(row.duration_ms), 'the lease is still valid in the database when its holder stops believing it holds it');
+      assert.ok(
+        dbNow.getTime() < renewedAt.getTime() + Number(row.duration_ms),
+        'the lease is still valid in the database when its holder stops believing it holds it',
+      );
       assert.equal(caches.filter((c) => c.isSchedulingPublisher).length, 0, 'and nobody else took it');
     } finally {
       await h.knex.schema.renameTable(moved, lease);
@@ -221,7 +233,8 @@ export function clusterTests(dialect: DialectName): void {
     holder.on('server:role-changed', ({ role }) => roles.push(role));
     // Another server takes the lease as it would an expired one (its holder paused past the
     // lease): a new token, a new holder, a long duration, so nobody takes it back by expiry.
-    const taken = await h.knex(lease)
+    const taken = await h
+      .knex(lease)
       .where({ cluster: 'default', holder_instance: holder.instanceId })
       .update({
         holder_identity: 'thief',
@@ -280,7 +293,11 @@ export function clusterTests(dialect: DialectName): void {
     const subscribers = ['s1', 's2'].map((id) => h.cache({ serverIdentity: id, role: 'subscriber', ...STEADY }));
     await Promise.all(subscribers.map((c) => c.start()));
     await afterHeartbeats(subscribers[0]!, 4);
-    assert.deepEqual(subscribers.map((c) => c.role), ['subscriber', 'subscriber'], 'a fixed subscriber never takes the free lease');
+    assert.deepEqual(
+      subscribers.map((c) => c.role),
+      ['subscriber', 'subscriber'],
+      'a fixed subscriber never takes the free lease',
+    );
     assert.equal((await subscribers[0]!.servers()).filter((r) => r.holdsLease).length, 0);
 
     const elected = h.cache({ serverIdentity: 'auto', ...STEADY });
@@ -295,8 +312,14 @@ export function clusterTests(dialect: DialectName): void {
     assert.equal(fixed.role, 'scheduling-publisher');
     assert.equal(elected.role, 'subscriber', 'the elected server does not take the lease back');
     const rows = await fixed.servers();
-    assert.deepEqual(rows.filter((r) => r.holdsLease).map((r) => r.identity), ['pub']);
-    assert.deepEqual(subscribers.map((c) => c.role), ['subscriber', 'subscriber']);
+    assert.deepEqual(
+      rows.filter((r) => r.holdsLease).map((r) => r.identity),
+      ['pub'],
+    );
+    assert.deepEqual(
+      subscribers.map((c) => c.role),
+      ['subscriber', 'subscriber'],
+    );
 
     const single = h.cache({ serverIdentity: 'one', cluster: 'solo', role: 'single', ...STEADY });
     await single.start();
@@ -323,8 +346,14 @@ export function clusterTests(dialect: DialectName): void {
 
     await exactlyOnePublisher([blueA, blueB]);
     await waitFor(() => green.role === 'single', { describe: () => green.role });
-    assert.deepEqual((await blueA.servers()).map((r) => `${r.cluster}/${r.identity}`), ['blue/a', 'blue/b']);
-    assert.deepEqual((await green.servers()).map((r) => `${r.cluster}/${r.identity}`), ['green/a']);
+    assert.deepEqual(
+      (await blueA.servers()).map((r) => `${r.cluster}/${r.identity}`),
+      ['blue/a', 'blue/b'],
+    );
+    assert.deepEqual(
+      (await green.servers()).map((r) => `${r.cluster}/${r.identity}`),
+      ['green/a'],
+    );
     await afterHeartbeats(blueA, 4);
     assert.equal(duplicates, 0);
 
@@ -374,7 +403,10 @@ export function clusterTests(dialect: DialectName): void {
     const result = await a.prune();
     assert.equal(result.deleted, 2);
     assert.deepEqual(result.marked, ['b']);
-    assert.ok((await a.store.listCursors()).some((c) => c.identity === 'b'), "b's cursor is kept");
+    assert.ok(
+      (await a.store.listCursors()).some((c) => c.identity === 'b'),
+      "b's cursor is kept",
+    );
     const boots: string[] = [];
     b.on('server:cold-boot', (e) => boots.push(e.reason));
     await b.sync();
@@ -414,11 +446,25 @@ export function clusterTests(dialect: DialectName): void {
     // A cursor nobody registered (its server row was deleted by hand) that has not synced for 2 days.
     const position = (await a.store.loadCursor('a'))!.position;
     const stamp = new Date(Date.now() - 2 * 24 * 3600_000);
-    await h.knex(h.table('cache_cursor')).insert({ cluster: 'default', server_identity: 'orphan', position, cold_boot_requested: false, last_synced: h.dialect === 'sqlite' ? stamp.toISOString() : stamp });
+    await h
+      .knex(h.table('cache_cursor'))
+      .insert({
+        cluster: 'default',
+        server_identity: 'orphan',
+        position,
+        cold_boot_requested: false,
+        last_synced: h.dialect === 'sqlite' ? stamp.toISOString() : stamp,
+      });
     const result = await a.prune();
     assert.deepEqual(result.forgotten, ['gone', 'orphan']);
-    assert.deepEqual((await a.servers()).map((r) => r.identity), ['a', 'recent']);
-    assert.deepEqual((await a.store.listCursors()).map((c) => c.identity), ['a', 'recent']);
+    assert.deepEqual(
+      (await a.servers()).map((r) => r.identity),
+      ['a', 'recent'],
+    );
+    assert.deepEqual(
+      (await a.store.listCursors()).map((c) => c.identity),
+      ['a', 'recent'],
+    );
   });
 
   test('only the scheduling publisher runs the scheduled prune; prune() works anywhere', async (t) => {
@@ -464,10 +510,16 @@ export function clusterTests(dialect: DialectName): void {
       assert.equal(second.pendingInstructions, 4);
       assert.ok(second.lagSeconds! >= first.lagSeconds!);
       assert.equal(second.healthy, false);
-      assert.ok(second.problems.some((p) => /health\.maxPending/.test(p)), second.problems.join('; '));
+      assert.ok(
+        second.problems.some((p) => /health\.maxPending/.test(p)),
+        second.problems.join('; '),
+      );
       await waitFor(async () => ((await b.health()).lagSeconds ?? 0) > 0.3, { describe: () => 'lag not growing' });
       const third = await b.health();
-      assert.ok(third.problems.some((p) => /health\.maxLag/.test(p)), third.problems.join('; '));
+      assert.ok(
+        third.problems.some((p) => /health\.maxLag/.test(p)),
+        third.problems.join('; '),
+      );
       assert.equal(third.role, b.role);
       assert.equal(third.identity, 'b');
     } finally {

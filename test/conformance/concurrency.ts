@@ -95,7 +95,9 @@ export function concurrencyTests(dialect: DialectName): void {
     for (const { r, cache } of subscribers) {
       await cache.sync();
       const count = countDelivery(r.refreshedIds(), committed);
-      t.diagnostic(`${dialect}: ${committed.size} committed, ${rolledBack.size} rolled back; subscriber saw lost=${count.lost} unexpected=${count.unexpected} duplicated=${count.duplicated}`);
+      t.diagnostic(
+        `${dialect}: ${committed.size} committed, ${rolledBack.size} rolled back; subscriber saw lost=${count.lost} unexpected=${count.unexpected} duplicated=${count.duplicated}`,
+      );
       assert.equal(count.lost, 0);
       assert.equal(count.unexpected, 0);
       assert.equal(count.duplicated, 0);

@@ -39,7 +39,13 @@ export const stepArbitrary: fc.Arbitrary<PruneStep> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('sync' as const), server: fc.nat({ max: SERVERS - 1 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('stop' as const), server: fc.nat({ max: SERVERS - 1 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('start' as const), server: fc.nat({ max: SERVERS - 1 }) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('prune' as const), age: fc.constantFrom('past-retention' as const, 'past-max-retention' as const) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('prune' as const),
+      age: fc.constantFrom('past-retention' as const, 'past-max-retention' as const),
+    }),
+  },
 );
 
 /**
@@ -64,7 +70,16 @@ let runs = 0;
 export async function runPruneSchedule(db: FaultDatabase, steps: readonly PruneStep[], chunkSize = 250): Promise<PruneRunResult> {
   const cluster = `run${++runs}`;
   const checker = new FaultChecker(db.dialect);
-  const common = { knex: db.knex, tablePrefix: db.prefix, cluster, syncInterval: 60_000, notify: false, pruneSchedule: false as const, logger: silentLogger, retryDelay: 1 };
+  const common = {
+    knex: db.knex,
+    tablePrefix: db.prefix,
+    cluster,
+    syncInterval: 60_000,
+    notify: false,
+    pruneSchedule: false as const,
+    logger: silentLogger,
+    retryDelay: 1,
+  };
   const refreshers = [{ id: 'item', refreshAll() {}, refresh() {} }];
   const writer = new DistributedCache({ ...common, serverIdentity: 'writer', pruneChunkSize: chunkSize, refreshers });
   const inside = countCursorsInsideChunks(writer.store);
@@ -74,7 +89,11 @@ export async function runPruneSchedule(db: FaultDatabase, steps: readonly PruneS
   let coldBoots = 0;
   const startServer = async (i: number) => {
     const name = `s${i}`;
-    const item: CacheRefresher = { id: 'item', refreshAll() {}, refresh: (ids) => ids.forEach((id) => checker.applied(name, i, String(id))) };
+    const item: CacheRefresher = {
+      id: 'item',
+      refreshAll() {},
+      refresh: (ids) => ids.forEach((id) => checker.applied(name, i, String(id))),
+    };
     const cache = new DistributedCache({ ...common, serverIdentity: name, refreshers: [item] });
     cache.on('sync:complete', (r) => {
       if (r.coldBoot === null) return;
@@ -110,7 +129,10 @@ export async function runPruneSchedule(db: FaultDatabase, steps: readonly PruneS
           if (!running[step.server]) await startServer(step.server);
           break;
         case 'prune': {
-          await db.knex(db.table('cache_instruction')).where({ cluster }).update({ utc_stamp: stamp(db, step.age === 'past-retention' ? 3 * DAY : 30 * DAY) });
+          await db
+            .knex(db.table('cache_instruction'))
+            .where({ cluster })
+            .update({ utc_stamp: stamp(db, step.age === 'past-retention' ? 3 * DAY : 30 * DAY) });
           const result = await writer.prune();
           deleted += result.deleted;
           marked += result.marked.length;
@@ -177,7 +199,12 @@ export interface PrunePropertyResult {
  * Fault 6 as a property: over random schedules of writes, syncs, prunes, stops and restarts,
  * lost (and unexpected) is always 0. fast-check shrinks a failing schedule to a minimal one.
  */
-export async function prunePropertyScenario(options: { dialect: DialectName; numRuns: number; maxSteps: number; seed?: number }): Promise<PrunePropertyResult> {
+export async function prunePropertyScenario(options: {
+  dialect: DialectName;
+  numRuns: number;
+  maxSteps: number;
+  seed?: number;
+}): Promise<PrunePropertyResult> {
   const started = Date.now();
   const db = await faultDatabase(options.dialect);
   const totals = { deleted: 0, marked: 0, coldBoots: 0, committed: 0, applied: 0, covered: 0, insideChunk: 0 };

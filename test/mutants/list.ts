@@ -74,7 +74,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: 'prune-newest-postgres',
     invariant: 'a prune never deletes the newest row (PostgreSQL)',
-    file: 'src/store/postgres/store.ts',
+    file: 'src/dialects/postgres/store.ts',
     search: 'and i.id < (select max(m.id) from ?? m where m.cluster = ?)',
     replace: 'and i.id <= (select max(m.id) from ?? m where m.cluster = ?)',
     tests: { files: STORE.slice(1, 2), pattern: 'prune' },
@@ -122,7 +122,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: 'positions-follow-ids',
     invariant: 'MySQL/MariaDB positions follow commit order (seq), not ids',
-    file: 'src/store/mysql/store.ts',
+    file: 'src/dialects/mysql/store.ts',
     search: "protected readonly positionColumn = 'seq';",
     replace: "protected readonly positionColumn = 'id';",
     tests: { files: CONFORMANCE.slice(2), pattern: 'concurrent writers' },

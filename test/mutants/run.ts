@@ -141,7 +141,10 @@ try {
   for (const m of mutants) {
     const path = join(dir, m.file);
     const original = readFileSync(path, 'utf8');
-    writeFileSync(path, original.replace(m.search, () => m.replace));
+    writeFileSync(
+      path,
+      original.replace(m.search, () => m.replace),
+    );
     try {
       results.push(judge(dir, m));
     } finally {

@@ -205,7 +205,10 @@ export function storeSuite(spec: StoreSuiteSpec): void {
       const committed: string[] = [];
       const rollBack = async (...labels: string[]) => {
         const trx = await s.knex.transaction();
-        await s.store.insert(labels.map((l) => row(l)), trx);
+        await s.store.insert(
+          labels.map((l) => row(l)),
+          trx,
+        );
         await trx.rollback();
       };
       for (const [i, step] of ['c', 'r', 'c', 'rr', 'c', 'c', 'cc', 'r', 'c'].entries()) {
@@ -237,17 +240,29 @@ export function storeSuite(spec: StoreSuiteSpec): void {
       assert.deepEqual(counted, { rows: 3, instructions: 6 }, 'the open transaction is not pending yet');
       assert.ok(pending.oldest instanceof Date);
       const listed = await s.reading.listPending(from, 100);
-      assert.deepEqual(listed.map((r) => r.id), ids);
-      assert.deepEqual((await s.reading.listPending(from, 2)).map((r) => r.id), ids.slice(0, 2));
+      assert.deepEqual(
+        listed.map((r) => r.id),
+        ids,
+      );
+      assert.deepEqual(
+        (await s.reading.listPending(from, 2)).map((r) => r.id),
+        ids.slice(0, 2),
+      );
       const window = await readFrom(s.reading, 'r', from);
       assert.deepEqual(window.rows, listed);
 
       await open.commit();
       const oldest = (await s.reading.getRow(openId!))!.utcStamp;
       assert.deepEqual(await s.reading.pending(window.position), { rows: 1, instructions: 10, oldest });
-      assert.deepEqual((await s.reading.listPending(window.position, 100)).map((r) => r.id), [openId]);
+      assert.deepEqual(
+        (await s.reading.listPending(window.position, 100)).map((r) => r.id),
+        [openId],
+      );
       const next = await readFrom(s.reading, 'r', window.position);
-      assert.deepEqual(next.rows.map((r) => r.id), [openId]);
+      assert.deepEqual(
+        next.rows.map((r) => r.id),
+        [openId],
+      );
       assert.deepEqual(await s.reading.pending(next.position), { rows: 0, instructions: 0, oldest: null });
     });
 
@@ -349,8 +364,14 @@ export function storeSuite(spec: StoreSuiteSpec): void {
         }
       };
       const all = (await Promise.all([pruner(), pruner(), pruner(), pruner()])).flat();
-      assert.equal(all.reduce((n, r) => n + r.deleted, 0), 39);
-      assert.deepEqual(all.flatMap((r) => r.marked), ['behind']);
+      assert.equal(
+        all.reduce((n, r) => n + r.deleted, 0),
+        39,
+      );
+      assert.deepEqual(
+        all.flatMap((r) => r.marked),
+        ['behind'],
+      );
       assert.equal((await s.store.logSummary(HOUR / 2)).rows, 1);
     });
 
@@ -393,10 +414,16 @@ export function storeSuite(spec: StoreSuiteSpec): void {
       assert.deepEqual((await readWindow(s.store, 'a')).rows.map(labelOf), ['x']);
 
       await s.store.resetCursor('b', head);
-      assert.deepEqual((await s.store.listCursors()).map((c) => c.identity), ['a', 'b']);
+      assert.deepEqual(
+        (await s.store.listCursors()).map((c) => c.identity),
+        ['a', 'b'],
+      );
       assert.equal(await s.store.deleteCursor('b'), true);
       assert.equal(await s.store.deleteCursor('b'), false);
-      assert.deepEqual((await s.store.listCursors()).map((c) => c.identity), ['a']);
+      assert.deepEqual(
+        (await s.store.listCursors()).map((c) => c.identity),
+        ['a'],
+      );
     });
 
     const cannotCancel = spec.waitingOn ? false : `${spec.name} runs queries synchronously: nothing can interrupt one`;

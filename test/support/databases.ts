@@ -138,7 +138,17 @@ export function freshPrefix(): string {
 
 /** Drops every table a prefix created; used after a test that passed. */
 export async function dropPrefixed(knex: Knex, prefix: string): Promise<void> {
-  const names = ['app_data', 'cache_failure', 'cache_cursor', 'cache_server', 'cache_lease', 'cache_instruction', 'cache_sequence', 'distcache_migrations', 'distcache_migrations_lock'];
+  const names = [
+    'app_data',
+    'cache_failure',
+    'cache_cursor',
+    'cache_server',
+    'cache_lease',
+    'cache_instruction',
+    'cache_sequence',
+    'distcache_migrations',
+    'distcache_migrations_lock',
+  ];
   for (const name of names) {
     try {
       await knex.schema.dropTableIfExists(`${prefix}${name}`);
