@@ -23,6 +23,8 @@ import { Pruner, type PruneResult } from './sync/pruner.js';
 import { settleWithin } from './sync/timeout.js';
 import { trackOpen, trackClosed } from './open-resources.js';
 import { isTransaction } from './write/transaction.js';
+import { isExecutor, type Executor, type SyncExecutor } from './write/executor.js';
+import { runInCommitScope } from './write/commit-scope.js';
 import { InstrumentationHooks, type Instrumentation } from './instrumentation.js';
 import { Writer } from './write/writer.js';
 import { toIds, toPayloads } from './write/arguments.js';
@@ -37,8 +39,17 @@ import type { RegionStats } from './regions/stats.js';
 export type LifecycleState = 'new' | 'starting' | 'started' | 'stopping' | 'stopped';
 
 export interface WriteOptions {
-  /** Write inside this transaction; the local apply then waits for its commit. */
-  trx?: Knex.Transaction;
+  /**
+   * Write inside this transaction: a knex transaction, or an executor over another library's
+   * transaction (`distcache/executors`). The local apply and NOTIFY wait for its commit; see
+   * docs/clients.md for how each library's commit is detected.
+   */
+  trx?: Knex.Transaction | Executor;
+}
+
+/** Options of the `*Sync` writes: a synchronous executor is required. */
+export interface SyncWriteOptions {
+  trx: SyncExecutor;
 }
 
 /**
@@ -386,6 +397,39 @@ export class DistributedCache {
     return this.send(instruction, options);
   }
 
+  /** `refresh` inside a synchronous transaction (better-sqlite3): throws on failure, so the transaction rolls back. */
+  refreshSync(refresher: string, ids: CacheId | CacheId[], options: SyncWriteOptions): void {
+    this.sendSync({ refresher, kind: 'refresh', ids: toIds(ids) }, options);
+  }
+
+  refreshAllSync(refresher: string, options: SyncWriteOptions): void {
+    this.sendSync({ refresher, kind: 'refresh-all' }, options);
+  }
+
+  removeSync(refresher: string, ids: CacheId | CacheId[], options: SyncWriteOptions): void {
+    this.sendSync({ refresher, kind: 'remove', ids: toIds(ids) }, options);
+  }
+
+  refreshPayloadSync(refresher: string, payloads: JsonValue | JsonValue[], options: SyncWriteOptions): void {
+    this.sendSync({ refresher, kind: 'payload', payloads: toPayloads(refresher, payloads) }, options);
+  }
+
+  /**
+   * Runs `work`, the call that runs a client library's transaction, and applies the writes made
+   * inside it through executors locally (and announces them) once it resolves: never if it
+   * rejects. For libraries that report no commits (Prisma, Kysely, postgres.js, node-postgres).
+   * `work` must resolve only when the transaction committed, as `prisma.$transaction()` does.
+   *
+   * @example
+   * await cache.transaction(() => prisma.$transaction(async (tx) => {
+   *   await tx.product.update({ where: { id: 42 }, data: { price: 10 } });
+   *   await cache.refresh('product', [42], { trx: prismaExecutor(tx, 'postgres') });
+   * }));
+   */
+  transaction<T>(work: () => T | Promise<T>): Promise<T> {
+    return runInCommitScope(this.writer, work);
+  }
+
   /** Writes every instruction made inside `work` as one row when it resolves; nothing if it rejects. */
   batch<T>(work: () => T | Promise<T>): Promise<T> {
     return this.writer.batch(work);
@@ -512,12 +556,32 @@ export class DistributedCache {
   private send(instruction: Instruction, options: WriteOptions | undefined): Promise<void> {
     try {
       this.registry.require(instruction.refresher, instruction.kind as InstructionKind);
-      if (options?.trx !== undefined && !isTransaction(options.trx)) {
-        throw new errors.InvalidOptionError('trx: pass the transaction object knex gives you, as in knex.transaction(async (trx) => cache.refresh(..., { trx }))');
-      }
+      if (options?.trx !== undefined) this.checkTrx(options.trx);
     } catch (err) {
       return Promise.reject(err);
     }
     return this.writer.write([instruction], options?.trx);
+  }
+
+  private sendSync(instruction: Instruction, options: SyncWriteOptions): void {
+    this.registry.require(instruction.refresher, instruction.kind as InstructionKind);
+    if (!isExecutor(options?.trx)) throw new errors.InvalidOptionError('trx: a *Sync write needs a synchronous executor, e.g. { trx: betterSqliteExecutor(db) } from distcache/executors');
+    this.checkTrx(options.trx);
+    this.writer.writeSync([instruction], options.trx);
+  }
+
+  private checkTrx(trx: unknown): void {
+    if (isExecutor(trx)) {
+      const dialect = this.store.capabilities.dialect;
+      if (trx.dialect !== dialect) {
+        throw new errors.InvalidOptionError(`trx: this executor writes to ${trx.dialect} but this cache's database is ${dialect}; use an executor of the same database`);
+      }
+      return;
+    }
+    if (!isTransaction(trx)) {
+      throw new errors.InvalidOptionError(
+        'trx: pass the transaction object knex gives you (knex.transaction(async (trx) => cache.refresh(..., { trx }))) or an executor from distcache/executors',
+      );
+    }
   }
 }

@@ -1,4 +1,4 @@
-export { DistributedCache, type WriteOptions } from './cache.js';
+export { DistributedCache, type WriteOptions, type SyncWriteOptions } from './cache.js';
 export { migrate, migrationConfig, type MigrateOptions, type MigrateResult } from './migrations/migrate.js';
 export { DistcacheMigrationSource } from './migrations/source.js';
 export { resolveOptions, DEFAULTS, type DistributedCacheOptions, type ResolvedOptions, type HealthThresholds } from './options.js';
@@ -23,3 +23,4 @@ export { Region, type RegionWriteOptions } from './regions/region.js';
 export { REGION_DEFAULTS, type RegionOptions, type RegionLoader, type LoadOptions } from './regions/options.js';
 export type { RegionKey } from './regions/keys.js';
 export type { RegionStats } from './regions/stats.js';
+export type { Executor, SyncExecutor, ExecutorRow, ExecutorDialect } from './write/executor.js';

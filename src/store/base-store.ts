@@ -16,6 +16,8 @@ import type {
 import type { TableNames } from './tables.js';
 import type { Logger } from '../logger.js';
 import { boundQuery, type BoundableQuery } from './bound-query.js';
+import { errors } from '../errors.js';
+import type { Executor, ExecutorRow, SyncExecutor } from '../write/executor.js';
 
 export interface StoreConfig {
   knex: Knex;
@@ -57,6 +59,42 @@ export abstract class BaseStore implements InstructionStore {
 
   abstract insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]>;
   abstract head(): Promise<string>;
+
+  /**
+   * How a row goes in through an executor: one INSERT per row with `?` placeholders, then (where
+   * the INSERT cannot return it) a statement that reads the id on the same connection. One row
+   * per statement: every dialect then returns ids in order, and a write is nearly always one row.
+   */
+  protected abstract executorSql(): { insert: string; readId?: string };
+
+  private executorValues(row: NewInstructionRow): unknown[] {
+    return [row.json, row.originated, row.originInstance, row.instructionCount, this.cluster];
+  }
+
+  protected insertColumns(): string {
+    const q = (name: string) => this.knex.raw('??', [name]).toQuery();
+    return `insert into ${q(this.t.instruction)} (json_instruction, originated, origin_instance, instruction_count, cluster) values (?, ?, ?, ?, ?)`;
+  }
+
+  async insertVia(executor: Executor, rows: readonly NewInstructionRow[]): Promise<number[]> {
+    const { insert, readId } = this.executorSql();
+    const ids: number[] = [];
+    for (const row of rows) {
+      const inserted = await executor.query(insert, this.executorValues(row));
+      ids.push(idOf(readId === undefined ? inserted : await executor.query(readId, [])));
+    }
+    return ids;
+  }
+
+  insertViaSync(executor: SyncExecutor, rows: readonly NewInstructionRow[]): number[] {
+    const { insert, readId } = this.executorSql();
+    const ids: number[] = [];
+    for (const row of rows) {
+      const inserted = syncRows(executor.query(insert, this.executorValues(row)));
+      ids.push(idOf(readId === undefined ? inserted : syncRows(executor.query(readId, []))));
+    }
+    return ids;
+  }
   abstract readPage(identity: string, from: string, token: string | null, limit: number): Promise<InstructionPage>;
   abstract pending(from: string): Promise<PendingSummary>;
   abstract listPending(from: string, limit: number): Promise<StoredInstructionRow[]>;
@@ -232,6 +270,26 @@ export abstract class BaseStore implements InstructionStore {
     const raw = await this.bounded(this.knex(this.t.failure).where('cluster', this.cluster).count({ n: '*' }).first());
     return Number(raw?.n ?? 0);
   }
+}
+
+/** The id a statement returned, as a number whatever the driver made of it (bigint, string). */
+function idOf(rows: ExecutorRow[]): number {
+  const raw = Array.isArray(rows) ? rows[0] : undefined;
+  const id = raw === undefined ? undefined : (raw.id ?? Object.values(raw)[0]);
+  const n = typeof id === 'bigint' || typeof id === 'string' || typeof id === 'number' ? Number(id) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new errors.WriteFailedError(`the executor returned no usable row id (${JSON.stringify(raw, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}); its query() must return the statement's rows`);
+  }
+  return n;
+}
+
+function syncRows(result: ExecutorRow[] | Promise<ExecutorRow[]>): ExecutorRow[] {
+  if (result instanceof Promise || typeof (result as { then?: unknown }).then === 'function') {
+    // The write already ran; the caller's synchronous transaction must still roll it back.
+    void Promise.resolve(result).catch(() => undefined);
+    throw new errors.InvalidOptionError('a *Sync write needs a synchronous executor (better-sqlite3, Drizzle on better-sqlite3); this one returned a promise: use refresh() and await it');
+  }
+  return result;
 }
 
 export function toDate(value: unknown): Date | null {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { BoundableQuery } from './bound-query.js';
+import type { Executor, SyncExecutor } from '../write/executor.js';
 
 /**
  * The storage seam. The core (poller, writer, pruner) talks to the database only through this
@@ -21,6 +22,14 @@ export interface InstructionStore {
 
   /** Inserts rows in one transaction (or inside `trx`); returns their ids in order. */
   insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]>;
+
+  /**
+   * Inserts rows through a client library's transaction (an executor, see write/executor.ts):
+   * the same row, with the dialect's own id read-back. Returns their ids in order.
+   */
+  insertVia(executor: Executor, rows: readonly NewInstructionRow[]): Promise<number[]>;
+  /** `insertVia` for a synchronous executor (better-sqlite3); throws when its `query` returns a promise. */
+  insertViaSync(executor: SyncExecutor, rows: readonly NewInstructionRow[]): number[];
 
   /** A position that covers every row committed now. */
   head(): Promise<string>;

@@ -8,6 +8,8 @@ import type { Applier } from '../sync/applier.js';
 import { continuesRun, gather, gatherIds, openBatchOf, runInBatch, type OpenBatch } from './batch.js';
 import { whenCommitted } from './transaction.js';
 import { instructionRows, type BuiltRows } from './rows.js';
+import { commitScopeOf } from './commit-scope.js';
+import type { Executor, SyncExecutor } from './executor.js';
 import type { OwnWrites } from './own-writes.js';
 import type { InstrumentationHooks, WriteInfo } from '../instrumentation.js';
 
@@ -47,8 +49,10 @@ export class Writer {
   ) {}
 
   /** Writes (or, inside `batch()`, gathers) already-validated instructions. */
-  write(instructions: Instruction[], trx?: Knex.Transaction): Promise<void> {
-    if (trx) return this.track(this.writeInTransaction(instructions, trx));
+  write(instructions: Instruction[], trx?: Knex.Transaction | Executor): Promise<void> {
+    if (trx) {
+      return this.track(typeof trx === 'function' ? this.writeInTransaction(instructions, trx) : this.writeThrough(instructions, trx));
+    }
     const open = openBatchOf(this);
     if (open) {
       // Not an async function, and one shared settled promise: a batch of 1,000 calls would
@@ -116,9 +120,11 @@ export class Writer {
     return work;
   }
 
-  private rows(instructions: Instruction[]): BuiltRows {
+  /** `withOrigin` false: no local apply will follow, so this server's poller must not skip the row. */
+  private rows(instructions: Instruction[], withOrigin = true): BuiltRows {
     const { identity, instanceId, maxInstructionsPerRow } = this.settings;
-    return instructionRows(instructions, { originated: identity, originInstance: instanceId, maxInstructionsPerRow });
+    const originInstance = withOrigin ? instanceId : null;
+    return instructionRows(instructions, { originated: identity, originInstance, maxInstructionsPerRow });
   }
 
   private async writeNow(instructions: Instruction[]): Promise<void> {
@@ -146,6 +152,58 @@ export class Writer {
     });
     // Not awaited: the caller's transaction has not committed yet. stop() drains it.
     void this.track(applied);
+  }
+
+  /**
+   * Writes through a client library's transaction. The local apply and NOTIFY wait for the commit
+   * as the library reports it (the executor's `afterCommit`), else for the `cache.transaction()`
+   * around it. With neither, nothing here can tell a commit from a rollback: the row is written
+   * with no origin instance and this server applies it from the log like every other server.
+   */
+  private async writeThrough(instructions: Instruction[], executor: Executor): Promise<void> {
+    const after = this.commitHook(executor);
+    const { rows, coalesced, decoded } = this.rows(instructions, after !== undefined);
+    const { rowIds, durationMs } = await this.hooks.write(
+      () => this.info(rows, coalesced, true),
+      async () => {
+        const started = performance.now();
+        try {
+          return { rowIds: await this.store.insertVia(executor, rows), durationMs: performance.now() - started };
+        } catch (err) {
+          throw this.failed(err);
+        }
+      },
+    );
+    after?.(() => this.track(this.applyCommitted(rowIds, coalesced, decoded, durationMs)));
+  }
+
+  /** `writeThrough` for a synchronous executor: throws on failure, so the caller's transaction rolls back. */
+  writeSync(instructions: Instruction[], executor: SyncExecutor): void {
+    const after = this.commitHook(executor);
+    const { rows, coalesced, decoded } = this.rows(instructions, after !== undefined);
+    const started = performance.now();
+    let rowIds: number[];
+    try {
+      rowIds = this.store.insertViaSync(executor, rows);
+    } catch (err) {
+      if (err instanceof errors.InvalidOptionError) throw err;
+      throw this.failed(err);
+    }
+    const durationMs = performance.now() - started;
+    after?.(() => this.track(this.applyCommitted(rowIds, coalesced, decoded, durationMs)));
+  }
+
+  private commitHook(executor: Executor): ((run: () => Promise<void>) => void) | undefined {
+    if (typeof executor.afterCommit === 'function') return (run) => executor.afterCommit!(() => void run());
+    const scope = commitScopeOf(this);
+    return scope && ((run) => void scope.pending.push(run));
+  }
+
+  private async applyCommitted(rowIds: number[], coalesced: Instruction[], decoded: Instruction[], durationMs: number): Promise<void> {
+    this.ownWrites.add(rowIds);
+    this.settings.onCommitted?.();
+    this.events.emitBuilt('instruction:written', () => written(rowIds, coalesced, true, durationMs));
+    await this.applyLocally(decoded);
   }
 
   /**

@@ -53,6 +53,11 @@ export class MysqlStore extends CommitOrderedStore {
     return Number(id);
   }
 
+  // No RETURNING on MySQL: the AUTO_INCREMENT id is the session's, read on the same connection.
+  protected executorSql(): { insert: string; readId: string } {
+    return { insert: this.insertColumns(), readId: 'select last_insert_id() as id' };
+  }
+
   // CURRENT_TIMESTAMP, like the column default, so the cutoff is in the same (session) zone as utc_stamp.
   protected override nowSql(): Knex.Raw {
     return this.knex.raw('CURRENT_TIMESTAMP(3)');

@@ -92,6 +92,10 @@ export class PostgresStore extends BaseStore {
     ));
   }
 
+  protected executorSql(): { insert: string } {
+    return { insert: `${this.insertColumns()} returning id` };
+  }
+
   async head(): Promise<string> {
     const [raw] = rawRows(await this.bounded(this.knex.raw('select pg_current_snapshot()::text as head')));
     return String(raw?.head);

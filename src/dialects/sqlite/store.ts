@@ -29,6 +29,11 @@ export class SqliteStore extends CommitOrderedStore {
     return result && Number(result.lastInsertRowid);
   }
 
+  // RETURNING (SQLite 3.35+): one statement, and no reliance on the connection's last row id.
+  protected executorSql(): { insert: string } {
+    return { insert: `${this.insertColumns()} returning id` };
+  }
+
   protected override nowSql(): Knex.Raw {
     return this.knex.raw(SQLITE_NOW);
   }

@@ -1,0 +1,11 @@
+/**
+ * Executors: distcache writes through another library's transaction, `{ trx: executor }`. Each
+ * adapter uses structural types only; importing this module loads none of those libraries.
+ */
+export { pgExecutor } from './pg.js';
+export { postgresJsExecutor } from './postgres-js.js';
+export { mysql2Executor } from './mysql2.js';
+export { betterSqliteExecutor } from './better-sqlite3.js';
+export { kyselyExecutor } from './kysely.js';
+export { drizzleExecutor, drizzleSqliteExecutor } from './drizzle.js';
+export { numbered, rowsOf, isExecutor, type Executor, type SyncExecutor, type ExecutorRow, type ExecutorDialect } from '../write/executor.js';

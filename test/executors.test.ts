@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { harness } from './conformance/harness.js';
+import { recorder } from './support/recorder.js';
+import { availability, selectedDialects } from './support/databases.js';
+import { CLIENTS, Rollback } from './executors/clients.js';
+import { errors } from '../src/index.js';
+import { pgExecutor } from '../src/executors/index.js';
+
+/**
+ * Every executor against its real library on every database it supports here: a committed write
+ * reaches the writer (at commit inside cache.transaction(), from the log without it) and another
+ * server, once each; a rolled-back write reaches none.
+ */
+for (const dialect of selectedDialects()) {
+  describe(`executors on ${dialect}`, { skip: await availability(dialect) }, () => {
+    for (const spec of CLIENTS.filter((c) => c.dialect === dialect)) {
+      test(`${spec.name}: committed reaches the writer and another server, rolled back reaches none`, async (t) => {
+        const h = await harness(t, dialect);
+        const local = recorder();
+        const remote = recorder();
+        const writer = h.cache({ serverIdentity: 'writer', refreshers: [local] });
+        const other = h.cache({ serverIdentity: 'other', refreshers: [remote], knex: h.connection() });
+        await writer.start();
+        await other.start();
+        const file = (h.knex.client.config as { connection?: { filename?: string } }).connection?.filename;
+        const client = spec.open(file);
+        t.after(() => client.close());
+
+        // Inside cache.transaction(): applied here by the time it resolves.
+        await client.write(writer, 'c1', { rollback: false, wrapped: true });
+        assert.deepEqual(local.refreshedIds(), ['c1']);
+        await assert.rejects(client.write(writer, 'r1', { rollback: true, wrapped: true }), Rollback);
+        // Without it nothing tells a commit from a rollback here: the writer reads its own row from the log.
+        await client.write(writer, 'c2', { rollback: false, wrapped: false });
+        await assert.rejects(client.write(writer, 'r2', { rollback: true, wrapped: false }), Rollback);
+        assert.deepEqual(local.refreshedIds(), ['c1']);
+
+        await writer.sync();
+        await other.sync();
+        assert.deepEqual(local.refreshedIds(), ['c1', 'c2']);
+        assert.deepEqual(remote.refreshedIds(), ['c1', 'c2']);
+        const rows = await h.knex(h.table('cache_instruction')).select('json_instruction', 'origin_instance').orderBy('id');
+        assert.deepEqual(
+          rows.map((r: { json_instruction: string; origin_instance: string | null }) => [JSON.parse(r.json_instruction), r.origin_instance]),
+          [
+            [{ v: 1, instructions: [{ refresher: 'product', kind: 'refresh', ids: ['c1'] }] }, writer.instanceId],
+            [{ v: 1, instructions: [{ refresher: 'product', kind: 'refresh', ids: ['c2'] }] }, null],
+          ],
+        );
+      });
+    }
+
+    test('an executor of another database is refused with E_INVALID_OPTION', async (t) => {
+      const h = await harness(t, dialect);
+      const cache = h.cache({ serverIdentity: 'w', refreshers: [recorder()] });
+      const wrong = dialect === 'postgres' ? { dialect: 'mysql' as const, query: () => [] } : pgExecutor({ query: async () => ({ rows: [] }) });
+      await assert.rejects(cache.refresh('product', [1], { trx: wrong }), (err: unknown) => err instanceof errors.InvalidOptionError && /executor writes to/.test(String(err)));
+      assert.throws(() => cache.refreshSync('product', [1], { trx: { dialect, query: () => Promise.resolve([]) } as never }), /synchronous executor|executor writes to/);
+    });
+  });
+}

@@ -1,0 +1,222 @@
+import Database from 'better-sqlite3';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { drizzle as drizzleMysql } from 'drizzle-orm/mysql2';
+import { drizzle as drizzleSqlite } from 'drizzle-orm/better-sqlite3';
+import { sql as drizzleSql } from 'drizzle-orm';
+import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
+import mysql from 'mysql2/promise';
+import { createPool as createMysqlCallbackPool } from 'mysql2';
+import pg from 'pg';
+import postgres from 'postgres';
+import type { DistributedCache } from '../../src/index.js';
+import {
+  betterSqliteExecutor,
+  drizzleExecutor,
+  drizzleSqliteExecutor,
+  kyselyExecutor,
+  mysql2Executor,
+  pgExecutor,
+  postgresJsExecutor,
+} from '../../src/executors/index.js';
+import { MYSQL_URL, PG_URL, type DialectName } from '../support/databases.js';
+
+/** Thrown inside a transaction to roll it back. */
+export class Rollback extends Error {}
+
+/**
+ * One client library on one database, as a test drives it: `write` runs one transaction of that
+ * library that writes `id` through distcache, committing or rolling back; `wrapped` runs it inside
+ * `cache.transaction()` (for libraries with no commit hook of their own).
+ */
+export interface OpenClient {
+  write(cache: DistributedCache, id: string, options: { rollback: boolean; wrapped: boolean }): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ClientSpec {
+  name: string;
+  dialect: DialectName;
+  open(sqliteFile: string | undefined): OpenClient;
+}
+
+/** `work` inside cache.transaction() when asked; rejects with Rollback when `rollback`. */
+function run(cache: DistributedCache, wrapped: boolean, work: () => Promise<void>): Promise<void> {
+  return wrapped ? cache.transaction(work) : work();
+}
+
+const pgSpec: ClientSpec = {
+  name: 'pg',
+  dialect: 'postgres',
+  open() {
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+    return {
+      write: (cache, id, { rollback, wrapped }) =>
+        run(cache, wrapped, async () => {
+          const client = await pool.connect();
+          try {
+            await client.query('begin');
+            await cache.refresh('product', [id], { trx: pgExecutor(client) });
+            if (rollback) throw new Rollback();
+            await client.query('commit');
+          } catch (err) {
+            await client.query('rollback');
+            throw err;
+          } finally {
+            client.release();
+          }
+        }),
+      close: () => pool.end(),
+    };
+  },
+};
+
+const postgresJsSpec: ClientSpec = {
+  name: 'postgres.js',
+  dialect: 'postgres',
+  open() {
+    const sql = postgres(PG_URL, { max: 4, onnotice: () => undefined });
+    return {
+      write: (cache, id, { rollback, wrapped }) =>
+        run(cache, wrapped, async () => {
+          await sql.begin(async (tx) => {
+            await cache.refresh('product', [id], { trx: postgresJsExecutor(tx) });
+            if (rollback) throw new Rollback();
+          });
+        }),
+      close: () => sql.end(),
+    };
+  },
+};
+
+const mysql2Spec: ClientSpec = {
+  name: 'mysql2',
+  dialect: 'mysql',
+  open() {
+    const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 4 });
+    return {
+      write: (cache, id, { rollback, wrapped }) =>
+        run(cache, wrapped, async () => {
+          const connection = await pool.getConnection();
+          try {
+            await connection.beginTransaction();
+            await cache.refresh('product', [id], { trx: mysql2Executor(connection) });
+            if (rollback) throw new Rollback();
+            await connection.commit();
+          } catch (err) {
+            await connection.rollback();
+            throw err;
+          } finally {
+            connection.release();
+          }
+        }),
+      close: () => pool.end(),
+    };
+  },
+};
+
+const betterSqliteSpec: ClientSpec = {
+  name: 'better-sqlite3',
+  dialect: 'sqlite',
+  open(file) {
+    const db = new Database(file!);
+    db.pragma('busy_timeout = 10000');
+    const executor = betterSqliteExecutor(db);
+    return {
+      write: (cache, id, { rollback, wrapped }) =>
+        run(cache, wrapped, async () => {
+          db.transaction(() => {
+            cache.refreshSync('product', [id], { trx: executor });
+            if (rollback) throw new Rollback();
+          })();
+        }),
+      close: async () => void db.close(),
+    };
+  },
+};
+
+function kyselySpec(dialect: DialectName): ClientSpec {
+  return {
+    name: `kysely`,
+    dialect,
+    open(file) {
+      const db = new Kysely<Record<string, never>>({
+        dialect:
+          dialect === 'postgres'
+            ? new PostgresDialect({ pool: new pg.Pool({ connectionString: PG_URL, max: 4 }) })
+            : dialect === 'mysql'
+              ? new MysqlDialect({ pool: createMysqlCallbackPool({ uri: MYSQL_URL, connectionLimit: 4 }) })
+              : new SqliteDialect({ database: new Database(file!) }),
+      });
+      return {
+        write: (cache, id, { rollback, wrapped }) =>
+          run(cache, wrapped, () =>
+            db.transaction().execute(async (trx) => {
+              await cache.refresh('product', [id], { trx: kyselyExecutor(trx, dialect) });
+              if (rollback) throw new Rollback();
+            }),
+          ),
+        close: () => db.destroy(),
+      };
+    },
+  };
+}
+
+function drizzleSpec(dialect: DialectName): ClientSpec {
+  return {
+    name: 'drizzle',
+    dialect,
+    open(file) {
+      if (dialect === 'sqlite') {
+        const database = new Database(file!);
+        database.pragma('busy_timeout = 10000');
+        const db = drizzleSqlite(database);
+        return {
+          write: (cache, id, { rollback, wrapped }) =>
+            run(cache, wrapped, async () => {
+              db.transaction((tx) => {
+                cache.refreshSync('product', [id], { trx: drizzleSqliteExecutor(tx, drizzleSql) });
+                if (rollback) throw new Rollback();
+              });
+            }),
+          close: async () => void database.close(),
+        };
+      }
+      if (dialect === 'postgres') {
+        const pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+        const db = drizzlePg(pool);
+        return {
+          write: (cache, id, { rollback, wrapped }) =>
+            run(cache, wrapped, () =>
+              db.transaction(async (tx) => {
+                await cache.refresh('product', [id], { trx: drizzleExecutor(tx, drizzleSql, 'postgres') });
+                if (rollback) throw new Rollback();
+              }),
+            ),
+          close: () => pool.end(),
+        };
+      }
+      const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 4 });
+      const db = drizzleMysql(pool);
+      return {
+        write: (cache, id, { rollback, wrapped }) =>
+          run(cache, wrapped, () =>
+            db.transaction(async (tx) => {
+              await cache.refresh('product', [id], { trx: drizzleExecutor(tx, drizzleSql, 'mysql') });
+              if (rollback) throw new Rollback();
+            }),
+          ),
+        close: () => pool.end(),
+      };
+    },
+  };
+}
+
+/** Every library on every database it supports here. */
+export const CLIENTS: readonly ClientSpec[] = [
+  pgSpec,
+  postgresJsSpec,
+  mysql2Spec,
+  betterSqliteSpec,
+  ...(['postgres', 'mysql', 'sqlite'] as const).map(kyselySpec),
+  ...(['postgres', 'mysql', 'sqlite'] as const).map(drizzleSpec),
+];
