@@ -9,3 +9,5 @@ export { betterSqliteExecutor } from './better-sqlite3.js';
 export { kyselyExecutor } from './kysely.js';
 export { drizzleExecutor, drizzleSqliteExecutor } from './drizzle.js';
 export { numbered, rowsOf, isExecutor, type Executor, type SyncExecutor, type ExecutorRow, type ExecutorDialect } from '../write/executor.js';
+export { sequelizeExecutor } from './sequelize.js';
+export { typeormExecutor } from './typeorm.js';

@@ -8,6 +8,8 @@ import mysql from 'mysql2/promise';
 import { createPool as createMysqlCallbackPool } from 'mysql2';
 import pg from 'pg';
 import postgres from 'postgres';
+import { Sequelize } from 'sequelize';
+import { DataSource } from 'typeorm';
 import type { DistributedCache } from '../../src/index.js';
 import {
   betterSqliteExecutor,
@@ -17,6 +19,8 @@ import {
   mysql2Executor,
   pgExecutor,
   postgresJsExecutor,
+  sequelizeExecutor,
+  typeormExecutor,
 } from '../../src/executors/index.js';
 import { MYSQL_URL, PG_URL, type DialectName } from '../support/databases.js';
 
@@ -36,6 +40,8 @@ export interface OpenClient {
 export interface ClientSpec {
   name: string;
   dialect: DialectName;
+  /** The library reports commits itself: writes apply at commit without cache.transaction(). */
+  commitHook?: boolean;
   open(sqliteFile: string | undefined): OpenClient;
 }
 
@@ -211,6 +217,56 @@ function drizzleSpec(dialect: DialectName): ClientSpec {
   };
 }
 
+function sequelizeSpec(dialect: 'postgres' | 'mysql'): ClientSpec {
+  return {
+    name: 'sequelize',
+    dialect,
+    commitHook: true,
+    open() {
+      const sequelize = new Sequelize(dialect === 'postgres' ? PG_URL : MYSQL_URL, { logging: false, pool: { max: 4 } });
+      return {
+        write: (cache, id, { rollback, wrapped }) =>
+          run(cache, wrapped, () =>
+            sequelize.transaction(async (t) => {
+              await cache.refresh('product', [id], { trx: sequelizeExecutor(sequelize, t) });
+              if (rollback) throw new Rollback();
+            }),
+          ),
+        close: () => sequelize.close(),
+      };
+    },
+  };
+}
+
+function typeormSpec(dialect: DialectName): ClientSpec {
+  return {
+    name: 'typeorm',
+    dialect,
+    commitHook: true,
+    open(file) {
+      const source =
+        dialect === 'sqlite'
+          ? new DataSource({ type: 'better-sqlite3', database: file!, enableWAL: true })
+          : new DataSource({ type: dialect, url: dialect === 'postgres' ? PG_URL : MYSQL_URL, extra: dialect === 'postgres' ? { max: 4 } : { connectionLimit: 4 } });
+      const ready = source.initialize();
+      return {
+        write: (cache, id, { rollback, wrapped }) =>
+          run(cache, wrapped, async () => {
+            await ready;
+            await source.transaction(async (manager) => {
+              await cache.refresh('product', [id], { trx: typeormExecutor(manager) });
+              if (rollback) throw new Rollback();
+            });
+          }),
+        close: async () => {
+          await ready;
+          await source.destroy();
+        },
+      };
+    },
+  };
+}
+
 /** Every library on every database it supports here. */
 export const CLIENTS: readonly ClientSpec[] = [
   pgSpec,
@@ -219,4 +275,6 @@ export const CLIENTS: readonly ClientSpec[] = [
   betterSqliteSpec,
   ...(['postgres', 'mysql', 'sqlite'] as const).map(kyselySpec),
   ...(['postgres', 'mysql', 'sqlite'] as const).map(drizzleSpec),
+  ...(['postgres', 'mysql'] as const).map(sequelizeSpec),
+  ...(['postgres', 'mysql', 'sqlite'] as const).map(typeormSpec),
 ];
