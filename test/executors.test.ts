@@ -54,6 +54,23 @@ for (const dialect of selectedDialects()) {
       });
     }
 
+    test('a knex transaction made without a handler and ended by trx.rollback() is applied nowhere; its commit is', async (t) => {
+      const h = await harness(t, dialect);
+      const local = recorder();
+      const writer = h.cache({ serverIdentity: 'writer', refreshers: [local] });
+      await writer.start();
+      // knex resolves such a transaction's promise on a plain rollback() as on a commit.
+      const rolled = await h.knex.transaction();
+      await writer.refresh('product', ['r1'], { trx: rolled });
+      await rolled.rollback();
+      const kept = await h.knex.transaction();
+      await writer.refresh('product', ['c1'], { trx: kept });
+      await kept.commit();
+      await waitFor(() => local.refreshedIds().length > 0);
+      await writer.sync();
+      assert.deepEqual(local.refreshedIds(), ['c1']);
+    });
+
     test('an executor of another database is refused with E_INVALID_OPTION', async (t) => {
       const h = await harness(t, dialect);
       const cache = h.cache({ serverIdentity: 'w', refreshers: [recorder()] });

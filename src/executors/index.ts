@@ -11,3 +11,4 @@ export { drizzleExecutor, drizzleSqliteExecutor } from './drizzle.js';
 export { numbered, rowsOf, isExecutor, type Executor, type SyncExecutor, type ExecutorRow, type ExecutorDialect } from '../write/executor.js';
 export { sequelizeExecutor } from './sequelize.js';
 export { typeormExecutor } from './typeorm.js';
+export { mikroOrmExecutor } from './mikro-orm.js';

@@ -4,6 +4,27 @@ interface Transactor {
   executionPromise?: Promise<unknown>;
   parentTransaction?: Transactor;
   isCompleted?: () => boolean;
+  rollback?: (...args: unknown[]) => unknown;
+}
+
+/** Transaction levels whose `rollback()` was called. */
+const rolledBack = new WeakSet<object>();
+const watched = new WeakSet<object>();
+
+/**
+ * Notes a call of `level.rollback()`. A transaction made without a handler (`await
+ * knex.transaction()`, as MikroORM and Objection make them) resolves its executionPromise on a
+ * plain `trx.rollback()` just as on a commit (knex's doNotRejectOnRollback), so the promise alone
+ * cannot tell them apart. knex's own handler path calls the same property on a throw.
+ */
+function watchRollback(level: Transactor): void {
+  if (watched.has(level) || typeof level.rollback !== 'function') return;
+  watched.add(level);
+  const original = level.rollback;
+  level.rollback = function (this: unknown, ...args: unknown[]) {
+    rolledBack.add(level);
+    return original.apply(this, args);
+  };
 }
 
 /**
@@ -12,12 +33,13 @@ interface Transactor {
  * must commit before the instruction exists for anyone else.
  */
 export function whenCommitted(trx: Knex.Transaction): Promise<boolean> {
-  const levels: Promise<unknown>[] = [];
+  const levels: Transactor[] = [];
   for (let level: Transactor | undefined = trx as unknown as Transactor; level; level = level.parentTransaction) {
-    if (level.executionPromise) levels.push(level.executionPromise);
+    watchRollback(level);
+    levels.push(level);
   }
-  return Promise.all(levels).then(
-    () => true,
+  return Promise.all(levels.map((level) => level.executionPromise)).then(
+    () => !levels.some((level) => rolledBack.has(level)),
     () => false,
   );
 }

@@ -10,6 +10,9 @@ import pg from 'pg';
 import postgres from 'postgres';
 import { Sequelize } from 'sequelize';
 import { DataSource } from 'typeorm';
+import { MikroORM as MikroPg } from '@mikro-orm/postgresql';
+import { MikroORM as MikroMysql } from '@mikro-orm/mysql';
+import { MikroORM as MikroSqlite } from '@mikro-orm/better-sqlite';
 import type { DistributedCache } from '../../src/index.js';
 import {
   betterSqliteExecutor,
@@ -19,6 +22,7 @@ import {
   mysql2Executor,
   pgExecutor,
   postgresJsExecutor,
+  mikroOrmExecutor,
   sequelizeExecutor,
   typeormExecutor,
 } from '../../src/executors/index.js';
@@ -267,6 +271,34 @@ function typeormSpec(dialect: DialectName): ClientSpec {
   };
 }
 
+function mikroOrmSpec(dialect: DialectName): ClientSpec {
+  return {
+    name: 'mikro-orm',
+    dialect,
+    commitHook: true,
+    open(file) {
+      const common = { entities: [], discovery: { warnWhenNoEntities: false }, allowGlobalContext: true, debug: false };
+      const ready =
+        dialect === 'postgres'
+          ? MikroPg.init({ ...common, clientUrl: PG_URL, pool: { min: 0, max: 4 } })
+          : dialect === 'mysql'
+            ? MikroMysql.init({ ...common, clientUrl: MYSQL_URL, pool: { min: 0, max: 4 } })
+            : MikroSqlite.init({ ...common, dbName: file! });
+      return {
+        write: (cache, id, { rollback, wrapped }) =>
+          run(cache, wrapped, async () => {
+            const orm = await ready;
+            await orm.em.fork().transactional(async (em) => {
+              await cache.refresh('product', [id], { trx: mikroOrmExecutor(em, dialect) });
+              if (rollback) throw new Rollback();
+            });
+          }),
+        close: async () => (await ready).close(true),
+      };
+    },
+  };
+}
+
 /** Every library on every database it supports here. */
 export const CLIENTS: readonly ClientSpec[] = [
   pgSpec,
@@ -277,4 +309,5 @@ export const CLIENTS: readonly ClientSpec[] = [
   ...(['postgres', 'mysql', 'sqlite'] as const).map(drizzleSpec),
   ...(['postgres', 'mysql'] as const).map(sequelizeSpec),
   ...(['postgres', 'mysql', 'sqlite'] as const).map(typeormSpec),
+  ...(['postgres', 'mysql', 'sqlite'] as const).map(mikroOrmSpec),
 ];
