@@ -107,7 +107,7 @@ test('a missing SQLite file exits 1 and is not created; tables that are missing 
   assert.match(missing.stderr, /there is no SQLite database at .*distcache migrate/s);
   assert.equal(existsSync(file), false, 'a read command did not create the file');
   const migrated = await cliJson(['migrate', '--db', `sqlite://${file}`, '--prefix', 'app_']);
-  assert.deepEqual(shape.shaped(shape.migrate, migrated, 'migrate').applied, ['001_instruction_log', '002_cluster', '003_server_refreshers', '004_database_identity', '006_server_regions']);
+  assert.deepEqual(shape.shaped(shape.migrate, migrated, 'migrate').applied, ['001_instruction_log', '002_cluster', '003_server_refreshers', '004_database_identity', '005_sql_functions', '006_server_regions']);
   const otherPrefix = await cli(['status', '--db', `sqlite://${file}`, '--prefix', 'other_']);
   assert.equal(otherPrefix.code, 1);
   assert.match(otherPrefix.stderr, /distcache's tables are missing .*no such table: other_cache_/);
@@ -207,7 +207,7 @@ test('migrate --dry-run prints the SQL and changes nothing (SQLite, PostgreSQL);
   const empty = knexFactory({ client: 'better-sqlite3', connection: { filename: file }, useNullAsDefault: true });
   await empty.raw('create table unrelated (x integer)');
   const plan = shape.shaped(shape.migratePlan, await cliJson(['migrate', '--dry-run', '--db', `sqlite://${file}`, '--prefix', 'dry_']), 'migrate --dry-run');
-  assert.deepEqual(plan.pending, ['001_instruction_log', '002_cluster', '003_server_refreshers', '004_database_identity', '006_server_regions']);
+  assert.deepEqual(plan.pending, ['001_instruction_log', '002_cluster', '003_server_refreshers', '004_database_identity', '005_sql_functions', '006_server_regions']);
   assert.ok(plan.statements.some((s) => s.migration === '001_instruction_log' && /^create table `dry_cache_instruction`/.test(s.sql)));
   assert.ok(plan.statements.some((s) => s.migration === '003_server_refreshers' && /alter table `dry_cache_server` add column `refreshers` text/.test(s.sql)));
   const tables = await empty.raw("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'");

@@ -2,6 +2,7 @@ import * as m001 from '../../migrations/001_instruction_log.js';
 import * as m002 from '../../migrations/002_cluster.js';
 import * as m003 from '../../migrations/003_server_refreshers.js';
 import * as m004 from '../../migrations/004_database_identity.js';
+import * as m005 from '../../migrations/005_sql_functions.js';
 import * as m006 from '../../migrations/006_server_regions.js';
 import type { DistcacheMigration } from './context.js';
 
@@ -14,5 +15,6 @@ export const MIGRATIONS: readonly DistcacheMigration[] = [
   { name: '002_cluster', ...m002 },
   { name: '003_server_refreshers', ...m003 },
   { name: '004_database_identity', ...m004 },
+  { name: '005_sql_functions', ...m005 },
   { name: '006_server_regions', ...m006 },
 ];

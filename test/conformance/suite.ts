@@ -4,6 +4,7 @@ import { coreTests, wakeTests } from './core.js';
 import { syncTests } from './sync.js';
 import { concurrencyTests } from './concurrency.js';
 import { clusterTests } from './cluster.js';
+import { sqlFunctionTests } from './sql-functions.js';
 
 /** The whole conformance suite: the same assertions on every dialect. */
 export function conformance(dialect: DialectName): void {
@@ -13,4 +14,5 @@ export function conformance(dialect: DialectName): void {
   syncTests(dialect);
   concurrencyTests(dialect);
   clusterTests(dialect);
+  sqlFunctionTests(dialect);
 }

@@ -149,6 +149,12 @@ export async function dropPrefixed(knex: Knex, prefix: string): Promise<void> {
     'distcache_migrations',
     'distcache_migrations_lock',
   ];
+  // The SQL functions of migration 005 (PostgreSQL, MySQL) outlive their tables.
+  const client = String((knex.client as { config?: { client?: unknown } }).config?.client);
+  for (const name of ['write', 'refresh', 'remove', 'refresh_all', 'payload', 'wake']) {
+    const statement = client === 'pg' ? `drop function if exists "${prefix}distcache_${name}"` : client === 'mysql2' ? `drop procedure if exists \`${prefix}distcache_${name}\`` : undefined;
+    if (statement) await knex.raw(statement).catch(() => undefined);
+  }
   for (const name of names) {
     try {
       await knex.schema.dropTableIfExists(`${prefix}${name}`);
