@@ -4,6 +4,7 @@ import { validateCluster } from '../identifiers.js';
 import { resolveTables } from '../migrations/migrate.js';
 import { DEFAULTS } from '../options.js';
 import { dialectFor } from '../dialects/dialect.js';
+import { triggerPlan, type TriggerPlan, type TriggerRequest } from './trigger.js';
 import type { PruneResult } from '../sync/pruner.js';
 import { guarded, type AdminContext } from './context.js';
 import { AdminError } from './errors.js';
@@ -59,6 +60,24 @@ export class Admin {
 
   get dialect(): 'postgres' | 'sqlite' | 'mysql' {
     return this.ctx.store.capabilities.dialect;
+  }
+
+  /** The SQL of a generated trigger on an application table (see `distcache trigger`), without running it. */
+  triggerPlan(request: TriggerRequest): TriggerPlan {
+    return triggerPlan(this.dialect, this.ctx.tables, this.ctx.cluster, request);
+  }
+
+  /** Installs a generated trigger: in one transaction where DDL is transactional (PostgreSQL, SQLite). */
+  installTrigger(request: TriggerRequest): Promise<TriggerPlan> {
+    return guarded(async () => {
+      const plan = this.triggerPlan(request);
+      const run = async (db: Knex | Knex.Transaction) => {
+        for (const statement of plan.up) await db.raw(statement);
+      };
+      if (plan.dialect === 'mysql') await run(this.ctx.knex);
+      else await this.ctx.knex.transaction(run);
+      return plan;
+    });
   }
 
   /** Servers (role, heartbeat, cursor, pending, lag, last error), the publisher, the log and the failure count. */

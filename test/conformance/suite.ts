@@ -5,6 +5,7 @@ import { syncTests } from './sync.js';
 import { concurrencyTests } from './concurrency.js';
 import { clusterTests } from './cluster.js';
 import { sqlFunctionTests } from './sql-functions.js';
+import { triggerTests } from './triggers.js';
 
 /** The whole conformance suite: the same assertions on every dialect. */
 export function conformance(dialect: DialectName): void {
@@ -15,4 +16,5 @@ export function conformance(dialect: DialectName): void {
   concurrencyTests(dialect);
   clusterTests(dialect);
   sqlFunctionTests(dialect);
+  triggerTests(dialect);
 }

@@ -155,6 +155,8 @@ export async function dropPrefixed(knex: Knex, prefix: string): Promise<void> {
     const statement = client === 'pg' ? `drop function if exists "${prefix}distcache_${name}"` : client === 'mysql2' ? `drop procedure if exists \`${prefix}distcache_${name}\`` : undefined;
     if (statement) await knex.raw(statement).catch(() => undefined);
   }
+  // The function of a generated trigger on the test's app_data table (see test/conformance/triggers.ts).
+  if (client === 'pg') await knex.raw(`drop function if exists "${`${prefix}distcache_${prefix}app_data`.slice(0, 56)}_changed"()`).catch(() => undefined);
   for (const name of names) {
     try {
       await knex.schema.dropTableIfExists(`${prefix}${name}`);

@@ -9,6 +9,7 @@ import { serversCommand } from './servers.js';
 import { showCommand } from './show.js';
 import { statusCommand } from './status.js';
 import { tailCommand } from './tail.js';
+import { triggerCommand } from './trigger.js';
 
 /** Every command, in the order help lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -22,4 +23,5 @@ export const COMMANDS: readonly Command[] = [
   pruneCommand,
   failuresCommand,
   serversCommand,
+  triggerCommand,
 ];

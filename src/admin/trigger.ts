@@ -1,0 +1,143 @@
+import { AdminError } from './errors.js';
+import { REFRESHER_ID_PATTERN } from '../identifiers.js';
+import type { TableNames } from '../store/tables.js';
+
+/** What `distcache trigger` makes: a trigger on `table` that writes an instruction when its rows change. */
+export interface TriggerRequest {
+  /** The application table whose changes refresh the cache. */
+  table: string;
+  /** The refresher every server calls with the changed keys. */
+  refresher: string;
+  /** The column whose values are the refresher's ids (usually the primary key). */
+  keyColumn: string;
+  /**
+   * PostgreSQL: a statement that changes more rows writes one refresh-all instead of their ids.
+   * MySQL and SQLite run row triggers, one instruction row per changed row, and ignore it. @default 1000
+   */
+  rowLimit?: number;
+}
+
+/** The SQL that installs (`up`) and removes (`down`) one generated trigger, in order. */
+export interface TriggerPlan {
+  dialect: 'postgres' | 'mysql' | 'sqlite';
+  up: string[];
+  down: string[];
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const lit = (text: string) => `'${text.replace(/'/g, "''")}'`;
+
+/**
+ * Builds the trigger for one table. The SQL calls migration 005's entry point, so the rows it
+ * writes are checked and shaped exactly as the writer's, and commit or roll back with the change.
+ */
+export function triggerPlan(dialect: TriggerPlan['dialect'], tables: TableNames, cluster: string, request: TriggerRequest): TriggerPlan {
+  const { table, refresher, keyColumn } = request;
+  const rowLimit = request.rowLimit ?? 1000;
+  for (const [what, name] of [['table', table], ['key column', keyColumn]] as const) {
+    if (typeof name !== 'string' || !IDENTIFIER.test(name)) throw new AdminError('E_INVALID_ARGUMENT', `${what} ${JSON.stringify(name)} is not a plain identifier (letters, digits, _; at most 63)`);
+  }
+  if (typeof refresher !== 'string' || !REFRESHER_ID_PATTERN.test(refresher)) throw new AdminError('E_INVALID_ARGUMENT', `refresher ${JSON.stringify(refresher)} is not a valid refresher id`);
+  if (!Number.isSafeInteger(rowLimit) || rowLimit < 1) throw new AdminError('E_INVALID_ARGUMENT', `row limit ${rowLimit} must be a whole number of at least 1`);
+  // Trigger names hold at most 64 characters on MySQL, 63 on PostgreSQL.
+  const base = `${tables.prefix}distcache_${table}`.slice(0, 56);
+  const args = { table, key: keyColumn, refresher: lit(refresher), cluster: lit(cluster), write: `${tables.prefix}distcache_write`, base, rowLimit };
+  return dialect === 'postgres' ? postgres(args) : dialect === 'mysql' ? mysql(args) : sqlite(args);
+}
+
+interface Args {
+  table: string;
+  key: string;
+  refresher: string;
+  cluster: string;
+  write: string;
+  base: string;
+  rowLimit: number;
+}
+
+/** Statement triggers with transition tables: one instruction row per statement, whatever it touched. */
+function postgres(a: Args): TriggerPlan {
+  const fn = `"${a.base}_changed"`;
+  // Aliases other than new/old, which PL/pgSQL reserves for row triggers' records.
+  const keys = (side: string) => `select to_jsonb(t_${side}."${a.key}") as k from distcache_${side} t_${side} where t_${side}."${a.key}" is not null`;
+  return {
+    dialect: 'postgres',
+    up: [
+      `create function ${fn}() returns trigger language plpgsql as $body$
+       declare
+         v_rows bigint;
+         v_ids jsonb;
+       begin
+         if TG_OP = 'INSERT' then select count(*), jsonb_agg(distinct u.k) into v_rows, v_ids from (${keys('new')}) u;
+         elsif TG_OP = 'DELETE' then select count(*), jsonb_agg(distinct u.k) into v_rows, v_ids from (${keys('old')}) u;
+         else
+           select count(*) into v_rows from distcache_new;
+           -- A changed key refreshes both its old and its new value.
+           select jsonb_agg(distinct u.k) into v_ids from (${keys('new')} union all ${keys('old')}) u;
+         end if;
+         if v_ids is null then return null; end if;
+         if v_rows > ${a.rowLimit} then
+           perform "${a.write}"('refresh-all', ${a.refresher}, null, ${a.cluster});
+         else
+           perform "${a.write}"(case when TG_OP = 'DELETE' then 'remove' else 'refresh' end, ${a.refresher}, v_ids, ${a.cluster});
+         end if;
+         return null;
+       end
+       $body$`,
+      `create trigger "${a.base}_ins" after insert on "${a.table}" referencing new table as distcache_new for each statement execute function ${fn}()`,
+      `create trigger "${a.base}_upd" after update on "${a.table}" referencing old table as distcache_old new table as distcache_new for each statement execute function ${fn}()`,
+      `create trigger "${a.base}_del" after delete on "${a.table}" referencing old table as distcache_old for each statement execute function ${fn}()`,
+    ],
+    down: [
+      `drop trigger if exists "${a.base}_ins" on "${a.table}"`,
+      `drop trigger if exists "${a.base}_upd" on "${a.table}"`,
+      `drop trigger if exists "${a.base}_del" on "${a.table}"`,
+      `drop function if exists ${fn}()`,
+    ],
+  };
+}
+
+/** Row triggers (MySQL has no statement triggers): one instruction row per changed row. */
+function mysql(a: Args): TriggerPlan {
+  const k = `\`${a.key}\``;
+  const call = (kind: string, ids: string) => `CALL \`${a.write}\`('${kind}', ${a.refresher}, ${ids}, ${a.cluster})`;
+  return {
+    dialect: 'mysql',
+    up: [
+      `CREATE TRIGGER \`${a.base}_ins\` AFTER INSERT ON \`${a.table}\` FOR EACH ROW BEGIN IF NEW.${k} IS NOT NULL THEN ${call('refresh', `JSON_ARRAY(NEW.${k})`)}; END IF; END`,
+      `CREATE TRIGGER \`${a.base}_upd\` AFTER UPDATE ON \`${a.table}\` FOR EACH ROW BEGIN
+         IF OLD.${k} <=> NEW.${k} OR OLD.${k} IS NULL THEN IF NEW.${k} IS NOT NULL THEN ${call('refresh', `JSON_ARRAY(NEW.${k})`)}; END IF;
+         ELSEIF NEW.${k} IS NULL THEN ${call('refresh', `JSON_ARRAY(OLD.${k})`)};
+         ELSE ${call('refresh', `JSON_ARRAY(OLD.${k}, NEW.${k})`)}; END IF; END`,
+      `CREATE TRIGGER \`${a.base}_del\` AFTER DELETE ON \`${a.table}\` FOR EACH ROW BEGIN IF OLD.${k} IS NOT NULL THEN ${call('remove', `JSON_ARRAY(OLD.${k})`)}; END IF; END`,
+    ],
+    down: [`DROP TRIGGER IF EXISTS \`${a.base}_ins\``, `DROP TRIGGER IF EXISTS \`${a.base}_upd\``, `DROP TRIGGER IF EXISTS \`${a.base}_del\``],
+  };
+}
+
+/** Row triggers that insert into migration 005's view. */
+function sqlite(a: Args): TriggerPlan {
+  const k = `"${a.key}"`;
+  const write = (kind: string, ids: string) => `insert into "${a.write}" (kind, refresher, args, cluster) values ('${kind}', ${a.refresher}, ${ids}, ${a.cluster});`;
+  return {
+    dialect: 'sqlite',
+    up: [
+      `create trigger "${a.base}_ins" after insert on "${a.table}" when new.${k} is not null begin ${write('refresh', `json_array(new.${k})`)} end`,
+      `create trigger "${a.base}_upd" after update on "${a.table}" when coalesce(new.${k}, old.${k}) is not null begin
+         ${write('refresh', `(select json_group_array(k) from (select old.${k} as k where old.${k} is not null union select new.${k} where new.${k} is not null))`)} end`,
+      `create trigger "${a.base}_del" after delete on "${a.table}" when old.${k} is not null begin ${write('remove', `json_array(old.${k})`)} end`,
+    ],
+    down: [`drop trigger if exists "${a.base}_ins"`, `drop trigger if exists "${a.base}_upd"`, `drop trigger if exists "${a.base}_del"`],
+  };
+}
+
+/** A knex migration file that installs the trigger: ESM for .ts/.mjs, CommonJS for .js/.cjs. */
+export function triggerMigrationFile(plan: TriggerPlan, fileName: string): string {
+  const esm = /\.(ts|mjs|mts)$/.test(fileName);
+  const list = (statements: string[]) => `[\n${statements.map((s) => `    ${JSON.stringify(s)},`).join('\n')}\n  ]`;
+  const body = (statements: string[]) => `  for (const statement of ${list(statements)}) await knex.raw(statement);`;
+  const header = `// Generated by \`distcache trigger\` (${plan.dialect}). Needs distcache's migration 005 (its SQL functions) first.\n`;
+  const type = fileName.endsWith('.ts') ? ': import("knex").Knex' : '';
+  if (esm) return `${header}export async function up(knex${type}) {\n${body(plan.up)}\n}\n\nexport async function down(knex${type}) {\n${body(plan.down)}\n}\n`;
+  return `${header}exports.up = async function up(knex) {\n${body(plan.up)}\n};\n\nexports.down = async function down(knex) {\n${body(plan.down)}\n};\n`;
+}
