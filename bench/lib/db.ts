@@ -59,6 +59,11 @@ export async function dropTarget(target: Target): Promise<void> {
   try {
     const names = ['plain', 'app_data', 'cache_failure', 'cache_cursor', 'cache_server', 'cache_lease', 'cache_instruction', 'cache_sequence', 'distcache_migrations', 'distcache_migrations_lock'];
     for (const name of names) await knex.schema.dropTableIfExists(`${target.prefix}${name}`).catch(() => undefined);
+    // Migration 005's SQL functions outlive their tables.
+    for (const name of ['write', 'refresh', 'remove', 'refresh_all', 'payload', 'wake']) {
+      const sql = target.db === 'postgres' ? `drop function if exists "${target.prefix}distcache_${name}"` : `drop procedure if exists \`${target.prefix}distcache_${name}\``;
+      await knex.raw(sql).catch(() => undefined);
+    }
   } finally {
     await knex.destroy();
   }
