@@ -22,8 +22,18 @@ const workerCounts = arg('workers', '1,4').split(',').map(Number);
 const target = await freshTarget('postgres');
 const knex = knexFor(target, 8);
 const pool = new pg.Pool({ connectionString: PG_URL, max: 8 });
-const refresher = { id: 'product', name: 'product', refresh: async () => undefined, refreshAll: async () => undefined, remove: async () => undefined };
-const cache = new DistributedCache({ knex, tablePrefix: target.prefix, serverIdentity: 'bench', refreshers: [refresher], notify: false, pruneSchedule: false, logger: silentLogger, syncInterval: 600_000 });
+const noop = async () => undefined;
+const refresher = { id: 'product', name: 'product', refresh: noop, refreshAll: noop, remove: noop };
+const cache = new DistributedCache({
+  knex,
+  tablePrefix: target.prefix,
+  serverIdentity: 'bench',
+  refreshers: [refresher],
+  notify: false,
+  pruneSchedule: false,
+  logger: silentLogger,
+  syncInterval: 600_000,
+});
 await cache.start();
 
 type Write = (i: number) => Promise<void>;
@@ -78,7 +88,9 @@ try {
     for (const [name, list] of samples) rates.set(name, list.sort((a, b) => a - b)[1]!);
     const base = rates.get('knex { trx }')!;
     console.log(`PostgreSQL, ${transactions} transactions, ${workers} worker(s):`);
-    for (const [name, rate] of rates) console.log(`  ${name.padEnd(14)} ${rate.toFixed(0).padStart(6)} tx/s   ratio to knex ${(rate / base).toFixed(2)}`);
+    for (const [name, rate] of rates) {
+      console.log(`  ${name.padEnd(14)} ${rate.toFixed(0).padStart(6)} tx/s   ratio to knex ${(rate / base).toFixed(2)}`);
+    }
   }
 } finally {
   await cache.stop();

@@ -20,7 +20,8 @@ import type { MigrationContext } from '../src/migrations/context.js';
  * The SQL is written out here, per dialect, so what a fresh install runs never drifts from an upgrade.
  */
 export async function up(knex: Knex, { tables, dialect }: MigrationContext): Promise<void> {
-  const statements = dialect.name === 'postgres' ? postgres(tables.prefix) : dialect.name === 'mysql' ? mysql(tables.prefix) : sqlite(tables.prefix);
+  const build = dialect.name === 'postgres' ? postgres : dialect.name === 'mysql' ? mysql : sqlite;
+  const statements = build(tables.prefix);
   for (const statement of statements) await knex.raw(statement);
 }
 
@@ -37,9 +38,11 @@ export async function down(knex: Knex, { tables, dialect }: MigrationContext): P
 }
 
 const REFRESHER_ERROR = 'distcache: refresher must be a non-empty text of at most 256 characters';
-const CLUSTER_ERROR = 'distcache: cluster must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit (or NULL for default)';
+const CLUSTER_ERROR =
+  'distcache: cluster must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit (or NULL for default)';
 const KIND_ERROR = 'distcache: kind must be one of refresh-all, refresh, remove, payload';
-const IDS_ERROR = `distcache: ids must be a non-empty JSON array of numbers and strings (strings of at most 1024 characters), e.g. '[42, "sku-1"]'`;
+const IDS_ERROR =
+  `distcache: ids must be a non-empty JSON array of numbers and strings (strings of at most 1024 characters), e.g. '[42, "sku-1"]'`;
 const PAYLOAD_ERROR = 'distcache: payloads must be JSON (one value, or a non-empty array of values), nesting at most 2000 levels';
 
 /** `'text'` as a SQL string literal. */
@@ -107,7 +110,8 @@ function postgres(p: string): string[] {
     // The channel name as src/wake/channel.ts builds it: 'distcache:<prefix>:<cluster>', hashed past 63 bytes.
     `create function ${fn('wake')}(cluster text default 'default') returns void
      language sql as $body$
-       select pg_notify(case when octet_length(c) <= 63 then c else 'distcache:' || left(encode(sha256(convert_to(c, 'UTF8')), 'hex'), 40) end, '')
+       select pg_notify(case when octet_length(c) <= 63 then c
+         else 'distcache:' || left(encode(sha256(convert_to(c, 'UTF8')), 'hex'), 40) end, '')
        from (select 'distcache:${p}:' || coalesce($1, 'default') as c) s
      $body$`,
   ];
@@ -116,10 +120,12 @@ function postgres(p: string): string[] {
 function mysql(p: string): string[] {
   const proc = (name: string) => `\`${p}distcache_${name}\``;
   const fail = (message: string) => `SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = ${lit(message)}`;
-  const thin = (name: string, kind: string, withArgs: boolean) =>
-    `CREATE PROCEDURE ${proc(name)}(IN refresher VARCHAR(300), ${withArgs ? `IN ${kind === 'payload' ? 'payloads' : 'ids'} LONGTEXT, ` : ''}IN cluster VARCHAR(100))
+  const thin = (name: string, kind: string, withArgs: boolean) => {
+    const argName = kind === 'payload' ? 'payloads' : 'ids';
+    return `CREATE PROCEDURE ${proc(name)}(IN refresher VARCHAR(300), ${withArgs ? `IN ${argName} LONGTEXT, ` : ''}IN cluster VARCHAR(100))
      MODIFIES SQL DATA
-     BEGIN CALL ${proc('write')}('${kind}', refresher, ${withArgs ? (kind === 'payload' ? 'payloads' : 'ids') : 'NULL'}, cluster); END`;
+     BEGIN CALL ${proc('write')}('${kind}', refresher, ${withArgs ? argName : 'NULL'}, cluster); END`;
+  };
   return [
     `CREATE PROCEDURE ${proc('write')}(IN p_kind VARCHAR(32), IN p_refresher VARCHAR(300), IN p_args LONGTEXT, IN p_cluster VARCHAR(100))
      MODIFIES SQL DATA
@@ -133,12 +139,16 @@ function mysql(p: string): string[] {
        IF p_refresher IS NULL OR CHAR_LENGTH(p_refresher) = 0 OR CHAR_LENGTH(p_refresher) > 256 THEN ${fail(REFRESHER_ERROR)}; END IF;
        IF NOT (v_cluster REGEXP BINARY '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$') THEN ${fail(CLUSTER_ERROR)}; END IF;
        IF p_kind IN ('refresh', 'remove') THEN
-         IF v_args IS NULL OR NOT JSON_VALID(v_args) OR JSON_TYPE(v_args) <> 'ARRAY' OR JSON_LENGTH(v_args) = 0 THEN ${fail(IDS_ERROR)}; END IF;
+         IF v_args IS NULL OR NOT JSON_VALID(v_args) OR JSON_TYPE(v_args) <> 'ARRAY' OR JSON_LENGTH(v_args) = 0 THEN
+           ${fail(IDS_ERROR)};
+         END IF;
          SET v_count = JSON_LENGTH(v_args);
          WHILE v_i < v_count DO
            SET v_type = JSON_TYPE(JSON_EXTRACT(v_args, CONCAT('$[', v_i, ']')));
            IF v_type NOT IN ('INTEGER', 'UNSIGNED INTEGER', 'DOUBLE', 'DECIMAL', 'STRING')
-             OR (v_type = 'STRING' AND CHAR_LENGTH(JSON_UNQUOTE(JSON_EXTRACT(v_args, CONCAT('$[', v_i, ']')))) > 1024) THEN ${fail(IDS_ERROR)}; END IF;
+             OR (v_type = 'STRING' AND CHAR_LENGTH(JSON_UNQUOTE(JSON_EXTRACT(v_args, CONCAT('$[', v_i, ']')))) > 1024) THEN
+             ${fail(IDS_ERROR)};
+           END IF;
            SET v_i = v_i + 1;
          END WHILE;
          SET v_field = 'ids';
@@ -172,14 +182,17 @@ function sqlite(p: string): string[] {
     `create view ${view} as select null as kind, null as refresher, null as args, null as cluster where 0`,
     `create trigger "${p}distcache_write_insert" instead of insert on ${view}
      begin
-       ${fail(REFRESHER_ERROR, `new.refresher is null or typeof(new.refresher) <> 'text' or length(new.refresher) = 0 or length(new.refresher) > 256`)}
+       ${fail(REFRESHER_ERROR, `new.refresher is null or typeof(new.refresher) <> 'text'
+         or length(new.refresher) = 0 or length(new.refresher) > 256`)}
        ${fail(CLUSTER_ERROR, `new.cluster is not null and (typeof(new.cluster) <> 'text' or length(new.cluster) not between 1 and 64
          or new.cluster glob '*[^A-Za-z0-9._-]*' or substr(new.cluster, 1, 1) glob '[._-]')`)}
        ${fail(KIND_ERROR, `new.kind is null or new.kind not in ('refresh-all', 'refresh', 'remove', 'payload')`)}
-       ${fail(IDS_ERROR, `new.kind in ('refresh', 'remove') and (new.args is null or not json_valid(new.args) or json_type(new.args) <> 'array'
-         or json_array_length(new.args) = 0
-         or exists (select 1 from json_each(new.args) e where e.type not in ('integer', 'real', 'text') or (e.type = 'text' and length(e.value) > 1024)))`)}
-       ${fail(PAYLOAD_ERROR, `new.kind = 'payload' and (new.args is null or not json_valid(new.args) or json_array_length(${payloads}) = 0)`)}
+       ${fail(IDS_ERROR, `new.kind in ('refresh', 'remove') and (new.args is null or not json_valid(new.args)
+         or json_type(new.args) <> 'array' or json_array_length(new.args) = 0
+         or exists (select 1 from json_each(new.args) e
+           where e.type not in ('integer', 'real', 'text') or (e.type = 'text' and length(e.value) > 1024)))`)}
+       ${fail(PAYLOAD_ERROR, `new.kind = 'payload'
+         and (new.args is null or not json_valid(new.args) or json_array_length(${payloads}) = 0)`)}
        insert into "${p}cache_instruction" (json_instruction, originated, origin_instance, instruction_count, cluster)
        values (
          json_object('v', 1, 'instructions', json_array(case new.kind

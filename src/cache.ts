@@ -565,7 +565,11 @@ export class DistributedCache {
 
   private sendSync(instruction: Instruction, options: SyncWriteOptions): void {
     this.registry.require(instruction.refresher, instruction.kind as InstructionKind);
-    if (!isExecutor(options?.trx)) throw new errors.InvalidOptionError('trx: a *Sync write needs a synchronous executor, e.g. { trx: betterSqliteExecutor(db) } from distcache/executors');
+    if (!isExecutor(options?.trx)) {
+      throw new errors.InvalidOptionError(
+        'trx: a *Sync write needs a synchronous executor, e.g. { trx: betterSqliteExecutor(db) } from distcache/executors',
+      );
+    }
     this.checkTrx(options.trx);
     this.writer.writeSync([instruction], options.trx);
   }
@@ -574,13 +578,16 @@ export class DistributedCache {
     if (isExecutor(trx)) {
       const dialect = this.store.capabilities.dialect;
       if (trx.dialect !== dialect) {
-        throw new errors.InvalidOptionError(`trx: this executor writes to ${trx.dialect} but this cache's database is ${dialect}; use an executor of the same database`);
+        throw new errors.InvalidOptionError(
+          `trx: this executor writes to ${trx.dialect} but this cache's database is ${dialect}; use an executor of the same database`,
+        );
       }
       return;
     }
     if (!isTransaction(trx)) {
       throw new errors.InvalidOptionError(
-        'trx: pass the transaction object knex gives you (knex.transaction(async (trx) => cache.refresh(..., { trx }))) or an executor from distcache/executors',
+        'trx: pass the transaction object knex gives you (knex.transaction(async (trx) => cache.refresh(..., { trx })))'
+          + ' or an executor from distcache/executors',
       );
     }
   }

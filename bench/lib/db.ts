@@ -61,7 +61,8 @@ export async function dropTarget(target: Target): Promise<void> {
     for (const name of names) await knex.schema.dropTableIfExists(`${target.prefix}${name}`).catch(() => undefined);
     // Migration 005's SQL functions outlive their tables.
     for (const name of ['write', 'refresh', 'remove', 'refresh_all', 'payload', 'wake']) {
-      const sql = target.db === 'postgres' ? `drop function if exists "${target.prefix}distcache_${name}"` : `drop procedure if exists \`${target.prefix}distcache_${name}\``;
+      const routine = `${target.prefix}distcache_${name}`;
+      const sql = target.db === 'postgres' ? `drop function if exists "${routine}"` : `drop procedure if exists \`${routine}\``;
       await knex.raw(sql).catch(() => undefined);
     }
   } finally {

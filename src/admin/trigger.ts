@@ -35,13 +35,21 @@ export function triggerPlan(dialect: TriggerPlan['dialect'], tables: TableNames,
   const { table, refresher, keyColumn } = request;
   const rowLimit = request.rowLimit ?? 1000;
   for (const [what, name] of [['table', table], ['key column', keyColumn]] as const) {
-    if (typeof name !== 'string' || !IDENTIFIER.test(name)) throw new AdminError('E_INVALID_ARGUMENT', `${what} ${JSON.stringify(name)} is not a plain identifier (letters, digits, _; at most 63)`);
+    if (typeof name !== 'string' || !IDENTIFIER.test(name)) {
+      const shown = JSON.stringify(name);
+      throw new AdminError('E_INVALID_ARGUMENT', `${what} ${shown} is not a plain identifier (letters, digits, _; at most 63)`);
+    }
   }
-  if (typeof refresher !== 'string' || !REFRESHER_ID_PATTERN.test(refresher)) throw new AdminError('E_INVALID_ARGUMENT', `refresher ${JSON.stringify(refresher)} is not a valid refresher id`);
-  if (!Number.isSafeInteger(rowLimit) || rowLimit < 1) throw new AdminError('E_INVALID_ARGUMENT', `row limit ${rowLimit} must be a whole number of at least 1`);
+  if (typeof refresher !== 'string' || !REFRESHER_ID_PATTERN.test(refresher)) {
+    throw new AdminError('E_INVALID_ARGUMENT', `refresher ${JSON.stringify(refresher)} is not a valid refresher id`);
+  }
+  if (!Number.isSafeInteger(rowLimit) || rowLimit < 1) {
+    throw new AdminError('E_INVALID_ARGUMENT', `row limit ${rowLimit} must be a whole number of at least 1`);
+  }
   // Trigger names hold at most 64 characters on MySQL, 63 on PostgreSQL.
   const base = `${tables.prefix}distcache_${table}`.slice(0, 56);
-  const args = { table, key: keyColumn, refresher: lit(refresher), cluster: lit(cluster), write: `${tables.prefix}distcache_write`, base, rowLimit };
+  const write = `${tables.prefix}distcache_write`;
+  const args = { table, key: keyColumn, refresher: lit(refresher), cluster: lit(cluster), write, base, rowLimit };
   return dialect === 'postgres' ? postgres(args) : dialect === 'mysql' ? mysql(args) : sqlite(args);
 }
 
@@ -59,7 +67,11 @@ interface Args {
 function postgres(a: Args): TriggerPlan {
   const fn = `"${a.base}_changed"`;
   // Aliases other than new/old, which PL/pgSQL reserves for row triggers' records.
-  const keys = (side: string) => `select to_jsonb(t_${side}."${a.key}") as k from distcache_${side} t_${side} where t_${side}."${a.key}" is not null`;
+  const keys = (side: string) =>
+    `select to_jsonb(t_${side}."${a.key}") as k from distcache_${side} t_${side} where t_${side}."${a.key}" is not null`;
+  const on = (event: string, tables: string) =>
+    `create trigger "${a.base}_${event.slice(0, 3)}" after ${event} on "${a.table}" referencing ${tables}
+       for each statement execute function ${fn}()`;
   return {
     dialect: 'postgres',
     up: [
@@ -84,9 +96,9 @@ function postgres(a: Args): TriggerPlan {
          return null;
        end
        $body$`,
-      `create trigger "${a.base}_ins" after insert on "${a.table}" referencing new table as distcache_new for each statement execute function ${fn}()`,
-      `create trigger "${a.base}_upd" after update on "${a.table}" referencing old table as distcache_old new table as distcache_new for each statement execute function ${fn}()`,
-      `create trigger "${a.base}_del" after delete on "${a.table}" referencing old table as distcache_old for each statement execute function ${fn}()`,
+      on('insert', 'new table as distcache_new'),
+      on('update', 'old table as distcache_old new table as distcache_new'),
+      on('delete', 'old table as distcache_old'),
     ],
     down: [
       `drop trigger if exists "${a.base}_ins" on "${a.table}"`,
@@ -104,28 +116,34 @@ function mysql(a: Args): TriggerPlan {
   return {
     dialect: 'mysql',
     up: [
-      `CREATE TRIGGER \`${a.base}_ins\` AFTER INSERT ON \`${a.table}\` FOR EACH ROW BEGIN IF NEW.${k} IS NOT NULL THEN ${call('refresh', `JSON_ARRAY(NEW.${k})`)}; END IF; END`,
+      `CREATE TRIGGER \`${a.base}_ins\` AFTER INSERT ON \`${a.table}\` FOR EACH ROW
+         BEGIN IF NEW.${k} IS NOT NULL THEN ${call('refresh', `JSON_ARRAY(NEW.${k})`)}; END IF; END`,
       `CREATE TRIGGER \`${a.base}_upd\` AFTER UPDATE ON \`${a.table}\` FOR EACH ROW BEGIN
          IF OLD.${k} <=> NEW.${k} OR OLD.${k} IS NULL THEN IF NEW.${k} IS NOT NULL THEN ${call('refresh', `JSON_ARRAY(NEW.${k})`)}; END IF;
          ELSEIF NEW.${k} IS NULL THEN ${call('refresh', `JSON_ARRAY(OLD.${k})`)};
          ELSE ${call('refresh', `JSON_ARRAY(OLD.${k}, NEW.${k})`)}; END IF; END`,
-      `CREATE TRIGGER \`${a.base}_del\` AFTER DELETE ON \`${a.table}\` FOR EACH ROW BEGIN IF OLD.${k} IS NOT NULL THEN ${call('remove', `JSON_ARRAY(OLD.${k})`)}; END IF; END`,
+      `CREATE TRIGGER \`${a.base}_del\` AFTER DELETE ON \`${a.table}\` FOR EACH ROW
+         BEGIN IF OLD.${k} IS NOT NULL THEN ${call('remove', `JSON_ARRAY(OLD.${k})`)}; END IF; END`,
     ],
-    down: [`DROP TRIGGER IF EXISTS \`${a.base}_ins\``, `DROP TRIGGER IF EXISTS \`${a.base}_upd\``, `DROP TRIGGER IF EXISTS \`${a.base}_del\``],
+    down: ['ins', 'upd', 'del'].map((event) => `DROP TRIGGER IF EXISTS \`${a.base}_${event}\``),
   };
 }
 
 /** Row triggers that insert into migration 005's view. */
 function sqlite(a: Args): TriggerPlan {
   const k = `"${a.key}"`;
-  const write = (kind: string, ids: string) => `insert into "${a.write}" (kind, refresher, args, cluster) values ('${kind}', ${a.refresher}, ${ids}, ${a.cluster});`;
+  const write = (kind: string, ids: string) =>
+    `insert into "${a.write}" (kind, refresher, args, cluster) values ('${kind}', ${a.refresher}, ${ids}, ${a.cluster});`;
   return {
     dialect: 'sqlite',
     up: [
-      `create trigger "${a.base}_ins" after insert on "${a.table}" when new.${k} is not null begin ${write('refresh', `json_array(new.${k})`)} end`,
+      `create trigger "${a.base}_ins" after insert on "${a.table}" when new.${k} is not null
+         begin ${write('refresh', `json_array(new.${k})`)} end`,
       `create trigger "${a.base}_upd" after update on "${a.table}" when coalesce(new.${k}, old.${k}) is not null begin
-         ${write('refresh', `(select json_group_array(k) from (select old.${k} as k where old.${k} is not null union select new.${k} where new.${k} is not null))`)} end`,
-      `create trigger "${a.base}_del" after delete on "${a.table}" when old.${k} is not null begin ${write('remove', `json_array(old.${k})`)} end`,
+         ${write('refresh', `(select json_group_array(k) from (select old.${k} as k where old.${k} is not null
+           union select new.${k} where new.${k} is not null))`)} end`,
+      `create trigger "${a.base}_del" after delete on "${a.table}" when old.${k} is not null
+         begin ${write('remove', `json_array(old.${k})`)} end`,
     ],
     down: [`drop trigger if exists "${a.base}_ins"`, `drop trigger if exists "${a.base}_upd"`, `drop trigger if exists "${a.base}_del"`],
   };
@@ -138,6 +156,10 @@ export function triggerMigrationFile(plan: TriggerPlan, fileName: string): strin
   const body = (statements: string[]) => `  for (const statement of ${list(statements)}) await knex.raw(statement);`;
   const header = `// Generated by \`distcache trigger\` (${plan.dialect}). Needs distcache's migration 005 (its SQL functions) first.\n`;
   const type = fileName.endsWith('.ts') ? ': import("knex").Knex' : '';
-  if (esm) return `${header}export async function up(knex${type}) {\n${body(plan.up)}\n}\n\nexport async function down(knex${type}) {\n${body(plan.down)}\n}\n`;
-  return `${header}exports.up = async function up(knex) {\n${body(plan.up)}\n};\n\nexports.down = async function down(knex) {\n${body(plan.down)}\n};\n`;
+  if (esm) {
+    return `${header}export async function up(knex${type}) {\n${body(plan.up)}\n}\n\n`
+      + `export async function down(knex${type}) {\n${body(plan.down)}\n}\n`;
+  }
+  return `${header}exports.up = async function up(knex) {\n${body(plan.up)}\n};\n\n`
+    + `exports.down = async function down(knex) {\n${body(plan.down)}\n};\n`;
 }

@@ -12,11 +12,16 @@ interface KyselyTransaction {
  */
 export function kyselyExecutor(trx: KyselyTransaction, dialect: ExecutorDialect): Executor {
   // Outside a transaction each query may take another pooled connection; MySQL's last_insert_id() would then be wrong.
-  if (trx.isTransaction !== true) throw new TypeError('kyselyExecutor: pass the transaction Kysely hands you (db.transaction().execute(async (trx) => ...)), not the Kysely instance');
+  if (trx.isTransaction !== true) {
+    throw new TypeError(
+      'kyselyExecutor: pass the transaction Kysely hands you (db.transaction().execute(async (trx) => ...)), not the Kysely instance',
+    );
+  }
   const query = async (text: string, values: unknown[]) => {
     const sql = dialect === 'postgres' ? numbered(text) : text;
     // What CompiledQuery.raw() builds, without importing Kysely.
-    const compiled = { sql, parameters: values, query: { kind: 'RawNode', sqlFragments: [sql], parameters: [] }, queryId: { queryId: 'distcache' } };
+    const node = { kind: 'RawNode', sqlFragments: [sql], parameters: [] };
+    const compiled = { sql, parameters: values, query: node, queryId: { queryId: 'distcache' } };
     return (await trx.executeQuery(compiled as never)).rows as ExecutorRow[];
   };
   return { dialect, query };

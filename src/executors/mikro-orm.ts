@@ -16,7 +16,9 @@ interface EntityManager {
  */
 export function mikroOrmExecutor(em: EntityManager, dialect: ExecutorDialect): Executor {
   const ctx = em.getTransactionContext();
-  if (typeof ctx !== 'function') throw new TypeError('mikroOrmExecutor: pass the EntityManager of a transaction (em.transactional(async (em) => ...))');
+  if (typeof ctx !== 'function') {
+    throw new TypeError('mikroOrmExecutor: pass the EntityManager of a transaction (em.transactional(async (em) => ...))');
+  }
   const query = async (text: string, values: unknown[]) => {
     const rows = /^\s*select\b|\breturning\b/i.test(text);
     const result = await em.getConnection().execute(text, values, rows ? 'all' : 'run', ctx);

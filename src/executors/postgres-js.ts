@@ -12,7 +12,8 @@ interface PostgresJsSql {
 export function postgresJsExecutor(sql: PostgresJsSql): Executor {
   // Values go as text and the statement casts nothing: PostgreSQL infers each parameter's type
   // from its column, so postgres.js's own guesses (a number as int8 or float) never matter.
-  return { dialect: 'postgres', query: async (text, values) => Array.from(await sql.unsafe(numbered(text), values.map(asText) as never[])) as ExecutorRow[] };
+  const query = async (text: string, values: unknown[]) => Array.from(await sql.unsafe(numbered(text), values.map(asText) as never[]));
+  return { dialect: 'postgres', query: async (text, values) => (await query(text, values)) as ExecutorRow[] };
 }
 
 function asText(value: unknown): unknown {

@@ -43,9 +43,15 @@ export function typeormExecutor(manager: EntityManager): Executor {
   const type = manager.connection.options.type;
   const dialect: ExecutorDialect = type === 'postgres' ? 'postgres' : type === 'mysql' || type === 'mariadb' ? 'mysql' : 'sqlite';
   const runner = manager.queryRunner;
-  if (!runner?.isTransactionActive) throw new TypeError('typeormExecutor: pass the EntityManager of a transaction (dataSource.transaction(async (manager) => ...))');
-  if (!subscribed.has(manager.connection)) manager.connection.subscribers.push(subscriber), subscribed.add(manager.connection);
-  const query = async (text: string, values: unknown[]) => rowsOf(await manager.query(dialect === 'postgres' ? numbered(text) : text, values)) as ExecutorRow[];
+  if (!runner?.isTransactionActive) {
+    throw new TypeError('typeormExecutor: pass the EntityManager of a transaction (dataSource.transaction(async (manager) => ...))');
+  }
+  if (!subscribed.has(manager.connection)) {
+    manager.connection.subscribers.push(subscriber);
+    subscribed.add(manager.connection);
+  }
+  const query = async (text: string, values: unknown[]) =>
+    rowsOf(await manager.query(dialect === 'postgres' ? numbered(text) : text, values)) as ExecutorRow[];
   const afterCommit = (run: () => void) => void (waiting.get(runner) ?? waiting.set(runner, []).get(runner)!).push(run);
   return { dialect, query, afterCommit };
 }

@@ -73,7 +73,8 @@ export abstract class BaseStore implements InstructionStore {
 
   protected insertColumns(): string {
     const q = (name: string) => this.knex.raw('??', [name]).toQuery();
-    return `insert into ${q(this.t.instruction)} (json_instruction, originated, origin_instance, instruction_count, cluster) values (?, ?, ?, ?, ?)`;
+    const columns = 'json_instruction, originated, origin_instance, instruction_count, cluster';
+    return `insert into ${q(this.t.instruction)} (${columns}) values (?, ?, ?, ?, ?)`;
   }
 
   async insertVia(executor: Executor, rows: readonly NewInstructionRow[]): Promise<number[]> {
@@ -278,7 +279,8 @@ function idOf(rows: ExecutorRow[]): number {
   const id = raw === undefined ? undefined : (raw.id ?? Object.values(raw)[0]);
   const n = typeof id === 'bigint' || typeof id === 'string' || typeof id === 'number' ? Number(id) : Number.NaN;
   if (!Number.isSafeInteger(n) || n <= 0) {
-    throw new errors.WriteFailedError(`the executor returned no usable row id (${JSON.stringify(raw, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}); its query() must return the statement's rows`);
+    const shown = JSON.stringify(raw, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+    throw new errors.WriteFailedError(`the executor returned no usable row id (${shown}); its query() must return the statement's rows`);
   }
   return n;
 }
@@ -287,7 +289,10 @@ function syncRows(result: ExecutorRow[] | Promise<ExecutorRow[]>): ExecutorRow[]
   if (result instanceof Promise || typeof (result as { then?: unknown }).then === 'function') {
     // The write already ran; the caller's synchronous transaction must still roll it back.
     void Promise.resolve(result).catch(() => undefined);
-    throw new errors.InvalidOptionError('a *Sync write needs a synchronous executor (better-sqlite3, Drizzle on better-sqlite3); this one returned a promise: use refresh() and await it');
+    throw new errors.InvalidOptionError(
+      'a *Sync write needs a synchronous executor (better-sqlite3, Drizzle on better-sqlite3); '
+        + 'this one returned a promise: use refresh() and await it',
+    );
   }
   return result;
 }

@@ -47,10 +47,13 @@ export function numbered(text: string): string {
 /** Rows as a driver may shape them: an array, `{ rows }`, or mysql2's `[rows, fields]`. */
 export function rowsOf(result: unknown): ExecutorRow[] {
   if (Array.isArray(result)) {
-    if (result.length === 2 && (Array.isArray(result[0]) || isHeader(result[0]))) return Array.isArray(result[0]) ? (result[0] as ExecutorRow[]) : [];
+    if (result.length === 2 && (Array.isArray(result[0]) || isHeader(result[0]))) {
+      return Array.isArray(result[0]) ? (result[0] as ExecutorRow[]) : [];
+    }
     return result as ExecutorRow[];
   }
-  if (result && typeof result === 'object' && Array.isArray((result as { rows?: unknown }).rows)) return (result as { rows: ExecutorRow[] }).rows;
+  const rows = result && typeof result === 'object' ? (result as { rows?: unknown }).rows : undefined;
+  if (Array.isArray(rows)) return rows as ExecutorRow[];
   return [];
 }
 
