@@ -22,6 +22,7 @@ import type { MigrationContext } from '../src/migrations/context.js';
 export async function up(knex: Knex, { tables, dialect }: MigrationContext): Promise<void> {
   const build = dialect.name === 'postgres' ? postgres : dialect.name === 'mysql' ? mysql : sqlite;
   const statements = build(tables.prefix);
+  // Each replaces what it names: tables dropped by hand leave these behind, and a re-run must not fail on them.
   for (const statement of statements) await knex.raw(statement);
 }
 
@@ -51,7 +52,7 @@ const lit = (text: string) => `'${text.replace(/'/g, "''")}'`;
 function postgres(p: string): string[] {
   const fn = (name: string) => `"${p}distcache_${name}"`;
   return [
-    `create function ${fn('write')}(kind text, refresher text, args jsonb, cluster text default 'default') returns bigint
+    `create or replace function ${fn('write')}(kind text, refresher text, args jsonb, cluster text default 'default') returns bigint
      language plpgsql as $body$
      declare
        v_cluster text := coalesce(cluster, 'default');
@@ -99,16 +100,16 @@ function postgres(p: string): string[] {
        return v_id;
      end
      $body$`,
-    `create function ${fn('refresh')}(refresher text, ids jsonb, cluster text default 'default') returns bigint
+    `create or replace function ${fn('refresh')}(refresher text, ids jsonb, cluster text default 'default') returns bigint
      language sql as $body$ select ${fn('write')}('refresh', $1, $2, $3) $body$`,
-    `create function ${fn('remove')}(refresher text, ids jsonb, cluster text default 'default') returns bigint
+    `create or replace function ${fn('remove')}(refresher text, ids jsonb, cluster text default 'default') returns bigint
      language sql as $body$ select ${fn('write')}('remove', $1, $2, $3) $body$`,
-    `create function ${fn('refresh_all')}(refresher text, cluster text default 'default') returns bigint
+    `create or replace function ${fn('refresh_all')}(refresher text, cluster text default 'default') returns bigint
      language sql as $body$ select ${fn('write')}('refresh-all', $1, null, $2) $body$`,
-    `create function ${fn('payload')}(refresher text, payloads jsonb, cluster text default 'default') returns bigint
+    `create or replace function ${fn('payload')}(refresher text, payloads jsonb, cluster text default 'default') returns bigint
      language sql as $body$ select ${fn('write')}('payload', $1, $2, $3) $body$`,
     // The channel name as src/wake/channel.ts builds it: 'distcache:<prefix>:<cluster>', hashed past 63 bytes.
-    `create function ${fn('wake')}(cluster text default 'default') returns void
+    `create or replace function ${fn('wake')}(cluster text default 'default') returns void
      language sql as $body$
        select pg_notify(case when octet_length(c) <= 63 then c
          else 'distcache:' || left(encode(sha256(convert_to(c, 'UTF8')), 'hex'), 40) end, '')
@@ -126,7 +127,9 @@ function mysql(p: string): string[] {
      MODIFIES SQL DATA
      BEGIN CALL ${proc('write')}('${kind}', refresher, ${withArgs ? argName : 'NULL'}, cluster); END`;
   };
+  const drops = ['write', 'refresh', 'remove', 'refresh_all', 'payload'].map((name) => `DROP PROCEDURE IF EXISTS ${proc(name)}`);
   return [
+    ...drops,
     `CREATE PROCEDURE ${proc('write')}(IN p_kind VARCHAR(32), IN p_refresher VARCHAR(300), IN p_args LONGTEXT, IN p_cluster VARCHAR(100))
      MODIFIES SQL DATA
      BEGIN
@@ -179,6 +182,7 @@ function sqlite(p: string): string[] {
   const fail = (message: string, when: string) => `select raise(abort, ${lit(message)}) where ${when};`;
   const payloads = `case when json_type(new.args) = 'array' then json(new.args) else json_array(json(new.args)) end`;
   return [
+    `drop view if exists ${view}`,
     `create view ${view} as select null as kind, null as refresher, null as args, null as cluster where 0`,
     `create trigger "${p}distcache_write_insert" instead of insert on ${view}
      begin

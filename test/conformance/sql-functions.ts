@@ -12,7 +12,7 @@ import { notifyChannel } from '../../src/wake/channel.js';
 type Kind = 'refresh' | 'remove' | 'refresh-all' | 'payload';
 
 /** One call of migration 005's SQL entry point for `kind`, as a psql/mariadb/sqlite3 user writes it. */
-export function sqlCall(h: Harness, db: Knex | Knex.Transaction, kind: Kind, refresher: string, args: string | null, cluster?: string): Promise<unknown> {
+export async function sqlCall(h: Harness, db: Knex | Knex.Transaction, kind: Kind, refresher: string, args: string | null, cluster?: string): Promise<unknown> {
   const p = h.prefix;
   if (h.dialect === 'postgres') {
     const name = `${p}distcache_${kind.replace('-', '_')}`;

@@ -157,6 +157,7 @@ export async function dropPrefixed(knex: Knex, prefix: string): Promise<void> {
     if (statement) await knex.raw(statement).catch(() => undefined);
   }
   // The function of a generated trigger on the test's app_data table (see test/conformance/triggers.ts).
+  if (client === 'better-sqlite3' || client === 'sqlite3') await knex.raw(`drop view if exists "${prefix}distcache_write"`).catch(() => undefined);
   const changed = `${`${prefix}distcache_${prefix}app_data`.slice(0, 56)}_changed`;
   if (client === 'pg') await knex.raw(`drop function if exists "${changed}"()`).catch(() => undefined);
   for (const name of names) {
