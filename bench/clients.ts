@@ -71,9 +71,11 @@ const paths: Array<[string, Write]> = [
 async function measure(write: Write, workers: number): Promise<number> {
   let next = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: workers }, async () => {
-    while (next < transactions) await write(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (next < transactions) await write(next++);
+    }),
+  );
   return transactions / ((performance.now() - started) / 1000);
 }
 

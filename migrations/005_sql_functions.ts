@@ -42,8 +42,7 @@ const REFRESHER_ERROR = 'distcache: refresher must be a non-empty text of at mos
 const CLUSTER_ERROR =
   'distcache: cluster must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit (or NULL for default)';
 const KIND_ERROR = 'distcache: kind must be one of refresh-all, refresh, remove, payload';
-const IDS_ERROR =
-  `distcache: ids must be a non-empty JSON array of numbers and strings (strings of at most 1024 characters), e.g. '[42, "sku-1"]'`;
+const IDS_ERROR = `distcache: ids must be a non-empty JSON array of numbers and strings (strings of at most 1024 characters), e.g. '[42, "sku-1"]'`;
 const PAYLOAD_ERROR = 'distcache: payloads must be JSON (one value, or a non-empty array of values), nesting at most 2000 levels';
 
 /** `'text'` as a SQL string literal. */
@@ -186,17 +185,29 @@ function sqlite(p: string): string[] {
     `create view ${view} as select null as kind, null as refresher, null as args, null as cluster where 0`,
     `create trigger "${p}distcache_write_insert" instead of insert on ${view}
      begin
-       ${fail(REFRESHER_ERROR, `new.refresher is null or typeof(new.refresher) <> 'text'
-         or length(new.refresher) = 0 or length(new.refresher) > 256`)}
-       ${fail(CLUSTER_ERROR, `new.cluster is not null and (typeof(new.cluster) <> 'text' or length(new.cluster) not between 1 and 64
-         or new.cluster glob '*[^A-Za-z0-9._-]*' or substr(new.cluster, 1, 1) glob '[._-]')`)}
+       ${fail(
+         REFRESHER_ERROR,
+         `new.refresher is null or typeof(new.refresher) <> 'text'
+         or length(new.refresher) = 0 or length(new.refresher) > 256`,
+       )}
+       ${fail(
+         CLUSTER_ERROR,
+         `new.cluster is not null and (typeof(new.cluster) <> 'text' or length(new.cluster) not between 1 and 64
+         or new.cluster glob '*[^A-Za-z0-9._-]*' or substr(new.cluster, 1, 1) glob '[._-]')`,
+       )}
        ${fail(KIND_ERROR, `new.kind is null or new.kind not in ('refresh-all', 'refresh', 'remove', 'payload')`)}
-       ${fail(IDS_ERROR, `new.kind in ('refresh', 'remove') and (new.args is null or not json_valid(new.args)
+       ${fail(
+         IDS_ERROR,
+         `new.kind in ('refresh', 'remove') and (new.args is null or not json_valid(new.args)
          or json_type(new.args) <> 'array' or json_array_length(new.args) = 0
          or exists (select 1 from json_each(new.args) e
-           where e.type not in ('integer', 'real', 'text') or (e.type = 'text' and length(e.value) > 1024)))`)}
-       ${fail(PAYLOAD_ERROR, `new.kind = 'payload'
-         and (new.args is null or not json_valid(new.args) or json_array_length(${payloads}) = 0)`)}
+           where e.type not in ('integer', 'real', 'text') or (e.type = 'text' and length(e.value) > 1024)))`,
+       )}
+       ${fail(
+         PAYLOAD_ERROR,
+         `new.kind = 'payload'
+         and (new.args is null or not json_valid(new.args) or json_array_length(${payloads}) = 0)`,
+       )}
        insert into "${p}cache_instruction" (json_instruction, originated, origin_instance, instruction_count, cluster)
        values (
          json_object('v', 1, 'instructions', json_array(case new.kind

@@ -137,12 +137,17 @@ for (const client of CLIENTS) {
       );
       assert.ok(rolledBack.size > 0, 'some transactions rolled back');
       for (const { r } of subscribers) {
-        await waitFor(() => countDelivery(r.refreshedIds(), committed).lost === 0, { timeout: 30_000, describe: () => JSON.stringify(countDelivery(r.refreshedIds(), committed)) });
+        await waitFor(() => countDelivery(r.refreshedIds(), committed).lost === 0, {
+          timeout: 30_000,
+          describe: () => JSON.stringify(countDelivery(r.refreshedIds(), committed)),
+        });
       }
       for (const { r, cache } of subscribers) {
         await cache.sync();
         const count = countDelivery(r.refreshedIds(), committed);
-        t.diagnostic(`${committed.size} committed, ${rolledBack.size} rolled back; lost=${count.lost} unexpected=${count.unexpected} duplicated=${count.duplicated}`);
+        t.diagnostic(
+          `${committed.size} committed, ${rolledBack.size} rolled back; lost=${count.lost} unexpected=${count.unexpected} duplicated=${count.duplicated}`,
+        );
         assert.deepEqual(count, { lost: 0, unexpected: 0, duplicated: 0 });
       }
       for (const [w, { local, cache }] of writers.entries()) {

@@ -45,7 +45,10 @@ for (const dialect of selectedDialects()) {
         assert.deepEqual(remote.refreshedIds(), ['c1', 'c2']);
         const rows = await h.knex(h.table('cache_instruction')).select('json_instruction', 'origin_instance').orderBy('id');
         assert.deepEqual(
-          rows.map((r: { json_instruction: string; origin_instance: string | null }) => [JSON.parse(r.json_instruction), r.origin_instance]),
+          rows.map((r: { json_instruction: string; origin_instance: string | null }) => [
+            JSON.parse(r.json_instruction),
+            r.origin_instance,
+          ]),
           [
             [{ v: 1, instructions: [{ refresher: 'product', kind: 'refresh', ids: ['c1'] }] }, writer.instanceId],
             [{ v: 1, instructions: [{ refresher: 'product', kind: 'refresh', ids: ['c2'] }] }, spec.commitHook ? writer.instanceId : null],
@@ -74,9 +77,16 @@ for (const dialect of selectedDialects()) {
     test('an executor of another database is refused with E_INVALID_OPTION', async (t) => {
       const h = await harness(t, dialect);
       const cache = h.cache({ serverIdentity: 'w', refreshers: [recorder()] });
-      const wrong = dialect === 'postgres' ? { dialect: 'mysql' as const, query: () => [] } : pgExecutor({ query: async () => ({ rows: [] }) });
-      await assert.rejects(cache.refresh('product', [1], { trx: wrong }), (err: unknown) => err instanceof errors.InvalidOptionError && /executor writes to/.test(String(err)));
-      assert.throws(() => cache.refreshSync('product', [1], { trx: { dialect, query: () => Promise.resolve([]) } as never }), /synchronous executor|executor writes to/);
+      const wrong =
+        dialect === 'postgres' ? { dialect: 'mysql' as const, query: () => [] } : pgExecutor({ query: async () => ({ rows: [] }) });
+      await assert.rejects(
+        cache.refresh('product', [1], { trx: wrong }),
+        (err: unknown) => err instanceof errors.InvalidOptionError && /executor writes to/.test(String(err)),
+      );
+      assert.throws(
+        () => cache.refreshSync('product', [1], { trx: { dialect, query: () => Promise.resolve([]) } as never }),
+        /synchronous executor|executor writes to/,
+      );
     });
   });
 }

@@ -57,7 +57,18 @@ export async function dropTarget(target: Target): Promise<void> {
   }
   const knex = knexFor(target, 1);
   try {
-    const names = ['plain', 'app_data', 'cache_failure', 'cache_cursor', 'cache_server', 'cache_lease', 'cache_instruction', 'cache_sequence', 'distcache_migrations', 'distcache_migrations_lock'];
+    const names = [
+      'plain',
+      'app_data',
+      'cache_failure',
+      'cache_cursor',
+      'cache_server',
+      'cache_lease',
+      'cache_instruction',
+      'cache_sequence',
+      'distcache_migrations',
+      'distcache_migrations_lock',
+    ];
     for (const name of names) await knex.schema.dropTableIfExists(`${target.prefix}${name}`).catch(() => undefined);
     // Migration 005's SQL functions outlive their tables.
     for (const name of ['write', 'refresh', 'remove', 'refresh_all', 'payload', 'wake']) {
@@ -73,7 +84,11 @@ export async function dropTarget(target: Target): Promise<void> {
 /** Whether a database answers; the suite skips a database that does not, and says so. */
 export async function reachable(db: Db): Promise<string | undefined> {
   if (db === 'sqlite') return undefined;
-  const knex = knexFactory({ ...(db === 'postgres' ? { client: 'pg', connection: PG_URL } : { client: 'mysql2', connection: MYSQL_URL }), pool: { min: 0, max: 1 }, acquireConnectionTimeout: 5000 });
+  const knex = knexFactory({
+    ...(db === 'postgres' ? { client: 'pg', connection: PG_URL } : { client: 'mysql2', connection: MYSQL_URL }),
+    pool: { min: 0, max: 1 },
+    acquireConnectionTimeout: 5000,
+  });
   try {
     await knex.raw('select 1');
     return undefined;

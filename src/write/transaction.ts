@@ -38,7 +38,7 @@ export function whenCommitted(trx: Knex.Transaction): Promise<boolean> {
     watchRollback(level);
     levels.push(level);
   }
-  return Promise.all(levels.map((level) => level.executionPromise)).then(
+  return Promise.all(levels.map((level) => level.executionPromise ?? Promise.resolve())).then(
     () => !levels.some((level) => rolledBack.has(level)),
     () => false,
   );

@@ -7,24 +7,40 @@ import { recorder } from '../support/recorder.js';
 import { waitFor } from '../support/wait.js';
 import pg from 'pg';
 import { PG_URL, type DialectName } from '../support/databases.js';
-import { notifyChannel } from '../../src/wake/channel.js';
+import { notifyChannel } from '../../src/dialects/postgres/channel.js';
 
 type Kind = 'refresh' | 'remove' | 'refresh-all' | 'payload';
 
 /** One call of migration 005's SQL entry point for `kind`, as a psql/mariadb/sqlite3 user writes it. */
-export async function sqlCall(h: Harness, db: Knex | Knex.Transaction, kind: Kind, refresher: string, args: string | null, cluster?: string): Promise<unknown> {
+export async function sqlCall(
+  h: Harness,
+  db: Knex | Knex.Transaction,
+  kind: Kind,
+  refresher: string,
+  args: string | null,
+  cluster?: string,
+): Promise<unknown> {
   const p = h.prefix;
   if (h.dialect === 'postgres') {
     const name = `${p}distcache_${kind.replace('-', '_')}`;
     const params = kind === 'refresh-all' ? [refresher] : [refresher, args];
     const casts = kind === 'refresh-all' ? '?' : '?, ?::jsonb';
-    return cluster === undefined ? db.raw(`select "${name}"(${casts}) as id`, params) : db.raw(`select "${name}"(${casts}, ?) as id`, [...params, cluster]);
+    return cluster === undefined
+      ? db.raw(`select "${name}"(${casts}) as id`, params)
+      : db.raw(`select "${name}"(${casts}, ?) as id`, [...params, cluster]);
   }
   if (h.dialect === 'mysql') {
     const name = `${p}distcache_${kind.replace('-', '_')}`;
-    return kind === 'refresh-all' ? db.raw(`call \`${name}\`(?, ?)`, [refresher, cluster ?? null]) : db.raw(`call \`${name}\`(?, ?, ?)`, [refresher, args, cluster ?? null]);
+    return kind === 'refresh-all'
+      ? db.raw(`call \`${name}\`(?, ?)`, [refresher, cluster ?? null])
+      : db.raw(`call \`${name}\`(?, ?, ?)`, [refresher, args, cluster ?? null]);
   }
-  return db.raw(`insert into "${p}distcache_write" (kind, refresher, args, cluster) values (?, ?, ?, ?)`, [kind, refresher, args, cluster ?? null]);
+  return db.raw(`insert into "${p}distcache_write" (kind, refresher, args, cluster) values (?, ?, ?, ?)`, [
+    kind,
+    refresher,
+    args,
+    cluster ?? null,
+  ]);
 }
 
 /** The SQL functions (PostgreSQL), procedures (MySQL) and view (SQLite) of migration 005. */
@@ -63,9 +79,17 @@ export function sqlFunctionTests(dialect: DialectName): void {
       assert.deepEqual(r.calls.at(-1), { kind: 'refresh-all' });
       assert.equal(r.calls.length, 4);
     }
-    const rows = await h.knex(h.table('cache_instruction')).select('json_instruction', 'instruction_count', 'origin_instance', 'cluster').orderBy('id');
+    const rows = await h
+      .knex(h.table('cache_instruction'))
+      .select('json_instruction', 'instruction_count', 'origin_instance', 'cluster')
+      .orderBy('id');
     assert.deepEqual(
-      rows.map((r: Record<string, unknown>) => [decodeInstructions(String(r.json_instruction)), Number(r.instruction_count), r.origin_instance, r.cluster]),
+      rows.map((r: Record<string, unknown>) => [
+        decodeInstructions(String(r.json_instruction)),
+        Number(r.instruction_count),
+        r.origin_instance,
+        r.cluster,
+      ]),
       [
         [[{ refresher: 'product', kind: 'refresh', ids: [42, 'sku-1'] }], 2, null, 'default'],
         [[{ refresher: 'product', kind: 'remove', ids: [7] }], 1, null, 'default'],
@@ -94,10 +118,17 @@ export function sqlFunctionTests(dialect: DialectName): void {
       ['payload', 'product', '[]', undefined, /payloads must be JSON/],
     ];
     for (const [kind, refresher, args, cluster, message] of bad) {
-      await assert.rejects(sqlCall(h, h.knex, kind, refresher, args, cluster), message, `${kind} ${refresher} ${args?.slice(0, 20)} ${cluster}`);
+      await assert.rejects(
+        sqlCall(h, h.knex, kind, refresher, args, cluster),
+        message,
+        `${kind} ${refresher} ${args?.slice(0, 20)} ${cluster}`,
+      );
     }
     if (dialect === 'sqlite') {
-      await assert.rejects(h.knex.raw(`insert into "${h.prefix}distcache_write" (kind, refresher, args) values ('purge', 'product', '[1]')`), /kind must be one of/);
+      await assert.rejects(
+        h.knex.raw(`insert into "${h.prefix}distcache_write" (kind, refresher, args) values ('purge', 'product', '[1]')`),
+        /kind must be one of/,
+      );
     } else if (dialect === 'postgres') {
       await assert.rejects(h.knex.raw(`select "${h.prefix}distcache_write"('purge', 'product', '[1]')`), /kind must be one of/);
     } else {

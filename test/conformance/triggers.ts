@@ -24,7 +24,17 @@ async function shell(h: Harness, sql: string): Promise<void> {
   if (h.dialect === 'postgres') await run('psql', [PG_URL, '-v', 'ON_ERROR_STOP=1', '-q', '-c', sql]);
   else if (h.dialect === 'mysql') {
     const url = new URL(MYSQL_URL);
-    await run('mariadb', ['-h', url.hostname, '-P', url.port || '3306', '-u', decodeURIComponent(url.username), url.pathname.slice(1), '-e', sql]);
+    await run('mariadb', [
+      '-h',
+      url.hostname,
+      '-P',
+      url.port || '3306',
+      '-u',
+      decodeURIComponent(url.username),
+      url.pathname.slice(1),
+      '-e',
+      sql,
+    ]);
   } else await run('sqlite3', ['-cmd', '.timeout 10000', urlOf(h).slice('sqlite://'.length), sql]);
 }
 
@@ -66,7 +76,10 @@ export function triggerTests(dialect: DialectName): void {
     for (const { r, cache } of servers) {
       await cache.sync();
       assert.deepEqual(r.refreshedIds().map(Number).sort(), [1, 2]);
-      assert.deepEqual(r.calls.filter((c) => c.kind === 'remove'), [{ kind: 'remove', ids: [3] }]);
+      assert.deepEqual(
+        r.calls.filter((c) => c.kind === 'remove'),
+        [{ kind: 'remove', ids: [3] }],
+      );
     }
     // Past the row limit: PostgreSQL's statement trigger sends one refresh-all; row triggers send each row.
     await shell(h, `update ${table} set note = 'c'`);
@@ -76,7 +89,10 @@ export function triggerTests(dialect: DialectName): void {
       await cache.sync();
       const ids = r.refreshedIds().map(Number).sort();
       if (dialect === 'postgres') {
-        assert.ok(r.calls.some((c) => c.kind === 'refresh-all'), JSON.stringify(r.calls));
+        assert.ok(
+          r.calls.some((c) => c.kind === 'refresh-all'),
+          JSON.stringify(r.calls),
+        );
         assert.ok(ids.includes(5));
       } else {
         assert.deepEqual(ids, [1, 1, 2, 2, 4, 5]);

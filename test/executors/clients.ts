@@ -251,7 +251,11 @@ function typeormSpec(dialect: DialectName): ClientSpec {
       const source =
         dialect === 'sqlite'
           ? new DataSource({ type: 'better-sqlite3', database: file!, enableWAL: true })
-          : new DataSource({ type: dialect, url: dialect === 'postgres' ? PG_URL : MYSQL_URL, extra: dialect === 'postgres' ? { max: 4 } : { connectionLimit: 4 } });
+          : new DataSource({
+              type: dialect,
+              url: dialect === 'postgres' ? PG_URL : MYSQL_URL,
+              extra: dialect === 'postgres' ? { max: 4 } : { connectionLimit: 4 },
+            });
       const ready = source.initialize();
       return {
         write: (cache, id, { rollback, wrapped }) =>

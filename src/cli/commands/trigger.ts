@@ -25,7 +25,7 @@ export const triggerCommand: Command<TriggerArgs> = {
     'distcache trigger products --refresher product --key id --migration migrations/20260101_products_cache.ts',
   ],
   options: {
-    refresher: { type: 'string', value: 'ID', description: "the refresher every server calls with the changed keys" },
+    refresher: { type: 'string', value: 'ID', description: 'the refresher every server calls with the changed keys' },
     key: { type: 'string', value: 'COLUMN', description: "the column holding the refresher's ids (usually the primary key)" },
     'row-limit': { type: 'string', value: 'N', description: 'PostgreSQL: past N rows in one statement, send a refresh-all (default 1000)' },
     'dry-run': { type: 'boolean', description: 'print the SQL; change nothing' },
