@@ -399,7 +399,7 @@ export class DistributedCache {
 
   /** `refresh` inside a synchronous transaction (better-sqlite3): throws on failure, so the transaction rolls back. */
   refreshSync(refresher: string, ids: CacheId | CacheId[], options: SyncWriteOptions): void {
-    this.sendSync({ refresher, kind: 'refresh', ids: toIds(ids) }, options);
+    this.sendSync({ refresher, kind: 'refresh', ids: toIds('refresh', refresher, ids) }, options);
   }
 
   refreshAllSync(refresher: string, options: SyncWriteOptions): void {
@@ -407,7 +407,7 @@ export class DistributedCache {
   }
 
   removeSync(refresher: string, ids: CacheId | CacheId[], options: SyncWriteOptions): void {
-    this.sendSync({ refresher, kind: 'remove', ids: toIds(ids) }, options);
+    this.sendSync({ refresher, kind: 'remove', ids: toIds('remove', refresher, ids) }, options);
   }
 
   refreshPayloadSync(refresher: string, payloads: JsonValue | JsonValue[], options: SyncWriteOptions): void {
