@@ -216,7 +216,7 @@ test('migrate --dry-run prints the SQL and changes nothing (SQLite, PostgreSQL);
   const missing = sqliteFile();
   const human = await cli(['migrate', '--dry-run', '--db', `sqlite://${missing}`]);
   assert.equal(human.code, 0, human.stderr);
-  assert.match(human.stdout, /^-- distcache migrate --dry-run: 5 pending migrations on sqlite/);
+  assert.match(human.stdout, /^-- distcache migrate --dry-run: 6 pending migrations on sqlite/);
   assert.match(human.stdout, /rolled back: nothing was changed/);
   assert.match(human.stdout, /^create table `cache_instruction` .*;$/m);
   assert.equal(existsSync(missing), false);
