@@ -11,7 +11,11 @@ import { promisify } from 'node:util';
  * Each entry point is imported in a fresh process whose module hooks record every module it
  * resolves; the packages it loads are then compared with what it may load.
  */
-const OPTIONAL = ['express', 'fastify', 'prom-client', '@opentelemetry/api', 'lru-cache', 'keyv', 'cache-manager', 'zod'] as const;
+// lru-cache is a dependency since cache regions (issue 14), so it is no longer optional.
+const OPTIONAL = [
+  'express', 'fastify', 'prom-client', '@opentelemetry/api', 'keyv', 'cache-manager', 'zod',
+  'pg', 'mysql2', 'better-sqlite3', 'postgres', 'kysely', 'drizzle-orm', 'sequelize', 'typeorm', '@mikro-orm/core',
+] as const;
 
 const dist = fileURLToPath(new URL('../src/', import.meta.url));
 
@@ -66,6 +70,7 @@ const ENTRIES: Record<string, { loads: ReadonlyArray<(typeof OPTIONAL)[number]>;
   'integrations/refreshers/index.js': { loads: [] },
   'integrations/prometheus.js': { loads: ['prom-client'], mayLoad: ['@opentelemetry/api'] },
   'integrations/opentelemetry.js': { loads: ['@opentelemetry/api'] },
+  'executors/index.js': { loads: [] },
 };
 
 for (const [entry, { loads, mayLoad = [] }] of Object.entries(ENTRIES)) {

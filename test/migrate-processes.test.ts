@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import knexFactory from 'knex';
-import { knexConfigFromUrl } from '../src/index.js';
+import { knexConfigFromUrl, migrate } from '../src/index.js';
 import { MIGRATIONS } from '../src/migrations/list.js';
 import { availability, DATABASES, dropPrefixed, freshPrefix, selectedDialects } from './support/databases.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
@@ -46,3 +46,25 @@ async function raceOnce(url: string, round: number): Promise<void> {
     await knex.destroy();
   }
 }
+
+/**
+ * A process that finds the migration lock taken must not touch the schema while it waits: knex's
+ * migrate.list() creates the migrations table, its lock table and the lock row, and doing that
+ * outside the lock raced the holder into two lock rows (knex then says "already locked" forever).
+ */
+test('migrate() waiting for the PostgreSQL migration lock creates nothing', { skip: await availability('postgres') }, async () => {
+  const prefix = freshPrefix();
+  const holder = knexFactory(DATABASES.postgres.config());
+  const waiter = knexFactory(DATABASES.postgres.config());
+  const trx = await holder.transaction();
+  try {
+    await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`distcache:${prefix}distcache_migrations`]);
+    await assert.rejects(migrate(waiter, { tablePrefix: prefix, lockTimeout: 300 }), { code: 'E_MIGRATION_FAILED' });
+    assert.equal(await waiter.schema.hasTable(`${prefix}distcache_migrations_lock`), false, 'the lock table was created outside the lock');
+    assert.equal(await waiter.schema.hasTable(`${prefix}distcache_migrations`), false, 'the migrations table was created outside the lock');
+  } finally {
+    await trx.rollback();
+    await dropPrefixed(waiter, prefix);
+    await Promise.all([holder.destroy(), waiter.destroy()]);
+  }
+});

@@ -3,6 +3,7 @@ import { errors, describeError } from '../errors.js';
 import { validateTablePrefix } from '../identifiers.js';
 import { dialectFor } from '../dialects/dialect.js';
 import { tableNames, type TableNames } from '../store/tables.js';
+import { MIGRATIONS } from './list.js';
 import { DistcacheMigrationSource } from './source.js';
 
 export interface MigrateOptions {
@@ -47,7 +48,7 @@ export async function migrate(knex: Knex, options: MigrateOptions = {}): Promise
       // Without transactional DDL (MySQL), knex does not look again at what is done after it
       // waited for the lock, so a process can re-run a migration another just finished. If the
       // schema is current now, that failure is only a lost race.
-      if (await isCurrent(knex, config)) return { applied: [] };
+      if (await isCurrent(knex, tables)) return { applied: [] };
       const contention = isContention(err, tables);
       if (!contention || Date.now() > deadline) {
         const hint = contention
@@ -65,10 +66,16 @@ export async function migrate(knex: Knex, options: MigrateOptions = {}): Promise
   }
 }
 
-async function isCurrent(knex: Knex, config: Knex.MigratorConfig): Promise<boolean> {
+/**
+ * Whether every migration is recorded as applied. It only reads: knex's migrate.list() would
+ * create the migrations table, its lock table and the lock row, outside the migration lock, racing
+ * the process that holds it; two lock rows leave knex reporting "already locked" for good.
+ */
+async function isCurrent(knex: Knex, tables: TableNames): Promise<boolean> {
   try {
-    const [, pending] = (await knex.migrate.list(config)) as [unknown[], unknown[]];
-    return pending.length === 0;
+    if (!(await knex.schema.hasTable(tables.migrations))) return false;
+    const done = new Set(((await knex(tables.migrations).select('name')) as Array<{ name: string }>).map((row) => row.name));
+    return MIGRATIONS.every((migration) => done.has(migration.name));
   } catch {
     return false;
   }
