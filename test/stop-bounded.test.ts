@@ -107,6 +107,34 @@ describe('stop() honours stopTimeout in every state', () => {
     assert.equal(cursor, undefined, 'the cold boot did not store a cursor after stop(): the next start cold-boots again');
   });
 
+  test('while a prune rests between chunks: stop() ends the rest at once, and the prune rejects with E_STOPPED', { timeout: 60_000 }, async (t) => {
+    const h = await harness(t, 'sqlite');
+    // A duty cycle this small rests thousands of times as long as each chunk took: seconds at least.
+    const cache = h.cache({ serverIdentity: 'pruner', refreshers: [{ id: 'product', refreshAll() {} }], retention: '1s', pruneChunkSize: 5, pruneDutyCycle: 0.0001, stopTimeout: 1000 });
+    await cache.start();
+    // Older than maxRetention too, so they go whatever this server has read.
+    const old = new Date(Date.now() - 30 * 24 * 3_600_000).toISOString().replace('T', ' ').replace('Z', '');
+    const rows = Array.from({ length: 20 }, (_, i) => ({
+      json_instruction: encodeInstructions([{ refresher: 'product', kind: 'refresh', ids: [i + 1] }]),
+      originated: 'old',
+      origin_instance: null,
+      instruction_count: 1,
+      cluster: 'default',
+      utc_stamp: old,
+    }));
+    await h.knex(h.table('cache_instruction')).insert(rows);
+    const count = async () => Number((await h.knex(h.table('cache_instruction')).count({ n: '*' }))[0]!.n);
+    const pruning = cache.prune();
+    let left = 0;
+    await waitFor(async () => (left = await count()) === 15, { describe: () => `rows left: ${left}` });
+    const began = performance.now();
+    await cache.stop();
+    const took = performance.now() - began;
+    await assert.rejects(pruning, { code: 'E_STOPPED' });
+    assert.ok(took <= MARGIN, `stop() took ${took.toFixed(0)} ms while a prune rested between chunks`);
+    assert.equal(await count(), 15, 'no chunk was deleted after stop()');
+  });
+
   test('against a database that accepts TCP and never answers: start() and stop() are bounded, and health() says what start is waiting for', { timeout: 30_000 }, async (t) => {
     const db = await silentDatabase();
     t.after(() => db.close());

@@ -2,7 +2,7 @@ import { describeError, errors } from '../errors.js';
 import type { TypedEmitter } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, PruneChunkResult } from '../store/store.js';
-import { sleep } from './timeout.js';
+import { pause } from './timeout.js';
 
 export interface PruneResult {
   deleted: number;
@@ -24,12 +24,12 @@ export interface PrunerSettings {
    */
   dutyCycle: number;
   /** Time and waiting, replaceable in tests. @default performance.now and a timer */
-  clock?: { now(): number; rest(ms: number): Promise<void> };
+  clock?: { now(): number; rest(ms: number, signal?: AbortSignal): Promise<unknown> };
   /** Hears every chunk as it is deleted; the operator's `prune` reports progress with it. */
   onChunk?: (chunk: PruneChunkResult) => void;
 }
 
-const REAL_CLOCK = { now: () => performance.now(), rest: (ms: number) => sleep(ms) };
+const REAL_CLOCK = { now: () => performance.now(), rest: (ms: number, signal?: AbortSignal) => pause(ms, signal) };
 
 /** What the cluster tells a prune: whose progress to respect, and whom to forget. */
 export interface PruneMembership {
@@ -49,6 +49,8 @@ export class Pruner {
   private running: Promise<PruneResult> | undefined;
   /** Set by the cache's stop(): a prune in flight ends after its current chunk and sends nothing more. */
   private halted = false;
+  /** Ends a rest between chunks at once on halt(), so no rest timer outlives stop(). */
+  private readonly halting = new AbortController();
 
   constructor(
     private readonly store: InstructionStore,
@@ -75,6 +77,7 @@ export class Pruner {
    */
   halt(): void {
     this.halted = true;
+    this.halting.abort();
   }
 
   /** The prune in flight, if any, so stop() can wait for it to end. */
@@ -129,7 +132,7 @@ export class Pruner {
       // Rest in proportion to the chunk: a slow database (or a busy one) gets longer gaps, and
       // the writers and polls sharing it keep their latency while a large backlog is deleted.
       const rest = (clock.now() - chunkStarted) * (1 / this.settings.dutyCycle - 1);
-      await (rest > 0 ? clock.rest(rest) : new Promise((resolve) => setImmediate(resolve)));
+      await (rest > 0 ? clock.rest(rest, this.halting.signal) : new Promise((resolve) => setImmediate(resolve)));
     }
   }
 }
