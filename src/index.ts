@@ -1,7 +1,8 @@
 export { DistributedCache, type WriteOptions, type SyncWriteOptions } from './cache.js';
 export { migrate, migrationConfig, type MigrateOptions, type MigrateResult } from './migrations/migrate.js';
 export { DistcacheMigrationSource } from './migrations/source.js';
-export { resolveOptions, DEFAULTS, type DistributedCacheOptions, type ResolvedOptions, type HealthThresholds } from './options.js';
+export { DEFAULTS, type DistributedCacheOptions, type ResolvedOptions, type HealthThresholds } from './options.js';
+export { resolveOptions } from './options/resolve.js';
 export type { ServerRole, RoleOption } from './cluster/roles.js';
 export type { ServerInfo } from './cluster/server-table.js';
 export type { HealthReport, LastError, ErrorSource } from './cluster/health.js';

@@ -1,11 +1,12 @@
 import { describeError, errors, fromDatabaseError } from '../errors.js';
 import type { ColdBootReason, SyncResultEvent, TypedEmitter } from '../events.js';
-import { instructionWeight, type Instruction } from '../instructions/types.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, StoredInstructionRow } from '../store/store.js';
 import type { Applier } from './applier.js';
-import { backoffDelay } from './backoff.js';
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { ApplyBuffer, MAX_BUFFERED_WEIGHT } from './apply-buffer.js';
+import { systemClock, type Clock } from './clock.js';
+import { PollLoop } from './poll-loop.js';
+import { StoredCursor } from './stored-cursor.js';
 import { settleWithin } from './timeout.js';
 import type { InstrumentationHooks } from '../instrumentation.js';
 import type { OwnWrites } from '../write/own-writes.js';
@@ -37,27 +38,12 @@ export class Poller {
   private position: string | undefined;
   private current: Promise<SyncResult> | undefined;
   private next: Promise<SyncResult> | undefined;
-  private readonly clock: Clock;
-  /**
-   * The loop's one pending run: at any moment the loop holds either this timer or a poll in
-   * flight (`looping`), never both and never two timers. A wake-up moves the timer to "now", or,
-   * during a loop poll, sets `pollAgain`; it never adds a timer of its own.
-   */
-  private timer: TimerHandle | undefined;
-  private timerDue = Infinity;
-  private looping = false;
-  private pollAgain = false;
-  private running = false;
+  /** When the next poll runs: interval, backoff, wake-ups. */
+  private readonly loop: PollLoop;
+  /** When the position is written to the database. */
+  private readonly cursor: StoredCursor;
   /** After stop(): a poll still in flight sends no further query. */
   private closed = false;
-  private consecutiveFailures = 0;
-  /** When the stored cursor was last written; see save(). */
-  private lastSaved = 0;
-  /** The position moved since the cursor was last stored. */
-  private dirty = false;
-  /** Calls of the public sync(); a poll that starts after one stores the cursor at its end. */
-  private saveRequests = 0;
-  private saveRequestsServed = 0;
   lastSuccess: Date | null = null;
   lastError: { at: Date; message: string } | null = null;
   /** Whether `position` belongs to the database read; see history.ts. */
@@ -72,8 +58,10 @@ export class Poller {
     private readonly ownWrites: OwnWrites,
     private readonly settings: PollerSettings,
   ) {
-    this.clock = settings.clock ?? systemClock;
+    const clock = settings.clock ?? systemClock;
     this.history = new DatabaseHistory(store, logger, settings.identity);
+    this.loop = new PollLoop(() => this.shared(), events, logger, { ...settings, clock });
+    this.cursor = new StoredCursor(store, settings.identity, settings.syncInterval, () => this.open());
   }
 
   /** The last time this server found its cursor did not belong to the database it reads; for health(). */
@@ -86,7 +74,7 @@ export class Poller {
    * keeps going either way.
    */
   sync(): Promise<SyncResult> {
-    this.saveRequests += 1;
+    this.cursor.request();
     return this.shared();
   }
 
@@ -111,9 +99,8 @@ export class Poller {
 
   /** Starts the background loop; the first poll runs after `firstDelayMs`. */
   start(firstDelayMs = this.settings.syncInterval): void {
-    if (this.running || this.closed) return;
-    this.running = true;
-    this.arm(firstDelayMs);
+    if (this.closed) return;
+    this.loop.start(firstDelayMs);
   }
 
   /**
@@ -122,9 +109,7 @@ export class Poller {
    * further query: it rejects at its next one.
    */
   async stop(timeoutMs: number): Promise<void> {
-    this.running = false;
-    this.disarm();
-    this.pollAgain = false;
+    this.loop.halt();
     const inFlight = this.next ?? this.current;
     if (inFlight) await settleWithin(inFlight, timeoutMs);
     this.closed = true;
@@ -136,67 +121,18 @@ export class Poller {
    * to the next turn of the event loop), and any number during a loop poll makes one more after it.
    */
   wake(): void {
-    if (!this.running) return;
-    if (this.looping) {
-      this.pollAgain = true;
-      return;
-    }
-    if (this.timerDue > this.clock.now()) this.arm(0);
-  }
-
-  private arm(delayMs: number): void {
-    this.disarm();
-    if (!this.running) return;
-    this.timerDue = this.clock.now() + delayMs;
-    this.timer = this.clock.setTimer(() => {
-      this.timer = undefined;
-      this.timerDue = Infinity;
-      void this.tick();
-    }, delayMs);
-  }
-
-  private disarm(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
-    this.timerDue = Infinity;
-  }
-
-  private async tick(): Promise<void> {
-    if (!this.running) return;
-    this.looping = true;
-    this.pollAgain = false;
-    let delayMs = this.settings.syncInterval;
-    try {
-      await this.shared();
-      this.consecutiveFailures = 0;
-    } catch (err) {
-      if (!this.running) {
-        this.looping = false;
-        return;
-      }
-      this.consecutiveFailures += 1;
-      // Exponential backoff with jitter, capped, forever: the poller never gives up silently.
-      delayMs = backoffDelay(this.consecutiveFailures - 1, this.settings.syncInterval, this.settings.maxErrorBackoff);
-      const error = err instanceof Error ? err : new Error(String(err));
-      this.logger.warn({ err: describeError(error), consecutiveFailures: this.consecutiveFailures, retryInMs: delayMs }, 'cache sync failed; retrying');
-      this.events.emit('sync:error', { error, consecutiveFailures: this.consecutiveFailures, retryInMs: delayMs });
-    }
-    this.looping = false;
-    // A wake during the poll may stand for a commit the poll did not see: poll once more at once.
-    // Not after a failure: the backoff protects a database that is struggling.
-    const again = this.pollAgain && this.consecutiveFailures === 0;
-    this.pollAgain = false;
-    this.arm(again ? 0 : delayMs);
+    this.loop.wake();
   }
 
   /** Every query of a poll goes through here, so none is sent after stop() resolved. */
   private open(): void {
-    if (this.closed) throw new errors.StoppedError('this DistributedCache was stopped while the poll was running; the rest of the poll was not run');
+    if (this.closed)
+      throw new errors.StoppedError('this DistributedCache was stopped while the poll was running; the rest of the poll was not run');
   }
 
   private async pollOnce(): Promise<SyncResult> {
     const started = performance.now();
-    const saveWanted = this.saveRequests;
+    const saveWanted = this.cursor.requests;
     this.ownWrites.expire();
     try {
       const result = await this.hooks.sync({ identity: this.settings.identity }, () => this.poll(started, saveWanted));
@@ -304,7 +240,7 @@ export class Poller {
       await this.store.resetCursor(this.settings.identity, head, databaseIdentity);
       this.position = head;
       this.history.identity = databaseIdentity;
-      this.stored(saveWanted);
+      this.cursor.stored(saveWanted);
       return { position: head, coldBoot: null };
     }
     return { position: await this.coldBoot('no-cursor', null, saveWanted), coldBoot: 'no-cursor' };
@@ -323,13 +259,17 @@ export class Poller {
     await this.store.resetCursor(this.settings.identity, head, databaseIdentity);
     this.position = head;
     this.history.identity = databaseIdentity;
-    this.stored(saveWanted);
+    this.cursor.stored(saveWanted);
     this.events.emit('server:cold-boot', detail === undefined ? { reason, pendingInstructions } : { reason, pendingInstructions, detail });
     return head;
   }
 
   /** Decodes rows into the buffer; own rows are skipped. */
-  private async collect(rows: StoredInstructionRow[], buffer: ApplyBuffer, result: { rows: number; skippedOwn: number; malformed: number }): Promise<void> {
+  private async collect(
+    rows: StoredInstructionRow[],
+    buffer: ApplyBuffer,
+    result: { rows: number; skippedOwn: number; malformed: number },
+  ): Promise<void> {
     for (const row of rows) {
       result.rows += 1;
       // Only rows this instance applied at write time; see OwnWrites for why not all of its rows.
@@ -353,43 +293,15 @@ export class Poller {
     result.instructions += await this.applier.apply({ instructions, rowIds, source: 'remote' });
   }
 
-  /**
-   * Moves the position, and stores the cursor: at once for a poll that follows a public sync()
-   * call; otherwise at most once per syncInterval while rows keep coming (a wake-up per commit
-   * would otherwise cost every server a cursor write per commit, half the fleet's queries), and
-   * every few intervals when idle, so `last_synced` shows the server alive. The stored cursor thus
-   * trails the applied position by at most about one interval; a crash in between applies those
-   * rows again, which at-least-once allows. stop() stores it one last time (flushCursor).
-   */
+  /** Moves the position, and stores the cursor when due (see StoredCursor.save). */
   private async save(position: string, read: boolean, saveWanted: number): Promise<void> {
     this.position = position;
-    if (read) this.dirty = true;
-    const sinceSaved = Date.now() - this.lastSaved;
-    const due = this.dirty
-      ? saveWanted > this.saveRequestsServed || sinceSaved >= this.settings.syncInterval
-      : sinceSaved > Math.max(10_000, this.settings.syncInterval * 10);
-    if (!due) {
-      // Nothing moved: what a sync() caller asked for is already stored.
-      if (!this.dirty) this.saveRequestsServed = Math.max(this.saveRequestsServed, saveWanted);
-      return;
-    }
-    this.open();
-    await this.store.saveCursor(this.settings.identity, position);
-    this.stored(saveWanted);
-  }
-
-  /** The stored cursor now holds `this.position`, as of a poll that began after `saveWanted` requests. */
-  private stored(saveWanted: number): void {
-    this.lastSaved = Date.now();
-    this.dirty = false;
-    this.saveRequestsServed = Math.max(this.saveRequestsServed, saveWanted);
+    await this.cursor.save(position, read, saveWanted);
   }
 
   /** Stores the cursor if the position moved since it was last stored; for stop(). */
   async flushCursor(): Promise<void> {
-    if (!this.dirty || this.position === undefined) return;
-    await this.store.saveCursor(this.settings.identity, this.position);
-    this.stored(this.saveRequestsServed);
+    await this.cursor.flush(this.position);
   }
 
   private finish(result: Omit<SyncResult, 'position' | 'durationMs'>, started: number, position: string): SyncResult {
@@ -399,31 +311,5 @@ export class Poller {
   /** The position this instance has applied up to, if known. */
   get appliedPosition(): string | undefined {
     return this.position;
-  }
-}
-
-/** Past this many buffered instructions (by weight) a catch-up applies what it has before reading on. */
-const MAX_BUFFERED_WEIGHT = 20_000;
-
-/** Decoded instructions waiting to be applied, with the row each came from. */
-class ApplyBuffer {
-  instructions: Instruction[] = [];
-  rowIds: number[] = [];
-  weight = 0;
-
-  add(decoded: Instruction[], rowId: number): void {
-    for (const instruction of decoded) {
-      this.instructions.push(instruction);
-      this.rowIds.push(rowId);
-      this.weight += instructionWeight(instruction);
-    }
-  }
-
-  take(): { instructions: Instruction[]; rowIds: number[] } {
-    const taken = { instructions: this.instructions, rowIds: this.rowIds };
-    this.instructions = [];
-    this.rowIds = [];
-    this.weight = 0;
-    return taken;
   }
 }

@@ -74,7 +74,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: 'prune-newest-postgres',
     invariant: 'a prune never deletes the newest row (PostgreSQL)',
-    file: 'src/dialects/postgres/store.ts',
+    file: 'src/dialects/postgres/sql/prune.ts',
     search: 'and i.id < (select max(m.id) from ?? m where m.cluster = ?)',
     replace: 'and i.id <= (select max(m.id) from ?? m where m.cluster = ?)',
     tests: { files: STORE.slice(1, 2), pattern: 'prune' },

@@ -1,0 +1,126 @@
+import { hostname } from 'node:os';
+import type { ErrorRecord } from '../cluster/health.js';
+import { Heartbeat } from '../cluster/heartbeat.js';
+import { Membership } from '../cluster/membership.js';
+import { packageVersion } from '../cluster/version.js';
+import { errors } from '../errors.js';
+import type { TypedEmitter } from '../events.js';
+import type { InstrumentationHooks } from '../instrumentation.js';
+import { resolveTables } from '../migrations/migrate.js';
+import type { ResolvedOptions } from '../options.js';
+import type { RefresherRegistry } from '../refreshers/registry.js';
+import type { RegionSet } from '../regions/region-set.js';
+import { dialectFor } from '../dialects/dialect.js';
+import type { InstructionStore } from '../store/store.js';
+import { Applier } from '../sync/applier.js';
+import { Poller } from '../sync/poller.js';
+import { Pruner } from '../sync/pruner.js';
+import type { OwnWrites } from '../write/own-writes.js';
+import { Writer } from '../write/writer.js';
+import type { WakeSource, WakeSourceConfig } from '../wake/wake-source.js';
+
+/** The working parts of one DistributedCache, each made once from the resolved options. */
+export interface CacheParts {
+  readonly store: InstructionStore;
+  /** LISTEN/NOTIFY or a WAL watch; undefined where the dialect has none or `notify: false`. */
+  readonly wake: WakeSource | undefined;
+  readonly applier: Applier;
+  readonly writer: Writer;
+  readonly poller: Poller;
+  readonly pruner: Pruner;
+  readonly membership: Membership;
+  readonly heartbeat: Heartbeat;
+}
+
+/** What the cache itself holds and its parts share. */
+export interface CacheShared {
+  readonly instanceId: string;
+  readonly events: TypedEmitter;
+  readonly registry: RefresherRegistry;
+  readonly hooks: InstrumentationHooks;
+  readonly ownWrites: OwnWrites;
+  readonly errorRecord: ErrorRecord;
+  readonly regionSet: RegionSet;
+}
+
+/**
+ * Makes the parts and wires them to one another: the store of the knex's dialect, the applier
+ * and writer over it, the poller, pruner, wake-up, membership and heartbeat. Nothing starts here.
+ */
+export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
+  const { instanceId, events, registry, hooks, ownWrites, errorRecord, regionSet } = shared;
+  const tables = resolveTables(o.tablePrefix);
+  const dialect = dialectFor(o.knex);
+  if (o.notifyConnection !== undefined && dialect.name !== 'postgres') {
+    // A listener connection would be silently unused: only PostgreSQL's wake-up has one.
+    throw new errors.InvalidOptionError(`notify: a connection is for PostgreSQL's listener; on ${dialect.name} use true or false`);
+  }
+  const store = dialect.createStore({
+    knex: o.knex,
+    tables,
+    cluster: o.cluster,
+    queryTimeout: o.queryTimeout,
+    preparedStatements: o.preparedStatements,
+    logger: o.logger,
+  });
+  const applier = new Applier(registry, store, events, o.logger, hooks, {
+    identity: o.serverIdentity,
+    refresherTimeout: o.refresherTimeout,
+    refresherRetries: o.refresherRetries,
+    retryDelay: o.retryDelay,
+  });
+  const writer = new Writer(store, applier, events, o.logger, hooks, ownWrites, {
+    identity: o.serverIdentity,
+    instanceId,
+    maxInstructionsPerRow: o.maxInstructionsPerRow,
+    // Tells the other processes after every committed write; `wake` is set below.
+    onCommitted: () => wake?.notifyCommitted(),
+    refresherTimeout: o.refresherTimeout,
+  });
+  const poller = new Poller(store, applier, events, o.logger, hooks, ownWrites, {
+    identity: o.serverIdentity,
+    instanceId,
+    syncInterval: o.syncInterval,
+    pageSize: o.pageSize,
+    maxPendingInstructions: o.maxPendingInstructions,
+    startFromHead: o.startFromHead,
+    maxErrorBackoff: o.maxErrorBackoff,
+    // Regions empty on every cold boot, also when the application handles it itself.
+    onColdBoot: o.onColdBoot ? (context) => (regionSet.invalidateAll(), o.onColdBoot!(context)) : undefined,
+  });
+  const pruner = new Pruner(store, events, o.logger, {
+    retention: o.retention,
+    maxRetention: o.maxRetention,
+    chunkSize: o.pruneChunkSize,
+    dutyCycle: o.pruneDutyCycle,
+  });
+  const wake: WakeSource | undefined = o.notify
+    ? dialect.createWakeSource?.({
+        knex: o.knex,
+        tables,
+        cluster: o.cluster,
+        logger: o.logger,
+        queryTimeout: o.queryTimeout,
+        connection: o.notifyConnection as WakeSourceConfig['connection'],
+        onError: (error, retryInMs) => events.emit('wake:error', { error, retryInMs }),
+      })
+    : undefined;
+  const membership = new Membership({ knex: o.knex, tables, cluster: o.cluster, store }, events, o.logger, {
+    registration: { identity: o.serverIdentity, instanceId, host: hostname(), pid: process.pid, packageVersion: packageVersion() },
+    role: o.role,
+    staleServerTimeout: o.staleServerTimeout,
+    leaseDuration: o.leaseDuration,
+    forgetServersAfter: o.forgetServersAfter,
+    lastError: () => {
+      const last = errorRecord.latestWith(poller.lastError);
+      return last ? `${last.at.toISOString()} ${last.source}: ${last.message}`.slice(0, 2000) : null;
+    },
+    refresherIds: () => registry.all().map((r) => r.id),
+    regions: () => regionSet.stats(),
+  });
+  const heartbeat = new Heartbeat(() => membership.beat(), events, o.logger, o.heartbeatInterval);
+  events.on('heartbeat:error', ({ error }) => errorRecord.record('heartbeat', error));
+  events.on('prune:error', ({ error }) => errorRecord.record('prune', error));
+  events.on('write:error', ({ error }) => errorRecord.record('write', error));
+  return { store, wake, applier, writer, poller, pruner, membership, heartbeat };
+}

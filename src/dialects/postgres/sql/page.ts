@@ -1,0 +1,84 @@
+/**
+ * The SQL of PostgreSQL's hot read, readPage, kept apart from the store as graphile-worker keeps
+ * its hot queries: what a reviewer of the cursor's exactness needs is on this page. See the
+ * cursor's explanation on PostgresStore.
+ */
+import { toBool } from '../../../store/base-store.js';
+
+/** What a page reads of each row: every column the poller uses, and txid for the next page's token. */
+export const PAGE_COLUMNS = 'i.id, i.utc_stamp, i.json_instruction, i.originated, i.origin_instance, i.instruction_count, i.txid';
+
+/**
+ * The page statement of readPage for one page size (the store prepares it once per size, see prepared.ts).
+ *
+ * A window is the rows `from` ($1) does not cover but its target snapshot does. The first page
+ * takes the target from `pg_current_snapshot()` in the same statement: that is the statement's
+ * own snapshot, so the target covers exactly the committed rows the statement can see. Later
+ * pages pass the target back ($2, from the token) and continue after the last (txid, id) ($3,
+ * $4); every row the target covers is committed, so later statements still see it (unless
+ * pruned, which marks the cursor). Only the last page returns the target as a position, so a
+ * cursor never passes a row that a later page of the same window would still deliver.
+ *
+ * The limit is written into the text rather than bound: a prepared statement may be planned
+ * generically, and a bound LIMIT would then be planned for a guessed row count.
+ *
+ * `instruction` and `cursor` are the quoted table names.
+ */
+export function pageSql(instruction: string, cursor: string, limit: number): string {
+  const n = Math.trunc(limit);
+  return `
+      with w as materialized (
+        -- lo_txid/lo_id: the range half's one lower bound, as a single row comparison, so its index
+        -- scan starts exactly there (with a second, separate bound on txid, btree may start from
+        -- the weaker one and walk the whole table).
+        select b.*, greatest(b.after_txid, pg_snapshot_xmax(b.since)) as lo_txid,
+          case when b.after_txid >= pg_snapshot_xmax(b.since) then b.after_id else -1 end as lo_id
+        from (select $1::pg_snapshot as since, coalesce($2::pg_snapshot, pg_current_snapshot()) as target,
+          pg_current_snapshot() as now, $3::xid8 as after_txid, $4::bigint as after_id) b
+      )
+      select w.target::text as target,
+        (select c.cold_boot_requested from ${cursor} c where c.cluster = $5 and c.server_identity = $6) as cbr,
+        -- The history checks (see historyOf): all from memory but one index probe that finds nothing.
+        pg_snapshot_xmax(w.since) > pg_snapshot_xmax(w.now) as ahead,
+        exists (select 1 from ${instruction} f where f.cluster = $5 and f.txid >= pg_snapshot_xmax(w.now)) as foreign_rows,
+        -- The timeline as the WAL file name's hex prefix: it changes exactly when TIMELINE_SQL does, without the casts.
+        pg_postmaster_start_time()::text || '/' ||
+          coalesce(substr(pg_walfile_name(case when pg_is_in_recovery() then null else pg_current_wal_lsn() end), 1, 8), 'standby')
+          as epoch,
+        p.*
+      from w
+      left join lateral (
+        -- Each half is ordered and limited on its own, so a page reads at most 2 × limit index
+        -- entries however long the window: catching up on a large backlog stays linear.
+        select u.* from (
+          (select ${PAGE_COLUMNS} from ${instruction} i
+            where i.cluster = $5 and (i.txid, i.id) > (w.lo_txid, w.lo_id) and i.txid < pg_snapshot_xmax(w.target)
+              and pg_visible_in_snapshot(i.txid, w.target)
+            order by i.txid, i.id limit ${n})
+          union all
+          -- In-progress xids of the old snapshot, one index lookup each (see uncoveredSql).
+          (select i.* from (select pg_snapshot_xip(w.since) as txid) x
+            cross join lateral (
+              select ${PAGE_COLUMNS} from ${instruction} i
+              where i.cluster = $5 and i.txid = x.txid
+                and (i.txid, i.id) > (w.after_txid, w.after_id) and pg_visible_in_snapshot(i.txid, w.target)
+              order by i.id limit ${n}) i
+            order by i.txid, i.id limit ${n})
+        ) u
+        order by u.txid, u.id
+        limit ${n}
+      ) p on true
+      order by p.txid, p.id`;
+}
+
+/** Why position `from` cannot belong to this database's history, from the page statement's checks; null when it can. */
+export function historyOf(from: string, head: Record<string, unknown>): string | null {
+  if (toBool(head.ahead)) {
+    return (
+      `the position ${from} is ahead of the database's transaction counter: ` +
+      'the database was replaced or restored (a dump, a failover, a PITR)'
+    );
+  }
+  if (toBool(head.foreign_rows)) return 'the log holds rows written in another transaction history (a dump restored from a busier cluster)';
+  return null;
+}

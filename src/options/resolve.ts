@@ -1,0 +1,120 @@
+import type { Knex } from 'knex';
+import { hostname } from 'node:os';
+import cron from 'node-cron';
+import { SERVER_IDENTITY_PATTERN, validateCluster, validateTablePrefix } from '../identifiers.js';
+import { defaultLogger } from '../logger.js';
+import {
+  DEFAULTS,
+  HEALTH_OPTION_NAMES,
+  OPTION_NAMES,
+  type DistributedCacheOptions,
+  type HealthThresholds,
+  type ResolvedOptions,
+} from '../options.js';
+import { duration, fraction, human, integer, invalid, MAX_TIMER_MS, STORED, validateBoolean, validateIdentity } from './checks.js';
+import { clusterTiming } from './cluster-timing.js';
+import { refuseUnknown } from './unknown-keys.js';
+
+/** Applies defaults, validates every option with a message that says what to fix, and freezes the result. */
+export function resolveOptions(options: DistributedCacheOptions): ResolvedOptions {
+  if (!options || typeof options !== 'object') invalid('options', 'pass an object such as { knex }');
+  refuseUnknown('', options, OPTION_NAMES);
+  const { knex } = options;
+  if (!knex || typeof knex !== 'function' || typeof (knex as Knex).transaction !== 'function') {
+    invalid('knex', 'a Knex instance is required, such as knex({ client: "pg", connection: process.env.DATABASE_URL })');
+  }
+  if (options.refreshers !== undefined && !Array.isArray(options.refreshers)) invalid('refreshers', 'must be an array of refreshers');
+  const tablePrefix = validateTablePrefix(options.tablePrefix ?? DEFAULTS.tablePrefix);
+  const pruneSchedule = options.pruneSchedule ?? DEFAULTS.pruneSchedule;
+  if (pruneSchedule !== false && (typeof pruneSchedule !== 'string' || !cron.validate(pruneSchedule))) {
+    invalid(
+      'pruneSchedule',
+      `${JSON.stringify(pruneSchedule)} is not a valid node-cron expression; for every minute use '* * * * *', or false to disable`,
+    );
+  }
+  if (options.onColdBoot !== undefined && typeof options.onColdBoot !== 'function') invalid('onColdBoot', 'must be a function');
+  const logger = options.logger ?? defaultLogger;
+  for (const level of ['debug', 'info', 'warn', 'error'] as const) {
+    if (typeof logger[level] !== 'function') invalid('logger', `must have a ${level}() method (a pino logger works)`);
+  }
+  const syncInterval = duration('syncInterval', options.syncInterval, DEFAULTS.syncInterval, 10);
+  const retention = duration('retention', options.retention, DEFAULTS.retention, 1000, STORED);
+  const maxPendingInstructions = integer('maxPendingInstructions', options.maxPendingInstructions, DEFAULTS.maxPendingInstructions, 1);
+  return Object.freeze({
+    knex,
+    refreshers: Object.freeze([...(options.refreshers ?? [])]),
+    serverIdentity: validateIdentity('serverIdentity', options.serverIdentity ?? defaultIdentity(), SERVER_IDENTITY_PATTERN, 'web-1'),
+    cluster: validateCluster(options.cluster ?? DEFAULTS.cluster),
+    ...clusterTiming(options, retention),
+    health: healthThresholds(options.health, syncInterval, maxPendingInstructions),
+    tablePrefix,
+    ...notifyOption(options.notify),
+    preparedStatements: options.preparedStatements === undefined ? true : validateBoolean('preparedStatements', options.preparedStatements),
+    syncInterval,
+    pageSize: integer('pageSize', options.pageSize, DEFAULTS.pageSize, 1, 100_000),
+    maxPendingInstructions,
+    startFromHead: Boolean(options.startFromHead ?? DEFAULTS.startFromHead),
+    onColdBoot: options.onColdBoot,
+    retention,
+    pruneSchedule,
+    pruneChunkSize: integer('pruneChunkSize', options.pruneChunkSize, DEFAULTS.pruneChunkSize, 1, 100_000),
+    pruneDutyCycle: fraction('pruneDutyCycle', options.pruneDutyCycle, DEFAULTS.pruneDutyCycle),
+    queryTimeout: duration('queryTimeout', options.queryTimeout, DEFAULTS.queryTimeout, 100),
+    refresherTimeout: duration('refresherTimeout', options.refresherTimeout, DEFAULTS.refresherTimeout, 1),
+    refresherRetries: integer('refresherRetries', options.refresherRetries, DEFAULTS.refresherRetries, 0, 100),
+    retryDelay: retryDelay(options),
+    maxErrorBackoff: duration('maxErrorBackoff', options.maxErrorBackoff, 2 * syncInterval, 10),
+    maxInstructionsPerRow: integer('maxInstructionsPerRow', options.maxInstructionsPerRow, DEFAULTS.maxInstructionsPerRow, 1, 100_000),
+    stopTimeout: duration('stopTimeout', options.stopTimeout, DEFAULTS.stopTimeout),
+    logger,
+  });
+}
+
+function notifyOption(value: DistributedCacheOptions['notify']): Pick<ResolvedOptions, 'notify' | 'notifyConnection'> {
+  if (value === undefined || typeof value === 'boolean') return { notify: value ?? true, notifyConnection: undefined };
+  if (typeof value === 'string') {
+    if (!/^postgres(ql)?:\/\//.test(value)) {
+      invalid('notify', "a connection URL must start with postgres:// (for example 'postgres://app@db-primary:5432/app')");
+    }
+    return { notify: true, notifyConnection: value };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    invalid('notify', "must be true, false, a postgres:// URL or pg connection settings such as { host: 'db-primary', port: 5432 }");
+  }
+  return { notify: true, notifyConnection: Object.freeze({ ...value }) };
+}
+
+/** The first retry delay; it doubles on each retry, so the last one must fit in a timer too. */
+function retryDelay(options: DistributedCacheOptions): number {
+  const delay = duration('retryDelay', options.retryDelay, DEFAULTS.retryDelay);
+  const retries = integer('refresherRetries', options.refresherRetries, DEFAULTS.refresherRetries, 0, 100);
+  if (retries > 0 && delay * 2 ** (retries - 1) > MAX_TIMER_MS) {
+    invalid(
+      'retryDelay',
+      `${human(delay)} doubled for each of ${retries} refresherRetries waits ${human(delay * 2 ** (retries - 1))} before the last retry, ` +
+        `longer than a timer can wait (about 24.8 days); lower retryDelay or refresherRetries`,
+    );
+  }
+  return delay;
+}
+
+function healthThresholds(health: HealthThresholds | undefined, syncInterval: number, maxPendingInstructions: number) {
+  if (health !== undefined && (health === null || typeof health !== 'object'))
+    invalid('health', "pass an object such as { maxLag: '1m', maxPending: 1000, maxSyncAge: '1m' }");
+  if (health) refuseUnknown('health', health, HEALTH_OPTION_NAMES);
+  // A slow poll interval must not look unhealthy by default.
+  const floor = 3 * syncInterval;
+  return Object.freeze({
+    maxLag: duration('health.maxLag', health?.maxLag, Math.max(DEFAULTS.health.maxLag, floor), 0, STORED),
+    maxPending: integer('health.maxPending', health?.maxPending, maxPendingInstructions, 0),
+    maxSyncAge: duration('health.maxSyncAge', health?.maxSyncAge, Math.max(DEFAULTS.health.maxSyncAge, floor), 1, STORED),
+  });
+}
+
+/** Host names can hold characters our pattern refuses; keep the safe part. */
+function defaultIdentity(): string {
+  const safe = hostname()
+    .replace(/[^A-Za-z0-9._:@/-]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '');
+  return (safe || 'server').slice(0, 128);
+}
