@@ -24,6 +24,8 @@ checkLeaksAfterEach();
 const skip = pgbouncerAvailability() || (await availability('postgres'));
 const TX_PORT = 6441;
 const SESSION_PORT = 6442;
+/** A pooler of the listener's own, whose mode a test changes. */
+const FIXED_PORT = 6443;
 
 interface Logged {
   level: string;
@@ -190,6 +192,37 @@ describe('behind PgBouncer', { skip }, () => {
     await cache.refresh('product', [1]);
     await cache.stop();
     assertClean(await tx.sessionStates(), 'a listener whose probe failed');
+  });
+
+  test('a failed probe is retried: once the listener reaches a session-mode pool the wake-up comes back on and health() clears', async (t) => {
+    // The notify connection goes through a pooler of its own on 6443: transaction mode first (the
+    // probe fails), then the operator fixes the pooler (session mode on the same port). The
+    // listener must find out by itself, after reconnecting, and say so.
+    let notifyPooler = await PgBouncer.start({ port: FIXED_PORT, mode: 'transaction', poolSize: 3 });
+    t.after(() => notifyPooler.stop());
+    const knex = pooled(tx);
+    const prefix = await migrated(knex);
+    const logged: Logged[] = [];
+    const seen = recorder();
+    const reader = cacheOn(knex, prefix, { serverIdentity: 'reprobe', refreshers: [seen], notify: notifyPooler.url(), logger: capturingLogger(logged) });
+    t.after(() => reader.stop());
+    await reader.start();
+    await waitFor(async () => (await reader.health()).wakeUp === 'off', { timeout: 5_000 });
+    assert.match((await reader.health()).warnings.join('; '), /wake-up is off/);
+
+    await notifyPooler.stop();
+    notifyPooler = await PgBouncer.start({ port: FIXED_PORT, mode: 'session', poolSize: 3 });
+    await waitFor(async () => (await reader.health()).wakeUp === 'on', { timeout: 20_000, describe: () => 'the wake-up to come back on' });
+    const health = await reader.health();
+    assert.deepEqual(health.warnings, [], 'the warning is cleared once a probe is heard');
+    assert.equal(logged.filter((l) => l.level === 'warn' && /wake-up is off/.test(l.msg)).length, 1, 'warned once, not per re-probe');
+    assert.ok(logged.some((l) => l.level === 'info' && /wake-up is on again/.test(l.msg)));
+    // And it wakes for real: a write through the pool reaches the reader long before its 60 s poll.
+    const writer = cacheOn(pooled(tx), prefix, { serverIdentity: 'reprobe-w', refreshers: [recorder()], notify: PG_URL });
+    await writer.start();
+    t.after(() => writer.stop());
+    await writer.refresh('product', [42]);
+    await waitFor(() => seen.refreshedIds().includes(42), { timeout: 10_000 });
   });
 
   test('own NOTIFYs are told apart by their payload, not the backend pid the pooler chose', async (t) => {

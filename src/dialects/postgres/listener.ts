@@ -23,7 +23,8 @@ export interface Subscription {
  * - connecting: not listening yet, or reconnecting;
  * - on: listening, and a NOTIFY sent through the pool was heard back;
  * - off: the probe's NOTIFY was not heard, so LISTEN does not work on this connection (a
- *   transaction-mode pooler); the listener gave up its connection and only polling delivers.
+ *   transaction-mode pooler, or a NOTIFY slower than the probe's wait); the listener gave up its
+ *   connection, only polling delivers, and it probes again now and then until a probe is heard.
  */
 export type WakeUpState = 'connecting' | 'on' | 'off';
 
@@ -40,6 +41,10 @@ export interface ListenerSettings {
   probeTimeout?: number;
   /** Said in the warning and in health() when the probe fails: how to give the listener a working session. */
   probeAdvice?: string;
+  /** First wait before probing again after a failed probe; doubles per failed probe. @default 1000 */
+  reprobeBase?: number;
+  /** Longest wait between probes while the wake-up is off. @default 60000 */
+  reprobeMax?: number;
 }
 
 export interface ListenerStats {
@@ -101,6 +106,8 @@ export class PgListener {
   private readonly reconnectBase: number;
   private readonly reconnectMax: number;
   private readonly livenessInterval: number;
+  private readonly reprobeBase: number;
+  private readonly reprobeMax: number;
 
   constructor(
     private readonly connection: ListenerConnection,
@@ -109,6 +116,8 @@ export class PgListener {
     this.reconnectBase = settings.reconnectBase ?? 100;
     this.reconnectMax = settings.reconnectMax ?? 10_000;
     this.livenessInterval = settings.livenessInterval ?? 30_000;
+    this.reprobeBase = settings.reprobeBase ?? 1_000;
+    this.reprobeMax = settings.reprobeMax ?? 60_000;
   }
 
   get wakeUp(): WakeUpState {
@@ -135,11 +144,12 @@ export class PgListener {
     let set = this.subscriptions.get(subscription.channel);
     if (!set) this.subscriptions.set(subscription.channel, (set = new Set()));
     set.add(subscription);
-    // The probe showed LISTEN cannot work here; this process polls (see giveUp).
-    if (this.state === 'off') return Promise.resolve();
     subscription.pendingWake = true;
-    const settled = new Promise<void>((resolve) => (subscription.settle = resolve));
     this.loop ??= this.run();
+    // The last probe showed LISTEN does not work here; this process polls until a later probe is
+    // heard, and then every subscriber is woken (see connectAndListen).
+    if (this.state === 'off') return Promise.resolve();
+    const settled = new Promise<void>((resolve) => (subscription.settle = resolve));
     // Already connected: LISTEN (if this channel is new), then wake it, as on a reconnect.
     if (this.client) void this.reconcile().then(() => this.wakePending(), () => undefined);
     return settled;
@@ -210,9 +220,20 @@ export class PgListener {
   /** Connect, LISTEN, wake, wait for the connection to end; again after a backoff; until closed. */
   private async run(): Promise<void> {
     let attempt = 0;
+    let probesFailed = 0;
     while (!this.closed) {
       const life = await this.connectAndListen();
-      if (this.closed || this.state === 'off') break;
+      if (this.closed) break;
+      if (this.state === 'off') {
+        // A failed probe is no verdict for good: the operator may fix the pooler, a slow NOTIFY
+        // may be quick next time. Probe again, slowly (each one costs a connection and a
+        // NOTIFY), with the shared jittered backoff so a fleet does not probe in step.
+        const retryInMs = backoffDelay(probesFailed++, this.reprobeBase, this.reprobeMax);
+        this.settings.logger.debug({ err: describeError(life.error), retryInMs }, 'distcache wake-up is off; probing again later');
+        await this.pause(retryInMs);
+        continue;
+      }
+      probesFailed = 0;
       this.stats.failures += 1;
       // A connection that listened for a while starts the backoff over; one that dies at once
       // (a pooler that closes it, a flapping server) keeps backing off.
@@ -254,6 +275,7 @@ export class PgListener {
         await this.giveUp(client);
         return { error: new Error('the wake-up probe was not heard'), listenedMs: 0 };
       }
+      if (this.state === 'off') this.settings.logger.info({ pid: this.backendPid }, 'distcache: the wake-up is on again: the probe NOTIFY was heard');
       this.state = 'on';
       listeningSince = Date.now();
       this.stats.connects += 1;
@@ -303,9 +325,12 @@ export class PgListener {
 
   /** The probe failed: LISTEN cannot work on this connection. Undo it, say so once, poll only. */
   private async giveUp(client: pg.Client): Promise<void> {
+    // Warned once per stretch off, not at every probe that fails again.
+    if (this.state !== 'off') {
+      this.offReason = probeFailedReason(this.settings.probeTimeout ?? 1000, this.settings.probeAdvice);
+      this.settings.logger.warn({ channels: [...this.listened] }, `distcache: ${this.offReason}`);
+    }
     this.state = 'off';
-    this.offReason = probeFailedReason(this.settings.probeTimeout ?? 1000, this.settings.probeAdvice);
-    this.settings.logger.warn({ channels: [...this.listened] }, `distcache: ${this.offReason}`);
     const unlisten = (channel: string) => this.backendPidAfter(client, `unlisten ${escapeIdentifier(channel)}`);
     await unlistenWhereListened(this.listenedOn, unlisten, this.settings.logger).catch(() => undefined);
     this.listenedOn.clear();

@@ -14,7 +14,7 @@ export function openListenerCount(): number {
   return listeners.size;
 }
 
-export type PostgresWakeOptions = Partial<Pick<ListenerSettings, 'reconnectBase' | 'reconnectMax' | 'livenessInterval' | 'probeTimeout'>>;
+export type PostgresWakeOptions = Partial<Pick<ListenerSettings, 'reconnectBase' | 'reconnectMax' | 'livenessInterval' | 'probeTimeout' | 'reprobeBase' | 'reprobeMax'>>;
 
 const ADVICE_POOLED =
   "Fix: give the listener its own session with the notify option, e.g. notify: 'postgres://user@db-host:5432/app' " +
@@ -29,7 +29,8 @@ const ADVICE_OWN = 'Fix: the notify connection must reach PostgreSQL itself or a
  * LISTEN cannot work through a pooler in transaction mode (PgBouncer `pool_mode = transaction`):
  * the session that ran it is handed to other clients after each transaction. So at every connect
  * the listener probes (a NOTIFY through knex's pool must come back), and turns the wake-up off,
- * saying so, when it does not. `connection` (the `notify` option's URL or settings) gives the
+ * saying so, when it does not; it keeps probing at a slow backoff and turns it back on, clearing
+ * health()'s warning, once a probe is heard. `connection` (the `notify` option's URL or settings) gives the
  * listener its own session straight to PostgreSQL while queries go through the pooler.
  */
 export class PostgresWakeSource implements WakeSource {
