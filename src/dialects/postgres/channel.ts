@@ -14,3 +14,13 @@ export function notifyChannel(tablePrefix: string, cluster: string): string {
   if (Buffer.byteLength(plain) <= MAX_CHANNEL_BYTES) return plain;
   return `distcache:${createHash('sha256').update(plain).digest('hex').slice(0, 40)}`;
 }
+
+/** A channel name quoted for LISTEN, UNLISTEN and NOTIFY, which take an identifier, not a parameter. */
+export function quoteChannel(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** A NOTIFY payload quoted as a literal: the plain statement runs in one round trip, unlike pg_notify($1, $2). */
+export function quotePayload(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}

@@ -4,7 +4,8 @@ import { notifyChannel } from './channel.js';
 import type { WakeSource, WakeSourceConfig } from '../../wake/wake-source.js';
 import { listenerConnection } from './listener-connection.js';
 import { boundQuery } from '../../store/bound-query.js';
-import { PgListener, type ListenerSettings, type ListenerStats, type Subscription } from './listener.js';
+import { PgListener, type ListenerSettings, type ListenerStats } from './listener.js';
+import type { Subscription } from './subscriptions.js';
 
 /** Every listener of this process, by connection settings. */
 const listeners = new SharedResources<PgListener>();
@@ -14,7 +15,9 @@ export function openListenerCount(): number {
   return listeners.size;
 }
 
-export type PostgresWakeOptions = Partial<Pick<ListenerSettings, 'reconnectBase' | 'reconnectMax' | 'livenessInterval' | 'probeTimeout' | 'reprobeBase' | 'reprobeMax'>>;
+export type PostgresWakeOptions = Partial<
+  Pick<ListenerSettings, 'reconnectBase' | 'reconnectMax' | 'livenessInterval' | 'probeTimeout' | 'reprobeBase' | 'reprobeMax'>
+>;
 
 const ADVICE_POOLED =
   "Fix: give the listener its own session with the notify option, e.g. notify: 'postgres://user@db-host:5432/app' " +
