@@ -186,13 +186,27 @@ for (const dialect of selectedDialects()) {
     assert.equal(await db.snapshot(), before, 'no read command changed any table');
 
     // And the database itself refuses a write on the connections read commands use.
-    const readOnly = knexFactory({ ...readOnlyConfig(knexConfigFromUrl(db.url), 5000), log: { warn() {}, error() {}, debug() {}, deprecate() {} } });
+    // One connection, so the session-state check below looks at the session the reads used.
+    const config = readOnlyConfig({ ...knexConfigFromUrl(db.url), pool: { min: 0, max: 1 } }, 5000);
+    const readOnly = knexFactory({ ...config, log: { warn() {}, error() {}, debug() {}, deprecate() {} } });
     try {
+      const row = { json_instruction: '{"v":1,"instructions":[]}', originated: 'test', instruction_count: 0 };
       assert.equal((await readOnly(`${db.prefix}cache_instruction`).count({ n: '*' }))[0]!.n == 2, true, 'it reads');
+      await assert.rejects(readOnly(`${db.prefix}cache_instruction`).insert(row), /read.?only|readonly/i);
+      // A transaction the caller opens is read-only too.
       await assert.rejects(
-        readOnly(`${db.prefix}cache_instruction`).insert({ json_instruction: '{"v":1,"instructions":[]}', originated: 'test', instruction_count: 0 }),
+        readOnly.transaction((trx) => trx(`${db.prefix}cache_instruction`).insert(row)),
         /read.?only|readonly/i,
       );
+      // Per transaction, never per session (issue 16): a pooler hands the session to the application next.
+      if (dialect === 'postgres') {
+        const { rows } = (await readOnly.raw('show default_transaction_read_only')) as { rows: Array<Record<string, string>> };
+        assert.equal(rows[0]!.default_transaction_read_only, 'off', 'the session default stays read-write');
+      }
+      if (dialect === 'mysql') {
+        const [rows] = (await readOnly.raw('select @@session.tx_read_only as v')) as [Array<{ v: number | string }>];
+        assert.equal(Number(rows[0]!.v), 0, 'the session default stays read-write');
+      }
     } finally {
       await readOnly.destroy();
     }

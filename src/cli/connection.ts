@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { knexConfigFromUrl, maskUrl, sqliteConfig } from '../connection.js';
 import { validateCluster, validateTablePrefix } from '../identifiers.js';
 import { UsageError } from './failure.js';
-import { readOnlyTransactions } from './read-only.js';
+import { readOnlyTransactions, type ReadOnlyDialect } from './read-only.js';
 
 /** Where each setting came from, for messages ("from DATABASE_URL"). */
 export type Source = '--db' | '--prefix' | '--cluster' | 'DISTCACHE_DATABASE_URL' | 'DATABASE_URL' | 'DISTCACHE_TABLE_PREFIX' | 'DISTCACHE_CLUSTER' | 'knexfile' | 'default';
@@ -187,19 +187,14 @@ type AfterCreate = (conn: unknown, done: (err: Error | null, conn: unknown) => v
 
 /**
  * A config whose every connection refuses to write, so read-only commands provably never write:
- * SQLite opens the file read-only; PostgreSQL runs each statement in a read-only transaction
- * (nothing stays on the session, which a pooler may hand to the application next); MySQL makes
- * every transaction of the session read-only. Another layer under the commands' own design, not instead of it.
+ * SQLite opens the file read-only; PostgreSQL and MySQL run each statement in a read-only
+ * transaction of its own (see read-only.ts: nothing stays on the session, which a pooler may hand
+ * to the application next). Another layer under the commands' own design, not instead of it.
  */
 export function readOnlyConfig(config: Knex.Config, timeoutMs: number): Knex.Config {
   const client = String(config.client);
   const pool = { ...(config.pool ?? {}) } as Record<string, unknown>;
   const original = pool.afterCreate as AfterCreate | undefined;
-  const after = (statement: string): AfterCreate => (conn, done) => {
-    const next = () => (conn as { query(sql: string, cb: (err: Error | null) => void): void }).query(statement, (err) => done(err, conn));
-    if (original) original(conn, (err) => (err ? done(err, conn) : next()));
-    else next();
-  };
   if (client === 'better-sqlite3') {
     const base = config.connection as { filename: string; options?: object };
     const connection = { ...base, options: { ...(base.options ?? {}), readonly: true } };
@@ -210,17 +205,20 @@ export function readOnlyConfig(config: Knex.Config, timeoutMs: number): Knex.Con
     }) as AfterCreate;
     return { ...config, connection, pool };
   }
-  if (['pg', 'postgres', 'postgresql'].includes(client)) {
-    // Per transaction, never per session: see read-only.ts.
+  const dialect: ReadOnlyDialect | undefined = ['pg', 'postgres', 'postgresql'].includes(client)
+    ? 'postgres'
+    : ['mysql2', 'mysql'].includes(client)
+      ? 'mysql'
+      : undefined;
+  if (dialect) {
     pool.afterCreate = ((conn: Parameters<typeof readOnlyTransactions>[0], done: (err: Error | null, conn: unknown) => void) => {
-      if (original) original(conn, (err) => (err ? done(err, conn) : (readOnlyTransactions(conn), done(null, conn))));
+      if (original) original(conn, (err) => (err ? done(err, conn) : (readOnlyTransactions(conn, dialect), done(null, conn))));
       else {
-        readOnlyTransactions(conn);
+        readOnlyTransactions(conn, dialect);
         done(null, conn);
       }
     }) as AfterCreate;
   }
-  if (['mysql2', 'mysql'].includes(client)) pool.afterCreate = after('SET SESSION TRANSACTION READ ONLY');
   return { ...config, pool };
 }
 

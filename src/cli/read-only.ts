@@ -1,51 +1,77 @@
-/** The query method of a pg.Client, as knex and the stores call it. */
-interface PgQueryable {
+/** The query method of a pg.Client or a mysql2 connection, as knex and the stores call it. */
+interface Queryable {
   query(config: unknown, ...rest: unknown[]): unknown;
 }
 
+export type ReadOnlyDialect = 'postgres' | 'mysql';
+
+type Done = (err: Error | null, ...results: unknown[]) => void;
+
 const BEGIN = /^\s*(begin|start\s+transaction)\b/i;
 const END = /^\s*(commit|end|rollback)\b(?!\s+to\b)/i;
+const PLAIN_BEGIN = /^\s*(begin(\s+work)?|start\s+transaction)\s*;?\s*$/i;
+const BEGIN_READ_ONLY: Record<ReadOnlyDialect, string> = { postgres: 'begin read only', mysql: 'start transaction read only' };
 
 /**
- * Makes every statement on a pg connection run in a read-only transaction of its own, so a
- * read-only CLI command provably never writes, without leaving anything on the session: the
- * session-wide `SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY` would stay on a server
- * session that a transaction-mode pooler (PgBouncer) then hands to the application, whose writes
- * fail with 25006. A statement outside a transaction runs as `begin read only`, the statement,
- * `commit`, each sent once the one before has answered (pg refuses to queue them); a failed
- * statement's `commit` ends in a rollback. A transaction the caller opens itself is made read-only.
+ * Makes every statement on a PostgreSQL or MySQL/MariaDB connection run in a read-only
+ * transaction of its own, so a read-only CLI command provably never writes, without leaving
+ * anything on the session. A session-wide read-only default would stay on a server session that a
+ * pooler (PgBouncer, ProxySQL) then hands to the application, whose writes fail (PostgreSQL
+ * 25006, MySQL 1792). A statement outside a transaction runs as a read-only begin, the statement,
+ * `commit`, each sent once the one before has answered (pg refuses to queue them); after a failed
+ * statement PostgreSQL answers that `commit` with a rollback, and MySQL has nothing to commit. A
+ * transaction the caller opens is made read-only.
  */
-export function readOnlyTransactions(connection: PgQueryable): void {
+export function readOnlyTransactions(connection: Queryable, dialect: ReadOnlyDialect): void {
   const query = connection.query.bind(connection) as (config: unknown, ...rest: unknown[]) => unknown;
   let inTransaction = false;
   connection.query = (config: unknown, ...rest: unknown[]) => {
-    const text = typeof config === 'string' ? config : typeof (config as { text?: unknown })?.text === 'string' ? (config as { text: string }).text : '';
+    const text = statementText(config);
     if (BEGIN.test(text)) {
       inTransaction = true;
-      const readOnly = /\bread\s+(only|write)\b/i.test(text) ? text : `${text.replace(/;\s*$/, '')} read only`;
-      return query(typeof config === 'string' ? readOnly : { ...(config as object), text: readOnly }, ...rest);
+      return query(withText(config, readOnlyBegin(text, dialect)), ...rest);
     }
     if (inTransaction) {
       if (END.test(text)) inTransaction = false;
       return query(config, ...rest);
     }
-    // A streamed query (a pg Submittable) reports through its own events; none is used here.
-    if (typeof (config as { submit?: unknown })?.submit === 'function') throw new Error('read-only CLI connections do not run streamed queries');
-    const callback = typeof rest[rest.length - 1] === 'function' ? (rest.pop() as (err: Error | null, result?: unknown) => void) : undefined;
-    const run = () =>
-      new Promise<unknown>((resolve, reject) => {
-        query('begin read only', (beginError: Error | null) => {
-          if (beginError) return reject(beginError);
-          query(config, ...rest, (err: Error | null, result: unknown) => {
-            // After a failed statement PostgreSQL answers this commit with a rollback.
-            query('commit', () => (err ? reject(err) : resolve(result)));
-          });
+    const callback = typeof rest[rest.length - 1] === 'function' ? (rest.pop() as Done) : undefined;
+    // A streamed query (a pg Submittable, or a mysql2 query without a callback) reports through
+    // its own events; none is used here.
+    const streamed = typeof (config as { submit?: unknown })?.submit === 'function' || (dialect === 'mysql' && !callback);
+    if (streamed) throw new Error('read-only CLI connections do not run streamed queries');
+    const run = (done: Done) =>
+      query(BEGIN_READ_ONLY[dialect], (beginError: Error | null) => {
+        if (beginError) return done(beginError);
+        query(config, ...rest, (err: Error | null, ...results: unknown[]) => {
+          query('commit', () => (err ? done(err) : done(null, ...results)));
         });
       });
     if (callback) {
-      run().then((result) => callback(null, result), (err: Error) => callback(err));
+      run(callback);
       return undefined;
     }
-    return run();
+    return new Promise((resolve, reject) => run((err, result) => (err ? reject(err) : resolve(result))));
   };
+}
+
+/** The caller's own BEGIN, read-only. */
+function readOnlyBegin(text: string, dialect: ReadOnlyDialect): string {
+  if (/\bread\s+(only|write)\b/i.test(text)) return text;
+  const bare = text.replace(/;\s*$/, '');
+  if (dialect === 'postgres') return `${bare} read only`;
+  // MySQL has no `begin read only`; its START TRANSACTION takes comma-separated characteristics.
+  return PLAIN_BEGIN.test(text) ? BEGIN_READ_ONLY.mysql : `${bare}, read only`;
+}
+
+/** pg takes `{ text }`, mysql2 `{ sql }`; both take a plain string. */
+function statementText(config: unknown): string {
+  if (typeof config === 'string') return config;
+  const { text, sql } = (config ?? {}) as { text?: unknown; sql?: unknown };
+  return typeof text === 'string' ? text : typeof sql === 'string' ? sql : '';
+}
+
+function withText(config: unknown, text: string): unknown {
+  if (typeof config === 'string') return text;
+  return typeof (config as { sql?: unknown }).sql === 'string' ? { ...(config as object), sql: text } : { ...(config as object), text };
 }
