@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import knexFactory from 'knex';
 import { COMMANDS } from '../src/cli/commands/index.js';
-import { availability, MYSQL_URL, PG_URL, sqliteFile } from './support/databases.js';
+import { MIGRATIONS } from '../src/migrations/list.js';
+import { migrationConfig, resolveTables } from '../src/migrations/migrate.js';
+import { availability, DATABASES, dropPrefixed, freshPrefix, MYSQL_URL, PG_URL, selectedDialects, sqliteConfig, sqliteFile } from './support/databases.js';
 import { cli, cliDatabase, cliJson } from './support/cli-run.js';
 import * as shape from './support/cli-shapes.js';
 import { recorder } from './support/recorder.js';
@@ -313,3 +315,33 @@ test('--timeout 2s against a database that accepts TCP and never answers: the er
     assertNoPassword(result);
   }
 });
+
+for (const dialect of selectedDialects()) {
+  test(`status on ${dialect} with a migration pending shows it pending and exits 0 (not E_NOT_MIGRATED)`, { skip: await availability(dialect) }, async (t) => {
+    // Migrated up to 003 only, as a database is between a package upgrade and `distcache migrate`.
+    const file = sqliteFile();
+    const config = dialect === 'sqlite' ? sqliteConfig(file) : DATABASES[dialect].config();
+    const url = dialect === 'sqlite' ? `sqlite://${file}` : DATABASES[dialect].url();
+    const knex = knexFactory(config);
+    const prefix = freshPrefix();
+    t.after(async () => {
+      await dropPrefixed(knex, prefix);
+      await knex.destroy();
+    });
+    const migrations = migrationConfig(knex, resolveTables(prefix));
+    for (const name of ['001_instruction_log', '002_cluster', '003_server_refreshers']) {
+      const [, ran] = (await knex.migrate.up(migrations)) as [number, string[]];
+      assert.deepEqual(ran, [name]);
+    }
+    const flags = ['--db', url, '--prefix', prefix];
+    const human = await cli(['status', ...flags]);
+    assert.equal(human.code, 0, human.stderr);
+    const pending = MIGRATIONS.map((m) => m.name).slice(3);
+    assert.ok(human.stdout.includes(`schema: ${pending.length} migration${pending.length === 1 ? '' : 's'} pending (${pending.join(', ')}): run \`distcache migrate\``), human.stdout);
+    const json = shape.shaped(shape.status, await cliJson(['status', ...flags]), 'status');
+    assert.deepEqual(json.schema.pending, pending);
+    // The cursor columns of 004 are missing, so the servers are not listed, and it says so.
+    assert.deepEqual(json.unreadable, ['servers']);
+    assert.match(human.stdout, /not shown until the pending migrations run: servers/);
+  });
+}

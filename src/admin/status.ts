@@ -1,3 +1,4 @@
+import { DistcacheError, fromDatabaseError } from '../errors.js';
 import { iso, type AdminContext } from './context.js';
 import type { PublisherView } from './lease.js';
 import { schemaState, type SchemaState } from './migrations.js';
@@ -29,6 +30,11 @@ export interface StatusReport {
   failures: { count: number };
   /** Whether the cursors belong to the database read now; see docs/operations.md. */
   history: HistoryView;
+  /**
+   * Sections shown empty because they need a pending migration's tables or columns ('servers',
+   * 'log', 'failures', 'history'); empty once the schema is current.
+   */
+  unreadable: string[];
 }
 
 export interface HistoryView {
@@ -43,12 +49,27 @@ export interface HistoryView {
 /** Everything an operator looks at first. Read-only. */
 export async function status(ctx: AdminContext, options: { retention: number }): Promise<StatusReport> {
   const schema = await schemaState(ctx);
+  const unreadable: string[] = [];
+  // Between a package upgrade and `distcache migrate`, status is what tells the operator that
+  // migrations are pending: a section that needs them is shown empty and named, not a failure of
+  // the whole report. With nothing migrated at all (a wrong --prefix) it fails as before.
+  const partial = schema.pending.length > 0 && schema.applied.length > 0;
+  const section = async <T>(name: string, read: () => Promise<T>, empty: () => T | Promise<T>): Promise<T> => {
+    try {
+      return await read();
+    } catch (err) {
+      if (!partial || !needsMigration(err)) throw err;
+      unreadable.push(name);
+      return empty();
+    }
+  };
+  const emptySummary = { rows: 0, instructions: 0, minId: null, maxId: null, oldest: null, newest: null, pastRetention: 0 };
   const [{ now, publisher, servers }, summary, failures, databaseIdentity, foreignRows] = await Promise.all([
-    listServers(ctx),
-    ctx.store.logSummary(options.retention),
-    ctx.store.countFailures(),
+    section('servers', () => listServers(ctx), async () => ({ now: await ctx.store.now(), publisher: null, servers: [] })),
+    section('log', () => ctx.store.logSummary(options.retention), () => emptySummary),
+    section('failures', () => ctx.store.countFailures(), () => 0),
     ctx.store.databaseIdentity(),
-    ctx.store.foreignRows(false),
+    section('history', () => ctx.store.foreignRows(false), () => 0),
   ]);
   const readElsewhere = (recorded: string | null | undefined) => databaseIdentity !== null && recorded != null && recorded !== databaseIdentity;
   const otherDatabase = servers.filter((s) => readElsewhere(s.cursor?.databaseIdentity));
@@ -72,5 +93,12 @@ export async function status(ctx: AdminContext, options: { retention: number }):
     },
     failures: { count: failures },
     history: { databaseIdentity, foreignRows, otherDatabase: otherDatabase.map((s) => s.identity) },
+    unreadable: unreadable.sort(),
   };
+}
+
+/** A table or column that a pending migration creates is missing (SQLite says 'no such column'). */
+function needsMigration(err: unknown): boolean {
+  const typed = fromDatabaseError(err);
+  return (typed instanceof DistcacheError && typed.code === 'E_NOT_MIGRATED') || /no such column/i.test(String((err as Error)?.message));
 }

@@ -91,6 +91,7 @@ export const status = z.strictObject({
   }),
   failures: z.strictObject({ count: z.number().int() }),
   history: z.strictObject({ databaseIdentity: z.string().nullable(), foreignRows: z.number().int(), otherDatabase: z.array(z.string()) }),
+  unreadable: z.array(z.enum(['servers', 'log', 'failures', 'history'])),
 });
 
 export const servers = z.strictObject({ cluster: z.string(), publisher: publisher.nullable(), servers: z.array(server) });

@@ -20,6 +20,7 @@ export const statusCommand: Command<{ retention: number }> = {
     }
     out.line(`cluster ${report.cluster} · prefix '${report.tablePrefix}' · ${report.dialect} ${settings.connection.display}`);
     if (report.schema.pending.length > 0) out.line(`schema: ${plural(report.schema.pending.length, 'migration')} pending (${report.schema.pending.join(', ')}): run \`distcache migrate\``);
+    if (report.unreadable.length > 0) out.line(`not shown until the pending migrations run: ${report.unreadable.join(', ')}`);
     const p = report.publisher;
     const now = Date.parse(report.now);
     out.line(
