@@ -60,6 +60,7 @@ for (const dialect of selectedDialects()) {
         ['payload', 2, 1, true],
       ],
     );
+    for (const s of sent) assert.match(s.originated, /^cli:[^@]+@.+$/, 'the CLI labels its rows cli:<user>@<host>');
 
     // pending lists exactly what web-1 then applies, in its order.
     const overview = shape.shaped(shape.pendingOverview, await cliJson(['pending', ...db.flags]), 'pending');

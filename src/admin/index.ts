@@ -11,5 +11,5 @@ export type { ResyncAllResult, ResyncResult } from './resync.js';
 export type { PrunePreview, PruneRange, PruneRules } from './prune.js';
 export type { FailuresReport, FailureView } from './failures.js';
 export type { SchemaState, MigrationPlan, MigrationStatement } from './migrations.js';
-export { cliOrigin } from '../cli/origin.js';
+export { operatorOrigin } from './origin.js';
 export { triggerMigrationFile, type TriggerPlan, type TriggerRequest } from './trigger.js';

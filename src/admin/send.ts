@@ -6,9 +6,9 @@ import { instructionRows } from '../write/rows.js';
 import { INSTRUCTION_KINDS, type CacheId, type Instruction, type InstructionKind, type JsonValue } from '../instructions/types.js';
 import type { AdminContext } from './context.js';
 import { AdminError } from './errors.js';
-import { cliOrigin } from '../cli/origin.js';
+import { operatorOrigin } from './origin.js';
 import { readPublishedRefreshers } from '../cluster/published-refreshers.js';
-import { closest } from '../cli/suggest.js';
+import { closest } from '../suggest.js';
 
 export interface SendRequest {
   kind: InstructionKind;
@@ -19,7 +19,7 @@ export interface SendRequest {
   payloads?: JsonValue[];
   /** Send even when no registered server publishes this refresher (or none publishes any). */
   force?: boolean;
-  /** The `originated` label. @default `cli:<user>@<host>` */
+  /** Who wrote it, shown by `tail` and `show`. @default `admin:<user>@<host>` (the CLI passes `cli:<user>@<host>`) */
   originated?: string;
   /** @default 1000, as servers write */
   maxInstructionsPerRow?: number;
@@ -39,13 +39,13 @@ export interface SendResult {
 
 /**
  * Writes one instruction by hand, as any server would (coalesced, packed, one transaction), but
- * from an origin marked as the CLI and with no origin instance, so every server applies it.
+ * from an operator's origin (`originated`) and with no origin instance, so every server applies it.
  * Refuses a refresher that no registered server of the cluster publishes, unless `force`.
  */
 export async function send(ctx: AdminContext, request: SendRequest): Promise<SendResult> {
   const instruction = buildInstruction(request);
   const verified = await checkRefresher(ctx, instruction.refresher, request.force === true);
-  const originated = request.originated ?? cliOrigin();
+  const originated = request.originated ?? operatorOrigin('admin');
   const { rows } = instructionRows([instruction], { originated, originInstance: null, maxInstructionsPerRow: request.maxInstructionsPerRow ?? DEFAULT_MAX_INSTRUCTIONS_PER_ROW });
   const rowIds = await ctx.store.insert(rows);
   return { originated, refresher: instruction.refresher, kind: instruction.kind, rowIds, instructions: rows.reduce((sum, r) => sum + r.instructionCount, 0), verified };

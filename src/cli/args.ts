@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { closest } from './suggest.js';
+import { closest } from '../suggest.js';
 import { parseDuration } from '../duration.js';
 import type { OptionSpecs, OptionValues } from './command.js';
 import { UsageError } from './failure.js';

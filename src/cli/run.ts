@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { existsSync } from 'node:fs';
-import { closest } from './suggest.js';
+import { closest } from '../suggest.js';
 import { packageVersion } from '../cluster/version.js';
 import { sqliteConfig } from '../connection.js';
 import { DEFAULTS } from '../options.js';

@@ -1,4 +1,4 @@
-import { closest } from '../cli/suggest.js';
+import { closest } from '../suggest.js';
 import { invalid } from './checks.js';
 
 /** Refuses a misspelled option with a did-you-mean, and lists the options there are; `what` names the nesting ('health'). */

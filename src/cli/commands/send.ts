@@ -1,7 +1,8 @@
 import type { CacheId, InstructionKind, JsonValue } from '../../instructions/types.js';
 import { buildInstruction, type SendRequest } from '../../admin/send.js';
 import { INSTRUCTION_KINDS } from '../../instructions/types.js';
-import { closest } from '../suggest.js';
+import { closest } from '../../suggest.js';
+import { cliOrigin } from '../origin.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../failure.js';
 import { plural } from '../format.js';
@@ -48,7 +49,7 @@ export const sendCommand: Command<SendRequest> = {
   },
   access: () => 'write',
   async run({ admin, out }, request) {
-    const result = await admin.send(request);
+    const result = await admin.send({ ...request, originated: cliOrigin() });
     if (out.json) return out.document(result);
     out.line(`wrote ${plural(result.rowIds.length, 'row')} (${result.rowIds.join(', ')}): ${result.refresher} ${result.kind}, ${plural(result.instructions, 'instruction')}, as ${result.originated}`);
     if (!result.verified) out.error('note: the refresher was not checked against what servers publish (--force)');
