@@ -7,6 +7,9 @@ import { test } from 'node:test';
 import knexFactory from 'knex';
 import { Admin, migrate } from '../src/index.js';
 import { sqliteConfig, sqliteFile } from './support/databases.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+
+checkLeaksAfterEach();
 
 /** The TypeScript sources (the compiled test runs from dist/test; the sources sit beside dist). */
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
