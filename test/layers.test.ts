@@ -15,7 +15,9 @@ checkLeaksAfterEach();
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 test('the CLI is a shell over the library: nothing outside src/cli/ imports from it', () => {
@@ -24,7 +26,8 @@ test('the CLI is a shell over the library: nothing outside src/cli/ imports from
   for (const file of sourceFiles(SRC)) {
     if (file.startsWith(cli + '/')) continue;
     for (const [, from] of readFileSync(file, 'utf8').matchAll(/\bfrom\s+'([^']+)'/g)) {
-      if (from!.startsWith('.') && resolve(file, '..', from!).startsWith(cli + '/')) offenders.push(`${relative(SRC, file)} imports '${from}'`);
+      if (from!.startsWith('.') && resolve(file, '..', from!).startsWith(cli + '/'))
+        offenders.push(`${relative(SRC, file)} imports '${from}'`);
     }
   }
   assert.deepEqual(offenders, []);
@@ -40,5 +43,8 @@ test("Admin.send labels rows 'admin:<user>@<host>' unless its caller says who it
   const labelled = await admin.send({ kind: 'refresh', refresher: 'product', ids: [2], force: true, originated: 'deploy-script' });
   assert.equal(labelled.originated, 'deploy-script');
   const rows = await knex('cache_instruction').select('originated').orderBy('id');
-  assert.deepEqual(rows.map((r: { originated: string }) => r.originated), [byDefault.originated, 'deploy-script']);
+  assert.deepEqual(
+    rows.map((r: { originated: string }) => r.originated),
+    [byDefault.originated, 'deploy-script'],
+  );
 });

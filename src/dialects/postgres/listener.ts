@@ -96,7 +96,11 @@ export class PgListener {
     if (this.state === 'off') return Promise.resolve();
     const settled = new Promise<void>((resolve) => (subscription.settle = resolve));
     // Already connected: LISTEN (if this channel is new), then wake it, as on a reconnect.
-    if (this.live()) void this.reconcile().then(() => this.wakePending(), () => undefined);
+    if (this.live())
+      void this.reconcile().then(
+        () => this.wakePending(),
+        () => undefined,
+      );
     return settled;
   }
 
@@ -187,7 +191,13 @@ export class PgListener {
       // LISTEN, then poll: whatever was committed while nobody listened sent a NOTIFY nobody heard.
       this.subscriptions.owePendingWakes();
       this.wakePending();
-      liveness = setInterval(() => this.live()?.query('select 1').catch(() => undefined), this.livenessInterval);
+      liveness = setInterval(
+        () =>
+          this.live()
+            ?.query('select 1')
+            .catch(() => undefined),
+        this.livenessInterval,
+      );
       liveness.unref();
       return { error: await ended, listenedMs: Date.now() - listeningSince };
     } catch (err) {

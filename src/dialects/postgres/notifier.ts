@@ -56,7 +56,14 @@ export class Notifier {
           // one poll interval, never an instruction); SET LOCAL keeps that to this transaction, so
           // nothing stays on a session a pooler hands to the application next.
           const sql = `begin; set local synchronous_commit = off; notify ${quoteChannel(channel)}, ${quotePayload(payload)}; commit`;
-          if (!session || !(await session.query(sql).then(() => true, () => false))) await fallback(payload);
+          if (
+            !session ||
+            !(await session.query(sql).then(
+              () => true,
+              () => false,
+            ))
+          )
+            await fallback(payload);
           this.settings.onSent();
         } catch (err) {
           // The other processes still get the row at their next poll.
