@@ -197,7 +197,7 @@ describe('behind PgBouncer', { skip }, () => {
   test('a failed probe is retried: once the listener reaches a session-mode pool the wake-up comes back on and health() clears', async (t) => {
     // The notify connection goes through a pooler of its own on 6443: transaction mode first (the
     // probe fails), then the operator fixes the pooler (session mode on the same port). The
-    // listener must find out by itself, after reconnecting, and say so.
+    // listener must find out by itself, at its next probe (the default backoff: 7.5 to 15 s), and say so.
     let notifyPooler = await PgBouncer.start({ port: FIXED_PORT, mode: 'transaction', poolSize: 3 });
     t.after(() => notifyPooler.stop());
     const knex = pooled(tx);
@@ -212,7 +212,7 @@ describe('behind PgBouncer', { skip }, () => {
 
     await notifyPooler.stop();
     notifyPooler = await PgBouncer.start({ port: FIXED_PORT, mode: 'session', poolSize: 3 });
-    await waitFor(async () => (await reader.health()).wakeUp === 'on', { timeout: 20_000, describe: () => 'the wake-up to come back on' });
+    await waitFor(async () => (await reader.health()).wakeUp === 'on', { timeout: 40_000, describe: () => 'the wake-up to come back on' });
     const health = await reader.health();
     assert.deepEqual(health.warnings, [], 'the warning is cleared once a probe is heard');
     assert.equal(logged.filter((l) => l.level === 'warn' && /wake-up is off/.test(l.msg)).length, 1, 'warned once, not per re-probe');

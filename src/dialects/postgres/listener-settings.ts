@@ -22,7 +22,7 @@ export interface ListenerSettings {
   probeTimeout?: number;
   /** Said in the warning and in health() when the probe fails: how to give the listener a working session. */
   probeAdvice?: string;
-  /** First wait before probing again after a failed probe; doubles per failed probe. @default 1000 */
+  /** First wait before probing again after a failed probe (drawn from half of it to all of it); doubles per failed probe. @default 15000 */
   reprobeBase?: number;
   /** Longest wait between probes while the wake-up is off. @default 60000 */
   reprobeMax?: number;

@@ -56,7 +56,7 @@ export class PgListener {
     this.reconnectBase = settings.reconnectBase ?? 100;
     this.reconnectMax = settings.reconnectMax ?? 10_000;
     this.livenessInterval = settings.livenessInterval ?? 30_000;
-    this.reprobeBase = settings.reprobeBase ?? 1_000;
+    this.reprobeBase = settings.reprobeBase ?? 15_000;
     this.reprobeMax = settings.reprobeMax ?? 60_000;
     this.notifier = new Notifier({
       payload: this.instanceId,
@@ -135,8 +135,9 @@ export class PgListener {
       if (this.closed) break;
       if (this.state === 'off') {
         // A failed probe is no verdict for good: the operator may fix the pooler, a slow NOTIFY
-        // may be quick next time. Probe again, slowly (each one costs a connection and a
-        // NOTIFY), with the shared jittered backoff so a fleet does not probe in step.
+        // may be quick next time. Probe again, slowly: each one costs a connection and a NOTIFY,
+        // and through a transaction pooler its LISTEN may be left on a pooled session when the
+        // UNLISTEN cannot reach that session (probe.ts). Jittered, so a fleet does not probe in step.
         const retryInMs = backoffDelay(probesFailed++, this.reprobeBase, this.reprobeMax);
         this.settings.logger.debug({ err: describeError(life.error), retryInMs }, 'distcache wake-up is off; probing again later');
         await this.pause(retryInMs);
