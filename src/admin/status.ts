@@ -71,7 +71,8 @@ export async function status(ctx: AdminContext, options: { retention: number }):
     ctx.store.databaseIdentity(),
     section('history', () => ctx.store.foreignRows(false), () => 0),
   ]);
-  const readElsewhere = (recorded: string | null | undefined) => databaseIdentity !== null && recorded != null && recorded !== databaseIdentity;
+  const readElsewhere = (recorded: string | null | undefined) =>
+    databaseIdentity !== null && recorded != null && recorded !== databaseIdentity;
   const otherDatabase = servers.filter((s) => readElsewhere(s.cursor?.databaseIdentity));
   return {
     cluster: ctx.cluster,

@@ -192,13 +192,12 @@ export class PgListener {
       // LISTEN, then poll: whatever was committed while nobody listened sent a NOTIFY nobody heard.
       this.subscriptions.owePendingWakes();
       this.wakePending();
-      liveness = setInterval(
-        () =>
-          this.live()
-            ?.query('select 1')
-            .catch(() => undefined),
-        this.livenessInterval,
-      );
+      // A failed check kills the session (the loop reconnects); nothing to await here.
+      const check = () =>
+        void this.live()
+          ?.query('select 1')
+          .catch(() => undefined);
+      liveness = setInterval(check, this.livenessInterval);
       liveness.unref();
       return { error: await ended, listenedMs: Date.now() - listeningSince };
     } catch (err) {
