@@ -6,7 +6,7 @@ import { decodeInstructions } from './exports.js';
 import { recorder } from '../support/recorder.js';
 import { waitFor } from '../support/wait.js';
 import pg from 'pg';
-import { PG_URL, type DialectName } from '../support/databases.js';
+import { PG_NOTIFY_URL, PG_URL, type DialectName } from '../support/databases.js';
 import { notifyChannel } from '../../src/dialects/postgres/channel.js';
 
 type Kind = 'refresh' | 'remove' | 'refresh-all' | 'payload';
@@ -159,7 +159,8 @@ export function sqlFunctionTests(dialect: DialectName): void {
   if (dialect === 'postgres') {
     test('distcache_wake() after COMMIT sends the NOTIFY the servers listen on, for short and hashed channel names', async (t) => {
       const h = await harness(t, dialect);
-      const raw = new pg.Client({ connectionString: PG_URL });
+      // LISTEN needs a session of its own: through a transaction pooler, the direct URL the suite listens on.
+      const raw = new pg.Client({ connectionString: PG_NOTIFY_URL ?? PG_URL });
       await raw.connect();
       t.after(() => raw.end());
       const heard: string[] = [];
