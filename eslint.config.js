@@ -16,7 +16,9 @@ export default tseslint.config(
       // returned, or marked `void` on purpose. node:test's test()/describe() are safe to float.
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite', 'before', 'after'] }] },
+        {
+          allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite', 'before', 'after'] }],
+        },
       ],
       // An async function where a void callback is expected (an event handler, setTimeout) rejects into nowhere.
       '@typescript-eslint/no-misused-promises': 'error',

@@ -30,7 +30,10 @@ const render = value('render');
 if (render) {
   const saved = JSON.parse(readFileSync(render, 'utf8')) as { figures: Figure[]; info: RunInfo };
   const target = out ?? 'BENCHMARKS.md';
-  writeFileSync(target, markdown(saved.figures, { ...saved.info, startedAt: new Date(saved.info.startedAt) }, { intro: INTRO, notes: NOTES }));
+  writeFileSync(
+    target,
+    markdown(saved.figures, { ...saved.info, startedAt: new Date(saved.info.startedAt) }, { intro: INTRO, notes: NOTES }),
+  );
   console.log(`wrote ${target} from ${render}`);
   process.exit(0);
 }
@@ -67,7 +70,13 @@ for (const [ids, run] of scenarios) {
     figures.push(...(await run(settings)));
   } catch (err) {
     console.error(err);
-    figures.push({ id: ids[0]!, what: `scenario ${ids.join('/')} failed`, db: '', result: (err as Error).message.slice(0, 200), met: false });
+    figures.push({
+      id: ids[0]!,
+      what: `scenario ${ids.join('/')} failed`,
+      db: '',
+      result: (err as Error).message.slice(0, 200),
+      met: false,
+    });
   }
 }
 figures.sort((a, b) => a.id - b.id);
@@ -75,7 +84,15 @@ console.log(`\n${consoleTable(figures)}\n`);
 
 const machine = await describeMachine([...dbs]);
 const command = `npm run bench${quick ? ' -- --quick' : ''}`;
-const info: RunInfo = { machine, command, mode: quick ? 'quick' : 'full', startedAt: started, durationS: (performance.now() - t0) / 1000, loadBefore, loadAfter: load() };
+const info: RunInfo = {
+  machine,
+  command,
+  mode: quick ? 'quick' : 'full',
+  startedAt: started,
+  durationS: (performance.now() - t0) / 1000,
+  loadBefore,
+  loadAfter: load(),
+};
 mkdirSync('.tmp', { recursive: true });
 writeFileSync('.tmp/bench-last.json', JSON.stringify({ figures, info }, null, 2));
 if (out && !flag('no-write')) {

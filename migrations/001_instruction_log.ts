@@ -116,13 +116,16 @@ const triggerName = (t: TableNames) => `${t.instruction}_seq_assign`;
  */
 export async function addMysqlSequence(knex: Knex, t: TableNames): Promise<void> {
   // Aliased: MySQL 8 labels information_schema columns in upper case, MariaDB as written.
-  const [engines] = (await knex.raw('select engine as e from information_schema.tables where table_schema = database() and table_name = ?', [
-    t.instruction,
-  ])) as [Array<{ e?: string }>];
+  const [engines] = (await knex.raw(
+    'select engine as e from information_schema.tables where table_schema = database() and table_name = ?',
+    [t.instruction],
+  )) as [Array<{ e?: string }>];
   const engine = String(engines[0]?.e ?? '');
   if (engine.toLowerCase() !== 'innodb') {
     // The scheme needs row locks held until commit; MyISAM/Aria have neither.
-    throw new errors.MigrationFailedError(`${t.instruction} uses storage engine '${engine}'; distcache needs InnoDB (set default_storage_engine=InnoDB)`);
+    throw new errors.MigrationFailedError(
+      `${t.instruction} uses storage engine '${engine}'; distcache needs InnoDB (set default_storage_engine=InnoDB)`,
+    );
   }
   // Nullable so it can be added to a table that already has rows; the trigger fills every new row.
   await knex.schema.alterTable(t.instruction, (table) => {
@@ -173,7 +176,8 @@ function triggerError(err: unknown, t: TableNames): Error {
   let hint = '';
   // ER_BINLOG_CREATE_ROUTINE_NEED_SUPER: binary logging is on and the user lacks SUPER.
   if (e?.errno === 1419) {
-    hint = 'binary logging is on: run the migration as a user with SUPER (MySQL: SUPER or SET_USER_ID), or set the global log_bin_trust_function_creators=1 (RDS/Aurora/Cloud SQL: in the parameter group) and retry';
+    hint =
+      'binary logging is on: run the migration as a user with SUPER (MySQL: SUPER or SET_USER_ID), or set the global log_bin_trust_function_creators=1 (RDS/Aurora/Cloud SQL: in the parameter group) and retry';
   } else if (e?.errno === 1142 || e?.errno === 1227) {
     hint = 'the migrating user needs the TRIGGER privilege on this schema';
   } else {

@@ -18,7 +18,8 @@ export function knexConfigFromUrl(url: string): Knex.Config {
     return { client: 'mysql2', connection: parsed.toString(), pool: { min: 0, max: 10 } };
   }
   if (scheme === 'sqlite' || scheme === 'file' || (scheme === undefined && /\.(sqlite3?|db)$/i.test(url)) || /^[a-z]:[\\/]/i.test(url)) {
-    const filename = scheme === undefined || /^[a-z]:[\\/]/i.test(url) ? url : decodeURIComponent(url.replace(/^(sqlite|file):(\/\/)?/i, ''));
+    const filename =
+      scheme === undefined || /^[a-z]:[\\/]/i.test(url) ? url : decodeURIComponent(url.replace(/^(sqlite|file):(\/\/)?/i, ''));
     return sqliteConfig(filename || ':memory:');
   }
   throw new errors.InvalidOptionError(

@@ -103,9 +103,13 @@ export function redact(text: string): string {
  */
 export function fromDatabaseError(err: unknown): Error {
   const e = err as { name?: string; message?: string };
-  if (e?.name === 'KnexTimeoutError') return new errors.QueryTimeoutError(`a database query timed out (queryTimeout): ${describeError(err)}`, { cause: err });
+  if (e?.name === 'KnexTimeoutError')
+    return new errors.QueryTimeoutError(`a database query timed out (queryTimeout): ${describeError(err)}`, { cause: err });
   if (/no such table|doesn't exist|does not exist|undefined table|has no column named|unknown column/i.test(String(e?.message))) {
-    return new errors.NotMigratedError(`distcache tables are missing: ${describeError(err)}; run \`await migrate(knex, { tablePrefix })\` or \`npx distcache migrate\` first`, { cause: err });
+    return new errors.NotMigratedError(
+      `distcache tables are missing: ${describeError(err)}; run \`await migrate(knex, { tablePrefix })\` or \`npx distcache migrate\` first`,
+      { cause: err },
+    );
   }
   return err instanceof Error ? err : new Error(String(err));
 }

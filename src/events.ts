@@ -26,7 +26,14 @@ export interface DistcacheEvents {
     durationMs: number;
   };
   /** A refresher method ran successfully. `source` says whether the instruction came from this instance or the log. */
-  'instruction:applied': { refresher: string; kind: InstructionKind; count: number; source: 'local' | 'remote'; rowIds: number[]; durationMs: number };
+  'instruction:applied': {
+    refresher: string;
+    kind: InstructionKind;
+    count: number;
+    source: 'local' | 'remote';
+    rowIds: number[];
+    durationMs: number;
+  };
   /** A refresher method failed after its retries; `action` says what was done about it. */
   'instruction:failed': { refresher: string; kind: InstructionKind | null; action: FailureAction; error: Error; rowIds: number[] };
   /**

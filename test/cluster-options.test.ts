@@ -40,8 +40,16 @@ test('durations accept strings, and unset timings follow staleServerTimeout', ()
 const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
   ['an unknown role', { role: 'leader' }, /role: "leader" is not a role; use 'auto'/],
   ['a bad heartbeat interval', { heartbeatInterval: 'often' }, /heartbeatInterval: "often" is not a duration/],
-  ['a lease shorter than two heartbeats', { heartbeatInterval: '10s', leaseDuration: '15s' }, /leaseDuration: 15s must be at least twice heartbeatInterval \(10s\).*raise leaseDuration or lower heartbeatInterval/],
-  ['a stale timeout that a dead publisher can outlast', { staleServerTimeout: '30s', leaseDuration: '30s' }, /staleServerTimeout: 30s is shorter than leaseDuration \+ heartbeatInterval.*raise staleServerTimeout or lower leaseDuration/],
+  [
+    'a lease shorter than two heartbeats',
+    { heartbeatInterval: '10s', leaseDuration: '15s' },
+    /leaseDuration: 15s must be at least twice heartbeatInterval \(10s\).*raise leaseDuration or lower heartbeatInterval/,
+  ],
+  [
+    'a stale timeout that a dead publisher can outlast',
+    { staleServerTimeout: '30s', leaseDuration: '30s' },
+    /staleServerTimeout: 30s is shorter than leaseDuration \+ heartbeatInterval.*raise staleServerTimeout or lower leaseDuration/,
+  ],
   ['a cap below the retention', { retention: '2d', maxRetention: '1d' }, /maxRetention: 1d is shorter than retention \(2d\)/],
   ['forgetting before a server is stale', { forgetServersAfter: '1m' }, /forgetServersAfter: 1m is shorter than staleServerTimeout \(2m\)/],
   ['a bad health threshold', { health: { maxPending: -1 } }, /health\.maxPending: -1 must be a whole number/],

@@ -8,13 +8,22 @@ import { checkLeaksAfterEach } from './support/leaks.js';
 checkLeaksAfterEach();
 
 /** Runs an example the way its README says, as a subprocess bounded by `timeout`, and returns its output. */
-function runExample(name: string, env: Record<string, string>, timeout = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runExample(
+  name: string,
+  env: Record<string, string>,
+  timeout = 120_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const main = fileURLToPath(new URL(`../examples/${name}/main.js`, import.meta.url));
   return new Promise((resolve) => {
-    execFile(process.execPath, [main], { env: { ...process.env, ...env }, timeout, killSignal: 'SIGKILL', maxBuffer: 10 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = (err as { code?: unknown } | null)?.code;
-      resolve({ code: err ? (typeof code === 'number' ? code : null) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [main],
+      { env: { ...process.env, ...env }, timeout, killSignal: 'SIGKILL', maxBuffer: 10 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = (err as { code?: unknown } | null)?.code;
+        resolve({ code: err ? (typeof code === 'number' ? code : null) : 0, stdout, stderr });
+      },
+    );
   });
 }
 

@@ -30,14 +30,25 @@ const cases: Array<{ dialect: (typeof dialects)[number]['dialect']; mode: HangMo
 for (const c of cases) {
   const entry = dialects.find((d) => d.dialect === c.dialect);
   const skip = !entry ? `${c.dialect} not selected` : entry.skip || (c.mode === 'sigstop' ? signal : false);
-  test(`a hung connection on ${c.dialect}, ${c.what}: queries time out, the poller carries on, unhealthy during and healthy after, nothing lost`, { skip, timeout: 90_000 }, async (t) => {
-    const result = await hungScenario({ dialect: c.dialect, mode: c.mode, faultMs: 1500, note: (text) => text.split('\n').forEach((line) => t.diagnostic(line)) });
-    t.diagnostic(`sync errors ${result.syncErrors} (timeouts ${result.timeouts}); unhealthy because: ${JSON.stringify(result.unhealthyDuring)}; healthy ${result.healthyAfterMs} ms after release; ${result.durationMs} ms`);
-    if (c.dialect !== 'sqlite') assert.ok(result.timeouts > 0, 'the stuck query ended with E_QUERY_TIMEOUT');
-    assert.ok(result.syncErrors > 0);
-    assert.ok(result.unhealthyDuring.length > 0, 'unhealthy while the fault lasted');
-    assert.ok(result.syncsAfter > 0, 'the poller carried on after the fault');
-    assert.equal(result.report.totals.lost, 0);
-    assert.equal(result.report.totals.unexpected, 0);
-  });
+  test(
+    `a hung connection on ${c.dialect}, ${c.what}: queries time out, the poller carries on, unhealthy during and healthy after, nothing lost`,
+    { skip, timeout: 90_000 },
+    async (t) => {
+      const result = await hungScenario({
+        dialect: c.dialect,
+        mode: c.mode,
+        faultMs: 1500,
+        note: (text) => text.split('\n').forEach((line) => t.diagnostic(line)),
+      });
+      t.diagnostic(
+        `sync errors ${result.syncErrors} (timeouts ${result.timeouts}); unhealthy because: ${JSON.stringify(result.unhealthyDuring)}; healthy ${result.healthyAfterMs} ms after release; ${result.durationMs} ms`,
+      );
+      if (c.dialect !== 'sqlite') assert.ok(result.timeouts > 0, 'the stuck query ended with E_QUERY_TIMEOUT');
+      assert.ok(result.syncErrors > 0);
+      assert.ok(result.unhealthyDuring.length > 0, 'unhealthy while the fault lasted');
+      assert.ok(result.syncsAfter > 0, 'the poller carried on after the fault');
+      assert.equal(result.report.totals.lost, 0);
+      assert.equal(result.report.totals.unexpected, 0);
+    },
+  );
 }

@@ -13,15 +13,23 @@ checkLeaksAfterEach();
 for (const { dialect, skip } of await faultDialects()) {
   test(`a row committed while a fresh server decides the log is empty reaches it (${dialect})`, { skip }, async (t) => {
     const report = await freshStartRace(dialect);
-    describeReport(report).split('\n').forEach((line) => t.diagnostic(line));
+    describeReport(report)
+      .split('\n')
+      .forEach((line) => t.diagnostic(line));
     assert.equal(report.totals.lost, 0);
   });
 
-  test(`a write whose commit succeeded but whose acknowledgement was lost still reaches the writing server (${dialect})`, { skip }, async (t) => {
-    const { report, rejectedWith } = await ambiguousCommit(dialect);
-    describeReport(report).split('\n').forEach((line) => t.diagnostic(line));
-    assert.equal(rejectedWith, 'E_WRITE_FAILED', 'the write rejected with the typed error');
-    assert.equal(report.servers.find((s) => s.server === 'other')!.lost, 0, 'other servers get it');
-    assert.equal(report.totals.lost, 0, 'so does the writing server');
-  });
+  test(
+    `a write whose commit succeeded but whose acknowledgement was lost still reaches the writing server (${dialect})`,
+    { skip },
+    async (t) => {
+      const { report, rejectedWith } = await ambiguousCommit(dialect);
+      describeReport(report)
+        .split('\n')
+        .forEach((line) => t.diagnostic(line));
+      assert.equal(rejectedWith, 'E_WRITE_FAILED', 'the write rejected with the typed error');
+      assert.equal(report.servers.find((s) => s.server === 'other')!.lost, 0, 'other servers get it');
+      assert.equal(report.totals.lost, 0, 'so does the writing server');
+    },
+  );
 }

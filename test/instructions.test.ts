@@ -11,9 +11,30 @@ import { gather, type OpenBatch } from '../src/write/batch.js';
 /** Short lists over two refreshers and a few ids (numbers and strings that look alike), every kind. */
 const anId = fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constantFrom('1', '2', 'x'));
 const anInstruction: fc.Arbitrary<Instruction> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('refresh' as const), ids: fc.array(anId, { minLength: 1, maxLength: 5 }) }) },
-  { weight: 3, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('remove' as const), ids: fc.array(anId, { minLength: 1, maxLength: 5 }) }) },
-  { weight: 1, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('payload' as const), payloads: fc.array(fc.integer(), { minLength: 1, maxLength: 2 }) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      refresher: fc.constantFrom('p', 'q'),
+      kind: fc.constant('refresh' as const),
+      ids: fc.array(anId, { minLength: 1, maxLength: 5 }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      refresher: fc.constantFrom('p', 'q'),
+      kind: fc.constant('remove' as const),
+      ids: fc.array(anId, { minLength: 1, maxLength: 5 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      refresher: fc.constantFrom('p', 'q'),
+      kind: fc.constant('payload' as const),
+      payloads: fc.array(fc.integer(), { minLength: 1, maxLength: 2 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ refresher: fc.constantFrom('p', 'q'), kind: fc.constant('refresh-all' as const) }) },
 );
 
@@ -26,7 +47,10 @@ describe('codec', () => {
       { refresher: 'p', kind: 'payload', payloads: [{ id: 1, nested: [true, null] }] },
     ];
     assert.deepEqual(decodeInstructions(encodeInstructions(list)), list);
-    assert.equal(encodeInstructions([{ refresher: 'p', kind: 'refresh', ids: [42] }]), '{"v":1,"instructions":[{"refresher":"p","kind":"refresh","ids":[42]}]}');
+    assert.equal(
+      encodeInstructions([{ refresher: 'p', kind: 'refresh', ids: [42] }]),
+      '{"v":1,"instructions":[{"refresher":"p","kind":"refresh","ids":[42]}]}',
+    );
   });
 
   const bad: Array<[string, unknown]> = [
@@ -39,11 +63,17 @@ describe('codec', () => {
     ['ids not an array', '{"v":1,"instructions":[{"refresher":"p","kind":"refresh","ids":42}]}'],
     ['ids of the wrong type', '{"v":1,"instructions":[{"refresher":"p","kind":"refresh","ids":[{"a":1}]}]}'],
     ['no refresher', '{"v":1,"instructions":[{"kind":"refresh-all"}]}'],
-    ['deep nesting', `{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[${'['.repeat(200_000)}${']'.repeat(200_000)}]}]}`],
+    [
+      'deep nesting',
+      `{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[${'['.repeat(200_000)}${']'.repeat(200_000)}]}]}`,
+    ],
   ];
   for (const [name, json] of bad) {
     test(`refuses ${name} with E_MALFORMED_ROW`, () => {
-      assert.throws(() => decodeInstructions(json), (err: Error) => err instanceof errors.MalformedRowError);
+      assert.throws(
+        () => decodeInstructions(json),
+        (err: Error) => err instanceof errors.MalformedRowError,
+      );
       assert.equal(({} as Record<string, unknown>).polluted, undefined);
     });
   }
@@ -57,8 +87,11 @@ test('payloads nest up to 2,000 levels, and no deeper', () => {
 });
 
 test('the words __proto__, constructor and prototype, as values or as keys, are carried as plain data', () => {
-  const json = '{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[{"note":"constructor prototype __proto__ \\u00e9"}]}]}';
-  assert.deepEqual(decodeInstructions(json), [{ refresher: 'p', kind: 'payload', payloads: [{ note: 'constructor prototype __proto__ é' }] }]);
+  const json =
+    '{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[{"note":"constructor prototype __proto__ \\u00e9"}]}]}';
+  assert.deepEqual(decodeInstructions(json), [
+    { refresher: 'p', kind: 'payload', payloads: [{ note: 'constructor prototype __proto__ é' }] },
+  ]);
   const cases: Array<[string, string]> = [
     ['{"__proto__":{"polluted":true}}', '__proto__'],
     ['{"\\u005f_proto__":{"polluted":true}}', '__proto__'],
@@ -66,7 +99,9 @@ test('the words __proto__, constructor and prototype, as values or as keys, are 
     ['{"constructor":{"prototype":{"polluted":true}}}', 'constructor'],
   ];
   for (const [payload, key] of cases) {
-    const [decoded] = decodeInstructions(`{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[${payload}]}]}`) as Array<{ payloads: object[] }>;
+    const [decoded] = decodeInstructions(`{"v":1,"instructions":[{"refresher":"p","kind":"payload","payloads":[${payload}]}]}`) as Array<{
+      payloads: object[];
+    }>;
     const value = decoded!.payloads[0]!;
     assert.equal(Object.getPrototypeOf(value), Object.prototype, `${payload}: no prototype was set`);
     assert.deepEqual(Object.keys(value), [key], `${payload}: the key is an own data property`);
@@ -79,27 +114,50 @@ describe('decodeRow: readers degrade per instruction', () => {
   const row = (...instructions: unknown[]) => JSON.stringify({ v: 1, instructions });
 
   test('a bad instruction costs only itself; the good ones around it are decoded', () => {
-    const decoded = decodeRow(row({ refresher: 'p', kind: 'refresh', ids: [1] }, { refresher: 'q', kind: 'refresh', ids: [null] }, { refresher: 'p', kind: 'remove', ids: ['x'] }));
+    const decoded = decodeRow(
+      row(
+        { refresher: 'p', kind: 'refresh', ids: [1] },
+        { refresher: 'q', kind: 'refresh', ids: [null] },
+        { refresher: 'p', kind: 'remove', ids: ['x'] },
+      ),
+    );
     assert.ok(decoded.readable);
     assert.deepEqual(decoded.instructions, [
       { refresher: 'p', kind: 'refresh', ids: [1] },
       { refresher: 'p', kind: 'remove', ids: ['x'] },
     ]);
-    assert.deepEqual(decoded.bad, [{ index: 1, before: 1, refresher: 'q', reason: 'instructions[1].ids[0] must be a finite number or a string of at most 1024 characters' }]);
+    assert.deepEqual(decoded.bad, [
+      {
+        index: 1,
+        before: 1,
+        refresher: 'q',
+        reason: 'instructions[1].ids[0] must be a finite number or a string of at most 1024 characters',
+      },
+    ]);
   });
 
   test('an instruction of a kind from a newer version names its refresher; one without a readable refresher names none', () => {
     const decoded = decodeRow(row({ refresher: 'p', kind: 'explode' }, { refresher: 5, kind: 'refresh', ids: [1] }, 'refresh'));
     assert.ok(decoded.readable);
-    assert.deepEqual(decoded.bad.map((b) => [b.index, b.refresher]), [[0, 'p'], [1, null], [2, null]]);
+    assert.deepEqual(
+      decoded.bad.map((b) => [b.index, b.refresher]),
+      [
+        [0, 'p'],
+        [1, null],
+        [2, null],
+      ],
+    );
   });
 
   test('a row that cannot be read at all names the refreshers it can, or none', () => {
-    assert.deepEqual(decodeRow(JSON.stringify({ v: 2, instructions: [{ refresher: 'p' }, { refresher: 'q', kind: 'x' }, { refresher: 'p' }] })), {
-      readable: false,
-      reason: 'unsupported format version 2; this build reads version 1',
-      refreshers: ['p', 'q'],
-    });
+    assert.deepEqual(
+      decodeRow(JSON.stringify({ v: 2, instructions: [{ refresher: 'p' }, { refresher: 'q', kind: 'x' }, { refresher: 'p' }] })),
+      {
+        readable: false,
+        reason: 'unsupported format version 2; this build reads version 1',
+        refreshers: ['p', 'q'],
+      },
+    );
     for (const json of ['{not json', '[1]', '{"v":1}', '{"v":2,"instructions":[{"refresher":"p"},{}]}', '{"v":2,"instructions":[]}', 42]) {
       const decoded = decodeRow(json);
       assert.ok(!decoded.readable && decoded.refreshers === null, String(json));
@@ -107,7 +165,9 @@ describe('decodeRow: readers degrade per instruction', () => {
   });
 
   test('unknown fields, in the document or in an instruction, are ignored', () => {
-    const decoded = decodeRow('{"v":1,"__proto__":{"instructions":[]},"note":1,"instructions":[{"refresher":"p","kind":"refresh","ids":[1],"prototype":1}]}');
+    const decoded = decodeRow(
+      '{"v":1,"__proto__":{"instructions":[]},"note":1,"instructions":[{"refresher":"p","kind":"refresh","ids":[1],"prototype":1}]}',
+    );
     assert.deepEqual(decoded, { readable: true, instructions: [{ refresher: 'p', kind: 'refresh', ids: [1] }], bad: [] });
   });
 });
@@ -187,10 +247,16 @@ describe('coalesce', () => {
     const ascending = Array.from({ length: 1000 }, (_, i) => i * 2);
     const out = coalesce([{ refresher: 'p', kind: 'refresh', ids: ascending }]);
     assert.deepEqual(out, [{ refresher: 'p', kind: 'refresh', ids: ascending }]);
-    assert.notEqual((out[0] as { ids: number[] }).ids, ascending, 'a copy, not the caller\'s array');
-    assert.deepEqual(coalesce([{ refresher: 'p', kind: 'refresh', ids: ['a', 'b', 'c'] }]), [{ refresher: 'p', kind: 'refresh', ids: ['a', 'b', 'c'] }]);
-    assert.deepEqual(coalesce([{ refresher: 'p', kind: 'refresh', ids: [1, 2, 2, 3] }]), [{ refresher: 'p', kind: 'refresh', ids: [1, 2, 3] }]);
-    assert.deepEqual(coalesce([{ refresher: 'p', kind: 'refresh', ids: [1, '2', 3, '2'] }]), [{ refresher: 'p', kind: 'refresh', ids: [1, '2', 3] }]);
+    assert.notEqual((out[0] as { ids: number[] }).ids, ascending, "a copy, not the caller's array");
+    assert.deepEqual(coalesce([{ refresher: 'p', kind: 'refresh', ids: ['a', 'b', 'c'] }]), [
+      { refresher: 'p', kind: 'refresh', ids: ['a', 'b', 'c'] },
+    ]);
+    assert.deepEqual(coalesce([{ refresher: 'p', kind: 'refresh', ids: [1, 2, 2, 3] }]), [
+      { refresher: 'p', kind: 'refresh', ids: [1, 2, 3] },
+    ]);
+    assert.deepEqual(coalesce([{ refresher: 'p', kind: 'refresh', ids: [1, '2', 3, '2'] }]), [
+      { refresher: 'p', kind: 'refresh', ids: [1, '2', 3] },
+    ]);
     assert.deepEqual(coalesce([{ refresher: 'p', kind: 'remove', ids: [3, 2, 3] }]), [{ refresher: 'p', kind: 'remove', ids: [3, 2] }]);
   });
 
@@ -208,7 +274,7 @@ describe('coalesce', () => {
 });
 
 describe('gathering a batch', () => {
-  test('property: joining runs while gathering writes the same row as coalescing the calls, and never touches the callers\' arrays', () => {
+  test("property: joining runs while gathering writes the same row as coalescing the calls, and never touches the callers' arrays", () => {
     fc.assert(
       fc.property(fc.array(anInstruction, { maxLength: 30 }), (list) => {
         const before = JSON.stringify(list);
@@ -245,13 +311,28 @@ describe('gathering a batch', () => {
 describe('packRows', () => {
   test('cuts at the row limit by weight, keeping order', () => {
     const ids = Array.from({ length: 2500 }, (_, i) => i);
-    const rows = packRows([{ refresher: 'p', kind: 'refresh', ids }, { refresher: 'p', kind: 'refresh-all' }], 1000);
+    const rows = packRows(
+      [
+        { refresher: 'p', kind: 'refresh', ids },
+        { refresher: 'p', kind: 'refresh-all' },
+      ],
+      1000,
+    );
     assert.deepEqual(rows.map(totalWeight), [1000, 1000, 501]);
-    assert.deepEqual(rows.flat().flatMap((i) => (i.kind === 'refresh' ? i.ids : [])), ids);
+    assert.deepEqual(
+      rows.flat().flatMap((i) => (i.kind === 'refresh' ? i.ids : [])),
+      ids,
+    );
   });
 
   test('a full row is closed before the next instruction', () => {
-    const rows = packRows([{ refresher: 'p', kind: 'refresh', ids: [1, 2] }, { refresher: 'p', kind: 'remove', ids: [3, 4, 5] }], 2);
+    const rows = packRows(
+      [
+        { refresher: 'p', kind: 'refresh', ids: [1, 2] },
+        { refresher: 'p', kind: 'remove', ids: [3, 4, 5] },
+      ],
+      2,
+    );
     assert.deepEqual(rows.map(totalWeight), [2, 2, 1]);
     assert.equal(rows[1]!.length, 1);
   });

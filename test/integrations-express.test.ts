@@ -27,7 +27,11 @@ async function serve(t: TestContext, app: Express): Promise<string> {
 
 async function rows(h: Harness): Promise<Array<{ id: number; json: string; count: number }>> {
   const list = await h.knex(h.table('cache_instruction')).select('id', 'json_instruction', 'instruction_count').orderBy('id');
-  return list.map((r: { id: unknown; json_instruction: string; instruction_count: unknown }) => ({ id: Number(r.id), json: r.json_instruction, count: Number(r.instruction_count) }));
+  return list.map((r: { id: unknown; json_instruction: string; instruction_count: unknown }) => ({
+    id: Number(r.id),
+    json: r.json_instruction,
+    count: Number(r.instruction_count),
+  }));
 }
 
 /** The same assertions on every dialect: SQLite always, PostgreSQL when reachable. */
@@ -129,7 +133,9 @@ function suite(dialect: DialectName): void {
       res.status(409).json({ error: 'conflict' });
     });
     // Express's default handler would log the stack; answer quietly instead.
-    app.use((_err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => void res.status(500).send('failed'));
+    app.use(
+      (_err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => void res.status(500).send('failed'),
+    );
     const url = await serve(t, app);
 
     assert.equal((await fetch(`${url}/fails/1`, { method: 'PUT' })).status, 500);
@@ -184,7 +190,11 @@ function suite(dialect: DialectName): void {
     assert.equal((await fetch(`${url}/products/1`, { method: 'PUT' })).status, 204);
     let written = await rows(h);
     assert.equal(written.length, 2, "the transaction's row and the request's row");
-    assert.deepEqual(JSON.parse(written[0]!.json).instructions, [{ refresher: 'product', kind: 'refresh', ids: [1] }], 'the transaction commits first');
+    assert.deepEqual(
+      JSON.parse(written[0]!.json).instructions,
+      [{ refresher: 'product', kind: 'refresh', ids: [1] }],
+      'the transaction commits first',
+    );
     assert.deepEqual(JSON.parse(written[1]!.json).instructions, [{ refresher: 'product', kind: 'refresh', ids: [101] }]);
     await waitFor(() => local.refreshedIds().length === 2, { describe: () => JSON.stringify(local.calls) });
 
@@ -193,7 +203,10 @@ function suite(dialect: DialectName): void {
     assert.equal(written.length, 3, 'the rolled-back transaction wrote nothing; the request still wrote its row');
     assert.deepEqual(JSON.parse(written[2]!.json).instructions, [{ refresher: 'product', kind: 'refresh', ids: [102] }]);
     await b.sync();
-    assert.deepEqual(remote.refreshedIds().sort((x, y) => Number(x) - Number(y)), [1, 101, 102]);
+    assert.deepEqual(
+      remote.refreshedIds().sort((x, y) => Number(x) - Number(y)),
+      [1, 101, 102],
+    );
     assert.ok(!local.refreshedIds().includes(2));
   });
 

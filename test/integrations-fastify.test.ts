@@ -19,7 +19,10 @@ async function serve(t: TestContext, app: FastifyInstance): Promise<string> {
 
 async function rows(h: Harness): Promise<Array<{ json: string; count: number }>> {
   const list = await h.knex(h.table('cache_instruction')).select('json_instruction', 'instruction_count').orderBy('id');
-  return list.map((r: { json_instruction: string; instruction_count: unknown }) => ({ json: r.json_instruction, count: Number(r.instruction_count) }));
+  return list.map((r: { json_instruction: string; instruction_count: unknown }) => ({
+    json: r.json_instruction,
+    count: Number(r.instruction_count),
+  }));
 }
 
 const instructionsOf = (row: { json: string } | undefined) => JSON.parse(row!.json).instructions;
@@ -52,7 +55,11 @@ function suite(dialect: DialectName): void {
     });
     const url = await serve(t, app);
 
-    const response = await fetch(`${url}/products/4`, { method: 'PUT', body: JSON.stringify({ price: 12 }), headers: { 'content-type': 'application/json' } });
+    const response = await fetch(`${url}/products/4`, {
+      method: 'PUT',
+      body: JSON.stringify({ price: 12 }),
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(response.status, 200);
     assert.deepEqual(await response.json(), { ok: true });
     const written = await rows(h);
@@ -86,7 +93,16 @@ function suite(dialect: DialectName): void {
     const url = await serve(t, app);
     const requests = Array.from({ length: 15 }, (_, i) => [i * 10, i * 10 + 1]);
     const statuses = await Promise.all(
-      requests.map(async (ids) => (await fetch(`${url}/refresh`, { method: 'POST', body: JSON.stringify({ ids }), headers: { 'content-type': 'application/json' } })).status),
+      requests.map(
+        async (ids) =>
+          (
+            await fetch(`${url}/refresh`, {
+              method: 'POST',
+              body: JSON.stringify({ ids }),
+              headers: { 'content-type': 'application/json' },
+            })
+          ).status,
+      ),
     );
     assert.deepEqual(new Set(statuses), new Set([204]));
     const written = (await rows(h)).map((r) => instructionsOf(r)[0].ids).sort((x: number[], y: number[]) => x[0]! - y[0]!);
@@ -152,7 +168,10 @@ function suite(dialect: DialectName): void {
       [{ refresher: 'product', kind: 'refresh', ids: [102] }],
     ]);
     await waitFor(() => local.refreshedIds().length === 3, { describe: () => JSON.stringify(local.calls) });
-    assert.deepEqual([...local.refreshedIds()].sort((x, y) => Number(x) - Number(y)), [1, 101, 102]);
+    assert.deepEqual(
+      [...local.refreshedIds()].sort((x, y) => Number(x) - Number(y)),
+      [1, 101, 102],
+    );
   });
 
   test('a row that cannot be written goes to onError; the reply is still sent', async (t) => {
@@ -178,12 +197,9 @@ function suite(dialect: DialectName): void {
 
   test('registering without a cache fails with a message that says what to pass', async () => {
     const app = Fastify();
-    await assert.rejects(
-      async () => {
-        await app.register(batchPerRequest, {} as never);
-      },
-      /pass the cache/,
-    );
+    await assert.rejects(async () => {
+      await app.register(batchPerRequest, {} as never);
+    }, /pass the cache/);
     await app.close();
   });
 
@@ -208,7 +224,12 @@ function suite(dialect: DialectName): void {
         controller.enqueue(new TextEncoder().encode(chunk));
       },
     });
-    const response = await fetch(`${url}/refresh`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, duplex: 'half' } as RequestInit);
+    const response = await fetch(`${url}/refresh`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+      duplex: 'half',
+    } as RequestInit);
     assert.equal(response.status, 204);
     const written = await rows(h);
     assert.equal(written.length, 1);

@@ -13,8 +13,22 @@ import { promisify } from 'node:util';
  */
 // lru-cache is a dependency since cache regions (issue 14), so it is no longer optional.
 const OPTIONAL = [
-  'express', 'fastify', 'prom-client', '@opentelemetry/api', 'keyv', 'cache-manager', 'zod',
-  'pg', 'mysql2', 'better-sqlite3', 'postgres', 'kysely', 'drizzle-orm', 'sequelize', 'typeorm', '@mikro-orm/core',
+  'express',
+  'fastify',
+  'prom-client',
+  '@opentelemetry/api',
+  'keyv',
+  'cache-manager',
+  'zod',
+  'pg',
+  'mysql2',
+  'better-sqlite3',
+  'postgres',
+  'kysely',
+  'drizzle-orm',
+  'sequelize',
+  'typeorm',
+  '@mikro-orm/core',
 ] as const;
 
 const dist = fileURLToPath(new URL('../src/', import.meta.url));
@@ -49,7 +63,9 @@ async function packagesLoadedBy(entry: string): Promise<Set<string>> {
     writeFileSync(hooks, HOOKS);
     writeFileSync(runner, RUNNER);
     writeFileSync(out, '');
-    await promisify(execFile)(process.execPath, [runner, pathToFileURL(hooks).href, pathToFileURL(join(dist, entry)).href, out], { timeout: 30_000 });
+    await promisify(execFile)(process.execPath, [runner, pathToFileURL(hooks).href, pathToFileURL(join(dist, entry)).href, out], {
+      timeout: 30_000,
+    });
     const packages = new Set<string>();
     for (const url of readFileSync(out, 'utf8').split('\n')) {
       const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);

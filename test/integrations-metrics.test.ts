@@ -117,15 +117,21 @@ function suite(dialect: DialectName): void {
     const h = await harness(t, dialect);
     const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
     await a.refresh('product', 1); // a non-empty log: a server without a cursor cold-boots
-    const failing = { id: 'product', refreshAll() {}, refresh() {
-      throw new Error('backend down');
-    } };
+    const failing = {
+      id: 'product',
+      refreshAll() {},
+      refresh() {
+        throw new Error('backend down');
+      },
+    };
     const b = h.cache({ serverIdentity: 'b', refreshers: [failing] });
     const registry = new Registry();
     registerMetrics(b, { registry });
     await b.start();
     // The malformed row first: its refreshAll() in place would supersede the refresh before it.
-    await h.knex(h.table('cache_instruction')).insert({ json_instruction: '{"v":1,"instructions":"nope"}', originated: 'sql', instruction_count: 1 });
+    await h
+      .knex(h.table('cache_instruction'))
+      .insert({ json_instruction: '{"v":1,"instructions":"nope"}', originated: 'sql', instruction_count: 1 });
     await a.refresh('product', 2);
     await b.sync();
     await h.knex.schema.renameTable(h.table('cache_instruction'), `${h.prefix}moved_away`);
@@ -154,7 +160,8 @@ function suite(dialect: DialectName): void {
       roles.filter(([, v]) => v === 1).map(([k]) => k),
       [key('role', { role })],
     );
-    for (const r of ['single', 'scheduling-publisher', 'subscriber', 'unknown']) assert.ok(samples.has(key('role', { role: r })), `role ${r} is listed`);
+    for (const r of ['single', 'scheduling-publisher', 'subscriber', 'unknown'])
+      assert.ok(samples.has(key('role', { role: r })), `role ${r} is listed`);
     await a.stop();
     assert.equal((await scrape(registry)).get(key('role', { role: a.role })), 1, 'read at scrape time');
   });
@@ -165,8 +172,14 @@ function suite(dialect: DialectName): void {
     const b = h.cache({ serverIdentity: 'b', refreshers: [recorder()] });
     const registry = new Registry();
     const first = registerMetrics(a, { registry });
-    assert.deepEqual(first.names, Object.values(METRIC_NAMES).map((n) => `distcache_${n}`));
-    assert.throws(() => registerMetrics(b, { registry }), (err: Error) => err instanceof errors.InvalidOptionError && /already registered/.test(err.message));
+    assert.deepEqual(
+      first.names,
+      Object.values(METRIC_NAMES).map((n) => `distcache_${n}`),
+    );
+    assert.throws(
+      () => registerMetrics(b, { registry }),
+      (err: Error) => err instanceof errors.InvalidOptionError && /already registered/.test(err.message),
+    );
     const second = registerMetrics(b, { registry, prefix: 'orders_cache_' });
     const text = await registry.metrics();
     for (const name of [...first.names, ...second.names]) assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'));

@@ -118,7 +118,12 @@ class AsyncLocalContextManager implements ContextManager {
   active(): Context {
     return this.storage.getStore() ?? ROOT_CONTEXT;
   }
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(ctx: Context, fn: F, thisArg?: ThisParameterType<F>, ...args: A): ReturnType<F> {
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    ctx: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
     return this.storage.run(ctx, () => fn.apply(thisArg, args));
   }
   bind<T>(ctx: Context, target: T): T {
@@ -166,7 +171,12 @@ test('a write, its local refresher call, and a poll with its refresher calls bec
   assert.ok(local);
   assert.equal(local.parent, write, 'the local refresher call is inside the write');
   assert.deepEqual(
-    { refresher: local.attributes['distcache.refresher'], kind: local.attributes['distcache.kind'], count: local.attributes['distcache.count'], source: local.attributes['distcache.source'] },
+    {
+      refresher: local.attributes['distcache.refresher'],
+      kind: local.attributes['distcache.kind'],
+      count: local.attributes['distcache.count'],
+      source: local.attributes['distcache.source'],
+    },
     { refresher: 'product', kind: 'refresh', count: 2, source: 'local' },
   );
   assert.ok(local.endTime! > local.startTime, 'the refresher span has its real duration');
@@ -184,16 +194,23 @@ test('a write, its local refresher call, and a poll with its refresher calls bec
   assert.equal(remote[0]!.parent, poll, "the poll's refresher calls are its children");
   assert.equal(remote[0]!.attributes['distcache.source'], 'remote');
   assert.ok(remote[0]!.startTime >= poll.startTime - 1 && remote[0]!.endTime! <= poll.endTime! + 1, 'the child lies within the poll');
-  assert.ok(tracer.spans.every((s) => s.endTime !== undefined), 'every span ended');
+  assert.ok(
+    tracer.spans.every((s) => s.endTime !== undefined),
+    'every span ended',
+  );
 });
 
 test('failures are error spans: a refresher that fails in a poll, and a write that fails', async (t) => {
   const h = await harness(t, 'sqlite');
   const tracer = new RecordingTracer();
   const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
-  const failing = { id: 'product', refreshAll() {}, refresh() {
-    throw new Error('backend down');
-  } };
+  const failing = {
+    id: 'product',
+    refreshAll() {},
+    refresh() {
+      throw new Error('backend down');
+    },
+  };
   const b = h.cache({ serverIdentity: 'b', refreshers: [failing] });
   traceCache(a, { tracer });
   traceCache(b, { tracer });
@@ -245,23 +262,40 @@ test('a cold boot is an attribute of its poll span; close() stops tracing', asyn
 test('the instrumentation hooks wrap the real work: duration, nesting, result, and errors', async () => {
   const tracer = new RecordingTracer();
   const hooks = openTelemetryHooks(tracer);
-  const result = await hooks.write({ identity: 'a', rows: 1, instructions: 3, byRefresher: { product: 2, member: 1 }, inTransaction: false }, async () => {
-    await hooks.refresher({ identity: 'a', refresher: 'product', kind: 'refresh', count: 2, source: 'local', attempt: 0, fallback: false }, async () => 'applied');
-    return 42;
-  });
+  const result = await hooks.write(
+    { identity: 'a', rows: 1, instructions: 3, byRefresher: { product: 2, member: 1 }, inTransaction: false },
+    async () => {
+      await hooks.refresher(
+        { identity: 'a', refresher: 'product', kind: 'refresh', count: 2, source: 'local', attempt: 0, fallback: false },
+        async () => 'applied',
+      );
+      return 42;
+    },
+  );
   assert.equal(result, 42);
   const [write] = tracer.named(SPAN_NAMES.write);
   const [call] = tracer.named(SPAN_NAMES.refresher);
   assert.equal(call!.parent, write);
   assert.deepEqual(write!.attributes['distcache.refreshers'], ['member', 'product']);
   assert.ok(write!.endTime! >= call!.endTime!);
-  const sync = await hooks.sync({ identity: 'b' }, async () => ({ rows: 2, instructions: 5, skippedOwn: 1, malformed: 0, coldBoot: null, durationMs: 1, position: '9' }));
+  const sync = await hooks.sync({ identity: 'b' }, async () => ({
+    rows: 2,
+    instructions: 5,
+    skippedOwn: 1,
+    malformed: 0,
+    coldBoot: null,
+    durationMs: 1,
+    position: '9',
+  }));
   assert.equal(sync.rows, 2);
   assert.equal(tracer.named(SPAN_NAMES.sync)[0]!.attributes['distcache.skipped_own'], 1);
   await assert.rejects(
-    hooks.refresher({ identity: 'a', refresher: 'product', kind: 'remove', count: 1, source: 'remote', attempt: 1, fallback: false }, async () => {
-      throw new Error('nope');
-    }),
+    hooks.refresher(
+      { identity: 'a', refresher: 'product', kind: 'remove', count: 1, source: 'remote', attempt: 1, fallback: false },
+      async () => {
+        throw new Error('nope');
+      },
+    ),
     /nope/,
   );
   const failed = tracer.named(SPAN_NAMES.refresher)[1]!;
@@ -311,11 +345,22 @@ test('InstrumentationHooks (the core registry) nests attached hooks and detaches
   assert.deepEqual(order, ['outer:in', 'inner:in', 'run', 'inner:out', 'outer:out']);
   detachOuter();
   order.length = 0;
-  await assert.rejects(registry.write(info, async () => Promise.reject(new Error('insert failed'))), /insert failed/);
+  await assert.rejects(
+    registry.write(info, async () => Promise.reject(new Error('insert failed'))),
+    /insert failed/,
+  );
   assert.deepEqual(order, ['inner:in', 'inner:out']);
   const tracer = new RecordingTracer();
   registry.add(openTelemetryHooks(tracer));
-  const sync = await registry.sync({ identity: 'b' }, async () => ({ rows: 0, instructions: 0, skippedOwn: 0, malformed: 0, coldBoot: null, durationMs: 0, position: '1' }));
+  const sync = await registry.sync({ identity: 'b' }, async () => ({
+    rows: 0,
+    instructions: 0,
+    skippedOwn: 0,
+    malformed: 0,
+    coldBoot: null,
+    durationMs: 0,
+    position: '1',
+  }));
   assert.equal(sync.position, '1');
   assert.equal(tracer.named(SPAN_NAMES.sync).length, 1);
 });

@@ -4,7 +4,15 @@ import { LRUCache } from 'lru-cache';
 import Keyv from 'keyv';
 import { createCache } from 'cache-manager';
 import { z } from 'zod';
-import { cacheManagerRefresher, keyvRefresher, lruRefresher, mapRefresher, withPayloadSchema, RejectedPayloadError, isRejectedPayloadError } from '../src/integrations/refreshers/index.js';
+import {
+  cacheManagerRefresher,
+  keyvRefresher,
+  lruRefresher,
+  mapRefresher,
+  withPayloadSchema,
+  RejectedPayloadError,
+  isRejectedPayloadError,
+} from '../src/integrations/refreshers/index.js';
 import { errors, type CacheRefresher } from '../src/index.js';
 import { harness } from './conformance/harness.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
@@ -23,8 +31,16 @@ test('mapRefresher: instructions from another server drop keys, clear, and set p
     ['product:2', { id: 2, price: 20 }],
     ['product:3', { id: 3, price: 30 }],
   ]);
-  const refresher = mapRefresher({ id: 'product', map: products, key: (id) => `product:${id}`, entry: (p: Product) => [`product:${p.id}`, p] });
-  const a = h.cache({ serverIdentity: 'a', refreshers: [mapRefresher({ id: 'product', map: new Map(), entry: (p: Product) => [p.id, p] })] });
+  const refresher = mapRefresher({
+    id: 'product',
+    map: products,
+    key: (id) => `product:${id}`,
+    entry: (p: Product) => [`product:${p.id}`, p],
+  });
+  const a = h.cache({
+    serverIdentity: 'a',
+    refreshers: [mapRefresher({ id: 'product', map: new Map(), entry: (p: Product) => [p.id, p] })],
+  });
   const b = h.cache({ serverIdentity: 'b', refreshers: [refresher] });
   await b.start();
 
@@ -125,7 +141,12 @@ test('withPayloadSchema (zod): valid payloads are applied with the parsed value;
   const refresher = withPayloadSchema<Product>(inner, ProductSchema);
   await refresher.refreshPayload!([{ id: 1, price: 5 }]);
   assert.deepEqual(inner.applied, [[{ id: 1, price: 5, currency: 'EUR' }]], "the schema's output is applied: defaults filled in");
-  const err = await Promise.resolve(refresher.refreshPayload!([{ id: 2, price: 7 }, { id: 'three', price: -1 }] as never)).then(
+  const err = await Promise.resolve(
+    refresher.refreshPayload!([
+      { id: 2, price: 7 },
+      { id: 'three', price: -1 },
+    ] as never),
+  ).then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -161,7 +182,10 @@ test('an invalid payload from another server is recorded as a failure and not ap
   const failed: string[] = [];
   b.on('instruction:failed', (e) => failed.push(e.action));
   await b.start();
-  await a.refreshPayload('product', [{ id: 1, price: 10 }, { id: 2, price: 'free' }]);
+  await a.refreshPayload('product', [
+    { id: 1, price: 10 },
+    { id: 2, price: 'free' },
+  ]);
   await b.sync();
   assert.deepEqual(inner.applied, [[{ id: 1, price: 10, currency: 'EUR' }]], 'only the valid payload ever reached the cache');
   const failures = await b.store.listFailures({ identity: 'b', limit: 10 });
@@ -177,7 +201,10 @@ test('a rejected payload is recorded with action rejected-payload, without retri
   const a = h.cache({ serverIdentity: 'a', refreshers: [{ id: 'product', refreshAll() {}, refreshPayload() {} }] });
   const b = h.cache({ serverIdentity: 'b', refreshers: [withPayloadSchema<Product>(inner, ProductSchema)] });
   await b.start();
-  await a.refreshPayload('product', [{ id: 1, price: 10 }, { id: 2, price: 'free' }]);
+  await a.refreshPayload('product', [
+    { id: 1, price: 10 },
+    { id: 2, price: 'free' },
+  ]);
   await b.sync();
   const failures = await b.store.listFailures({ identity: 'b', limit: 10 });
   assert.equal(failures[0]?.action, 'rejected-payload');

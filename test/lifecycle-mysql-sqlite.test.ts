@@ -57,7 +57,11 @@ describe('the log goes back in time on SQLite', () => {
       const later = range(30, 3);
       await write(writer, later);
       await reader.cache.sync();
-      assert.deepEqual(later.filter((id) => !reader.product.refreshedIds().includes(id)), [], 'then instructions flow again');
+      assert.deepEqual(
+        later.filter((id) => !reader.product.refreshedIds().includes(id)),
+        [],
+        'then instructions flow again',
+      );
     } finally {
       for (const s of servers) await s.cache.stop();
       await knex.destroy();
@@ -94,8 +98,15 @@ describe('the log goes back in time on SQLite', () => {
       await write(writer, written);
       reader = await server(knex, 'lc_', 'reader');
       try {
-        assert.ok(receivedOrColdBooted(reader, written, 0), `got ${JSON.stringify(reader.product.refreshedIds())}, boots ${JSON.stringify(reader.boots)}`);
-        assert.deepEqual(reader.product.refreshedIds().filter((id) => typeof id === 'number' && id < 10), [], 'nothing of before the copy is applied again');
+        assert.ok(
+          receivedOrColdBooted(reader, written, 0),
+          `got ${JSON.stringify(reader.product.refreshedIds())}, boots ${JSON.stringify(reader.boots)}`,
+        );
+        assert.deepEqual(
+          reader.product.refreshedIds().filter((id) => typeof id === 'number' && id < 10),
+          [],
+          'nothing of before the copy is applied again',
+        );
       } finally {
         await writer.cache.stop();
         await reader.cache.stop();
@@ -126,7 +137,15 @@ describe('the log goes back in time on MariaDB', { skip: toolsSkip() }, () => {
     const servers: Server[] = [];
     const dump = `/tmp/distcache-lc-${prefix}.sql`;
     const url = new URL(process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test');
-    const connArgs = ['-h', url.hostname, '-P', url.port || '3306', '-u', decodeURIComponent(url.username || 'root'), ...(url.password ? [`-p${decodeURIComponent(url.password)}`] : [])];
+    const connArgs = [
+      '-h',
+      url.hostname,
+      '-P',
+      url.port || '3306',
+      '-u',
+      decodeURIComponent(url.username || 'root'),
+      ...(url.password ? [`-p${decodeURIComponent(url.password)}`] : []),
+    ];
     const database = url.pathname.slice(1);
     try {
       await migrate(knex, { tablePrefix: prefix });
@@ -137,7 +156,10 @@ describe('the log goes back in time on MariaDB', { skip: toolsSkip() }, () => {
       await reader.cache.sync();
 
       // Only this test's tables (and their triggers), never anything else in the shared database.
-      const [tables] = await knex.raw('select table_name as name from information_schema.tables where table_schema = database() and table_name like ?', [`${prefix}%`]);
+      const [tables] = await knex.raw(
+        'select table_name as name from information_schema.tables where table_schema = database() and table_name like ?',
+        [`${prefix}%`],
+      );
       const names = (tables as Array<{ name: string }>).map((t) => t.name);
       assert.ok(names.includes(`${prefix}cache_instruction`));
       const { stdout } = await run(dumpTool!, [...connArgs, '--single-transaction', database, ...names], { maxBuffer: 64 * 1024 * 1024 });
@@ -159,7 +181,10 @@ describe('the log goes back in time on MariaDB', { skip: toolsSkip() }, () => {
       const later = range(30, 3);
       await write(writer, later);
       await reader.cache.sync();
-      assert.deepEqual(later.filter((id) => !reader.product.refreshedIds().includes(id)), []);
+      assert.deepEqual(
+        later.filter((id) => !reader.product.refreshedIds().includes(id)),
+        [],
+      );
     } finally {
       for (const s of servers) await s.cache.stop();
       await readerKnex.destroy();

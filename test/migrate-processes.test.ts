@@ -22,9 +22,13 @@ const ROUNDS: Record<string, number> = { sqlite: 6 };
 
 for (const dialect of selectedDialects()) {
   const rounds = ROUNDS[dialect] ?? 1;
-  test(`migrate() from 5 processes at once on ${dialect} (${rounds === 1 ? 'once' : `${rounds} times`}): all succeed, each migration applied once, one lock row`, { skip: await availability(dialect) }, async () => {
-    for (let round = 0; round < rounds; round++) await raceOnce(DATABASES[dialect].url(), round);
-  });
+  test(
+    `migrate() from 5 processes at once on ${dialect} (${rounds === 1 ? 'once' : `${rounds} times`}): all succeed, each migration applied once, one lock row`,
+    { skip: await availability(dialect) },
+    async () => {
+      for (let round = 0; round < rounds; round++) await raceOnce(DATABASES[dialect].url(), round);
+    },
+  );
 }
 
 async function raceOnce(url: string, round: number): Promise<void> {
@@ -40,7 +44,11 @@ async function raceOnce(url: string, round: number): Promise<void> {
     assert.equal(rows.length, new Set(rows.map((r: { name: string }) => r.name)).size, 'no migration is recorded twice');
     assert.ok(await knex.schema.hasTable(`${prefix}cache_instruction`));
     // Two rows would make every later run read "already locked" until its deadline.
-    assert.deepEqual(await knex(`${prefix}distcache_migrations_lock`).select('is_locked'), [{ is_locked: 0 }], `round ${round}: one unlocked lock row`);
+    assert.deepEqual(
+      await knex(`${prefix}distcache_migrations_lock`).select('is_locked'),
+      [{ is_locked: 0 }],
+      `round ${round}: one unlocked lock row`,
+    );
   } finally {
     await dropPrefixed(knex, prefix);
     await knex.destroy();

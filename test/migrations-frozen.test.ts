@@ -16,33 +16,40 @@ import { dropAll, dumpSchema } from './support/schema-dump.js';
  * this file. The schema is read from the catalog: tables, columns, indexes, constraints, triggers.
  */
 for (const dialect of selectedDialects()) {
-  test(`${dialect}: a fresh install has the same schema as one upgraded migration by migration`, { skip: await availability(dialect) }, async (t) => {
-    const knex = knexFactory(DATABASES[dialect].config());
-    const fresh = freshPrefix();
-    const stepped = freshPrefix();
-    let passed = false;
-    t.after(async () => {
-      // Kept when the test failed, so the two schemas can be compared by hand.
-      if (passed) for (const prefix of [fresh, stepped]) await dropAll(knex, dialect, prefix);
-      await knex.destroy();
-    });
+  test(
+    `${dialect}: a fresh install has the same schema as one upgraded migration by migration`,
+    { skip: await availability(dialect) },
+    async (t) => {
+      const knex = knexFactory(DATABASES[dialect].config());
+      const fresh = freshPrefix();
+      const stepped = freshPrefix();
+      let passed = false;
+      t.after(async () => {
+        // Kept when the test failed, so the two schemas can be compared by hand.
+        if (passed) for (const prefix of [fresh, stepped]) await dropAll(knex, dialect, prefix);
+        await knex.destroy();
+      });
 
-    assert.deepEqual((await migrate(knex, { tablePrefix: fresh })).applied, MIGRATIONS.map((m) => m.name));
+      assert.deepEqual(
+        (await migrate(knex, { tablePrefix: fresh })).applied,
+        MIGRATIONS.map((m) => m.name),
+      );
 
-    const config = migrationConfig(knex, resolveTables(stepped));
-    for (const [i, migration] of MIGRATIONS.entries()) {
-      const [, ran] = (await knex.migrate.up(config)) as [number, string[]];
-      assert.deepEqual(ran, [migration.name], `step ${i + 1} applies ${migration.name} alone`);
-    }
-    const [, pending] = (await knex.migrate.list(config)) as [unknown[], unknown[]];
-    assert.equal(pending.length, 0);
+      const config = migrationConfig(knex, resolveTables(stepped));
+      for (const [i, migration] of MIGRATIONS.entries()) {
+        const [, ran] = (await knex.migrate.up(config)) as [number, string[]];
+        assert.deepEqual(ran, [migration.name], `step ${i + 1} applies ${migration.name} alone`);
+      }
+      const [, pending] = (await knex.migrate.list(config)) as [unknown[], unknown[]];
+      assert.equal(pending.length, 0);
 
-    const freshSchema = await dumpSchema(knex, dialect, fresh);
-    assert.ok(freshSchema.length > 20, `the dump reads the catalog (${freshSchema.length} entries)`);
-    assert.ok(freshSchema.some((line) => line.startsWith('table <p>cache_instruction')));
-    assert.deepEqual(await dumpSchema(knex, dialect, stepped), freshSchema);
-    passed = true;
-  });
+      const freshSchema = await dumpSchema(knex, dialect, fresh);
+      assert.ok(freshSchema.length > 20, `the dump reads the catalog (${freshSchema.length} entries)`);
+      assert.ok(freshSchema.some((line) => line.startsWith('table <p>cache_instruction')));
+      assert.deepEqual(await dumpSchema(knex, dialect, stepped), freshSchema);
+      passed = true;
+    },
+  );
 }
 
 /**
@@ -62,6 +69,10 @@ test('migrations import nothing that could change what they create', () => {
       assert.ok(allowed.has(from) || (typeOnly !== undefined && from.startsWith('../src/')), `${file} imports '${from}'`);
     }
     const uses = [...text.matchAll(/(?<![\w/.])dialect\.(\w+)/g)].map((m) => m[1]); // not a path like mysql/dialect.ts
-    assert.deepEqual(uses.filter((u) => u !== 'name'), [], `${file} calls the live dialect (${uses.join(', ')}); write the SQL out instead`);
+    assert.deepEqual(
+      uses.filter((u) => u !== 'name'),
+      [],
+      `${file} calls the live dialect (${uses.join(', ')}); write the SQL out instead`,
+    );
   }
 });

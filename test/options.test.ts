@@ -32,35 +32,55 @@ const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
   ['bad cron', { pruneSchedule: 'every minute' }, /pruneSchedule: .* node-cron/],
   ['bad page size', { pageSize: 0 }, /pageSize: 0 must be a whole number/],
   ['a notify string that is not a URL', { notify: 'yes' }, /notify: a connection URL must start with postgres:\/\//],
-  ['a notify connection on SQLite', { notify: 'postgres://app@db:5432/app' }, /notify: a connection is for PostgreSQL's listener; on sqlite use true or false/],
+  [
+    'a notify connection on SQLite',
+    { notify: 'postgres://app@db:5432/app' },
+    /notify: a connection is for PostgreSQL's listener; on sqlite use true or false/,
+  ],
   ['a notify number', { notify: 5 }, /notify: must be true, false, a postgres:\/\/ URL or pg connection settings/],
   ['non-boolean preparedStatements', { preparedStatements: 'off' }, /preparedStatements/],
   ['duty cycle above 1', { pruneDutyCycle: 1.5 }, /pruneDutyCycle: 1.5 must be a number above 0 and at most 1/],
   ['duty cycle of 0', { pruneDutyCycle: 0 }, /pruneDutyCycle/],
   // Past 2^31 - 1 ms a Node.js timer fires after 1 ms: '30d' polled hundreds of times a second.
-  ['a sync interval longer than a timer can wait', { syncInterval: '30d' }, /syncInterval: "30d" is too large; the maximum is 2147483647ms \(2\^31 − 1 ms/],
+  [
+    'a sync interval longer than a timer can wait',
+    { syncInterval: '30d' },
+    /syncInterval: "30d" is too large; the maximum is 2147483647ms \(2\^31 − 1 ms/,
+  ],
   ['a refresher timeout longer than a timer can wait', { refresherTimeout: '30d' }, /refresherTimeout: "30d" is too large/],
   ['a query timeout longer than a timer can wait', { queryTimeout: '30d' }, /queryTimeout: "30d" is too large/],
   ['a stop timeout longer than a timer can wait', { stopTimeout: 2 ** 31 }, /stopTimeout: 2147483648 is too large/],
   ['an error backoff longer than a timer can wait', { maxErrorBackoff: '25d' }, /maxErrorBackoff: "25d" is too large/],
-  ['a retry delay whose doublings outgrow a timer', { retryDelay: '10d', refresherRetries: 3 }, /retryDelay: 10d doubled for each of 3 refresherRetries waits 40d/],
+  [
+    'a retry delay whose doublings outgrow a timer',
+    { retryDelay: '10d', refresherRetries: 3 },
+    /retryDelay: 10d doubled for each of 3 refresherRetries waits 40d/,
+  ],
   ['a misspelled option', { syncIntreval: '5s' }, /syncIntreval: unknown option; did you mean 'syncInterval'\?/],
   ['a misspelled health threshold', { health: { maxlag: '1m' } }, /health\.maxlag: unknown option; did you mean 'maxLag'\?/],
   ['an unknown option', { colour: 'blue' }, /colour: unknown option\. The options are: knex, refreshers/],
-  ['a heartbeat too long for the stale timeout, both set', { heartbeatInterval: '1m', staleServerTimeout: '2m' }, /^heartbeatInterval: 1m is too long for staleServerTimeout \(2m\).*lower heartbeatInterval or raise staleServerTimeout/],
+  [
+    'a heartbeat too long for the stale timeout, both set',
+    { heartbeatInterval: '1m', staleServerTimeout: '2m' },
+    /^heartbeatInterval: 1m is too long for staleServerTimeout \(2m\).*lower heartbeatInterval or raise staleServerTimeout/,
+  ],
 ];
 for (const [name, extra, message] of invalid) {
   test(`refuses ${name} with E_INVALID_OPTION naming the option`, () => {
     assert.throws(
       () => new DistributedCache({ knex, ...extra } as never),
-      (err: Error) => err instanceof errors.InvalidOptionError && (err as { code?: string }).code === 'E_INVALID_OPTION' && message.test(err.message),
+      (err: Error) =>
+        err instanceof errors.InvalidOptionError && (err as { code?: string }).code === 'E_INVALID_OPTION' && message.test(err.message),
     );
   });
 }
 
 test('notify takes the listener connection as a URL or settings, kept apart from the flag', () => {
   assert.deepEqual([resolveOptions({ knex }).notify, resolveOptions({ knex }).notifyConnection], [true, undefined]);
-  assert.deepEqual([resolveOptions({ knex, notify: false }).notify, resolveOptions({ knex, notify: false }).notifyConnection], [false, undefined]);
+  assert.deepEqual(
+    [resolveOptions({ knex, notify: false }).notify, resolveOptions({ knex, notify: false }).notifyConnection],
+    [false, undefined],
+  );
   const url = resolveOptions({ knex, notify: 'postgres://app@db:5432/app' });
   assert.deepEqual([url.notify, url.notifyConnection], [true, 'postgres://app@db:5432/app']);
   const settings = resolveOptions({ knex, notify: { host: 'db', port: 5432 } });
@@ -87,14 +107,27 @@ test("heartbeatInterval alone ('5m') gives a consistent set: the stale timeout a
 });
 
 test('refuses duplicate refresher ids and refreshers without refreshAll', () => {
-  assert.throws(() => new DistributedCache({ knex, refreshers: [{ id: 'a', refreshAll }, { id: 'a', refreshAll }] }), errors.DuplicateRefresherError);
+  assert.throws(
+    () =>
+      new DistributedCache({
+        knex,
+        refreshers: [
+          { id: 'a', refreshAll },
+          { id: 'a', refreshAll },
+        ],
+      }),
+    errors.DuplicateRefresherError,
+  );
   assert.throws(() => new DistributedCache({ knex, refreshers: [{ id: 'a' } as never] }), /refreshAll\(\) method/);
   assert.throws(() => new DistributedCache({ knex, refreshers: [{ id: 'bad id!', refreshAll }] }), /id "bad id!" is not valid/);
 });
 
 test('refuses a knex client it does not support', () => {
   const other = knexFactory({ client: 'mssql' });
-  assert.throws(() => new DistributedCache({ knex: other }), (err: Error) => err instanceof errors.UnsupportedDialectError && /mssql/.test(err.message));
+  assert.throws(
+    () => new DistributedCache({ knex: other }),
+    (err: Error) => err instanceof errors.UnsupportedDialectError && /mssql/.test(err.message),
+  );
 });
 
 test.after(() => knex.destroy());

@@ -68,7 +68,12 @@ async function clockedPoller(h: Harness, clock: ManualClock) {
   const product = recorder();
   registry.add(product);
   const hooks = new InstrumentationHooks();
-  const applier = new Applier(registry, store, events, silentLoggerForTests, hooks, { identity: 'p', refresherTimeout: 5000, refresherRetries: 0, retryDelay: 1 });
+  const applier = new Applier(registry, store, events, silentLoggerForTests, hooks, {
+    identity: 'p',
+    refresherTimeout: 5000,
+    refresherRetries: 0,
+    retryDelay: 1,
+  });
   const poller = new Poller(store, applier, events, silentLoggerForTests, hooks, new OwnWrites(), {
     identity: 'p',
     instanceId: 'poller-under-test',
@@ -124,7 +129,9 @@ describe('the poll loop: one timer, wake-ups coalesce, nothing after stop()', ()
         return clock.timers.size === 1 && [...clock.timers.values()][0]!.due > clock.now();
       });
     }
-    await waitFor(() => product.refreshedIds().length === id - 1, { describe: () => `${product.refreshedIds().length} of ${id - 1} applied` });
+    await waitFor(() => product.refreshedIds().length === id - 1, {
+      describe: () => `${product.refreshedIds().length} of ${id - 1} applied`,
+    });
     assert.equal(clock.mostPending, 1, 'never more than one timer at once');
     // Idle after the bursts: exactly one poll per interval.
     counts.polls = 0;
@@ -147,51 +154,69 @@ describe('the poll loop: one timer, wake-ups coalesce, nothing after stop()', ()
 const pgSkip = await availability('postgres');
 
 describe('the poll loop on PostgreSQL with real NOTIFYs', { skip: pgSkip }, () => {
-  test('after three bursts of 400 writes the woken server polls once per syncInterval (±10 %), and sends nothing after stop()', { timeout: 120_000 }, async (t) => {
-    const h = await harness(t, 'postgres');
-    const interval = 200;
-    // The watched server has its own knex, so every query it sends can be counted.
-    const watchedKnex = knexFactory(DATABASES.postgres.config());
-    t.after(() => watchedKnex.destroy());
-    const queries: string[] = [];
-    watchedKnex.on('query', (q: { sql: string }) => queries.push(q.sql));
-    const writer = h.cache({ serverIdentity: 'writer', refreshers: [recorder()], notify: true });
-    const onWatched = recorder();
-    const watched: DistributedCache = h.cache({ serverIdentity: 'watched', knex: watchedKnex, refreshers: [onWatched], notify: true, syncInterval: interval });
-    const observer = h.cache({ serverIdentity: 'observer', refreshers: [recorder()], notify: false, syncInterval: interval });
-    let watchedPolls = 0;
-    watched.on('sync:complete', () => (watchedPolls += 1));
-    let observerPolls = 0;
-    observer.on('sync:complete', () => (observerPolls += 1));
-    await Promise.all([writer.start(), watched.start(), observer.start()]);
-    let next = 1;
-    for (let burst = 0; burst < 3; burst += 1) {
-      const ids = Array.from({ length: 400 }, () => next++);
-      await Promise.all(ids.map((id) => writer.refresh('product', [id])));
-      await waitFor(() => onWatched.refreshedIds().length >= next - 1, { timeout: 20_000, describe: () => `${onWatched.refreshedIds().length} of ${next - 1}` });
-    }
-    // Idle now. Count the watched server's polls over 15 intervals of the observer's (which
-    // never gets a wake-up), by the events and by the poll queries on its own connection.
-    const pollQueries = () => queries.filter((sql) => sql.includes(h.table('cache_instruction'))).length;
-    await waitFor(() => observerPolls > 0);
-    const [polls0, queries0, observer0, started] = [watchedPolls, pollQueries(), observerPolls, performance.now()];
-    await waitFor(() => observerPolls >= observer0 + 15, { timeout: 20_000 });
-    const seconds = (performance.now() - started) / 1000;
-    const rate = (watchedPolls - polls0) / seconds;
-    const queryRate = (pollQueries() - queries0) / seconds;
-    t.diagnostic(`idle after bursts: ${rate.toFixed(2)} polls/s, ${queryRate.toFixed(2)} poll queries/s over ${seconds.toFixed(2)} s (expected ${1000 / interval}/s)`);
-    assert.ok(Math.abs(rate - 1000 / interval) <= 0.1 * (1000 / interval), `polls per second: ${rate.toFixed(2)}, expected ${1000 / interval} ± 10 %`);
-    assert.ok(queryRate <= 1.1 * (1000 / interval), `poll queries per second: ${queryRate.toFixed(2)}`);
-    // After stop(): not one query from the watched server while the observer polls 10 more times
-    // and the writer keeps committing (each commit a NOTIFY the stopped server must ignore).
-    await watched.stop();
-    const after = queries.length;
-    const observerAtStop = observerPolls;
-    const writes = (async () => {
-      while (observerPolls < observerAtStop + 10) await writer.refresh('product', [next++]);
-    })();
-    await waitFor(() => observerPolls >= observerAtStop + 10, { timeout: 20_000 });
-    await writes;
-    assert.deepEqual(queries.slice(after), [], 'no query after stop() resolved');
-  });
+  test(
+    'after three bursts of 400 writes the woken server polls once per syncInterval (±10 %), and sends nothing after stop()',
+    { timeout: 120_000 },
+    async (t) => {
+      const h = await harness(t, 'postgres');
+      const interval = 200;
+      // The watched server has its own knex, so every query it sends can be counted.
+      const watchedKnex = knexFactory(DATABASES.postgres.config());
+      t.after(() => watchedKnex.destroy());
+      const queries: string[] = [];
+      watchedKnex.on('query', (q: { sql: string }) => queries.push(q.sql));
+      const writer = h.cache({ serverIdentity: 'writer', refreshers: [recorder()], notify: true });
+      const onWatched = recorder();
+      const watched: DistributedCache = h.cache({
+        serverIdentity: 'watched',
+        knex: watchedKnex,
+        refreshers: [onWatched],
+        notify: true,
+        syncInterval: interval,
+      });
+      const observer = h.cache({ serverIdentity: 'observer', refreshers: [recorder()], notify: false, syncInterval: interval });
+      let watchedPolls = 0;
+      watched.on('sync:complete', () => (watchedPolls += 1));
+      let observerPolls = 0;
+      observer.on('sync:complete', () => (observerPolls += 1));
+      await Promise.all([writer.start(), watched.start(), observer.start()]);
+      let next = 1;
+      for (let burst = 0; burst < 3; burst += 1) {
+        const ids = Array.from({ length: 400 }, () => next++);
+        await Promise.all(ids.map((id) => writer.refresh('product', [id])));
+        await waitFor(() => onWatched.refreshedIds().length >= next - 1, {
+          timeout: 20_000,
+          describe: () => `${onWatched.refreshedIds().length} of ${next - 1}`,
+        });
+      }
+      // Idle now. Count the watched server's polls over 15 intervals of the observer's (which
+      // never gets a wake-up), by the events and by the poll queries on its own connection.
+      const pollQueries = () => queries.filter((sql) => sql.includes(h.table('cache_instruction'))).length;
+      await waitFor(() => observerPolls > 0);
+      const [polls0, queries0, observer0, started] = [watchedPolls, pollQueries(), observerPolls, performance.now()];
+      await waitFor(() => observerPolls >= observer0 + 15, { timeout: 20_000 });
+      const seconds = (performance.now() - started) / 1000;
+      const rate = (watchedPolls - polls0) / seconds;
+      const queryRate = (pollQueries() - queries0) / seconds;
+      t.diagnostic(
+        `idle after bursts: ${rate.toFixed(2)} polls/s, ${queryRate.toFixed(2)} poll queries/s over ${seconds.toFixed(2)} s (expected ${1000 / interval}/s)`,
+      );
+      assert.ok(
+        Math.abs(rate - 1000 / interval) <= 0.1 * (1000 / interval),
+        `polls per second: ${rate.toFixed(2)}, expected ${1000 / interval} ± 10 %`,
+      );
+      assert.ok(queryRate <= 1.1 * (1000 / interval), `poll queries per second: ${queryRate.toFixed(2)}`);
+      // After stop(): not one query from the watched server while the observer polls 10 more times
+      // and the writer keeps committing (each commit a NOTIFY the stopped server must ignore).
+      await watched.stop();
+      const after = queries.length;
+      const observerAtStop = observerPolls;
+      const writes = (async () => {
+        while (observerPolls < observerAtStop + 10) await writer.refresh('product', [next++]);
+      })();
+      await waitFor(() => observerPolls >= observerAtStop + 10, { timeout: 20_000 });
+      await writes;
+      assert.deepEqual(queries.slice(after), [], 'no query after stop() resolved');
+    },
+  );
 });

@@ -87,7 +87,15 @@ describe('behind PgBouncer', { skip }, () => {
   }
 
   function cacheOn(knex: Knex, prefix: string, options: Partial<DistributedCacheOptions> & { serverIdentity: string }): DistributedCache {
-    return new DistributedCache({ knex, tablePrefix: prefix, syncInterval: 60_000, notify: false, pruneSchedule: false, logger: capturingLogger([]), ...options });
+    return new DistributedCache({
+      knex,
+      tablePrefix: prefix,
+      syncInterval: 60_000,
+      notify: false,
+      pruneSchedule: false,
+      logger: capturingLogger([]),
+      ...options,
+    });
   }
 
   for (const mode of ['transaction', 'session'] as const) {
@@ -179,7 +187,12 @@ describe('behind PgBouncer', { skip }, () => {
     const knex = pooled(tx);
     const prefix = await migrated(knex);
     const logged: Logged[] = [];
-    const cache = cacheOn(knex, prefix, { serverIdentity: 'probe', refreshers: [recorder()], notify: true, logger: capturingLogger(logged) });
+    const cache = cacheOn(knex, prefix, {
+      serverIdentity: 'probe',
+      refreshers: [recorder()],
+      notify: true,
+      logger: capturingLogger(logged),
+    });
     await cache.start();
     await waitFor(async () => (await cache.health()).wakeUp === 'off', { timeout: 5_000 });
     const health = await cache.health();
@@ -204,7 +217,12 @@ describe('behind PgBouncer', { skip }, () => {
     const prefix = await migrated(knex);
     const logged: Logged[] = [];
     const seen = recorder();
-    const reader = cacheOn(knex, prefix, { serverIdentity: 'reprobe', refreshers: [seen], notify: notifyPooler.url(), logger: capturingLogger(logged) });
+    const reader = cacheOn(knex, prefix, {
+      serverIdentity: 'reprobe',
+      refreshers: [seen],
+      notify: notifyPooler.url(),
+      logger: capturingLogger(logged),
+    });
     t.after(() => reader.stop());
     await reader.start();
     await waitFor(async () => (await reader.health()).wakeUp === 'off', { timeout: 5_000 });
@@ -229,7 +247,14 @@ describe('behind PgBouncer', { skip }, () => {
     const knex = pooled(tx);
     const prefix = await migrated(knex);
     const channel = notifyChannel(prefix, 'default');
-    const source = new PostgresWakeSource({ knex, tables: tableNames(prefix), cluster: 'default', logger: capturingLogger([]), queryTimeout: 5_000, connection: PG_URL });
+    const source = new PostgresWakeSource({
+      knex,
+      tables: tableNames(prefix),
+      cluster: 'default',
+      logger: capturingLogger([]),
+      queryTimeout: 5_000,
+      connection: PG_URL,
+    });
     t.after(() => source.stop());
     let wakes = 0;
     await source.start(() => (wakes += 1));
@@ -283,10 +308,15 @@ describe('behind PgBouncer', { skip }, () => {
     try {
       await holder.raw('lock table ?? in access exclusive mode', [table]);
       const waiting = () =>
-        direct.raw("select count(*)::int as n from pg_stat_activity where state = 'active' and wait_event_type = 'Lock' and query like ?", [`%${table}%`]);
+        direct.raw("select count(*)::int as n from pg_stat_activity where state = 'active' and wait_event_type = 'Lock' and query like ?", [
+          `%${table}%`,
+        ]);
       await assert.rejects(cache.sync(), /timeout/i);
       const timedOutAt = Date.now();
-      await waitFor(async () => (await waiting()).rows[0].n === 0, { timeout: 1_000, describe: () => 'the blocked poll still runs on the server' });
+      await waitFor(async () => (await waiting()).rows[0].n === 0, {
+        timeout: 1_000,
+        describe: () => 'the blocked poll still runs on the server',
+      });
       assert.ok(Date.now() - timedOutAt < 1_000);
     } finally {
       await holder.rollback();
@@ -302,7 +332,9 @@ describe('behind PgBouncer', { skip }, () => {
     const readers = [0, 1, 2].map((i) => child({ role: 'reader', url: tx.url(), notify: PG_URL, prefix, identity: `reader-${i}` }));
     t.after(() => Promise.all(readers.map((r) => r.stop())));
     await Promise.all(readers.map((r) => r.next('started')));
-    const writers = [0, 1, 2, 3].map((i) => child({ role: 'writer', url: tx.url(), notify: PG_URL, prefix, identity: `writer-${i}`, writes: 40 }));
+    const writers = [0, 1, 2, 3].map((i) =>
+      child({ role: 'writer', url: tx.url(), notify: PG_URL, prefix, identity: `writer-${i}`, writes: 40 }),
+    );
     t.after(() => Promise.all(writers.map((w) => w.stop())));
     const written = await Promise.all(writers.map((w) => w.next('written')));
     const committed = new Set(written.flatMap((m) => (m.type === 'written' ? m.committed : [])));
@@ -319,7 +351,9 @@ describe('behind PgBouncer', { skip }, () => {
       );
       const unexpected = ids.filter((id) => !committed.has(id));
       const lost = [...committed].filter((id) => !ids.includes(id));
-      t.diagnostic(`${reader.settings.identity}: ${committed.size} committed, ${rolledBack.size} rolled back; lost ${lost.length}, unexpected ${unexpected.length}`);
+      t.diagnostic(
+        `${reader.settings.identity}: ${committed.size} committed, ${rolledBack.size} rolled back; lost ${lost.length}, unexpected ${unexpected.length}`,
+      );
       assert.equal(lost.length, 0);
       assert.deepEqual(unexpected, []);
     }
@@ -334,7 +368,9 @@ class Child {
   private readonly exited: Promise<void>;
 
   constructor(readonly settings: PoolerChildSettings) {
-    this.process = fork(new URL('./support/pooler-child.js', import.meta.url), [JSON.stringify(settings)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.process = fork(new URL('./support/pooler-child.js', import.meta.url), [JSON.stringify(settings)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     this.process.on('message', (m: PoolerChildMessage) => {
       this.messages.push(m);
       for (const w of this.waiters.splice(0)) w();

@@ -11,7 +11,12 @@ import { checkLeaksAfterEach } from './support/leaks.js';
 
 checkLeaksAfterEach();
 
-const row = (label: string): NewInstructionRow => ({ json: JSON.stringify({ label }), originated: 'test', originInstance: null, instructionCount: 1 });
+const row = (label: string): NewInstructionRow => ({
+  json: JSON.stringify({ label }),
+  originated: 'test',
+  originInstance: null,
+  instructionCount: 1,
+});
 
 test('sqlite store: polls and single-row writes run as statements kept prepared, visible to knex query listeners, and survive a schema change', async () => {
   const knex = knexFactory(sqliteConfig(sqliteFile()));
@@ -35,7 +40,10 @@ test('sqlite store: polls and single-row writes run as statements kept prepared,
     const first = await store.readPage('r', '0', null, 2);
     const second = await store.readPage('r', '0', first.token, 2);
     const third = await store.readPage('r', '0', second.token, 2);
-    assert.deepEqual([...first.rows, ...second.rows, ...third.rows].map((r) => r.id), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      [...first.rows, ...second.rows, ...third.rows].map((r) => r.id),
+      [1, 2, 3, 4, 5],
+    );
     assert.equal(first.coldBootRequested, false, 'the first page carries the cursor flag');
     assert.equal(second.coldBootRequested, undefined, 'later pages do not read it');
     assert.equal(third.token, null);
@@ -50,7 +58,10 @@ test('sqlite store: polls and single-row writes run as statements kept prepared,
     await store.resetCursor('r', await store.head());
     assert.deepEqual(await store.insert([row('again')]), [1]);
     const fresh = await store.readPage('r', '0', null, 10);
-    assert.deepEqual(fresh.rows.map((r) => JSON.parse(r.json).label), ['again']);
+    assert.deepEqual(
+      fresh.rows.map((r) => JSON.parse(r.json).label),
+      ['again'],
+    );
   } finally {
     await dropPrefixed(knex, prefix);
     await knex.destroy();

@@ -23,7 +23,13 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 /** A wake source for `cache`, wired the way DistributedCache wires it: a wake polls. */
 async function attach(t: TestContext, h: Harness, cache: DistributedCache, options: PostgresWakeOptions & { knex?: Knex } = {}) {
   const source = new PostgresWakeSource(
-    { knex: options.knex ?? h.knex, tables: tableNames(h.prefix), cluster: cache.options.cluster, logger: silentLoggerForTests, queryTimeout: 5000 },
+    {
+      knex: options.knex ?? h.knex,
+      tables: tableNames(h.prefix),
+      cluster: cache.options.cluster,
+      logger: silentLoggerForTests,
+      queryTimeout: 5000,
+    },
     options,
   );
   const wakes = { count: 0 };
@@ -46,8 +52,18 @@ async function plainInsert(h: Harness, id: number, cluster = 'default'): Promise
   });
 }
 
-async function started(h: Harness, identity: string, refresher: RecordingRefresher, options: { syncInterval?: number; cluster?: string } = {}) {
-  const cache = h.cache({ serverIdentity: identity, refreshers: [refresher], syncInterval: options.syncInterval ?? 60_000, cluster: options.cluster });
+async function started(
+  h: Harness,
+  identity: string,
+  refresher: RecordingRefresher,
+  options: { syncInterval?: number; cluster?: string } = {},
+) {
+  const cache = h.cache({
+    serverIdentity: identity,
+    refreshers: [refresher],
+    syncInterval: options.syncInterval ?? 60_000,
+    cluster: options.cluster,
+  });
   await cache.start();
   return cache;
 }
@@ -66,7 +82,13 @@ describe('postgres wake-up: LISTEN/NOTIFY', { skip }, () => {
 
   test('the dialect declares the wake-up: LISTEN/NOTIFY on PostgreSQL, none on MySQL', async (t) => {
     const h = await harness(t, 'postgres');
-    const source = dialectFor(h.knex).createWakeSource?.({ knex: h.knex, tables: tableNames(h.prefix), cluster: 'default', logger: silentLoggerForTests, queryTimeout: 5000 });
+    const source = dialectFor(h.knex).createWakeSource?.({
+      knex: h.knex,
+      tables: tableNames(h.prefix),
+      cluster: 'default',
+      logger: silentLoggerForTests,
+      queryTimeout: 5000,
+    });
     assert.ok(source instanceof PostgresWakeSource);
     assert.equal(source.kind, 'postgres-notify');
     await source.stop(); // never started: nothing to release
@@ -181,7 +203,9 @@ describe('postgres wake-up: LISTEN/NOTIFY', { skip }, () => {
     await raw.query(`listen "${notifyChannel(h.prefix, 'default')}"`);
     for (let i = 0; i < 1000; i++) source.notifyCommitted();
     // One in flight, one pending behind it (it may have gone out before the last commit).
-    await waitFor(() => source.stats!.notifiesSent === 2 && heard >= 1, { describe: () => `sent ${source.stats!.notifiesSent}, heard ${heard}` });
+    await waitFor(() => source.stats!.notifiesSent === 2 && heard >= 1, {
+      describe: () => `sent ${source.stats!.notifiesSent}, heard ${heard}`,
+    });
     source.notifyCommitted();
     await waitFor(() => source.stats!.notifiesSent === 3, { describe: () => `sent ${source.stats!.notifiesSent}` });
     assert.ok(heard >= 1 && heard <= 3);
@@ -226,7 +250,13 @@ describe('postgres wake-up: LISTEN/NOTIFY', { skip }, () => {
   test('start and stop are idempotent, also concurrently; nothing runs after stop', async (t) => {
     const h = await harness(t, 'postgres');
     const before = openListenerCount();
-    const source = new PostgresWakeSource({ knex: h.knex, tables: tableNames(h.prefix), cluster: 'default', logger: silentLoggerForTests, queryTimeout: 5000 });
+    const source = new PostgresWakeSource({
+      knex: h.knex,
+      tables: tableNames(h.prefix),
+      cluster: 'default',
+      logger: silentLoggerForTests,
+      queryTimeout: 5000,
+    });
     let wakes = 0;
     await Promise.all([source.start(() => wakes++), source.start(() => wakes++)]);
     assert.equal(wakes, 1, 'one start, one wake after LISTEN');
@@ -246,38 +276,59 @@ describe('postgres wake-up: LISTEN/NOTIFY', { skip }, () => {
     t.after(() => down.destroy());
     const errors: number[] = [];
     const source = new PostgresWakeSource(
-      { knex: down, tables: tableNames('x_'), cluster: 'default', logger: silentLoggerForTests, queryTimeout: 2000, onError: (_e, retry) => errors.push(retry) },
+      {
+        knex: down,
+        tables: tableNames('x_'),
+        cluster: 'default',
+        logger: silentLoggerForTests,
+        queryTimeout: 2000,
+        onError: (_e, retry) => errors.push(retry),
+      },
       { reconnectBase: 20, reconnectMax: 80 },
     );
     t.after(() => source.stop());
     await source.start(() => undefined);
     assert.equal(source.listening, false);
     await waitFor(() => errors.length >= 3, { describe: () => `${errors.length} attempts` });
-    assert.ok(errors.every((ms) => ms <= 80), `backoff capped: ${errors.join(',')}`);
+    assert.ok(
+      errors.every((ms) => ms <= 80),
+      `backoff capped: ${errors.join(',')}`,
+    );
   });
 
-  test('restarting PostgreSQL: the listener comes back by itself', { skip: process.env.DISTCACHE_DESTRUCTIVE === '1' ? false : 'disruptive to other tests: set DISTCACHE_DESTRUCTIVE=1' }, async (t) => {
-    const h = await harness(t, 'postgres');
-    const onB = recorder();
-    const b = await started(h, 'b', onB);
-    const { source } = await attach(t, h, b);
-    const pid = source.listenerPid;
-    const version = String((await h.knex.raw('show server_version_num')).rows[0].server_version_num).slice(0, 2);
-    execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart'], { stdio: 'inherit' });
-    await waitFor(() => source.listening && source.listenerPid !== pid, { timeout: 60_000, interval: 50, describe: () => `listening ${source.listening}` });
-    const raw = new pg.Client({ connectionString: PG_URL });
-    await raw.connect();
-    t.after(() => raw.end());
-    // knex's pool may still hold dead connections; the poll after a wake retries until it works.
-    await waitFor(async () => {
-      try {
-        await plainInsert(h, 31);
-        return true;
-      } catch {
-        return false;
-      }
-    }, { timeout: 20_000, interval: 100 });
-    await raw.query('select pg_notify($1, $2)', [notifyChannel(h.prefix, 'default'), '']);
-    await waitFor(has(onB, 31), { timeout: 20_000, interval: 50 });
-  });
+  test(
+    'restarting PostgreSQL: the listener comes back by itself',
+    { skip: process.env.DISTCACHE_DESTRUCTIVE === '1' ? false : 'disruptive to other tests: set DISTCACHE_DESTRUCTIVE=1' },
+    async (t) => {
+      const h = await harness(t, 'postgres');
+      const onB = recorder();
+      const b = await started(h, 'b', onB);
+      const { source } = await attach(t, h, b);
+      const pid = source.listenerPid;
+      const version = String((await h.knex.raw('show server_version_num')).rows[0].server_version_num).slice(0, 2);
+      execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart'], { stdio: 'inherit' });
+      await waitFor(() => source.listening && source.listenerPid !== pid, {
+        timeout: 60_000,
+        interval: 50,
+        describe: () => `listening ${source.listening}`,
+      });
+      const raw = new pg.Client({ connectionString: PG_URL });
+      await raw.connect();
+      t.after(() => raw.end());
+      // knex's pool may still hold dead connections; the poll after a wake retries until it works.
+      await waitFor(
+        async () => {
+          try {
+            await plainInsert(h, 31);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { timeout: 20_000, interval: 100 },
+      );
+      await raw.query('select pg_notify($1, $2)', [notifyChannel(h.prefix, 'default'), '']);
+      await waitFor(has(onB, 31), { timeout: 20_000, interval: 50 });
+    },
+  );
 });

@@ -21,7 +21,13 @@ checkLeaksAfterEach();
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 async function attach(t: TestContext, h: Harness, cache: DistributedCache) {
-  const source = createSqliteWakeSource({ knex: h.knex, tables: tableNames(h.prefix), cluster: 'default', logger: silentLoggerForTests, queryTimeout: 5000 });
+  const source = createSqliteWakeSource({
+    knex: h.knex,
+    tables: tableNames(h.prefix),
+    cluster: 'default',
+    logger: silentLoggerForTests,
+    queryTimeout: 5000,
+  });
   assert.ok(source, 'a file database gets a wake source');
   t.after(() => source.stop());
   const wakes = { count: 0 };
@@ -79,7 +85,9 @@ describe('sqlite wake-up: a watch on the WAL file', () => {
       delays.push(performance.now() - committed);
     }
     delays.sort((x, y) => x - y);
-    console.log(`sqlite wake-up across processes: 30/30 delivered; after the writer's commit was reported: median ${delays[15]!.toFixed(1)} ms, max ${delays[29]!.toFixed(1)} ms`);
+    console.log(
+      `sqlite wake-up across processes: 30/30 delivered; after the writer's commit was reported: median ${delays[15]!.toFixed(1)} ms, max ${delays[29]!.toFixed(1)} ms`,
+    );
   });
 
   test('a write through DistributedCache in another process wakes this one', async (t) => {
@@ -120,7 +128,10 @@ describe('sqlite wake-up: a watch on the WAL file', () => {
   test('an in-memory database has nothing to watch', async (t) => {
     const knex = knexFactory({ client: 'better-sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true });
     t.after(() => knex.destroy());
-    assert.equal(createSqliteWakeSource({ knex, tables: tableNames(''), cluster: 'default', logger: silentLoggerForTests, queryTimeout: 1000 }), undefined);
+    assert.equal(
+      createSqliteWakeSource({ knex, tables: tableNames(''), cluster: 'default', logger: silentLoggerForTests, queryTimeout: 1000 }),
+      undefined,
+    );
   });
 
   test('a WAL file that appears after the watch began still wakes, twice per burst (at once, then once settled)', async (t) => {

@@ -120,7 +120,10 @@ if (args.mode === 'catchup') {
   heapPeak = before.heapUsed;
   const sampler = setInterval(sampleMemory, 5);
   const t = performance.now();
-  const progress = setInterval(() => send({ type: 'progress', rows: rowsApplied, ms: performance.now() - t, rssGrowth: rssPeak - before.rss }), 1000);
+  const progress = setInterval(
+    () => send({ type: 'progress', rows: rowsApplied, ms: performance.now() - t, rssGrowth: rssPeak - before.rss }),
+    1000,
+  );
   queries = 0;
   const result = await cache.sync();
   const syncMs = performance.now() - t;

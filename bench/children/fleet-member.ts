@@ -29,9 +29,17 @@ const args = childArgs<Args>();
 const poolSize = Math.max(2, Math.ceil(args.identities.length / 2));
 const knex =
   args.target.db === 'postgres'
-    ? knexFactory({ client: 'pg', connection: { connectionString: PG_URL, application_name: FLEET_APP }, pool: { min: poolSize, max: poolSize } })
+    ? knexFactory({
+        client: 'pg',
+        connection: { connectionString: PG_URL, application_name: FLEET_APP },
+        pool: { min: poolSize, max: poolSize },
+      })
     : args.target.db === 'mysql'
-      ? knexFactory({ client: 'mysql2', connection: `${MYSQL_URL}?timezone=Z&supportBigNumbers=true`, pool: { min: poolSize, max: poolSize } })
+      ? knexFactory({
+          client: 'mysql2',
+          connection: `${MYSQL_URL}?timezone=Z&supportBigNumbers=true`,
+          pool: { min: poolSize, max: poolSize },
+        })
       : knexFor(args.target);
 let queries = 0;
 knex.on('query', () => queries++);
@@ -78,7 +86,13 @@ process.on('message', (message: FleetIn) => {
       break;
     case 'report': {
       const cpu = process.cpuUsage(mark.cpu);
-      send({ type: 'report', queries: queries - mark.queries, cpuMs: (cpu.user + cpu.system) / 1000, elapsedMs: performance.now() - mark.t, delays });
+      send({
+        type: 'report',
+        queries: queries - mark.queries,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        elapsedMs: performance.now() - mark.t,
+        delays,
+      });
       break;
     }
     case 'stop':

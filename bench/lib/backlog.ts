@@ -65,7 +65,8 @@ export async function settle(knex: Knex, db: Db, deadlineMs = 60_000): Promise<v
   // InnoDB flushes in the background until few pages are dirty, then (with the default low-water
   // mark of 0) leaves the rest: wait until the count is small or stops falling.
   const deadline = Date.now() + deadlineMs;
-  const status = async (name: string) => Number(((await knex.raw('show global status like ?', [name])) as [Array<{ Value: string }>])[0][0]?.Value ?? 0);
+  const status = async (name: string) =>
+    Number(((await knex.raw('show global status like ?', [name])) as [Array<{ Value: string }>])[0][0]?.Value ?? 0);
   const total = await status('Innodb_buffer_pool_pages_total');
   let dirty = await status('Innodb_buffer_pool_pages_dirty');
   while (Date.now() < deadline && dirty > total / 100) {

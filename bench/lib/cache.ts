@@ -6,7 +6,12 @@ import { silentLogger } from '../../src/logger.js';
 import { notifyOption } from './wake.js';
 
 /** A DistributedCache for a benchmark: quiet, no scheduled prune, wake-up on or off. */
-export function benchCache(knex: Knex, prefix: string, identity: string, options: Partial<DistributedCacheOptions> & { notify?: boolean | string; refreshers?: AnyCacheRefresher[] } = {}): DistributedCache {
+export function benchCache(
+  knex: Knex,
+  prefix: string,
+  identity: string,
+  options: Partial<DistributedCacheOptions> & { notify?: boolean | string; refreshers?: AnyCacheRefresher[] } = {},
+): DistributedCache {
   const { notify = false, ...rest } = options;
   return new DistributedCache({
     knex,

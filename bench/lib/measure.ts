@@ -1,5 +1,9 @@
 /** Runs `op` back to back for `seconds` on `concurrency` loops; returns how many ops finished, and each op's latency. */
-export async function runFor(seconds: number, concurrency: number, op: (loop: number) => Promise<unknown>): Promise<{ ops: number; elapsedS: number; latencies: number[] }> {
+export async function runFor(
+  seconds: number,
+  concurrency: number,
+  op: (loop: number) => Promise<unknown>,
+): Promise<{ ops: number; elapsedS: number; latencies: number[] }> {
   const end = performance.now() + seconds * 1000;
   const latencies: number[] = [];
   let ops = 0;
@@ -22,7 +26,10 @@ export async function runFor(seconds: number, concurrency: number, op: (loop: nu
  * Measures several variants in alternating rounds (A B A B ..., the order flipped every round),
  * so that drift in the machine's load hits every variant alike. Returns each variant's rates.
  */
-export async function alternate<K extends string>(rounds: number, variants: Record<K, () => Promise<number>>): Promise<Record<K, number[]>> {
+export async function alternate<K extends string>(
+  rounds: number,
+  variants: Record<K, () => Promise<number>>,
+): Promise<Record<K, number[]>> {
   const names = Object.keys(variants) as K[];
   const rates = Object.fromEntries(names.map((n) => [n, [] as number[]])) as unknown as Record<K, number[]>;
   for (let round = 0; round < rounds; round++) {
@@ -37,7 +44,10 @@ export async function alternate<K extends string>(rounds: number, variants: Reco
  * operation, so both see the same machine at the same moments. Returns operations per second
  * of busy time for each variant.
  */
-export async function interleave<K extends string>(seconds: number, variants: Record<K, () => Promise<unknown>>): Promise<Record<K, number>> {
+export async function interleave<K extends string>(
+  seconds: number,
+  variants: Record<K, () => Promise<unknown>>,
+): Promise<Record<K, number>> {
   const names = Object.keys(variants) as K[];
   const busy = Object.fromEntries(names.map((n) => [n, 0])) as Record<K, number>;
   const ops = Object.fromEntries(names.map((n) => [n, 0])) as Record<K, number>;

@@ -32,7 +32,16 @@ const verdict = (f: Figure) => (f.met === undefined ? '' : f.met ? 'met' : '**NO
 
 export function consoleTable(figures: readonly Figure[]): string {
   const head = ['#', 'figure', 'db', 'result', 'baseline', 'ratio', 'floor', ''];
-  const body = figures.map((f) => [String(f.id), f.what, f.db, f.result, f.baseline ?? '', f.ratio ?? '', f.floor ?? '', f.met === undefined ? '' : f.met ? 'met' : 'NOT MET']);
+  const body = figures.map((f) => [
+    String(f.id),
+    f.what,
+    f.db,
+    f.result,
+    f.baseline ?? '',
+    f.ratio ?? '',
+    f.floor ?? '',
+    f.met === undefined ? '' : f.met ? 'met' : 'NOT MET',
+  ]);
   const widths = head.map((h, i) => Math.min(70, Math.max(h.length, ...body.map((r) => r[i]!.length))));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('-|-'), ...body.map(line)].join('\n');
@@ -43,15 +52,21 @@ export function markdown(figures: readonly Figure[], info: RunInfo, sections: { 
   const out: string[] = [];
   out.push('# Benchmarks', '', sections.intro.trim(), '');
   out.push('## Where these figures come from', '');
-  out.push(`- **Command:** \`${info.command}\` (${info.mode} mode), run ${info.startedAt.toISOString()}, took ${Math.round(info.durationS)} s.`);
+  out.push(
+    `- **Command:** \`${info.command}\` (${info.mode} mode), run ${info.startedAt.toISOString()}, took ${Math.round(info.durationS)} s.`,
+  );
   out.push(`- **Machine:** ${m.cpu}, ${m.cores} cores, ${m.memory} RAM, ${m.os}, Node.js ${m.node}.`);
-  out.push(`- **Load average (1/5/15 min):** ${info.loadBefore} before, ${info.loadAfter} after. Other work shared this machine; every comparison below is measured side by side in the same run, so it is the ratios that carry over, not the absolute figures.`);
+  out.push(
+    `- **Load average (1/5/15 min):** ${info.loadBefore} before, ${info.loadAfter} after. Other work shared this machine; every comparison below is measured side by side in the same run, so it is the ratios that carry over, not the absolute figures.`,
+  );
   for (const [db, version] of Object.entries(m.databases)) out.push(`- **${db}:** ${version}`);
   out.push('', '## Results', '');
   out.push('| # | figure | database | result | baseline (same run) | ratio | floor | verdict |');
   out.push('|---|---|---|---|---|---|---|---|');
   for (const f of figures) {
-    out.push(`| ${f.id} | ${esc(f.what)} | ${esc(f.db)} | ${esc(f.result)} | ${esc(f.baseline ?? '')} | ${esc(f.ratio ?? '')} | ${esc(f.floor ?? '')} | ${verdict(f)} |`);
+    out.push(
+      `| ${f.id} | ${esc(f.what)} | ${esc(f.db)} | ${esc(f.result)} | ${esc(f.baseline ?? '')} | ${esc(f.ratio ?? '')} | ${esc(f.floor ?? '')} | ${verdict(f)} |`,
+    );
   }
   const noted = figures.filter((f) => f.note);
   if (noted.length) {

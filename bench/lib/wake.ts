@@ -30,8 +30,18 @@ export async function attachWake(cache: DistributedCache, knex: Knex, on: boolea
   // Built in: the cache has the option and its dialect declares a source (SQLite's may not yet).
   const builtIn = 'notify' in (cache.options as object) && typeof dialect.createWakeSource === 'function';
   if (builtIn || !on) return { notifyCommitted() {}, async stop() {}, builtIn, source: undefined };
-  const config = { knex, tables: tableNames(cache.options.tablePrefix), cluster: cache.options.cluster, logger: silentLogger, queryTimeout: 10_000 };
-  const source = dialect.createWakeSource ? dialect.createWakeSource(config) : dialect.name === 'sqlite' ? createSqliteWakeSource(config) : undefined;
+  const config = {
+    knex,
+    tables: tableNames(cache.options.tablePrefix),
+    cluster: cache.options.cluster,
+    logger: silentLogger,
+    queryTimeout: 10_000,
+  };
+  const source = dialect.createWakeSource
+    ? dialect.createWakeSource(config)
+    : dialect.name === 'sqlite'
+      ? createSqliteWakeSource(config)
+      : undefined;
   if (!source) return { notifyCommitted() {}, async stop() {}, builtIn, source: undefined };
   await source.start(() => {
     cache.sync().catch(() => undefined);

@@ -58,7 +58,14 @@ async function one(s: Settings, db: Db): Promise<Figure[]> {
 }
 
 /** #5: polls that find nothing, in a child process, once the database has settled. */
-async function idlePolls(s: Settings, db: Db, knex: import('knex').Knex, target: Target, store: import('../../src/store/store.js').InstructionStore, rows: number): Promise<Figure> {
+async function idlePolls(
+  s: Settings,
+  db: Db,
+  knex: import('knex').Knex,
+  target: Target,
+  store: import('../../src/store/store.js').InstructionStore,
+  rows: number,
+): Promise<Figure> {
   const label = DB_LABEL[db];
   await store.resetCursor('idle', await store.head());
   s.log(`#5 idle polls: ${label} (after the database settles)`);
@@ -89,7 +96,12 @@ async function idleAfterBursts(s: Settings, db: Db, knex: import('knex').Knex, t
   const interval = 1000;
   s.log(`#5 idle polls after bursts of writes: ${label}`);
   const writer = benchCache(knex, target.prefix, 'burst-writer', { notify: true });
-  const watched = benchCache(knex, target.prefix, 'burst-watched', { notify: true, syncInterval: interval, startFromHead: true, maxPendingInstructions: 1_000_000 });
+  const watched = benchCache(knex, target.prefix, 'burst-watched', {
+    notify: true,
+    syncInterval: interval,
+    startFromHead: true,
+    maxPendingInstructions: 1_000_000,
+  });
   let polls = 0;
   watched.on('sync:complete', () => (polls += 1));
   await Promise.all([writer.start(), watched.start()]);
@@ -125,7 +137,9 @@ async function catchUp(s: Settings, db: Db, target: Target, rows: number, deadli
   const rawRate = raw.rows / (raw.ms / 1000);
   const baseline = `raw paged SELECT (keyset by id, 100 rows a page): ${(raw.ms / 1000).toFixed(1)} s, ${count(rawRate)} rows/s`;
   const what = `catch-up: one server applies a backlog of ${count(rows)} instructions (1 per row, pageSize 100)`;
-  const done = await child.when((m): m is Extract<CatchupOut, { type: 'done' }> => m.type === 'done', deadlineS * 1000).catch(() => undefined);
+  const done = await child
+    .when((m): m is Extract<CatchupOut, { type: 'done' }> => m.type === 'done', deadlineS * 1000)
+    .catch(() => undefined);
   if (!done) {
     const progress = child.messages.filter((m): m is Extract<CatchupOut, { type: 'progress' }> => m.type === 'progress');
     child.kill();
@@ -167,7 +181,13 @@ async function catchUp(s: Settings, db: Db, target: Target, rows: number, deadli
 }
 
 /** A backlog of 10,000 refreshes of one id: how many refresher calls does catching up cost? */
-async function coalescing(s: Settings, db: Db, knex: import('knex').Knex, prefix: string, store: import('../../src/store/store.js').InstructionStore): Promise<Figure> {
+async function coalescing(
+  s: Settings,
+  db: Db,
+  knex: import('knex').Knex,
+  prefix: string,
+  store: import('../../src/store/store.js').InstructionStore,
+): Promise<Figure> {
   s.log(`#4 coalescing: ${DB_LABEL[db]}, 10,000 refreshes of one id`);
   await store.resetCursor('coalesce', await store.head());
   await writeBacklog(knex, db, `${prefix}cache_instruction`, 10_000, 1000, 42);
@@ -184,7 +204,10 @@ async function coalescing(s: Settings, db: Db, knex: import('knex').Knex, prefix
     result: `${count(calls)} refresher calls for ${count(result.rows)} rows`,
     floor: 'one call (issue 5: "costs one refresher call")',
     met: calls === 1,
-    note: calls === 1 ? undefined : 'Rows are coalesced one page at a time, so the backlog costs one call per page; coalescing across pages (bounded by a cap on distinct ids) would make it one.',
+    note:
+      calls === 1
+        ? undefined
+        : 'Rows are coalesced one page at a time, so the backlog costs one call per page; coalescing across pages (bounded by a cap on distinct ids) would make it one.',
   };
 }
 

@@ -50,7 +50,10 @@ async function one(s: Settings, db: Db, connections: number): Promise<Figure> {
     };
     type Name = keyof typeof variants;
     const names = Object.keys(variants) as Name[];
-    const totals = Object.fromEntries(names.map((n) => [n, { ops: 0, seconds: 0, latencies: [] as number[] }])) as Record<Name, { ops: number; seconds: number; latencies: number[] }>;
+    const totals = Object.fromEntries(names.map((n) => [n, { ops: 0, seconds: 0, latencies: [] as number[] }])) as Record<
+      Name,
+      { ops: number; seconds: number; latencies: number[] }
+    >;
     for (let round = 0; round < rounds; round++) {
       for (const name of round % 2 === 0 ? names : [...names].reverse()) {
         const r = await runFor(block, connections, variants[name]);
@@ -71,8 +74,8 @@ async function one(s: Settings, db: Db, connections: number): Promise<Figure> {
       ratio: `exact/plain ${ratio(rate('exact') / rate('plain'))}, distcache/plain ${ratio(rate('distcache') / rate('plain'))}`,
       note:
         db === 'postgres'
-          ? 'The exact cursor costs an xid8 column default (pg_current_xact_id()) and one more btree index (txid) per insert; writers never wait on each other for it. distcache\'s writes are one prepared INSERT ... RETURNING id each (a statement kept on the pooled connection, so cheaper to send than the plain knex insert), plus the library (validation, coalescing, the local apply) and the wake-up NOTIFY sent after each commit (coalesced: at most one in flight per process).'
-          : 'The exact cursor is a BEFORE INSERT trigger that bumps one counter row, whose lock is held until commit: instruction-writing commits are serialized, so more connections add waiting, not throughput. distcache\'s one-row writes are single autocommit statements (prepared through mysql2\'s execute), so they hold the counter row only for their own commit; distcache adds nothing measurable on top of the exact cursor.',
+          ? "The exact cursor costs an xid8 column default (pg_current_xact_id()) and one more btree index (txid) per insert; writers never wait on each other for it. distcache's writes are one prepared INSERT ... RETURNING id each (a statement kept on the pooled connection, so cheaper to send than the plain knex insert), plus the library (validation, coalescing, the local apply) and the wake-up NOTIFY sent after each commit (coalesced: at most one in flight per process)."
+          : "The exact cursor is a BEFORE INSERT trigger that bumps one counter row, whose lock is held until commit: instruction-writing commits are serialized, so more connections add waiting, not throughput. distcache's one-row writes are single autocommit statements (prepared through mysql2's execute), so they hold the counter row only for their own commit; distcache adds nothing measurable on top of the exact cursor.",
     };
   } finally {
     await cache.stop();

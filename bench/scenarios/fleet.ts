@@ -37,12 +37,20 @@ async function one(s: Settings, db: Db, notify: boolean): Promise<Figure> {
   const activeS = pick(s, 10, 3);
   const idleS = pick(s, 10, 3);
   const label = `${DB_LABEL[db]}${notify ? ', wake-up on' : ', poll-only'}`;
-  s.log(`#7 fleet: ${label}: ${PROCESSES * PER_PROCESS} servers in ${PROCESSES} processes, ${activeS} s of 10 writes/s, then ${idleS} s idle`);
+  s.log(
+    `#7 fleet: ${label}: ${PROCESSES * PER_PROCESS} servers in ${PROCESSES} processes, ${activeS} s of 10 writes/s, then ${idleS} s idle`,
+  );
   const target = await freshTarget(db);
   const knex = knexFor(target, 4);
   const children = Array.from(
     { length: PROCESSES },
-    (_, p) => new Child<FleetIn, FleetOut>('fleet-member', { target, identities: Array.from({ length: PER_PROCESS }, (_, i) => `fleet-${p}-${i}`), notify, syncInterval: 1000 }),
+    (_, p) =>
+      new Child<FleetIn, FleetOut>('fleet-member', {
+        target,
+        identities: Array.from({ length: PER_PROCESS }, (_, i) => `fleet-${p}-${i}`),
+        notify,
+        syncInterval: 1000,
+      }),
   );
   const writer = benchCache(knex, target.prefix, 'fleet-writer', { notify });
   try {
@@ -108,7 +116,7 @@ async function one(s: Settings, db: Db, notify: boolean): Promise<Figure> {
       note:
         `Queries are those the 20 caches sent through knex (polls, cursor saves, heartbeats, lease renewals, the publisher's prune), not the writer's` +
         `${notify ? ', nor the LISTEN session, which carries no queries once it listens' : ''}. ` +
-        `${db === 'postgres' ? 'Database CPU: the fleet\'s own backends, found by application_name.' : 'Database CPU: the whole mariadbd process (its threads cannot be told apart), other users of the server included.'}`,
+        `${db === 'postgres' ? "Database CPU: the fleet's own backends, found by application_name." : 'Database CPU: the whole mariadbd process (its threads cannot be told apart), other users of the server included.'}`,
     };
   } finally {
     children.forEach((c) => c.send({ type: 'stop' }));

@@ -21,7 +21,8 @@ const BENCH_PORT = 6443;
  * timed on its own receiver: direct writer to direct receiver, pooled writer to pooled receiver.
  */
 export async function poolerPropagation(s: Settings): Promise<Figure> {
-  const what = 'propagation through PgBouncer (transaction mode, pool of 5) with a direct listener (notify option), wake-up on, syncInterval 1 s';
+  const what =
+    'propagation through PgBouncer (transaction mode, pool of 5) with a direct listener (notify option), wake-up on, syncInterval 1 s';
   let missing: string | false;
   try {
     missing = pgbouncerAvailability();

@@ -47,7 +47,11 @@ try {
   await tracker.until(() => tracker.converged(), 30_000, 'every server to apply every change');
 } finally {
   for (const identity of identities) if (children.get(identity)!.connected) send(identity, { type: 'stop' });
-  await Promise.all([...children.values()].map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : Promise.resolve())));
+  await Promise.all(
+    [...children.values()].map((child) =>
+      child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : Promise.resolve(),
+    ),
+  );
   removeFiles();
 }
 

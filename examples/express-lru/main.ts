@@ -20,7 +20,9 @@ try {
   await createProducts(knex);
   say('main', `database ${file}`);
   const serverFile = fileURLToPath(new URL('./server.js', import.meta.url));
-  const servers = await Promise.all(['web-1', 'web-2', 'web-3'].map((name) => startServer(serverFile, name, { SQLITE_FILE: file, SERVER_IDENTITY: name })));
+  const servers = await Promise.all(
+    ['web-1', 'web-2', 'web-3'].map((name) => startServer(serverFile, name, { SQLITE_FILE: file, SERVER_IDENTITY: name })),
+  );
   const [web1, web2, web3] = servers as [ServerProcess, ServerProcess, ServerProcess];
   for (const s of servers) say('main', `${s.name} listening on ${s.url}`);
 
@@ -38,14 +40,22 @@ try {
   }
 
   // 2. web-1 changes the price: one row, applied on web-1 before its response.
-  await fetch(`${web1.url}/products/1`, { method: 'PUT', body: JSON.stringify({ price: 29 }), headers: { 'content-type': 'application/json' } });
+  await fetch(`${web1.url}/products/1`, {
+    method: 'PUT',
+    body: JSON.stringify({ price: 29 }),
+    headers: { 'content-type': 'application/json' },
+  });
   say('main', `PUT /products/1 price 29 on web-1: ${await rows()} row in cache_instruction`);
   const own = await get(web1, 1);
   say('main', `web-1 sees price ${own.product.price} at once (cache ${own.cache})`);
 
   // 3. The other servers see it within their sync interval.
   for (const s of [web2, web3]) {
-    const seen = await eventually(async () => ((await get(s, 1)).product.price === 29 ? true : undefined), 10_000, `${s.name} to see the new price`);
+    const seen = await eventually(
+      async () => ((await get(s, 1)).product.price === 29 ? true : undefined),
+      10_000,
+      `${s.name} to see the new price`,
+    );
     say('main', `${s.name} sees price 29 after ${seen.ms} ms`);
   }
 
@@ -62,7 +72,11 @@ try {
   });
   say('main', `POST /prices (3 products) on web-2: ${(await rows()) - before} row written`);
   for (const s of [web1, web3]) {
-    await eventually(async () => ((await get(s, 3)).product.price === 7 && (await get(s, 1)).product.price === 27 ? true : undefined), 10_000, `${s.name} to see the price list`);
+    await eventually(
+      async () => ((await get(s, 3)).product.price === 7 && (await get(s, 1)).product.price === 27 ? true : undefined),
+      10_000,
+      `${s.name} to see the price list`,
+    );
     say('main', `${s.name} sees the new price list`);
   }
   ok = true;

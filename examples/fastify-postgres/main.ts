@@ -14,7 +14,8 @@ const run = guard(60_000);
 let ok = false;
 
 /** `name{labels} value` lines of the distcache metrics worth showing. */
-const interesting = /^distcache_(instructions_written_total|instructions_applied_total|rows_written_total|sync_lag_instructions|sync_lag_seconds|role)\b/;
+const interesting =
+  /^distcache_(instructions_written_total|instructions_applied_total|rows_written_total|sync_lag_instructions|sync_lag_seconds|role)\b/;
 
 try {
   say('main', `database ${DATABASE_URL.replace(/\/\/[^@/]*@/, '//***@')}, table prefix ${prefix}`);
@@ -31,12 +32,18 @@ try {
   ]);
 
   const serverFile = fileURLToPath(new URL('./server.js', import.meta.url));
-  const servers = await Promise.all(['app-1', 'app-2'].map((name) => startServer(serverFile, name, { SERVER_IDENTITY: name, TABLE_PREFIX: prefix })));
+  const servers = await Promise.all(
+    ['app-1', 'app-2'].map((name) => startServer(serverFile, name, { SERVER_IDENTITY: name, TABLE_PREFIX: prefix })),
+  );
   const [app1, app2] = servers as [ServerProcess, ServerProcess];
   const price = async (s: ServerProcess) => Number(((await (await fetch(`${s.url}/products/42`)).json()) as { price: string }).price);
 
   for (const s of servers) say('main', `${s.name} listening on ${s.url}; product 42 costs ${await price(s)} there`);
-  await fetch(`${app1.url}/products/42`, { method: 'PUT', body: JSON.stringify({ price: 179 }), headers: { 'content-type': 'application/json' } });
+  await fetch(`${app1.url}/products/42`, {
+    method: 'PUT',
+    body: JSON.stringify({ price: 179 }),
+    headers: { 'content-type': 'application/json' },
+  });
   say('main', 'PUT /products/42 price 179 on app-1 (the row commits with the update)');
   const seen = await eventually(async () => ((await price(app2)) === 179 ? true : undefined), 10_000, 'app-2 to see the new price');
   say('main', `app-2 sees price 179 after ${seen.ms} ms`);
@@ -48,8 +55,10 @@ try {
     for (const line of metrics[s.name]!.split('\n').filter((l) => interesting.test(l))) say('main', `  ${line}`);
   }
   const has = (text: string | undefined, pattern: RegExp) => pattern.test(text ?? '');
-  if (!has(metrics['app-1'], /^distcache_instructions_written_total\{refresher="product"\} 1$/m)) throw new Error('app-1 should report 1 written product instruction');
-  if (!has(metrics['app-2'], /^distcache_instructions_applied_total\{[^}]*source="remote"[^}]*\} 1$/m)) throw new Error('app-2 should report 1 applied remote instruction');
+  if (!has(metrics['app-1'], /^distcache_instructions_written_total\{refresher="product"\} 1$/m))
+    throw new Error('app-1 should report 1 written product instruction');
+  if (!has(metrics['app-2'], /^distcache_instructions_applied_total\{[^}]*source="remote"[^}]*\} 1$/m))
+    throw new Error('app-2 should report 1 applied remote instruction');
   ok = true;
   say('main', 'OK: the change reached every server, and the metrics show it');
 } catch (err) {

@@ -8,7 +8,8 @@ export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127
 /** A table prefix, so an example never touches another application's tables (and runs in parallel with itself). */
 export function examplePrefix(fallback: string): string {
   const prefix = process.env.TABLE_PREFIX ?? fallback;
-  if (!/^[a-z][a-z0-9_]{0,31}$/.test(prefix)) throw new Error(`TABLE_PREFIX ${JSON.stringify(prefix)}: use lower-case letters, digits and underscores`);
+  if (!/^[a-z][a-z0-9_]{0,31}$/.test(prefix))
+    throw new Error(`TABLE_PREFIX ${JSON.stringify(prefix)}: use lower-case letters, digits and underscores`);
   return prefix;
 }
 

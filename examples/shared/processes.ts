@@ -85,7 +85,11 @@ export function onStopRequest(stop: () => Promise<void>): void {
 }
 
 /** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<{ value: T; ms: number }> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<{ value: T; ms: number }> {
   const started = Date.now();
   for (;;) {
     const value = await check();

@@ -28,7 +28,9 @@ try {
   say('main', `the seed insert wrote ${await count()} instruction row through the trigger`);
 
   const webFile = fileURLToPath(new URL('./web.js', import.meta.url));
-  const servers = await Promise.all(['web-1', 'web-2'].map((name) => startServer(webFile, name, { SERVER_IDENTITY: name, TABLE_PREFIX: prefix })));
+  const servers = await Promise.all(
+    ['web-1', 'web-2'].map((name) => startServer(webFile, name, { SERVER_IDENTITY: name, TABLE_PREFIX: prefix })),
+  );
   const get = async (s: ServerProcess, id: number) => {
     const response = await fetch(`${s.url}/products/${id}`);
     return response.status === 404 ? null : ((await response.json()) as { price: string });

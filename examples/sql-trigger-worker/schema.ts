@@ -54,9 +54,15 @@ export async function createProductSchema(knex: Knex, names: { product: string; 
       return null;
     end $$`);
   // A trigger with transition tables serves one event, so there are three.
-  await knex.raw(`create trigger ${quote(`${names.product}_ins`)} after insert on ${product} referencing new table as new_rows for each statement execute function ${fn}()`);
-  await knex.raw(`create trigger ${quote(`${names.product}_upd`)} after update on ${product} referencing old table as old_rows new table as new_rows for each statement execute function ${fn}()`);
-  await knex.raw(`create trigger ${quote(`${names.product}_del`)} after delete on ${product} referencing old table as old_rows for each statement execute function ${fn}()`);
+  await knex.raw(
+    `create trigger ${quote(`${names.product}_ins`)} after insert on ${product} referencing new table as new_rows for each statement execute function ${fn}()`,
+  );
+  await knex.raw(
+    `create trigger ${quote(`${names.product}_upd`)} after update on ${product} referencing old table as old_rows new table as new_rows for each statement execute function ${fn}()`,
+  );
+  await knex.raw(
+    `create trigger ${quote(`${names.product}_del`)} after delete on ${product} referencing old table as old_rows for each statement execute function ${fn}()`,
+  );
 }
 
 export async function dropProductSchema(knex: Knex, names: { product: string }): Promise<void> {

@@ -26,7 +26,11 @@ const cache = new DistributedCache({
   refreshers: [mapRefresher({ id: 'product', map: products })],
   syncInterval: 100, // short for the demo; the default is one second
 });
-cache.on('instruction:applied', (e) => console.log(`applied ${e.kind === 'refresh-all' ? 'a refresh-all' : `${e.kind} of ${e.count} product(s)`} from ${e.source === 'remote' ? 'the log' : 'this server'}`));
+cache.on('instruction:applied', (e) =>
+  console.log(
+    `applied ${e.kind === 'refresh-all' ? 'a refresh-all' : `${e.kind} of ${e.count} product(s)`} from ${e.source === 'remote' ? 'the log' : 'this server'}`,
+  ),
+);
 await cache.start();
 
 // The handler is async; a failed query answers 500 instead of rejecting into nowhere.

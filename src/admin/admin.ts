@@ -50,7 +50,13 @@ export class Admin {
     const tables = resolveTables(options.tablePrefix);
     const cluster = validateCluster(options.cluster ?? DEFAULTS.cluster);
     const knex = options.knex;
-    const store = dialectFor(knex).createStore({ knex, tables, cluster, queryTimeout: options.queryTimeout ?? DEFAULTS.queryTimeout, preparedStatements: options.preparedStatements ?? true });
+    const store = dialectFor(knex).createStore({
+      knex,
+      tables,
+      cluster,
+      queryTimeout: options.queryTimeout ?? DEFAULTS.queryTimeout,
+      preparedStatements: options.preparedStatements ?? true,
+    });
     this.ctx = Object.freeze({ knex, tables, cluster, store, sql: { knex, tables, cluster, store } });
   }
 
@@ -103,7 +109,8 @@ export class Admin {
   /** One row, decoded in full. */
   show(rowId: number): Promise<FullRowView> {
     return guarded(async () => {
-      if (!Number.isSafeInteger(rowId) || rowId < 1) throw new AdminError('E_INVALID_ARGUMENT', `${rowId} is not a row id; row ids are whole numbers from 1`);
+      if (!Number.isSafeInteger(rowId) || rowId < 1)
+        throw new AdminError('E_INVALID_ARGUMENT', `${rowId} is not a row id; row ids are whole numbers from 1`);
       const row = await this.ctx.store.getRow(rowId);
       if (!row) {
         const summary = await this.ctx.store.logSummary(DEFAULTS.retention);
@@ -161,7 +168,12 @@ export class Admin {
 
   /** Deletes a gone server's registration and cursor; refuses one still heartbeating unless `force`. */
   forgetServer(server: string, options: { force?: boolean; staleServerTimeout?: number } = {}): Promise<ForgetResult> {
-    return guarded(() => forgetServer(this.ctx, server, { force: options.force, staleServerTimeout: options.staleServerTimeout ?? DEFAULTS.staleServerTimeout }));
+    return guarded(() =>
+      forgetServer(this.ctx, server, {
+        force: options.force,
+        staleServerTimeout: options.staleServerTimeout ?? DEFAULTS.staleServerTimeout,
+      }),
+    );
   }
 
   /** Whether `server` exists (registration or cursor). */
@@ -192,7 +204,8 @@ export class Admin {
 }
 
 function positive(name: string, value: number, min = 1): number {
-  if (!Number.isSafeInteger(value) || value < min) throw new AdminError('E_INVALID_ARGUMENT', `${name}: ${value} must be a whole number of at least ${min}`);
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new AdminError('E_INVALID_ARGUMENT', `${name}: ${value} must be a whole number of at least ${min}`);
   return value;
 }
 

@@ -7,7 +7,13 @@ import { DistcacheError, type ErrorCode } from '../errors.js';
  */
 export type AdminErrorCode = Extract<
   ErrorCode,
-  'E_UNKNOWN_SERVER' | 'E_UNKNOWN_ROW' | 'E_NO_CURSOR' | 'E_SERVER_ACTIVE' | 'E_NO_PUBLISHED_REFRESHERS' | 'E_INVALID_ARGUMENT' | 'E_UNSUPPORTED'
+  | 'E_UNKNOWN_SERVER'
+  | 'E_UNKNOWN_ROW'
+  | 'E_NO_CURSOR'
+  | 'E_SERVER_ACTIVE'
+  | 'E_NO_PUBLISHED_REFRESHERS'
+  | 'E_INVALID_ARGUMENT'
+  | 'E_UNSUPPORTED'
 >;
 
 export class AdminError extends DistcacheError {

@@ -28,11 +28,19 @@ export interface FailuresReport {
 
 export async function listFailures(ctx: AdminContext, options: { server?: string; limit: number }): Promise<FailuresReport> {
   if (options.server !== undefined) checkIdentity(options.server);
-  const [total, raws] = await Promise.all([ctx.store.countFailures(), ctx.store.listFailures({ identity: options.server, limit: options.limit })]);
+  const [total, raws] = await Promise.all([
+    ctx.store.countFailures(),
+    ctx.store.listFailures({ identity: options.server, limit: options.limit }),
+  ]);
   if (options.server !== undefined && raws.length === 0) {
     // No failures for a server that does exist is an answer; for one that does not, a typo.
     const { servers } = await listServers(ctx, { pending: false });
-    if (!servers.some((s) => s.identity === options.server)) throw unknownServer(ctx, options.server, servers.map((s) => s.identity));
+    if (!servers.some((s) => s.identity === options.server))
+      throw unknownServer(
+        ctx,
+        options.server,
+        servers.map((s) => s.identity),
+      );
   }
   return {
     cluster: ctx.cluster,

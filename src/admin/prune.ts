@@ -71,11 +71,19 @@ export async function prunePreview(ctx: AdminContext, rules: PruneRules): Promis
     listServers(ctx),
   ]);
   const respected = (s: (typeof servers)[number]) =>
-    s.registered && s.active && s.heartbeatAgeSeconds !== null && s.heartbeatAgeSeconds * 1000 < rules.staleServerTimeout && s.cursor !== null && !s.cursor.coldBootRequested;
+    s.registered &&
+    s.active &&
+    s.heartbeatAgeSeconds !== null &&
+    s.heartbeatAgeSeconds * 1000 < rules.staleServerTimeout &&
+    s.cursor !== null &&
+    !s.cursor.coldBootRequested;
   const respecting = servers.filter(respected).map((s) => s.identity);
   const mayColdBoot = servers
     .filter((s) => s.cursor && !s.cursor.coldBootRequested && s.lagSeconds !== null)
-    .filter((s) => s.lagSeconds! * 1000 > rules.maxRetention || (!respected(s) && s.lagSeconds! * 1000 > rules.retention && withinRetention.rows > 0))
+    .filter(
+      (s) =>
+        s.lagSeconds! * 1000 > rules.maxRetention || (!respected(s) && s.lagSeconds! * 1000 > rules.retention && withinRetention.rows > 0),
+    )
     .map((s) => s.identity);
   const gone = (s: (typeof servers)[number]) => {
     const since = s.registered ? (s.active ? null : s.lastHeartbeat) : (s.cursor?.lastSynced ?? new Date(0).toISOString());
@@ -104,8 +112,17 @@ export async function prune(ctx: AdminContext, rules: PruneRules, onProgress?: (
     deleted += chunk.deleted;
     onProgress?.(deleted);
   };
-  const settings = { retention: rules.retention, maxRetention: rules.maxRetention, chunkSize: rules.chunkSize, dutyCycle: rules.dutyCycle, onChunk };
+  const settings = {
+    retention: rules.retention,
+    maxRetention: rules.maxRetention,
+    chunkSize: rules.chunkSize,
+    dutyCycle: rules.dutyCycle,
+    onChunk,
+  };
   const pruner = new Pruner(ctx.store, new TypedEmitter(() => undefined), silentLogger, settings);
   const table = new ServerTable(ctx.sql);
-  return pruner.prune({ coveredBy: () => table.activePositions(rules.staleServerTimeout), forget: () => table.forget(rules.forgetServersAfter) });
+  return pruner.prune({
+    coveredBy: () => table.activePositions(rules.staleServerTimeout),
+    forget: () => table.forget(rules.forgetServersAfter),
+  });
 }

@@ -46,16 +46,30 @@ export async function send(ctx: AdminContext, request: SendRequest): Promise<Sen
   const instruction = buildInstruction(request);
   const verified = await checkRefresher(ctx, instruction.refresher, request.force === true);
   const originated = request.originated ?? operatorOrigin('admin');
-  const { rows } = instructionRows([instruction], { originated, originInstance: null, maxInstructionsPerRow: request.maxInstructionsPerRow ?? DEFAULT_MAX_INSTRUCTIONS_PER_ROW });
+  const { rows } = instructionRows([instruction], {
+    originated,
+    originInstance: null,
+    maxInstructionsPerRow: request.maxInstructionsPerRow ?? DEFAULT_MAX_INSTRUCTIONS_PER_ROW,
+  });
   const rowIds = await ctx.store.insert(rows);
-  return { originated, refresher: instruction.refresher, kind: instruction.kind, rowIds, instructions: rows.reduce((sum, r) => sum + r.instructionCount, 0), verified };
+  return {
+    originated,
+    refresher: instruction.refresher,
+    kind: instruction.kind,
+    rowIds,
+    instructions: rows.reduce((sum, r) => sum + r.instructionCount, 0),
+    verified,
+  };
 }
 
 /** Checks the request and builds the instruction; the row must decode exactly as every reader decodes it. */
 export function buildInstruction(request: SendRequest): Instruction {
   const { kind, refresher } = request;
   if (!(INSTRUCTION_KINDS as readonly string[]).includes(kind)) {
-    throw new AdminError('E_INVALID_ARGUMENT', `${JSON.stringify(kind)} is not an instruction kind; use one of ${INSTRUCTION_KINDS.join(', ')}`);
+    throw new AdminError(
+      'E_INVALID_ARGUMENT',
+      `${JSON.stringify(kind)} is not an instruction kind; use one of ${INSTRUCTION_KINDS.join(', ')}`,
+    );
   }
   if (typeof refresher !== 'string' || !REFRESHER_ID_PATTERN.test(refresher)) {
     throw new AdminError('E_INVALID_ARGUMENT', `${JSON.stringify(refresher)} is not a refresher id; ids use letters, digits and . _ : / -`);
@@ -70,10 +84,16 @@ export function buildInstruction(request: SendRequest): Instruction {
       break;
     case 'refresh':
     case 'remove': {
-      if (payloads.length > 0) throw new AdminError('E_INVALID_ARGUMENT', `${kind} takes ids, not payloads; to send payloads use the payload kind`);
-      if (ids.length === 0) throw new AdminError('E_INVALID_ARGUMENT', `${kind} needs at least one id; to refresh everything use refresh-all`);
+      if (payloads.length > 0)
+        throw new AdminError('E_INVALID_ARGUMENT', `${kind} takes ids, not payloads; to send payloads use the payload kind`);
+      if (ids.length === 0)
+        throw new AdminError('E_INVALID_ARGUMENT', `${kind} needs at least one id; to refresh everything use refresh-all`);
       const bad = ids.find((id) => !isCacheId(id));
-      if (bad !== undefined) throw new AdminError('E_INVALID_ARGUMENT', `id ${JSON.stringify(bad)} is not valid; ids are finite numbers or strings of at most 1024 characters`);
+      if (bad !== undefined)
+        throw new AdminError(
+          'E_INVALID_ARGUMENT',
+          `id ${JSON.stringify(bad)} is not valid; ids are finite numbers or strings of at most 1024 characters`,
+        );
       instruction = { refresher, kind, ids };
       break;
     }

@@ -57,7 +57,12 @@ export interface ClusterServers {
 
 /** Every server of the cluster: registrations, cursors, the lease, and how far behind each is. Read-only. */
 export async function listServers(ctx: AdminContext, options: { pending?: boolean } = {}): Promise<ClusterServers> {
-  const [now, publisher, cursors, published] = await Promise.all([ctx.store.now(), readPublisher(ctx.sql), ctx.store.listCursors(), readPublishedRefreshers(ctx.sql)]);
+  const [now, publisher, cursors, published] = await Promise.all([
+    ctx.store.now(),
+    readPublisher(ctx.sql),
+    ctx.store.listCursors(),
+    readPublishedRefreshers(ctx.sql),
+  ]);
   const publishedRegions = await readPublishedRegions(ctx.sql);
   const registrations = await new ServerTable(ctx.sql).list('', publisher?.instanceId ?? null);
   const byIdentity = new Map<string, ServerView>();
@@ -105,17 +110,29 @@ export async function listServers(ctx: AdminContext, options: { pending?: boolea
 }
 
 /** One server, or AdminError E_UNKNOWN_SERVER naming the servers there are. */
-export async function findServer(ctx: AdminContext, identity: string, options: { pending?: boolean } = {}): Promise<{ now: Date; server: ServerView }> {
+export async function findServer(
+  ctx: AdminContext,
+  identity: string,
+  options: { pending?: boolean } = {},
+): Promise<{ now: Date; server: ServerView }> {
   checkIdentity(identity);
   const { now, servers } = await listServers(ctx, options);
   const server = servers.find((s) => s.identity === identity);
-  if (!server) throw unknownServer(ctx, identity, servers.map((s) => s.identity));
+  if (!server)
+    throw unknownServer(
+      ctx,
+      identity,
+      servers.map((s) => s.identity),
+    );
   return { now, server };
 }
 
 export function checkIdentity(identity: string): void {
   if (typeof identity !== 'string' || !SERVER_IDENTITY_PATTERN.test(identity)) {
-    throw new AdminError('E_INVALID_ARGUMENT', `${JSON.stringify(identity)} is not a server identity; identities use letters, digits and . _ : @ / -`);
+    throw new AdminError(
+      'E_INVALID_ARGUMENT',
+      `${JSON.stringify(identity)} is not a server identity; identities use letters, digits and . _ : @ / -`,
+    );
   }
 }
 
@@ -169,7 +186,11 @@ export interface ForgetResult {
  * Deletes a server's registration and cursor. Refuses a server that is still heartbeating unless
  * `force`: it would register again at its next heartbeat and, having lost its cursor, cold-boot.
  */
-export async function forgetServer(ctx: AdminContext, identity: string, options: { force?: boolean; staleServerTimeout: number }): Promise<ForgetResult> {
+export async function forgetServer(
+  ctx: AdminContext,
+  identity: string,
+  options: { force?: boolean; staleServerTimeout: number },
+): Promise<ForgetResult> {
   const { server } = await findServer(ctx, identity, { pending: false });
   const alive = server.active && server.heartbeatAgeSeconds !== null && server.heartbeatAgeSeconds * 1000 < options.staleServerTimeout;
   if (alive && !options.force) {
@@ -180,7 +201,8 @@ export async function forgetServer(ctx: AdminContext, identity: string, options:
   }
   // The registration first: a server that comes back between the two statements re-registers,
   // and finds no cursor, so it cold-boots rather than trusting a half-forgotten state.
-  const registration = (await ctx.store.bounded(ctx.knex(ctx.tables.server).where({ cluster: ctx.cluster, server_identity: identity }).delete())) > 0;
+  const registration =
+    (await ctx.store.bounded(ctx.knex(ctx.tables.server).where({ cluster: ctx.cluster, server_identity: identity }).delete())) > 0;
   const cursor = await ctx.store.deleteCursor(identity);
   return { server: identity, registration, cursor };
 }

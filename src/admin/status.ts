@@ -65,11 +65,27 @@ export async function status(ctx: AdminContext, options: { retention: number }):
   };
   const emptySummary = { rows: 0, instructions: 0, minId: null, maxId: null, oldest: null, newest: null, pastRetention: 0 };
   const [{ now, publisher, servers }, summary, failures, databaseIdentity, foreignRows] = await Promise.all([
-    section('servers', () => listServers(ctx), async () => ({ now: await ctx.store.now(), publisher: null, servers: [] })),
-    section('log', () => ctx.store.logSummary(options.retention), () => emptySummary),
-    section('failures', () => ctx.store.countFailures(), () => 0),
+    section(
+      'servers',
+      () => listServers(ctx),
+      async () => ({ now: await ctx.store.now(), publisher: null, servers: [] }),
+    ),
+    section(
+      'log',
+      () => ctx.store.logSummary(options.retention),
+      () => emptySummary,
+    ),
+    section(
+      'failures',
+      () => ctx.store.countFailures(),
+      () => 0,
+    ),
     ctx.store.databaseIdentity(),
-    section('history', () => ctx.store.foreignRows(false), () => 0),
+    section(
+      'history',
+      () => ctx.store.foreignRows(false),
+      () => 0,
+    ),
   ]);
   const readElsewhere = (recorded: string | null | undefined) =>
     databaseIdentity !== null && recorded != null && recorded !== databaseIdentity;

@@ -8,7 +8,16 @@ import { UsageError } from './failure.js';
 import { readOnlyTransactions, type ReadOnlyDialect } from './read-only.js';
 
 /** Where each setting came from, for messages ("from DATABASE_URL"). */
-export type Source = '--db' | '--prefix' | '--cluster' | 'DISTCACHE_DATABASE_URL' | 'DATABASE_URL' | 'DISTCACHE_TABLE_PREFIX' | 'DISTCACHE_CLUSTER' | 'knexfile' | 'default';
+export type Source =
+  | '--db'
+  | '--prefix'
+  | '--cluster'
+  | 'DISTCACHE_DATABASE_URL'
+  | 'DATABASE_URL'
+  | 'DISTCACHE_TABLE_PREFIX'
+  | 'DISTCACHE_CLUSTER'
+  | 'knexfile'
+  | 'default';
 
 export interface ResolvedConnection {
   config: Knex.Config;
@@ -57,7 +66,12 @@ export async function resolveSettings(flags: GlobalFlags, env: NodeJS.ProcessEnv
   let connection: ResolvedConnection;
   const url = nonEmpty(flags.db) ?? nonEmpty(env.DISTCACHE_DATABASE_URL) ?? nonEmpty(env.DATABASE_URL);
   if (url !== undefined) {
-    const source: Source = nonEmpty(flags.db) !== undefined ? '--db' : nonEmpty(env.DISTCACHE_DATABASE_URL) !== undefined ? 'DISTCACHE_DATABASE_URL' : 'DATABASE_URL';
+    const source: Source =
+      nonEmpty(flags.db) !== undefined
+        ? '--db'
+        : nonEmpty(env.DISTCACHE_DATABASE_URL) !== undefined
+          ? 'DISTCACHE_DATABASE_URL'
+          : 'DATABASE_URL';
     connection = fromUrl(url, source);
   } else {
     const found = await loadKnexfile(true);
@@ -118,7 +132,14 @@ function fromConfig(config: Knex.Config, source: Source, name: string): Resolved
     if (typeof connection.password === 'string') secrets.push(connection.password);
     if (typeof connection.connectionString === 'string') secrets.push(...urlSecrets(connection.connectionString));
   }
-  const c = (connection ?? {}) as { filename?: unknown; host?: unknown; port?: unknown; database?: unknown; user?: unknown; connectionString?: unknown };
+  const c = (connection ?? {}) as {
+    filename?: unknown;
+    host?: unknown;
+    port?: unknown;
+    database?: unknown;
+    user?: unknown;
+    connectionString?: unknown;
+  };
   const sqliteFile = typeof c.filename === 'string' ? c.filename : undefined;
   const where =
     sqliteFile ??
@@ -156,7 +177,9 @@ async function readKnexfile(cwd: string, env: NodeJS.ProcessEnv, required: boole
   const name = KNEXFILES.find((f) => existsSync(resolve(cwd, f)));
   if (!name) {
     if (required && existsSync(resolve(cwd, 'knexfile.ts'))) {
-      throw new UsageError('found knexfile.ts in this folder, but node cannot load TypeScript; compile it to knexfile.js, or pass --db (or set DISTCACHE_DATABASE_URL)');
+      throw new UsageError(
+        'found knexfile.ts in this folder, but node cannot load TypeScript; compile it to knexfile.js, or pass --db (or set DISTCACHE_DATABASE_URL)',
+      );
     }
     return undefined;
   }
@@ -233,8 +256,10 @@ export function connectTimeoutConfig(config: Knex.Config, timeoutMs: number): Kn
   const pool = { ...(config.pool ?? {}), createTimeoutMillis: timeoutMs };
   const connection = config.connection;
   if (['pg', 'postgres', 'postgresql'].includes(client)) {
-    if (typeof connection === 'string') return { ...config, pool, connection: { connectionString: connection, connectionTimeoutMillis: timeoutMs } };
-    if (connection && typeof connection === 'object') return { ...config, pool, connection: { connectionTimeoutMillis: timeoutMs, ...connection } };
+    if (typeof connection === 'string')
+      return { ...config, pool, connection: { connectionString: connection, connectionTimeoutMillis: timeoutMs } };
+    if (connection && typeof connection === 'object')
+      return { ...config, pool, connection: { connectionTimeoutMillis: timeoutMs, ...connection } };
   }
   if (['mysql2', 'mysql'].includes(client)) {
     if (typeof connection === 'string') {

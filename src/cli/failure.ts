@@ -89,7 +89,8 @@ export function describeFailure(err: unknown, connection: ConnectionLabel | unde
     return { exitCode: EXIT_USAGE, message: `distcache: ${err.message}\nRun \`${help}\` for usage.` };
   }
   if (err instanceof AdminError && err.code === 'E_INVALID_ARGUMENT') return { exitCode: EXIT_USAGE, message: `distcache: ${err.message}` };
-  if (err instanceof DistcacheError && err.code === 'E_INVALID_OPTION') return { exitCode: EXIT_USAGE, message: `distcache: ${err.message}` };
+  if (err instanceof DistcacheError && err.code === 'E_INVALID_OPTION')
+    return { exitCode: EXIT_USAGE, message: `distcache: ${err.message}` };
   const where = connection ? `${connection.display} (from ${connection.source})` : 'the database';
   const connecting = err instanceof ConnectionError;
   const cause = connecting ? err.cause : err;
@@ -118,7 +119,10 @@ export function describeFailure(err: unknown, connection: ConnectionLabel | unde
     };
   }
   if (/no such column|unknown column|column .* does not exist/i.test(messageOf(err))) {
-    return { exitCode: EXIT_FAILED, message: `distcache: the schema in ${where} is older than this distcache: ${driverMessage(err)}.\nRun \`distcache migrate\` with the same --db and --prefix.` };
+    return {
+      exitCode: EXIT_FAILED,
+      message: `distcache: the schema in ${where} is older than this distcache: ${driverMessage(err)}.\nRun \`distcache migrate\` with the same --db and --prefix.`,
+    };
   }
   if (err instanceof DistcacheError) return { exitCode: EXIT_FAILED, message: `distcache: ${err.message}` };
   return { exitCode: EXIT_FAILED, message: `distcache: ${messageOf(err)}` };

@@ -3,7 +3,9 @@ import type { Command, OptionSpecs } from './command.js';
 import { COMMANDS } from './commands/index.js';
 
 function optionLines(specs: OptionSpecs): string[] {
-  const entries = Object.entries(specs).map(([name, spec]) => [`${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.value ? ` ${spec.value}` : ''}`, spec.description] as const);
+  const entries = Object.entries(specs).map(
+    ([name, spec]) => [`${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.value ? ` ${spec.value}` : ''}`, spec.description] as const,
+  );
   const width = Math.max(0, ...entries.map(([flag]) => flag.length));
   return entries.map(([flag, text]) => `  ${flag.padEnd(width)}  ${text}`);
 }
@@ -31,7 +33,7 @@ export function globalHelp(version: string): string {
     ...optionLines(GLOBAL_OPTIONS),
     '',
     'Exit codes: 0 success, 1 the command failed (the message says what to check), 2 a usage error.',
-    'Run `distcache <command> --help` for a command\'s options. Full guide: docs/cli.md.',
+    "Run `distcache <command> --help` for a command's options. Full guide: docs/cli.md.",
   ].join('\n');
 }
 

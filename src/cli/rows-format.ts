@@ -5,7 +5,10 @@ import { clip, table, time } from './format.js';
 export function instructionSummary(i: InstructionView, width = 60): string {
   if (i.ids) {
     const more = i.count - i.ids.length;
-    return clip(i.ids.map((id) => (typeof id === 'string' ? JSON.stringify(id) : String(id))).join(', ') + (more > 0 ? ` … (+${more} more)` : ''), width);
+    return clip(
+      i.ids.map((id) => (typeof id === 'string' ? JSON.stringify(id) : String(id))).join(', ') + (more > 0 ? ` … (+${more} more)` : ''),
+      width,
+    );
   }
   if (i.payloads) {
     const text = i.payloads.map((p) => JSON.stringify(p)).join(', ');
@@ -24,12 +27,17 @@ export function rowCells(row: RowView, extra: (row: RowView) => string[] = () =>
 }
 
 export function rowsTable(rows: readonly RowView[], extraHeaders: string[] = [], extra?: (row: RowView) => string[]): string {
-  return table(['ROW', 'TIME (UTC)', 'ORIGIN', ...extraHeaders, 'REFRESHER', 'KIND', 'IDS / PAYLOADS'], rows.flatMap((r) => rowCells(r, extra)));
+  return table(
+    ['ROW', 'TIME (UTC)', 'ORIGIN', ...extraHeaders, 'REFRESHER', 'KIND', 'IDS / PAYLOADS'],
+    rows.flatMap((r) => rowCells(r, extra)),
+  );
 }
 
 /** A row as one streaming line, for `tail --follow`: fixed-width columns, no table to align. */
 export function rowLine(row: RowView): string {
   const head = `${String(row.id).padStart(8)}  ${time(row.at)}  ${clip(row.originated, 28).padEnd(28)}`;
   if (!row.instructions) return `${head}  (malformed) ${row.malformed ?? ''}`;
-  return row.instructions.map((i, n) => `${n === 0 ? head : ' '.repeat(head.length)}  ${i.refresher} ${i.kind} ${instructionSummary(i, 80)}`).join('\n');
+  return row.instructions
+    .map((i, n) => `${n === 0 ? head : ' '.repeat(head.length)}  ${i.refresher} ${i.kind} ${instructionSummary(i, 80)}`)
+    .join('\n');
 }

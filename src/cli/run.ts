@@ -60,12 +60,19 @@ export async function run(argv: readonly string[], io: RunEnvironment): Promise<
     const { min, max, names } = command.positionals;
     if (positionals.length < min || positionals.length > max) {
       const expected = max === 0 ? 'no arguments' : names;
-      throw new UsageError(`'${command.name}' takes ${expected}${positionals.length > max ? `; unexpected: ${positionals.slice(max).join(' ')}` : ''}; usage: distcache ${command.usage}`, command.name);
+      throw new UsageError(
+        `'${command.name}' takes ${expected}${positionals.length > max ? `; unexpected: ${positionals.slice(max).join(' ')}` : ''}; usage: distcache ${command.usage}`,
+        command.name,
+      );
     }
     const timeout = durationOption(values, 'timeout', DEFAULTS.queryTimeout, command.name);
     // Every usage error surfaces here, before anything connects.
     const args = command.parse(values, positionals);
-    settings = await resolveSettings({ db: stringOption(values, 'db'), prefix: stringOption(values, 'prefix'), cluster: stringOption(values, 'cluster') }, io.env, io.cwd);
+    settings = await resolveSettings(
+      { db: stringOption(values, 'db'), prefix: stringOption(values, 'prefix'), cluster: stringOption(values, 'cluster') },
+      io.env,
+      io.cwd,
+    );
     out = new Output(io, values.json === true, [...early, ...settings.connection.secrets]);
     const access = command.access(args);
     let config = settings.connection.config;
@@ -109,8 +116,13 @@ export async function run(argv: readonly string[], io: RunEnvironment): Promise<
 const QUIET_KNEX = { warn() {}, error() {}, debug() {}, deprecate() {} };
 
 function unknownCommand(name: string): UsageError {
-  const guess = closest(name, COMMANDS.map((c) => c.name));
-  return new UsageError(`unknown command '${name}'.${guess ? ` Did you mean '${guess}'?` : ''} Commands: ${COMMANDS.map((c) => c.name).join(', ')}`);
+  const guess = closest(
+    name,
+    COMMANDS.map((c) => c.name),
+  );
+  return new UsageError(
+    `unknown command '${name}'.${guess ? ` Did you mean '${guess}'?` : ''} Commands: ${COMMANDS.map((c) => c.name).join(', ')}`,
+  );
 }
 
 /**

@@ -93,7 +93,11 @@ export interface HealthLimits {
  * Measures the lag (two light queries) and judges it against the limits. Never throws: a database
  * that cannot be read is itself the finding.
  */
-export async function checkHealth(store: Pick<InstructionStore, 'pending' | 'now'>, inputs: HealthInputs, limits: HealthLimits): Promise<HealthReport> {
+export async function checkHealth(
+  store: Pick<InstructionStore, 'pending' | 'now'>,
+  inputs: HealthInputs,
+  limits: HealthLimits,
+): Promise<HealthReport> {
   const problems: string[] = [];
   let lastError = inputs.lastError;
   let pendingRows: number | null = null;
@@ -118,12 +122,16 @@ export async function checkHealth(store: Pick<InstructionStore, 'pending' | 'now
     problems.push(`${pendingInstructions} instructions are waiting, more than health.maxPending (${limits.maxPending})`);
   }
   if (lagSeconds !== null && lagSeconds * 1000 > limits.maxLag) {
-    problems.push(`the oldest instruction not applied is ${lagSeconds.toFixed(1)} s old, more than health.maxLag (${limits.maxLag / 1000} s)`);
+    problems.push(
+      `the oldest instruction not applied is ${lagSeconds.toFixed(1)} s old, more than health.maxLag (${limits.maxLag / 1000} s)`,
+    );
   }
   const syncAge = inputs.lastSuccessfulSync ? Date.now() - inputs.lastSuccessfulSync.getTime() : null;
   if (inputs.state === 'started' && (syncAge === null || syncAge > limits.maxSyncAge)) {
     problems.push(
-      syncAge === null ? 'no poll has succeeded yet' : `the last successful poll was ${(syncAge / 1000).toFixed(1)} s ago, more than health.maxSyncAge (${limits.maxSyncAge / 1000} s)`,
+      syncAge === null
+        ? 'no poll has succeeded yet'
+        : `the last successful poll was ${(syncAge / 1000).toFixed(1)} s ago, more than health.maxSyncAge (${limits.maxSyncAge / 1000} s)`,
     );
   }
   return {

@@ -60,7 +60,10 @@ export class Heartbeat {
       (err: unknown) => {
         this.consecutiveFailures += 1;
         const error = fromDatabaseError(err);
-        this.logger.warn({ err: describeError(error), consecutiveFailures: this.consecutiveFailures }, 'cache server heartbeat failed; retrying at the next interval');
+        this.logger.warn(
+          { err: describeError(error), consecutiveFailures: this.consecutiveFailures },
+          'cache server heartbeat failed; retrying at the next interval',
+        );
         this.events.emit('heartbeat:error', { error, consecutiveFailures: this.consecutiveFailures });
         return error;
       },

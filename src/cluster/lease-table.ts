@@ -49,7 +49,13 @@ export class LeaseTable {
     const row = await this.peek();
     if (row) return row;
     // A concurrent creator's insert is ignored.
-    await this.bounded(this.sql.knex(this.sql.tables.lease).insert({ cluster: this.sql.cluster, name: this.name, token: 0, duration_ms: 0 }).onConflict(['cluster', 'name']).ignore());
+    await this.bounded(
+      this.sql
+        .knex(this.sql.tables.lease)
+        .insert({ cluster: this.sql.cluster, name: this.name, token: 0, duration_ms: 0 })
+        .onConflict(['cluster', 'name'])
+        .ignore(),
+    );
     return (await this.peek()) ?? LeaseTable.absent();
   }
 
@@ -57,7 +63,15 @@ export class LeaseTable {
   async peek(): Promise<LeaseRow | undefined> {
     const raw = await this.bounded(
       this.row()
-        .select('holder_identity', 'holder_instance', 'token', 'duration_ms', 'acquired_at', 'renewed_at', this.sql.knex.raw('? as read_at', [this.sql.store.clockSql(0)]))
+        .select(
+          'holder_identity',
+          'holder_instance',
+          'token',
+          'duration_ms',
+          'acquired_at',
+          'renewed_at',
+          this.sql.knex.raw('? as read_at', [this.sql.store.clockSql(0)]),
+        )
         .first(),
     );
     if (!raw) return undefined;
@@ -74,7 +88,15 @@ export class LeaseTable {
 
   /** What `read()` reported before when even the second select found nothing: a free lease. */
   private static absent(): LeaseRow {
-    return { holderIdentity: null, holderInstance: null, token: 0, durationMs: 0, acquiredAt: null, renewedAt: null, readAt: new Date(Number.NaN) };
+    return {
+      holderIdentity: null,
+      holderInstance: null,
+      token: 0,
+      durationMs: 0,
+      acquiredAt: null,
+      renewedAt: null,
+      readAt: new Date(Number.NaN),
+    };
   }
 
   /**
@@ -89,7 +111,9 @@ export class LeaseTable {
   /** Extends the lease from now, if `me` still holds it under `token`. */
   async renew(me: LeaseClaimant, token: number, durationMs: number): Promise<boolean> {
     const now = this.sql.store.clockSql(0);
-    const updated = await this.bounded(this.row().where({ holder_instance: me.instanceId, token }).update({ renewed_at: now, duration_ms: durationMs }));
+    const updated = await this.bounded(
+      this.row().where({ holder_instance: me.instanceId, token }).update({ renewed_at: now, duration_ms: durationMs }),
+    );
     return updated > 0;
   }
 
@@ -105,14 +129,23 @@ export class LeaseTable {
       query = query.where('holder_instance', seen.holderInstance ?? '').where('renewed_at', '<', this.sql.store.clockSql(seen.durationMs));
     }
     const updated = await this.bounded(
-      query.update({ holder_identity: me.identity, holder_instance: me.instanceId, token: seen.token + 1, duration_ms: durationMs, acquired_at: now, renewed_at: now }),
+      query.update({
+        holder_identity: me.identity,
+        holder_instance: me.instanceId,
+        token: seen.token + 1,
+        duration_ms: durationMs,
+        acquired_at: now,
+        renewed_at: now,
+      }),
     );
     return updated > 0;
   }
 
   /** Gives the lease up at once, so another server takes it at its next heartbeat. */
   async release(me: LeaseClaimant): Promise<void> {
-    await this.bounded(this.row().where('holder_instance', me.instanceId).update({ holder_identity: null, holder_instance: null, renewed_at: null }));
+    await this.bounded(
+      this.row().where('holder_instance', me.instanceId).update({ holder_identity: null, holder_instance: null, renewed_at: null }),
+    );
   }
 
   /** The instance holding an unexpired lease, by the database clock; for `servers()`. */

@@ -61,7 +61,10 @@ export class Lease {
     }
     if (force) {
       if (!LeaseTable.looksExpired(seen)) {
-        this.logger.warn({ holder: seen.holderIdentity }, 'this server has a fixed publisher role; taking the scheduling-publisher lease from another server');
+        this.logger.warn(
+          { holder: seen.holderIdentity },
+          'this server has a fixed publisher role; taking the scheduling-publisher lease from another server',
+        );
       }
       return this.attempt(next, () => this.table.take(this.me, seen, this.durationMs, 'force'));
     }

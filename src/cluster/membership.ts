@@ -91,7 +91,8 @@ export class Membership {
     if (touched.found === 'other' && this.registered) this.duplicate(touched);
     this.registered = true;
     const { active, wentStale } = await this.servers.sweep(staleServerTimeout);
-    if (wentStale.length > 0) this.logger.info({ servers: wentStale }, 'marked cache servers inactive: no heartbeat within staleServerTimeout');
+    if (wentStale.length > 0)
+      this.logger.info({ servers: wentStale }, 'marked cache servers inactive: no heartbeat within staleServerTimeout');
     // stop() began while this beat ran: leave the lease to stop(), which gives it up.
     if (this.state !== 'joined') return;
     const fixed = this.settings.role;
@@ -157,10 +158,13 @@ export class Membership {
     if (this.lapseTimer) clearTimeout(this.lapseTimer);
     this.lapseTimer = undefined;
     if (this.settings.role !== 'auto' || !this.lease.held) return;
-    this.lapseTimer = setTimeout(() => {
-      this.lapseTimer = undefined;
-      this.announce();
-    }, Math.min(this.lease.remainingMs() + 1, 2 ** 31 - 1));
+    this.lapseTimer = setTimeout(
+      () => {
+        this.lapseTimer = undefined;
+        this.announce();
+      },
+      Math.min(this.lease.remainingMs() + 1, 2 ** 31 - 1),
+    );
     this.lapseTimer.unref();
   }
 
@@ -171,14 +175,23 @@ export class Membership {
         'The two share one cursor, so each may skip rows the other read: give every process its own serverIdentity, such as the pod or host name plus the process number',
     );
     this.logger.error({ identity, otherHost: other.host, otherPid: other.pid, otherInstanceId: other.instanceId }, error.message);
-    this.events.emit('server:duplicate-identity', { identity, otherInstanceId: other.instanceId, otherHost: other.host, otherPid: other.pid, error });
+    this.events.emit('server:duplicate-identity', {
+      identity,
+      otherInstanceId: other.instanceId,
+      otherHost: other.host,
+      otherPid: other.pid,
+      error,
+    });
   }
 
   /** A fixed 'single' role with company is almost certainly a configuration mistake: say so, once. */
   private warnIfNotSingle(active: number): void {
     if (this.settings.role !== 'single') return;
     if (active > 1 && !this.warnedSingle) {
-      this.logger.warn({ activeServers: active }, "role is fixed to 'single' but other servers are active in this cluster; give them role 'subscriber'");
+      this.logger.warn(
+        { activeServers: active },
+        "role is fixed to 'single' but other servers are active in this cluster; give them role 'subscriber'",
+      );
     }
     this.warnedSingle = active > 1;
   }

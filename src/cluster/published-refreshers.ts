@@ -44,7 +44,10 @@ export function decodeRefresherIds(value: unknown): string[] | null {
  */
 export async function publishRefreshers(sql: ClusterSql, identity: string, instanceId: string, ids: readonly string[]): Promise<boolean> {
   const updated = await sql.store.bounded(
-    sql.knex(sql.tables.server).where({ cluster: sql.cluster, server_identity: identity, instance_id: instanceId }).update({ refreshers: encodeRefresherIds(ids) }),
+    sql
+      .knex(sql.tables.server)
+      .where({ cluster: sql.cluster, server_identity: identity, instance_id: instanceId })
+      .update({ refreshers: encodeRefresherIds(ids) }),
   );
   return updated > 0;
 }
@@ -56,6 +59,8 @@ export async function publishRefreshers(sql: ClusterSql, identity: string, insta
  */
 export async function readPublishedRefreshers(sql: ClusterSql): Promise<Map<string, string[] | null> | null> {
   if (!(await sql.knex.schema.hasColumn(sql.tables.server, 'refreshers'))) return null;
-  const raws = await sql.store.bounded(sql.knex(sql.tables.server).where('cluster', sql.cluster).select('server_identity', 'refreshers').orderBy('server_identity'));
+  const raws = await sql.store.bounded(
+    sql.knex(sql.tables.server).where('cluster', sql.cluster).select('server_identity', 'refreshers').orderBy('server_identity'),
+  );
   return new Map(raws.map((r: Record<string, unknown>) => [String(r.server_identity), decodeRefresherIds(r.refreshers)]));
 }

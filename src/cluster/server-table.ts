@@ -105,10 +105,18 @@ export class ServerTable {
         .where('active', true)
         .select('server_identity', this.sql.knex.raw('case when ?? < ? then 1 else 0 end as stale', ['last_heartbeat', cutoff])),
     );
-    const wentStale = raws.filter((r: Record<string, unknown>) => toBool(r.stale)).map((r: Record<string, unknown>) => String(r.server_identity));
+    const wentStale = raws
+      .filter((r: Record<string, unknown>) => toBool(r.stale))
+      .map((r: Record<string, unknown>) => String(r.server_identity));
     if (wentStale.length > 0) {
       // The condition is repeated: a server that beat in between stays active.
-      await this.bounded(this.rows().where('active', true).where('last_heartbeat', '<', this.sql.store.clockSql(staleMs)).whereIn('server_identity', wentStale).update({ active: false }));
+      await this.bounded(
+        this.rows()
+          .where('active', true)
+          .where('last_heartbeat', '<', this.sql.store.clockSql(staleMs))
+          .whereIn('server_identity', wentStale)
+          .update({ active: false }),
+      );
     }
     return { active: raws.length - wentStale.length, wentStale };
   }
@@ -116,7 +124,9 @@ export class ServerTable {
   /** On clean stop; only this instance's row, so a newer process with the same identity is left alone. */
   async markInactive(me: Registration): Promise<void> {
     await this.bounded(
-      this.rows().where({ server_identity: me.identity, instance_id: me.instanceId }).update({ active: false, role: 'unknown', last_heartbeat: this.sql.store.clockSql(0) }),
+      this.rows()
+        .where({ server_identity: me.identity, instance_id: me.instanceId })
+        .update({ active: false, role: 'unknown', last_heartbeat: this.sql.store.clockSql(0) }),
     );
   }
 
@@ -149,14 +159,20 @@ export class ServerTable {
   async forget(goneMs: number): Promise<string[]> {
     const { knex, tables, cluster } = this.sql;
     const gone = () => this.rows().where('active', false).where('last_heartbeat', '<', this.sql.store.clockSql(goneMs));
-    const servers: string[] = (await this.bounded(gone().select('server_identity'))).map((r: Record<string, unknown>) => String(r.server_identity));
-    const registered = new Set<string>((await this.bounded(this.rows().select('server_identity'))).map((r: Record<string, unknown>) => String(r.server_identity)));
+    const servers: string[] = (await this.bounded(gone().select('server_identity'))).map((r: Record<string, unknown>) =>
+      String(r.server_identity),
+    );
+    const registered = new Set<string>(
+      (await this.bounded(this.rows().select('server_identity'))).map((r: Record<string, unknown>) => String(r.server_identity)),
+    );
     const cursors = await this.bounded(knex(tables.cursor).where('cluster', cluster).select('server_identity', 'last_synced'));
     // Compared here rather than in SQL: last_synced is written by knex.fn.now(), whose text form
     // on SQLite differs from clockSql's, so only parsed Dates compare correctly.
     const cutoff = (await this.sql.store.now()).getTime() - goneMs;
     const orphans = cursors
-      .filter((c: Record<string, unknown>) => !registered.has(String(c.server_identity)) && (toDate(c.last_synced)?.getTime() ?? 0) < cutoff)
+      .filter(
+        (c: Record<string, unknown>) => !registered.has(String(c.server_identity)) && (toDate(c.last_synced)?.getTime() ?? 0) < cutoff,
+      )
       .map((c: Record<string, unknown>) => String(c.server_identity));
     const forgotten: string[] = [...orphans];
     for (const identity of servers) {

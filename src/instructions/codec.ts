@@ -28,8 +28,7 @@ export interface BadInstruction {
  * parsed document whose every instruction names one), or null when it could concern any.
  */
 export type DecodedRow =
-  | { readable: true; instructions: Instruction[]; bad: BadInstruction[] }
-  | { readable: false; reason: string; refreshers: string[] | null };
+  { readable: true; instructions: Instruction[]; bad: BadInstruction[] } | { readable: false; reason: string; refreshers: string[] | null };
 
 /**
  * Decodes one row's JSON, the way every reader does, and the way every writer checks its own

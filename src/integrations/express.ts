@@ -37,7 +37,9 @@ export type BatchMiddleware = (req: IncomingMessage, res: ServerResponse, next: 
 export function batchPerRequest(cache: BatchingCache, options: BatchPerRequestOptions = {}): BatchMiddleware {
   const discardOnServerError = options.discardOnServerError ?? false;
   return function distcacheBatchPerRequest(req, res, next) {
-    const batch = new HeldBatch(cache, (error) => (options.onError ?? logWriteFailure(cache, { method: req.method, url: req.url }))(error, req));
+    const batch = new HeldBatch(cache, (error) =>
+      (options.onError ?? logWriteFailure(cache, { method: req.method, url: req.url }))(error, req),
+    );
     const shouldDiscard = () => discardOnServerError && res.statusCode >= 500;
     const end = res.end as (this: ServerResponse, ...args: unknown[]) => ServerResponse;
     let ending = false;

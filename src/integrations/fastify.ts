@@ -34,7 +34,7 @@ export interface FastifyBatchOptions {
 export const batchPerRequest: FastifyPluginCallback<FastifyBatchOptions> = (app, options, done) => {
   const { cache } = options;
   if (!cache || typeof cache.batch !== 'function') {
-    done(new TypeError("distcache batchPerRequest: pass the cache, as in app.register(batchPerRequest, { cache })"));
+    done(new TypeError('distcache batchPerRequest: pass the cache, as in app.register(batchPerRequest, { cache })'));
     return;
   }
   const discardOnServerError = options.discardOnServerError ?? false;

@@ -1,7 +1,9 @@
 import type { DistributedCache } from '../cache.js';
 
 /** What the integrations need of a cache: `batch()`, and its logger for write failures. */
-export type BatchingCache = Pick<DistributedCache, 'batch'> & { readonly options?: { readonly logger?: { error(obj: object, msg?: string): void } } };
+export type BatchingCache = Pick<DistributedCache, 'batch'> & {
+  readonly options?: { readonly logger?: { error(obj: object, msg?: string): void } };
+};
 
 /** Rejects the held work so that `batch()` writes nothing; never escapes this module. */
 const DISCARD = Symbol('distcache.discard');

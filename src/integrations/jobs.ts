@@ -58,7 +58,11 @@ export async function withBatch<T>(cache: BatchingCache, work: () => T | Promise
  *   await importPrices(job.data); // refreshes many products; written as one row
  * }));
  */
-export function batched<A extends unknown[], R>(cache: BatchingCache, handler: (...args: A) => R | Promise<R>, options: JobBatchOptions = {}): (...args: A) => Promise<R> {
+export function batched<A extends unknown[], R>(
+  cache: BatchingCache,
+  handler: (...args: A) => R | Promise<R>,
+  options: JobBatchOptions = {},
+): (...args: A) => Promise<R> {
   return function batchedHandler(this: unknown, ...args: A) {
     return withBatch(cache, () => handler.apply(this, args), options);
   };

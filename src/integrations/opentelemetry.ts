@@ -42,12 +42,21 @@ export function traceCache(cache: DistributedCache, options: TracingOptions = {}
 export function openTelemetryHooks(tracer: Tracer): Required<Instrumentation> {
   return {
     write: (info, run) => inSpan(tracer, SPAN_NAMES.write, writeAttributes(info), run),
-    sync: (info, run) => inSpan(tracer, SPAN_NAMES.sync, { 'distcache.server': info.identity }, run, (span, result) => span.setAttributes(syncAttributes(result))),
+    sync: (info, run) =>
+      inSpan(tracer, SPAN_NAMES.sync, { 'distcache.server': info.identity }, run, (span, result) =>
+        span.setAttributes(syncAttributes(result)),
+      ),
     refresher: (info, run) => inSpan(tracer, SPAN_NAMES.refresher, refresherAttributes(info), run),
   };
 }
 
-function inSpan<T>(tracer: Tracer, name: string, attributes: Attributes, run: () => Promise<T>, onResult?: (span: Span, result: T) => void): Promise<T> {
+function inSpan<T>(
+  tracer: Tracer,
+  name: string,
+  attributes: Attributes,
+  run: () => Promise<T>,
+  onResult?: (span: Span, result: T) => void,
+): Promise<T> {
   return tracer.startActiveSpan(name, { kind: SpanKind.INTERNAL, attributes }, async (span) => {
     try {
       const result = await run();
@@ -126,7 +135,9 @@ export function regionMetrics(cache: DistributedCache, options: RegionMetricsOpt
   const meter = options.meter ?? metrics.getMeter('distcache');
   const instruments = Object.entries(REGION_INSTRUMENTS).map(([figure, name]) => {
     const instrument: Observable =
-      figure === 'size' ? meter.createObservableGauge(name, { description: 'Entries in the region now.' }) : meter.createObservableCounter(name);
+      figure === 'size'
+        ? meter.createObservableGauge(name, { description: 'Entries in the region now.' })
+        : meter.createObservableCounter(name);
     return [figure as Exclude<keyof RegionStats, 'region'>, instrument] as const;
   });
   const callback = (result: { observe(observable: Observable, value: number, attributes?: Attributes): void }) => {

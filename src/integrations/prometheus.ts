@@ -65,7 +65,10 @@ const REGION_FIGURES = [
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
 /** Every role, each listed by the role gauge (the `satisfies` keeps the list in step with `ServerRole`). */
-const ROLES = Object.keys({ single: 0, 'scheduling-publisher': 0, subscriber: 0, unknown: 0 } satisfies Record<ServerRole, 0>) as ServerRole[];
+const ROLES = Object.keys({ single: 0, 'scheduling-publisher': 0, subscriber: 0, unknown: 0 } satisfies Record<
+  ServerRole,
+  0
+>) as ServerRole[];
 
 /**
  * Exposes one cache's activity as Prometheus metrics (prom-client). Counters and histograms follow
@@ -81,21 +84,32 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
   const registry = options.registry ?? defaultRegistry;
   const prefix = options.prefix ?? 'distcache_';
   if (typeof prefix !== 'string' || (prefix !== '' && !METRIC_PREFIX.test(prefix))) {
-    throw new errors.InvalidOptionError(`prefix: ${JSON.stringify(prefix)} is not valid in a metric name; use letters, digits and underscores, such as 'distcache_'`);
+    throw new errors.InvalidOptionError(
+      `prefix: ${JSON.stringify(prefix)} is not valid in a metric name; use letters, digits and underscores, such as 'distcache_'`,
+    );
   }
   const name = (key: keyof typeof METRIC_NAMES) => `${prefix}${METRIC_NAMES[key]}`;
-  const taken = Object.keys(METRIC_NAMES).map((k) => name(k as keyof typeof METRIC_NAMES)).find((n) => registry.getSingleMetric(n));
+  const taken = Object.keys(METRIC_NAMES)
+    .map((k) => name(k as keyof typeof METRIC_NAMES))
+    .find((n) => registry.getSingleMetric(n));
   if (taken) {
-    throw new errors.InvalidOptionError(`registry: a metric named '${taken}' is already registered; register each cache once, with its own prefix when a process runs several`);
+    throw new errors.InvalidOptionError(
+      `registry: a metric named '${taken}' is already registered; register each cache once, with its own prefix when a process runs several`,
+    );
   }
   const registers = [registry];
 
-  const written = new Counter({ name: name('written'), help: 'Instructions this server wrote to the log, per refresher (summed instruction weight).', labelNames: ['refresher'], registers });
+  const written = new Counter({
+    name: name('written'),
+    help: 'Instructions this server wrote to the log, per refresher (summed instruction weight).',
+    labelNames: ['refresher'],
+    registers,
+  });
   const rowsWritten = new Counter({ name: name('rowsWritten'), help: 'Rows this server wrote to the log.', registers });
   const writeErrors = new Counter({ name: name('writeErrors'), help: 'Writes that failed; nothing was applied for them.', registers });
   const applied = new Counter({
     name: name('applied'),
-    help: 'Instructions applied by this server\'s refreshers, per refresher, kind and source (local: written here; remote: read from the log).',
+    help: "Instructions applied by this server's refreshers, per refresher, kind and source (local: written here; remote: read from the log).",
     labelNames: ['refresher', 'kind', 'source'],
     registers,
   });
@@ -106,11 +120,26 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
     buckets: options.applyBuckets ?? [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
     registers,
   });
-  const failures = new Counter({ name: name('failures'), help: 'Failures recorded in the failure table, per refresher and action.', labelNames: ['refresher', 'action'], registers });
-  const syncDuration = new Histogram({ name: name('syncDuration'), help: 'Time one poll of the log took, in seconds.', buckets: options.syncBuckets ?? [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers });
+  const failures = new Counter({
+    name: name('failures'),
+    help: 'Failures recorded in the failure table, per refresher and action.',
+    labelNames: ['refresher', 'action'],
+    registers,
+  });
+  const syncDuration = new Histogram({
+    name: name('syncDuration'),
+    help: 'Time one poll of the log took, in seconds.',
+    buckets: options.syncBuckets ?? [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers,
+  });
   const syncErrors = new Counter({ name: name('syncErrors'), help: 'Polls that failed (the poller retries with backoff).', registers });
   const lastSync = new Gauge({ name: name('lastSync'), help: 'Unix time of the last successful poll, in seconds.', registers });
-  const coldBoots = new Counter({ name: name('coldBoots'), help: 'Cold boots (every cache refreshed), per reason.', labelNames: ['reason'], registers });
+  const coldBoots = new Counter({
+    name: name('coldBoots'),
+    help: 'Cold boots (every cache refreshed), per reason.',
+    labelNames: ['reason'],
+    registers,
+  });
 
   // Both lag gauges are read in one scrape; share one health() call. It never rejects, and reports
   // null while the lag is unknown (before the first poll, or the log cannot be read): the gauges
@@ -128,10 +157,14 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
       },
     });
   lagGauge('lagInstructions', 'Instructions in the log this server has not applied yet.', (h) => h.pendingInstructions);
-  lagGauge('lagSeconds', 'Age of the oldest instruction this server has not applied yet, in seconds (0 when caught up).', (h) => h.lagSeconds);
+  lagGauge(
+    'lagSeconds',
+    'Age of the oldest instruction this server has not applied yet, in seconds (0 when caught up).',
+    (h) => h.lagSeconds,
+  );
   new Gauge({
     name: name('role'),
-    help: 'This server\'s role in its cluster: 1 for the current role, 0 for the others.',
+    help: "This server's role in its cluster: 1 for the current role, 0 for the others.",
     labelNames: ['role'],
     registers,
     collect() {

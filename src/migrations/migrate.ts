@@ -22,7 +22,11 @@ export interface MigrateResult {
 export function migrationConfig(knex: Knex, tables: TableNames): Knex.MigratorConfig {
   const dialect = dialectFor(knex);
   // Where DDL cannot roll back (MySQL), a transaction around it would only pretend to.
-  return { migrationSource: new DistcacheMigrationSource(tables, dialect), tableName: tables.migrations, disableTransactions: !dialect.transactionalDdl };
+  return {
+    migrationSource: new DistcacheMigrationSource(tables, dialect),
+    tableName: tables.migrations,
+    disableTransactions: !dialect.transactionalDdl,
+  };
 }
 
 export function resolveTables(tablePrefix: string | undefined): TableNames {
@@ -93,5 +97,9 @@ function isContention(err: unknown, tables: TableNames): boolean {
   if (/already locked/i.test(message) || /database is locked/i.test(message) || e?.code === 'SQLITE_BUSY') return true;
   // PostgreSQL reports a race on CREATE TABLE as a duplicate in pg_type, without the table name.
   const aboutMigrationTables = message.includes(tables.migrations) || /pg_type_typname_nsp_index/.test(message);
-  return aboutMigrationTables && (/already exists|duplicate (key|entry)|UNIQUE constraint failed/i.test(message) || ['23505', '42P07', 'ER_TABLE_EXISTS_ERROR', 'ER_DUP_ENTRY'].includes(String(e?.code)));
+  return (
+    aboutMigrationTables &&
+    (/already exists|duplicate (key|entry)|UNIQUE constraint failed/i.test(message) ||
+      ['23505', '42P07', 'ER_TABLE_EXISTS_ERROR', 'ER_DUP_ENTRY'].includes(String(e?.code)))
+  );
 }

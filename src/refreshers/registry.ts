@@ -32,7 +32,9 @@ export class RefresherRegistry {
       throw new errors.DuplicateRefresherError(`refreshers: two refreshers share the id '${id}'; every refresher needs its own stable id`);
     }
     if (typeof refresher.refreshAll !== 'function') {
-      throw new errors.InvalidOptionError(`refreshers: '${id}' has no refreshAll() method; it is required, as it is also the fallback when another method fails`);
+      throw new errors.InvalidOptionError(
+        `refreshers: '${id}' has no refreshAll() method; it is required, as it is also the fallback when another method fails`,
+      );
     }
     for (const method of ['refresh', 'remove', 'refreshPayload'] as const) {
       const fn = refresher[method];

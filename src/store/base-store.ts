@@ -132,7 +132,12 @@ export abstract class BaseStore implements InstructionStore {
     return {
       id: Number(raw.id),
       utcStamp: toDate(raw.utc_stamp) ?? new Date(0),
-      json: typeof raw.json_instruction === 'string' ? raw.json_instruction : Buffer.isBuffer(raw.json_instruction) ? raw.json_instruction.toString('utf8') : String(raw.json_instruction),
+      json:
+        typeof raw.json_instruction === 'string'
+          ? raw.json_instruction
+          : Buffer.isBuffer(raw.json_instruction)
+            ? raw.json_instruction.toString('utf8')
+            : String(raw.json_instruction),
       originated: String(raw.originated ?? ''),
       originInstance: raw.origin_instance == null ? null : String(raw.origin_instance),
       instructionCount: Number(raw.instruction_count ?? 0),
@@ -140,12 +145,22 @@ export abstract class BaseStore implements InstructionStore {
   }
 
   async getRow(id: number): Promise<StoredInstructionRow | undefined> {
-    const raw = await this.bounded(this.instructions().select(...ROW_COLUMNS).where('id', id).first());
+    const raw = await this.bounded(
+      this.instructions()
+        .select(...ROW_COLUMNS)
+        .where('id', id)
+        .first(),
+    );
     return raw ? this.toRow(raw) : undefined;
   }
 
   async newest(limit: number): Promise<StoredInstructionRow[]> {
-    const raws = await this.bounded(this.instructions().select(...ROW_COLUMNS).orderBy('id', 'desc').limit(limit));
+    const raws = await this.bounded(
+      this.instructions()
+        .select(...ROW_COLUMNS)
+        .orderBy('id', 'desc')
+        .limit(limit),
+    );
     return raws.map((r: Record<string, unknown>) => this.toRow(r)).reverse();
   }
 
@@ -175,7 +190,12 @@ export abstract class BaseStore implements InstructionStore {
   }
 
   async loadCursor(identity: string): Promise<CursorState | undefined> {
-    const raw = await this.bounded(this.cursors().select(...CURSOR_COLUMNS).where('server_identity', identity).first());
+    const raw = await this.bounded(
+      this.cursors()
+        .select(...CURSOR_COLUMNS)
+        .where('server_identity', identity)
+        .first(),
+    );
     return raw ? toCursor(raw) : undefined;
   }
 
@@ -227,7 +247,11 @@ export abstract class BaseStore implements InstructionStore {
   }
 
   async listCursors(): Promise<Array<CursorState & { identity: string }>> {
-    const raws = await this.bounded(this.cursors().select('server_identity', ...CURSOR_COLUMNS).orderBy('server_identity'));
+    const raws = await this.bounded(
+      this.cursors()
+        .select('server_identity', ...CURSOR_COLUMNS)
+        .orderBy('server_identity'),
+    );
     return raws.map((raw: Record<string, unknown>) => ({ identity: String(raw.server_identity), ...toCursor(raw) }));
   }
 
@@ -290,8 +314,8 @@ function syncRows(result: ExecutorRow[] | Promise<ExecutorRow[]>): ExecutorRow[]
     // The write already ran; the caller's synchronous transaction must still roll it back.
     void Promise.resolve(result).catch(() => undefined);
     throw new errors.InvalidOptionError(
-      'a *Sync write needs a synchronous executor (better-sqlite3, Drizzle on better-sqlite3); '
-        + 'this one returned a promise: use refresh() and await it',
+      'a *Sync write needs a synchronous executor (better-sqlite3, Drizzle on better-sqlite3); ' +
+        'this one returned a promise: use refresh() and await it',
     );
   }
   return result;

@@ -1,6 +1,13 @@
 import type { Knex } from 'knex';
 import { BaseStore, ROW_COLUMNS, toBool, toDate } from './base-store.js';
-import type { InstructionPage, NewInstructionRow, PendingSummary, PruneChunkOptions, PruneChunkResult, StoredInstructionRow } from './store.js';
+import type {
+  InstructionPage,
+  NewInstructionRow,
+  PendingSummary,
+  PruneChunkOptions,
+  PruneChunkResult,
+  StoredInstructionRow,
+} from './store.js';
 
 /**
  * A store for dialects where each row carries an integer that grows in commit order, so a
@@ -160,7 +167,11 @@ export abstract class CommitOrderedStore extends BaseStore {
     const raw = await this.bounded(
       this.instructions()
         .where(this.positionColumn, '>', Number(from))
-        .select(this.knex.raw('count(*) as row_count'), this.knex.raw('coalesce(sum(instruction_count), 0) as total'), this.knex.raw('min(utc_stamp) as oldest'))
+        .select(
+          this.knex.raw('count(*) as row_count'),
+          this.knex.raw('coalesce(sum(instruction_count), 0) as total'),
+          this.knex.raw('min(utc_stamp) as oldest'),
+        )
         .first(),
     );
     return { rows: Number(raw?.row_count ?? 0), instructions: Number(raw?.total ?? 0), oldest: toDate(raw?.oldest) };
@@ -168,7 +179,13 @@ export abstract class CommitOrderedStore extends BaseStore {
 
   async listPending(from: string, limit: number): Promise<StoredInstructionRow[]> {
     const raws = await this.bounded(
-      this.knex.from(this.knex.raw(this.positionScan())).select(...ROW_COLUMNS).where('cluster', this.cluster).where(this.positionColumn, '>', Number(from)).orderBy(this.positionColumn).limit(limit),
+      this.knex
+        .from(this.knex.raw(this.positionScan()))
+        .select(...ROW_COLUMNS)
+        .where('cluster', this.cluster)
+        .where(this.positionColumn, '>', Number(from))
+        .orderBy(this.positionColumn)
+        .limit(limit),
     );
     return raws.map((raw: Record<string, unknown>) => this.toRow(raw));
   }
@@ -198,13 +215,24 @@ export abstract class CommitOrderedStore extends BaseStore {
         .filter((c: Record<string, unknown>) => Number(c.position) < highest && !toBool(c.cold_boot_requested))
         .map((c: Record<string, unknown>) => String(c.server_identity));
       if (marked.length > 0) await this.bounded(this.cursors(trx).whereIn('server_identity', marked).update({ cold_boot_requested: true }));
-      const deleted = await this.bounded(this.instructions(trx).whereIn('id', doomed.map((d) => d.id)).delete());
+      const deleted = await this.bounded(
+        this.instructions(trx)
+          .whereIn(
+            'id',
+            doomed.map((d) => d.id),
+          )
+          .delete(),
+      );
       return { deleted, marked };
     });
   }
 
   async prunePreview(options: Omit<PruneChunkOptions, 'limit'>): Promise<{ rows: number; minId: number | null; maxId: number | null }> {
-    const raw = await this.bounded(this.doomed(this.knex, options).select(this.knex.raw('count(*) as n'), this.knex.raw('min(id) as lo'), this.knex.raw('max(id) as hi')).first());
+    const raw = await this.bounded(
+      this.doomed(this.knex, options)
+        .select(this.knex.raw('count(*) as n'), this.knex.raw('min(id) as lo'), this.knex.raw('max(id) as hi'))
+        .first(),
+    );
     return { rows: Number(raw?.n ?? 0), minId: raw?.lo == null ? null : Number(raw.lo), maxId: raw?.hi == null ? null : Number(raw.hi) };
   }
 }

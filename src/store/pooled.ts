@@ -31,11 +31,23 @@ export function driverOf(knex: Knex): string | undefined {
  * its own timeouts, and the call rejects with knex's KnexTimeoutError. Never for use inside a
  * transaction: the connection comes from the pool.
  */
-export function runPooled<C, R>(knex: Knex, sql: string, bindings: unknown[], timeoutMs: number | undefined, exec: (connection: C) => R | Promise<R>): Promise<R> {
+export function runPooled<C, R>(
+  knex: Knex,
+  sql: string,
+  bindings: unknown[],
+  timeoutMs: number | undefined,
+  exec: (connection: C) => R | Promise<R>,
+): Promise<R> {
   return trackQuery(runOnPooled(knex, sql, bindings, timeoutMs, exec));
 }
 
-async function runOnPooled<C, R>(knex: Knex, sql: string, bindings: unknown[], timeoutMs: number | undefined, exec: (connection: C) => R | Promise<R>): Promise<R> {
+async function runOnPooled<C, R>(
+  knex: Knex,
+  sql: string,
+  bindings: unknown[],
+  timeoutMs: number | undefined,
+  exec: (connection: C) => R | Promise<R>,
+): Promise<R> {
   const client = knex.client as unknown as PoolClient<C>;
   // The wait for a connection counts against the timeout too: see bound-query.ts.
   const connection = await acquireWithin(client.acquireConnection(), timeoutMs, (c) => client.releaseConnection(c));

@@ -140,10 +140,17 @@ export class Applier {
         return;
       }
       if (!fallbackError) action = 'fell-back-to-refresh-all';
-      else error = new Error(`${describeError(error)}; then refreshAll() failed too: ${describeError(fallbackError)}`, { cause: fallbackError });
+      else
+        error = new Error(`${describeError(error)}; then refreshAll() failed too: ${describeError(fallbackError)}`, {
+          cause: fallbackError,
+        });
     }
     const log = action === 'gave-up' ? this.logger.error : this.logger.warn;
-    log.call(this.logger, { refresher: refresher.id, kind: instruction.kind, rowIds, action, err: describeError(error) }, 'cache instruction could not be applied as written');
+    log.call(
+      this.logger,
+      { refresher: refresher.id, kind: instruction.kind, rowIds, action, err: describeError(error) },
+      'cache instruction could not be applied as written',
+    );
     this.events.emit('instruction:failed', { refresher: refresher.id, kind: instruction.kind, action, error, rowIds });
     await this.record({
       identity: this.settings.identity,
@@ -178,13 +185,24 @@ export class Applier {
     for (let attempt = 0; attempt <= this.settings.refresherRetries; attempt++) {
       if (signal?.aborted) return lastError ?? new errors.StoppedError('stop() stopped waiting');
       if (attempt > 0 && !(await pause(this.settings.retryDelay * 2 ** (attempt - 1), signal))) return lastError;
-      const info = () => ({ identity: this.settings.identity, refresher: refresher.id, kind: instruction.kind, count: instructionWeight(instruction), source, attempt, fallback });
+      const info = () => ({
+        identity: this.settings.identity,
+        refresher: refresher.id,
+        kind: instruction.kind,
+        count: instructionWeight(instruction),
+        source,
+        attempt,
+        fallback,
+      });
       try {
         await this.hooks.refresher(info, () =>
           withTimeout(
             () => invoke(refresher, instruction),
             this.settings.refresherTimeout,
-            () => new errors.RefresherTimeoutError(`refresher '${refresher.id}' ${methodForKind(instruction.kind)}() did not finish within ${this.settings.refresherTimeout} ms (refresherTimeout)`),
+            () =>
+              new errors.RefresherTimeoutError(
+                `refresher '${refresher.id}' ${methodForKind(instruction.kind)}() did not finish within ${this.settings.refresherTimeout} ms (refresherTimeout)`,
+              ),
             signal,
           ),
         );
@@ -199,9 +217,17 @@ export class Applier {
   }
 
   private async recordUnknown(instruction: Instruction, rowId: number | undefined): Promise<void> {
-    const error = new errors.UnknownRefresherError(`no refresher with id '${instruction.refresher}' is registered on server '${this.settings.identity}'`);
+    const error = new errors.UnknownRefresherError(
+      `no refresher with id '${instruction.refresher}' is registered on server '${this.settings.identity}'`,
+    );
     this.logger.warn({ refresher: instruction.refresher, rowId }, error.message);
-    this.events.emit('instruction:failed', { refresher: instruction.refresher, kind: instruction.kind, action: 'skipped-unknown-refresher', error, rowIds: rowId === undefined ? [] : [rowId] });
+    this.events.emit('instruction:failed', {
+      refresher: instruction.refresher,
+      kind: instruction.kind,
+      action: 'skipped-unknown-refresher',
+      error,
+      rowIds: rowId === undefined ? [] : [rowId],
+    });
     await this.record({
       identity: this.settings.identity,
       instructionId: rowId ?? null,

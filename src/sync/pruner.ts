@@ -108,7 +108,8 @@ export class Pruner {
       throw error;
     }
     const result = { deleted, marked: [...marked], forgotten, durationMs: performance.now() - started };
-    if (deleted > 0 || forgotten.length > 0) this.logger.info({ deleted, marked: result.marked, forgotten }, 'pruned the cache instruction log');
+    if (deleted > 0 || forgotten.length > 0)
+      this.logger.info({ deleted, marked: result.marked, forgotten }, 'pruned the cache instruction log');
     this.events.emit('prune:complete', result);
     return result;
   }

@@ -37,7 +37,9 @@ export function withTimeout<T>(work: () => T | Promise<T>, ms: number, onTimeout
 }
 
 function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
+  return (
+    value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /** A wait that does not keep the process alive. */

@@ -69,7 +69,12 @@ export class Writer {
    * and no promise for it, and runs `check` (the registry's) only when the id starts a new run:
    * the run's refresher and kind were checked when it began, and refreshers are never removed.
    */
-  gatherId(refresher: string, kind: 'refresh' | 'remove', id: CacheId, check: (refresher: string, kind: 'refresh' | 'remove') => void): Promise<void> | undefined {
+  gatherId(
+    refresher: string,
+    kind: 'refresh' | 'remove',
+    id: CacheId,
+    check: (refresher: string, kind: 'refresh' | 'remove') => void,
+  ): Promise<void> | undefined {
     const open = openBatchOf(this);
     if (!open) return undefined;
     // The common case, a run going on, in place: this runs once per call of a batch of thousands.
@@ -129,18 +134,24 @@ export class Writer {
 
   private async writeNow(instructions: Instruction[]): Promise<void> {
     const { rows, coalesced, decoded } = this.rows(instructions);
-    await this.hooks.write(() => this.info(rows, coalesced, false), async () => {
-      const { rowIds, durationMs } = await this.insert(rows);
-      this.ownWrites.add(rowIds);
-      this.settings.onCommitted?.();
-      this.events.emitBuilt('instruction:written', () => written(rowIds, coalesced, false, durationMs));
-      await this.applyLocally(decoded);
-    });
+    await this.hooks.write(
+      () => this.info(rows, coalesced, false),
+      async () => {
+        const { rowIds, durationMs } = await this.insert(rows);
+        this.ownWrites.add(rowIds);
+        this.settings.onCommitted?.();
+        this.events.emitBuilt('instruction:written', () => written(rowIds, coalesced, false, durationMs));
+        await this.applyLocally(decoded);
+      },
+    );
   }
 
   private async writeInTransaction(instructions: Instruction[], trx: Knex.Transaction): Promise<void> {
     const { rows, coalesced, decoded } = this.rows(instructions);
-    const { rowIds, durationMs } = await this.hooks.write(() => this.info(rows, coalesced, true), () => this.insert(rows, trx));
+    const { rowIds, durationMs } = await this.hooks.write(
+      () => this.info(rows, coalesced, true),
+      () => this.insert(rows, trx),
+    );
     // The caller awaits this inside its transaction, so the local apply cannot wait here:
     // it runs when (and only if) the transaction commits.
     const applied = whenCommitted(trx).then(async (committed) => {
@@ -241,7 +252,9 @@ export class Writer {
   }
 
   private failed(err: unknown): Error {
-    const error = new errors.WriteFailedError(`could not write the cache instruction; nothing was applied: ${describeError(err)}`, { cause: err });
+    const error = new errors.WriteFailedError(`could not write the cache instruction; nothing was applied: ${describeError(err)}`, {
+      cause: err,
+    });
     this.logger.warn({ err: describeError(err) }, 'cache instruction write failed');
     this.events.emit('write:error', { error });
     return error;
@@ -265,8 +278,14 @@ function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
 const GATHERED: Promise<void> = Promise.resolve();
 
 /** The `instruction:written` payload. */
-function written(rowIds: number[], coalesced: Instruction[], inTransaction: boolean, durationMs: number): DistcacheEvents['instruction:written'] {
+function written(
+  rowIds: number[],
+  coalesced: Instruction[],
+  inTransaction: boolean,
+  durationMs: number,
+): DistcacheEvents['instruction:written'] {
   const byRefresher: Record<string, number> = {};
-  for (const instruction of coalesced) byRefresher[instruction.refresher] = (byRefresher[instruction.refresher] ?? 0) + instructionWeight(instruction);
+  for (const instruction of coalesced)
+    byRefresher[instruction.refresher] = (byRefresher[instruction.refresher] ?? 0) + instructionWeight(instruction);
   return { rowIds, instructions: totalWeight(coalesced), byRefresher, inTransaction, durationMs };
 }

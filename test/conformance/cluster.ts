@@ -446,15 +446,13 @@ export function clusterTests(dialect: DialectName): void {
     // A cursor nobody registered (its server row was deleted by hand) that has not synced for 2 days.
     const position = (await a.store.loadCursor('a'))!.position;
     const stamp = new Date(Date.now() - 2 * 24 * 3600_000);
-    await h
-      .knex(h.table('cache_cursor'))
-      .insert({
-        cluster: 'default',
-        server_identity: 'orphan',
-        position,
-        cold_boot_requested: false,
-        last_synced: h.dialect === 'sqlite' ? stamp.toISOString() : stamp,
-      });
+    await h.knex(h.table('cache_cursor')).insert({
+      cluster: 'default',
+      server_identity: 'orphan',
+      position,
+      cold_boot_requested: false,
+      last_synced: h.dialect === 'sqlite' ? stamp.toISOString() : stamp,
+    });
     const result = await a.prune();
     assert.deepEqual(result.forgotten, ['gone', 'orphan']);
     assert.deepEqual(

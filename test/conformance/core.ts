@@ -14,7 +14,10 @@ export function coreTests(dialect: DialectName): void {
     assert.equal(await h.knex.schema.hasTable(`${h.prefix}distcache_migrations`), true);
     assert.equal(await h.knex.schema.hasTable(h.table('cache_instruction')), true);
     assert.equal(await h.knex.schema.hasTable(h.table('cache_cursor')), true);
-    await assert.rejects(migrate(h.knex, { tablePrefix: 'x"; drop table y; --' }), (err: Error) => err instanceof errors.InvalidOptionError && /tablePrefix/.test(err.message));
+    await assert.rejects(
+      migrate(h.knex, { tablePrefix: 'x"; drop table y; --' }),
+      (err: Error) => err instanceof errors.InvalidOptionError && /tablePrefix/.test(err.message),
+    );
   });
 
   test('a write is applied locally after commit and reaches another server on sync', async (t) => {
@@ -62,8 +65,14 @@ export function coreTests(dialect: DialectName): void {
     const h = await harness(t, dialect);
     const partial = { id: 'partial', refreshAll() {} };
     const a = h.cache({ serverIdentity: 'a', refreshers: [recorder(), partial] });
-    await assert.rejects(a.refresh('nope', [1]), (err: Error) => err instanceof errors.UnknownRefresherError && /nope/.test(err.message) && /product/.test(err.message));
-    await assert.rejects(a.remove('partial', [1]), (err: Error) => err instanceof errors.UnsupportedKindError && /remove\(\)/.test(err.message));
+    await assert.rejects(
+      a.refresh('nope', [1]),
+      (err: Error) => err instanceof errors.UnknownRefresherError && /nope/.test(err.message) && /product/.test(err.message),
+    );
+    await assert.rejects(
+      a.remove('partial', [1]),
+      (err: Error) => err instanceof errors.UnsupportedKindError && /remove\(\)/.test(err.message),
+    );
     await assert.rejects(a.refresh('product', []), errors.InvalidInstructionError);
     await assert.rejects(a.refresh('product', [Number.NaN]), errors.InvalidInstructionError);
     const cyclic: Record<string, unknown> = {};
@@ -142,10 +151,13 @@ export function coreTests(dialect: DialectName): void {
     assert.equal(rows.length, 1);
     assert.equal(Number(rows[0]!.instruction_count), 3, 'ids 1 and 2 once each, plus one refresh-all');
     assert.deepEqual(onA.calls, [{ kind: 'refresh', ids: [1, 2] }]);
-    await assert.rejects(a.batch(async () => {
-      await a.refresh('product', [9]);
-      throw new Error('request failed');
-    }), /request failed/);
+    await assert.rejects(
+      a.batch(async () => {
+        await a.refresh('product', [9]);
+        throw new Error('request failed');
+      }),
+      /request failed/,
+    );
     await b.sync();
     assert.deepEqual(onB.refreshedIds(), [1, 2]);
     assert.equal((await h.knex(h.table('cache_instruction')).count({ n: '*' }))[0]!.n == 1, true);
@@ -158,10 +170,12 @@ export function coreTests(dialect: DialectName): void {
     await a.start();
     await b.start();
     const written = async () =>
-      (await h.knex(h.table('cache_instruction')).select('originated', 'json_instruction').orderBy('id')).map((r: { originated: string; json_instruction: string }) => [
-        r.originated,
-        (JSON.parse(r.json_instruction) as { instructions: Array<{ ids: number[] }> }).instructions.flatMap((i) => i.ids),
-      ]);
+      (await h.knex(h.table('cache_instruction')).select('originated', 'json_instruction').orderBy('id')).map(
+        (r: { originated: string; json_instruction: string }) => [
+          r.originated,
+          (JSON.parse(r.json_instruction) as { instructions: Array<{ ids: number[] }> }).instructions.flatMap((i) => i.ids),
+        ],
+      );
     await a.batch(async () => {
       void a.refresh('product', 1);
       await b.refresh('product', 10); // no batch of b is open: written at once
@@ -173,10 +187,21 @@ export function coreTests(dialect: DialectName): void {
           void b.refresh('product', 12);
         });
       });
-      assert.deepEqual(await written(), [['b', [10]], ['b', [11, 12]]], "b's batch is written when it resolves, a's is still open");
+      assert.deepEqual(
+        await written(),
+        [
+          ['b', [10]],
+          ['b', [11, 12]],
+        ],
+        "b's batch is written when it resolves, a's is still open",
+      );
       void a.refresh('product', 4);
     });
-    assert.deepEqual(await written(), [['b', [10]], ['b', [11, 12]], ['a', [1, 2, 3, 4]]]);
+    assert.deepEqual(await written(), [
+      ['b', [10]],
+      ['b', [11, 12]],
+      ['a', [1, 2, 3, 4]],
+    ]);
   });
 
   test('batch(): single-id calls are checked like any other, and a run of them arrives as one refresh', async (t) => {
@@ -234,7 +259,10 @@ export function coreTests(dialect: DialectName): void {
     a.on('write:error', () => emitted++);
     await h.knex.schema.renameTable(h.table('cache_instruction'), `${h.prefix}moved_away`);
     try {
-      await assert.rejects(a.refresh('product', [1]), (err: Error) => err instanceof errors.WriteFailedError && (err as { code?: string }).code === 'E_WRITE_FAILED');
+      await assert.rejects(
+        a.refresh('product', [1]),
+        (err: Error) => err instanceof errors.WriteFailedError && (err as { code?: string }).code === 'E_WRITE_FAILED',
+      );
     } finally {
       await h.knex.schema.renameTable(`${h.prefix}moved_away`, h.table('cache_instruction'));
     }
@@ -276,8 +304,14 @@ export function coreTests(dialect: DialectName): void {
     await b.start();
     for (let i = 0; i < 20; i++) await a.refresh('product', [i]);
     const results = await Promise.all(Array.from({ length: 10 }, () => b.sync()));
-    assert.equal(results.reduce((n, r) => n + r.rows, 0), 20);
-    assert.deepEqual([...onB.refreshedIds()].sort((x, y) => Number(x) - Number(y)), Array.from({ length: 20 }, (_, i) => i));
+    assert.equal(
+      results.reduce((n, r) => n + r.rows, 0),
+      20,
+    );
+    assert.deepEqual(
+      [...onB.refreshedIds()].sort((x, y) => Number(x) - Number(y)),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
   });
 
   test('start() and stop() are safe to call twice and concurrently; stop() leaves knex open', async (t) => {

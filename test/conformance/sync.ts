@@ -65,7 +65,13 @@ export function syncTests(dialect: DialectName): void {
     const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
     const onB = recorder();
     const hook: ColdBootReason[] = [];
-    const b = h.cache({ serverIdentity: 'b', refreshers: [onB], maxPendingInstructions: 5, pageSize: 2, onColdBoot: ({ reason }) => void hook.push(reason) });
+    const b = h.cache({
+      serverIdentity: 'b',
+      refreshers: [onB],
+      maxPendingInstructions: 5,
+      pageSize: 2,
+      onColdBoot: ({ reason }) => void hook.push(reason),
+    });
     await b.start();
     await a.refresh('product', [1, 2, 3]);
     await a.refresh('product', [4, 5]);
@@ -142,10 +148,15 @@ export function syncTests(dialect: DialectName): void {
     }
     const result = await b.sync();
     assert.equal(result.rows, 20);
-    assert.deepEqual(onB.refreshedIds(), Array.from({ length: 10 }, (_, i) => i));
+    assert.deepEqual(
+      onB.refreshedIds(),
+      Array.from({ length: 10 }, (_, i) => i),
+    );
     // Per id, the remove always comes before the refresh, whichever page it was read in.
     const seen = new Map<unknown, string[]>();
-    for (const call of onB.calls) if (call.kind !== 'refresh-all' && call.kind !== 'payload') for (const id of call.ids) seen.set(id, [...(seen.get(id) ?? []), call.kind]);
+    for (const call of onB.calls)
+      if (call.kind !== 'refresh-all' && call.kind !== 'payload')
+        for (const id of call.ids) seen.set(id, [...(seen.get(id) ?? []), call.kind]);
     for (const steps of seen.values()) assert.deepEqual(steps, ['remove', 'refresh']);
   });
 
@@ -156,7 +167,11 @@ export function syncTests(dialect: DialectName): void {
     await b.start();
     await h.knex.batchInsert(
       h.table('cache_instruction'),
-      Array.from({ length: 300 }, () => ({ json_instruction: JSON.stringify({ v: 1, instructions: [{ refresher: 'product', kind: 'refresh', ids: [7] }] }), originated: 'bulk', instruction_count: 1 })),
+      Array.from({ length: 300 }, () => ({
+        json_instruction: JSON.stringify({ v: 1, instructions: [{ refresher: 'product', kind: 'refresh', ids: [7] }] }),
+        originated: 'bulk',
+        instruction_count: 1,
+      })),
       100,
     );
     const result = await b.sync();
@@ -168,9 +183,21 @@ export function syncTests(dialect: DialectName): void {
     const h = await harness(t, dialect);
     const a = h.cache({ serverIdentity: 'a', refreshers: [recorder(), recorder('flaky'), recorder('broken'), recorder('doomed')] });
     let flakyFailures = 1;
-    const flaky = recorder('flaky', { onCall: () => { if (flakyFailures-- > 0) throw new Error('transient'); } });
-    const broken = recorder('broken', { onCall: (call) => { if (call.kind === 'refresh') throw new Error('always'); } });
-    const doomed = recorder('doomed', { onCall: () => { throw new Error('everything fails'); } });
+    const flaky = recorder('flaky', {
+      onCall: () => {
+        if (flakyFailures-- > 0) throw new Error('transient');
+      },
+    });
+    const broken = recorder('broken', {
+      onCall: (call) => {
+        if (call.kind === 'refresh') throw new Error('always');
+      },
+    });
+    const doomed = recorder('doomed', {
+      onCall: () => {
+        throw new Error('everything fails');
+      },
+    });
     const onB = recorder();
     const b = h.cache({ serverIdentity: 'b', refreshers: [onB, flaky, broken, doomed], refresherRetries: 2 });
     await b.start();
@@ -216,14 +243,27 @@ export function syncTests(dialect: DialectName): void {
     const b = h.cache({ serverIdentity: 'b', refreshers: [onB, other] });
     await b.start();
     const insert = (json: string) =>
-      h.knex.raw(`INSERT INTO ${h.table('cache_instruction')} (json_instruction, originated, instruction_count) VALUES (?, 'sql', 1)`, [json]);
+      h.knex.raw(`INSERT INTO ${h.table('cache_instruction')} (json_instruction, originated, instruction_count) VALUES (?, 'sql', 1)`, [
+        json,
+      ]);
     const doc = (...instructions: unknown[]) => JSON.stringify({ v: 1, instructions });
     await insert(doc({ refresher: 'product', kind: 'refresh', ids: [1] }));
     await insert('{not json'); // names nothing readable: every refresher reloads
     await insert('{"v":1,"instructions":[{"refresher":"other"'); // truncated: what it named cannot be known
-    await insert(doc({ refresher: 'product', kind: 'payload', payloads: [{}] }).replace('"payloads":[{}]', '"payloads":[{"__proto__":{"polluted":1}}]'));
+    await insert(
+      doc({ refresher: 'product', kind: 'payload', payloads: [{}] }).replace(
+        '"payloads":[{}]',
+        '"payloads":[{"__proto__":{"polluted":1}}]',
+      ),
+    );
     await insert(doc({ refresher: 'ghost', kind: 'refresh', ids: [9] }, { refresher: 'product', kind: 'refresh', ids: [2] }));
-    await insert(doc({ refresher: 'product', kind: 'refresh', ids: [4] }, { refresher: 'other', kind: 'refresh', ids: [null] }, { refresher: 'product', kind: 'remove', ids: [5] }));
+    await insert(
+      doc(
+        { refresher: 'product', kind: 'refresh', ids: [4] },
+        { refresher: 'other', kind: 'refresh', ids: [null] },
+        { refresher: 'product', kind: 'remove', ids: [5] },
+      ),
+    );
     await insert(doc({ refresher: 'product', kind: 'refresh', ids: [3] }));
     const malformed: Array<{ rowId: number; index: number | null; refreshAll: string[] }> = [];
     b.on('instruction:malformed', (e) => malformed.push({ rowId: e.rowId, index: e.index, refreshAll: e.refreshAll }));
@@ -246,7 +286,9 @@ export function syncTests(dialect: DialectName): void {
       { rowId: ids[2], index: null, refreshAll: ['product', 'other'] },
       { rowId: ids[5], index: 1, refreshAll: ['other'] },
     ]);
-    const recorded = (await failures(h)).map((f) => [Number(f.instruction_id), f.action, f.refresher]).sort((x, y) => Number(x[0]) - Number(y[0]));
+    const recorded = (await failures(h))
+      .map((f) => [Number(f.instruction_id), f.action, f.refresher])
+      .sort((x, y) => Number(x[0]) - Number(y[0]));
     assert.deepEqual(recorded, [
       [ids[1], 'skipped-malformed-row', null],
       [ids[2], 'skipped-malformed-row', null],
@@ -270,7 +312,10 @@ export function syncTests(dialect: DialectName): void {
     const deleted = results.reduce((n, r) => n + r.deleted, 0);
     assert.ok(deleted >= 6 && results[0]!.deleted >= 6 - results[2]!.deleted, `deleted ${deleted}`);
     assert.deepEqual(await rowIds(h), [before[before.length - 1]], 'the newest row stays');
-    assert.ok(results.some((r) => r.marked.includes('b')), 'b had not read the deleted rows');
+    assert.ok(
+      results.some((r) => r.marked.includes('b')),
+      'b had not read the deleted rows',
+    );
     const boots: ColdBootReason[] = [];
     b.on('server:cold-boot', (e) => boots.push(e.reason));
     await b.sync();
@@ -330,13 +375,25 @@ export function syncTests(dialect: DialectName): void {
     let now = 0;
     const rests: number[] = [];
     const clock = { now: () => (now += 10), rest: async (ms: number) => void rests.push(ms) };
-    const pruner = new Pruner(store, new TypedEmitter(() => undefined), silentLoggerForTests, { retention: 1000, maxRetention: 1000, chunkSize: 2, dutyCycle: 0.25, clock });
+    const pruner = new Pruner(store, new TypedEmitter(() => undefined), silentLoggerForTests, {
+      retention: 1000,
+      maxRetention: 1000,
+      chunkSize: 2,
+      dutyCycle: 0.25,
+      clock,
+    });
     const result = await pruner.prune();
     assert.equal(result.deleted, 11, 'all but the newest');
     // Five full chunks, each followed by a rest three times its 10 ms; the short sixth ends the prune.
     assert.deepEqual(rests, [30, 30, 30, 30, 30]);
     rests.length = 0;
-    const eager = new Pruner(store, new TypedEmitter(() => undefined), silentLoggerForTests, { retention: 1000, maxRetention: 1000, chunkSize: 2, dutyCycle: 1, clock });
+    const eager = new Pruner(store, new TypedEmitter(() => undefined), silentLoggerForTests, {
+      retention: 1000,
+      maxRetention: 1000,
+      chunkSize: 2,
+      dutyCycle: 1,
+      clock,
+    });
     for (let i = 0; i < 4; i++) await a.refresh('product', [i]);
     await backdate(h, 'all');
     assert.equal((await eager.prune()).deleted, 4);

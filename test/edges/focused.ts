@@ -36,7 +36,11 @@ export function focusedEdgeTests(dialect: DialectName): void {
       [() => a.refresh('product', ['x'.repeat(1025)]), /a string of 1025 characters; .*at most 1024/],
     ];
     for (const [call, message] of cases) {
-      await assert.rejects(call(), (err: Error) => isDistcacheError(err, 'E_INVALID_INSTRUCTION') && message.test(err.message), String(message));
+      await assert.rejects(
+        call(),
+        (err: Error) => isDistcacheError(err, 'E_INVALID_INSTRUCTION') && message.test(err.message),
+        String(message),
+      );
     }
     // Inside a batch the bad call is refused at once, and the rest of the batch goes out.
     await a.batch(async () => {
@@ -60,10 +64,15 @@ export function focusedEdgeTests(dialect: DialectName): void {
       [{ 'odd key': new Map() }, /payloads\[0\]\["odd key"\] is a Map/],
       [{ n: 5n }, /payloads\[0\]\.n is a BigInt \(5n\)/],
       [{ f: () => 1 }, /payloads\[0\]\.f is a function/],
+      // eslint-disable-next-line no-sparse-arrays -- the hole is the input under test
       [{ list: [1, , 3] }, /payloads\[0\]\.list\[1\] is missing \(a sparse array\)/],
     ];
     for (const [payload, message] of cases) {
-      await assert.rejects(a.refreshPayload('product', payload as JsonValue), (err: Error) => isDistcacheError(err, 'E_INVALID_INSTRUCTION') && message.test(err.message), String(message));
+      await assert.rejects(
+        a.refreshPayload('product', payload as JsonValue),
+        (err: Error) => isDistcacheError(err, 'E_INVALID_INSTRUCTION') && message.test(err.message),
+        String(message),
+      );
     }
     assert.equal((await rowIds(h)).length, 0);
   });
@@ -86,7 +95,12 @@ export function focusedEdgeTests(dialect: DialectName): void {
   test('-0 is applied as 0 here and on every other server', async (t) => {
     const { a, b, onA, onB } = await pair(t);
     // One write per poll, so the reader's calls line up with the writer's.
-    for (const write of [() => a.refresh('product', -0), () => a.remove('product', [-0, 1]), () => a.refreshPayload('product', { x: -0 }), () => a.batch(() => a.refresh('product', -0))]) {
+    for (const write of [
+      () => a.refresh('product', -0),
+      () => a.remove('product', [-0, 1]),
+      () => a.refreshPayload('product', { x: -0 }),
+      () => a.batch(() => a.refresh('product', -0)),
+    ]) {
       await write();
       await b.sync();
     }
@@ -143,6 +157,10 @@ export function focusedEdgeTests(dialect: DialectName): void {
     assert.ok(took < 5_000, `stop() took ${Math.round(took)} ms with stopTimeout 200 ms and a refresherTimeout of 60 s`);
     assert.equal(outcomes.length, 1);
     assert.ok(isDistcacheError(outcomes[0], 'E_STOPPED'), outcomes[0]?.message);
-    assert.equal(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, timersBefore, 'no timer of the abandoned apply is left');
+    assert.equal(
+      process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length,
+      timersBefore,
+      'no timer of the abandoned apply is left',
+    );
   });
 }

@@ -6,23 +6,37 @@ import { harness } from '../conformance/harness.js';
 import type { DialectName } from '../support/databases.js';
 import { loggingRefreshers, type LoggedCall } from './log-refresher.js';
 
-type Op =
-  | { kind: 'refresh' | 'remove'; ids: unknown }
-  | { kind: 'payload'; value: unknown; single: boolean }
-  | { kind: 'refresh-all' };
+type Op = { kind: 'refresh' | 'remove'; ids: unknown } | { kind: 'payload'; value: unknown; single: boolean } | { kind: 'refresh-all' };
 
 /** Ids of every sort a caller might pass: good ones, and -0, NaN, huge, BigInt, undefined, too long, sparse. */
 const anyId = fc.oneof(
   { weight: 4, arbitrary: fc.integer() },
   { weight: 2, arbitrary: fc.double() },
   { weight: 3, arbitrary: fc.string({ unit: 'binary', maxLength: 12 }) },
-  { weight: 2, arbitrary: fc.constantFrom<unknown>(-0, Number.MAX_VALUE, 2 ** 53 + 2, undefined, null, true, 'x'.repeat(1024), 'y'.repeat(1025), '__proto__', 'constructor') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom<unknown>(
+      -0,
+      Number.MAX_VALUE,
+      2 ** 53 + 2,
+      undefined,
+      null,
+      true,
+      'x'.repeat(1024),
+      'y'.repeat(1025),
+      '__proto__',
+      'constructor',
+    ),
+  },
   { weight: 1, arbitrary: fc.bigInt() },
 );
 const ids = fc.oneof(anyId, fc.array(anyId, { maxLength: 5 }), fc.sparseArray(anyId, { maxLength: 5 }));
 
 /** Payload keys, the dangerous ones often. */
-const key = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'a', 'é', '🚀', ''), fc.string({ unit: 'grapheme', maxLength: 6 }));
+const key = fc.oneof(
+  fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'a', 'é', '🚀', ''),
+  fc.string({ unit: 'grapheme', maxLength: 6 }),
+);
 const leaf = fc.oneof(
   { weight: 3, arbitrary: fc.integer() },
   { weight: 3, arbitrary: fc.double() },
@@ -75,73 +89,85 @@ let counter = 0;
  * in the same batch always arrives.
  */
 export function propertyEdgeTest(dialect: DialectName, numRuns: number): void {
-  test(`property: a call is refused with a coded error and applied nowhere, or the reader applies exactly what the writer applied (${numRuns} runs)`, { timeout: 120_000 }, async (t) => {
-    const h = await harness(t, dialect);
-    const onA = loggingRefreshers(['product', 'other']);
-    const onB = loggingRefreshers(['product', 'other']);
-    const a = h.cache({ serverIdentity: 'a', refreshers: onA.refreshers });
-    const b = h.cache({ serverIdentity: 'b', refreshers: onB.refreshers });
-    await b.start();
-    let refused = 0;
-    let accepted = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 6 }), fc.boolean(), async (ops, inBatch) => {
-        const run = (counter += 1);
-        const fromA = onA.log.calls.length;
-        const fromB = onB.log.calls.length;
-        const markers: string[] = [];
-        const outcomes: Array<{ op: Op; marker: string; error?: unknown }> = [];
-        const call = async (o: Op, index: number) => {
-          const marker = `m${run}-${index}`;
-          try {
-            await send(a, o, marker);
-            outcomes.push({ op: o, marker });
-          } catch (error) {
-            outcomes.push({ op: o, marker, error });
-          }
-          markers.push(marker);
-        };
-        const sentinel = `sentinel-${run}`;
-        if (inBatch) {
-          await a.batch(async () => {
-            for (const [i, o] of ops.entries()) await call(o, i);
+  test(
+    `property: a call is refused with a coded error and applied nowhere, or the reader applies exactly what the writer applied (${numRuns} runs)`,
+    { timeout: 120_000 },
+    async (t) => {
+      const h = await harness(t, dialect);
+      const onA = loggingRefreshers(['product', 'other']);
+      const onB = loggingRefreshers(['product', 'other']);
+      const a = h.cache({ serverIdentity: 'a', refreshers: onA.refreshers });
+      const b = h.cache({ serverIdentity: 'b', refreshers: onB.refreshers });
+      await b.start();
+      let refused = 0;
+      let accepted = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 6 }), fc.boolean(), async (ops, inBatch) => {
+          const run = (counter += 1);
+          const fromA = onA.log.calls.length;
+          const fromB = onB.log.calls.length;
+          const markers: string[] = [];
+          const outcomes: Array<{ op: Op; marker: string; error?: unknown }> = [];
+          const call = async (o: Op, index: number) => {
+            const marker = `m${run}-${index}`;
+            try {
+              await send(a, o, marker);
+              outcomes.push({ op: o, marker });
+            } catch (error) {
+              outcomes.push({ op: o, marker, error });
+            }
+            markers.push(marker);
+          };
+          const sentinel = `sentinel-${run}`;
+          if (inBatch) {
+            await a.batch(async () => {
+              for (const [i, o] of ops.entries()) await call(o, i);
+              await a.refresh('other', sentinel);
+            });
+            await b.sync();
+          } else {
+            // One write per poll, so the reader's calls line up with the writer's one by one.
+            for (const [i, o] of ops.entries()) {
+              await call(o, i);
+              await b.sync();
+            }
             await a.refresh('other', sentinel);
-          });
-          await b.sync();
-        } else {
-          // One write per poll, so the reader's calls line up with the writer's one by one.
-          for (const [i, o] of ops.entries()) {
-            await call(o, i);
             await b.sync();
           }
-          await a.refresh('other', sentinel);
-          await b.sync();
-        }
-        const local = onA.log.since(fromA);
-        const remote = onB.log.since(fromB);
-        for (const { op: o, error } of outcomes) {
-          // A payload's value is sent as a property of { marker, v }, where undefined is left out.
-          const valid = o.kind === 'refresh-all' || (o.kind === 'payload' ? carried(o.value, false) : idsValid(Array.isArray(o.ids) ? withMarker(o.ids, 'marker') : o.ids));
-          if (error) {
-            refused += 1;
-            assert.ok(isDistcacheError(error, 'E_INVALID_INSTRUCTION'), `refused with a coded error: ${String(error)}`);
-            assert.ok(!valid, `refused although every reader could take it: ${(error as Error).message}`);
-          } else {
-            accepted += 1;
-            assert.ok(valid, `accepted although JSON cannot carry it as it is: ${describe(o)}`);
+          const local = onA.log.since(fromA);
+          const remote = onB.log.since(fromB);
+          for (const { op: o, error } of outcomes) {
+            // A payload's value is sent as a property of { marker, v }, where undefined is left out.
+            const valid =
+              o.kind === 'refresh-all' ||
+              (o.kind === 'payload' ? carried(o.value, false) : idsValid(Array.isArray(o.ids) ? withMarker(o.ids, 'marker') : o.ids));
+            if (error) {
+              refused += 1;
+              assert.ok(isDistcacheError(error, 'E_INVALID_INSTRUCTION'), `refused with a coded error: ${String(error)}`);
+              assert.ok(!valid, `refused although every reader could take it: ${(error as Error).message}`);
+            } else {
+              accepted += 1;
+              assert.ok(valid, `accepted although JSON cannot carry it as it is: ${describe(o)}`);
+            }
           }
-        }
-        assert.deepStrictEqual(remote, local, 'the reader applied exactly what the writer applied locally');
-        const text = JSON.stringify(local);
-        for (const { marker, error } of outcomes) if (error) assert.ok(!text.includes(`"${marker}"`), `nothing of refused call ${marker} was applied`);
-        assert.deepStrictEqual(remote.filter((c) => c.refresher === 'other').at(-1), { refresher: 'other', kind: 'refresh', ids: [sentinel] }, 'the sentinel arrived');
-        for (const c of remote) if (c.kind === 'refresh' || c.kind === 'remove') assert.ok(c.ids.every(isId), 'only valid ids are ever applied');
-      }),
-      { numRuns },
-    );
-    t.diagnostic(`${dialect}: ${accepted} calls accepted, ${refused} refused`);
-    assert.ok(refused > 0 && accepted > 0, 'both outcomes were exercised');
-  });
+          assert.deepStrictEqual(remote, local, 'the reader applied exactly what the writer applied locally');
+          const text = JSON.stringify(local);
+          for (const { marker, error } of outcomes)
+            if (error) assert.ok(!text.includes(`"${marker}"`), `nothing of refused call ${marker} was applied`);
+          assert.deepStrictEqual(
+            remote.filter((c) => c.refresher === 'other').at(-1),
+            { refresher: 'other', kind: 'refresh', ids: [sentinel] },
+            'the sentinel arrived',
+          );
+          for (const c of remote)
+            if (c.kind === 'refresh' || c.kind === 'remove') assert.ok(c.ids.every(isId), 'only valid ids are ever applied');
+        }),
+        { numRuns },
+      );
+      t.diagnostic(`${dialect}: ${accepted} calls accepted, ${refused} refused`);
+      assert.ok(refused > 0 && accepted > 0, 'both outcomes were exercised');
+    },
+  );
 }
 
 /** Sends `o`; an id array carries a marker id, a payload a marker field, so a refused call's parts can be looked for later. */
@@ -168,7 +194,9 @@ function withMarker(list: unknown[], marker: string): unknown[] {
 }
 
 function describe(o: Op): string {
-  return JSON.stringify(o, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v === undefined ? '(undefined)' : typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
+  return JSON.stringify(o, (_k, v: unknown) =>
+    typeof v === 'bigint' ? `${v}n` : v === undefined ? '(undefined)' : typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
+  );
 }
 
 export type { LoggedCall };

@@ -52,7 +52,9 @@ export class OutputCapture {
   private restore: Array<() => void> = [];
 
   add(label: string, value: unknown): void {
-    this.texts.push(`${label}: ${typeof value === 'string' ? value : inspect(value, { depth: 10, showHidden: true, getters: true, maxStringLength: Infinity, maxArrayLength: Infinity })}`);
+    this.texts.push(
+      `${label}: ${typeof value === 'string' ? value : inspect(value, { depth: 10, showHidden: true, getters: true, maxStringLength: Infinity, maxArrayLength: Infinity })}`,
+    );
     // Error causes and messages, spelled out: inspect can elide parts of them.
     for (let e: unknown = value, n = 0; e instanceof Error && n < 10; e = (e as { cause?: unknown }).cause, n++) {
       this.texts.push(`${label} error: ${e.name} ${e.message} ${e.stack ?? ''} ${JSON.stringify(Object.entries(e))}`);
@@ -104,7 +106,12 @@ export function secretPassword(): string {
  * prune, servers, health, stop. Errors are expected (the database may be unreachable); all of
  * them go to `capture`.
  */
-export async function exerciseCache(capture: OutputCapture, label: string, url: string, extra: { defaultLogger?: boolean } = {}): Promise<void> {
+export async function exerciseCache(
+  capture: OutputCapture,
+  label: string,
+  url: string,
+  extra: { defaultLogger?: boolean } = {},
+): Promise<void> {
   let knex: Knex | undefined;
   try {
     const config = knexConfigFromUrl(url);

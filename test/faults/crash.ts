@@ -99,7 +99,9 @@ export async function crashScenario(options: CrashOptions): Promise<CrashResult>
   try {
     await Promise.all(servers.map((s) => spawn('server', s).waitStarted()));
     writers.forEach((w) => spawn('writer', w));
-    const writerKillAt = new Set(Array.from({ length: options.writerKills }, (_, i) => Math.floor(((i + 1) * options.serverKills) / (options.writerKills + 1))));
+    const writerKillAt = new Set(
+      Array.from({ length: options.writerKills }, (_, i) => Math.floor(((i + 1) * options.serverKills) / (options.writerKills + 1))),
+    );
     for (let k = 0; k < options.serverKills; k++) {
       const name = servers[Math.floor(Math.random() * servers.length)]!;
       const victim = current.get(name)!;
@@ -152,7 +154,9 @@ export async function crashScenario(options: CrashOptions): Promise<CrashResult>
       kills[moment === 'mid-apply' ? 'midApply' : moment]++;
     }
     const inDatabase = new Set(
-      (await db.knex(db.table('cache_instruction')).select('json_instruction')).flatMap((r: { json_instruction: string }) => heldKeys.filter((k) => String(r.json_instruction).includes(`"${k}"`))),
+      (await db.knex(db.table('cache_instruction')).select('json_instruction')).flatMap((r: { json_instruction: string }) =>
+        heldKeys.filter((k) => String(r.json_instruction).includes(`"${k}"`)),
+      ),
     );
     const appliedKeys = new Set([...feeds.values()].flatMap((f) => f.events.flatMap((e) => (e.t === 'applied' ? [e.key] : []))));
     const result: CrashResult = {

@@ -26,7 +26,16 @@ export interface HostileRowsResult {
   /** Per server: bad rows (and rows with a bad instruction) recorded, rows recorded more than once (must be 0), refreshAll() calls. */
   recorded: Record<
     string,
-    { malformed: number; unknown: number; missing: number[]; twice: number[]; malformedEvents: number; syncErrors: number; refreshAlls: number; pollsWithMalformed: number }
+    {
+      malformed: number;
+      unknown: number;
+      missing: number[];
+      twice: number[];
+      malformedEvents: number;
+      syncErrors: number;
+      refreshAlls: number;
+      pollsWithMalformed: number;
+    }
   >;
   badByCategory: Record<string, number>;
   durationMs: number;
@@ -57,13 +66,40 @@ function badRow(i: number, dialect: DialectName): Row {
     ['empty', () => ''],
     ['truncated-json', () => doc([{ refresher: 'item', kind: 'refresh', ids: [`bad${i}`] }]).slice(0, 20 + (i % 30))],
     ['not-an-object', () => ['[1,2,3]', '42', '"text"', 'null', 'true', '[]'][i % 6]!],
-    ['wrong-version', () => [JSON.stringify({ v: 2, instructions: [] }), JSON.stringify({ v: '1', instructions: [] }), '{}', JSON.stringify({ instructions: [] })][i % 4]!],
+    [
+      'wrong-version',
+      () =>
+        [
+          JSON.stringify({ v: 2, instructions: [] }),
+          JSON.stringify({ v: '1', instructions: [] }),
+          '{}',
+          JSON.stringify({ instructions: [] }),
+        ][i % 4]!,
+    ],
     ['instructions-not-array', () => JSON.stringify({ v: 1, instructions: [{}, 'x', null][i % 3] })],
-    ['wrong-types', () => doc([[{ refresher: 5, kind: 'refresh', ids: [1] }], [{ refresher: 'item', kind: 'nuke', ids: [1] }], [{ refresher: 'item', kind: 'refresh', ids: [true] }], [{ refresher: 'item', kind: 'refresh', ids: [{ id: 1 }] }], [{ refresher: 'item', kind: 'refresh', ids: 'abc' }], [{ refresher: 'item', kind: 'payload', payloads: { a: 1 } }], ['refresh'], [{ refresher: '', kind: 'refresh-all' }], [{ refresher: 'x'.repeat(300), kind: 'refresh-all' }], [{ refresher: 'item', kind: 'refresh', ids: [null] }]][i % 10])],
+    [
+      'wrong-types',
+      () =>
+        doc(
+          [
+            [{ refresher: 5, kind: 'refresh', ids: [1] }],
+            [{ refresher: 'item', kind: 'nuke', ids: [1] }],
+            [{ refresher: 'item', kind: 'refresh', ids: [true] }],
+            [{ refresher: 'item', kind: 'refresh', ids: [{ id: 1 }] }],
+            [{ refresher: 'item', kind: 'refresh', ids: 'abc' }],
+            [{ refresher: 'item', kind: 'payload', payloads: { a: 1 } }],
+            ['refresh'],
+            [{ refresher: '', kind: 'refresh-all' }],
+            [{ refresher: 'x'.repeat(300), kind: 'refresh-all' }],
+            [{ refresher: 'item', kind: 'refresh', ids: [null] }],
+          ][i % 10],
+        ),
+    ],
   ];
   const index = i % kinds.length;
   const [category, make] = kinds[index]!;
-  if (category === 'random-bytes' && dialect === 'sqlite' && i % 2 === 0) return { json: randomBytes(1 + (i % 64)), kind: 'bad', category: 'random-blob' };
+  if (category === 'random-bytes' && dialect === 'sqlite' && i % 2 === 0)
+    return { json: randomBytes(1 + (i % 64)), kind: 'bad', category: 'random-blob' };
   return { json: make(), kind: 'bad', category };
 }
 
@@ -73,11 +109,31 @@ function badRow(i: number, dialect: DialectName): Row {
  */
 function carriedRow(i: number): Row {
   const made: Array<[string, string, Row['kind']]> = [
-    ['proto-key-payload', doc([{ refresher: 'item', kind: 'payload', payloads: [{}] }]).replace('[{}]', `[{"__proto__":{"polluted":${i}},"key":"proto${i}"}]`), 'good'],
-    ['constructor-key-payload', doc([{ refresher: 'item', kind: 'payload', payloads: [{ key: `ctor${i}`, constructor: { prototype: { polluted: i } } }] }]), 'good'],
-    ['proto-key-document', `{"v":1,"__proto__":{"instructions":[]},"instructions":[{"refresher":"item","kind":"refresh","ids":["protodoc${i}"]}]}`, 'good'],
+    [
+      'proto-key-payload',
+      doc([{ refresher: 'item', kind: 'payload', payloads: [{}] }]).replace('[{}]', `[{"__proto__":{"polluted":${i}},"key":"proto${i}"}]`),
+      'good',
+    ],
+    [
+      'constructor-key-payload',
+      doc([{ refresher: 'item', kind: 'payload', payloads: [{ key: `ctor${i}`, constructor: { prototype: { polluted: i } } }] }]),
+      'good',
+    ],
+    [
+      'proto-key-document',
+      `{"v":1,"__proto__":{"instructions":[]},"instructions":[{"refresher":"item","kind":"refresh","ids":["protodoc${i}"]}]}`,
+      'good',
+    ],
     ['extra-field', doc([{ refresher: 'item', kind: 'refresh', ids: [`extra${i}`], prototype: 1 }]), 'good'],
-    ['mixed', doc([{ refresher: 'item', kind: 'refresh', ids: [`mixed${i}`] }, [{ refresher: 'item', kind: 'refresh', ids: [null] }, 'x', { refresher: 'item', kind: 'nuke' }][i % 3], { refresher: 'item', kind: 'remove', ids: [`mixedr${i}`] }]), 'mixed'],
+    [
+      'mixed',
+      doc([
+        { refresher: 'item', kind: 'refresh', ids: [`mixed${i}`] },
+        [{ refresher: 'item', kind: 'refresh', ids: [null] }, 'x', { refresher: 'item', kind: 'nuke' }][i % 3],
+        { refresher: 'item', kind: 'remove', ids: [`mixedr${i}`] },
+      ]),
+      'mixed',
+    ],
   ];
   const [category, json, kind] = made[i % made.length]!;
   return { json, kind, category };
@@ -145,19 +201,69 @@ export async function hostileRowsScenario(options: HostileRowsOptions): Promise<
     let badCount = 0;
     let carried = 0;
     const special: Row[] = [
-      { json: doc([{ refresher: 'item', kind: 'payload', payloads: [{ key: 'big-5mb', blob: 'x'.repeat(MB5) }] }]), kind: 'good', category: '5mb-payload' },
+      {
+        json: doc([{ refresher: 'item', kind: 'payload', payloads: [{ key: 'big-5mb', blob: 'x'.repeat(MB5) }] }]),
+        kind: 'good',
+        category: '5mb-payload',
+      },
       { json: 'y'.repeat(MB5), kind: 'bad', category: '5mb-garbage' },
-      { json: doc([{ refresher: 'item', kind: 'refresh', ids: Array.from({ length: 100_000 }, (_, j) => `huge-${j}`) }]), kind: 'good', category: 'huge-id-array' },
-      { json: doc([{ refresher: 'item', kind: 'payload', payloads: [{ key: 'deep-1000', nested: JSON.parse('['.repeat(1000) + ']'.repeat(1000)) }] }]), kind: 'good', category: 'deep-1000' },
-      { json: doc([{ refresher: 'item', kind: 'refresh', ids: [`'; drop table ${db.table('cache_cursor')}; --`, 'Robert"); DROP TABLE students;--', '\u0000nul', 'ünï©ødé 🚀'] }]), kind: 'good', category: 'sql-in-ids' },
-      ...Array.from({ length: 5 }, (_, j): Row => ({ json: `{"v":1,"instructions":[{"refresher":"item","kind":"payload","payloads":[${'['.repeat(50_000 * (j + 1))}${']'.repeat(50_000 * (j + 1))}]}]}`, kind: 'bad', category: 'deep-nesting' })),
-      ...Array.from({ length: 2 }, (_, j): Row => ({ json: doc([{ refresher: 'item', kind: 'refresh', ids: [...Array.from({ length: 100_000 }, (_, k) => `bad-huge${j}-${k}`), { evil: true }] }]), kind: 'bad', category: 'huge-bad-id-array' })),
+      {
+        json: doc([{ refresher: 'item', kind: 'refresh', ids: Array.from({ length: 100_000 }, (_, j) => `huge-${j}`) }]),
+        kind: 'good',
+        category: 'huge-id-array',
+      },
+      {
+        json: doc([
+          { refresher: 'item', kind: 'payload', payloads: [{ key: 'deep-1000', nested: JSON.parse('['.repeat(1000) + ']'.repeat(1000)) }] },
+        ]),
+        kind: 'good',
+        category: 'deep-1000',
+      },
+      {
+        json: doc([
+          {
+            refresher: 'item',
+            kind: 'refresh',
+            ids: [`'; drop table ${db.table('cache_cursor')}; --`, 'Robert"); DROP TABLE students;--', '\u0000nul', 'ünï©ødé 🚀'],
+          },
+        ]),
+        kind: 'good',
+        category: 'sql-in-ids',
+      },
+      ...Array.from({ length: 5 }, (_, j): Row => ({
+        json: `{"v":1,"instructions":[{"refresher":"item","kind":"payload","payloads":[${'['.repeat(50_000 * (j + 1))}${']'.repeat(50_000 * (j + 1))}]}]}`,
+        kind: 'bad',
+        category: 'deep-nesting',
+      })),
+      ...Array.from({ length: 2 }, (_, j): Row => ({
+        json: doc([
+          { refresher: 'item', kind: 'refresh', ids: [...Array.from({ length: 100_000 }, (_, k) => `bad-huge${j}-${k}`), { evil: true }] },
+        ]),
+        kind: 'bad',
+        category: 'huge-bad-id-array',
+      })),
     ];
     for (let i = 0; i < options.total - special.length; i++) {
       const r = i % 5;
       if (r === 0 && i % 4 === 0) rows.push(carriedRow(carried++));
-      else if (r < 2) rows.push({ json: doc([{ refresher: 'item', kind: 'refresh', ids: [`g${i}`] }, { refresher: 'item', kind: 'remove', ids: [`r${i}`] }]), kind: 'good', category: 'good' });
-      else if (r === 2) rows.push({ json: doc([{ refresher: 'ghost', kind: 'refresh', ids: [i] }, { refresher: 'item', kind: 'refresh', ids: [`u${i}`] }]), kind: 'unknown', category: 'unknown-refresher' });
+      else if (r < 2)
+        rows.push({
+          json: doc([
+            { refresher: 'item', kind: 'refresh', ids: [`g${i}`] },
+            { refresher: 'item', kind: 'remove', ids: [`r${i}`] },
+          ]),
+          kind: 'good',
+          category: 'good',
+        });
+      else if (r === 2)
+        rows.push({
+          json: doc([
+            { refresher: 'ghost', kind: 'refresh', ids: [i] },
+            { refresher: 'item', kind: 'refresh', ids: [`u${i}`] },
+          ]),
+          kind: 'unknown',
+          category: 'unknown-refresher',
+        });
       else rows.push(badRow(badCount++, options.dialect));
     }
     rows.splice(Math.floor(rows.length / 3), 0, ...special);
@@ -168,12 +274,15 @@ export async function hostileRowsScenario(options: HostileRowsOptions): Promise<
       const values = chunk.map((row) => ({ json_instruction: row.json, originated: 'hostile-sql', instruction_count: 1 }));
       if (options.dialect === 'mysql') {
         // mysql2 returns only the first id of a multi-row insert.
-        for (const [j, value] of values.entries()) inserted.push({ id: Number((await db.knex(table).insert(value))[0]), row: chunk[j]!, at: Date.now() });
+        for (const [j, value] of values.entries())
+          inserted.push({ id: Number((await db.knex(table).insert(value))[0]), row: chunk[j]!, at: Date.now() });
         return;
       }
       const ids = await db.knex(table).insert(values).returning('id');
       const at = Date.now();
-      ids.forEach((r: unknown, j: number) => inserted.push({ id: Number(typeof r === 'object' ? (r as { id: unknown }).id : r), row: chunk[j]!, at }));
+      ids.forEach((r: unknown, j: number) =>
+        inserted.push({ id: Number(typeof r === 'object' ? (r as { id: unknown }).id : r), row: chunk[j]!, at }),
+      );
     };
     // Big rows alone, the rest 100 at a time, while the servers poll.
     let chunk: Row[] = [];
@@ -218,18 +327,25 @@ export async function hostileRowsScenario(options: HostileRowsOptions): Promise<
         await Promise.all(caches.map((c) => c.sync()));
         return servers.every((name) => afterKeys.every((key) => appliedKeys.get(name)!.has(key)));
       },
-      { timeout: 30_000, interval: 50, describe: () => servers.map((name) => `${name}: ${afterKeys.filter((k) => !appliedKeys.get(name)!.has(k)).join(',')}`).join('; ') },
+      {
+        timeout: 30_000,
+        interval: 50,
+        describe: () => servers.map((name) => `${name}: ${afterKeys.filter((k) => !appliedKeys.get(name)!.has(k)).join(',')}`).join('; '),
+      },
     );
 
     // A row with one bad instruction is recorded like a bad row, once.
     const bad = inserted.filter((x) => x.row.kind === 'bad' || x.row.kind === 'mixed').map((x) => x.id);
     const unknown = inserted.filter((x) => x.row.kind === 'unknown').map((x) => x.id);
-    const failures: Array<{ server_identity: string; instruction_id: unknown; action: string }> = await db.knex(db.table('cache_failure')).select('server_identity', 'instruction_id', 'action');
+    const failures: Array<{ server_identity: string; instruction_id: unknown; action: string }> = await db
+      .knex(db.table('cache_failure'))
+      .select('server_identity', 'instruction_id', 'action');
     for (const name of servers) {
       const mine = failures.filter((f) => f.server_identity === name);
       const count = (...actions: string[]) => {
         const seen = new Map<number, number>();
-        for (const f of mine) if (actions.includes(f.action)) seen.set(Number(f.instruction_id), (seen.get(Number(f.instruction_id)) ?? 0) + 1);
+        for (const f of mine)
+          if (actions.includes(f.action)) seen.set(Number(f.instruction_id), (seen.get(Number(f.instruction_id)) ?? 0) + 1);
         return seen;
       };
       const malformed = count('skipped-malformed-row', 'skipped-malformed-instruction');
@@ -238,7 +354,10 @@ export async function hostileRowsScenario(options: HostileRowsOptions): Promise<
         malformed: malformed.size,
         unknown: unknownSeen.size,
         missing: [...bad.filter((id) => !malformed.has(id)), ...unknown.filter((id) => !unknownSeen.has(id))].slice(0, 20),
-        twice: [...malformed, ...unknownSeen].filter(([, n]) => n > 1).map(([id]) => id).slice(0, 20),
+        twice: [...malformed, ...unknownSeen]
+          .filter(([, n]) => n > 1)
+          .map(([id]) => id)
+          .slice(0, 20),
         malformedEvents: malformedEvents.get(name) ?? 0,
         syncErrors: syncErrors.get(name) ?? 0,
         refreshAlls: refreshAlls.get(name) ?? 0,
@@ -274,7 +393,9 @@ export async function hostileRowsScenario(options: HostileRowsOptions): Promise<
 
 /** The keys a good (or mixed) row's good instructions apply. */
 function keysOfGoodRow(json: string): string[] {
-  const parsed = JSON.parse(json) as { instructions: Array<{ refresher: string; kind: string; ids?: unknown[]; payloads?: Array<{ key?: string }> }> };
+  const parsed = JSON.parse(json) as {
+    instructions: Array<{ refresher: string; kind: string; ids?: unknown[]; payloads?: Array<{ key?: string }> }>;
+  };
   return parsed.instructions.flatMap((i) => {
     if (i?.refresher !== 'item' || !['refresh', 'remove', 'payload'].includes(i.kind)) return [];
     if (i.ids) return i.ids.every((id) => id !== null) ? i.ids.map(String) : [];

@@ -46,7 +46,12 @@ export async function canSignalBackends(knex: Knex): Promise<string | false> {
  * Fault 3: a query that never returns. It times out (queryTimeout), the poller carries on,
  * health() says unhealthy while the fault lasts and healthy after it, and nothing is lost.
  */
-export async function hungScenario(options: { dialect: DialectName; mode: HangMode; faultMs: number; note?: (line: string) => void }): Promise<HungResult> {
+export async function hungScenario(options: {
+  dialect: DialectName;
+  mode: HangMode;
+  faultMs: number;
+  note?: (line: string) => void;
+}): Promise<HungResult> {
   const started = Date.now();
   const db = await faultDatabase(options.dialect);
   const checker = new FaultChecker(options.dialect);
@@ -57,11 +62,25 @@ export async function hungScenario(options: { dialect: DialectName; mode: HangMo
   let ok = false;
   const serverKnex =
     options.dialect === 'sqlite'
-      ? db.connection(sqliteConfig(db.sqliteFile!) && { ...sqliteConfig(db.sqliteFile!), pool: { ...sqliteConfig(db.sqliteFile!).pool, afterCreate: busyAfterCreate(150) } })
+      ? db.connection(
+          sqliteConfig(db.sqliteFile!) && {
+            ...sqliteConfig(db.sqliteFile!),
+            pool: { ...sqliteConfig(db.sqliteFile!).pool, afterCreate: busyAfterCreate(150) },
+          },
+        )
       : options.dialect === 'postgres'
-        ? db.connection({ connection: { connectionString: String((DATABASES.postgres.config() as { connection: string }).connection), application_name: APP } })
+        ? db.connection({
+            connection: {
+              connectionString: String((DATABASES.postgres.config() as { connection: string }).connection),
+              application_name: APP,
+            },
+          })
         : db.connection();
-  const item: CacheRefresher = { id: 'item', refreshAll() {}, refresh: (ids) => ids.forEach((id) => checker.applied(server, process.pid, String(id))) };
+  const item: CacheRefresher = {
+    id: 'item',
+    refreshAll() {},
+    refresh: (ids) => ids.forEach((id) => checker.applied(server, process.pid, String(id))),
+  };
   const cache = new DistributedCache({
     knex: serverKnex,
     tablePrefix: db.prefix,
@@ -88,7 +107,14 @@ export async function hungScenario(options: { dialect: DialectName; mode: HangMo
   });
   // The writer has its own connection (SQLite: the same file, so it waits on the lock too).
   // (On SQLite it shares the server's short busy timeout: a long one would freeze this process's event loop.)
-  const writer = new DistributedCache({ knex: options.dialect === 'sqlite' ? serverKnex : db.connection(), tablePrefix: db.prefix, serverIdentity: 'writer', refreshers: [{ id: 'item', refreshAll() {}, refresh() {} }], pruneSchedule: false, logger: silentLogger });
+  const writer = new DistributedCache({
+    knex: options.dialect === 'sqlite' ? serverKnex : db.connection(),
+    tablePrefix: db.prefix,
+    serverIdentity: 'writer',
+    refreshers: [{ id: 'item', refreshAll() {}, refresh() {} }],
+    pruneSchedule: false,
+    logger: silentLogger,
+  });
   let writing = true;
   let n = 0;
   const writes = (async () => {
@@ -115,7 +141,9 @@ export async function hungScenario(options: { dialect: DialectName; mode: HangMo
       await trx(db.table('cache_cursor')).where({ server_identity: server }).forUpdate().select('*');
       release = async () => void (await trx.rollback());
     } else if (options.mode === 'sigstop') {
-      const { rows } = await db.knex.raw('select pid from pg_stat_activity where application_name = ? and datname = current_database()', [APP]);
+      const { rows } = await db.knex.raw('select pid from pg_stat_activity where application_name = ? and datname = current_database()', [
+        APP,
+      ]);
       for (const { pid } of rows as Array<{ pid: number }>) {
         process.kill(pid, 'SIGSTOP');
         stopped.push(pid);
@@ -125,7 +153,9 @@ export async function hungScenario(options: { dialect: DialectName; mode: HangMo
         for (const pid of stopped.splice(0)) process.kill(pid, 'SIGCONT');
       };
     } else {
-      const child = fork(new URL('../support/fault-sqlite-lock.js', import.meta.url), [db.sqliteFile!], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const child = fork(new URL('../support/fault-sqlite-lock.js', import.meta.url), [db.sqliteFile!], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
       await new Promise<void>((resolve, reject) => {
         child.once('message', () => resolve());
         child.once('exit', () => reject(new Error('the lock holder exited')));
@@ -157,14 +187,25 @@ export async function hungScenario(options: { dialect: DialectName; mode: HangMo
     writing = false;
     await writes;
     await checker.resolveFromDatabase(db.knex, db.table('cache_instruction'));
-    await waitFor(async () => {
-      await cache.sync().catch(() => undefined);
-      return checker.report().totals.lost === 0;
-    }, { timeout: 20_000, describe: () => describeReport(checker.report()) });
+    await waitFor(
+      async () => {
+        await cache.sync().catch(() => undefined);
+        return checker.report().totals.lost === 0;
+      },
+      { timeout: 20_000, describe: () => describeReport(checker.report()) },
+    );
     const report = checker.report();
     options.note?.(describeReport(report));
     ok = report.totals.lost === 0 && report.totals.unexpected === 0;
-    return { report, syncErrors, timeouts, unhealthyDuring: [...new Set(unhealthyDuring.map((p) => p.replace(/\d+(\.\d+)?/g, 'N')))], healthyAfterMs, syncsAfter: syncs - syncsAtRelease, durationMs: Date.now() - started };
+    return {
+      report,
+      syncErrors,
+      timeouts,
+      unhealthyDuring: [...new Set(unhealthyDuring.map((p) => p.replace(/\d+(\.\d+)?/g, 'N')))],
+      healthyAfterMs,
+      syncsAfter: syncs - syncsAtRelease,
+      durationMs: Date.now() - started,
+    };
   } finally {
     writing = false;
     for (const pid of stopped) process.kill(pid, 'SIGCONT');

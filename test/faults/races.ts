@@ -10,8 +10,21 @@ import { faultDatabase } from './setup.js';
  */
 
 function recordingCache(checker: FaultChecker, db: Awaited<ReturnType<typeof faultDatabase>>, name: string): DistributedCache {
-  const item: CacheRefresher = { id: 'item', refreshAll() {}, refresh: (ids) => ids.forEach((id) => checker.applied(name, process.pid, String(id))) };
-  const cache = new DistributedCache({ knex: db.knex, tablePrefix: db.prefix, serverIdentity: name, refreshers: [item], syncInterval: 60_000, notify: false, pruneSchedule: false, logger: silentLogger });
+  const item: CacheRefresher = {
+    id: 'item',
+    refreshAll() {},
+    refresh: (ids) => ids.forEach((id) => checker.applied(name, process.pid, String(id))),
+  };
+  const cache = new DistributedCache({
+    knex: db.knex,
+    tablePrefix: db.prefix,
+    serverIdentity: name,
+    refreshers: [item],
+    syncInterval: 60_000,
+    notify: false,
+    pruneSchedule: false,
+    logger: silentLogger,
+  });
   cache.on('sync:complete', (r) => {
     if (r.coldBoot) checker.cover({ server: name, pid: process.pid, position: r.position, reason: 'cold-boot' });
   });
@@ -27,7 +40,14 @@ function recordingCache(checker: FaultChecker, db: Awaited<ReturnType<typeof fau
 export async function freshStartRace(dialect: DialectName): Promise<CheckerReport> {
   const db = await faultDatabase(dialect);
   const checker = new FaultChecker(dialect);
-  const writer = new DistributedCache({ knex: db.knex, tablePrefix: db.prefix, serverIdentity: 'writer', refreshers: [{ id: 'item', refreshAll() {}, refresh() {} }], pruneSchedule: false, logger: silentLogger });
+  const writer = new DistributedCache({
+    knex: db.knex,
+    tablePrefix: db.prefix,
+    serverIdentity: 'writer',
+    refreshers: [{ id: 'item', refreshAll() {}, refresh() {} }],
+    pruneSchedule: false,
+    logger: silentLogger,
+  });
   const server = recordingCache(checker, db, 's');
   try {
     const newest = server.store.newest.bind(server.store);

@@ -45,10 +45,22 @@ export async function refresherFaultScenario(options: RefresherFaultOptions): Pr
     throw new Error(message);
   };
   const refreshers: CacheRefresher[] = [
-    { id: 'flaky', refreshAll: () => void count('flaky', 'refreshAll'), refresh: (ids) => (count('flaky', 'refresh'), Math.random() < 0.3 ? fail('flaky') : applied(ids)) },
+    {
+      id: 'flaky',
+      refreshAll: () => void count('flaky', 'refreshAll'),
+      refresh: (ids) => (count('flaky', 'refresh'), Math.random() < 0.3 ? fail('flaky') : applied(ids)),
+    },
     { id: 'broken', refreshAll: () => void count('broken', 'refreshAll'), refresh: () => (count('broken', 'refresh'), fail('always')) },
-    { id: 'doomed', refreshAll: () => (count('doomed', 'refreshAll'), fail('refreshAll fails too')), refresh: () => (count('doomed', 'refresh'), fail('always')) },
-    { id: 'hang', refreshAll: () => void count('hang', 'refreshAll'), refresh: () => (count('hang', 'refresh'), new Promise<void>(() => undefined)) },
+    {
+      id: 'doomed',
+      refreshAll: () => (count('doomed', 'refreshAll'), fail('refreshAll fails too')),
+      refresh: () => (count('doomed', 'refresh'), fail('always')),
+    },
+    {
+      id: 'hang',
+      refreshAll: () => void count('hang', 'refreshAll'),
+      refresh: () => (count('hang', 'refresh'), new Promise<void>(() => undefined)),
+    },
     {
       id: 'slow',
       refreshAll: () => void count('slow', 'refreshAll'),
@@ -111,7 +123,9 @@ export async function refresherFaultScenario(options: RefresherFaultOptions): Pr
       describe: () => describeReport(checker.report()),
     });
     const health = await cache.health();
-    const failures: Array<{ refresher: string; action: string; instruction_id: unknown }> = await db.knex(db.table('cache_failure')).select('refresher', 'action', 'instruction_id');
+    const failures: Array<{ refresher: string; action: string; instruction_id: unknown }> = await db
+      .knex(db.table('cache_failure'))
+      .select('refresher', 'action', 'instruction_id');
     const records: Record<string, number> = {};
     for (const f of failures) records[`${f.refresher}:${f.action}`] = (records[`${f.refresher}:${f.action}`] ?? 0) + 1;
     const report = checker.report();

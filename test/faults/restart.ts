@@ -54,7 +54,11 @@ async function pgAccepts(): Promise<boolean> {
  * writes with E_WRITE_FAILED) and are not applied locally; every poller is back within two
  * intervals of the database accepting connections; nothing is lost.
  */
-export async function restartScenario(options: { syncInterval: number; maxErrorBackoff?: number; note?: (line: string) => void }): Promise<RestartResult> {
+export async function restartScenario(options: {
+  syncInterval: number;
+  maxErrorBackoff?: number;
+  note?: (line: string) => void;
+}): Promise<RestartResult> {
   const started = Date.now();
   const cluster = await localPgCluster();
   if (!cluster) throw new Error('no local PostgreSQL cluster (pg_lsclusters) to restart');
@@ -92,7 +96,19 @@ export async function restartScenario(options: { syncInterval: number; maxErrorB
     for (const w of writers) {
       checker.expect(w, (key) => key.startsWith(`${w}.`));
       feed(w);
-      procs.push(new FaultProcess('writer', w, { dialect: 'postgres', prefix: db.prefix, name: w, logFile: join(db.logDir, `${w}.jsonl`), appTable: db.table('app_data'), rollbackRate: 0.05, directRate: 0.5, maxHoldMs: 2, maxPauseMs: 5 }));
+      procs.push(
+        new FaultProcess('writer', w, {
+          dialect: 'postgres',
+          prefix: db.prefix,
+          name: w,
+          logFile: join(db.logDir, `${w}.jsonl`),
+          appTable: db.table('app_data'),
+          rollbackRate: 0.05,
+          directRate: 0.5,
+          maxHoldMs: 2,
+          maxPauseMs: 5,
+        }),
+      );
     }
     await delay(4 * options.syncInterval);
     // The restart. Our own pool's connections die with it; knex replaces them.
@@ -139,7 +155,9 @@ export async function restartScenario(options: { syncInterval: number; maxErrorB
       }
     }
     const inDatabase = new Set(
-      (await db.knex(db.table('cache_instruction')).select('json_instruction')).flatMap((r: { json_instruction: string }) => (JSON.parse(r.json_instruction) as { instructions: Array<{ ids?: string[] }> }).instructions.flatMap((i) => i.ids ?? [])),
+      (await db.knex(db.table('cache_instruction')).select('json_instruction')).flatMap((r: { json_instruction: string }) =>
+        (JSON.parse(r.json_instruction) as { instructions: Array<{ ids?: string[] }> }).instructions.flatMap((i) => i.ids ?? []),
+      ),
     );
     ok = report.totals.lost === 0 && report.totals.unexpected === 0;
     return {

@@ -29,7 +29,17 @@ const pgSkip = dialects.find((d) => d.dialect === 'postgres')?.skip ?? 'postgres
 for (const { dialect, skip } of dialects) {
   const kills = short ? (dialect === 'mysql' ? 4 : 8) : 20;
   test(`soak: crashes on ${dialect}, 4 servers + 4 writers, ${kills} SIGKILLs`, { skip, timeout: 300_000 }, async (t) => {
-    const r = await crashScenario({ dialect, servers: 4, writers: 4, serverKills: kills, writerKills: short ? 1 : 2, syncInterval: 200, applyPauseMs: 3, maxPauseMs: 20, note: lines(t) });
+    const r = await crashScenario({
+      dialect,
+      servers: 4,
+      writers: 4,
+      serverKills: kills,
+      writerKills: short ? 1 : 2,
+      syncInterval: 200,
+      applyPauseMs: 3,
+      maxPauseMs: 20,
+      note: lines(t),
+    });
     t.diagnostic(`kills ${JSON.stringify(r.kills)}, writer kills ${r.writerKills}, ${r.durationMs} ms`);
     assert.deepEqual(r.crashed, []);
     assert.equal(r.report.totals.lost, 0);
@@ -43,7 +53,9 @@ for (const { dialect, skip } of dialects) {
 for (const { dialect, skip } of dialects.filter((d) => !short || d.dialect === 'postgres')) {
   test(`soak: ${short ? '3,000' : '10,000'} hostile rows on ${dialect}`, { skip, timeout: 300_000 }, async (t) => {
     const r = await hostileRowsScenario({ dialect, total: short ? 3_000 : 10_000, note: lines(t) });
-    t.diagnostic(`${r.goodRows} good, ${r.badRows} bad, ${r.unknownRefresherRows} unknown refresher; ${r.durationMs} ms; ${JSON.stringify(r.recorded)}`);
+    t.diagnostic(
+      `${r.goodRows} good, ${r.badRows} bad, ${r.unknownRefresherRows} unknown refresher; ${r.durationMs} ms; ${JSON.stringify(r.recorded)}`,
+    );
     assert.equal(r.report.totals.lost, 0);
     assert.equal(r.report.totals.unexpected, 0);
     for (const rec of Object.values(r.recorded)) {
@@ -81,7 +93,12 @@ const signal = pgSkip
         await knex.destroy();
       }
     })();
-for (const [dialect, mode] of [['postgres', 'row-lock'], ['postgres', 'sigstop'], ['mysql', 'row-lock'], ['sqlite', 'sqlite-lock']] as const) {
+for (const [dialect, mode] of [
+  ['postgres', 'row-lock'],
+  ['postgres', 'sigstop'],
+  ['mysql', 'row-lock'],
+  ['sqlite', 'sqlite-lock'],
+] as const) {
   const entry = dialects.find((d) => d.dialect === dialect);
   const skip = !entry ? `${dialect} not selected` : entry.skip || (mode === 'sigstop' ? signal : false);
   test(`soak: hung connection on ${dialect} (${mode})`, { skip, timeout: 120_000 }, async (t) => {
@@ -96,16 +113,28 @@ for (const [dialect, mode] of [['postgres', 'row-lock'], ['postgres', 'sigstop']
 
 // Last, and only when asked: it restarts the whole PostgreSQL cluster.
 const cluster = await localPgCluster();
-const restartSkip = !destructive ? 'restarts PostgreSQL: set DISTCACHE_DESTRUCTIVE=1 (or pass --destructive)' : pgSkip || (!cluster ? 'no local PostgreSQL cluster (pg_lsclusters)' : false);
+const restartSkip = !destructive
+  ? 'restarts PostgreSQL: set DISTCACHE_DESTRUCTIVE=1 (or pass --destructive)'
+  : pgSkip || (!cluster ? 'no local PostgreSQL cluster (pg_lsclusters)' : false);
 for (const syncInterval of short ? [500] : [1000, 500, 250]) {
-  test(`soak: PostgreSQL restarted under load (pg_ctlcluster restart), syncInterval ${syncInterval} ms`, { skip: restartSkip, timeout: 300_000 }, async (t) => {
-    const r = await restartScenario({ syncInterval, note: lines(t) });
-    t.diagnostic(`outage ${r.outageMs} ms; recovery after PostgreSQL was back ${JSON.stringify(r.recoveryMs)}; failed writes ${JSON.stringify(r.failedWrites)}; ambiguous commits ${r.ambiguousCommits.length}; ${r.durationMs} ms`);
-    assert.deepEqual(r.crashed, [], 'no process crashed');
-    assert.equal(r.report.totals.lost, 0);
-    assert.equal(r.report.totals.unexpected, 0, 'nothing that failed was applied');
-    // Direct writes (no caller transaction) fail with the typed error.
-    for (const label of Object.keys(r.failedWrites)) if (label.startsWith('direct')) assert.equal(label, 'direct: E_WRITE_FAILED');
-    for (const [server, ms] of Object.entries(r.recoveryMs)) assert.ok(ms <= 2 * syncInterval, `${server} polled again ${ms} ms after PostgreSQL was back; at most two intervals (${2 * syncInterval} ms)`);
-  });
+  test(
+    `soak: PostgreSQL restarted under load (pg_ctlcluster restart), syncInterval ${syncInterval} ms`,
+    { skip: restartSkip, timeout: 300_000 },
+    async (t) => {
+      const r = await restartScenario({ syncInterval, note: lines(t) });
+      t.diagnostic(
+        `outage ${r.outageMs} ms; recovery after PostgreSQL was back ${JSON.stringify(r.recoveryMs)}; failed writes ${JSON.stringify(r.failedWrites)}; ambiguous commits ${r.ambiguousCommits.length}; ${r.durationMs} ms`,
+      );
+      assert.deepEqual(r.crashed, [], 'no process crashed');
+      assert.equal(r.report.totals.lost, 0);
+      assert.equal(r.report.totals.unexpected, 0, 'nothing that failed was applied');
+      // Direct writes (no caller transaction) fail with the typed error.
+      for (const label of Object.keys(r.failedWrites)) if (label.startsWith('direct')) assert.equal(label, 'direct: E_WRITE_FAILED');
+      for (const [server, ms] of Object.entries(r.recoveryMs))
+        assert.ok(
+          ms <= 2 * syncInterval,
+          `${server} polled again ${ms} ms after PostgreSQL was back; at most two intervals (${2 * syncInterval} ms)`,
+        );
+    },
+  );
 }

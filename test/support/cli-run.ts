@@ -111,7 +111,12 @@ export async function cliDatabase(dialect: DialectName, options: { url?: string 
       caches.push(cache);
       await cache.start();
       // What src/cluster/server-table.ts will do at registration once it is wired in; harmless after that.
-      await publishRefreshers({ knex, tables, cluster: cache.options.cluster, store: cache.store }, identity, cache.instanceId, refreshers.map((r) => r.id));
+      await publishRefreshers(
+        { knex, tables, cluster: cache.options.cluster, store: cache.store },
+        identity,
+        cache.instanceId,
+        refreshers.map((r) => r.id),
+      );
       return cache;
     },
     async snapshot(which = ['instruction', 'cursor', 'failure', 'server', 'lease', 'migrations'] as const) {
@@ -120,7 +125,13 @@ export async function cliDatabase(dialect: DialectName, options: { url?: string 
       for (const name of names) {
         const rows = await knex(name).select('*');
         dump[name] = rows
-          .map((r: Record<string, unknown>) => JSON.stringify(Object.keys(r).sort().map((k) => [k, r[k] instanceof Date ? (r[k] as Date).toISOString() : String(r[k])])))
+          .map((r: Record<string, unknown>) =>
+            JSON.stringify(
+              Object.keys(r)
+                .sort()
+                .map((k) => [k, r[k] instanceof Date ? (r[k] as Date).toISOString() : String(r[k])]),
+            ),
+          )
           .sort();
       }
       return JSON.stringify(dump);

@@ -6,7 +6,9 @@ import { z } from 'zod';
  */
 const iso = z.iso.datetime();
 const id = z.union([z.number(), z.string()]);
-const json: z.ZodType<unknown> = z.lazy(() => z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(json), z.record(z.string(), json)]));
+const json: z.ZodType<unknown> = z.lazy(() =>
+  z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(json), z.record(z.string(), json)]),
+);
 
 export const instruction = z.strictObject({
   refresher: z.string(),
@@ -32,7 +34,13 @@ export const pendingRow = z.strictObject({ ...rowFields, appliedAtWrite: z.boole
 
 const role = z.enum(['single', 'scheduling-publisher', 'subscriber', 'unknown']);
 
-export const publisher = z.strictObject({ identity: z.string(), instanceId: z.string(), acquiredAt: iso.nullable(), renewedAt: iso.nullable(), expiresAt: iso.nullable() });
+export const publisher = z.strictObject({
+  identity: z.string(),
+  instanceId: z.string(),
+  acquiredAt: iso.nullable(),
+  renewedAt: iso.nullable(),
+  expiresAt: iso.nullable(),
+});
 
 export const server = z.strictObject({
   identity: z.string(),
@@ -63,7 +71,14 @@ export const server = z.strictObject({
       }),
     )
     .nullable(),
-  cursor: z.strictObject({ position: z.string(), lastSynced: iso.nullable(), coldBootRequested: z.boolean(), databaseIdentity: z.string().nullable() }).nullable(),
+  cursor: z
+    .strictObject({
+      position: z.string(),
+      lastSynced: iso.nullable(),
+      coldBootRequested: z.boolean(),
+      databaseIdentity: z.string().nullable(),
+    })
+    .nullable(),
   pendingRows: z.number().int().nullable(),
   pendingInstructions: z.number().int().nullable(),
   lagSeconds: z.number().nullable(),
@@ -149,7 +164,13 @@ export const prunePreview = z.strictObject({
   mayColdBoot: z.array(z.string()),
   wouldForget: z.array(z.string()),
 });
-export const prune = z.strictObject({ dryRun: z.literal(false), deleted: z.number().int(), marked: z.array(z.string()), forgotten: z.array(z.string()), durationMs: z.number().int() });
+export const prune = z.strictObject({
+  dryRun: z.literal(false),
+  deleted: z.number().int(),
+  marked: z.array(z.string()),
+  forgotten: z.array(z.string()),
+  durationMs: z.number().int(),
+});
 
 export const failures = z.strictObject({
   cluster: z.string(),
@@ -164,7 +185,14 @@ export const failures = z.strictObject({
       rowId: z.number().int().nullable(),
       refresher: z.string().nullable(),
       kind: z.string().nullable(),
-      action: z.enum(['fell-back-to-refresh-all', 'gave-up', 'skipped-malformed-row', 'skipped-malformed-instruction', 'skipped-unknown-refresher', 'rejected-payload']),
+      action: z.enum([
+        'fell-back-to-refresh-all',
+        'gave-up',
+        'skipped-malformed-row',
+        'skipped-malformed-instruction',
+        'skipped-unknown-refresher',
+        'rejected-payload',
+      ]),
       error: z.string(),
       detail: z.string().nullable(),
     }),
@@ -183,6 +211,9 @@ export const migratePlan = z.strictObject({
 /** Parses `value` with `schema`, failing with zod's description of every mismatch. */
 export function shaped<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const result = schema.safeParse(value);
-  if (!result.success) throw new Error(`${what} does not match its documented shape:\n${z.prettifyError(result.error)}\n${JSON.stringify(value, null, 2).slice(0, 3000)}`);
+  if (!result.success)
+    throw new Error(
+      `${what} does not match its documented shape:\n${z.prettifyError(result.error)}\n${JSON.stringify(value, null, 2).slice(0, 3000)}`,
+    );
   return result.data;
 }

@@ -153,11 +153,17 @@ export async function dropPrefixed(knex: Knex, prefix: string): Promise<void> {
   const client = String((knex.client as { config?: { client?: unknown } }).config?.client);
   for (const name of ['write', 'refresh', 'remove', 'refresh_all', 'payload', 'wake']) {
     const routine = `${prefix}distcache_${name}`;
-    const statement = client === 'pg' ? `drop function if exists "${routine}"` : client === 'mysql2' ? `drop procedure if exists \`${routine}\`` : undefined;
+    const statement =
+      client === 'pg'
+        ? `drop function if exists "${routine}"`
+        : client === 'mysql2'
+          ? `drop procedure if exists \`${routine}\``
+          : undefined;
     if (statement) await knex.raw(statement).catch(() => undefined);
   }
   // The function of a generated trigger on the test's app_data table (see test/conformance/triggers.ts).
-  if (client === 'better-sqlite3' || client === 'sqlite3') await knex.raw(`drop view if exists "${prefix}distcache_write"`).catch(() => undefined);
+  if (client === 'better-sqlite3' || client === 'sqlite3')
+    await knex.raw(`drop view if exists "${prefix}distcache_write"`).catch(() => undefined);
   const changed = `${`${prefix}distcache_${prefix}app_data`.slice(0, 56)}_changed`;
   if (client === 'pg') await knex.raw(`drop function if exists "${changed}"()`).catch(() => undefined);
   for (const name of names) {

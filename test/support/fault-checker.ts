@@ -89,7 +89,10 @@ export function positionCovers(dialect: DialectName, position: string, cover: st
   const txid = BigInt(cover);
   if (txid < BigInt(xmin!)) return true;
   if (txid >= BigInt(xmax!)) return false;
-  return !xip.split(',').filter(Boolean).some((x) => BigInt(x) === txid);
+  return !xip
+    .split(',')
+    .filter(Boolean)
+    .some((x) => BigInt(x) === txid);
 }
 
 export class FaultChecker {
@@ -115,7 +118,13 @@ export class FaultChecker {
 
   committed(key: string, info: { at?: number; cover?: string; refresher?: string } = {}): void {
     const known = this.keys.get(key);
-    this.keys.set(key, { ...known, state: 'committed', refresher: info.refresher ?? known?.refresher ?? 'item', at: info.at ?? known?.at, cover: info.cover ?? known?.cover });
+    this.keys.set(key, {
+      ...known,
+      state: 'committed',
+      refresher: info.refresher ?? known?.refresher ?? 'item',
+      at: info.at ?? known?.at,
+      cover: info.cover ?? known?.cover,
+    });
   }
 
   rolledBack(key: string, refresher = 'item'): void {
@@ -161,7 +170,11 @@ export class FaultChecker {
    * writer managed to report before it was killed), and its row gives the exact cover value.
    * `keysOf` extracts instruction keys from a row's JSON.
    */
-  async resolveFromDatabase(knex: Knex, table: string, keysOf: (json: string) => Array<{ key: string; refresher: string }> = itemKeys): Promise<void> {
+  async resolveFromDatabase(
+    knex: Knex,
+    table: string,
+    keysOf: (json: string) => Array<{ key: string; refresher: string }> = itemKeys,
+  ): Promise<void> {
     const coverColumn = this.dialect === 'postgres' ? knex.raw('txid::text as c') : this.dialect === 'mysql' ? 'seq as c' : 'id as c';
     const rows: Array<{ c: unknown; json_instruction: unknown }> = await knex(table).select(coverColumn, 'json_instruction');
     for (const row of rows) {

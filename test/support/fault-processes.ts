@@ -70,7 +70,8 @@ export class FaultProcess {
 
   async waitStarted(timeoutMs = 30_000): Promise<void> {
     if (this.started) return;
-    if (!(await this.next('started', timeoutMs)) && !this.started) throw new Error(`${this.name} (pid ${this.pid}) did not start within ${timeoutMs} ms; exit ${JSON.stringify(this.exit)}`);
+    if (!(await this.next('started', timeoutMs)) && !this.started)
+      throw new Error(`${this.name} (pid ${this.pid}) did not start within ${timeoutMs} ms; exit ${JSON.stringify(this.exit)}`);
   }
 
   send(message: FaultParentMessage): void {

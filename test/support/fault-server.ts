@@ -90,7 +90,9 @@ cache.store.resetCursor = async (identity, position) => {
   coldBootAt = undefined;
   return resetCursor(identity, position);
 };
-cache.on('sync:error', ({ error }) => log.write({ t: 'sync-error', pid, at: now(), code: isDistcacheError(error) ? error.code : null, message: error.message.slice(0, 300) }));
+cache.on('sync:error', ({ error }) =>
+  log.write({ t: 'sync-error', pid, at: now(), code: isDistcacheError(error) ? error.code : null, message: error.message.slice(0, 300) }),
+);
 cache.on('sync:complete', ({ rows }) => log.write({ t: 'sync-ok', pid, at: now(), rows }));
 
 process.on('message', (message: FaultParentMessage) => {

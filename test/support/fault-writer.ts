@@ -51,7 +51,14 @@ const item: CacheRefresher = {
   refresh: (ids) => ids.forEach((id) => log.write({ t: 'applied', pid, at: now(), key: String(id) })),
 };
 // Never started: a writer has no poller, only the write API and its local apply.
-const cache = new DistributedCache({ knex, tablePrefix: settings.prefix, serverIdentity: settings.name, refreshers: [item], pruneSchedule: false, logger: silentLogger });
+const cache = new DistributedCache({
+  knex,
+  tablePrefix: settings.prefix,
+  serverIdentity: settings.name,
+  refreshers: [item],
+  pruneSchedule: false,
+  logger: silentLogger,
+});
 let rowIds: number[] = [];
 cache.on('instruction:written', (e) => (rowIds = e.rowIds));
 
@@ -93,7 +100,15 @@ for (let i = 0; !stopping; i++) {
     if (err instanceof Rollback) log.write({ t: 'rolled-back', pid, at: now(), key });
     else {
       const error = err as Error;
-      log.write({ t: 'write-error', pid, at: now(), key, code: isDistcacheError(error) ? error.code : ((error as { code?: string }).code ?? null), message: String(error.message).slice(0, 300), direct });
+      log.write({
+        t: 'write-error',
+        pid,
+        at: now(),
+        key,
+        code: isDistcacheError(error) ? error.code : ((error as { code?: string }).code ?? null),
+        message: String(error.message).slice(0, 300),
+        direct,
+      });
       // Do not spin while the database is away.
       await delay(20);
     }

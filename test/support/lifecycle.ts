@@ -15,7 +15,12 @@ export interface LifecycleServer {
  * A started cache on `knex`. `polling`: it polls on its own every 100 ms (a server that stays up
  * through the operation); otherwise the test drives `sync()`.
  */
-export async function lifecycleServer(knex: Knex, prefix: string, identity: string, options: { polling?: boolean } = {}): Promise<LifecycleServer> {
+export async function lifecycleServer(
+  knex: Knex,
+  prefix: string,
+  identity: string,
+  options: { polling?: boolean } = {},
+): Promise<LifecycleServer> {
   const product = recorder();
   const cache = new DistributedCache({
     knex,
@@ -56,7 +61,9 @@ export async function burnXids(knex: Knex, n: number): Promise<void> {
 
 /** Burns xids until the database's counter has passed `position`'s xmax: the "position ahead" check can no longer see it. */
 export async function burnUntilPast(knex: Knex, position: string): Promise<void> {
-  const past = async () => (await knex.raw('select pg_snapshot_xmax(pg_current_snapshot()) > pg_snapshot_xmax(?::pg_snapshot) as past', [position])).rows[0].past === true;
+  const past = async () =>
+    (await knex.raw('select pg_snapshot_xmax(pg_current_snapshot()) > pg_snapshot_xmax(?::pg_snapshot) as past', [position])).rows[0]
+      .past === true;
   while (!(await past())) await burnXids(knex, 50);
 }
 

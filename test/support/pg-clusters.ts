@@ -14,7 +14,8 @@ export const PG_BIN = '/usr/lib/postgresql/15/bin';
 export async function clusterAvailability(): Promise<string | false> {
   let reason: string | undefined;
   if (process.getuid?.() !== 0) reason = 'not root (pg_createcluster runs the cluster as postgres)';
-  else if (!existsSync('/usr/bin/pg_createcluster') || !existsSync(`${PG_BIN}/pg_resetwal`)) reason = 'pg_createcluster or PostgreSQL 15 binaries missing';
+  else if (!existsSync('/usr/bin/pg_createcluster') || !existsSync(`${PG_BIN}/pg_resetwal`))
+    reason = 'pg_createcluster or PostgreSQL 15 binaries missing';
   if (reason === undefined) return false;
   const line = `throwaway PostgreSQL clusters unavailable: ${reason}; the lifecycle tests are skipped.`;
   if (process.env.CI === 'true') throw new Error(`CI=true: ${line}`);
@@ -64,7 +65,8 @@ export async function createCluster(suffix: string, port: number, options: { xid
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     start: async () => void (await run('pg_ctlcluster', ['15', name, 'start'])),
     stop: async (mode = 'fast') => void (await run('pg_ctlcluster', ['15', name, 'stop', '-m', mode])),
-    sql: (text) => asPostgres(`${PG_BIN}/psql`, ['-h', '127.0.0.1', '-p', String(port), '-d', 'postgres', '-AtX', '-v', 'ON_ERROR_STOP=1', '-c', text]),
+    sql: (text) =>
+      asPostgres(`${PG_BIN}/psql`, ['-h', '127.0.0.1', '-p', String(port), '-d', 'postgres', '-AtX', '-v', 'ON_ERROR_STOP=1', '-c', text]),
     drop: () => dropCluster(name),
   };
   if (options.start !== false) await cluster.start();

@@ -107,7 +107,10 @@ export class PgBouncer {
     void exited.then(() => (gone = true));
     const bouncer = new PgBouncer(options.port, options.mode, poolSize, dir, child, exited);
     try {
-      await waitFor(async () => gone || (await portInUse(options.port)), { timeout: 10_000, describe: () => `pgbouncer on ${options.port} to listen` });
+      await waitFor(async () => gone || (await portInUse(options.port)), {
+        timeout: 10_000,
+        describe: () => `pgbouncer on ${options.port} to listen`,
+      });
       if (gone) throw new Error(`pgbouncer exited at start: ${stderr.trim()} ${bouncer.log().slice(-500)}`);
     } catch (err) {
       await bouncer.stop();
@@ -146,7 +149,10 @@ export class PgBouncer {
    * session (in transaction mode a client holds its session only while its transaction is open).
    */
   async sessionStates(database = 'test'): Promise<SessionState[]> {
-    const clients = Array.from({ length: this.poolSize }, () => new pg.Client({ connectionString: this.url(database), application_name: 'distcache session check' }));
+    const clients = Array.from(
+      { length: this.poolSize },
+      () => new pg.Client({ connectionString: this.url(database), application_name: 'distcache session check' }),
+    );
     try {
       await Promise.all(clients.map((c) => c.connect()));
       await Promise.all(clients.map((c) => c.query('begin')));
@@ -159,9 +165,23 @@ export class PgBouncer {
               array(select pg_listening_channels()) as listening,
               (select count(*)::int from pg_locks l where l.locktype = 'advisory' and l.pid = pg_backend_pid()) as advisory,
               coalesce((select json_object_agg(s.name, s.setting) from pg_settings s where s.source = 'session'), '{}'::json) as changed`);
-          const row = rows[0] as { pid: number; read_only: string; synchronous_commit: string; listening: string[]; advisory: number; changed: Record<string, string> };
+          const row = rows[0] as {
+            pid: number;
+            read_only: string;
+            synchronous_commit: string;
+            listening: string[];
+            advisory: number;
+            changed: Record<string, string>;
+          };
           const changed = Object.fromEntries(Object.entries(row.changed).filter(([name]) => !TRACKED.has(name.toLowerCase())));
-          return { pid: row.pid, changed, listening: row.listening, readOnly: row.read_only, synchronousCommit: row.synchronous_commit, advisoryLocks: row.advisory };
+          return {
+            pid: row.pid,
+            changed,
+            listening: row.listening,
+            readOnly: row.read_only,
+            synchronousCommit: row.synchronous_commit,
+            advisoryLocks: row.advisory,
+          };
         }),
       );
       await Promise.all(clients.map((c) => c.query('rollback')));

@@ -3,13 +3,20 @@ import type { DialectName } from './databases.js';
 
 /** One line per schema object of `prefix`'s tables, with the prefix replaced by `<p>`, sorted. */
 export async function dumpSchema(knex: Knex, dialect: DialectName, prefix: string): Promise<string[]> {
-  const lines = dialect === 'postgres' ? await dumpPostgres(knex, prefix) : dialect === 'mysql' ? await dumpMysql(knex, prefix) : await dumpSqlite(knex, prefix);
+  const lines =
+    dialect === 'postgres'
+      ? await dumpPostgres(knex, prefix)
+      : dialect === 'mysql'
+        ? await dumpMysql(knex, prefix)
+        : await dumpSqlite(knex, prefix);
   return lines.map((line) => line.split(prefix).join('<p>')).sort();
 }
 
 async function dumpPostgres(knex: Knex, prefix: string): Promise<string[]> {
   const mine = (name: string) => name.startsWith(prefix);
-  const tables = (await knex.raw(`select tablename from pg_tables where schemaname = current_schema()`)).rows as Array<{ tablename: string }>;
+  const tables = (await knex.raw(`select tablename from pg_tables where schemaname = current_schema()`)).rows as Array<{
+    tablename: string;
+  }>;
   const columns = (
     await knex.raw(
       `select table_name, column_name, ordinal_position, data_type, udt_name, is_nullable, column_default,
@@ -17,7 +24,8 @@ async function dumpPostgres(knex: Knex, prefix: string): Promise<string[]> {
          from information_schema.columns where table_schema = current_schema()`,
     )
   ).rows as Array<Record<string, unknown> & { table_name: string }>;
-  const indexes = (await knex.raw(`select tablename, indexname, indexdef from pg_indexes where schemaname = current_schema()`)).rows as Array<{ tablename: string; indexname: string; indexdef: string }>;
+  const indexes = (await knex.raw(`select tablename, indexname, indexdef from pg_indexes where schemaname = current_schema()`))
+    .rows as Array<{ tablename: string; indexname: string; indexdef: string }>;
   const constraints = (
     await knex.raw(
       `select c.conrelid::regclass::text as table_name, c.conname, pg_get_constraintdef(c.oid) as def
@@ -69,7 +77,12 @@ async function dumpMysql(knex: Knex, prefix: string): Promise<string[]> {
 
 async function dumpSqlite(knex: Knex, prefix: string): Promise<string[]> {
   // sqlite_master keeps each object's CREATE statement as SQLite rewrote it after every ALTER.
-  const objects = (await knex.raw(`select type, name, tbl_name, sql from sqlite_master`)) as Array<{ type: string; name: string; tbl_name: string; sql: string | null }>;
+  const objects = (await knex.raw(`select type, name, tbl_name, sql from sqlite_master`)) as Array<{
+    type: string;
+    name: string;
+    tbl_name: string;
+    sql: string | null;
+  }>;
   const mine = objects.filter((o) => o.tbl_name.startsWith(prefix));
   const lines = mine.map((o) => `${o.type === 'table' ? 'table' : o.type} ${o.name}: ${o.sql ?? '(implicit)'}`);
   for (const table of mine.filter((o) => o.type === 'table')) {

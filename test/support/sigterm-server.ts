@@ -9,12 +9,20 @@ import { sqliteConfig } from './databases.js';
 
 const [filename, prefix] = process.argv.slice(2) as [string, string];
 const knex = knexFactory(sqliteConfig(filename));
-const cache = new DistributedCache({ knex, tablePrefix: prefix, serverIdentity: 'sigterm', refreshers: [{ id: 'product', refreshAll() {} }], syncInterval: 50, logger: silentLogger });
+const cache = new DistributedCache({
+  knex,
+  tablePrefix: prefix,
+  serverIdentity: 'sigterm',
+  refreshers: [{ id: 'product', refreshAll() {} }],
+  syncInterval: 50,
+  logger: silentLogger,
+});
 await cache.start();
 // The README's snippet.
-process.once('SIGTERM', async () => {
-  await cache.stop(); // bounded by stopTimeout, whatever state the cache is in
-  await knex.destroy(); // yours to close, after the cache; close your HTTP server too
+process.once('SIGTERM', () => {
+  // stop() is bounded by stopTimeout, whatever state the cache is in; knex is yours to close,
+  // after the cache (close your HTTP server too).
+  void cache.stop().finally(() => knex.destroy());
 });
 process.send?.('ready');
 process.disconnect?.();

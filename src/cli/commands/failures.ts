@@ -21,7 +21,16 @@ export const failuresCommand: Command<{ server: string | undefined; limit: numbe
     out.line(
       table(
         ['ID', 'TIME (UTC)', 'SERVER', 'ROW', 'REFRESHER', 'KIND', 'ACTION', 'ERROR'],
-        report.failures.map((f) => [String(f.id), time(f.at), f.server, f.rowId === null ? '-' : String(f.rowId), f.refresher ?? '-', f.kind ?? '-', f.action, clip(f.error, 70)]),
+        report.failures.map((f) => [
+          String(f.id),
+          time(f.at),
+          f.server,
+          f.rowId === null ? '-' : String(f.rowId),
+          f.refresher ?? '-',
+          f.kind ?? '-',
+          f.action,
+          clip(f.error, 70),
+        ]),
       ),
     );
     out.line(`${plural(report.failures.length, 'failure')} shown of ${report.total} in cluster '${report.cluster}'`);

@@ -18,7 +18,9 @@ export const migrateCommand: Command<{ dryRun: boolean }> = {
       const plan = await admin.migrationPlan();
       if (out.json) return out.document({ dryRun: true, ...plan });
       if (plan.pending.length === 0) return out.line(`-- nothing to do: every migration is applied (prefix '${settings.tablePrefix}')`);
-      out.line(`-- distcache migrate --dry-run: ${plural(plan.pending.length, 'pending migration')} on ${admin.dialect}, prefix '${settings.tablePrefix}'`);
+      out.line(
+        `-- distcache migrate --dry-run: ${plural(plan.pending.length, 'pending migration')} on ${admin.dialect}, prefix '${settings.tablePrefix}'`,
+      );
       out.line('-- captured inside a transaction that was rolled back: nothing was changed');
       let current = '';
       for (const s of plan.statements) {
@@ -29,7 +31,9 @@ export const migrateCommand: Command<{ dryRun: boolean }> = {
         out.line(`${s.sql.replace(/;?\s*$/, '')};`);
         if (s.bindings.length > 0) out.line(`-- bindings: ${JSON.stringify(s.bindings)}`);
       }
-      out.line(`\n-- then knex records each migration in ${settings.tablePrefix}distcache_migrations (creating it and its _lock table when missing)`);
+      out.line(
+        `\n-- then knex records each migration in ${settings.tablePrefix}distcache_migrations (creating it and its _lock table when missing)`,
+      );
       return;
     }
     const { applied } = await admin.migrate();

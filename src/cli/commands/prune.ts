@@ -13,12 +13,24 @@ export const pruneCommand: Command<{ dryRun: boolean; rules: PruneRules }> = {
   examples: ['distcache prune --dry-run', 'distcache prune --retention 1d'],
   options: {
     'dry-run': { type: 'boolean', description: 'show what would be deleted, flagged and forgotten; change nothing' },
-    retention: { type: 'string', value: 'DURATION', description: "rows older than this go once every active server applied them (default 2d)" },
+    retention: {
+      type: 'string',
+      value: 'DURATION',
+      description: 'rows older than this go once every active server applied them (default 2d)',
+    },
     'max-retention': { type: 'string', value: 'DURATION', description: 'rows older than this go regardless (default 7d)' },
-    'stale-after': { type: 'string', value: 'DURATION', description: 'servers without a heartbeat this long stop holding pruning back (default 2m)' },
+    'stale-after': {
+      type: 'string',
+      value: 'DURATION',
+      description: 'servers without a heartbeat this long stop holding pruning back (default 2m)',
+    },
     'forget-after': { type: 'string', value: 'DURATION', description: 'servers inactive this long are forgotten (default 7d)' },
     'chunk-size': { type: 'string', value: 'N', description: 'rows per delete statement (default 250)' },
-    'duty-cycle': { type: 'string', value: 'F', description: 'share of the time spent deleting; after each chunk it rests the rest (default 0.1; 1: no rest, for a quiet database)' },
+    'duty-cycle': {
+      type: 'string',
+      value: 'F',
+      description: 'share of the time spent deleting; after each chunk it rests the rest (default 0.1; 1: no rest, for a quiet database)',
+    },
   },
   positionals: { min: 0, max: 0, names: '' },
   parse: (values) => ({ dryRun: values['dry-run'] === true, rules: pruneRules(values) }),
@@ -27,8 +39,11 @@ export const pruneCommand: Command<{ dryRun: boolean; rules: PruneRules }> = {
     if (dryRun) {
       const preview = await admin.prunePreview(rules);
       if (out.json) return out.document({ dryRun: true, ...preview });
-      out.line(`prune --dry-run: retention ${seconds(preview.retentionSeconds)}, hard cap ${seconds(preview.maxRetentionSeconds)}; nothing was changed`);
-      const range = (r: { rows: number; minId: number | null; maxId: number | null }) => (r.rows === 0 ? 'nothing' : `${plural(r.rows, 'row')} (ids ${r.minId}..${r.maxId})`);
+      out.line(
+        `prune --dry-run: retention ${seconds(preview.retentionSeconds)}, hard cap ${seconds(preview.maxRetentionSeconds)}; nothing was changed`,
+      );
+      const range = (r: { rows: number; minId: number | null; maxId: number | null }) =>
+        r.rows === 0 ? 'nothing' : `${plural(r.rows, 'row')} (ids ${r.minId}..${r.maxId})`;
       out.line(`older than retention, applied by every active server: ${range(preview.withinRetention)}`);
       out.line(`  bounded by the cursors of: ${preview.respecting.join(', ') || '(no active server)'}`);
       out.line(`older than the hard cap, applied or not: ${range(preview.pastMaxRetention)}`);

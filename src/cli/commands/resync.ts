@@ -19,7 +19,10 @@ export const resyncCommand: Command<{ server: string | null }> = {
   parse: (values, positionals) => {
     const all = values.all === true;
     if (all === (positionals.length === 1)) {
-      throw new UsageError(all ? 'give either SERVER or --all, not both' : 'give a SERVER, or --all for every server of the cluster', 'resync');
+      throw new UsageError(
+        all ? 'give either SERVER or --all, not both' : 'give a SERVER, or --all for every server of the cluster',
+        'resync',
+      );
     }
     return { server: all ? null : positionals[0]! };
   },
@@ -29,7 +32,9 @@ export const resyncCommand: Command<{ server: string | null }> = {
       const result = await admin.resyncAll();
       if (out.json) return out.document(result);
       const names = result.servers.length > 0 ? `: ${result.servers.join(', ')}` : '';
-      out.line(`${plural(result.flagged, 'server')} cold-boot at their next poll${names}; servers without a cursor cold-boot at their first poll anyway`);
+      out.line(
+        `${plural(result.flagged, 'server')} cold-boot at their next poll${names}; servers without a cursor cold-boot at their first poll anyway`,
+      );
       return;
     }
     const result = await admin.resync(server);

@@ -25,8 +25,14 @@ export const serversCommand: Command<ServersArgs> = {
       return { sub };
     }
     if (sub === 'forget') {
-      if (id === undefined) throw new UsageError('servers forget needs the server id, as in: distcache servers forget web-old-7', 'servers');
-      return { sub, id, force: values.force === true, staleAfter: durationOption(values, 'stale-after', DEFAULTS.staleServerTimeout, 'servers') };
+      if (id === undefined)
+        throw new UsageError('servers forget needs the server id, as in: distcache servers forget web-old-7', 'servers');
+      return {
+        sub,
+        id,
+        force: values.force === true,
+        staleAfter: durationOption(values, 'stale-after', DEFAULTS.staleServerTimeout, 'servers'),
+      };
     }
     throw new UsageError(`unknown servers subcommand '${sub}'; use \`distcache servers\` or \`distcache servers forget ID\``, 'servers');
   },

@@ -9,17 +9,25 @@ export const statusCommand: Command<{ retention: number }> = {
   summary: 'every server (role, heartbeat, cursor, pending, lag, last error), the publisher, the log, the failures',
   usage: 'status [--retention DURATION]',
   examples: ['distcache status', 'distcache status --cluster production --json | jq .publisher'],
-  options: { retention: { type: 'string', value: 'DURATION', description: "the servers' retention, for 'rows past retention' (default 2d)" } },
+  options: {
+    retention: { type: 'string', value: 'DURATION', description: "the servers' retention, for 'rows past retention' (default 2d)" },
+  },
   positionals: { min: 0, max: 0, names: '' },
   parse: (values) => ({ retention: durationOption(values, 'retention', DEFAULTS.retention, 'status') }),
   access: () => 'read',
   async run({ admin, out, settings }, { retention }) {
     const report = await admin.status({ retention });
     if (out.json) {
-      return out.document({ database: { dialect: report.dialect, source: settings.connection.source, display: settings.connection.display }, ...report });
+      return out.document({
+        database: { dialect: report.dialect, source: settings.connection.source, display: settings.connection.display },
+        ...report,
+      });
     }
     out.line(`cluster ${report.cluster} · prefix '${report.tablePrefix}' · ${report.dialect} ${settings.connection.display}`);
-    if (report.schema.pending.length > 0) out.line(`schema: ${plural(report.schema.pending.length, 'migration')} pending (${report.schema.pending.join(', ')}): run \`distcache migrate\``);
+    if (report.schema.pending.length > 0)
+      out.line(
+        `schema: ${plural(report.schema.pending.length, 'migration')} pending (${report.schema.pending.join(', ')}): run \`distcache migrate\``,
+      );
     if (report.unreadable.length > 0) out.line(`not shown until the pending migrations run: ${report.unreadable.join(', ')}`);
     const p = report.publisher;
     const now = Date.parse(report.now);
@@ -43,7 +51,9 @@ export const statusCommand: Command<{ retention: number }> = {
         ? 'log: empty'
         : `log: ${plural(log.rows, 'row')} (${plural(log.instructions, 'instruction')}), ids ${log.minId}..${log.maxId}, oldest ${time(log.oldest)}, newest ${time(log.newest)}; ${count(log.pastRetention)} past retention (${seconds(log.retentionSeconds)})`,
     );
-    out.line(`failures: ${plural(report.failures.count, 'recorded failure')}${report.failures.count > 0 ? ' (see `distcache failures`)' : ''}`);
+    out.line(
+      `failures: ${plural(report.failures.count, 'recorded failure')}${report.failures.count > 0 ? ' (see `distcache failures`)' : ''}`,
+    );
     const h = report.history;
     if (h.foreignRows > 0 || h.otherDatabase.length > 0) {
       out.line(

@@ -12,7 +12,10 @@ export async function withMigrationLock<T>(knex: Knex, name: string, work: () =>
     const lockName = `distcache:${name}`.slice(0, 64);
     const result = await knex.raw('select get_lock(?, ?) as got', [lockName, 120]).connection(connection);
     const got = (result as unknown as [Array<{ got: unknown }>])[0]?.[0]?.got;
-    if (Number(got) !== 1) throw new errors.MigrationFailedError(`could not take the migration lock '${lockName}' within 120 s; another migration run may be stuck`);
+    if (Number(got) !== 1)
+      throw new errors.MigrationFailedError(
+        `could not take the migration lock '${lockName}' within 120 s; another migration run may be stuck`,
+      );
     try {
       return await work();
     } finally {

@@ -25,7 +25,8 @@ export function listenerConnection(knex: Knex, own?: ConnectionSetting): Listene
   // transaction-mode pooler), else the settings knex was given.
   const setting = own ?? client.config?.connection ?? {};
   const Client = client.driver?.Client;
-  if (typeof Client !== 'function') throw new Error('the knex instance has no pg driver loaded; the PostgreSQL wake-up needs knex({ client: "pg" })');
+  if (typeof Client !== 'function')
+    throw new Error('the knex instance has no pg driver loaded; the PostgreSQL wake-up needs knex({ client: "pg" })');
   return {
     key: settingKey(setting),
     Client,

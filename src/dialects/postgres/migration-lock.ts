@@ -13,10 +13,13 @@ import type { Knex } from 'knex';
 export async function withMigrationLock<T>(knex: Knex, name: string, work: () => Promise<T>): Promise<T> {
   const trx = await knex.transaction();
   try {
-    const { rows } = (await trx.raw('select pg_try_advisory_xact_lock(hashtext(?)) as locked', [`distcache:${name}`]).timeout(30_000, { cancel: true })) as {
+    const { rows } = (await trx
+      .raw('select pg_try_advisory_xact_lock(hashtext(?)) as locked', [`distcache:${name}`])
+      .timeout(30_000, { cancel: true })) as {
       rows: Array<{ locked: boolean }>;
     };
-    if (!rows[0]?.locked) throw Object.assign(new Error(`another process holds the distcache migration lock on ${name}`), { name: 'MigrationLocked' });
+    if (!rows[0]?.locked)
+      throw Object.assign(new Error(`another process holds the distcache migration lock on ${name}`), { name: 'MigrationLocked' });
     return await work();
   } finally {
     await trx.rollback().catch(() => undefined);

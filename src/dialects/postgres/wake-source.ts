@@ -75,7 +75,13 @@ export class PostgresWakeSource implements WakeSource {
           ...this.options,
         }),
     );
-    this.subscription = { channel: this.channel, onWake, onError, pendingWake: true, notifyThroughPool: (payload) => this.notifyThroughPool(payload) };
+    this.subscription = {
+      channel: this.channel,
+      onWake,
+      onError,
+      pendingWake: true,
+      notifyThroughPool: (payload) => this.notifyThroughPool(payload),
+    };
     await this.listener.subscribe(this.subscription);
   }
 

@@ -15,7 +15,13 @@ export function openWatcherCount(): number {
 export function sqliteFileOf(knex: Knex): string | undefined {
   const connection = (knex.client as { config?: { connection?: { filename?: unknown } } }).config?.connection;
   const filename = connection?.filename;
-  if (typeof filename !== 'string' || filename === '' || filename === ':memory:' || filename.startsWith('file:') || filename.includes('mode=memory')) {
+  if (
+    typeof filename !== 'string' ||
+    filename === '' ||
+    filename === ':memory:' ||
+    filename.startsWith('file:') ||
+    filename.includes('mode=memory')
+  ) {
     return undefined;
   }
   return resolve(filename);
@@ -74,7 +80,10 @@ export class SqliteWakeSource implements WakeSource {
 }
 
 /** A source for the knex's database file, or undefined for an in-memory database (nothing to watch, and no other process to hear from). */
-export function createSqliteWakeSource(config: WakeSourceConfig, options?: Omit<WalWatcherSettings, 'logger'>): SqliteWakeSource | undefined {
+export function createSqliteWakeSource(
+  config: WakeSourceConfig,
+  options?: Omit<WalWatcherSettings, 'logger'>,
+): SqliteWakeSource | undefined {
   const file = sqliteFileOf(config.knex);
   return file === undefined ? undefined : new SqliteWakeSource(file, config, options);
 }

@@ -88,7 +88,10 @@ export class WalWatcher {
     this.watcher = undefined;
     if (this.closed) return;
     const retryInMs = backoffDelay(this.failures++, 500, 30_000);
-    this.settings.logger.warn({ err: describeError(err), directory: this.directory, retryInMs }, 'distcache cannot watch the SQLite database for changes; polling continues');
+    this.settings.logger.warn(
+      { err: describeError(err), directory: this.directory, retryInMs },
+      'distcache cannot watch the SQLite database for changes; polling continues',
+    );
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.open();

@@ -29,7 +29,11 @@ export interface KeyedStore<K, V> {
  * The shape all store helpers share: refresh and remove drop the keys (the next read loads fresh
  * data), refreshAll clears the store, and with `entry` a payload writes its value.
  */
-export function keyedRefresher<K, V, P>(options: KeyedRefresherOptions<K, V, P>, store: KeyedStore<K, V>, defaultKey: (id: CacheId) => K): CacheRefresher<P> {
+export function keyedRefresher<K, V, P>(
+  options: KeyedRefresherOptions<K, V, P>,
+  store: KeyedStore<K, V>,
+  defaultKey: (id: CacheId) => K,
+): CacheRefresher<P> {
   const key = options.key ?? defaultKey;
   const drop = async (ids: CacheId[]) => {
     await store.delete(ids.map(key));

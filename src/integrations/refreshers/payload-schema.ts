@@ -11,7 +11,14 @@ export interface StandardSchemaLike<T> {
   };
 }
 
-type StandardResult<T> = { readonly value: T; readonly issues?: undefined } | { readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined }> };
+type StandardResult<T> =
+  | { readonly value: T; readonly issues?: undefined }
+  | {
+      readonly issues: ReadonlyArray<{
+        readonly message: string;
+        readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+      }>;
+    };
 
 /**
  * How payloads are checked: a Standard Schema (a zod schema, for one), or a plain function that
@@ -42,7 +49,10 @@ export class RejectedPayloadError extends DistcacheError {
       .slice(0, 3)
       .map((r) => `${preview(r.payload)}: ${r.reason}`)
       .join('; ');
-    super(REJECTED_PAYLOAD, `refresher '${refresher}' rejected ${rejected.length} payload${rejected.length === 1 ? '' : 's'} that failed validation (${shown}${rejected.length > 3 ? '; …' : ''})`);
+    super(
+      REJECTED_PAYLOAD,
+      `refresher '${refresher}' rejected ${rejected.length} payload${rejected.length === 1 ? '' : 's'} that failed validation (${shown}${rejected.length > 3 ? '; …' : ''})`,
+    );
     this.name = 'RejectedPayloadError';
   }
 }
@@ -67,10 +77,14 @@ export function isRejectedPayloadError(err: unknown): err is Error & { code: typ
 export function withPayloadSchema<T>(refresher: CacheRefresher<T>, schema: PayloadSchema<T>): CacheRefresher<T> {
   const inner = refresher.refreshPayload;
   if (typeof inner !== 'function') {
-    throw new errors.InvalidOptionError(`withPayloadSchema: refresher '${refresher.id}' has no refreshPayload() method, so it takes no payloads to validate`);
+    throw new errors.InvalidOptionError(
+      `withPayloadSchema: refresher '${refresher.id}' has no refreshPayload() method, so it takes no payloads to validate`,
+    );
   }
   if (!isStandardSchema(schema) && typeof schema !== 'function') {
-    throw new errors.InvalidOptionError(`withPayloadSchema('${refresher.id}'): schema must be a Standard Schema (such as a zod schema) or a function that returns the payload and throws when it is invalid`);
+    throw new errors.InvalidOptionError(
+      `withPayloadSchema('${refresher.id}'): schema must be a Standard Schema (such as a zod schema) or a function that returns the payload and throws when it is invalid`,
+    );
   }
   const validate = validator(schema);
   return {

@@ -21,10 +21,21 @@ test('clean: stops its cache', async (t) => {
 test('leaky: starts a cache and never stops it', async (t) => {
   const h = await harness(t, 'sqlite');
   // Never stopped: its timers are unref'd, so the process still ends after the last test.
-  const kept = new DistributedCache({ knex: h.knex, tablePrefix: h.prefix, serverIdentity: 'leaky', refreshers, pruneSchedule: false, logger: silentLoggerForTests });
+  const kept = new DistributedCache({
+    knex: h.knex,
+    tablePrefix: h.prefix,
+    serverIdentity: 'leaky',
+    refreshers,
+    pruneSchedule: false,
+    logger: silentLoggerForTests,
+  });
   await kept.start();
 });
 
 test('leaky: leaves a distcache timer pending', () => {
-  void withTimeout(() => new Promise(() => undefined), 60_000, () => new Error('never'));
+  void withTimeout(
+    () => new Promise(() => undefined),
+    60_000,
+    () => new Error('never'),
+  );
 });
