@@ -8,7 +8,8 @@ operation by operation (#1, #2) or in short alternating blocks (#3). Where a flo
 the verdict says so, and the notes below say what limits it.
 `;
 
-export const NOTES = `
+export const NOTES =
+  `
 ## How each figure is measured
 
 1. **Propagation.** The writer is the benchmark process; the receiver is a child process with its
@@ -46,7 +47,8 @@ export const NOTES = `
    three run before any is timed.
    Queries are counted with knex's \`query\` event.
 6. **Prune.** Four writers call \`refresh()\` through DistributedCache back to back. They run alone for
-   a baseline (before and after), then while \`cache.prune()\` deletes every expired row with the default \`pruneChunkSize\` and \`pruneDutyCycle\`.
+   a baseline (before and after), then while \`cache.prune()\` deletes every expired row ` +
+  `with the default \`pruneChunkSize\` and \`pruneDutyCycle\`.
 7. **Fleet.** Four child processes with five DistributedCache instances each (own identities, one
    shared pool per process, default heartbeat and the prune schedule), polling every second. One writer
    sends 10 changes a second, then nothing for the idle phase. CPU comes from \`process.cpuUsage()\` in

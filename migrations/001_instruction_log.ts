@@ -177,7 +177,8 @@ function triggerError(err: unknown, t: TableNames): Error {
   // ER_BINLOG_CREATE_ROUTINE_NEED_SUPER: binary logging is on and the user lacks SUPER.
   if (e?.errno === 1419) {
     hint =
-      'binary logging is on: run the migration as a user with SUPER (MySQL: SUPER or SET_USER_ID), or set the global log_bin_trust_function_creators=1 (RDS/Aurora/Cloud SQL: in the parameter group) and retry';
+      'binary logging is on: run the migration as a user with SUPER (MySQL: SUPER or SET_USER_ID), or set the global ' +
+      'log_bin_trust_function_creators=1 (RDS/Aurora/Cloud SQL: in the parameter group) and retry';
   } else if (e?.errno === 1142 || e?.errno === 1227) {
     hint = 'the migrating user needs the TRIGGER privilege on this schema';
   } else {
@@ -185,7 +186,8 @@ function triggerError(err: unknown, t: TableNames): Error {
   }
   // The instruction table exists now but has no trigger; without it rows would never be read.
   return new errors.MigrationFailedError(
-    `creating trigger ${triggerName(t)} on ${t.instruction} failed (${e.message ?? ''}); ${hint}. The table ${t.instruction} was created without it: drop ${t.instruction} and ${t.sequence} before retrying`,
+    `creating trigger ${triggerName(t)} on ${t.instruction} failed (${e.message ?? ''}); ${hint}. The table ${t.instruction} ` +
+      `was created without it: drop ${t.instruction} and ${t.sequence} before retrying`,
     { cause: err },
   );
 }

@@ -42,7 +42,8 @@ const REFRESHER_ERROR = 'distcache: refresher must be a non-empty text of at mos
 const CLUSTER_ERROR =
   'distcache: cluster must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit (or NULL for default)';
 const KIND_ERROR = 'distcache: kind must be one of refresh-all, refresh, remove, payload';
-const IDS_ERROR = `distcache: ids must be a non-empty JSON array of numbers and strings (strings of at most 1024 characters), e.g. '[42, "sku-1"]'`;
+const IDS_ERROR =
+  `distcache: ids must be a non-empty JSON array of numbers and strings (strings of at most 1024 characters), ` + `e.g. '[42, "sku-1"]'`;
 const PAYLOAD_ERROR = 'distcache: payloads must be JSON (one value, or a non-empty array of values), nesting at most 2000 levels';
 
 /** `'text'` as a SQL string literal. */

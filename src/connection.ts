@@ -23,7 +23,8 @@ export function knexConfigFromUrl(url: string): Knex.Config {
     return sqliteConfig(filename || ':memory:');
   }
   throw new errors.InvalidOptionError(
-    `connection string ${maskUrl(url)} is not one distcache understands; use postgres://…, mysql://… (or mariadb://…), or sqlite://path/to/file.sqlite`,
+    `connection string ${maskUrl(url)} is not one distcache understands; use postgres://…, mysql://… (or mariadb://…), or ` +
+      `sqlite://path/to/file.sqlite`,
   );
 }
 

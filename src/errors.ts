@@ -107,7 +107,8 @@ export function fromDatabaseError(err: unknown): Error {
     return new errors.QueryTimeoutError(`a database query timed out (queryTimeout): ${describeError(err)}`, { cause: err });
   if (/no such table|doesn't exist|does not exist|undefined table|has no column named|unknown column/i.test(String(e?.message))) {
     return new errors.NotMigratedError(
-      `distcache tables are missing: ${describeError(err)}; run \`await migrate(knex, { tablePrefix })\` or \`npx distcache migrate\` first`,
+      `distcache tables are missing: ${describeError(err)}; run \`await migrate(knex, { tablePrefix })\` or \`npx distcache ` +
+        `migrate\` first`,
       { cause: err },
     );
   }

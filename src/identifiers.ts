@@ -23,7 +23,8 @@ export function isValidTablePrefix(prefix: string): boolean {
 export function validateTablePrefix(prefix: unknown, from?: string): string {
   if (typeof prefix === 'string' && isValidTablePrefix(prefix)) return prefix;
   throw new errors.InvalidOptionError(
-    `tablePrefix: ${JSON.stringify(prefix)}${from ? ` (from ${from})` : ''} is not valid; use lower-case letters, digits and underscores, starting with a letter, at most 32 characters (for example 'cache_')`,
+    `tablePrefix: ${JSON.stringify(prefix)}${from ? ` (from ${from})` : ''} is not valid; use lower-case letters, digits and ` +
+      `underscores, starting with a letter, at most 32 characters (for example 'cache_')`,
   );
 }
 
@@ -31,6 +32,7 @@ export function validateTablePrefix(prefix: unknown, from?: string): string {
 export function validateCluster(cluster: unknown, from?: string): string {
   if (typeof cluster === 'string' && CLUSTER_PATTERN.test(cluster)) return cluster;
   throw new errors.InvalidOptionError(
-    `cluster: ${JSON.stringify(cluster)}${from ? ` (from ${from})` : ''} is not valid; use letters, digits and . _ - (no spaces, quotes or semicolons), at most 64 characters, such as 'production'`,
+    `cluster: ${JSON.stringify(cluster)}${from ? ` (from ${from})` : ''} is not valid; use letters, digits and . _ - (no ` +
+      `spaces, quotes or semicolons), at most 64 characters, such as 'production'`,
   );
 }

@@ -27,7 +27,8 @@ function asInstruction(refresher: string, call: Call): Instruction {
 
 for (const dialect of selectedDialects()) {
   test(
-    `CLI on ${dialect}: every command's --json matches its documented shape; pending agrees with what the server applies; resync cold-boots it`,
+    `CLI on ${dialect}: every command's --json matches its documented shape; pending agrees with what the server applies; ` +
+      `resync cold-boots it`,
     { skip: await availability(dialect) },
     async (t) => {
       const db = await cliDatabase(dialect);

@@ -144,7 +144,10 @@ test('bad input that the database answers exits 1: unknown refresher, no publish
   assert.equal(unchecked.code, 1);
   assert.match(
     unchecked.stderr,
-    /cannot check refresher 'product': no server of cluster 'default' has published its refresher ids \(no server is registered\); .*--force/,
+    new RegExp(
+      "cannot check refresher 'product': no server of cluster 'default' has published its refresher ids " +
+        '\\(no server is registered\\); .*--force',
+    ),
   );
   const forced = shape.shaped(shape.send, await cliJson(['send', 'refresh', 'product', '1', '--force', ...db.flags]), 'send --force');
   assert.equal(forced.verified, false);
@@ -211,7 +214,8 @@ test('connection, prefix and cluster resolve flag > environment > knexfile > def
   const file = db.url.replace(/^sqlite:\/\//, '');
   writeFileSync(
     join(dir, 'knexfile.mjs'),
-    `export default { client: 'better-sqlite3', connection: { filename: ${JSON.stringify(file)} }, useNullAsDefault: true, distcache: { tablePrefix: ${JSON.stringify(db.prefix)} } };\n`,
+    `export default { client: 'better-sqlite3', connection: { filename: ${JSON.stringify(file)} }, useNullAsDefault: true, ` +
+      `distcache: { tablePrefix: ${JSON.stringify(db.prefix)} } };\n`,
   );
   const fromFile = await status([], { cwd: dir });
   assert.equal(fromFile.database.source, 'knexfile');
@@ -224,7 +228,8 @@ test('connection, prefix and cluster resolve flag > environment > knexfile > def
   // An environment map picks NODE_ENV.
   writeFileSync(
     join(dir, 'knexfile.mjs'),
-    `export default { production: { client: 'better-sqlite3', connection: { filename: ${JSON.stringify(file)} }, useNullAsDefault: true } };\n`,
+    `export default { production: { client: 'better-sqlite3', connection: { filename: ${JSON.stringify(file)} }, ` +
+      `useNullAsDefault: true } };\n`,
   );
   const noEnv = await cli(['status', '--prefix', db.prefix], { cwd: dir });
   assert.equal(noEnv.code, 2);
@@ -419,7 +424,8 @@ for (const dialect of selectedDialects()) {
       const pending = MIGRATIONS.map((m) => m.name).slice(3);
       assert.ok(
         human.stdout.includes(
-          `schema: ${pending.length} migration${pending.length === 1 ? '' : 's'} pending (${pending.join(', ')}): run \`distcache migrate\``,
+          `schema: ${pending.length} migration${pending.length === 1 ? '' : 's'} pending (${pending.join(', ')}): run ` +
+            `\`distcache migrate\``,
         ),
         human.stdout,
       );

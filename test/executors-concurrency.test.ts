@@ -146,7 +146,8 @@ for (const client of CLIENTS) {
         await cache.sync();
         const count = countDelivery(r.refreshedIds(), committed);
         t.diagnostic(
-          `${committed.size} committed, ${rolledBack.size} rolled back; lost=${count.lost} unexpected=${count.unexpected} duplicated=${count.duplicated}`,
+          `${committed.size} committed, ${rolledBack.size} rolled back; lost=${count.lost} unexpected=${count.unexpected} ` +
+            `duplicated=${count.duplicated}`,
         );
         assert.deepEqual(count, { lost: 0, unexpected: 0, duplicated: 0 });
       }

@@ -8,14 +8,17 @@ checkLeaksAfterEach();
 
 for (const { dialect, skip } of await faultDialects()) {
   test(
-    `hostile rows on ${dialect}: 10,000 (SQLite) or 2,000 plain-SQL rows, good and bad mixed; no crash, every good instruction applied or reloaded, every bad row or instruction recorded once with its row id and replaced by a refreshAll()`,
+    `hostile rows on ${dialect}: 10,000 (SQLite) or 2,000 plain-SQL rows, good and bad mixed; no crash, every good instruction ` +
+      `applied or reloaded, every bad row or instruction recorded once with its row id and replaced by a refreshAll()`,
     { skip, timeout: 180_000 },
     async (t) => {
       // 10,000 here on SQLite; PostgreSQL records failures one round trip at a time, so its 10,000 run in the soak.
       const total = dialect === 'sqlite' ? 10_000 : 2_000;
       const result = await hostileRowsScenario({ dialect, total, note: (text) => text.split('\n').forEach((line) => t.diagnostic(line)) });
       t.diagnostic(
-        `${result.rows} rows: ${result.goodRows} good, ${result.badRows} bad, ${result.mixedRows} with one bad instruction, ${result.unknownRefresherRows} with an unknown refresher, then ${result.carriedAfter} with prototype-style keys or unknown fields; ${result.durationMs} ms`,
+        `${result.rows} rows: ${result.goodRows} good, ${result.badRows} bad, ${result.mixedRows} with one bad ` +
+          `instruction, ${result.unknownRefresherRows} with an unknown refresher, then ${result.carriedAfter} with prototype-style ` +
+          `keys or unknown fields; ${result.durationMs} ms`,
       );
       t.diagnostic(`bad rows by category: ${JSON.stringify(result.badByCategory)}`);
       t.diagnostic(`recorded: ${JSON.stringify(result.recorded)}`);

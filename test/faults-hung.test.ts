@@ -31,7 +31,8 @@ for (const c of cases) {
   const entry = dialects.find((d) => d.dialect === c.dialect);
   const skip = !entry ? `${c.dialect} not selected` : entry.skip || (c.mode === 'sigstop' ? signal : false);
   test(
-    `a hung connection on ${c.dialect}, ${c.what}: queries time out, the poller carries on, unhealthy during and healthy after, nothing lost`,
+    `a hung connection on ${c.dialect}, ${c.what}: queries time out, the poller carries on, unhealthy during and healthy after, ` +
+      `nothing lost`,
     { skip, timeout: 90_000 },
     async (t) => {
       const result = await hungScenario({
@@ -41,7 +42,9 @@ for (const c of cases) {
         note: (text) => text.split('\n').forEach((line) => t.diagnostic(line)),
       });
       t.diagnostic(
-        `sync errors ${result.syncErrors} (timeouts ${result.timeouts}); unhealthy because: ${JSON.stringify(result.unhealthyDuring)}; healthy ${result.healthyAfterMs} ms after release; ${result.durationMs} ms`,
+        `sync errors ${result.syncErrors} (timeouts ${result.timeouts}); unhealthy ` +
+          `because: ${JSON.stringify(result.unhealthyDuring)}; healthy ${result.healthyAfterMs} ms after ` +
+          `release; ${result.durationMs} ms`,
       );
       if (c.dialect !== 'sqlite') assert.ok(result.timeouts > 0, 'the stuck query ended with E_QUERY_TIMEOUT');
       assert.ok(result.syncErrors > 0);

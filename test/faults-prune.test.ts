@@ -8,7 +8,8 @@ checkLeaksAfterEach();
 
 for (const { dialect, skip } of await faultDialects()) {
   test(
-    `pruning past stopped servers on ${dialect}: over random schedules of writes, prunes, stops and restarts, lost is always 0 (fast-check)`,
+    `pruning past stopped servers on ${dialect}: over random schedules of writes, prunes, stops and restarts, lost is always 0 ` +
+      `(fast-check)`,
     { skip, timeout: 180_000 },
     async (t) => {
       // A fixed seed: the same schedules every run, so the checks below that pruning was exercised

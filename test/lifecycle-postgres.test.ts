@@ -59,7 +59,9 @@ describe(
   'database lifecycle on PostgreSQL: restores, failovers and PITR never lose instructions silently',
   { skip, concurrency: false },
   () => {
-    test('pg_dump of a cluster with a high xid counter restored into a new one: the reader cold-boots, old rows are never applied again', async () => {
+    const pgDumpTest =
+      'pg_dump of a cluster with a high xid counter restored into a new one: the reader cold-boots, old rows are never applied again';
+    test(pgDumpTest, async () => {
       const clusters: Cluster[] = [];
       const servers: Array<Server | undefined> = [];
       const extra: Knex[] = [];
@@ -117,7 +119,8 @@ describe(
 
         // The old rows were re-stamped: covered by every snapshot, whatever this counter does later.
         const stamps = await reader.knex.raw(
-          `select count(*) filter (where txid = '3'::xid8) as frozen, count(*) filter (where txid >= pg_snapshot_xmax(pg_current_snapshot())) as ahead from ??`,
+          `select count(*) filter (where txid = '3'::xid8) as frozen, count(*) filter (where txid >= ` +
+            `pg_snapshot_xmax(pg_current_snapshot())) as ahead from ??`,
           [`${PREFIX}cache_instruction`],
         );
         assert.deepEqual([Number(stamps.rows[0].frozen), Number(stamps.rows[0].ahead)], [5, 0]);
@@ -220,7 +223,8 @@ describe(
         extra.push(standbyKnex);
         const newIdentity = (await new Admin({ knex: standbyKnex, tablePrefix: PREFIX }).status()).history.databaseIdentity;
         console.log(
-          `identity before ${oldIdentity}, after promotion ${newIdentity}; pg_control_checkpoint() timeline right after: ${checkpointTimeline}`,
+          `identity before ${oldIdentity}, after promotion ${newIdentity}; pg_control_checkpoint() timeline right ` +
+            `after: ${checkpointTimeline}`,
         );
         assert.notEqual(newIdentity, oldIdentity, 'the identity distcache reads moves with the promotion at once');
         const bootsBefore = reader.boots.length;
@@ -251,7 +255,10 @@ describe(
       }
     });
 
-    test('an older base backup restored with the cursors copied forward: a running reader cold-boots; what no check can see, resync --all recovers', async () => {
+    const baseBackupTest =
+      'an older base backup restored with the cursors copied forward: a ' +
+      'running reader cold-boots; what no check can see, resync --all recovers';
+    test(baseBackupTest, async () => {
       const clusters: Cluster[] = [];
       const servers: Array<Server | undefined> = [];
       const extra: Knex[] = [];
@@ -324,7 +331,8 @@ describe(
         servers.push(restarted);
         const got = new Set(restarted.product.refreshedIds());
         console.log(
-          `a restarted server with a copied-forward cursor: cold boots ${JSON.stringify(restarted.boots)}, received ${written.filter((id) => got.has(id)).length} of ${written.length} written after the restore`,
+          `a restarted server with a copied-forward cursor: cold boots ${JSON.stringify(restarted.boots)}, ` +
+            `received ${written.filter((id) => got.has(id)).length} of ${written.length} written after the restore`,
         );
         const result = await cli(['resync', '--all', '--db', db.url, '--prefix', PREFIX, '--json']);
         assert.equal(result.code, 0, result.stderr);
@@ -348,7 +356,10 @@ describe(
       }
     });
 
-    test('a PITR (archive recovery of an older backup to a target) with the cursors copied forward: the new timeline makes every server cold-boot', async () => {
+    const pitrTest =
+      'a PITR (archive recovery of an older backup to a target) with the ' +
+      'cursors copied forward: the new timeline makes every server cold-boot';
+    test(pitrTest, async () => {
       const clusters: Cluster[] = [];
       const servers: Array<Server | undefined> = [];
       const extra: Knex[] = [];
@@ -393,7 +404,8 @@ describe(
         await asPostgres('cp', ['-a', `${backupDir}/.`, db.dataDir]);
         await asPostgres('sh', [
           '-c',
-          `touch '${db.dataDir}/recovery.signal' && printf "%s\\n" "restore_command = 'false'" "recovery_target = 'immediate'" "recovery_target_action = 'promote'" >> '${db.dataDir}/postgresql.auto.conf'`,
+          `touch '${db.dataDir}/recovery.signal' && printf "%s\\n" "restore_command = 'false'" "recovery_target = 'immediate'" ` +
+            `"recovery_target_action = 'promote'" >> '${db.dataDir}/postgresql.auto.conf'`,
         ]);
         await db.start();
         await waitFor(async () => (await db.sql('select pg_is_in_recovery()').catch(() => 't')).trim() === 'f', { timeout: 20_000 });

@@ -23,7 +23,8 @@ const ROUNDS: Record<string, number> = { sqlite: 6 };
 for (const dialect of selectedDialects()) {
   const rounds = ROUNDS[dialect] ?? 1;
   test(
-    `migrate() from 5 processes at once on ${dialect} (${rounds === 1 ? 'once' : `${rounds} times`}): all succeed, each migration applied once, one lock row`,
+    `migrate() from 5 processes at once on ${dialect} (${rounds === 1 ? 'once' : `${rounds} times`}): all succeed, each ` +
+      `migration applied once, one lock row`,
     { skip: await availability(dialect) },
     async () => {
       for (let round = 0; round < rounds; round++) await raceOnce(DATABASES[dialect].url(), round);

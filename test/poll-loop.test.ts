@@ -103,7 +103,9 @@ async function insertRows(h: Harness, from: number, count: number): Promise<void
 }
 
 describe('the poll loop: one timer, wake-ups coalesce, nothing after stop()', () => {
-  test('with an injected clock: bursts of wake-ups during polls never add a timer; then one poll per syncInterval; none after stop()', async (t) => {
+  const injectedClockTest =
+    'with an injected clock: bursts of wake-ups during polls never add a timer; then one poll per syncInterval; none after stop()';
+  test(injectedClockTest, async (t) => {
     const h = await harness(t, 'sqlite');
     const clock = new ManualClock();
     const { poller, counts, product } = await clockedPoller(h, clock);
@@ -199,7 +201,8 @@ describe('the poll loop on PostgreSQL with real NOTIFYs', { skip: pgSkip }, () =
       const rate = (watchedPolls - polls0) / seconds;
       const queryRate = (pollQueries() - queries0) / seconds;
       t.diagnostic(
-        `idle after bursts: ${rate.toFixed(2)} polls/s, ${queryRate.toFixed(2)} poll queries/s over ${seconds.toFixed(2)} s (expected ${1000 / interval}/s)`,
+        `idle after bursts: ${rate.toFixed(2)} polls/s, ${queryRate.toFixed(2)} poll queries/s over ${seconds.toFixed(2)} s ` +
+          `(expected ${1000 / interval}/s)`,
       );
       assert.ok(
         Math.abs(rate - 1000 / interval) <= 0.1 * (1000 / interval),

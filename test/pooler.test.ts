@@ -207,7 +207,9 @@ describe('behind PgBouncer', { skip }, () => {
     assertClean(await tx.sessionStates(), 'a listener whose probe failed');
   });
 
-  test('a failed probe is retried: once the listener reaches a session-mode pool the wake-up comes back on and health() clears', async (t) => {
+  const reprobeTest =
+    'a failed probe is retried: once the listener reaches a session-mode pool the wake-up comes back on and health() clears';
+  test(reprobeTest, async (t) => {
     // The notify connection goes through a pooler of its own on 6443: transaction mode first (the
     // probe fails), then the operator fixes the pooler (session mode on the same port). The
     // listener must find out by itself, at its next probe (the default backoff: 7.5 to 15 s), and say so.
@@ -352,7 +354,8 @@ describe('behind PgBouncer', { skip }, () => {
       const unexpected = ids.filter((id) => !committed.has(id));
       const lost = [...committed].filter((id) => !ids.includes(id));
       t.diagnostic(
-        `${reader.settings.identity}: ${committed.size} committed, ${rolledBack.size} rolled back; lost ${lost.length}, unexpected ${unexpected.length}`,
+        `${reader.settings.identity}: ${committed.size} committed, ${rolledBack.size} rolled back; lost ${lost.length}, ` +
+          `unexpected ${unexpected.length}`,
       );
       assert.equal(lost.length, 0);
       assert.deepEqual(unexpected, []);

@@ -91,7 +91,8 @@ describe('stop() honours stopTimeout in every state', () => {
   );
 
   test(
-    'during a cold boot whose refreshAll() takes long: stop() returns within stopTimeout + a small margin, and the cursor is not stored after it',
+    'during a cold boot whose refreshAll() takes long: stop() returns within stopTimeout + a small margin, and the cursor is ' +
+      'not stored after it',
     { timeout: 60_000 },
     async (t) => {
       const h = await harness(t, 'sqlite');

@@ -345,7 +345,8 @@ describe('mysql store', { skip }, () => {
       const unexpected = [...counts.keys()].filter((tag) => !committed.has(tag));
       const duplicated = [...counts].filter(([, c]) => c > 1).map(([tag]) => tag);
       console.log(
-        `# reader ${i + 1}: saw ${counts.size} of ${committed.size} committed (${rolledBack.size} rolled back) in ${elapsed} ms; lost=${lost.length} unexpected=${unexpected.length} duplicated=${duplicated.length}`,
+        `# reader ${i + 1}: saw ${counts.size} of ${committed.size} committed (${rolledBack.size} rolled back) in ${elapsed} ` +
+          `ms; lost=${lost.length} unexpected=${unexpected.length} duplicated=${duplicated.length}`,
       );
       assert.deepEqual({ lost, unexpected, duplicated }, { lost: [], unexpected: [], duplicated: [] });
     }
@@ -398,7 +399,8 @@ describe('mysql store', { skip }, () => {
         baseline += await run(plain, shape);
       }
       console.log(
-        `# mysql ${shape} writes, ${CONNECTIONS} connections: with sequence trigger ${(trigger / 2).toFixed(0)}/s, plain table ${(baseline / 2).toFixed(0)}/s, ratio ${(trigger / baseline).toFixed(2)}`,
+        `# mysql ${shape} writes, ${CONNECTIONS} connections: with sequence trigger ${(trigger / 2).toFixed(0)}/s, plain ` +
+          `table ${(baseline / 2).toFixed(0)}/s, ratio ${(trigger / baseline).toFixed(2)}`,
       );
       assert.ok(trigger > 0 && baseline > 0);
     }

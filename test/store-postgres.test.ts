@@ -342,7 +342,9 @@ describe('postgres store: the exact snapshot cursor', { skip }, () => {
       }
     });
 
-    test('a session that lost the statement (as behind a transaction-mode pooler) falls back to unnamed statements and stays there', async () => {
+    const lostStatementTest =
+      'a session that lost the statement (as behind a transaction-mode pooler) falls back to unnamed statements and stays there';
+    test(lostStatementTest, async () => {
       const t = await onePool();
       try {
         await t.s.store.insert([row('a')]);
@@ -359,7 +361,9 @@ describe('postgres store: the exact snapshot cursor', { skip }, () => {
       }
     });
 
-    test('a poll blocked past queryTimeout is cancelled on the server and rejects with a timeout; the session is usable after', async () => {
+    const blockedPollTest =
+      'a poll blocked past queryTimeout is cancelled on the server and rejects with a timeout; the session is usable after';
+    test(blockedPollTest, async () => {
       const s = await setup();
       const single = knexFactory({ ...DATABASES.postgres.config(), pool: { min: 1, max: 1 } });
       const store = postgresDialect.createStore({ knex: single, tables: s.tables, cluster: 'default', queryTimeout: 300 });

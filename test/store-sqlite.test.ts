@@ -18,7 +18,10 @@ const row = (label: string): NewInstructionRow => ({
   instructionCount: 1,
 });
 
-test('sqlite store: polls and single-row writes run as statements kept prepared, visible to knex query listeners, and survive a schema change', async () => {
+const preparedStatementsTest =
+  'sqlite store: polls and single-row writes run as statements kept ' +
+  'prepared, visible to knex query listeners, and survive a schema change';
+test(preparedStatementsTest, async () => {
   const knex = knexFactory(sqliteConfig(sqliteFile()));
   const prefix = freshPrefix();
   try {
@@ -68,7 +71,9 @@ test('sqlite store: polls and single-row writes run as statements kept prepared,
   }
 });
 
-test('sqlite migrate(): knex lock table gets exactly one row, including a table left empty, or with two rows by the creation race', async () => {
+const lockTableTest =
+  'sqlite migrate(): knex lock table gets exactly one row, including a table left empty, or with two rows by the creation race';
+test(lockTableTest, async () => {
   const knex = knexFactory(sqliteConfig(sqliteFile()));
   const lockRows = (prefix: string) => knex(`${prefix}distcache_migrations_lock`).select('index', 'is_locked').orderBy('index');
   try {

@@ -109,8 +109,13 @@ describe('postgres wake-up: LISTEN/NOTIFY', { skip }, () => {
       import { silentLogger } from ${JSON.stringify(new URL('../src/logger.js', import.meta.url).href)};
       const knex = knexFactory({ client: 'pg', connection: ${JSON.stringify(PG_URL)} });
       const refresher = { id: 'product', refreshAll() {}, refresh() {} };
-      const cache = new DistributedCache({ knex, tablePrefix: ${JSON.stringify(h.prefix)}, serverIdentity: 'writer', refreshers: [refresher], logger: silentLogger, pruneSchedule: false });
-      const wake = new PostgresWakeSource({ knex, tables: tableNames(${JSON.stringify(h.prefix)}), cluster: 'default', logger: silentLogger, queryTimeout: 5000 });
+      const cache = new DistributedCache({
+        knex, tablePrefix: ${JSON.stringify(h.prefix)}, serverIdentity: 'writer',
+        refreshers: [refresher], logger: silentLogger, pruneSchedule: false,
+      });
+      const wake = new PostgresWakeSource({
+        knex, tables: tableNames(${JSON.stringify(h.prefix)}), cluster: 'default', logger: silentLogger, queryTimeout: 5000,
+      });
       await wake.start(() => {});
       await cache.refresh('product', [7]);
       wake.notifyCommitted();

@@ -48,7 +48,10 @@ function plainWriter(t: TestContext, file: string, table: string) {
     const db = new Database(${JSON.stringify(file)});
     db.pragma('journal_mode = WAL');
     db.pragma('busy_timeout = 10000');
-    const insert = db.prepare("insert into ${table} (json_instruction, originated, origin_instance, instruction_count, cluster) values (?, 'plain-sql', null, 1, 'default')");
+    const insert = db.prepare(
+      "insert into ${table} (json_instruction, originated, origin_instance, instruction_count, cluster) " +
+        "values (?, 'plain-sql', null, 1, 'default')",
+    );
     require('readline').createInterface({ input: process.stdin }).on('line', (line) => {
       insert.run(JSON.stringify({ v: 1, instructions: [{ refresher: 'product', kind: 'refresh', ids: [Number(line)] }] }));
       process.stdout.write(line + '\\n');
@@ -86,7 +89,8 @@ describe('sqlite wake-up: a watch on the WAL file', () => {
     }
     delays.sort((x, y) => x - y);
     console.log(
-      `sqlite wake-up across processes: 30/30 delivered; after the writer's commit was reported: median ${delays[15]!.toFixed(1)} ms, max ${delays[29]!.toFixed(1)} ms`,
+      `sqlite wake-up across processes: 30/30 delivered; after the writer's commit was reported: ` +
+        `median ${delays[15]!.toFixed(1)} ms, max ${delays[29]!.toFixed(1)} ms`,
     );
   });
 
@@ -101,7 +105,10 @@ describe('sqlite wake-up: a watch on the WAL file', () => {
       import { DistributedCache, sqliteConfig } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
       import { silentLogger } from ${JSON.stringify(new URL('../src/logger.js', import.meta.url).href)};
       const knex = knexFactory(sqliteConfig(${JSON.stringify(harnessFile(h.knex))}, 10000));
-      const cache = new DistributedCache({ knex, tablePrefix: ${JSON.stringify(h.prefix)}, serverIdentity: 'writer', refreshers: [{ id: 'product', refreshAll() {}, refresh() {} }], logger: silentLogger, pruneSchedule: false });
+      const cache = new DistributedCache({
+        knex, tablePrefix: ${JSON.stringify(h.prefix)}, serverIdentity: 'writer',
+        refreshers: [{ id: 'product', refreshAll() {}, refresh() {} }], logger: silentLogger, pruneSchedule: false,
+      });
       await cache.refresh('product', [42]);
       await knex.destroy();`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });

@@ -57,7 +57,8 @@ export function markdown(figures: readonly Figure[], info: RunInfo, sections: { 
   );
   out.push(`- **Machine:** ${m.cpu}, ${m.cores} cores, ${m.memory} RAM, ${m.os}, Node.js ${m.node}.`);
   out.push(
-    `- **Load average (1/5/15 min):** ${info.loadBefore} before, ${info.loadAfter} after. Other work shared this machine; every comparison below is measured side by side in the same run, so it is the ratios that carry over, not the absolute figures.`,
+    `- **Load average (1/5/15 min):** ${info.loadBefore} before, ${info.loadAfter} after. Other work shared this machine; every ` +
+      `comparison below is measured side by side in the same run, so it is the ratios that carry over, not the absolute figures.`,
   );
   for (const [db, version] of Object.entries(m.databases)) out.push(`- **${db}:** ${version}`);
   out.push('', '## Results', '');
@@ -65,7 +66,8 @@ export function markdown(figures: readonly Figure[], info: RunInfo, sections: { 
   out.push('|---|---|---|---|---|---|---|---|');
   for (const f of figures) {
     out.push(
-      `| ${f.id} | ${esc(f.what)} | ${esc(f.db)} | ${esc(f.result)} | ${esc(f.baseline ?? '')} | ${esc(f.ratio ?? '')} | ${esc(f.floor ?? '')} | ${verdict(f)} |`,
+      `| ${f.id} | ${esc(f.what)} | ${esc(f.db)} | ${esc(f.result)} | ${esc(f.baseline ?? '')} | ${esc(f.ratio ?? '')} ` +
+        `| ${esc(f.floor ?? '')} | ${verdict(f)} |`,
     );
   }
   const noted = figures.filter((f) => f.note);

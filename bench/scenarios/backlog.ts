@@ -78,11 +78,21 @@ async function idlePolls(
     id: 5,
     what: `idle poll on a ${count(rows)}-row table (cursor at the head)`,
     db: label,
-    result: `${ratio(r.queries / r.polls)} queries per poll; p50 ${ms(r.p50)}, p99 ${ms(r.p99)}, max ${ms(r.max)} (${count(r.polls)} polls)`,
-    baseline: `\`select 1\` interleaved, through the same knex pool: p50 ${ms(r.select1.p50)}, p99 ${ms(r.select1.p99)}; on a bare driver connection: p50 ${ms(r.driver.p50)}, p99 ${ms(r.driver.p99)}`,
+    result:
+      `${ratio(r.queries / r.polls)} queries per poll; p50 ${ms(r.p50)}, ` + `p99 ${ms(r.p99)}, max ${ms(r.max)} (${count(r.polls)} polls)`,
+    baseline:
+      `\`select 1\` interleaved, through the same knex pool: p50 ${ms(r.select1.p50)}, p99 ${ms(r.select1.p99)}; on a bare driver ` +
+      `connection: p50 ${ms(r.driver.p50)}, p99 ${ms(r.driver.p99)}`,
     floor: '≤ 1 query per poll, p99 ≤ 0.5 ms',
     met: r.queries / r.polls <= 1 && r.p99 <= 0.5,
-    note: `Timed around cache.sync() in the application: the query, the driver, knex's pool and the poller. ${busy === undefined ? '' : `Timing began once the machine was quiet (${Math.round(busy * 100)} % busy over the last second). `}${r.select1.p99 > 0.5 ? 'A select 1 through the same pool misses the 0.5 ms p99 by itself on this machine at this load; compare the columns.' : ''}`.trim(),
+    note: (
+      `Timed around cache.sync() in the application: the query, the driver, knex's pool and the ` +
+      `poller. ` +
+      (busy === undefined ? '' : `Timing began once the machine was quiet (${Math.round(busy * 100)} % busy over the last second). `) +
+      (r.select1.p99 > 0.5
+        ? 'A select 1 through the same pool misses the 0.5 ms p99 by itself on this machine at this load; compare the columns.'
+        : '')
+    ).trim(),
   };
 }
 
@@ -153,12 +163,16 @@ async function catchUp(s: Settings, db: Db, target: Target, rows: number, deadli
       id: 4,
       what,
       db: DB_LABEL[db],
-      result: `did not finish within ${deadlineS} s: ${count(applied)} of ${count(rows)} rows applied, ${count(rate)} rows/s (${count(firstRate)}/s in the first second); RSS growth so far ${mb(last?.rssGrowth ?? 0)}`,
+      result:
+        `did not finish within ${deadlineS} s: ${count(applied)} of ${count(rows)} rows applied, ${count(rate)} rows/s ` +
+        `(${count(firstRate)}/s in the first second); RSS growth so far ${mb(last?.rssGrowth ?? 0)}`,
       baseline,
       ratio: `${ratio(rate / rawRate)} (rates)`,
       floor: 'ratio ≥ 0.5; memory growth < 100 MB',
       met: false,
-      note: `Stopped at the deadline; the ratio compares the rate reached with the raw rate. Backlog written by SQL in ${writeS.toFixed(0)} s.`,
+      note:
+        `Stopped at the deadline; the ratio compares the rate reached with the raw rate. Backlog written by SQL ` +
+        `in ${writeS.toFixed(0)} s.`,
     };
   }
   await child.exited;
@@ -168,14 +182,19 @@ async function catchUp(s: Settings, db: Db, target: Target, rows: number, deadli
     id: 4,
     what,
     db: DB_LABEL[db],
-    result: `${(done.syncMs / 1000).toFixed(1)} s, ${count(rate)} rows/s, ${count(done.queries)} queries; peak growth RSS ${mb(done.rssGrowth)}, heap ${mb(done.heapGrowth)}`,
-    baseline: `raw paged SELECT (keyset by id, 100 rows a page), before and after the catch-up: ${(raw.ms / 1000).toFixed(2)} s and ${(done.rawAfterMs / 1000).toFixed(2)} s, ${count(raw.rows / (rawMs / 1000))} rows/s on average`,
+    result:
+      `${(done.syncMs / 1000).toFixed(1)} s, ${count(rate)} rows/s, ${count(done.queries)} queries; peak growth ` +
+      `RSS ${mb(done.rssGrowth)}, heap ${mb(done.heapGrowth)}`,
+    baseline:
+      `raw paged SELECT (keyset by id, 100 rows a page), before and after the catch-up: ${(raw.ms / 1000).toFixed(2)} s ` +
+      `and ${(done.rawAfterMs / 1000).toFixed(2)} s, ${count(raw.rows / (rawMs / 1000))} rows/s on average`,
     ratio: ratio(rawMs / done.syncMs, 0.5),
     floor: 'ratio ≥ 0.5; memory growth < 100 MB',
     met: rawMs / done.syncMs >= 0.5 && done.rssGrowth < 100 * 1024 * 1024 && done.rows === rows,
     note:
       `${done.rows === rows ? '' : `read ${done.rows} of ${rows} rows (cold boot: ${done.coldBoot}). `}` +
-      `${count(done.instructions)} instructions reached the refresher in ${count(done.refresherCalls)} calls (each page is coalesced on its own). ` +
+      `${count(done.instructions)} instructions reached the refresher in ${count(done.refresherCalls)} calls (each page is ` +
+      `coalesced on its own). ` +
       `Backlog written by SQL in ${writeS.toFixed(0)} s.`,
   };
 }
@@ -207,7 +226,8 @@ async function coalescing(
     note:
       calls === 1
         ? undefined
-        : 'Rows are coalesced one page at a time, so the backlog costs one call per page; coalescing across pages (bounded by a cap on distinct ids) would make it one.',
+        : 'Rows are coalesced one page at a time, so the backlog costs one call per page; coalescing across pages (bounded by a ' +
+          'cap on distinct ids) would make it one.',
   };
 }
 
@@ -238,14 +258,20 @@ async function prune(s: Settings, db: Db, knex: import('knex').Knex, prefix: str
     const p99During = percentile(during, 99);
     return {
       id: 6,
-      what: `prune of ${count(result.deleted)} expired rows (chunks of ${count(DEFAULTS.pruneChunkSize)}, duty cycle ${DEFAULTS.pruneDutyCycle.toFixed(2)}) while ${writers} writers run`,
+      what:
+        `prune of ${count(result.deleted)} expired rows (chunks of ${count(DEFAULTS.pruneChunkSize)}, duty ` +
+        `cycle ${DEFAULTS.pruneDutyCycle.toFixed(2)}) while ${writers} writers run`,
       db: label,
-      result: `writer p99 during the prune ${ms(p99During)} (p50 ${ms(percentile(during, 50))}, ${count(during.length)} writes); prune took ${pruneS.toFixed(1)} s (${count(result.deleted / pruneS)} rows/s)`,
+      result:
+        `writer p99 during the prune ${ms(p99During)} (p50 ${ms(percentile(during, 50))}, ${count(during.length)} writes); prune ` +
+        `took ${pruneS.toFixed(1)} s (${count(result.deleted / pruneS)} rows/s)`,
       baseline: `writer p99 without a prune: ${ms(p99Base)} (p50 ${ms(percentile(base.latencies, 50))})`,
       ratio: ratio(p99During / p99Base, 2),
       floor: 'p99 during the prune ≤ 2×',
       met: p99During / p99Base <= 2,
-      note: 'The baseline pools the writers alone before and after the prune; the writers write through DistributedCache (refresh()), 4 at a time.',
+      note:
+        'The baseline pools the writers alone before and after the prune; the writers write through DistributedCache (refresh()), ' +
+        '4 at a time.',
     };
   } finally {
     await wake.stop();

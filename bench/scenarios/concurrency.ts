@@ -69,13 +69,22 @@ async function one(s: Settings, db: Db, connections: number): Promise<Figure> {
       id: 3,
       what: `concurrent writers, ${connections} connections, autocommit inserts`,
       db: DB_LABEL[db],
-      result: `exact cursor: ${count(rate('exact'))} rows/s (p99 ${ms(p99('exact'))}); through distcache: ${count(rate('distcache'))}/s (p99 ${ms(p99('distcache'))})`,
+      result:
+        `exact cursor: ${count(rate('exact'))} rows/s (p99 ${ms(p99('exact'))}); through distcache: ${count(rate('distcache'))}/s ` +
+        `(p99 ${ms(p99('distcache'))})`,
       baseline: `plain inserts without the cursor: ${count(rate('plain'))}/s (p99 ${ms(p99('plain'))})`,
       ratio: `exact/plain ${ratio(rate('exact') / rate('plain'))}, distcache/plain ${ratio(rate('distcache') / rate('plain'))}`,
       note:
         db === 'postgres'
-          ? "The exact cursor costs an xid8 column default (pg_current_xact_id()) and one more btree index (txid) per insert; writers never wait on each other for it. distcache's writes are one prepared INSERT ... RETURNING id each (a statement kept on the pooled connection, so cheaper to send than the plain knex insert), plus the library (validation, coalescing, the local apply) and the wake-up NOTIFY sent after each commit (coalesced: at most one in flight per process)."
-          : "The exact cursor is a BEFORE INSERT trigger that bumps one counter row, whose lock is held until commit: instruction-writing commits are serialized, so more connections add waiting, not throughput. distcache's one-row writes are single autocommit statements (prepared through mysql2's execute), so they hold the counter row only for their own commit; distcache adds nothing measurable on top of the exact cursor.",
+          ? 'The exact cursor costs an xid8 column default (pg_current_xact_id()) and one more btree index (txid) per insert; ' +
+            "writers never wait on each other for it. distcache's writes are one prepared INSERT ... RETURNING id each (a " +
+            'statement kept on the pooled connection, so cheaper to send than the plain knex insert), plus the library ' +
+            '(validation, coalescing, the local apply) and the wake-up NOTIFY sent after each commit (coalesced: at most one in ' +
+            'flight per process).'
+          : 'The exact cursor is a BEFORE INSERT trigger that bumps one counter row, whose lock is held until commit: ' +
+            "instruction-writing commits are serialized, so more connections add waiting, not throughput. distcache's one-row " +
+            "writes are single autocommit statements (prepared through mysql2's execute), so they hold the counter row only for " +
+            'their own commit; distcache adds nothing measurable on top of the exact cursor.',
     };
   } finally {
     await cache.stop();

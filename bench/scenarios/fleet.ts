@@ -107,16 +107,21 @@ async function one(s: Settings, db: Db, notify: boolean): Promise<Figure> {
       what: `fleet: ${servers} servers in ${PROCESSES} processes, syncInterval 1 s, ${label.replace(/^[^,]*, /, '')}`,
       db: DB_LABEL[db],
       result:
-        `${got}/${servers} converged on all ${writes} changes, the last ${converged ? ms(convergedAt - lastCommit) : 'never'} after its commit; ` +
+        `${got}/${servers} converged on all ${writes} changes, the last ${converged ? ms(convergedAt - lastCommit) : 'never'} ` +
+        `after its commit; ` +
         `delivery p50 ${ms(percentile(delays, 50))}, p99 ${ms(percentile(delays, 99))}; ` +
         `queries/s: ${count(q(active))} while writing, ${count(q(idle))} idle; ` +
-        `CPU (% of one core): fleet ${cpu(active).toFixed(1)} / ${cpu(idle).toFixed(1)} idle, database ${dbCpu.label} ${activeDb.toFixed(1)} / ${idleDb.toFixed(1)} idle`,
+        `CPU (% of one core): fleet ${cpu(active).toFixed(1)} / ${cpu(idle).toFixed(1)} idle, ` +
+        `database ${dbCpu.label} ${activeDb.toFixed(1)} / ${idleDb.toFixed(1)} idle`,
       floor: 'every instance converges; queries/s and CPU reported',
       met: converged,
       note:
-        `Queries are those the 20 caches sent through knex (polls, cursor saves, heartbeats, lease renewals, the publisher's prune), not the writer's` +
+        `Queries are those the 20 caches sent through knex (polls, cursor saves, heartbeats, lease renewals, the publisher's ` +
+        `prune), not the writer's` +
         `${notify ? ', nor the LISTEN session, which carries no queries once it listens' : ''}. ` +
-        `${db === 'postgres' ? "Database CPU: the fleet's own backends, found by application_name." : 'Database CPU: the whole mariadbd process (its threads cannot be told apart), other users of the server included.'}`,
+        (db === 'postgres'
+          ? "Database CPU: the fleet's own backends, found by application_name."
+          : 'Database CPU: the whole mariadbd process (its threads cannot be told apart), other users of the server included.'),
     };
   } finally {
     children.forEach((c) => c.send({ type: 'stop' }));

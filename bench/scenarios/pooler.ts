@@ -75,8 +75,10 @@ export async function poolerPropagation(s: Settings): Promise<Figure> {
       floor: 'p99 ≤ 2× direct',
       met: p99Ratio <= 2,
       note:
-        `${pooledMs.length} of ${samples} pooled and ${directMs.length} of ${samples} direct writes arrived. From the commit to the refresher in another ` +
-        'process: NOTIFY on the listener session, then one poll through the pooler (unprepared: PgBouncer 1.18 keeps no prepared statements), then the apply.',
+        `${pooledMs.length} of ${samples} pooled and ${directMs.length} of ${samples} direct writes arrived. From the commit to ` +
+        `the refresher in another ` +
+        ('process: NOTIFY on the listener session, then one poll through the pooler (unprepared: PgBouncer 1.18 keeps no ' +
+          'prepared statements), then the apply.'),
     };
   } finally {
     directReceiver.send({ type: 'stop' });

@@ -97,8 +97,9 @@ async function postgresWake(s: Settings): Promise<Figure> {
       floor: 'p99 ≤ 10 ms',
       met: p99 <= 10,
       note:
-        `${lostNote(cache.fromCommit.length, samples)}From the commit (the writer's call returned) to the refresher in the other process: NOTIFY, ` +
-        `then one poll (its page query), then the apply. Counting from the writer's call, commit included: ${pctText(cache.fromCall)}. ${wiring(wake.builtIn)}`,
+        `${lostNote(cache.fromCommit.length, samples)}From the commit (the writer's call returned) to the refresher in the ` +
+        `other process: NOTIFY, then one poll (its page query), then the apply. Counting from the writer's call, commit ` +
+        `included: ${pctText(cache.fromCall)}. ${wiring(wake.builtIn)}`,
     };
   } finally {
     receiver.send({ type: 'stop' });
@@ -136,7 +137,9 @@ async function pollOnly(s: Settings, db: Db): Promise<Figure> {
       what: 'propagation to another process, poll-only at the default syncInterval (1 s)',
       db: DB_LABEL[db],
       result: pctText(got.fromCommit),
-      note: `${lostNote(got.fromCommit.length, sent.size)}Bounded by the interval: a change waits for the next poll, half an interval on average.`,
+      note:
+        `${lostNote(got.fromCommit.length, sent.size)}Bounded by the interval: a change waits for the next poll, half an interval ` +
+        `on average.`,
     };
   } finally {
     receiver.send({ type: 'stop' });
@@ -173,7 +176,10 @@ async function sqliteWake(s: Settings): Promise<Figure> {
       what: 'propagation to another process, WAL-file watch (a hint), syncInterval 1 s',
       db: DB_LABEL.sqlite,
       result: pctText(got.fromCommit),
-      note: `${lostNote(got.fromCommit.length, samples)}fs.watch (inotify) on the database's directory wakes the poller; from the writer's call: ${pctText(got.fromCall)}. ${wiring('notify' in writer.options && typeof dialectFor(knex).createWakeSource === 'function')}`,
+      note:
+        `${lostNote(got.fromCommit.length, samples)}fs.watch (inotify) on the database's directory wakes the poller; from the ` +
+        `writer's ` +
+        `call: ${pctText(got.fromCall)}. ${wiring('notify' in writer.options && typeof dialectFor(knex).createWakeSource === 'function')}`,
     };
   } finally {
     receiver.send({ type: 'stop' });
@@ -191,5 +197,6 @@ function lostNote(got: number, sent: number): string {
 export function wiring(builtIn: boolean): string {
   return builtIn
     ? 'The wake-up is wired by DistributedCache (its notify option).'
-    : 'DistributedCache does not wire the wake-up yet, so the benchmark attaches the same WakeSource from outside: a wake calls the public sync(), and the writer calls notifyCommitted() after each write.';
+    : 'DistributedCache does not wire the wake-up yet, so the benchmark attaches the same WakeSource from outside: a wake calls ' +
+        'the public sync(), and the writer calls notifyCommitted() after each write.';
 }

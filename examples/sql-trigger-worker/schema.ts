@@ -55,13 +55,16 @@ export async function createProductSchema(knex: Knex, names: { product: string; 
     end $$`);
   // A trigger with transition tables serves one event, so there are three.
   await knex.raw(
-    `create trigger ${quote(`${names.product}_ins`)} after insert on ${product} referencing new table as new_rows for each statement execute function ${fn}()`,
+    `create trigger ${quote(`${names.product}_ins`)} after insert on ${product} referencing new table as new_rows for each ` +
+      `statement execute function ${fn}()`,
   );
   await knex.raw(
-    `create trigger ${quote(`${names.product}_upd`)} after update on ${product} referencing old table as old_rows new table as new_rows for each statement execute function ${fn}()`,
+    `create trigger ${quote(`${names.product}_upd`)} after update on ${product} referencing old table as old_rows new table as ` +
+      `new_rows for each statement execute function ${fn}()`,
   );
   await knex.raw(
-    `create trigger ${quote(`${names.product}_del`)} after delete on ${product} referencing old table as old_rows for each statement execute function ${fn}()`,
+    `create trigger ${quote(`${names.product}_del`)} after delete on ${product} referencing old table as old_rows for each ` +
+      `statement execute function ${fn}()`,
   );
 }
 

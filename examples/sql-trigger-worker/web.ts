@@ -28,7 +28,8 @@ const cache = new DistributedCache({
 });
 cache.on('instruction:applied', (e) =>
   console.log(
-    `applied ${e.kind === 'refresh-all' ? 'a refresh-all' : `${e.kind} of ${e.count} product(s)`} from ${e.source === 'remote' ? 'the log' : 'this server'}`,
+    `applied ${e.kind === 'refresh-all' ? 'a refresh-all' : `${e.kind} of ${e.count} product(s)`} ` +
+      `from ${e.source === 'remote' ? 'the log' : 'this server'}`,
   ),
 );
 await cache.start();

@@ -47,7 +47,8 @@ export async function planMigrations(ctx: AdminContext): Promise<MigrationPlan> 
   if (!dialect.transactionalDdl) {
     throw new AdminError(
       'E_UNSUPPORTED',
-      `a dry run needs DDL that can be rolled back, and ${dialect.name} commits every DDL statement at once; read the migrations in the package (dist/migrations/) or run \`distcache migrate\` against a scratch database first`,
+      `a dry run needs DDL that can be rolled back, and ${dialect.name} commits every DDL statement at once; read the ` +
+        `migrations in the package (dist/migrations/) or run \`distcache migrate\` against a scratch database first`,
     );
   }
   const { pending } = await schemaState(ctx);

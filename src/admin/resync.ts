@@ -19,7 +19,8 @@ export async function resync(ctx: AdminContext, identity: string): Promise<Resyn
   const noCursor = () =>
     new AdminError(
       'E_NO_CURSOR',
-      `server '${identity}' has no cursor yet, so there is nothing to flag: at its first poll it cold-boots anyway (or, with an empty log, starts at the head)`,
+      `server '${identity}' has no cursor yet, so there is nothing to flag: at its first poll it cold-boots anyway (or, with an ` +
+        `empty log, starts at the head)`,
     );
   if (!server.cursor) throw noCursor();
   if (!(await ctx.store.requestColdBoot(identity))) throw noCursor();

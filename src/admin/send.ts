@@ -128,12 +128,14 @@ async function checkRefresher(ctx: AdminContext, refresher: string, force: boole
           : `its ${published.size} registered server(s) run a distcache version that does not publish them`;
     throw new AdminError(
       'E_NO_PUBLISHED_REFRESHERS',
-      `cannot check refresher '${refresher}': no server of cluster '${ctx.cluster}' has published its refresher ids (${servers}); check the id against your code and pass --force to send it anyway`,
+      `cannot check refresher '${refresher}': no server of cluster '${ctx.cluster}' has published its refresher ids ` +
+        `(${servers}); check the id against your code and pass --force to send it anyway`,
     );
   }
   const list = [...known].sort();
   const guess = closest(refresher, list);
   throw new errors.UnknownRefresherError(
-    `no server of cluster '${ctx.cluster}' has a refresher '${refresher}'.${guess ? ` Did you mean '${guess}'?` : ''} Known ids: ${list.join(', ')}. Pass --force to send it anyway (for servers not deployed yet)`,
+    `no server of cluster '${ctx.cluster}' has a refresher '${refresher}'.${guess ? ` Did you mean '${guess}'?` : ''} Known ` +
+      `ids: ${list.join(', ')}. Pass --force to send it anyway (for servers not deployed yet)`,
   );
 }

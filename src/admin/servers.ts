@@ -196,7 +196,8 @@ export async function forgetServer(
   if (alive && !options.force) {
     throw new AdminError(
       'E_SERVER_ACTIVE',
-      `server '${identity}' is active (last heartbeat ${server.heartbeatAgeSeconds} s ago, host ${server.host}, pid ${server.pid}); stop it first, or pass --force: it would register again at its next heartbeat and cold-boot`,
+      `server '${identity}' is active (last heartbeat ${server.heartbeatAgeSeconds} s ago, host ${server.host}, ` +
+        `pid ${server.pid}); stop it first, or pass --force: it would register again at its next heartbeat and cold-boot`,
     );
   }
   // The registration first: a server that comes back between the two statements re-registers,

@@ -10,7 +10,8 @@ export const GLOBAL_OPTIONS: OptionSpecs = {
     type: 'string',
     value: 'URL',
     description:
-      'connection string (postgres://, mysql://, sqlite://path); else DISTCACHE_DATABASE_URL, DATABASE_URL, ./knexfile.js, ./distcache.sqlite',
+      'connection string (postgres://, mysql://, sqlite://path); else DISTCACHE_DATABASE_URL, DATABASE_URL, ./knexfile.js, ' +
+      './distcache.sqlite',
   },
   prefix: {
     type: 'string',
@@ -67,7 +68,8 @@ export function parseCommandArgs(
     if (token.kind !== 'option' || token.name in all) continue;
     if (/^-\d/.test(token.rawName) || /^\d+$/.test(token.name)) {
       throw new UsageError(
-        `${token.rawName} looks like a negative number, which is read as an option; put ids after --, as in: distcache send remove product -- -5`,
+        `${token.rawName} looks like a negative number, which is read as an option; put ids after --, as in: distcache send ` +
+          `remove product -- -5`,
         command,
       );
     }

@@ -145,7 +145,8 @@ function fromConfig(config: Knex.Config, source: Source, name: string): Resolved
     sqliteFile ??
     (typeof c.connectionString === 'string'
       ? maskUrl(c.connectionString)
-      : `${c.user ? `${String(c.user)}@` : ''}${String(c.host ?? 'localhost')}${c.port ? `:${String(c.port)}` : ''}/${String(c.database ?? '')}`);
+      : `${c.user ? `${String(c.user)}@` : ''}${String(c.host ?? 'localhost')}` +
+        `${c.port ? `:${String(c.port)}` : ''}/${String(c.database ?? '')}`);
   return { config, source, display: `${name}: ${String(config.client)} ${where}`, secrets: secrets.filter(usefulSecret), sqliteFile };
 }
 
@@ -178,7 +179,8 @@ async function readKnexfile(cwd: string, env: NodeJS.ProcessEnv, required: boole
   if (!name) {
     if (required && existsSync(resolve(cwd, 'knexfile.ts'))) {
       throw new UsageError(
-        'found knexfile.ts in this folder, but node cannot load TypeScript; compile it to knexfile.js, or pass --db (or set DISTCACHE_DATABASE_URL)',
+        'found knexfile.ts in this folder, but node cannot load TypeScript; compile it to knexfile.js, or pass --db (or set ' +
+          'DISTCACHE_DATABASE_URL)',
       );
     }
     return undefined;

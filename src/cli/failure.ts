@@ -99,7 +99,9 @@ export function describeFailure(err: unknown, connection: ConnectionLabel | unde
     const timedOut = connecting && err.timedOutAfterMs !== undefined;
     const reason =
       found.includes('ACQUIRE_TIMEOUT') || timedOut
-        ? `no answer within ${connecting && err.timedOutAfterMs !== undefined ? `${err.timedOutAfterMs / 1000} s` : 'the timeout'} (--timeout; the driver said: ${messageOf(cause)})`
+        ? `no answer ` +
+          `within ${connecting && err.timedOutAfterMs !== undefined ? `${err.timedOutAfterMs / 1000} s` : 'the timeout'} ` +
+          `(--timeout; the driver said: ${messageOf(cause)})`
         : messageOf(cause);
     const auth = found.some((c) => ['28P01', '28000', 'ER_ACCESS_DENIED_ERROR'].includes(c));
     const check = auth
@@ -109,19 +111,25 @@ export function describeFailure(err: unknown, connection: ConnectionLabel | unde
         : 'that the database server is running and reachable from this machine (host, port, firewall), and that the database exists';
     return {
       exitCode: EXIT_FAILED,
-      message: `distcache: cannot use ${where}: ${reason}.\nCheck: ${check}. The connection comes from --db, else DISTCACHE_DATABASE_URL, else DATABASE_URL, else ./knexfile.js, else ./distcache.sqlite.`,
+      message:
+        `distcache: cannot use ${where}: ${reason}.\nCheck: ${check}. The connection comes from --db, else ` +
+        `DISTCACHE_DATABASE_URL, else DATABASE_URL, else ./knexfile.js, else ./distcache.sqlite.`,
     };
   }
   if (err instanceof DistcacheError && err.code === 'E_NOT_MIGRATED') {
     return {
       exitCode: EXIT_FAILED,
-      message: `distcache: distcache's tables are missing in ${where}: ${driverMessage(err.cause ?? err)}.\nCheck: --prefix matches the servers' tablePrefix, or run \`distcache migrate\` with the same --db and --prefix.`,
+      message:
+        `distcache: distcache's tables are missing in ${where}: ${driverMessage(err.cause ?? err)}.\nCheck: --prefix matches the ` +
+        `servers' tablePrefix, or run \`distcache migrate\` with the same --db and --prefix.`,
     };
   }
   if (/no such column|unknown column|column .* does not exist/i.test(messageOf(err))) {
     return {
       exitCode: EXIT_FAILED,
-      message: `distcache: the schema in ${where} is older than this distcache: ${driverMessage(err)}.\nRun \`distcache migrate\` with the same --db and --prefix.`,
+      message:
+        `distcache: the schema in ${where} is older than this distcache: ${driverMessage(err)}.\nRun \`distcache migrate\` with ` +
+        `the same --db and --prefix.`,
     };
   }
   if (err instanceof DistcacheError) return { exitCode: EXIT_FAILED, message: `distcache: ${err.message}` };

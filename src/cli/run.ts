@@ -61,7 +61,9 @@ export async function run(argv: readonly string[], io: RunEnvironment): Promise<
     if (positionals.length < min || positionals.length > max) {
       const expected = max === 0 ? 'no arguments' : names;
       throw new UsageError(
-        `'${command.name}' takes ${expected}${positionals.length > max ? `; unexpected: ${positionals.slice(max).join(' ')}` : ''}; usage: distcache ${command.usage}`,
+        `'${command.name}' ` +
+          `takes ${expected}${positionals.length > max ? `; unexpected: ${positionals.slice(max).join(' ')}` : ''}; usage: ` +
+          `distcache ${command.usage}`,
         command.name,
       );
     }
@@ -83,7 +85,8 @@ export async function run(argv: readonly string[], io: RunEnvironment): Promise<
         config = sqliteConfig(':memory:');
       } else if (command.name !== 'migrate') {
         out.error(
-          `distcache: there is no SQLite database at ${file} (from ${settings.connection.source}).\nCheck: the path, or pass --db (or set DISTCACHE_DATABASE_URL); \`distcache migrate\` creates a new one.`,
+          `distcache: there is no SQLite database at ${file} (from ${settings.connection.source}).\nCheck: the path, or pass ` +
+            `--db (or set DISTCACHE_DATABASE_URL); \`distcache migrate\` creates a new one.`,
         );
         return EXIT_FAILED;
       }

@@ -160,8 +160,10 @@ function healthWarnings(inputs: HealthInputs): string[] {
   if (inputs.wakeUpProblem) warnings.push(inputs.wakeUpProblem);
   if (inputs.preparedStatementsLost) {
     warnings.push(
-      'prepared statements are off: the connection does not keep them between transactions (a transaction-mode pooler such as PgBouncer before 1.21); ' +
-        'each poll is parsed and planned again. Fix: PgBouncer 1.21+ with max_prepared_statements, or set preparedStatements: false to say so',
+      'prepared statements are off: the connection does not keep them between transactions (a transaction-mode pooler such as ' +
+        'PgBouncer before 1.21); ' +
+        ('each poll is parsed and planned again. Fix: PgBouncer 1.21+ with max_prepared_statements, or set preparedStatements: ' +
+          'false to say so'),
     );
   }
   return warnings;

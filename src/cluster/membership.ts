@@ -171,8 +171,10 @@ export class Membership {
   private duplicate(other: Extract<TouchResult, { found: 'other' }>): void {
     const { identity, instanceId, host, pid } = this.settings.registration;
     const error = new errors.DuplicateIdentityError(
-      `another live process heartbeats as serverIdentity '${identity}' (host ${other.host}, pid ${other.pid}, instance ${other.instanceId}; this is host ${host}, pid ${pid}, instance ${instanceId}). ` +
-        'The two share one cursor, so each may skip rows the other read: give every process its own serverIdentity, such as the pod or host name plus the process number',
+      `another live process heartbeats as serverIdentity '${identity}' (host ${other.host}, pid ${other.pid}, ` +
+        `instance ${other.instanceId}; this is host ${host}, pid ${pid}, instance ${instanceId}). ` +
+        ('The two share one cursor, so each may skip rows the other read: give every process its own serverIdentity, such as the ' +
+          'pod or host name plus the process number'),
     );
     this.logger.error({ identity, otherHost: other.host, otherPid: other.pid, otherInstanceId: other.instanceId }, error.message);
     this.events.emit('server:duplicate-identity', {

@@ -51,7 +51,8 @@ export function dialectFor(knex: Knex): Dialect {
   const dialect = DIALECTS.find((d) => d.clients.includes(client));
   if (!dialect) {
     throw new errors.UnsupportedDialectError(
-      `knex client '${client}' is not supported; use 'pg' (PostgreSQL 13+), 'better-sqlite3' (SQLite), or 'mysql2' (MySQL 8 / MariaDB 10.11)`,
+      `knex client '${client}' is not supported; use 'pg' (PostgreSQL 13+), 'better-sqlite3' (SQLite), or 'mysql2' (MySQL 8 / ` +
+        `MariaDB 10.11)`,
     );
   }
   return dialect;

@@ -94,7 +94,8 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
     .find((n) => registry.getSingleMetric(n));
   if (taken) {
     throw new errors.InvalidOptionError(
-      `registry: a metric named '${taken}' is already registered; register each cache once, with its own prefix when a process runs several`,
+      `registry: a metric named '${taken}' is already registered; register each cache once, with its own prefix when a process ` +
+        `runs several`,
     );
   }
   const registers = [registry];
@@ -109,7 +110,9 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
   const writeErrors = new Counter({ name: name('writeErrors'), help: 'Writes that failed; nothing was applied for them.', registers });
   const applied = new Counter({
     name: name('applied'),
-    help: "Instructions applied by this server's refreshers, per refresher, kind and source (local: written here; remote: read from the log).",
+    help:
+      "Instructions applied by this server's refreshers, per refresher, kind and source (local: written here; remote: read from " +
+      'the log).',
     labelNames: ['refresher', 'kind', 'source'],
     registers,
   });

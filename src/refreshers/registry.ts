@@ -25,7 +25,8 @@ export class RefresherRegistry {
     const { id } = refresher;
     if (typeof id !== 'string' || !REFRESHER_ID_PATTERN.test(id)) {
       throw new errors.InvalidOptionError(
-        `refreshers: id ${JSON.stringify(id)} is not valid; use letters, digits and . _ : / - (up to 128 characters), such as 'product' or a UUID`,
+        `refreshers: id ${JSON.stringify(id)} is not valid; use letters, digits and . _ : / - (up to 128 characters), such as ` +
+          `'product' or a UUID`,
       );
     }
     if (this.byId.has(id)) {
@@ -58,7 +59,8 @@ export class RefresherRegistry {
     }
     if (!supports(refresher, kind)) {
       throw new errors.UnsupportedKindError(
-        `refresher '${id}' has no ${methodForKind(kind)}() method, so it cannot take a '${kind}' instruction; add the method or use refreshAll('${id}')`,
+        `refresher '${id}' has no ${methodForKind(kind)}() method, so it cannot take a '${kind}' instruction; add the method or ` +
+          `use refreshAll('${id}')`,
       );
     }
     return refresher;

@@ -46,8 +46,11 @@ export abstract class CommitOrderedStore extends BaseStore {
 
   /** Built once: one autocommit row, for `runStatement`. */
   protected get insertSql(): string {
-    const columns = ['json_instruction', 'originated', 'origin_instance', 'instruction_count', 'cluster'];
-    return (this.insertText ??= `insert into ${this.quote(this.t.instruction)} (${columns.map((c) => this.quote(c)).join(', ')}) values (?, ?, ?, ?, ?)`);
+    if (this.insertText === undefined) {
+      const columns = ['json_instruction', 'originated', 'origin_instance', 'instruction_count', 'cluster'].map((c) => this.quote(c));
+      this.insertText = `insert into ${this.quote(this.t.instruction)} (${columns.join(', ')}) values (?, ?, ?, ?, ?)`;
+    }
+    return this.insertText;
   }
   private insertText: string | undefined;
 
@@ -102,10 +105,12 @@ export abstract class CommitOrderedStore extends BaseStore {
       const pos = this.quote(this.positionColumn);
       const marked = first ? ['null as cbr', 'null as head'] : [];
       const columns = [...ROW_COLUMNS.map((c) => this.quote(c)), `${pos} as pos`, ...marked].join(', ');
-      const page = `select ${columns} from ${this.positionScan()} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
+      const scan = this.positionScan();
+      const page = `select ${columns} from ${scan} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
       const nulls = ROW_COLUMNS.map(() => 'null').join(', ');
       const cursor = this.quote(this.t.cursor);
-      const marker = `select ${nulls}, null, cold_boot_requested, ${this.logHeadSql()} from ${cursor} where cluster = ? and server_identity = ?`;
+      const head = this.logHeadSql();
+      const marker = `select ${nulls}, null, cold_boot_requested, ${head} from ${cursor} where cluster = ? and server_identity = ?`;
       sql = first ? this.unionAll(page, marker) : page;
       this.pageTexts.set(key, sql);
     }

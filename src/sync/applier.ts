@@ -201,7 +201,8 @@ export class Applier {
             this.settings.refresherTimeout,
             () =>
               new errors.RefresherTimeoutError(
-                `refresher '${refresher.id}' ${methodForKind(instruction.kind)}() did not finish within ${this.settings.refresherTimeout} ms (refresherTimeout)`,
+                `refresher '${refresher.id}' ${methodForKind(instruction.kind)}() did not finish ` +
+                  `within ${this.settings.refresherTimeout} ms (refresherTimeout)`,
               ),
             signal,
           ),
@@ -280,7 +281,11 @@ export function summarize(instruction: Instruction, rowIds: number[]): string {
       return `refresh-all${rows}`;
     case 'refresh':
     case 'remove':
-      return `${instruction.kind} ids ${JSON.stringify(instruction.ids.slice(0, 50)).slice(0, 500)}${instruction.ids.length > 50 ? ` (+${instruction.ids.length - 50} more)` : ''}${rows}`;
+      return (
+        `${instruction.kind} ` +
+        `ids ${JSON.stringify(instruction.ids.slice(0, 50)).slice(0, 500)}` +
+        `${instruction.ids.length > 50 ? ` (+${instruction.ids.length - 50} more)` : ''}${rows}`
+      );
     case 'payload':
       return `payload x${instruction.payloads.length} ${JSON.stringify(instruction.payloads).slice(0, 500)}${rows}`;
   }

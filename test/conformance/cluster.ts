@@ -141,7 +141,9 @@ export function clusterTests(dialect: DialectName): void {
     assert.equal(rows.find((r) => r.holdsLease)!.instanceId, live.find((c) => c.isSchedulingPublisher)!.instanceId);
   });
 
-  test('processes: a publisher killed with SIGKILL is replaced within staleServerTimeout; a stopped one at the next heartbeat', async (t) => {
+  const killedPublisherTest =
+    'processes: a publisher killed with SIGKILL is replaced within staleServerTimeout; a stopped one at the next heartbeat';
+  test(killedPublisherTest, async (t) => {
     const h = await harness(t, dialect);
     const timing = { heartbeatInterval: 100, leaseDuration: 1000, staleServerTimeout: 2000 };
     const base: Omit<ChildSettings, 'identity'> = { dialect, sqliteFile: sqliteFileOf(h.knex), prefix: h.prefix, ...timing };

@@ -96,7 +96,8 @@ export function concurrencyTests(dialect: DialectName): void {
       await cache.sync();
       const count = countDelivery(r.refreshedIds(), committed);
       t.diagnostic(
-        `${dialect}: ${committed.size} committed, ${rolledBack.size} rolled back; subscriber saw lost=${count.lost} unexpected=${count.unexpected} duplicated=${count.duplicated}`,
+        `${dialect}: ${committed.size} committed, ${rolledBack.size} rolled back; subscriber saw lost=${count.lost} ` +
+          `unexpected=${count.unexpected} duplicated=${count.duplicated}`,
       );
       assert.equal(count.lost, 0);
       assert.equal(count.unexpected, 0);

@@ -45,7 +45,9 @@ export async function sqlCall(
 
 /** The SQL functions (PostgreSQL), procedures (MySQL) and view (SQLite) of migration 005. */
 export function sqlFunctionTests(dialect: DialectName): void {
-  test('SQL functions: committed calls reach every server as the same rows the writer writes; a rolled-back one reaches none', async (t) => {
+  const sqlFunctionsTest =
+    'SQL functions: committed calls reach every server as the same rows the writer writes; a rolled-back one reaches none';
+  test(sqlFunctionsTest, async (t) => {
     const h = await harness(t, dialect);
     const servers = [0, 1].map((i) => {
       const r = recorder();

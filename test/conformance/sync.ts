@@ -236,7 +236,9 @@ export function syncTests(dialect: DialectName): void {
     assert.match(String(recorded[0]!.error), /refresherTimeout/);
   });
 
-  test('a bad row or instruction costs only itself: one refreshAll() per refresher it may concern, recorded once with its row id', async (t) => {
+  const badRowTest =
+    'a bad row or instruction costs only itself: one refreshAll() per refresher it may concern, recorded once with its row id';
+  test(badRowTest, async (t) => {
     const h = await harness(t, dialect);
     const onB = recorder();
     const other = recorder('other');

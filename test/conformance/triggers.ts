@@ -40,7 +40,9 @@ async function shell(h: Harness, sql: string): Promise<void> {
 
 /** `distcache trigger`: the generated trigger, installed by the CLI, fired by the database's own client. */
 export function triggerTests(dialect: DialectName): void {
-  test('distcache trigger: an UPDATE from the database CLI reaches every server; a rolled-back one reaches none; DELETE removes', async (t) => {
+  const triggerTest =
+    'distcache trigger: an UPDATE from the database CLI reaches every server; a rolled-back one reaches none; DELETE removes';
+  test(triggerTest, async (t) => {
     const h = await harness(t, dialect);
     const table = `${h.prefix}app_data`;
     await h.knex.schema.createTable(table, (tb) => {

@@ -127,7 +127,10 @@ export function focusedEdgeTests(dialect: DialectName): void {
     assert.deepEqual(onA.calls, [{ refresher: 'product', kind: 'refresh', ids: [3, 1, 2] }]);
   });
 
-  test("the writer's caller waits at most one refresherTimeout for a hung local refresher; the fallback goes on in the background and is recorded", async (t) => {
+  const hungLocalRefresherTest =
+    "the writer's caller waits at most one refresherTimeout for a hung " +
+    'local refresher; the fallback goes on in the background and is recorded';
+  test(hungLocalRefresherTest, async (t) => {
     const hang = (call: LoggedCall) => (call.kind === 'refresh' ? new Promise<void>(() => undefined) : undefined);
     const { h, a, onA } = await pair(t, { fail: hang, a: { refresherTimeout: 300, refresherRetries: 2, retryDelay: 10 } });
     const outcomes: string[] = [];

@@ -90,7 +90,8 @@ let counter = 0;
  */
 export function propertyEdgeTest(dialect: DialectName, numRuns: number): void {
   test(
-    `property: a call is refused with a coded error and applied nowhere, or the reader applies exactly what the writer applied (${numRuns} runs)`,
+    `property: a call is refused with a coded error and applied nowhere, or the reader applies exactly what the writer applied ` +
+      `(${numRuns} runs)`,
     { timeout: 120_000 },
     async (t) => {
       const h = await harness(t, dialect);

@@ -52,9 +52,11 @@ export class OutputCapture {
   private restore: Array<() => void> = [];
 
   add(label: string, value: unknown): void {
-    this.texts.push(
-      `${label}: ${typeof value === 'string' ? value : inspect(value, { depth: 10, showHidden: true, getters: true, maxStringLength: Infinity, maxArrayLength: Infinity })}`,
-    );
+    const text =
+      typeof value === 'string'
+        ? value
+        : inspect(value, { depth: 10, showHidden: true, getters: true, maxStringLength: Infinity, maxArrayLength: Infinity });
+    this.texts.push(`${label}: ${text}`);
     // Error causes and messages, spelled out: inspect can elide parts of them.
     for (let e: unknown = value, n = 0; e instanceof Error && n < 10; e = (e as { cause?: unknown }).cause, n++) {
       this.texts.push(`${label} error: ${e.name} ${e.message} ${e.stack ?? ''} ${JSON.stringify(Object.entries(e))}`);

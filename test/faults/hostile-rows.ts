@@ -231,7 +231,9 @@ export async function hostileRowsScenario(options: HostileRowsOptions): Promise<
         category: 'sql-in-ids',
       },
       ...Array.from({ length: 5 }, (_, j): Row => ({
-        json: `{"v":1,"instructions":[{"refresher":"item","kind":"payload","payloads":[${'['.repeat(50_000 * (j + 1))}${']'.repeat(50_000 * (j + 1))}]}]}`,
+        json:
+          `{"v":1,"instructions":[{"refresher":"item","kind":"payload","payloads":[` +
+          `${'['.repeat(50_000 * (j + 1))}${']'.repeat(50_000 * (j + 1))}]}]}`,
         kind: 'bad',
         category: 'deep-nesting',
       })),

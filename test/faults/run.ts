@@ -54,7 +54,8 @@ for (const { dialect, skip } of dialects.filter((d) => !short || d.dialect === '
   test(`soak: ${short ? '3,000' : '10,000'} hostile rows on ${dialect}`, { skip, timeout: 300_000 }, async (t) => {
     const r = await hostileRowsScenario({ dialect, total: short ? 3_000 : 10_000, note: lines(t) });
     t.diagnostic(
-      `${r.goodRows} good, ${r.badRows} bad, ${r.unknownRefresherRows} unknown refresher; ${r.durationMs} ms; ${JSON.stringify(r.recorded)}`,
+      `${r.goodRows} good, ${r.badRows} bad, ${r.unknownRefresherRows} unknown refresher; ${r.durationMs} ` +
+        `ms; ${JSON.stringify(r.recorded)}`,
     );
     assert.equal(r.report.totals.lost, 0);
     assert.equal(r.report.totals.unexpected, 0);
@@ -123,7 +124,8 @@ for (const syncInterval of short ? [500] : [1000, 500, 250]) {
     async (t) => {
       const r = await restartScenario({ syncInterval, note: lines(t) });
       t.diagnostic(
-        `outage ${r.outageMs} ms; recovery after PostgreSQL was back ${JSON.stringify(r.recoveryMs)}; failed writes ${JSON.stringify(r.failedWrites)}; ambiguous commits ${r.ambiguousCommits.length}; ${r.durationMs} ms`,
+        `outage ${r.outageMs} ms; recovery after PostgreSQL was back ${JSON.stringify(r.recoveryMs)}; failed ` +
+          `writes ${JSON.stringify(r.failedWrites)}; ambiguous commits ${r.ambiguousCommits.length}; ${r.durationMs} ms`,
       );
       assert.deepEqual(r.crashed, [], 'no process crashed');
       assert.equal(r.report.totals.lost, 0);

@@ -123,7 +123,9 @@ export function selectedDialects(): DialectName[] {
 export async function availability(dialect: DialectName): Promise<string | false> {
   const reason = await unreachableReason(dialect);
   if (reason === undefined) return false;
-  const line = `${dialect} unreachable (${reason}); its suite is skipped. Start it, or set ${dialect === 'postgres' ? 'DATABASE_URL' : 'MYSQL_URL'}.`;
+  const line =
+    `${dialect} unreachable (${reason}); its suite is skipped. Start it, or ` +
+    `set ${dialect === 'postgres' ? 'DATABASE_URL' : 'MYSQL_URL'}.`;
   if (process.env.CI === 'true') throw new Error(`CI=true: ${line}`);
   console.log(`# ${line}`);
   return line;

@@ -273,11 +273,15 @@ export class FaultChecker {
 /** One line per server for test diagnostics. */
 export function describeReport(report: CheckerReport): string {
   const lines = [
-    `committed=${report.committed} rolledBack=${report.rolledBack} neverWritten=${report.neverWritten} lost=${report.totals.lost} unexpected=${report.totals.unexpected} duplicated=${report.totals.duplicated} maxDelayMs=${report.totals.maxDelayMs}`,
+    `committed=${report.committed} rolledBack=${report.rolledBack} neverWritten=${report.neverWritten} ` +
+      `lost=${report.totals.lost} unexpected=${report.totals.unexpected} duplicated=${report.totals.duplicated} ` +
+      `maxDelayMs=${report.totals.maxDelayMs}`,
   ];
   for (const s of report.servers) {
     lines.push(
-      `  ${s.server}: expected=${s.expected} applied=${s.applied} covered=${s.covered} lost=${s.lost} unexpected=${s.unexpected} duplicated=${s.duplicated} coldBoots=${s.coldBoots} excused=${s.excused} processes=${s.processes} maxDelayMs=${s.maxDelayMs}` +
+      `  ${s.server}: expected=${s.expected} applied=${s.applied} covered=${s.covered} lost=${s.lost} ` +
+        `unexpected=${s.unexpected} duplicated=${s.duplicated} coldBoots=${s.coldBoots} excused=${s.excused} ` +
+        `processes=${s.processes} maxDelayMs=${s.maxDelayMs}` +
         (s.lostKeys.length ? ` lostKeys=${s.lostKeys.join(',')}` : '') +
         (s.unexpectedKeys.length ? ` unexpectedKeys=${s.unexpectedKeys.join(',')}` : ''),
     );

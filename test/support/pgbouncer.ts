@@ -47,7 +47,9 @@ export const PGBOUNCER_BINARY = process.env.PGBOUNCER ?? (existsSync('/usr/sbin/
 export function pgbouncerAvailability(): string | false {
   const probe = spawnSync(PGBOUNCER_BINARY, ['--version'], { encoding: 'utf8' });
   if (probe.status === 0) return false;
-  const line = `pgbouncer is not installed (${PGBOUNCER_BINARY} --version failed); the pooler tests are skipped. Install it: apt-get install -y pgbouncer`;
+  const line =
+    `pgbouncer is not installed (${PGBOUNCER_BINARY} --version failed); the pooler tests are skipped. Install it: apt-get install ` +
+    `-y pgbouncer`;
   if (process.env.CI === 'true') throw new Error(`CI=true: ${line}`);
   console.log(`# ${line}`);
   return line;

@@ -6,7 +6,8 @@ export const migrateCommand: Command<{ dryRun: boolean }> = {
   summary: 'apply the migrations; --dry-run prints their SQL instead',
   usage: 'migrate [--dry-run]',
   description:
-    'Idempotent and safe from several processes at once. --dry-run runs the pending migrations inside a transaction that is always rolled back and prints every statement; it needs transactional DDL, so it works on SQLite and PostgreSQL, not MySQL.',
+    'Idempotent and safe from several processes at once. --dry-run runs the pending migrations inside a transaction that is ' +
+    'always rolled back and prints every statement; it needs transactional DDL, so it works on SQLite and PostgreSQL, not MySQL.',
   examples: ['distcache migrate --db postgres://app@db/app', 'distcache migrate --dry-run --prefix app_'],
   options: { 'dry-run': { type: 'boolean', description: 'print the SQL the pending migrations would run; change nothing' } },
   positionals: { min: 0, max: 0, names: '' },
@@ -19,7 +20,8 @@ export const migrateCommand: Command<{ dryRun: boolean }> = {
       if (out.json) return out.document({ dryRun: true, ...plan });
       if (plan.pending.length === 0) return out.line(`-- nothing to do: every migration is applied (prefix '${settings.tablePrefix}')`);
       out.line(
-        `-- distcache migrate --dry-run: ${plural(plan.pending.length, 'pending migration')} on ${admin.dialect}, prefix '${settings.tablePrefix}'`,
+        `-- distcache migrate --dry-run: ${plural(plan.pending.length, 'pending migration')} on ${admin.dialect}, prefix ` +
+          `'${settings.tablePrefix}'`,
       );
       out.line('-- captured inside a transaction that was rolled back: nothing was changed');
       let current = '';
@@ -32,7 +34,8 @@ export const migrateCommand: Command<{ dryRun: boolean }> = {
         if (s.bindings.length > 0) out.line(`-- bindings: ${JSON.stringify(s.bindings)}`);
       }
       out.line(
-        `\n-- then knex records each migration in ${settings.tablePrefix}distcache_migrations (creating it and its _lock table when missing)`,
+        `\n-- then knex records each migration in ${settings.tablePrefix}distcache_migrations (creating it and its _lock table ` +
+          `when missing)`,
       );
       return;
     }

@@ -41,7 +41,8 @@ export const pendingCommand: Command<{ server: string | undefined; limit: number
       return out.line(`server ${server} has no cursor yet: at its first poll it cold-boots (or, with an empty log, starts at the head)`);
     }
     out.line(
-      `server ${server} · cursor ${report.position} · ${plural(report.pendingRows ?? 0, 'row')} (${plural(report.pendingInstructions ?? 0, 'instruction')}) pending · lag ${seconds(report.lagSeconds)}`,
+      `server ${server} · cursor ${report.position} · ${plural(report.pendingRows ?? 0, 'row')} ` +
+        `(${plural(report.pendingInstructions ?? 0, 'instruction')}) pending · lag ${seconds(report.lagSeconds)}`,
     );
     if (report.coldBootRequested) out.line('it cold-boots at its next poll instead of applying these one by one');
     if (report.rows.length === 0) return;

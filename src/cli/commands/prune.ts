@@ -9,7 +9,9 @@ export const pruneCommand: Command<{ dryRun: boolean; rules: PruneRules }> = {
   summary: 'prune now, with the rules of the scheduled prune; --dry-run shows what would go',
   usage: 'prune [--dry-run] [--retention D] [--max-retention D] [--stale-after D] [--forget-after D] [--chunk-size N] [--duty-cycle F]',
   description:
-    "Deletes rows older than --retention that every active server has applied, then rows older than --max-retention regardless (servers that had not read them cold-boot), then forgets servers inactive longer than --forget-after. The servers' own settings are not stored in the database: if you changed them, pass the same values here.",
+    'Deletes rows older than --retention that every active server has applied, then rows older than --max-retention regardless ' +
+    "(servers that had not read them cold-boot), then forgets servers inactive longer than --forget-after. The servers' own " +
+    'settings are not stored in the database: if you changed them, pass the same values here.',
   examples: ['distcache prune --dry-run', 'distcache prune --retention 1d'],
   options: {
     'dry-run': { type: 'boolean', description: 'show what would be deleted, flagged and forgotten; change nothing' },
@@ -40,7 +42,8 @@ export const pruneCommand: Command<{ dryRun: boolean; rules: PruneRules }> = {
       const preview = await admin.prunePreview(rules);
       if (out.json) return out.document({ dryRun: true, ...preview });
       out.line(
-        `prune --dry-run: retention ${seconds(preview.retentionSeconds)}, hard cap ${seconds(preview.maxRetentionSeconds)}; nothing was changed`,
+        `prune --dry-run: retention ${seconds(preview.retentionSeconds)}, hard cap ${seconds(preview.maxRetentionSeconds)}; ` +
+          `nothing was changed`,
       );
       const range = (r: { rows: number; minId: number | null; maxId: number | null }) =>
         r.rows === 0 ? 'nothing' : `${plural(r.rows, 'row')} (ids ${r.minId}..${r.maxId})`;

@@ -33,14 +33,17 @@ export const resyncCommand: Command<{ server: string | null }> = {
       if (out.json) return out.document(result);
       const names = result.servers.length > 0 ? `: ${result.servers.join(', ')}` : '';
       out.line(
-        `${plural(result.flagged, 'server')} cold-boot at their next poll${names}; servers without a cursor cold-boot at their first poll anyway`,
+        `${plural(result.flagged, 'server')} cold-boot at their next poll${names}; servers without a cursor cold-boot at their ` +
+          `first poll anyway`,
       );
       return;
     }
     const result = await admin.resync(server);
     if (out.json) return out.document(result);
     out.line(
-      `server ${result.server} cold-boots at its next poll${result.alreadyRequested ? ' (it was already flagged)' : ''}${result.active ? '' : '; it is not active now, so that happens when it next starts'}`,
+      `server ${result.server} cold-boots at its next ` +
+        `poll${result.alreadyRequested ? ' (it was already flagged)' : ''}` +
+        `${result.active ? '' : '; it is not active now, so that happens when it next starts'}`,
     );
   },
 };

@@ -12,7 +12,9 @@ export const sendCommand: Command<SendRequest> = {
   summary: 'write an instruction by hand, from origin cli:<user>@<host>',
   usage: 'send refresh|refresh-all|remove|payload REFRESHER [IDS...] [--payload JSON]...',
   description:
-    'Ids that are whole numbers are sent as numbers (42), anything else as strings; --string-ids sends every id as a string (42 and "42" are different ids). Each --payload is one JSON payload. The refresher must be one that a registered server of the cluster publishes; --force skips that check. Put negative ids after --.',
+    'Ids that are whole numbers are sent as numbers (42), anything else as strings; --string-ids sends every id as a string (42 ' +
+    'and "42" are different ids). Each --payload is one JSON payload. The refresher must be one that a registered server of the ' +
+    'cluster publishes; --force skips that check. Put negative ids after --.',
   examples: [
     'distcache send refresh product 42 43',
     'distcache send refresh-all member',
@@ -30,7 +32,8 @@ export const sendCommand: Command<SendRequest> = {
     if (!(INSTRUCTION_KINDS as readonly string[]).includes(kindArg)) {
       const guess = closest(kindArg, INSTRUCTION_KINDS);
       throw new UsageError(
-        `${JSON.stringify(kindArg)} is not an instruction kind.${guess ? ` Did you mean ${guess}?` : ''} Use one of: ${INSTRUCTION_KINDS.join(', ')}`,
+        `${JSON.stringify(kindArg)} is not an instruction kind.${guess ? ` Did you mean ${guess}?` : ''} Use one ` +
+          `of: ${INSTRUCTION_KINDS.join(', ')}`,
         'send',
       );
     }
@@ -60,7 +63,9 @@ export const sendCommand: Command<SendRequest> = {
     const result = await admin.send({ ...request, originated: cliOrigin() });
     if (out.json) return out.document(result);
     out.line(
-      `wrote ${plural(result.rowIds.length, 'row')} (${result.rowIds.join(', ')}): ${result.refresher} ${result.kind}, ${plural(result.instructions, 'instruction')}, as ${result.originated}`,
+      `wrote ${plural(result.rowIds.length, 'row')} ` +
+        `(${result.rowIds.join(', ')}): ${result.refresher} ${result.kind}, ${plural(result.instructions, 'instruction')}, ` +
+        `as ${result.originated}`,
     );
     if (!result.verified) out.error('note: the refresher was not checked against what servers publish (--force)');
   },
@@ -71,7 +76,8 @@ function parsePayload(text: string, index: number): JsonValue {
     return JSON.parse(text) as JsonValue;
   } catch (err) {
     throw new UsageError(
-      `--payload number ${index + 1} is not JSON (${(err as Error).message}); quote it for your shell, as in: --payload '{"id":42,"price":10}'`,
+      `--payload number ${index + 1} is not JSON (${(err as Error).message}); quote it for your shell, as in: --payload ` +
+        `'{"id":42,"price":10}'`,
       'send',
     );
   }

@@ -11,7 +11,8 @@ export const serversCommand: Command<ServersArgs> = {
   summary: 'list the registered servers; `servers forget ID` removes one that is gone for good',
   usage: 'servers [list] | servers forget ID [--force]',
   description:
-    "forget deletes the server's registration and cursor. It refuses a server that is still heartbeating unless --force: that server would register again at its next heartbeat and, having lost its cursor, cold-boot.",
+    "forget deletes the server's registration and cursor. It refuses a server that is still heartbeating unless --force: that " +
+    'server would register again at its next heartbeat and, having lost its cursor, cold-boot.',
   examples: ['distcache servers', 'distcache servers forget web-old-7'],
   options: {
     force: { type: 'boolean', description: 'forget a server even while it heartbeats' },

@@ -20,7 +20,8 @@ export const showCommand: Command<{ rowId: number }> = {
     const row = await admin.show(rowId);
     if (out.json) return out.document(row);
     out.line(
-      `row ${row.id} · ${time(row.at)} UTC · originated ${row.originated} · instance ${row.originInstance ?? '-'} · weight ${row.instructionCount}`,
+      `row ${row.id} · ${time(row.at)} UTC · originated ${row.originated} · instance ${row.originInstance ?? '-'} · ` +
+        `weight ${row.instructionCount}`,
     );
     if (!row.instructions) out.line(`malformed: ${row.malformed}`);
     else

@@ -26,14 +26,17 @@ export const statusCommand: Command<{ retention: number }> = {
     out.line(`cluster ${report.cluster} · prefix '${report.tablePrefix}' · ${report.dialect} ${settings.connection.display}`);
     if (report.schema.pending.length > 0)
       out.line(
-        `schema: ${plural(report.schema.pending.length, 'migration')} pending (${report.schema.pending.join(', ')}): run \`distcache migrate\``,
+        `schema: ${plural(report.schema.pending.length, 'migration')} pending (${report.schema.pending.join(', ')}): run ` +
+          `\`distcache migrate\``,
       );
     if (report.unreadable.length > 0) out.line(`not shown until the pending migrations run: ${report.unreadable.join(', ')}`);
     const p = report.publisher;
     const now = Date.parse(report.now);
     out.line(
       p
-        ? `scheduling publisher: ${p.identity} (lease renewed ${ago(p.renewedAt ? (now - Date.parse(p.renewedAt)) / 1000 : null)}, expires in ${seconds(p.expiresAt ? Math.max(0, (Date.parse(p.expiresAt) - now) / 1000) : null)})`
+        ? `scheduling publisher: ${p.identity} (lease ` +
+            `renewed ${ago(p.renewedAt ? (now - Date.parse(p.renewedAt)) / 1000 : null)}, expires ` +
+            `in ${seconds(p.expiresAt ? Math.max(0, (Date.parse(p.expiresAt) - now) / 1000) : null)})`
         : 'scheduling publisher: none (no server holds the lease; the next heartbeat of an elected server takes it)',
     );
     out.line();
@@ -49,7 +52,9 @@ export const statusCommand: Command<{ retention: number }> = {
     out.line(
       log.rows === 0
         ? 'log: empty'
-        : `log: ${plural(log.rows, 'row')} (${plural(log.instructions, 'instruction')}), ids ${log.minId}..${log.maxId}, oldest ${time(log.oldest)}, newest ${time(log.newest)}; ${count(log.pastRetention)} past retention (${seconds(log.retentionSeconds)})`,
+        : `log: ${plural(log.rows, 'row')} (${plural(log.instructions, 'instruction')}), ids ${log.minId}..${log.maxId}, ` +
+            `oldest ${time(log.oldest)}, newest ${time(log.newest)}; ${count(log.pastRetention)} past retention ` +
+            `(${seconds(log.retentionSeconds)})`,
     );
     out.line(
       `failures: ${plural(report.failures.count, 'recorded failure')}${report.failures.count > 0 ? ' (see `distcache failures`)' : ''}`,
@@ -58,7 +63,8 @@ export const statusCommand: Command<{ retention: number }> = {
     if (h.foreignRows > 0 || h.otherDatabase.length > 0) {
       out.line(
         `database changed: ${plural(h.foreignRows, 'row')} of another transaction history; ` +
-          `cursors of another database: ${h.otherDatabase.join(', ') || 'none'}. Each server cold-boots at its next poll (see docs/operations.md).`,
+          `cursors of another database: ${h.otherDatabase.join(', ') || 'none'}. Each server cold-boots at its next poll (see ` +
+          `docs/operations.md).`,
       );
     }
   },

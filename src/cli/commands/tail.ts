@@ -7,7 +7,9 @@ export const tailCommand: Command<{ follow: boolean; limit: number; interval: nu
   summary: 'the newest instructions; with --follow, every new one as it commits',
   usage: 'tail [--limit N] [--follow [--interval DURATION]]',
   description:
-    "--follow reads with the servers' exact reader from the head, keeping its position in memory (never stored), so rows that commit out of order are not missed. With --json, tail prints one document; tail --follow --json prints one JSON object per line (JSON Lines), since it never ends. Stop it with Ctrl-C.",
+    "--follow reads with the servers' exact reader from the head, keeping its position in memory (never stored), so rows that " +
+    'commit out of order are not missed. With --json, tail prints one document; tail --follow --json prints one JSON object per ' +
+    'line (JSON Lines), since it never ends. Stop it with Ctrl-C.',
   examples: ['distcache tail --limit 50', 'distcache tail --follow', 'distcache tail --follow --json | jq -c .instructions'],
   options: {
     limit: { type: 'string', value: 'N', description: 'show the newest N rows first (default 20; 0 with --follow shows only new ones)' },

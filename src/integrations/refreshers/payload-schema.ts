@@ -51,7 +51,8 @@ export class RejectedPayloadError extends DistcacheError {
       .join('; ');
     super(
       REJECTED_PAYLOAD,
-      `refresher '${refresher}' rejected ${rejected.length} payload${rejected.length === 1 ? '' : 's'} that failed validation (${shown}${rejected.length > 3 ? '; …' : ''})`,
+      `refresher '${refresher}' rejected ${rejected.length} payload${rejected.length === 1 ? '' : 's'} that failed validation ` +
+        `(${shown}${rejected.length > 3 ? '; …' : ''})`,
     );
     this.name = 'RejectedPayloadError';
   }
@@ -83,7 +84,8 @@ export function withPayloadSchema<T>(refresher: CacheRefresher<T>, schema: Paylo
   }
   if (!isStandardSchema(schema) && typeof schema !== 'function') {
     throw new errors.InvalidOptionError(
-      `withPayloadSchema('${refresher.id}'): schema must be a Standard Schema (such as a zod schema) or a function that returns the payload and throws when it is invalid`,
+      `withPayloadSchema('${refresher.id}'): schema must be a Standard Schema (such as a zod schema) or a function that returns ` +
+        `the payload and throws when it is invalid`,
     );
   }
   const validate = validator(schema);
