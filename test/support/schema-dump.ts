@@ -14,29 +14,41 @@ export async function dumpSchema(knex: Knex, dialect: DialectName, prefix: strin
 
 async function dumpPostgres(knex: Knex, prefix: string): Promise<string[]> {
   const mine = (name: string) => name.startsWith(prefix);
-  const tables = (await knex.raw(`select tablename from pg_tables where schemaname = current_schema()`)).rows as Array<{
+  // Every query filters on the prefix in SQL, before any ::regclass cast: other tests drop their
+  // tables meanwhile, and a cast of a relation dropped under the scan fails with "could not open relation".
+  const tables = (
+    await knex.raw(`select tablename from pg_tables where schemaname = current_schema() and starts_with(tablename, ?)`, [prefix])
+  ).rows as Array<{
     tablename: string;
   }>;
   const columns = (
     await knex.raw(
       `select table_name, column_name, ordinal_position, data_type, udt_name, is_nullable, column_default,
               character_maximum_length, numeric_precision, datetime_precision, is_identity
-         from information_schema.columns where table_schema = current_schema()`,
+         from information_schema.columns where table_schema = current_schema() and starts_with(table_name, ?)`,
+      [prefix],
     )
   ).rows as Array<Record<string, unknown> & { table_name: string }>;
-  const indexes = (await knex.raw(`select tablename, indexname, indexdef from pg_indexes where schemaname = current_schema()`))
-    .rows as Array<{ tablename: string; indexname: string; indexdef: string }>;
+  const indexes = (
+    await knex.raw(
+      `select tablename, indexname, indexdef from pg_indexes where schemaname = current_schema() and starts_with(tablename, ?)`,
+      [prefix],
+    )
+  ).rows as Array<{ tablename: string; indexname: string; indexdef: string }>;
   const constraints = (
     await knex.raw(
       `select c.conrelid::regclass::text as table_name, c.conname, pg_get_constraintdef(c.oid) as def
-         from pg_constraint c join pg_namespace n on n.oid = c.connamespace where n.nspname = current_schema()`,
+         from pg_constraint c join pg_namespace n on n.oid = c.connamespace join pg_class r on r.oid = c.conrelid
+        where n.nspname = current_schema() and starts_with(r.relname, ?)`,
+      [prefix],
     )
   ).rows as Array<{ table_name: string; conname: string; def: string }>;
   const triggers = (
     await knex.raw(
       `select t.tgrelid::regclass::text as table_name, t.tgname, pg_get_triggerdef(t.oid) as def
          from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = current_schema() and not t.tgisinternal`,
+        where n.nspname = current_schema() and not t.tgisinternal and starts_with(c.relname, ?)`,
+      [prefix],
     )
   ).rows as Array<{ table_name: string; tgname: string; def: string }>;
   return [
