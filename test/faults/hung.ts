@@ -141,16 +141,36 @@ export async function hungScenario(options: {
       await trx(db.table('cache_cursor')).where({ server_identity: server }).forUpdate().select('*');
       release = async () => void (await trx.rollback());
     } else if (options.mode === 'sigstop') {
-      const { rows } = await db.knex.raw('select pid from pg_stat_activity where application_name = ? and datname = current_database()', [
-        APP,
-      ]);
-      for (const { pid } of rows as Array<{ pid: number }>) {
-        process.kill(pid, 'SIGSTOP');
-        stopped.push(pid);
-      }
+      // Every backend serving the server, including those its pool opens during the fault: the pool
+      // replaces a connection it destroyed (or opens one when the stopped ones are all busy), and a
+      // fresh backend left running would let polls succeed, which is not the fault under test.
+      const stopNew = async () => {
+        const { rows } = await db.knex.raw('select pid from pg_stat_activity where application_name = ? and datname = current_database()', [
+          APP,
+        ]);
+        for (const { pid } of rows as Array<{ pid: number }>) {
+          if (stopped.includes(pid)) continue;
+          process.kill(pid, 'SIGSTOP');
+          stopped.push(pid);
+        }
+      };
+      await stopNew();
       if (stopped.length === 0) throw new Error('no backend of the server was found to stop');
+      let stopping = true;
+      let stopperError: Error | undefined;
+      const stopper = (async () => {
+        while (stopping) {
+          await stopNew();
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      })().catch((err: unknown) => {
+        stopperError = err instanceof Error ? err : new Error(String(err));
+      });
       release = async () => {
-        for (const pid of stopped.splice(0)) process.kill(pid, 'SIGCONT');
+        stopping = false;
+        await stopper;
+        for (const pid of stopped.splice(0)) resume(pid);
+        if (stopperError) throw stopperError;
       };
     } else {
       const child = fork(new URL('../support/fault-sqlite-lock.js', import.meta.url), [db.sqliteFile!], {
@@ -208,12 +228,20 @@ export async function hungScenario(options: {
     };
   } finally {
     writing = false;
-    for (const pid of stopped) process.kill(pid, 'SIGCONT');
     await release?.();
     await writes;
     await cache.stop();
     await writer.stop();
     await db.cleanup(!ok);
+  }
+}
+
+/** Lets a stopped backend run again; one that has exited meanwhile (its connection was closed) needs nothing. */
+function resume(pid: number): void {
+  try {
+    process.kill(pid, 'SIGCONT');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
   }
 }
 
