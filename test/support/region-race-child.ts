@@ -97,7 +97,7 @@ async function writer(): Promise<void> {
       lastError = String(err);
     }
     // better-sqlite3 answers synchronously: a transaction can settle in microtasks alone.
-    await yieldToIo();
+    await (settings.writePauseMs > 0 ? delay(settings.writePauseMs) : yieldToIo());
   }
 }
 

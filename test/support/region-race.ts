@@ -11,6 +11,8 @@ export interface RaceChildSettings {
   readers: number;
   writer: boolean;
   loadDelayMs: number;
+  /** A pause after each write: the writers' pace, so every key stays cached some of the time. */
+  writePauseMs: number;
 }
 
 export type RaceChildMessage =
