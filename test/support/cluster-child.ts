@@ -25,6 +25,9 @@ const cache = new DistributedCache({
   syncInterval: 60_000,
   pruneSchedule: false,
   logger: silentLogger,
+  // Behind a transaction-mode pooler the listener needs a session of its own, as the harness gives
+  // its caches (see databases.ts): without one the probe's LISTEN can stay on a pooled session.
+  ...(process.env.DISTCACHE_PG_NOTIFY_URL ? { notify: process.env.DISTCACHE_PG_NOTIFY_URL } : {}),
 });
 cache.on('server:role-changed', ({ previous, role }) => send({ type: 'role', previous, role, at: Date.now() }));
 
