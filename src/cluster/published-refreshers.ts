@@ -24,16 +24,24 @@ export function refresherColumns(ids: readonly string[] | undefined): { refreshe
   return ids === undefined ? {} : { refreshers: encodeRefresherIds(ids) };
 }
 
-/** Reads a column value; null when the server published nothing (or something unreadable). */
-export function decodeRefresherIds(value: unknown): string[] | null {
+/**
+ * A published column's JSON array; null when the server published nothing (or something
+ * unreadable). The refresher and region columns are both read through it.
+ */
+export function parsePublishedArray(value: unknown): unknown[] | null {
   if (value == null) return null;
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(String(value));
+    const parsed: unknown = JSON.parse(String(value));
+    return Array.isArray(parsed) ? parsed : null;
   } catch {
     return null;
   }
-  if (!Array.isArray(parsed)) return null;
+}
+
+/** Reads a column value; null when the server published nothing (or something unreadable). */
+export function decodeRefresherIds(value: unknown): string[] | null {
+  const parsed = parsePublishedArray(value);
+  if (!parsed) return null;
   return parsed.filter((id): id is string => typeof id === 'string' && REFRESHER_ID_PATTERN.test(id));
 }
 

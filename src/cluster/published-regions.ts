@@ -1,5 +1,6 @@
 import { REFRESHER_ID_PATTERN } from '../identifiers.js';
 import type { RegionStats } from '../regions/stats.js';
+import { parsePublishedArray } from './published-refreshers.js';
 import type { ClusterSql } from './sql.js';
 
 /**
@@ -17,14 +18,8 @@ export function regionColumns(regions: readonly RegionStats[] | undefined): { re
 
 /** Reads a column value; null when the server published nothing (or something unreadable). */
 export function decodeRegions(value: unknown): RegionStats[] | null {
-  if (value == null) return null;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(String(value));
-  } catch {
-    return null;
-  }
-  if (!Array.isArray(parsed)) return null;
+  const parsed = parsePublishedArray(value);
+  if (!parsed) return null;
   const regions: RegionStats[] = [];
   for (const r of parsed as Array<Record<string, unknown>>) {
     if (!r || typeof r.region !== 'string' || !REFRESHER_ID_PATTERN.test(r.region)) continue;
