@@ -5,7 +5,7 @@ import type { TypedEmitter } from '../events.js';
 import { trackClosed, trackOpen } from '../open-resources.js';
 import type { ResolvedOptions } from '../options.js';
 import type { RegionSet } from '../regions/region-set.js';
-import { settleWithin } from '../sync/timeout.js';
+import { settleWithin } from '../util/async.js';
 import type { CacheParts } from './parts.js';
 
 /** Where a cache is in its life; `health().state`. */

@@ -12,10 +12,10 @@ import type { RefresherRegistry } from '../refreshers/registry.js';
 import type { RegionSet } from '../regions/region-set.js';
 import { dialectFor } from '../dialects/dialect.js';
 import type { InstructionStore } from '../store/store.js';
-import { Applier } from '../sync/applier.js';
+import { Applier } from '../apply/applier.js';
 import { Poller } from '../sync/poller.js';
-import { Pruner } from '../sync/pruner.js';
-import type { OwnWrites } from '../write/own-writes.js';
+import { Pruner } from '../cluster/pruner.js';
+import type { OwnWrites } from '../apply/own-writes.js';
 import { Writer } from '../write/writer.js';
 import type { WakeSource, WakeSourceConfig } from '../wake/wake-source.js';
 

@@ -17,7 +17,7 @@ import type { TableNames } from './tables.js';
 import type { Logger } from '../logger.js';
 import { boundQuery, type BoundableQuery } from './bound-query.js';
 import { errors } from '../errors.js';
-import type { Executor, ExecutorRow, SyncExecutor } from '../write/executor.js';
+import type { Executor, ExecutorRow, SyncExecutor } from './executor.js';
 
 export interface StoreConfig {
   knex: Knex;

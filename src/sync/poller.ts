@@ -2,15 +2,15 @@ import { describeError, errors, fromDatabaseError } from '../errors.js';
 import type { ColdBootReason, SyncResultEvent, TypedEmitter } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, StoredInstructionRow } from '../store/store.js';
-import type { Applier } from './applier.js';
+import type { Applier } from '../apply/applier.js';
 import { ApplyBuffer, MAX_BUFFERED_WEIGHT } from './apply-buffer.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../util/timers.js';
 import { PollLoop } from './poll-loop.js';
 import { StoredCursor } from './stored-cursor.js';
-import { settleWithin } from './timeout.js';
+import { settleWithin } from '../util/async.js';
 import type { InstrumentationHooks } from '../instrumentation.js';
-import type { OwnWrites } from '../write/own-writes.js';
-import { DatabaseHistory } from './history.js';
+import type { OwnWrites } from '../apply/own-writes.js';
+import { DatabaseHistory } from './position-check.js';
 
 export interface PollerSettings {
   identity: string;

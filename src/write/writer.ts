@@ -4,13 +4,13 @@ import type { DistcacheEvents, TypedEmitter } from '../events.js';
 import { instructionWeight, totalWeight, type CacheId, type Instruction } from '../instructions/types.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, NewInstructionRow } from '../store/store.js';
-import type { Applier } from '../sync/applier.js';
+import type { Applier } from '../apply/applier.js';
 import { continuesRun, gather, gatherIds, openBatchOf, runInBatch, type OpenBatch } from './batch.js';
 import { whenCommitted } from './transaction.js';
 import { instructionRows, type BuiltRows } from './rows.js';
 import { commitScopeOf } from './commit-scope.js';
-import type { Executor, SyncExecutor } from './executor.js';
-import type { OwnWrites } from './own-writes.js';
+import type { Executor, SyncExecutor } from '../store/executor.js';
+import type { OwnWrites } from '../apply/own-writes.js';
 import type { InstrumentationHooks, WriteInfo } from '../instrumentation.js';
 
 export interface WriterSettings {

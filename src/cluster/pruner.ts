@@ -2,7 +2,7 @@ import { describeError, errors } from '../errors.js';
 import type { TypedEmitter } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, PruneChunkResult } from '../store/store.js';
-import { pause } from './timeout.js';
+import { pause } from '../util/async.js';
 
 export interface PruneResult {
   deleted: number;
