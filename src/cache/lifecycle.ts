@@ -87,7 +87,7 @@ export class Lifecycle {
     if (this.stopRequested) return;
     this.current = 'started';
     this.parts.poller.start();
-    await this.parts.wake?.start(() => this.parts.poller.wake());
+    await this.parts.startWake();
     if (this.options.pruneSchedule !== false && !this.stopRequested) {
       // Every server keeps the schedule, so the role can move without rescheduling; only the
       // publisher's run does anything. noOverlap: a slow prune is never run twice at once.
