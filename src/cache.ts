@@ -194,9 +194,10 @@ export class DistributedCache {
    * `work` must resolve only when the transaction committed, as `prisma.$transaction()` does.
    *
    * @example
-   * await cache.transaction(() => prisma.$transaction(async (tx) => {
-   *   await tx.product.update({ where: { id: 42 }, data: { price: 10 } });
-   *   await cache.refresh('product', [42], { trx: prismaExecutor(tx, 'postgres') });
+   * import { kyselyExecutor } from 'distcache/executors';
+   * await cache.transaction(() => db.transaction().execute(async (trx) => {
+   *   await trx.updateTable('product').set({ price: 10 }).where('id', '=', 42).execute();
+   *   await cache.refresh('product', [42], { trx: kyselyExecutor(trx, 'postgres') });
    * }));
    */
   transaction<T>(work: () => T | Promise<T>): Promise<T> {

@@ -62,6 +62,24 @@ test('the layer check fails on a violation planted by hand', () => {
   ]);
 });
 
+test('every executor a JSDoc example or a doc calls exists in distcache/executors (no prismaExecutor)', () => {
+  const exported = new Set(
+    [...readFileSync(join(SRC, 'executors/index.ts'), 'utf8').matchAll(/\b([a-z][A-Za-z0-9]*Executor)\b/g)].map((m) => m[1]),
+  );
+  const docs = fileURLToPath(new URL('../../docs/', import.meta.url));
+  const texts = [
+    ...sources.map((s) => ({ path: `src/${s.path}`, text: s.text })),
+    ...readdirSync(docs)
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => ({ path: `docs/${f}`, text: readFileSync(join(docs, f), 'utf8') })),
+    { path: 'README.md', text: readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8') },
+  ];
+  const unknown = texts.flatMap(({ path, text }) =>
+    [...text.matchAll(/\b([a-z][A-Za-z0-9]*Executor)\(/g)].filter((m) => !exported.has(m[1]!)).map((m) => `${path}: ${m[1]}`),
+  );
+  assert.deepEqual(unknown, []);
+});
+
 test("Admin.send labels rows 'admin:<user>@<host>' unless its caller says who it is", async (t) => {
   const knex = knexFactory(sqliteConfig(sqliteFile()));
   t.after(() => knex.destroy());
