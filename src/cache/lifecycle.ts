@@ -189,6 +189,8 @@ export class Lifecycle {
     }
     this.current = 'stopped';
     this.startStep = undefined;
+    // A pool built from the `connection` option is ours to close; a knex passed in is the app's.
+    if (this.options.ownsKnex) await this.options.knex.destroy().catch(() => undefined);
     trackClosed(this.owner);
   }
 }
