@@ -38,7 +38,11 @@ for (const dialect of selectedDialects()) {
         await assert.rejects(client.write(writer, 'r2', { rollback: true, wrapped: false }), Rollback);
         if (spec.commitHook) await waitFor(() => local.refreshedIds().length === 2, { describe: () => JSON.stringify(local.calls) });
         // (PostgreSQL's in-transaction NOTIFY may already have woken the writer's poller for c2.)
-        else assert.deepEqual(local.refreshedIds().filter((id) => id !== 'c2'), ['c1']);
+        else
+          assert.deepEqual(
+            local.refreshedIds().filter((id) => id !== 'c2'),
+            ['c1'],
+          );
 
         await writer.sync();
         await other.sync();

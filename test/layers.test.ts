@@ -5,7 +5,8 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import knexFactory from 'knex';
-import { Admin, migrate } from '../src/index.js';
+import { migrate } from '../src/index.js';
+import { Admin } from '../src/admin/index.js';
 import { sqliteConfig, sqliteFile } from './support/databases.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
 
