@@ -171,11 +171,11 @@ export class ServerTable {
     const gone = () =>
       this.rows()
         .where('active', false)
-        .where((q) =>
-          q
-            .where('last_heartbeat', '<', this.sql.store.clockSql(goneMs))
-            .orWhere((s) => s.where('role', 'stopped').where('last_heartbeat', '<', this.sql.store.clockSql(stoppedMs))),
-        );
+        .where((q) => {
+          void q.where('last_heartbeat', '<', this.sql.store.clockSql(goneMs)).orWhere((s) => {
+            void s.where('role', 'stopped').where('last_heartbeat', '<', this.sql.store.clockSql(stoppedMs));
+          });
+        });
     const servers: string[] = (await this.bounded(gone().select('server_identity'))).map((r: Record<string, unknown>) =>
       String(r.server_identity),
     );
