@@ -115,7 +115,6 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     staleServerTimeout: o.staleServerTimeout,
     leaseDuration: o.leaseDuration,
     forgetServersAfter: o.forgetServersAfter,
-    heartbeatInterval: o.heartbeatInterval,
     lastError: () => {
       const last = errorRecord.latestWith(poller.lastError);
       return last ? `${last.at.toISOString()} ${last.source}: ${last.message}`.slice(0, 2000) : null;

@@ -14,8 +14,6 @@ export interface MembershipSettings {
   staleServerTimeout: number;
   leaseDuration: number;
   forgetServersAfter: number;
-  /** How long a duplicate identity stays a health problem after it was last seen (3 intervals). */
-  heartbeatInterval: number;
   /** The latest error of this server, written with each heartbeat for `servers()`. */
   lastError: () => string | null;
   /** The ids of this server's refreshers, published with each heartbeat. */
@@ -173,11 +171,12 @@ export class Membership {
 
   /**
    * The health problem while another live process shares this identity: it takes the row over at
-   * each of its heartbeats, so it is seen at every one of ours; gone after three quiet intervals.
+   * each of its heartbeats, so it is seen at every one of ours. Live means what it means for any
+   * server: seen within staleServerTimeout.
    */
   get duplicateProblem(): string | undefined {
     const seen = this.duplicateSeen;
-    if (!seen || Date.now() - seen.at > 3 * this.settings.heartbeatInterval) return undefined;
+    if (!seen || Date.now() - seen.at > this.settings.staleServerTimeout) return undefined;
     return seen.problem;
   }
 
