@@ -1,7 +1,7 @@
 /**
  * The statements a piece of distcache sends, as the database receives them: SQL and bindings from
  * knex's `query` event, which knex emits for its own queries and runPooled for the statements the
- * stores keep prepared (src/store/pooled.ts). The plan gate explains what it captured, so a
+ * stores keep prepared (src/store/prepared-runner.ts). The plan gate explains what it captured, so a
  * statement changed later is checked again without anyone copying it into a test.
  */
 import type { Knex } from 'knex';

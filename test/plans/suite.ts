@@ -11,7 +11,7 @@ import knexFactory, { type Knex } from 'knex';
 import { DistributedCache, migrate, silentLoggerForTests } from '../conformance/exports.js';
 import { dialectFor } from '../../src/dialects/dialect.js';
 import { TypedEmitter } from '../../src/events.js';
-import { Pruner } from '../../src/sync/pruner.js';
+import { Pruner } from '../../src/cluster/pruner.js';
 import type { InstructionStore } from '../../src/store/store.js';
 import { tableNames } from '../../src/store/tables.js';
 import { DATABASES, dropPrefixed, freshPrefix, removeSqliteFile, type DialectName } from '../support/databases.js';
