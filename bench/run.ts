@@ -81,26 +81,33 @@ for (const [ids, run] of scenarios) {
       met: false,
     });
   }
+  // Written after every scenario: a run stopped part-way (a deadline) still leaves what it measured.
+  await save(false);
 }
-figures.sort((a, b) => a.id - b.id);
 console.log(`\n${consoleTable(figures)}\n`);
+await save(true);
 
-const machine = await describeMachine([...dbs]);
-const command = `npm run bench${quick ? ' -- --quick' : ''}`;
-const info: RunInfo = {
-  machine,
-  command,
-  mode: quick ? 'quick' : 'full',
-  startedAt: started,
-  durationS: (performance.now() - t0) / 1000,
-  loadBefore,
-  loadAfter: load(),
-};
-mkdirSync('.tmp', { recursive: true });
-writeFileSync('.tmp/bench-last.json', JSON.stringify({ figures, info }, null, 2));
-if (out && !flag('no-write')) {
-  writeFileSync(out, markdown(figures, info, { intro: INTRO, notes: NOTES }));
-  console.log(`wrote ${out}`);
+/** Writes the figures so far (.tmp/bench-last.json, and `out`); `complete` once every scenario has run. */
+async function save(complete: boolean): Promise<void> {
+  figures.sort((a, b) => a.id - b.id);
+  const machine = await describeMachine([...dbs]);
+  const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
+  const mode = quick ? 'quick' : 'full';
+  const info: RunInfo = {
+    machine,
+    command,
+    mode: complete ? mode : `${mode}, stopped part-way: only the figures below had been measured`,
+    startedAt: started,
+    durationS: (performance.now() - t0) / 1000,
+    loadBefore,
+    loadAfter: load(),
+  };
+  mkdirSync('.tmp', { recursive: true });
+  writeFileSync('.tmp/bench-last.json', JSON.stringify({ figures, info }, null, 2));
+  if (out && !flag('no-write')) {
+    writeFileSync(out, markdown(figures, info, { intro: INTRO, notes: NOTES }));
+    if (complete) console.log(`wrote ${out}`);
+  }
 }
 console.log(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 if (failed.length > 0) {
