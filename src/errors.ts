@@ -20,6 +20,10 @@ export type ErrorCode =
   /** A refresher refused a payload (see distcache/refreshers' withPayloadSchema): recorded, never retried. */
   | 'E_REJECTED_PAYLOAD'
   | 'E_DUPLICATE_IDENTITY'
+  /** The primary `knex` reaches a server in recovery (a standby) or a read-only session: writes and cursors cannot go there. */
+  | 'E_PRIMARY_IS_STANDBY'
+  /** `replicas` given for a database where distcache cannot read them exactly (SQLite, MySQL/MariaDB). */
+  | 'E_REPLICAS_UNSUPPORTED'
   // The operator API (src/admin/, thrown as AdminError):
   /** No registration and no cursor under that identity in this cluster. */
   | 'E_UNKNOWN_SERVER'
@@ -79,6 +83,8 @@ export const errors = {
   NotMigratedError: define('E_NOT_MIGRATED', 'NotMigratedError'),
   StoppedError: define('E_STOPPED', 'StoppedError'),
   DuplicateIdentityError: define('E_DUPLICATE_IDENTITY', 'DuplicateIdentityError'),
+  PrimaryIsStandbyError: define('E_PRIMARY_IS_STANDBY', 'PrimaryIsStandbyError'),
+  ReplicasUnsupportedError: define('E_REPLICAS_UNSUPPORTED', 'ReplicasUnsupportedError'),
 } as const;
 
 export function isDistcacheError(err: unknown, code?: ErrorCode): err is DistcacheError {
@@ -112,5 +118,18 @@ export function fromDatabaseError(err: unknown): Error {
       { cause: err },
     );
   }
+  // 25006 read_only_sql_transaction: what a standby (or default_transaction_read_only) answers a write.
+  if ((err as { code?: unknown })?.code === '25006')
+    return new errors.PrimaryIsStandbyError(standbyMessage(describeError(err)), { cause: err });
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Why a write was refused as on a standby, with the likely causes; for E_PRIMARY_IS_STANDBY. */
+export function standbyMessage(detail: string): string {
+  return (
+    `the knex option reaches a PostgreSQL server in recovery (a standby) or a read-only session (${detail}). ` +
+    'Likely causes: a replica or reader-endpoint URL given as knex, or a read-routing proxy (pgpool, pgcat, a cloud reader ' +
+    'endpoint) sending statements to a standby. distcache writes its log, cursors and heartbeats there: give knex the ' +
+    "primary's address, and pass standbys in the replicas option"
+  );
 }

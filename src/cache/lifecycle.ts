@@ -66,7 +66,8 @@ export class Lifecycle {
     this.parts.membership.join();
     this.step('registering this server (first heartbeat)');
     const heartbeatError = await this.parts.heartbeat.start();
-    if (heartbeatError instanceof errors.NotMigratedError) {
+    // Missing tables, or a primary knex that reaches a standby: nothing would work, so start() refuses.
+    if (heartbeatError instanceof errors.NotMigratedError || heartbeatError instanceof errors.PrimaryIsStandbyError) {
       await this.abortStart();
       throw heartbeatError;
     }
@@ -75,7 +76,7 @@ export class Lifecycle {
     try {
       await this.parts.poller.sync();
     } catch (err) {
-      if (err instanceof errors.NotMigratedError) {
+      if (err instanceof errors.NotMigratedError || err instanceof errors.PrimaryIsStandbyError) {
         await this.abortStart();
         throw err;
       }
@@ -87,6 +88,7 @@ export class Lifecycle {
     if (this.stopRequested) return;
     this.current = 'started';
     this.parts.poller.start();
+    this.parts.ticker?.start();
     await this.parts.wake?.start(() => this.parts.poller.wake());
     if (this.options.pruneSchedule !== false && !this.stopRequested) {
       // Every server keeps the schedule, so the role can move without rescheduling; only the
@@ -153,6 +155,7 @@ export class Lifecycle {
     // Writes in flight finish; a local apply still retrying past stopTimeout is abandoned (see Writer.drain).
     await settleWithin(this.parts.writer.drain(left()), left());
     await settleWithin(this.parts.wake?.stop(), left());
+    await settleWithin(this.parts.ticker?.stop(), left());
     await this.parts.poller.stop(left());
     // No invalidation reaches this server any more: its regions empty and stop storing.
     this.regionSet.setStoring(false);

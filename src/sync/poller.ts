@@ -22,6 +22,8 @@ export interface PollerSettings {
   startFromHead: boolean;
   maxErrorBackoff: number;
   onColdBoot?: (context: { reason: ColdBootReason }) => void | Promise<void>;
+  /** A busy cursor is stored at most once per this. @default syncInterval */
+  cursorSaveInterval?: number;
   /** @default the system clock; tests step a manual one. */
   clock?: Clock;
 }
@@ -61,7 +63,7 @@ export class Poller {
     const clock = settings.clock ?? systemClock;
     this.history = new DatabaseHistory(store, logger, settings.identity);
     this.loop = new PollLoop(() => this.shared(), events, logger, { ...settings, clock });
-    this.cursor = new StoredCursor(store, settings.identity, settings.syncInterval, () => this.open());
+    this.cursor = new StoredCursor(store, settings.identity, settings.cursorSaveInterval ?? settings.syncInterval, () => this.open());
   }
 
   /** The last time this server found its cursor did not belong to the database it reads; for health(). */
