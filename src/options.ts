@@ -150,8 +150,6 @@ export interface DistributedCacheOptions {
  */
 const OPTION_KEYS: Record<keyof DistributedCacheOptions, true> = {
   knex: true,
-  replicas: true,
-  maxReplicaLag: true,
   refreshers: true,
   serverIdentity: true,
   cluster: true,
@@ -182,6 +180,8 @@ const OPTION_KEYS: Record<keyof DistributedCacheOptions, true> = {
   maxInstructionsPerRow: true,
   stopTimeout: true,
   logger: true,
+  replicas: true,
+  maxReplicaLag: true,
 };
 export const OPTION_NAMES = Object.freeze(Object.keys(OPTION_KEYS));
 const HEALTH_KEYS: Record<keyof HealthThresholds, true> = { maxLag: true, maxPending: true, maxSyncAge: true };

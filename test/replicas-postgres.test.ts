@@ -9,9 +9,8 @@ import { postgresDialect } from '../src/dialects/postgres/dialect.js';
 import type { ReplicatedStore } from '../src/dialects/postgres/replicated-store.js';
 import { pageSql } from '../src/dialects/postgres/sql/page.js';
 import { Ticker } from '../src/sync/ticker.js';
-import type { InstructionStore } from '../src/store/store.js';
 import { tableNames } from '../src/store/tables.js';
-import { clusterAvailability } from './support/pg-clusters.js';
+import { clusterAvailability, TcpProxy } from './support/pg-clusters.js';
 import { createReplicaPair, waitStreaming, type PgServer } from './support/replica-pair.js';
 import { recorder } from './support/recorder.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
@@ -161,7 +160,7 @@ describe('replicas on PostgreSQL: page targets from the primary tick, never from
     await waitFor(() => polls >= after + 2 || readerError !== undefined, { timeout: 20_000 });
     stopReading = true;
     await reading;
-    if (readerError) throw readerError;
+    if (readerError) throw readerError as Error;
     const seenSet = new Set(seen);
     return {
       committed: committed.size,
@@ -215,5 +214,121 @@ describe('replicas on PostgreSQL: page targets from the primary tick, never from
     const result = await race('race-own', reader, () => store.tick());
     console.log(`# the standby's own snapshot: ${JSON.stringify(result)}`);
     assert.ok(result.lost > 0, `rows were lost (${JSON.stringify(result)})`);
+  });
+
+  /** A started cache on `knex` reading from `replicas`, with one recording refresher. */
+  async function cacheOn(knex: Knex, identity: string, options: Partial<ConstructorParameters<typeof DistributedCache>[0]> = {}) {
+    const product = recorder();
+    const cache = new DistributedCache({
+      knex,
+      replicas: [standbyKnex],
+      tablePrefix: PREFIX,
+      serverIdentity: identity,
+      refreshers: [product],
+      syncInterval: 100,
+      maxErrorBackoff: 300,
+      queryTimeout: 3000,
+      pruneSchedule: false,
+      logger: silentLogger,
+      ...options,
+    });
+    const boots: string[] = [];
+    cache.on('server:cold-boot', (e) => boots.push(e.reason));
+    cache.on('sync:error', () => undefined);
+    await cache.start();
+    return { cache, product, boots };
+  }
+
+  const has = (ids: readonly unknown[], id: number) => ids.includes(id);
+
+  test('a cache with replicas delivers writes through the replica; health() lists it', async (t) => {
+    const writer = await cacheOn(primaryKnex, 'w1');
+    t.after(() => writer.cache.stop());
+    const reader = await cacheOn(primaryKnex, 'r1');
+    t.after(() => reader.cache.stop());
+    await writer.cache.refresh('product', [1]);
+    await waitFor(() => has(reader.product.refreshedIds(), 1), { timeout: 10_000, describe: () => 'the reader gets id 1' });
+    await waitFor(async () => (await reader.cache.health()).replicas?.[0]?.state === 'ok', { timeout: 5000 });
+    const health = await reader.cache.health();
+    assert.equal(health.healthy, true, health.problems.join('; '));
+    assert.equal(health.wakeUp, 'disabled', 'no listener on the primary: the replica poll is the wake-up');
+  });
+
+  test('a cache whose knex is a standby refuses to start, naming the likely cause; a poll there refuses too', async () => {
+    const cache = new DistributedCache({ knex: standbyKnex, tablePrefix: PREFIX, serverIdentity: 'on-standby', logger: silentLogger });
+    await assert.rejects(cache.start(), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'E_PRIMARY_IS_STANDBY');
+      assert.match(err.message, /replica|read-routing proxy/);
+      return true;
+    });
+    await cache.stop();
+    const store = postgresDialect.createStore({ knex: standbyKnex, tables, cluster: 'default', queryTimeout: 3000 });
+    const head = await postgresDialect.createStore({ knex: primaryKnex, tables, cluster: 'default', queryTimeout: 3000 }).head();
+    await assert.rejects(store.readPage('on-standby', head, null, 10), { code: 'E_PRIMARY_IS_STANDBY' });
+  });
+
+  test('a replica that stops replaying is passed over after maxReplicaLag: delivery from the primary, a warning in health()', async (t) => {
+    const writer = await cacheOn(primaryKnex, 'w2', { maxReplicaLag: '1s' });
+    t.after(() => writer.cache.stop());
+    const reader = await cacheOn(primaryKnex, 'r2', { maxReplicaLag: '1s' });
+    t.after(() => reader.cache.stop());
+    await standby.sql('select pg_wal_replay_pause()');
+    t.after(() => standby.sql('select pg_wal_replay_resume()'));
+    await writer.cache.refresh('product', [2]);
+    await waitFor(() => has(reader.product.refreshedIds(), 2), { timeout: 10_000, describe: () => 'the reader gets id 2' });
+    const health = await reader.cache.health();
+    assert.equal(health.replicas?.[0]?.state, 'lagging');
+    assert.match(health.warnings.join('\n'), /is passed over: its newest tick is/);
+    await standby.sql('select pg_wal_replay_resume()');
+    await waitFor(async () => (await reader.cache.health()).replicas?.[0]?.state === 'ok', { timeout: 10_000 });
+  });
+
+  test('a stopped replica: reads go to the primary, health() says so, and the replica is used again once back', async (t) => {
+    const writer = await cacheOn(primaryKnex, 'w3');
+    t.after(() => writer.cache.stop());
+    const reader = await cacheOn(primaryKnex, 'r3');
+    t.after(() => reader.cache.stop());
+    await standby.stop('fast');
+    await writer.cache.refresh('product', [3]);
+    await waitFor(() => has(reader.product.refreshedIds(), 3), { timeout: 10_000, describe: () => 'the reader gets id 3' });
+    const health = await reader.cache.health();
+    assert.equal(health.replicas?.[0]?.state, 'down');
+    assert.match(health.warnings.join('\n'), /cannot be reached/);
+    await standby.start();
+    await waitStreaming(primary);
+    await writer.cache.refresh('product', [4]);
+    await waitFor(() => has(reader.product.refreshedIds(), 4), { timeout: 10_000 });
+    await waitFor(async () => (await reader.cache.health()).replicas?.[0]?.state === 'ok', { timeout: 15_000 });
+  });
+
+  test('failover: the primary dies and the standby is promoted behind the same address; the reader delivers or cold-boots', async (t) => {
+    const proxy = new TcpProxy(5462, primary.port);
+    await proxy.start();
+    t.after(() => proxy.stop());
+    const viaProxy = knexFor('postgres://postgres@127.0.0.1:5462/postgres');
+    t.after(() => viaProxy.destroy());
+    const writer = await cacheOn(viaProxy, 'w4');
+    t.after(() => writer.cache.stop());
+    const reader = await cacheOn(viaProxy, 'r4');
+    t.after(() => reader.cache.stop());
+    await writer.cache.refresh('product', [5]);
+    await waitFor(() => has(reader.product.refreshedIds(), 5), { timeout: 10_000 });
+    const bootsBefore = reader.boots.length;
+    await primary.stop('immediate');
+    await standby.sql('select pg_promote(true, 30)');
+    proxy.switchTo(standby.port);
+    await waitFor(
+      async () => {
+        await writer.cache.refresh('product', [6]).catch(() => undefined);
+        return has(reader.product.refreshedIds(), 6) || reader.boots.length > bootsBefore;
+      },
+      { timeout: 20_000, interval: 200, describe: () => 'the reader gets id 6 or cold-boots' },
+    );
+    const boots = reader.boots.slice(bootsBefore);
+    console.log(`# failover: the reader got id 6: ${has(reader.product.refreshedIds(), 6)}; cold boots since: ${JSON.stringify(boots)}`);
+    assert.ok(
+      boots.every((b) => b === 'database-changed'),
+      JSON.stringify(boots),
+    );
   });
 });
