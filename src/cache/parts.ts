@@ -93,6 +93,7 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     // With replicas the poll runs often (it is the wake-up) and each poll moves the position: the
     // primary still sees each server's cursor write at most once per heartbeat.
     cursorSaveInterval: o.replicas.length > 0 ? o.heartbeatInterval : o.syncInterval,
+    idleCursorSaves: o.replicas.length === 0,
     // Regions empty on every cold boot, also when the application handles it itself.
     onColdBoot: o.onColdBoot ? (context) => (regionSet.invalidateAll(), o.onColdBoot!(context)) : undefined,
   });

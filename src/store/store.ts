@@ -39,6 +39,8 @@ export interface InstructionStore {
    * from which replicas take page targets (see postgres/replicated-store.ts). Absent elsewhere.
    */
   tick?(): Promise<void>;
+  /** Reading from replicas only: a replica that served its last read, for reads that may be a little stale (the lease, by non-holders). */
+  replicaForReads?(): Knex | undefined;
   /** Reading from replicas only: what the last reads found of each replica; for health(). */
   readonly replicaReports?: ReplicaReport[];
 

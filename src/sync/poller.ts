@@ -24,6 +24,8 @@ export interface PollerSettings {
   onColdBoot?: (context: { reason: ColdBootReason }) => void | Promise<void>;
   /** A busy cursor is stored at most once per this. @default syncInterval */
   cursorSaveInterval?: number;
+  /** An idle server rewrites its cursor every few intervals (see StoredCursor). @default true */
+  idleCursorSaves?: boolean;
   /** @default the system clock; tests step a manual one. */
   clock?: Clock;
 }
@@ -63,7 +65,13 @@ export class Poller {
     const clock = settings.clock ?? systemClock;
     this.history = new DatabaseHistory(store, logger, settings.identity);
     this.loop = new PollLoop(() => this.shared(), events, logger, { ...settings, clock });
-    this.cursor = new StoredCursor(store, settings.identity, settings.cursorSaveInterval ?? settings.syncInterval, () => this.open());
+    this.cursor = new StoredCursor(
+      store,
+      settings.identity,
+      settings.cursorSaveInterval ?? settings.syncInterval,
+      () => this.open(),
+      settings.idleCursorSaves ?? true,
+    );
   }
 
   /** The last time this server found its cursor did not belong to the database it reads; for health(). */

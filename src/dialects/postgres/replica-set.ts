@@ -57,6 +57,11 @@ export class ReplicaSet {
     return this.replicas.filter((r) => !r.resting);
   }
 
+  /** The first replica whose last read found it usable. */
+  healthy(): Replica | undefined {
+    return this.replicas.find((r) => !r.resting && r.report.state === 'ok');
+  }
+
   reports(): ReplicaReport[] {
     return this.replicas.map((r) => ({ ...r.report }));
   }

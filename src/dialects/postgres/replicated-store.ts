@@ -45,6 +45,10 @@ export class ReplicatedStore extends PostgresStore {
     this.replicaSet = new ReplicaSet(config.replicas, config.maxReplicaLag, config.retryAfter);
   }
 
+  replicaForReads(): Knex | undefined {
+    return this.replicaSet.healthy()?.knex;
+  }
+
   /** Each replica's state as the last reads found it; for health(). */
   get replicaReports(): ReplicaReport[] {
     return this.replicaSet.reports();
