@@ -8,7 +8,8 @@ import { decodeToken, encodeToken } from './page-token.js';
 import { poolerLostStatement, PreparedStatement, runPrepared } from './prepared.js';
 import { replicaPageSql, tickSql } from './sql/replica.js';
 import { uncoveredBindings, uncoveredSql } from './sql/uncovered.js';
-import { PostgresStore, quoteIdent } from './store.js';
+import { PostgresStore } from './store.js';
+import { quoteIdentifier } from '../../store/columns.js';
 import { ReplicaSet } from './replica-set.js';
 
 export interface ReplicatedStoreConfig extends StoreConfig {
@@ -32,6 +33,7 @@ export interface ReplicatedStoreConfig extends StoreConfig {
  * those commits precede T's in the WAL it replays in order. See docs/design.md, "Reading from replicas".
  */
 export class ReplicatedStore extends PostgresStore {
+  private readonly q = (name: string) => quoteIdentifier(this.knex, name);
   private readonly replicaSet: ReplicaSet;
   private readonly replicaPages = new Map<number, PreparedStatement>();
   private tickStatement: PreparedStatement | undefined;
@@ -59,7 +61,7 @@ export class ReplicatedStore extends PostgresStore {
    * a replica that has replayed this tick also delivers that write.
    */
   async tick(): Promise<void> {
-    this.tickStatement ??= new PreparedStatement(tickSql(quoteIdent(this.t.tick)));
+    this.tickStatement ??= new PreparedStatement(tickSql(this.q(this.t.tick)));
     await this.runStatement(this.tickStatement, [this.cluster]);
   }
 
@@ -144,7 +146,7 @@ export class ReplicatedStore extends PostgresStore {
   private replicaPage(limit: number): PreparedStatement {
     let statement = this.replicaPages.get(limit);
     if (!statement) {
-      const sql = replicaPageSql(quoteIdent(this.t.instruction), quoteIdent(this.t.cursor), quoteIdent(this.t.tick), limit);
+      const sql = replicaPageSql(this.q(this.t.instruction), this.q(this.t.cursor), this.q(this.t.tick), limit);
       this.replicaPages.set(limit, (statement = new PreparedStatement(sql)));
     }
     return statement;
