@@ -26,6 +26,10 @@ export type ErrorCode =
   | 'E_UNKNOWN_DATABASE'
   /** The server refused the user name or password. */
   | 'E_AUTHENTICATION_FAILED'
+  /** The primary `knex` reaches a server in recovery (a standby) or a read-only session: writes and cursors cannot go there. */
+  | 'E_PRIMARY_IS_STANDBY'
+  /** `replicas` given for a database where distcache cannot read them exactly (SQLite, MySQL/MariaDB). */
+  | 'E_REPLICAS_UNSUPPORTED'
   // The operator API (src/admin/, thrown as AdminError):
   /** No registration and no cursor under that identity in this cluster. */
   | 'E_UNKNOWN_SERVER'
@@ -88,6 +92,8 @@ export const errors = {
   ConnectionRefusedError: define('E_CONNECTION_REFUSED', 'ConnectionRefusedError'),
   UnknownDatabaseError: define('E_UNKNOWN_DATABASE', 'UnknownDatabaseError'),
   AuthenticationFailedError: define('E_AUTHENTICATION_FAILED', 'AuthenticationFailedError'),
+  PrimaryIsStandbyError: define('E_PRIMARY_IS_STANDBY', 'PrimaryIsStandbyError'),
+  ReplicasUnsupportedError: define('E_REPLICAS_UNSUPPORTED', 'ReplicasUnsupportedError'),
 } as const;
 
 export function isDistcacheError(err: unknown, code?: ErrorCode): err is DistcacheError {
@@ -124,6 +130,9 @@ export function fromDatabaseError(err: unknown): Error {
       { cause: err },
     );
   }
+  // 25006 read_only_sql_transaction: what a standby (or default_transaction_read_only) answers a write.
+  if ((err as { code?: unknown })?.code === '25006')
+    return new errors.PrimaryIsStandbyError(standbyMessage(describeError(err)), { cause: err });
   return err instanceof Error ? err : new Error(String(err));
 }
 
@@ -176,4 +185,14 @@ export function connectionError(err: unknown): DistcacheError | undefined {
 export function lastPart(message: string): string {
   const parts = message.split(' - ');
   return parts[parts.length - 1]!.trim();
+}
+
+/** Why a write was refused as on a standby, with the likely causes; for E_PRIMARY_IS_STANDBY. */
+export function standbyMessage(detail: string): string {
+  return (
+    `the knex option reaches a PostgreSQL server in recovery (a standby) or a read-only session (${detail}). ` +
+    'Likely causes: a replica or reader-endpoint URL given as knex, or a read-routing proxy (pgpool, pgcat, a cloud reader ' +
+    'endpoint) sending statements to a standby. distcache writes its log, cursors and heartbeats there: give knex the ' +
+    "primary's address, and pass standbys in the replicas option"
+  );
 }

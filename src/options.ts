@@ -19,6 +19,24 @@ export interface DistributedCacheOptions {
    * @example new DistributedCache({ connection: process.env.DATABASE_URL })
    */
   connection?: string;
+  /**
+   * PostgreSQL streaming standbys of `knex`'s primary (cascading ones too), each a Knex instance.
+   * Polls (page reads) and pending counts go to the first replica that can serve them exactly;
+   * writes, cursors, heartbeats, the lease and pruning stay on `knex`. Targets come from a tick the
+   * primary writes (migration 009), never from a standby's own snapshot (docs/scaling.md). With
+   * replicas, `notify` defaults to false and `syncInterval` to 250 ms: a short poll of a replica
+   * replaces a listener session per server on the primary. SQLite and MySQL/MariaDB refuse it
+   * (E_REPLICAS_UNSUPPORTED). distcache never destroys these Knex instances.
+   * @default []
+   * @example replicas: [knex({ client: 'pg', connection: process.env.REPLICA_URL })]
+   */
+  replicas?: Knex[];
+  /**
+   * A replica whose newest tick is older than this (by its clock against the primary's stamp) is
+   * passed over: reads go to the next replica, or to the primary; health() reports it.
+   * @default '10s' (or 3 × syncInterval, if longer)
+   */
+  maxReplicaLag?: Duration;
   /** Refreshers to register; more can be added with `register()` before `start()`. @default [] */
   refreshers?: AnyCacheRefresher[];
   /** This server's stable name: its cursor is stored under it. Give each process its own. @default os.hostname() */
@@ -170,6 +188,8 @@ const OPTION_KEYS: Record<keyof DistributedCacheOptions, true> = {
   maxInstructionsPerRow: true,
   stopTimeout: true,
   logger: true,
+  replicas: true,
+  maxReplicaLag: true,
 };
 export const OPTION_NAMES = Object.freeze(Object.keys(OPTION_KEYS));
 const HEALTH_KEYS: Record<keyof HealthThresholds, true> = { maxLag: true, maxPending: true, maxSyncAge: true };
@@ -190,6 +210,8 @@ export interface ResolvedOptions {
   readonly knex: Knex;
   /** True when distcache built `knex` from the `connection` option: stop() destroys it. */
   readonly ownsKnex: boolean;
+  readonly replicas: readonly Knex[];
+  readonly maxReplicaLag: number;
   readonly refreshers: readonly AnyCacheRefresher[];
   readonly serverIdentity: string;
   readonly cluster: string;
@@ -230,6 +252,7 @@ export const DEFAULTS = Object.freeze({
   // An indexed poll costs well under a millisecond, so 50 servers polling every second add
   // 50 cheap queries/s, while a change reaches every server within a second (Umbraco waits 5 s).
   syncInterval: 1000,
+  maxReplicaLag: 10_000,
   pageSize: 100,
   maxPendingInstructions: 1000,
   startFromHead: false,
@@ -261,6 +284,9 @@ export const DEFAULTS = Object.freeze({
   forgetServersAfter: 7 * 24 * 3600_000,
   health: Object.freeze({ maxLag: 60_000, maxPending: 1000, maxSyncAge: 60_000 }),
 } satisfies Partial<Record<keyof ResolvedOptions, unknown>>);
+
+/** Defaults that differ when `replicas` are given: the poll is the wake-up (notify is off), and it costs the replicas, not the primary. */
+export const REPLICA_DEFAULTS = Object.freeze({ syncInterval: 250, notify: false });
 
 /**
  * pg connection settings for the listener (host, port, user, password, database, ssl, ...), as

@@ -32,6 +32,7 @@ export function cacheHealth(
       preparedStatementsLost: options.preparedStatements && store.preparedStatements === false,
       databaseChanged: poller.lastDatabaseChange,
       duplicateIdentity: membership.duplicateProblem,
+      replicas: store.replicaReports,
     },
     options.health,
   );

@@ -67,10 +67,12 @@ export class Lifecycle {
     this.parts.membership.join();
     this.step('registering this server (first heartbeat)');
     const heartbeatError = await quietPoolWarnings(this.options.knex, () => this.parts.heartbeat.start());
-    // Missing tables, a database name or a login that is wrong: no retry can fix these. A refused
-    // connection may be a database still starting: the loops retry it and health() reports it.
+    // Missing tables, a database name or a login that is wrong, or a primary knex that reaches a
+    // standby: no retry can fix these. A refused connection may be a database still starting: the
+    // loops retry it and health() reports it.
     if (
       heartbeatError instanceof errors.NotMigratedError ||
+      heartbeatError instanceof errors.PrimaryIsStandbyError ||
       heartbeatError instanceof errors.UnknownDatabaseError ||
       heartbeatError instanceof errors.AuthenticationFailedError
     ) {
@@ -82,7 +84,7 @@ export class Lifecycle {
     try {
       await this.parts.poller.sync();
     } catch (err) {
-      if (err instanceof errors.NotMigratedError) {
+      if (err instanceof errors.NotMigratedError || err instanceof errors.PrimaryIsStandbyError) {
         await this.abortStart();
         throw err;
       }
@@ -94,6 +96,7 @@ export class Lifecycle {
     if (this.stopRequested) return;
     this.current = 'started';
     this.parts.poller.start();
+    this.parts.ticker?.start();
     await this.parts.startWake();
     if (this.options.pruneSchedule !== false && !this.stopRequested) {
       // Every server keeps the schedule, so the role can move without rescheduling; only the
@@ -160,6 +163,7 @@ export class Lifecycle {
     // Writes in flight finish; a local apply still retrying past stopTimeout is abandoned (see Writer.drain).
     await settleWithin(this.parts.writer.drain(left()), left());
     await settleWithin(this.parts.wake?.stop(), left());
+    await settleWithin(this.parts.ticker?.stop(), left());
     await this.parts.poller.stop(left());
     // No invalidation reaches this server any more: its regions empty and stop storing.
     this.regionSet.setStoring(false);

@@ -16,6 +16,8 @@ import { Applier } from '../apply/applier.js';
 import { Poller } from '../sync/poller.js';
 import { Pruner } from '../cluster/pruner.js';
 import type { OwnWrites } from '../apply/own-writes.js';
+import { Ticker } from '../sync/ticker.js';
+import { runsScheduledWork } from '../cluster/roles.js';
 import { Writer } from '../write/writer.js';
 import type { WakeSource, WakeSourceConfig } from '../wake/wake-source.js';
 
@@ -35,6 +37,8 @@ export interface CacheParts {
   readonly pruner: Pruner;
   readonly membership: Membership;
   readonly heartbeat: Heartbeat;
+  /** With `replicas`: writes the replicated tick after commits and, on the elected server, once per interval. */
+  readonly ticker: Ticker | undefined;
 }
 
 /** What the cache itself holds and its parts share. */
@@ -60,14 +64,15 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     // A listener connection would be silently unused: only PostgreSQL's wake-up has one.
     throw new errors.InvalidOptionError(`notify: a connection is for PostgreSQL's listener; on ${dialect.name} use true or false`);
   }
-  const store = dialect.createStore({
+  const storeConfig = {
     knex: o.knex,
     tables,
     cluster: o.cluster,
     queryTimeout: o.queryTimeout,
     preparedStatements: o.preparedStatements,
     logger: o.logger,
-  });
+  };
+  const store = o.replicas.length > 0 ? dialect.createReplicatedStore(storeConfig, replicaSettings(o)) : dialect.createStore(storeConfig);
   const applier = new Applier(registry, store, events, o.logger, hooks, {
     identity: o.serverIdentity,
     refresherTimeout: o.refresherTimeout,
@@ -79,7 +84,7 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     instanceId,
     maxInstructionsPerRow: o.maxInstructionsPerRow,
     // Tells the other processes after every committed write; `wake` is set below.
-    onCommitted: () => wake?.notifyCommitted(),
+    onCommitted: () => (ticker?.afterCommit(), wake?.notifyCommitted()),
     // An executor write with no commit hook: SQLite's commit is itself the signal to every process;
     // on PostgreSQL a NOTIFY inside the caller's transaction goes out at its commit.
     executorCommitSignal: () => (wake?.kind === 'sqlite-wal-watch' ? 'commit' : wake?.inTransactionNotify?.()),
@@ -94,6 +99,10 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     maxPendingInstructions: o.maxPendingInstructions,
     startFromHead: o.startFromHead,
     maxErrorBackoff: o.maxErrorBackoff,
+    // With replicas the poll runs often (it is the wake-up) and each poll moves the position: the
+    // primary still sees each server's cursor write at most once per heartbeat.
+    cursorSaveInterval: o.replicas.length > 0 ? o.heartbeatInterval : o.syncInterval,
+    idleCursorSaves: o.replicas.length === 0,
     // Regions empty on every cold boot, also when the application handles it itself.
     onColdBoot: o.onColdBoot ? (context) => (regionSet.invalidateAll(), o.onColdBoot!(context)) : undefined,
   });
@@ -127,6 +136,17 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     refresherIds: () => registry.all().map((r) => r.id),
     regions: () => regionSet.stats(),
   });
+  const tick = store.tick?.bind(store);
+  const ticker = tick
+    ? new Ticker({
+        tick,
+        elected: () => runsScheduledWork(membership.role),
+        // Plain SQL writers' rows reach replica readers within one tick interval plus a poll.
+        intervalMs: Math.max(o.syncInterval, 1000),
+        logger: o.logger,
+        onError: (error) => errorRecord.record('write', error),
+      })
+    : undefined;
   const heartbeat = new Heartbeat(() => membership.beat(), events, o.logger, o.heartbeatInterval);
   events.on('heartbeat:error', ({ error }) => errorRecord.record('heartbeat', error));
   events.on('prune:error', ({ error }) => errorRecord.record('prune', error));
@@ -134,5 +154,11 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
   const startWake = async (): Promise<void> => {
     await wake?.start(() => poller.wake());
   };
-  return { store, wake, startWake, applier, writer, poller, pruner, membership, heartbeat };
+  return { store, wake, startWake, applier, writer, poller, pruner, membership, heartbeat, ticker };
+}
+
+/** How a replicated store treats its replicas, from the options. */
+function replicaSettings(o: ResolvedOptions) {
+  // A replica that failed is tried again after a few polls, not at every one.
+  return { replicas: o.replicas, maxReplicaLag: o.maxReplicaLag, retryAfter: Math.max(5 * o.syncInterval, 1000) };
 }

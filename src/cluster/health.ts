@@ -1,5 +1,5 @@
 import { describeError } from '../errors.js';
-import type { InstructionStore } from '../store/store.js';
+import type { InstructionStore, ReplicaReport } from '../store/store.js';
 import type { ServerRole } from './roles.js';
 
 export type ErrorSource = 'sync' | 'heartbeat' | 'prune' | 'write' | 'health';
@@ -56,6 +56,8 @@ export interface HealthReport {
    * by itself: the cold boot has already reloaded every cache.
    */
   databaseChanged: { at: Date; detail: string } | null;
+  /** With the `replicas` option: each replica as the last reads found it; absent without replicas. */
+  replicas?: ReplicaReport[];
 }
 
 export interface HealthInputs {
@@ -76,6 +78,7 @@ export interface HealthInputs {
   databaseChanged: { at: Date; detail: string } | null;
   /** Set while another live process heartbeats under this identity: names both pids. */
   duplicateIdentity?: string | undefined;
+  replicas?: ReplicaReport[];
 }
 
 const STATE_PROBLEMS: Record<Exclude<HealthReport['state'], 'started'>, string> = {
@@ -155,6 +158,7 @@ export async function checkHealth(
     preparedStatements: inputs.preparedStatements ?? null,
     warnings: healthWarnings(inputs),
     databaseChanged: inputs.databaseChanged,
+    ...(inputs.replicas ? { replicas: inputs.replicas } : {}),
   };
 }
 
@@ -168,6 +172,16 @@ function healthWarnings(inputs: HealthInputs): string[] {
         ('each poll is parsed and planned again. Fix: PgBouncer 1.21+ with max_prepared_statements, or set preparedStatements: ' +
           'false to say so'),
     );
+  }
+  for (const r of inputs.replicas ?? []) {
+    if (r.state === 'ok' || r.state === 'unknown') continue;
+    const why =
+      r.state === 'lagging'
+        ? `its newest tick is ${((r.tickAgeMs ?? 0) / 1000).toFixed(1)} s old (replay stopped or slow)`
+        : r.state === 'no-tick'
+          ? 'it shows no tick yet (migration 009 not replayed, or no server has ticked)'
+          : `it cannot be reached: ${r.lastError ?? 'unknown error'}`;
+    warnings.push(`replica ${r.name} is passed over: ${why}; reads go to another replica or the primary`);
   }
   return warnings;
 }

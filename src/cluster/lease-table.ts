@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { toDate } from '../store/base-store.js';
 import type { BoundableQuery } from '../store/bound-query.js';
 import type { ClusterSql } from './sql.js';
@@ -59,10 +60,24 @@ export class LeaseTable {
     return (await this.peek()) ?? LeaseTable.absent();
   }
 
+  /**
+   * The row as a replica has it, when the store reads from replicas and one answers with the row;
+   * else read(). With replicas a fleet's non-holders then look at the lease without touching the primary.
+   */
+  async readNearby(): Promise<LeaseRow> {
+    const replica = this.sql.store.replicaForReads?.();
+    if (replica) {
+      const row = await this.peek(replica).catch(() => undefined);
+      if (row) return row;
+    }
+    return this.read();
+  }
+
   /** The row as it is, or undefined when no server has created it yet. Writes nothing: for read-only callers (admin/). */
-  async peek(): Promise<LeaseRow | undefined> {
+  async peek(knex: Knex = this.sql.knex): Promise<LeaseRow | undefined> {
     const raw = await this.bounded(
-      this.row()
+      knex(this.sql.tables.lease)
+        .where({ cluster: this.sql.cluster, name: this.name })
         .select(
           'holder_identity',
           'holder_instance',

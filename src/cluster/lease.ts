@@ -53,7 +53,9 @@ export class Lease {
       this.logger.warn({}, 'the scheduling-publisher lease passed to another server before it could be renewed');
       this.forget();
     }
-    const seen = await this.table.read();
+    // Only looking (not holding, not forcing): a replica's copy will do when there is one. A stale
+    // copy costs nothing: every take is a compare-and-set on the primary, refused if the token moved.
+    const seen = force ? await this.table.read() : await this.table.readNearby();
     const next = seen.token + 1;
     if (seen.holderInstance === this.me.instanceId) {
       // Held in the database though no longer believed here (renewals had failed): renew it.

@@ -91,16 +91,22 @@ export class Membership {
     const touched = await this.servers.touch(me, written, lastError(), refresherIds(), regions?.());
     if (touched.found === 'other' && this.registered) this.duplicate(touched);
     this.registered = true;
-    const { active, wentStale } = await this.servers.sweep(staleServerTimeout);
-    if (wentStale.length > 0)
-      this.logger.info({ servers: wentStale }, 'marked cache servers inactive: no heartbeat within staleServerTimeout');
     // stop() began while this beat ran: leave the lease to stop(), which gives it up.
     if (this.state !== 'joined') return;
     const fixed = this.settings.role;
     const holds = fixed === 'subscriber' ? false : await this.lease.maintain(fixed !== 'auto');
     if (this.state !== 'joined') return;
-    if (fixed === 'auto') this.elected = holds ? (active <= 1 ? 'single' : 'scheduling-publisher') : 'subscriber';
-    this.warnIfNotSingle(active);
+    // Only the server running the once-per-cluster work sweeps the server table: a sweep reads
+    // every active row, so N servers each sweeping read N² rows per interval. The others touch
+    // their own row only.
+    if (fixed === 'auto' ? holds : fixed !== 'subscriber') {
+      const { active, wentStale } = await this.servers.sweep(staleServerTimeout);
+      if (wentStale.length > 0)
+        this.logger.info({ servers: wentStale }, 'marked cache servers inactive: no heartbeat within staleServerTimeout');
+      if (this.state !== 'joined') return;
+      if (fixed === 'auto') this.elected = active <= 1 ? 'single' : 'scheduling-publisher';
+      this.warnIfNotSingle(active);
+    } else if (fixed === 'auto') this.elected = 'subscriber';
     this.lastHeartbeat = new Date();
     const role = this.announce();
     this.watchLease();

@@ -102,7 +102,7 @@ export class ServerTable {
   }
 
   /**
-   * Marks every server not seen for `staleMs` inactive (any server's heartbeat may do it), and
+   * Marks every server not seen for `staleMs` inactive (the elected server's heartbeat does it), and
    * counts the active ones, this one included. One read; the update only when someone went stale.
    */
   async sweep(staleMs: number): Promise<{ active: number; wentStale: string[] }> {

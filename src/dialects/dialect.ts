@@ -5,7 +5,7 @@ import { sqliteDialect } from './sqlite/dialect.js';
 import { postgresDialect } from './postgres/dialect.js';
 import { mysqlDialect } from './mysql/dialect.js';
 
-export type { Dialect } from './types.js';
+export type { Dialect, ReplicaSettings } from './types.js';
 
 const DIALECTS: readonly Dialect[] = [sqliteDialect, postgresDialect, mysqlDialect];
 

@@ -13,6 +13,11 @@ export interface Dialect {
   readonly clients: readonly string[];
   createStore(config: StoreConfig): InstructionStore;
   /**
+   * A store that reads from streaming replicas and writes to the primary (the `replicas` option).
+   * Dialects whose replicas cannot be read exactly throw E_REPLICAS_UNSUPPORTED.
+   */
+  createReplicatedStore(config: StoreConfig, replicas: ReplicaSettings): InstructionStore;
+  /**
    * A column default for "now, by the database clock", at millisecond precision or better.
    * For tables made outside the migrations (bench); a migration writes its own, frozen.
    */
@@ -31,4 +36,12 @@ export interface Dialect {
    * watch). Absent, or undefined for a database that cannot have one: polling only.
    */
   createWakeSource?(config: WakeSourceConfig): WakeSource | undefined;
+}
+
+export interface ReplicaSettings {
+  readonly replicas: readonly Knex[];
+  /** A replica whose newest tick is older than this is passed over. */
+  readonly maxReplicaLag: number;
+  /** How long a failed replica is left alone before it is tried again. */
+  readonly retryAfter: number;
 }

@@ -8,6 +8,7 @@ import {
   DEFAULTS,
   HEALTH_OPTION_NAMES,
   OPTION_NAMES,
+  REPLICA_DEFAULTS,
   type DistributedCacheOptions,
   type HealthThresholds,
   type ResolvedOptions,
@@ -35,19 +36,27 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
   for (const level of ['debug', 'info', 'warn', 'error'] as const) {
     if (typeof logger[level] !== 'function') invalid('logger', `must have a ${level}() method (a pino logger works)`);
   }
-  const syncInterval = duration('syncInterval', options.syncInterval, DEFAULTS.syncInterval, 10);
+  const replicas = replicaOption(options.replicas);
+  const syncInterval = duration(
+    'syncInterval',
+    options.syncInterval,
+    replicas.length > 0 ? REPLICA_DEFAULTS.syncInterval : DEFAULTS.syncInterval,
+    10,
+  );
   const retention = duration('retention', options.retention, DEFAULTS.retention, 1000, STORED);
   const maxPendingInstructions = integer('maxPendingInstructions', options.maxPendingInstructions, DEFAULTS.maxPendingInstructions, 1);
   return Object.freeze({
     knex,
     ownsKnex,
+    replicas,
+    maxReplicaLag: duration('maxReplicaLag', options.maxReplicaLag, Math.max(DEFAULTS.maxReplicaLag, 3 * syncInterval), 10, STORED),
     refreshers: Object.freeze([...(options.refreshers ?? [])]),
     serverIdentity: validateIdentity('serverIdentity', options.serverIdentity ?? defaultIdentity(), SERVER_IDENTITY_PATTERN, 'web-1'),
     cluster: validateCluster(options.cluster ?? DEFAULTS.cluster),
     ...clusterTiming(options, retention),
     health: healthThresholds(options.health, syncInterval, maxPendingInstructions),
     tablePrefix,
-    ...notifyOption(options.notify),
+    ...notifyOption(options.notify ?? (replicas.length === 0 ? undefined : REPLICA_DEFAULTS.notify)),
     preparedStatements: options.preparedStatements === undefined ? true : validateBoolean('preparedStatements', options.preparedStatements),
     syncInterval,
     pageSize: integer('pageSize', options.pageSize, DEFAULTS.pageSize, 1, 100_000),
@@ -103,6 +112,16 @@ function notifyOption(value: DistributedCacheOptions['notify']): Pick<ResolvedOp
     invalid('notify', "must be true, false, a postgres:// URL or pg connection settings such as { host: 'db-primary', port: 5432 }");
   }
   return { notify: true, notifyConnection: Object.freeze({ ...value }) };
+}
+
+function replicaOption(value: DistributedCacheOptions['replicas']): readonly Knex[] {
+  if (value === undefined) return Object.freeze([]);
+  if (!Array.isArray(value))
+    invalid('replicas', 'must be an array of Knex instances, such as [knex({ client: "pg", connection: REPLICA_URL })]');
+  value.forEach((k: unknown, i) => {
+    if (!k || typeof k !== 'function' || typeof (k as Knex).raw !== 'function') invalid(`replicas[${i}]`, 'must be a Knex instance');
+  });
+  return Object.freeze([...value]);
 }
 
 /** The first retry delay; it doubles on each retry, so the last one must fit in a timer too. */

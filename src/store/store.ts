@@ -35,6 +35,16 @@ export interface InstructionStore {
   head(): Promise<string>;
 
   /**
+   * Reading from replicas only (PostgreSQL): writes the primary's snapshot into the replicated tick,
+   * from which replicas take page targets (see postgres/replicated-store.ts). Absent elsewhere.
+   */
+  tick?(): Promise<void>;
+  /** Reading from replicas only: a replica that served its last read, for reads that may be a little stale (the lease, by non-holders). */
+  replicaForReads?(): Knex | undefined;
+  /** Reading from replicas only: what the last reads found of each replica; for health(). */
+  readonly replicaReports?: ReplicaReport[];
+
+  /**
    * Reads the next page of rows committed after `from`, oldest first, in one query.
    * `token` is null for the first page, then the previous page's `token`.
    * A page's `position`, when not null, may be stored once its rows are applied.
@@ -111,6 +121,23 @@ export interface InstructionStore {
   clockSql(agoMs: number): Knex.Raw;
   /** Bounds a query built elsewhere (the cluster tables) by the query timeout, as the store's own queries are. */
   bounded<T extends BoundableQuery>(query: T): Promise<Awaited<T>>;
+}
+
+/** What health() says of one replica (the `replicas` option). */
+export interface ReplicaReport {
+  /** host:port/database, never credentials. */
+  name: string;
+  /**
+   * 'ok': it served the last read it was asked for. 'lagging': its newest tick is older than
+   * maxReplicaLag (replay stopped or slow). 'no-tick': it shows no tick yet. 'down': its last query
+   * failed (stopped, disconnected). 'unknown': not asked yet.
+   */
+  state: 'ok' | 'lagging' | 'no-tick' | 'down' | 'unknown';
+  /** Age of the newest tick it shows, in ms (its clock against the primary's stamp); null when unknown. */
+  tickAgeMs: number | null;
+  lastError: string | null;
+  /** When it was last asked, by the local clock. */
+  checkedAt: Date | null;
 }
 
 export interface StoreCapabilities {

@@ -8,6 +8,8 @@ export interface TableNames {
   readonly lease: string;
   /** MySQL only: the commit-ordered sequence row. */
   readonly sequence: string;
+  /** PostgreSQL only: the replicated tick, a primary snapshot replicas take page targets from (migration 009). */
+  readonly tick: string;
   readonly migrations: string;
 }
 
@@ -21,6 +23,7 @@ export function tableNames(prefix: string): TableNames {
     server: `${prefix}cache_server`,
     lease: `${prefix}cache_lease`,
     sequence: `${prefix}cache_sequence`,
+    tick: `${prefix}cache_tick`,
     migrations: `${prefix}distcache_migrations`,
   });
 }

@@ -23,6 +23,10 @@ export interface PollerSettings {
   startFromHead: boolean;
   maxErrorBackoff: number;
   onColdBoot?: (context: { reason: ColdBootReason }) => void | Promise<void>;
+  /** A busy cursor is stored at most once per this. @default syncInterval */
+  cursorSaveInterval?: number;
+  /** An idle server rewrites its cursor every few intervals (see StoredCursor). @default true */
+  idleCursorSaves?: boolean;
   /** @default the system clock; tests step a manual one. */
   clock?: Clock;
 }
@@ -64,7 +68,13 @@ export class Poller {
     const clock = settings.clock ?? systemClock;
     this.history = new DatabaseHistory(store, logger, settings.identity);
     this.loop = new PollLoop(() => this.shared(), events, logger, { ...settings, clock });
-    this.cursor = new StoredCursor(store, settings.identity, settings.syncInterval, () => this.open());
+    this.cursor = new StoredCursor(
+      store,
+      settings.identity,
+      settings.cursorSaveInterval ?? settings.syncInterval,
+      () => this.open(),
+      settings.idleCursorSaves ?? true,
+    );
     this.boot = new ColdBoot(store, applier, events, logger, settings, {
       open: () => this.open(),
       adopt: (head, databaseIdentity, saveWanted) => {

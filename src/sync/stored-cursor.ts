@@ -19,6 +19,12 @@ export class StoredCursor {
     private readonly syncInterval: number,
     /** Throws once the cache was stopped, so no query is sent after stop() resolved. */
     private readonly open: () => void,
+    /**
+     * Whether an idle server rewrites its unchanged cursor every few intervals (for `last_synced`).
+     * Off with replicas: the heartbeat shows the server alive, and an idle fleet then costs the
+     * primary its heartbeats only.
+     */
+    private readonly idleSaves = true,
   ) {}
 
   /** A public sync() call: the poll that starts after it stores the cursor at its end. */
@@ -44,7 +50,7 @@ export class StoredCursor {
     const sinceSaved = Date.now() - this.lastSaved;
     const due = this.dirty
       ? saveWanted > this.saveRequestsServed || sinceSaved >= this.syncInterval
-      : sinceSaved > Math.max(10_000, this.syncInterval * 10);
+      : this.idleSaves && sinceSaved > Math.max(10_000, this.syncInterval * 10);
     if (!due) {
       // Nothing moved: what a sync() caller asked for is already stored.
       if (!this.dirty) this.saveRequestsServed = Math.max(this.saveRequestsServed, saveWanted);

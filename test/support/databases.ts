@@ -148,6 +148,7 @@ export async function dropPrefixed(knex: Knex, prefix: string): Promise<void> {
     'cache_lease',
     'cache_instruction',
     'cache_sequence',
+    'cache_tick',
     'distcache_migrations',
     'distcache_migrations_lock',
   ];

@@ -1,4 +1,5 @@
 import type { Dialect } from '../types.js';
+import { refuseReplicas } from '../refuse-replicas.js';
 import { MysqlStore } from './store.js';
 import { withMigrationLock } from './migration-lock.js';
 
@@ -22,6 +23,7 @@ export const mysqlDialect: Dialect = {
   name: 'mysql',
   clients: ['mysql2', 'mysql'],
   createStore: (config) => new MysqlStore(config),
+  createReplicatedStore: () => refuseReplicas('mysql'),
   // The precision must match the column's, or MySQL rejects the default.
   nowDefault: (knex) => knex.raw('CURRENT_TIMESTAMP(3)'),
   // Every distcache TIMESTAMP column is either nullable (emitted as explicit NULL) or has an

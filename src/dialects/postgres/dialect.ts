@@ -1,5 +1,6 @@
 import type { Dialect } from '../types.js';
 import { PostgresStore } from './store.js';
+import { ReplicatedStore } from './replicated-store.js';
 import { PostgresWakeSource } from './wake-source.js';
 import { withMigrationLock } from './migration-lock.js';
 
@@ -7,6 +8,8 @@ export const postgresDialect: Dialect = {
   name: 'postgres',
   clients: ['pg', 'postgres', 'postgresql'],
   createStore: (config) => new PostgresStore(config),
+  // Page reads on standbys, targets from the primary's replicated tick; see replicated-store.ts.
+  createReplicatedStore: (config, replicas) => new ReplicatedStore({ ...config, ...replicas }),
   nowDefault: (knex) => knex.raw('now()'),
   timestamp: (table, name) => table.timestamp(name, { useTz: true, precision: 6 }),
   // The txid column and its (cluster, txid, id) index that make the cursor exact: migrations/001.

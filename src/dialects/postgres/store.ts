@@ -19,6 +19,7 @@ import { insertManySql, insertOneSql } from './sql/insert.js';
 import { uncoveredBindings, uncoveredSql } from './sql/uncovered.js';
 import { doomedBindings, PRUNE_CHUNK_SQL, PRUNE_PREVIEW_SQL } from './sql/prune.js';
 import { decodeToken, encodeToken } from './page-token.js';
+import { errors, standbyMessage } from '../../errors.js';
 
 /** Rows per INSERT statement, well under PostgreSQL's 65535 bind parameters. */
 const INSERT_CHUNK = 1000;
@@ -124,6 +125,8 @@ export class PostgresStore extends BaseStore {
     );
     const head = raws[0];
     if (!head) throw new Error('readPage returned no row'); // `w` always yields one
+    // The epoch's timeline part says 'standby' in recovery: a cursor taken from a standby's own snapshot loses rows.
+    if (String(head.epoch).endsWith('/standby')) throw new errors.PrimaryIsStandbyError(standbyMessage('pg_is_in_recovery() is true'));
     const found = raws.filter((r) => r.id != null);
     const last = found[found.length - 1];
     const full = last !== undefined && found.length >= limit;
@@ -166,7 +169,7 @@ export class PostgresStore extends BaseStore {
    * statement runs. Every call that ran prepared and met the error retries, whether or not
    * another call flipped the switch first: under concurrency many are in flight at that moment.
    */
-  private async runStatement(statement: PreparedStatement, values: unknown[]): Promise<Array<Record<string, unknown>>> {
+  protected async runStatement(statement: PreparedStatement, values: unknown[]): Promise<Array<Record<string, unknown>>> {
     const prepare = this.prepare;
     try {
       return await runPrepared(this.knex, statement, values, { timeoutMs: this.queryTimeout, prepare });

@@ -1,4 +1,5 @@
 import type { Dialect } from '../types.js';
+import { refuseReplicas } from '../refuse-replicas.js';
 import { SQLITE_NOW, SqliteStore } from './store.js';
 import { createSqliteWakeSource } from './wake-source.js';
 import { withSqliteMigrationLock } from './migration-lock.js';
@@ -7,6 +8,7 @@ export const sqliteDialect: Dialect = {
   name: 'sqlite',
   clients: ['better-sqlite3', 'sqlite3'],
   createStore: (config) => new SqliteStore(config),
+  createReplicatedStore: () => refuseReplicas('sqlite'),
   nowDefault: (knex) => knex.raw(`(${SQLITE_NOW})`),
   // ISO-8601 text in UTC: compares correctly as text, and parses as a Date.
   timestamp: (table, name) => table.string(name, 30),

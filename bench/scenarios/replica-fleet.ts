@@ -1,0 +1,196 @@
+import knexFactory, { type Knex } from 'knex';
+import { migrate } from '../../src/migrations/migrate.js';
+import { Child } from '../lib/child.js';
+import { benchCache } from '../lib/cache.js';
+import { rows as rawRows } from '../lib/db.js';
+import { createPair, pairUnavailable } from '../lib/pg-pair.js';
+import { cpuMsOf } from '../lib/proc.js';
+import type { Figure } from '../lib/report.js';
+import { pick, type Settings } from '../lib/settings.js';
+import { ms, percentile, sleep, wallNow } from '../lib/stats.js';
+import type { ReplicaFleetIn, ReplicaFleetOut } from '../children/replica-fleet-member.js';
+
+const PROCESSES = 4;
+const HEARTBEAT_S = 10;
+const SYNC_MS = 1000;
+const WRITES_PER_S = 5;
+const PREFIX = 'rf_';
+
+type Report = Extract<ReplicaFleetOut, { type: 'report' }>;
+
+/**
+ * #10 (issue 25): a fleet of 20, 200 and 1,000 simulated servers (many caches per process, as #7)
+ * against a throwaway primary and one streaming standby, without and with `replicas`. Measured
+ * side by side from pg_stat_database (transactions: every autocommit statement is one) and /proc
+ * (CPU of each cluster's processes): the primary's transactions per write and per idle second,
+ * primary and replica CPU, delivery delays, convergence, and connections on the primary.
+ */
+export async function replicaFleet(s: Settings): Promise<Figure[]> {
+  if (!s.wants(10)) return [];
+  const missing = pairUnavailable();
+  if (missing) return [{ id: 10, what: 'fleet with replicas', db: 'PostgreSQL', result: 'not run', note: missing }];
+  const sizes = pick(s, [20, 200, 1000], [20, 200]);
+  const figures: Figure[] = [];
+  for (const n of sizes) {
+    for (const replicas of [false, true]) {
+      const pair = await createPair();
+      try {
+        const figure = await one(s, pair.primaryUrl, pair.replicaUrl, n, replicas);
+        s.log(`#10: ${figure.what}: ${figure.result}`);
+        figures.push(figure);
+      } catch (err) {
+        // One size failing (a child that could not start) leaves the others' figures standing.
+        const what = `fleet: ${n} servers, ${replicas ? 'replicas' : 'primary only'}`;
+        figures.push({ id: 10, what, db: 'PostgreSQL', result: `failed: ${(err as Error).message.slice(0, 200)}`, met: false });
+      } finally {
+        await pair.drop();
+      }
+    }
+  }
+  return figures;
+}
+
+async function one(s: Settings, primaryUrl: string, replicaUrl: string, n: number, replicas: boolean): Promise<Figure> {
+  const activeS = pick(s, 10, 5);
+  const idleS = pick(s, 2 * HEARTBEAT_S, HEARTBEAT_S);
+  const label = `${n} servers in ${PROCESSES} processes, ${replicas ? 'replicas' : 'primary only'}`;
+  s.log(`#10 fleet with replicas: ${label}: ${activeS} s of ${WRITES_PER_S} writes/s, then ${idleS} s idle`);
+  const primary = knexFactory({ client: 'pg', connection: primaryUrl, pool: { min: 1, max: 2 } });
+  const standby = knexFactory({ client: 'pg', connection: replicaUrl, pool: { min: 1, max: 2 } });
+  await migrate(primary, { tablePrefix: PREFIX });
+  const per = Math.ceil(n / PROCESSES);
+  const children = Array.from(
+    { length: PROCESSES },
+    (_, p) =>
+      new Child<ReplicaFleetIn, ReplicaFleetOut>('replica-fleet-member', {
+        primaryUrl,
+        replicaUrl: replicas ? replicaUrl : null,
+        prefix: PREFIX,
+        identities: Array.from({ length: per }, (_, i) => `s-${p}-${i}`),
+        syncInterval: SYNC_MS,
+      }),
+  );
+  const writer = benchCache(primary, PREFIX, 'writer', replicas ? { replicas: [standby] } : {});
+  try {
+    await Promise.all(children.map((c) => c.when((m): m is Extract<ReplicaFleetOut, { type: 'ready' }> => m.type === 'ready', 600_000)));
+    await writer.start();
+    // Past the start-up: every server has registered, and the first heartbeats have spread out.
+    await sleep(HEARTBEAT_S * 1000);
+    const stats = counters(primary, standby);
+
+    children.forEach((c) => c.send({ type: 'mark' }));
+    let mark = await stats.sample();
+    let writes = 0;
+    let lastCommit = 0;
+    const end = performance.now() + activeS * 1000;
+    while (performance.now() < end) {
+      const next = performance.now() + 1000 / WRITES_PER_S;
+      await writer.refreshPayload('bench', { t: wallNow(), k: writes });
+      lastCommit = wallNow();
+      writes += 1;
+      await sleep(Math.max(0, next - performance.now()));
+    }
+    let convergedAt = 0;
+    let received: number[] = [];
+    const deadline = performance.now() + 60_000;
+    while (performance.now() < deadline) {
+      received = (await Promise.all(children.map(status))).flat();
+      if (received.every((x) => x >= writes)) {
+        convergedAt = wallNow();
+        break;
+      }
+      await sleep(50);
+    }
+    const active = await Promise.all(children.map(report));
+    const activeStats = stats.since(mark, await stats.sample());
+
+    children.forEach((c) => c.send({ type: 'mark' }));
+    mark = await stats.sample();
+    await sleep(idleS * 1000);
+    const idleStats = stats.since(mark, await stats.sample());
+    const idle = await Promise.all(children.map(report));
+
+    const delays = active.flatMap((r) => r.delays);
+    const fleetCpu = (rs: Report[]) => (100 * rs.reduce((sum, r) => sum + r.cpuMs, 0)) / rs[0]!.elapsedMs;
+    const perWrite = (activeStats.xacts - idleStats.xactsPerS * activeStats.seconds) / writes;
+    const got = received.filter((x) => x >= writes).length;
+    const servers = per * PROCESSES;
+    const idleFloor = servers / HEARTBEAT_S + 5;
+    const floorsMet = got === servers && (!replicas || n < 1000 || (perWrite <= 3 && idleStats.xactsPerS <= idleFloor));
+    return {
+      id: 10,
+      what: `fleet: ${label}, syncInterval 1 s, heartbeat 10 s, wake-up off`,
+      db: 'PostgreSQL',
+      result:
+        `${got}/${servers} converged on ${writes} changes, ` +
+        `the last ${convergedAt ? ms(convergedAt - lastCommit) : 'never'} after its commit; ` +
+        `delivery p50 ${ms(percentile(delays, 50))}, p99 ${ms(percentile(delays, 99))}; ` +
+        `primary: ${perWrite.toFixed(1)} transactions per write, ${idleStats.xactsPerS.toFixed(1)} per idle s, ` +
+        `CPU ${activeStats.primaryCpu.toFixed(1)} / ${idleStats.primaryCpu.toFixed(1)} % idle, ${activeStats.connections} connections; ` +
+        `replica CPU ${activeStats.replicaCpu.toFixed(1)} / ${idleStats.replicaCpu.toFixed(1)} % idle; ` +
+        `fleet CPU ${fleetCpu(active).toFixed(0)} / ${fleetCpu(idle).toFixed(0)} % idle`,
+      floor:
+        replicas && n >= 1000
+          ? `every server converges; ≤ 3 primary transactions per write; ≤ ${idleFloor.toFixed(0)} per idle s (N/heartbeat + 5)`
+          : 'every server converges; figures reported',
+      met: floorsMet,
+      note:
+        'Transactions: xact_commit + xact_rollback of the primary database in pg_stat_database (each autocommit statement is one), ' +
+        "the writer's included; per write = (active − idle rate × active time) / writes. CPU: % of one core, every process of " +
+        'the cluster found through pg_stat_activity (backends, walsender, background workers), from /proc. Connections: client ' +
+        'backends on the primary (4 processes, one pool each, no LISTEN sessions).',
+    };
+  } finally {
+    children.forEach((c) => c.send({ type: 'stop' }));
+    await Promise.all(
+      children.map(async (c) => {
+        const timer = setTimeout(() => c.kill(), 30_000);
+        await c.exited;
+        clearTimeout(timer);
+      }),
+    );
+    await writer.stop();
+    await primary.destroy();
+    await standby.destroy();
+  }
+}
+
+/** Transactions of the primary database and CPU of each cluster's processes, sampled together. */
+function counters(primary: Knex, standby: Knex) {
+  const pidsOf = async (knex: Knex) => rawRows(await knex.raw('select pid from pg_stat_activity')).map((r) => Number(r.pid));
+  const sample = async () => {
+    await primary.raw('select pg_stat_clear_snapshot()');
+    const [db] = rawRows(
+      await primary.raw('select xact_commit + xact_rollback as x from pg_stat_database where datname = current_database()'),
+    );
+    const [conn] = rawRows(await primary.raw("select count(*) as n from pg_stat_activity where backend_type = 'client backend'"));
+    const [pp, rp] = await Promise.all([pidsOf(primary), pidsOf(standby)]);
+    const cpu = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuMsOf(pid), 0);
+    return { at: performance.now(), xacts: Number(db?.x), primaryCpu: cpu(pp), replicaCpu: cpu(rp), connections: Number(conn?.n) };
+  };
+  type Sample = Awaited<ReturnType<typeof sample>>;
+  return {
+    sample,
+    since(a: Sample, b: Sample) {
+      const seconds = (b.at - a.at) / 1000;
+      return {
+        seconds,
+        xacts: b.xacts - a.xacts,
+        xactsPerS: (b.xacts - a.xacts) / seconds,
+        primaryCpu: (b.primaryCpu - a.primaryCpu) / (10 * seconds),
+        replicaCpu: (b.replicaCpu - a.replicaCpu) / (10 * seconds),
+        connections: b.connections,
+      };
+    },
+  };
+}
+
+async function status(c: Child<ReplicaFleetIn, ReplicaFleetOut>): Promise<number[]> {
+  c.send({ type: 'status' });
+  return (await c.when((m): m is Extract<ReplicaFleetOut, { type: 'status' }> => m.type === 'status')).received;
+}
+
+async function report(c: Child<ReplicaFleetIn, ReplicaFleetOut>): Promise<Report> {
+  c.send({ type: 'report' });
+  return c.when((m): m is Report => m.type === 'report');
+}
