@@ -21,6 +21,6 @@ test(
     assert.match(out, /^not ok \d+ - leaky: starts a cache and never stops it/m);
     assert.match(out, /1 DistributedCache\(s\) started and never stopped/);
     assert.match(out, /^not ok \d+ - leaky: leaves a distcache timer pending/m);
-    assert.match(out, /a Timeout created at .*dist\/src\/sync\/timeout\.js/);
+    assert.match(out, /a Timeout created at .*dist\/src\/util\/async\.js/);
   },
 );
