@@ -1,4 +1,4 @@
-import { toDate } from '../store/base-store.js';
+import { toDate } from '../store/columns.js';
 import type { AdminContext } from './context.js';
 
 /** Instructions written per minute over a recent window, as the dashboard's chart shows them. */
