@@ -89,6 +89,11 @@ export class DistributedCache {
    * const products = cache.region<Product>('product', { load: (id) => db.product(id), ttl: '10m' });
    */
   region<T>(id: string, options: RegionOptions<T> = {}): Region<T> {
+    if (!this.lifecycle.registering) {
+      throw new errors.RegisterAfterStartError(
+        `cache.region('${id}') was called after start(); create every region before start(), so every poll sees it`,
+      );
+    }
     const region = new Region<T>(id, options, this.regionHost);
     this.register(region.asRefresher());
     this.regionSet.add(region);

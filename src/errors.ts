@@ -20,6 +20,12 @@ export type ErrorCode =
   /** A refresher refused a payload (see distcache/refreshers' withPayloadSchema): recorded, never retried. */
   | 'E_REJECTED_PAYLOAD'
   | 'E_DUPLICATE_IDENTITY'
+  /** No connection: nothing listens at that host and port (or the name does not resolve). */
+  | 'E_CONNECTION_REFUSED'
+  /** The server answered, but the database named in the connection settings does not exist. */
+  | 'E_UNKNOWN_DATABASE'
+  /** The server refused the user name or password. */
+  | 'E_AUTHENTICATION_FAILED'
   // The operator API (src/admin/, thrown as AdminError):
   /** No registration and no cursor under that identity in this cluster. */
   | 'E_UNKNOWN_SERVER'
@@ -79,6 +85,9 @@ export const errors = {
   NotMigratedError: define('E_NOT_MIGRATED', 'NotMigratedError'),
   StoppedError: define('E_STOPPED', 'StoppedError'),
   DuplicateIdentityError: define('E_DUPLICATE_IDENTITY', 'DuplicateIdentityError'),
+  ConnectionRefusedError: define('E_CONNECTION_REFUSED', 'ConnectionRefusedError'),
+  UnknownDatabaseError: define('E_UNKNOWN_DATABASE', 'UnknownDatabaseError'),
+  AuthenticationFailedError: define('E_AUTHENTICATION_FAILED', 'AuthenticationFailedError'),
 } as const;
 
 export function isDistcacheError(err: unknown, code?: ErrorCode): err is DistcacheError {
@@ -105,12 +114,66 @@ export function fromDatabaseError(err: unknown): Error {
   const e = err as { name?: string; message?: string };
   if (e?.name === 'KnexTimeoutError')
     return new errors.QueryTimeoutError(`a database query timed out (queryTimeout): ${describeError(err)}`, { cause: err });
+  const connection = connectionError(err);
+  if (connection) return connection;
   if (/no such table|doesn't exist|does not exist|undefined table|has no column named|unknown column/i.test(String(e?.message))) {
+    // The driver's words only: knex puts the whole statement in front of them.
     return new errors.NotMigratedError(
-      `distcache tables are missing: ${describeError(err)}; run \`await migrate(knex, { tablePrefix })\` or \`npx distcache ` +
-        `migrate\` first`,
+      `distcache's tables are missing (${redact(lastPart(String(e?.message)))}): run migrate first, ` +
+        '`await migrate(knex, { tablePrefix })` at start-up or `npx distcache migrate`',
       { cause: err },
     );
   }
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * The three mistakes of a first hour with a new database, each told apart from "the tables are
+ * missing" and from a permission problem, with its own code and fix (issue 24). Recognised by the
+ * drivers' own codes, never by message text alone.
+ */
+const REFUSED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
+// PostgreSQL SQLSTATEs: 3D000 invalid_catalog_name; 28P01 invalid_password, 28000 invalid_authorization_specification.
+const UNKNOWN_DATABASE = new Set(['3D000', 'ER_BAD_DB_ERROR']);
+const AUTHENTICATION = new Set([
+  '28P01',
+  '28000',
+  'ER_ACCESS_DENIED_ERROR',
+  'ER_DBACCESS_DENIED_ERROR',
+  'ER_ACCESS_DENIED_NO_PASSWORD_ERROR',
+]);
+
+/** The typed error for a connection that could not be made, or undefined when `err` is something else. */
+export function connectionError(err: unknown): DistcacheError | undefined {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const said = redact(lastPart(String(e?.message ?? err)));
+  if (REFUSED.has(code)) {
+    return new errors.ConnectionRefusedError(
+      `cannot reach the database (${said}): check the host and port of the connection settings, and that the database ` +
+        'server is running and accepts TCP connections there',
+      { cause: err },
+    );
+  }
+  if (UNKNOWN_DATABASE.has(code)) {
+    return new errors.UnknownDatabaseError(
+      `the database server is reachable but the database does not exist (${said}): fix the database name in the ` +
+        'connection settings, or create it (createdb NAME, or CREATE DATABASE NAME)',
+      { cause: err },
+    );
+  }
+  if (AUTHENTICATION.has(code)) {
+    return new errors.AuthenticationFailedError(
+      `the database refused the login (${said}): check the user name and password of the connection settings ` +
+        "(on PostgreSQL also pg_hba.conf; on MySQL the user's allowed hosts)",
+      { cause: err },
+    );
+  }
+  return undefined;
+}
+
+/** knex prefixes a failed query's message with its SQL (`select … - relation "x" does not exist`): the driver's part. */
+export function lastPart(message: string): string {
+  const parts = message.split(' - ');
+  return parts[parts.length - 1]!.trim();
 }

@@ -18,7 +18,7 @@ export type { Duration } from './duration.js';
 export { tableNames, type TableNames } from './store/tables.js';
 export type { InstructionStore, StoredInstructionRow, StoredFailure, FailureAction, CursorState, LogSummary } from './store/store.js';
 export { knexConfigFromUrl, sqliteConfig, maskUrl } from './connection.js';
-export * from './admin/index.js';
+// The operator API (Admin) is its own entry point, distcache/admin (src/admin/index.ts).
 export { InstrumentationHooks, type Instrumentation, type WriteInfo, type RefresherCallInfo } from './instrumentation.js';
 export { Region, type RegionWriteOptions } from './regions/region.js';
 export { REGION_DEFAULTS, type RegionOptions, type RegionLoader, type LoadOptions } from './regions/options.js';

@@ -8,10 +8,17 @@ import type { RoleOption } from './cluster/roles.js';
 // The declaration: every option once, with its default in JSDoc and in DEFAULTS. The checks and
 // the one resolve function live in options/ (resolve.ts), which reads this file, never the reverse.
 
-/** Options of `new DistributedCache(options)`. Only `knex` is required. */
+/** Options of `new DistributedCache(options)`. Either `knex` or `connection` is required. */
 export interface DistributedCacheOptions {
   /** A Knex instance for PostgreSQL (`pg`), SQLite (`better-sqlite3`) or MySQL/MariaDB (`mysql2`). distcache never destroys it. */
-  knex: Knex;
+  knex?: Knex;
+  /**
+   * Instead of `knex`: a connection string (`postgres://…`, `mysql://…`, `sqlite://file`), for apps
+   * whose own code uses another client (Drizzle, Kysely, pg). distcache then builds its own small
+   * knex pool (at most 4 connections) and destroys it at the end of `stop()`.
+   * @example new DistributedCache({ connection: process.env.DATABASE_URL })
+   */
+  connection?: string;
   /** Refreshers to register; more can be added with `register()` before `start()`. @default [] */
   refreshers?: AnyCacheRefresher[];
   /** This server's stable name: its cursor is stored under it. Give each process its own. @default os.hostname() */
@@ -132,6 +139,7 @@ export interface DistributedCacheOptions {
  */
 const OPTION_KEYS: Record<keyof DistributedCacheOptions, true> = {
   knex: true,
+  connection: true,
   refreshers: true,
   serverIdentity: true,
   cluster: true,
@@ -180,6 +188,8 @@ export interface HealthThresholds {
 /** The options after defaults and validation; frozen. */
 export interface ResolvedOptions {
   readonly knex: Knex;
+  /** True when distcache built `knex` from the `connection` option: stop() destroys it. */
+  readonly ownsKnex: boolean;
   readonly refreshers: readonly AnyCacheRefresher[];
   readonly serverIdentity: string;
   readonly cluster: string;

@@ -37,7 +37,12 @@ for (const dialect of selectedDialects()) {
         await client.write(writer, 'c2', { rollback: false, wrapped: false });
         await assert.rejects(client.write(writer, 'r2', { rollback: true, wrapped: false }), Rollback);
         if (spec.commitHook) await waitFor(() => local.refreshedIds().length === 2, { describe: () => JSON.stringify(local.calls) });
-        else assert.deepEqual(local.refreshedIds(), ['c1']);
+        // (PostgreSQL's in-transaction NOTIFY may already have woken the writer's poller for c2.)
+        else
+          assert.deepEqual(
+            local.refreshedIds().filter((id) => id !== 'c2'),
+            ['c1'],
+          );
 
         await writer.sync();
         await other.sync();

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import knexFactory, { type Knex } from 'knex';
-import { Admin, migrate } from '../src/index.js';
+import { migrate } from '../src/index.js';
+import { Admin } from '../src/admin/index.js';
 import { cli } from './support/cli-run.js';
 import { asPostgres, clusterAvailability, createCluster, PG_BIN, TcpProxy, type Cluster } from './support/pg-clusters.js';
 import {

@@ -58,7 +58,7 @@ const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
   ],
   ['a misspelled option', { syncIntreval: '5s' }, /syncIntreval: unknown option; did you mean 'syncInterval'\?/],
   ['a misspelled health threshold', { health: { maxlag: '1m' } }, /health\.maxlag: unknown option; did you mean 'maxLag'\?/],
-  ['an unknown option', { colour: 'blue' }, /colour: unknown option\. The options are: knex, refreshers/],
+  ['an unknown option', { colour: 'blue' }, /colour: unknown option\. The options are: knex, connection, refreshers/],
   [
     'a heartbeat too long for the stale timeout, both set',
     { heartbeatInterval: '1m', staleServerTimeout: '2m' },

@@ -10,6 +10,8 @@ export class Tracker {
   readonly applied = new Map<string, number>();
   written = 0;
   maxDelay = 0;
+  /** Every delay from a commit to a remote apply of that id, in ms. */
+  readonly delays: number[] = [];
   private readonly lastCommit = new Map<number, number>();
   private readonly lastApplied = new Map<string, Map<number, number>>();
   private readonly waiters = new Set<() => void>();
@@ -32,7 +34,10 @@ export class Tracker {
       for (const id of message.ids) {
         this.lastApplied.get(message.identity)?.set(id, message.at);
         const committed = this.lastCommit.get(id);
-        if (committed !== undefined) this.maxDelay = Math.max(this.maxDelay, message.at - committed);
+        if (committed !== undefined) {
+          this.maxDelay = Math.max(this.maxDelay, message.at - committed);
+          this.delays.push(message.at - committed);
+        }
       }
     }
     this.waiters.forEach((wake) => wake());

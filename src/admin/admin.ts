@@ -88,13 +88,13 @@ export class Admin {
   }
 
   /** Servers (role, heartbeat, cursor, pending, lag, last error), the publisher, the log and the failure count. */
-  status(options: { retention?: number } = {}): Promise<StatusReport> {
-    return guarded(() => status(this.ctx, { retention: options.retention ?? DEFAULTS.retention }));
+  status(options: { retention?: number; all?: boolean } = {}): Promise<StatusReport> {
+    return guarded(() => status(this.ctx, { retention: options.retention ?? DEFAULTS.retention, all: options.all === true }));
   }
 
-  /** Every registered server and every cursor, with the publisher. */
-  servers(): Promise<ClusterServers> {
-    return guarded(() => listServers(this.ctx));
+  /** Every registered server and every cursor, with the publisher; servers that stopped cleanly only with `all`. */
+  servers(options: { all?: boolean } = {}): Promise<ClusterServers> {
+    return guarded(() => listServers(this.ctx, { all: options.all === true }));
   }
 
   /** The backlog of every server. */

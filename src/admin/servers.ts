@@ -18,8 +18,8 @@ export interface ServerView {
   pid: number | null;
   packageVersion: string | null;
   instanceId: string | null;
-  /** The role it last reported; null when not registered. */
-  role: ServerRole | null;
+  /** The role it last reported; 'stopped' after a clean stop(); null when not registered. */
+  role: ServerRole | 'stopped' | null;
   active: boolean;
   /** Holds the scheduling-publisher lease now. */
   publisher: boolean;
@@ -53,10 +53,12 @@ export interface ClusterServers {
   now: Date;
   publisher: PublisherView | null;
   servers: ServerView[];
+  /** Servers that stopped cleanly, left out of `servers` unless `all` was asked for. */
+  hiddenStopped: number;
 }
 
 /** Every server of the cluster: registrations, cursors, the lease, and how far behind each is. Read-only. */
-export async function listServers(ctx: AdminContext, options: { pending?: boolean } = {}): Promise<ClusterServers> {
+export async function listServers(ctx: AdminContext, options: { pending?: boolean; all?: boolean } = {}): Promise<ClusterServers> {
   const [now, publisher, cursors, published, publishedRegions] = await Promise.all([
     ctx.store.now(),
     readPublisher(ctx.sql),
@@ -94,7 +96,9 @@ export async function listServers(ctx: AdminContext, options: { pending?: boolea
     view.cursor = cursorView(c);
     byIdentity.set(c.identity, view);
   }
-  const servers = [...byIdentity.values()].sort((a, b) => a.identity.localeCompare(b.identity));
+  const every = [...byIdentity.values()].sort((a, b) => a.identity.localeCompare(b.identity));
+  // A clean stop is not a problem to look at: each rollout would add a row per pod.
+  const servers = options.all === false ? every.filter((s) => !isStopped(s)) : every;
   if (options.pending !== false) {
     // One query per distinct position, not per server: caught-up servers share the head's, so a
     // page listing 200 servers does not send 200 queries (the dashboard refreshes every few seconds).
@@ -111,7 +115,12 @@ export async function listServers(ctx: AdminContext, options: { pending?: boolea
       }),
     );
   }
-  return { now, publisher, servers };
+  return { now, publisher, servers, hiddenStopped: every.length - servers.length };
+}
+
+/** Stopped cleanly and not back since (a restart under the same identity makes the row active again). */
+export function isStopped(s: Pick<ServerView, 'role' | 'active'>): boolean {
+  return s.role === 'stopped' && !s.active;
 }
 
 /** One server, or AdminError E_UNKNOWN_SERVER naming the servers there are. */

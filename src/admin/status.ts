@@ -26,6 +26,8 @@ export interface StatusReport {
   /** The scheduling publisher: the holder of the unexpired lease; null when nobody holds it. */
   publisher: PublisherView | null;
   servers: ServerView[];
+  /** Servers that stopped cleanly, left out of `servers` unless `all` was asked for. */
+  hiddenStopped: number;
   log: LogView;
   failures: { count: number };
   /** Whether the cursors belong to the database read now; see docs/operations.md. */
@@ -47,7 +49,7 @@ export interface HistoryView {
 }
 
 /** Everything an operator looks at first. Read-only. */
-export async function status(ctx: AdminContext, options: { retention: number }): Promise<StatusReport> {
+export async function status(ctx: AdminContext, options: { retention: number; all?: boolean }): Promise<StatusReport> {
   const schema = await schemaState(ctx);
   const unreadable: string[] = [];
   // Between a package upgrade and `distcache migrate`, status is what tells the operator that
@@ -64,11 +66,11 @@ export async function status(ctx: AdminContext, options: { retention: number }):
     }
   };
   const emptySummary = { rows: 0, instructions: 0, minId: null, maxId: null, oldest: null, newest: null, pastRetention: 0 };
-  const [{ now, publisher, servers }, summary, failures, databaseIdentity, foreignRows] = await Promise.all([
+  const [{ now, publisher, servers, hiddenStopped }, summary, failures, databaseIdentity, foreignRows] = await Promise.all([
     section(
       'servers',
-      () => listServers(ctx),
-      async () => ({ now: await ctx.store.now(), publisher: null, servers: [] }),
+      () => listServers(ctx, { all: options.all }),
+      async () => ({ now: await ctx.store.now(), publisher: null, servers: [], hiddenStopped: 0 }),
     ),
     section(
       'log',
@@ -98,6 +100,7 @@ export async function status(ctx: AdminContext, options: { retention: number }):
     schema,
     publisher,
     servers,
+    hiddenStopped,
     log: {
       rows: summary.rows,
       instructions: summary.instructions,

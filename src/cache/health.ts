@@ -31,6 +31,7 @@ export function cacheHealth(
       // Turned off by the user is a choice; turned off by the store is a finding.
       preparedStatementsLost: options.preparedStatements && store.preparedStatements === false,
       databaseChanged: poller.lastDatabaseChange,
+      duplicateIdentity: membership.duplicateProblem,
     },
     options.health,
   );

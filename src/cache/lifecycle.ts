@@ -4,6 +4,7 @@ import { describeError, errors } from '../errors.js';
 import type { TypedEmitter } from '../events.js';
 import { trackClosed, trackOpen } from '../open-resources.js';
 import type { ResolvedOptions } from '../options.js';
+import { quietPoolWarnings } from '../connection-errors.js';
 import type { RegionSet } from '../regions/region-set.js';
 import { settleWithin } from '../util/async.js';
 import type { CacheParts } from './parts.js';
@@ -65,8 +66,14 @@ export class Lifecycle {
   private async doStart(): Promise<void> {
     this.parts.membership.join();
     this.step('registering this server (first heartbeat)');
-    const heartbeatError = await this.parts.heartbeat.start();
-    if (heartbeatError instanceof errors.NotMigratedError) {
+    const heartbeatError = await quietPoolWarnings(this.options.knex, () => this.parts.heartbeat.start());
+    // Missing tables, a database name or a login that is wrong: no retry can fix these. A refused
+    // connection may be a database still starting: the loops retry it and health() reports it.
+    if (
+      heartbeatError instanceof errors.NotMigratedError ||
+      heartbeatError instanceof errors.UnknownDatabaseError ||
+      heartbeatError instanceof errors.AuthenticationFailedError
+    ) {
       await this.abortStart();
       throw heartbeatError;
     }
@@ -189,6 +196,8 @@ export class Lifecycle {
     }
     this.current = 'stopped';
     this.startStep = undefined;
+    // A pool built from the `connection` option is ours to close; a knex passed in is the app's.
+    if (this.options.ownsKnex) await this.options.knex.destroy().catch(() => undefined);
     trackClosed(this.owner);
   }
 }

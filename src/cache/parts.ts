@@ -80,6 +80,10 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     maxInstructionsPerRow: o.maxInstructionsPerRow,
     // Tells the other processes after every committed write; `wake` is set below.
     onCommitted: () => wake?.notifyCommitted(),
+    // An executor write with no commit hook: SQLite's commit is itself the signal to every process;
+    // on PostgreSQL a NOTIFY inside the caller's transaction goes out at its commit.
+    executorCommitSignal: () => (wake?.kind === 'sqlite-wal-watch' ? 'commit' : wake?.inTransactionNotify?.()),
+    syncInterval: o.syncInterval,
     refresherTimeout: o.refresherTimeout,
   });
   const poller = new Poller(store, applier, events, o.logger, hooks, ownWrites, {

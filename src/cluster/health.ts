@@ -74,6 +74,8 @@ export interface HealthInputs {
   preparedStatements: boolean | undefined;
   preparedStatementsLost: boolean;
   databaseChanged: { at: Date; detail: string } | null;
+  /** Set while another live process heartbeats under this identity: names both pids. */
+  duplicateIdentity?: string | undefined;
 }
 
 const STATE_PROBLEMS: Record<Exclude<HealthReport['state'], 'started'>, string> = {
@@ -104,6 +106,7 @@ export async function checkHealth(
   let pendingInstructions: number | null = null;
   let lagSeconds: number | null = null;
   if (inputs.state !== 'started') problems.push(STATE_PROBLEMS[inputs.state] + (inputs.activity ? `: ${inputs.activity}` : ''));
+  if (inputs.duplicateIdentity) problems.push(inputs.duplicateIdentity);
   if (inputs.position !== undefined) {
     try {
       const [pending, now] = await Promise.all([store.pending(inputs.position), store.now()]);

@@ -41,6 +41,7 @@ export class Membership {
   /** Set once this instance's row was written: a row taken over after that means a duplicate identity. */
   private registered = false;
   private warnedSingle = false;
+  private duplicateSeen: { at: number; problem: string } | undefined;
   private readonly servers: ServerTable;
   private readonly leaseTable: LeaseTable;
   private readonly lease: Lease;
@@ -168,8 +169,25 @@ export class Membership {
     this.lapseTimer.unref();
   }
 
+  /**
+   * The health problem while another live process shares this identity: it takes the row over at
+   * each of its heartbeats, so it is seen at every one of ours. Live means what it means for any
+   * server: seen within staleServerTimeout.
+   */
+  get duplicateProblem(): string | undefined {
+    const seen = this.duplicateSeen;
+    if (!seen || Date.now() - seen.at > this.settings.staleServerTimeout) return undefined;
+    return seen.problem;
+  }
+
   private duplicate(other: Extract<TouchResult, { found: 'other' }>): void {
     const { identity, instanceId, host, pid } = this.settings.registration;
+    this.duplicateSeen = {
+      at: Date.now(),
+      problem:
+        `two live processes share serverIdentity '${identity}': pid ${other.pid} on ${other.host} and this one, pid ${pid} on ${host}; ` +
+        'they share one cursor and may skip rows: give every process its own serverIdentity (the pod name, or host name plus pid)',
+    };
     const error = new errors.DuplicateIdentityError(
       `another live process heartbeats as serverIdentity '${identity}' (host ${other.host}, pid ${other.pid}, ` +
         `instance ${other.instanceId}; this is host ${host}, pid ${pid}, instance ${instanceId}). ` +

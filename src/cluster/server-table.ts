@@ -7,6 +7,13 @@ import type { ServerRole } from './roles.js';
 import type { ClusterSql } from './sql.js';
 
 /** Who this process is, as registered in the server table. */
+/**
+ * A server that stopped cleanly is forgotten after this long (or forgetServersAfter, if shorter):
+ * each rollout stops every pod, and their rows would otherwise stay for forgetServersAfter (7 days).
+ * An hour keeps a just-stopped server visible to `status --all` while a rollout is looked into.
+ */
+export const STOPPED_FORGET_MS = 3600_000;
+
 export interface Registration {
   identity: string;
   /** Unique per DistributedCache instance; tells two processes with one identity apart. */
@@ -24,8 +31,8 @@ export interface ServerInfo {
   host: string;
   pid: number;
   packageVersion: string;
-  /** The role it last reported; see `active` for whether it is still there. */
-  role: ServerRole;
+  /** The role it last reported; 'stopped' after a clean stop(). See `active` for whether it is still there. */
+  role: ServerRole | 'stopped';
   active: boolean;
   registeredAt: Date | null;
   lastHeartbeat: Date | null;
@@ -126,7 +133,9 @@ export class ServerTable {
     await this.bounded(
       this.rows()
         .where({ server_identity: me.identity, instance_id: me.instanceId })
-        .update({ active: false, role: 'unknown', last_heartbeat: this.sql.store.clockSql(0) }),
+        // 'stopped', not 'unknown': a clean stop is told apart from a server that went silent, so
+        // ops views can hide it and it is forgotten sooner (STOPPED_FORGET_MS).
+        .update({ active: false, role: 'stopped', last_heartbeat: this.sql.store.clockSql(0) }),
     );
   }
 
@@ -158,7 +167,15 @@ export class ServerTable {
    */
   async forget(goneMs: number): Promise<string[]> {
     const { knex, tables, cluster } = this.sql;
-    const gone = () => this.rows().where('active', false).where('last_heartbeat', '<', this.sql.store.clockSql(goneMs));
+    const stoppedMs = Math.min(goneMs, STOPPED_FORGET_MS);
+    const gone = () =>
+      this.rows()
+        .where('active', false)
+        .where((q) => {
+          void q.where('last_heartbeat', '<', this.sql.store.clockSql(goneMs)).orWhere((s) => {
+            void s.where('role', 'stopped').where('last_heartbeat', '<', this.sql.store.clockSql(stoppedMs));
+          });
+        });
     const servers: string[] = (await this.bounded(gone().select('server_identity'))).map((r: Record<string, unknown>) =>
       String(r.server_identity),
     );
@@ -197,7 +214,7 @@ export class ServerTable {
       host: String(r.host),
       pid: Number(r.pid),
       packageVersion: String(r.package_version),
-      role: String(r.role) as ServerRole,
+      role: String(r.role) as ServerRole | 'stopped',
       active: toBool(r.active),
       registeredAt: toDate(r.registered_at),
       lastHeartbeat: toDate(r.last_heartbeat),

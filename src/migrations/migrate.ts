@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { errors, describeError } from '../errors.js';
+import { connectionError, errors, describeError } from '../errors.js';
+import { quietPoolWarnings } from '../connection-errors.js';
 import { validateTablePrefix } from '../identifiers.js';
 import { dialectFor } from '../dialects/dialect.js';
 import { tableNames, type TableNames } from '../store/tables.js';
@@ -37,7 +38,11 @@ export function resolveTables(tablePrefix: string | undefined): TableNames {
  * Applies distcache's migrations. Idempotent, and safe to run from several processes at once:
  * knex's migration lock lets one run, and the others wait for it and then find nothing to do.
  */
-export async function migrate(knex: Knex, options: MigrateOptions = {}): Promise<MigrateResult> {
+export function migrate(knex: Knex, options: MigrateOptions = {}): Promise<MigrateResult> {
+  return quietPoolWarnings(knex, () => migrateNow(knex, options));
+}
+
+async function migrateNow(knex: Knex, options: MigrateOptions): Promise<MigrateResult> {
   const tables = resolveTables(options.tablePrefix);
   const config = migrationConfig(knex, tables);
   const deadline = Date.now() + (options.lockTimeout ?? 60_000);
@@ -52,6 +57,9 @@ export async function migrate(knex: Knex, options: MigrateOptions = {}): Promise
       // Without transactional DDL (MySQL), knex does not look again at what is done after it
       // waited for the lock, so a process can re-run a migration another just finished. If the
       // schema is current now, that failure is only a lost race.
+      // A database that cannot be reached, does not exist or refuses the login says so, not "may create tables".
+      const connection = connectionError(err);
+      if (connection) throw connection;
       if (await isCurrent(knex, tables)) return { applied: [] };
       const contention = isContention(err, tables);
       if (!contention || Date.now() > deadline) {

@@ -1,4 +1,5 @@
-import type { Knex } from 'knex';
+import knexFactory, { type Knex } from 'knex';
+import { knexConfigFromUrl } from '../connection.js';
 import { hostname } from 'node:os';
 import cron from 'node-cron';
 import { SERVER_IDENTITY_PATTERN, validateCluster, validateTablePrefix } from '../identifiers.js';
@@ -19,10 +20,7 @@ import { refuseUnknown } from './unknown-keys.js';
 export function resolveOptions(options: DistributedCacheOptions): ResolvedOptions {
   if (!options || typeof options !== 'object') invalid('options', 'pass an object such as { knex }');
   refuseUnknown('', options, OPTION_NAMES);
-  const { knex } = options;
-  if (!knex || typeof knex !== 'function' || typeof (knex as Knex).transaction !== 'function') {
-    invalid('knex', 'a Knex instance is required, such as knex({ client: "pg", connection: process.env.DATABASE_URL })');
-  }
+  const { knex, ownsKnex } = knexOption(options);
   if (options.refreshers !== undefined && !Array.isArray(options.refreshers)) invalid('refreshers', 'must be an array of refreshers');
   const tablePrefix = validateTablePrefix(options.tablePrefix ?? DEFAULTS.tablePrefix);
   const pruneSchedule = options.pruneSchedule ?? DEFAULTS.pruneSchedule;
@@ -42,6 +40,7 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
   const maxPendingInstructions = integer('maxPendingInstructions', options.maxPendingInstructions, DEFAULTS.maxPendingInstructions, 1);
   return Object.freeze({
     knex,
+    ownsKnex,
     refreshers: Object.freeze([...(options.refreshers ?? [])]),
     serverIdentity: validateIdentity('serverIdentity', options.serverIdentity ?? defaultIdentity(), SERVER_IDENTITY_PATTERN, 'web-1'),
     cluster: validateCluster(options.cluster ?? DEFAULTS.cluster),
@@ -68,6 +67,28 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
     stopTimeout: duration('stopTimeout', options.stopTimeout, DEFAULTS.stopTimeout),
     logger,
   });
+}
+
+/** `knex`, or a small pool of our own from `connection`; exactly one of the two. */
+function knexOption(options: DistributedCacheOptions): { knex: Knex; ownsKnex: boolean } {
+  const { knex, connection } = options;
+  if (knex !== undefined && connection !== undefined) invalid('connection', 'pass either knex or connection, not both');
+  if (connection !== undefined) {
+    if (typeof connection !== 'string' || connection === '') {
+      invalid('connection', "must be a connection string such as 'postgres://app@db:5432/app' or 'sqlite://./app.sqlite'");
+    }
+    const config = knexConfigFromUrl(connection);
+    // Small: distcache's own work is a poll, a heartbeat and the writes it is given.
+    return { knex: knexFactory({ ...config, pool: { ...config.pool, min: 0, max: 4 } }), ownsKnex: true };
+  }
+  if (!knex || typeof knex !== 'function' || typeof (knex as Knex).transaction !== 'function') {
+    invalid(
+      'knex',
+      'a Knex instance is required, such as knex({ client: "pg", connection: process.env.DATABASE_URL }); ' +
+        'or pass connection: process.env.DATABASE_URL and distcache builds its own',
+    );
+  }
+  return { knex, ownsKnex: false };
 }
 
 function notifyOption(value: DistributedCacheOptions['notify']): Pick<ResolvedOptions, 'notify' | 'notifyConnection'> {

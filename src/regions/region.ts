@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Knex } from 'knex';
+import type { Executor } from '../store/executor.js';
 import { errors } from '../errors.js';
 import type { DistcacheEvents } from '../events.js';
 import type { CacheId, JsonValue } from '../instructions/types.js';
@@ -15,16 +16,19 @@ import { TagIndex } from './tags.js';
 
 /** How a region writes its instructions: the DistributedCache it belongs to. */
 export interface RegionHost {
-  refresh(refresher: string, ids: CacheId[], options?: { trx?: Knex.Transaction }): Promise<void>;
-  remove(refresher: string, ids: CacheId[], options?: { trx?: Knex.Transaction }): Promise<void>;
-  refreshAll(refresher: string, options?: { trx?: Knex.Transaction }): Promise<void>;
-  refreshPayload(refresher: string, payloads: JsonValue[], options?: { trx?: Knex.Transaction }): Promise<void>;
+  refresh(refresher: string, ids: CacheId[], options?: RegionWriteOptions): Promise<void>;
+  remove(refresher: string, ids: CacheId[], options?: RegionWriteOptions): Promise<void>;
+  refreshAll(refresher: string, options?: RegionWriteOptions): Promise<void>;
+  refreshPayload(refresher: string, payloads: JsonValue[], options?: RegionWriteOptions): Promise<void>;
   emit<E extends 'region:load-error' | 'region:load-discarded' | 'region:invalidated'>(event: E, payload: DistcacheEvents[E]): void;
 }
 
 export interface RegionWriteOptions {
-  /** Write inside this transaction; every server (this one included) applies it after the commit. */
-  trx?: Knex.Transaction;
+  /**
+   * Write inside this transaction: a knex transaction, or an executor over another library's
+   * transaction (`distcache/executors`). Every server, this one included, applies it after the commit.
+   */
+  trx?: Knex.Transaction | Executor;
 }
 
 /** A cached "not found" (cacheMisses); lru-cache cannot hold undefined. */

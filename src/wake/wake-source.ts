@@ -39,6 +39,12 @@ export interface WakeSource {
    * itself the signal (SQLite).
    */
   notifyCommitted(): void;
+  /**
+   * A statement that, run inside the writer's own transaction, wakes every process (this one
+   * included) when that transaction commits and never after a rollback: PostgreSQL's NOTIFY is
+   * transactional. For executor writes whose commit distcache cannot see. Absent: no such statement.
+   */
+  inTransactionNotify?(): { text: string; values: unknown[] };
   /** Whether a commit elsewhere would wake this process right now. */
   readonly listening: boolean;
   /** Why the wake-up cannot work here, with the fix (for health() and the log); undefined while it can. */

@@ -25,6 +25,14 @@ export interface WriterSettings {
   onCommitted?: () => void;
   /** How long a caller waits for the local apply; retries go on in the background after it. */
   refresherTimeout: number;
+  /**
+   * For executor writes whose commit cannot be seen here (no `afterCommit`, no `cache.transaction()`):
+   * 'commit' when the commit itself wakes every process, a statement to run in the caller's
+   * transaction that does, or undefined (then a warning, once, says how long it may take and the fix).
+   */
+  executorCommitSignal?: () => 'commit' | { text: string; values: unknown[] } | undefined;
+  /** For that warning. */
+  syncInterval?: number;
 }
 
 /**
@@ -38,6 +46,8 @@ export class Writer {
   private readonly applies = new Set<Promise<unknown>>();
   /** Aborted when stop() gives up waiting: local applies still retrying then stop at once. */
   private readonly abandon = new AbortController();
+  /** The slow-path warning of unseen executor commits is given once per cache. */
+  private warnedUnseenCommit = false;
 
   constructor(
     private readonly store: InstructionStore,
@@ -180,13 +190,45 @@ export class Writer {
       async () => {
         const started = performance.now();
         try {
-          return { rowIds: await this.store.insertVia(executor, rows), durationMs: performance.now() - started };
+          const rowIds = await this.store.insertVia(executor, rows);
+          if (after === undefined) await this.signalUnseenCommit(executor);
+          return { rowIds, durationMs: performance.now() - started };
         } catch (err) {
           throw this.failed(err);
         }
       },
     );
     after?.(() => this.track(this.applyCommitted(rowIds, coalesced, decoded, durationMs)));
+  }
+
+  /**
+   * An executor write whose commit this server cannot see: every server, this one included, reads
+   * it from the log. Without a signal at its commit that waits for each one's next poll (a 60×
+   * slowdown over the wake-up, issue 24), so the commit must signal, or the app hears why once.
+   */
+  private async signalUnseenCommit(executor: Executor): Promise<void> {
+    const signal = this.settings.executorCommitSignal?.();
+    if (signal === 'commit') return;
+    if (signal !== undefined && executor.dialect === 'postgres') await executor.query(signal.text, signal.values);
+    else this.warnUnseenCommit();
+  }
+
+  private signalUnseenCommitSync(executor: SyncExecutor): void {
+    const signal = this.settings.executorCommitSignal?.();
+    if (signal === 'commit') return;
+    if (signal !== undefined && executor.dialect === 'postgres') executor.query(signal.text, signal.values);
+    else this.warnUnseenCommit();
+  }
+
+  private warnUnseenCommit(): void {
+    if (this.warnedUnseenCommit) return;
+    this.warnedUnseenCommit = true;
+    this.logger.warn(
+      { identity: this.settings.identity, syncInterval: this.settings.syncInterval },
+      'a write through an executor outside cache.transaction(): nothing here sees its commit, so every server, this one ' +
+        'included, applies it at its next poll (up to syncInterval later). Wrap the library transaction in ' +
+        'cache.transaction(() => ...) to apply it here at commit and wake the other servers at once (docs/clients.md)',
+    );
   }
 
   /** `writeThrough` for a synchronous executor: throws on failure, so the caller's transaction rolls back. */
@@ -197,6 +239,7 @@ export class Writer {
     let rowIds: number[];
     try {
       rowIds = this.store.insertViaSync(executor, rows);
+      if (after === undefined) this.signalUnseenCommitSync(executor);
     } catch (err) {
       if (err instanceof errors.InvalidOptionError) throw err;
       throw this.failed(err);

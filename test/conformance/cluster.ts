@@ -285,7 +285,7 @@ export function clusterTests(dialect: DialectName): void {
     assert.ok(Date.now() - stopped < timing.leaseDuration, 'taken over at a heartbeat, before the lease would have expired');
     const row = (await next.servers()).find((r) => r.identity === publisher.options.serverIdentity)!;
     assert.equal(row.active, false);
-    assert.equal(row.role, 'unknown');
+    assert.equal(row.role, 'stopped', 'a clean stop is told apart from a server that went silent');
     assert.equal(row.holdsLease, false);
     await h.knex.raw('select 1');
   });
@@ -546,6 +546,12 @@ export function clusterTests(dialect: DialectName): void {
     assert.ok(seen[0]![0] instanceof errors.DuplicateIdentityError);
     assert.equal((seen[0]![0] as { code?: string }).code, 'E_DUPLICATE_IDENTITY');
     assert.match(seen[0]![0]!.message, /serverIdentity 'twin'/);
+    // And health() says so, naming both processes (here one pid twice: both caches live in this process).
+    let health = await twins[0]!.health();
+    const problem = () => health.problems.find((p) => p.includes("share serverIdentity 'twin'"));
+    await waitFor(async () => problem() !== undefined || ((health = await twins[0]!.health()), false));
+    assert.match(problem()!, new RegExp(`pid ${process.pid} on .* and this one, pid ${process.pid} on `));
+    assert.equal(health.healthy, false);
   });
 
   test('a restart under the same identity is not a duplicate', async (t) => {

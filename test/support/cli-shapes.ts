@@ -32,7 +32,7 @@ export const row = z.strictObject(rowFields);
 export const fullRow = z.strictObject({ ...rowFields, json: z.string() });
 export const pendingRow = z.strictObject({ ...rowFields, appliedAtWrite: z.boolean() });
 
-const role = z.enum(['single', 'scheduling-publisher', 'subscriber', 'unknown']);
+const role = z.enum(['single', 'scheduling-publisher', 'subscriber', 'unknown', 'stopped']);
 
 export const publisher = z.strictObject({
   identity: z.string(),
@@ -94,6 +94,7 @@ export const status = z.strictObject({
   schema: z.strictObject({ applied: z.array(z.string()), pending: z.array(z.string()) }),
   publisher: publisher.nullable(),
   servers: z.array(server),
+  hiddenStopped: z.number().int().nonnegative(),
   log: z.strictObject({
     rows: z.number().int(),
     instructions: z.number().int(),
@@ -109,7 +110,12 @@ export const status = z.strictObject({
   unreadable: z.array(z.enum(['servers', 'log', 'failures', 'history'])),
 });
 
-export const servers = z.strictObject({ cluster: z.string(), publisher: publisher.nullable(), servers: z.array(server) });
+export const servers = z.strictObject({
+  cluster: z.string(),
+  publisher: publisher.nullable(),
+  servers: z.array(server),
+  hiddenStopped: z.number().int().nonnegative(),
+});
 
 export const pendingOverview = z.strictObject({
   cluster: z.string(),

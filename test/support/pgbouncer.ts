@@ -4,6 +4,10 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { PG_URL } from './databases.js';
+
+/** The suite's PostgreSQL database (DATABASE_URL's), which the pooler serves: never a fixed name. */
+const PG_DATABASE = decodeURIComponent(new URL(PG_URL).pathname.slice(1)) || 'postgres';
 import { waitFor } from './wait.js';
 
 /**
@@ -122,7 +126,7 @@ export class PgBouncer {
   }
 
   /** A client URL through this pooler. */
-  url(database = 'test'): string {
+  url(database = PG_DATABASE): string {
     return `postgres://postgres@127.0.0.1:${this.port}/${database}`;
   }
 
@@ -150,7 +154,7 @@ export class PgBouncer {
    * clients as the pool has sessions each open a transaction at once, so together they hold every
    * session (in transaction mode a client holds its session only while its transaction is open).
    */
-  async sessionStates(database = 'test'): Promise<SessionState[]> {
+  async sessionStates(database = PG_DATABASE): Promise<SessionState[]> {
     const clients = Array.from(
       { length: this.poolSize },
       () => new pg.Client({ connectionString: this.url(database), application_name: 'distcache session check' }),

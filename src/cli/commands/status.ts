@@ -4,19 +4,20 @@ import { durationOption } from '../args.js';
 import type { Command } from '../command.js';
 import { ago, clip, count, plural, seconds, table, time } from '../format.js';
 
-export const statusCommand: Command<{ retention: number }> = {
+export const statusCommand: Command<{ retention: number; all: boolean }> = {
   name: 'status',
   summary: 'every server (role, heartbeat, cursor, pending, lag, last error), the publisher, the log, the failures',
-  usage: 'status [--retention DURATION]',
+  usage: 'status [--retention DURATION] [--all]',
   examples: ['distcache status', 'distcache status --cluster production --json | jq .publisher'],
   options: {
     retention: { type: 'string', value: 'DURATION', description: "the servers' retention, for 'rows past retention' (default 2d)" },
+    all: { type: 'boolean', description: 'also list servers that stopped cleanly (hidden by default)' },
   },
   positionals: { min: 0, max: 0, names: '' },
-  parse: (values) => ({ retention: durationOption(values, 'retention', DEFAULTS.retention, 'status') }),
+  parse: (values) => ({ retention: durationOption(values, 'retention', DEFAULTS.retention, 'status'), all: values.all === true }),
   access: () => 'read',
-  async run({ admin, out, settings }, { retention }) {
-    const report = await admin.status({ retention });
+  async run({ admin, out, settings }, { retention, all }) {
+    const report = await admin.status({ retention, all });
     if (out.json) {
       return out.document({
         database: { dialect: report.dialect, source: settings.connection.source, display: settings.connection.display },
@@ -42,6 +43,7 @@ export const statusCommand: Command<{ retention: number }> = {
     out.line();
     if (report.servers.length === 0) out.line('no servers have registered in this cluster');
     else out.line(serversTable(report.servers));
+    if (report.hiddenStopped > 0) out.line(stoppedNote(report.hiddenStopped));
     const regions = regionsTable(report.servers);
     if (regions) {
       out.line();
@@ -69,6 +71,11 @@ export const statusCommand: Command<{ retention: number }> = {
     }
   },
 };
+
+/** The line under a server table that hid servers which stopped cleanly. */
+export function stoppedNote(hidden: number): string {
+  return `(${plural(hidden, 'server')} that stopped cleanly not shown; --all lists them)`;
+}
 
 export function serversTable(servers: readonly ServerView[]): string {
   return table(

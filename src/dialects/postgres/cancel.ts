@@ -9,6 +9,8 @@ interface PgConnection {
   secretKey?: number | null;
   readyForQuery?: boolean;
   activeQuery?: unknown;
+  /** pg 8.14+ keeps the query here; its `activeQuery` getter prints a deprecation warning. */
+  _activeQuery?: unknown;
   once(event: 'drain' | 'end' | 'error', listener: () => void): unknown;
   removeListener(event: string, listener: () => void): unknown;
   __knex__disposed?: unknown;
@@ -72,7 +74,9 @@ export function sendCancelRequest(connection: PgConnection): Promise<void> {
 
 /** Resolves true once the connection is idle again, false if it is not within `ms`. */
 function settled(connection: PgConnection, ms: number): Promise<boolean> {
-  if (connection.readyForQuery === true && !connection.activeQuery) return Promise.resolve(true);
+  // The field, not the getter, where it exists: pg 8.14+ warns on every read of `activeQuery`.
+  const active = '_activeQuery' in connection ? connection._activeQuery : connection.activeQuery;
+  if (connection.readyForQuery === true && !active) return Promise.resolve(true);
   return new Promise((resolve) => {
     const done = (ok: boolean) => () => {
       clearTimeout(timer);

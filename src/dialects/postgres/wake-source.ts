@@ -104,6 +104,11 @@ export class PostgresWakeSource implements WakeSource {
     listener.notify(this.channel, this.subscription, (payload) => this.notifyThroughPool(payload));
   }
 
+  inTransactionNotify(): { text: string; values: unknown[] } {
+    // An empty payload is nobody's listener id, so this process's own listener wakes its poller too.
+    return { text: 'select pg_notify(?, ?)', values: [this.channel, ''] };
+  }
+
   private notifyThroughPool(payload: string): Promise<unknown> {
     return boundQuery(this.knex.raw('select pg_notify(?, ?)', [this.channel, payload]), this.queryTimeout, true);
   }

@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { checkLeaksAfterEach } from './support/leaks.js';
+import { waitFor } from './support/wait.js';
+
+/**
+ * The package as a user gets it (issue 24): `npm pack`, install the tarball into an empty folder
+ * next to Express 4 and next to Express 5, run the README's first example there as two processes
+ * on one SQLite file, require the package from a `.cjs` file, and compile a CommonJS TypeScript
+ * project (NestJS's default tsconfig: node10 resolution) that imports every subpath.
+ *
+ * The npm registry must be reachable (installs prefer the local npm cache); outside CI a
+ * missing registry skips this file with one line, under CI=true it fails.
+ */
+checkLeaksAfterEach();
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown>; version: string };
+const work = mkdtempSync(join(tmpdir(), 'distcache-pack-'));
+let tarball = '';
+let skip: string | false = false;
+
+before(async () => {
+  try {
+    await run('npm', ['view', 'express@4', 'version', '--prefer-offline'], { timeout: 30_000 });
+  } catch (err) {
+    const line = `npm registry unreachable (${(err as Error).message.split('\n')[0]}); the package-install test is skipped`;
+    if (process.env.CI === 'true') throw new Error(`CI=true: ${line}`);
+    console.log(`# ${line}`);
+    skip = line;
+    return;
+  }
+  // dist/ is built by `npm test`; --ignore-scripts skips prepack's second build of the same files.
+  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], { cwd: root, timeout: 60_000 });
+  tarball = join(work, stdout.trim().split('\n').pop()!);
+});
+after(() => rmSync(work, { recursive: true, force: true }));
+
+/** An empty app folder with the tarball and `deps` installed. */
+async function install(name: string, deps: string[]): Promise<string> {
+  const dir = join(work, name);
+  await run('mkdir', ['-p', dir]);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true, type: 'module' }));
+  await run('npm', ['install', tarball, ...deps, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: dir,
+    timeout: 120_000,
+  });
+  // better-sqlite3 builds from source when its prebuilt binary cannot be downloaded (minutes):
+  // the app uses the repository's own build of it instead.
+  symlinkSync(join(root, 'node_modules', 'better-sqlite3'), join(dir, 'node_modules', 'better-sqlite3'));
+  return dir;
+}
+
+/** The README's first ```js block, which examples/quickstart/app.mjs mirrors. */
+function readmeExample(): string {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const block = /```js\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(block, 'README.md has a ```js example');
+  assert.equal(
+    block,
+    readFileSync(join(root, 'examples', 'quickstart', 'app.mjs'), 'utf8'),
+    'examples/quickstart/app.mjs mirrors the README',
+  );
+  return block;
+}
+
+interface App {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+}
+
+async function startApp(dir: string, podName: string, database: string): Promise<App> {
+  const child = spawn(process.execPath, ['app.mjs'], {
+    cwd: dir,
+    env: { ...process.env, PORT: '0', POD_NAME: podName, DATABASE_URL: database },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  let port = '';
+  await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`${podName} exited ${child.exitCode}:\n${output}`);
+      port = /listening on port (\d+)/.exec(output)?.[1] ?? '';
+      return port !== '';
+    },
+    { timeout: 30_000, describe: () => `${podName} to listen; output so far:\n${output}` },
+  );
+  return { child, url: `http://127.0.0.1:${port}`, output: () => output };
+}
+
+async function stopApp(app: App): Promise<void> {
+  if (app.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => app.child.once('exit', resolve));
+  app.child.kill('SIGTERM');
+  await exited;
+}
+
+async function price(app: App): Promise<number> {
+  const body = (await (await fetch(`${app.url}/products/1`)).json()) as { price: number };
+  return body.price;
+}
+
+for (const major of [4, 5]) {
+  test(`the packed tarball next to Express ${major}: the README example across two processes`, async (t) => {
+    if (skip) return t.skip(skip);
+    const dir = await install(`express${major}`, [`express@${major}`]);
+    writeFileSync(join(dir, 'app.mjs'), readmeExample());
+    const database = `sqlite://${join(dir, 'app.sqlite')}`;
+    // One after the other: the example creates its demo table when it is missing.
+    const web1 = await startApp(dir, 'web-1', database);
+    t.after(() => stopApp(web1));
+    const web2 = await startApp(dir, 'web-2', database);
+    t.after(() => stopApp(web2));
+
+    assert.equal(await price(web2), 10, 'web-2 loads and caches product 1');
+    const put = await fetch(`${web1.url}/products/1`, {
+      method: 'PUT',
+      body: '{"price":25}',
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(((await put.json()) as { price: number }).price, 25, 'the writer reads its own write at once');
+    let seen = 0;
+    await waitFor(async () => (seen = await price(web2)) === 25, { timeout: 10_000, describe: () => `web-2 still serves ${seen}` });
+    await stopApp(web1);
+    await stopApp(web2);
+    assert.doesNotMatch(web1.output() + web2.output(), /Error|Warning: .*deprecat/i, 'no error or deprecation on the way');
+
+    if (major !== 5) return;
+    // CommonJS: require(esm) of the package and its subpaths, in a .cjs file.
+    writeFileSync(
+      join(dir, 'require.cjs'),
+      [
+        "const { DistributedCache, migrate, errors } = require('distcache');",
+        "const { pgExecutor } = require('distcache/executors');",
+        "const { batchPerRequest } = require('distcache/express');",
+        "const { Admin } = require('distcache/admin');",
+        "const version = require('distcache/package.json').version;",
+        "const kinds = [DistributedCache, migrate, pgExecutor, Admin].map((f) => typeof f).join(',');",
+        'console.log(kinds, typeof errors, typeof batchPerRequest, version);',
+      ].join('\n'),
+    );
+    const cjs = await run(process.execPath, ['require.cjs'], { cwd: dir, timeout: 30_000 });
+    assert.equal(cjs.stdout.trim(), `function,function,function,function object function ${pkg.version}`);
+  });
+}
+
+test('a CommonJS TypeScript project (NestJS default tsconfig, node10 resolution) compiles against every subpath', async (t) => {
+  if (skip) return t.skip(skip);
+  const dir = readdirSync(work).includes('express5') ? join(work, 'express5') : await install('express5', ['express@5']);
+  const subpaths = Object.keys(pkg.exports).filter((s) => s !== '.' && !s.endsWith('.json'));
+  const lines = [`import * as root from 'distcache';`];
+  subpaths.forEach((s, i) => lines.push(`import * as sub${i} from 'distcache/${s.slice(2)}';`));
+  lines.push(`export const all = [root, ${subpaths.map((_, i) => `sub${i}`).join(', ')}];`);
+  lines.push(`export const build = (url: string) => new root.DistributedCache({ connection: url }).stop();`);
+  writeFileSync(join(dir, 'main.ts'), lines.join('\n') + '\n');
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(nestTsconfig(join(root, 'node_modules', '@types'))));
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = await run(process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit'], { cwd: dir, timeout: 60_000 }).catch(
+    (err: { stdout: string }) => ({ stdout: err.stdout, failed: true }),
+  );
+  assert.ok(!('failed' in result), `tsc failed:\n${result.stdout}`);
+});
+
+/** `nest new`'s tsconfig.json (module commonjs, hence node10 resolution), with @types/node from the repository. */
+function nestTsconfig(typeRoots: string) {
+  return {
+    compilerOptions: {
+      module: 'commonjs',
+      declaration: true,
+      removeComments: true,
+      emitDecoratorMetadata: true,
+      experimentalDecorators: true,
+      allowSyntheticDefaultImports: true,
+      target: 'ES2021',
+      sourceMap: true,
+      outDir: './dist',
+      baseUrl: './',
+      incremental: true,
+      skipLibCheck: true,
+      strictNullChecks: false,
+      noImplicitAny: false,
+      strictBindCallApply: false,
+      forceConsistentCasingInFileNames: false,
+      noFallthroughCasesInSwitch: false,
+      typeRoots: [typeRoots],
+      types: ['node'],
+    },
+    files: ['main.ts'],
+  };
+}
