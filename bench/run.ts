@@ -19,6 +19,7 @@ import { backlog } from './scenarios/backlog.js';
 import { fleet } from './scenarios/fleet.js';
 import { regions } from './scenarios/regions.js';
 import { replicaFleet } from './scenarios/replica-fleet.js';
+import { dashboardScenario } from './scenarios/dashboard.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -64,6 +65,7 @@ const scenarios: Array<[number[], (s: Settings) => Promise<Figure[]>]> = [
   [[7], fleet],
   [[8], regions],
   [[10], replicaFleet],
+  [[11], dashboardScenario],
 ];
 const figures: Figure[] = [];
 /** Scenarios that threw: the run still writes what it measured, then exits 1 (CI's smoke test fails on them). */

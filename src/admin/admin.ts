@@ -5,6 +5,7 @@ import { resolveTables } from '../migrations/migrate.js';
 import { DEFAULTS } from '../options.js';
 import { dialectFor } from '../dialects/dialect.js';
 import { triggerPlan, type TriggerPlan, type TriggerRequest } from './trigger.js';
+import { activity, type ActivityView } from './activity.js';
 import type { PruneResult } from '../cluster/pruner.js';
 import { guarded, type AdminContext } from './context.js';
 import { AdminError } from './errors.js';
@@ -159,6 +160,11 @@ export class Admin {
   /** Prunes now with the scheduled prune's rules (membership-aware, hard cap, forgetting). */
   prune(rules: Partial<PruneRules> = {}, onProgress?: (deleted: number) => void): Promise<PruneResult> {
     return guarded(() => prune(this.ctx, { ...defaultPruneRules(), ...withoutUndefined(rules) }, onProgress));
+  }
+
+  /** Instructions written per minute over the last `minutes` (default 60), by the database clock; index-bound on any log size. */
+  activity(options: { minutes?: number; rowLimit?: number } = {}): Promise<ActivityView> {
+    return guarded(() => activity(this.ctx, { minutes: positive('minutes', options.minutes ?? 60), rowLimit: options.rowLimit }));
   }
 
   /** Recorded failures, newest first. */

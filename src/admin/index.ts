@@ -13,3 +13,4 @@ export type { FailuresReport, FailureView } from './failures.js';
 export type { SchemaState, MigrationPlan, MigrationStatement } from './migrations.js';
 export { operatorOrigin } from './origin.js';
 export { triggerMigrationFile, type TriggerPlan, type TriggerRequest } from './trigger.js';
+export type { ActivityView } from './activity.js';

@@ -59,13 +59,13 @@ export interface ClusterServers {
 
 /** Every server of the cluster: registrations, cursors, the lease, and how far behind each is. Read-only. */
 export async function listServers(ctx: AdminContext, options: { pending?: boolean; all?: boolean } = {}): Promise<ClusterServers> {
-  const [now, publisher, cursors, published] = await Promise.all([
+  const [now, publisher, cursors, published, publishedRegions] = await Promise.all([
     ctx.store.now(),
     readPublisher(ctx.sql),
     ctx.store.listCursors(),
     readPublishedRefreshers(ctx.sql),
+    readPublishedRegions(ctx.sql),
   ]);
-  const publishedRegions = await readPublishedRegions(ctx.sql);
   const registrations = await new ServerTable(ctx.sql).list('', publisher?.instanceId ?? null);
   const byIdentity = new Map<string, ServerView>();
   for (const r of registrations) {
@@ -100,10 +100,15 @@ export async function listServers(ctx: AdminContext, options: { pending?: boolea
   // A clean stop is not a problem to look at: each rollout would add a row per pod.
   const servers = options.all === false ? every.filter((s) => !isStopped(s)) : every;
   if (options.pending !== false) {
+    // One query per distinct position, not per server: caught-up servers share the head's, so a
+    // page listing 200 servers does not send 200 queries (the dashboard refreshes every few seconds).
+    const byPosition = new Map<string, ReturnType<typeof ctx.store.pending>>();
     await Promise.all(
       servers.map(async (s) => {
         if (!s.cursor) return;
-        const pending = await ctx.store.pending(s.cursor.position);
+        const position = s.cursor.position;
+        if (!byPosition.has(position)) byPosition.set(position, ctx.store.pending(position));
+        const pending = await byPosition.get(position)!;
         s.pendingRows = pending.rows;
         s.pendingInstructions = pending.instructions;
         s.lagSeconds = pending.oldest ? secondsBetween(pending.oldest, now) : 0;

@@ -40,6 +40,7 @@ export const METRIC_NAMES = Object.freeze({
   lagSeconds: 'sync_lag_seconds',
   coldBoots: 'cold_boots_total',
   role: 'role',
+  wakeUp: 'wake_up',
   regionHits: 'region_hits_total',
   regionMisses: 'region_misses_total',
   regionLoads: 'region_loads_total',
@@ -69,6 +70,11 @@ const ROLES = Object.keys({ single: 0, 'scheduling-publisher': 0, subscriber: 0,
   ServerRole,
   0
 >) as ServerRole[];
+
+/** Every state of the wake-up, each listed by the wake_up gauge. */
+const WAKE_UP_STATES = Object.keys({ on: 0, connecting: 0, off: 0, disabled: 0 } satisfies Record<HealthReport['wakeUp'], 0>) as Array<
+  HealthReport['wakeUp']
+>;
 
 /**
  * Exposes one cache's activity as Prometheus metrics (prom-client). Counters and histograms follow
@@ -173,6 +179,17 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
     collect() {
       const current = cache.role;
       for (const role of ROLES) this.set({ role }, role === current ? 1 : 0);
+    },
+  });
+
+  new Gauge({
+    name: name('wakeUp'),
+    help: "This server's wake-up (cache.health().wakeUp): 1 for the current state (on, connecting, off, disabled), 0 for the others.",
+    labelNames: ['state'],
+    registers,
+    async collect() {
+      const current = (await readHealth()).wakeUp;
+      for (const state of WAKE_UP_STATES) this.set({ state }, state === current ? 1 : 0);
     },
   });
 

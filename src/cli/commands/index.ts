@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { dashboardCommand } from './dashboard.js';
 import { failuresCommand } from './failures.js';
 import { migrateCommand } from './migrate.js';
 import { pendingCommand } from './pending.js';
@@ -24,4 +25,5 @@ export const COMMANDS: readonly Command[] = [
   failuresCommand,
   serversCommand,
   triggerCommand,
+  dashboardCommand,
 ];
