@@ -62,6 +62,8 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     queryTimeout: o.queryTimeout,
     preparedStatements: o.preparedStatements,
     logger: o.logger,
+    maxRowBytes: o.maxRowBytes,
+    maxPageBytes: o.maxPageBytes,
   });
   const applier = new Applier(registry, store, events, o.logger, hooks, {
     identity: o.serverIdentity,
@@ -73,6 +75,7 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     identity: o.serverIdentity,
     instanceId,
     maxInstructionsPerRow: o.maxInstructionsPerRow,
+    maxRowBytes: o.maxRowBytes,
     // Tells the other processes after every committed write; `wake` is set below.
     onCommitted: () => wake?.notifyCommitted(),
     refresherTimeout: o.refresherTimeout,

@@ -17,6 +17,7 @@ import type { TableNames } from './tables.js';
 import type { Logger } from '../logger.js';
 import { boundQuery, type BoundableQuery } from './bound-query.js';
 import { errors } from '../errors.js';
+import { DEFAULT_PAGE_BYTES, isOversize, type PageBytes } from './row-bytes.js';
 import type { Executor, ExecutorRow, SyncExecutor } from '../write/executor.js';
 
 export interface StoreConfig {
@@ -29,10 +30,23 @@ export interface StoreConfig {
   preparedStatements?: boolean;
   /** Told once, at warn level, when prepared statements are given up. */
   logger?: Logger;
+  /** A row whose JSON is larger is read without its body (see store/row-bytes.ts). @default MAX_ROW_BYTES (16 MiB) */
+  maxRowBytes?: number;
+  /** A page's bodies stop before this many bytes (its first row always comes). @default 2 × MAX_ROW_BYTES */
+  maxPageBytes?: number;
 }
 
-/** Columns read for an instruction row, the same on every dialect. */
+/** Columns read for an instruction row, the same on every dialect (json_instruction through bodyColumns()). */
 export const ROW_COLUMNS = ['id', 'utc_stamp', 'json_instruction', 'originated', 'origin_instance', 'instruction_count'] as const;
+
+/**
+ * The body of a row only up to `maxRowBytes`, and its size: every dialect has octet_length (SQLite
+ * since 3.43), and none sends the text of a row over the bound. `quoted` is the column's quoted name.
+ */
+export function bodyColumns(quoted: string, maxRowBytes: number): string[] {
+  const bytes = `octet_length(${quoted})`;
+  return [`case when ${bytes} <= ${Math.trunc(maxRowBytes)} then ${quoted} end as json_instruction`, `${bytes} as json_bytes`];
+}
 
 /**
  * What every dialect does the same way, through the knex query builder: cursors, failures,
@@ -47,8 +61,13 @@ export abstract class BaseStore implements InstructionStore {
   /** Cleared for good when a pooler shows it cannot keep prepared statements. */
   protected prepare: boolean;
   protected readonly logger: Logger | undefined;
+  protected readonly bytes: PageBytes;
 
   constructor(config: StoreConfig) {
+    this.bytes = Object.freeze({
+      maxRowBytes: config.maxRowBytes ?? DEFAULT_PAGE_BYTES.maxRowBytes,
+      maxPageBytes: config.maxPageBytes ?? DEFAULT_PAGE_BYTES.maxPageBytes,
+    });
     this.logger = config.logger;
     this.knex = config.knex;
     this.t = config.tables;
@@ -128,7 +147,24 @@ export abstract class BaseStore implements InstructionStore {
     return db(this.t.cursor).where('cluster', this.cluster);
   }
 
+  /** The row columns for the query builder, the body bounded (see bodyColumns). */
+  protected rowColumns(): Array<string | Knex.Raw> {
+    const body = bodyColumns(this.knex.raw('??', ['json_instruction']).toQuery(), this.bytes.maxRowBytes);
+    return [...ROW_COLUMNS.filter((c) => c !== 'json_instruction'), ...body.map((c) => this.knex.raw(c))];
+  }
+
   protected toRow(raw: Record<string, unknown>): StoredInstructionRow {
+    if (isOversize(raw, this.bytes)) {
+      return {
+        id: Number(raw.id),
+        utcStamp: toDate(raw.utc_stamp) ?? new Date(0),
+        json: '',
+        oversizeBytes: Number(raw.json_bytes),
+        originated: String(raw.originated ?? ''),
+        originInstance: raw.origin_instance == null ? null : String(raw.origin_instance),
+        instructionCount: Number(raw.instruction_count ?? 0),
+      };
+    }
     return {
       id: Number(raw.id),
       utcStamp: toDate(raw.utc_stamp) ?? new Date(0),
@@ -147,7 +183,7 @@ export abstract class BaseStore implements InstructionStore {
   async getRow(id: number): Promise<StoredInstructionRow | undefined> {
     const raw = await this.bounded(
       this.instructions()
-        .select(...ROW_COLUMNS)
+        .select(...this.rowColumns())
         .where('id', id)
         .first(),
     );
@@ -157,7 +193,7 @@ export abstract class BaseStore implements InstructionStore {
   async newest(limit: number): Promise<StoredInstructionRow[]> {
     const raws = await this.bounded(
       this.instructions()
-        .select(...ROW_COLUMNS)
+        .select(...this.rowColumns())
         .orderBy('id', 'desc')
         .limit(limit),
     );

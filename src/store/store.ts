@@ -133,7 +133,13 @@ export interface NewInstructionRow {
 export interface StoredInstructionRow {
   id: number;
   utcStamp: Date;
+  /** '' when the body was not read (see `oversizeBytes`). */
   json: string;
+  /**
+   * Set when the row's JSON is larger than the reader's maxRowBytes: its size in bytes. Its body
+   * was never fetched, and it counts as malformed.
+   */
+  oversizeBytes?: number;
   originated: string;
   originInstance: string | null;
   instructionCount: number;

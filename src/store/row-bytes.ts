@@ -1,0 +1,31 @@
+import { MAX_ROW_BYTES } from '../instructions/limits.js';
+
+/**
+ * How a page is bounded in bytes as well as in rows. A row over `maxRowBytes` is read without its
+ * body (its size alone), so no value the database holds can make a driver build a string larger
+ * than the process can hold; a page stops before the row that would take its bodies past
+ * `maxPageBytes` (its first row is always read, so a page always makes progress).
+ */
+export interface PageBytes {
+  readonly maxRowBytes: number;
+  readonly maxPageBytes: number;
+}
+
+export const DEFAULT_PAGE_BYTES: PageBytes = Object.freeze({ maxRowBytes: MAX_ROW_BYTES, maxPageBytes: 2 * MAX_ROW_BYTES });
+
+/** A stored row's body was left unread: it is over `maxRowBytes` (true), or the page's byte budget ran out before it (false). */
+export function isOversize(raw: Record<string, unknown>, bytes: PageBytes): boolean {
+  return raw.json_instruction == null && Number(raw.json_bytes) > bytes.maxRowBytes;
+}
+
+/**
+ * How many of a page's raw rows (in page order, rows only) it keeps: up to the first whose body was
+ * withheld for the page's byte budget, never fewer than one.
+ */
+export function withinBudget(raws: ReadonlyArray<Record<string, unknown>>, bytes: PageBytes): number {
+  for (let i = 1; i < raws.length; i++) {
+    const raw = raws[i]!;
+    if (raw.json_instruction == null && !isOversize(raw, bytes)) return i;
+  }
+  return raws.length;
+}
