@@ -9,7 +9,8 @@ import type { MigrationContext } from '../src/migrations/context.js';
  *   for every writer, plain SQL included. PostgreSQL adds the CHECK NOT VALID (rows already there are
  *   not scanned: readers bound what they fetch themselves); MariaDB/MySQL checks on insert and update
  *   through a trigger (a CHECK would scan and refuse a table holding an old oversize row); SQLite
- *   through triggers too (it cannot add a CHECK to a table).
+ *   through triggers too (it cannot add a CHECK to a table), measuring bytes as a blob's
+ *   length: octet_length is new in SQLite 3.43, and older clients (the sqlite3 shell of a distribution) write here too.
  * - PostgreSQL: migration 005's functions are re-created so they cannot be hijacked: SECURITY DEFINER
  *   (a writer role needs EXECUTE only, no table privilege), `SET search_path = pg_catalog, pg_temp`,
  *   every built-in and the table schema-qualified, EXECUTE revoked from PUBLIC (docs/security.md
@@ -210,7 +211,7 @@ function mysql(p: string, instruction: string): string[] {
 function sqlite(instruction: string): string[] {
   const bound = (event: string) =>
     `create trigger "${instruction}_bounded_${event}" before ${event === 'ins' ? 'insert' : 'update'} on "${instruction}"
-     when octet_length(new.json_instruction) > ${MAX_ROW_BYTES} or new.instruction_count <= 0
+     when length(cast(new.json_instruction as blob)) > ${MAX_ROW_BYTES} or new.instruction_count <= 0
      begin select raise(abort, ${lit(ROW_ERROR)}); end`;
   return [
     `drop trigger if exists "${instruction}_bounded_ins"`,

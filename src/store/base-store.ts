@@ -40,11 +40,12 @@ export interface StoreConfig {
 export const ROW_COLUMNS = ['id', 'utc_stamp', 'json_instruction', 'originated', 'origin_instance', 'instruction_count'] as const;
 
 /**
- * The body of a row only up to `maxRowBytes`, and its size: every dialect has octet_length (SQLite
- * since 3.43), and none sends the text of a row over the bound. `quoted` is the column's quoted name.
+ * The body of a row only up to `maxRowBytes`, and its size, so no dialect sends the text of a row
+ * over the bound. `quoted` is the column's quoted name. SQLite measures a blob's length (its
+ * octet_length is new in 3.43); the others' octet_length reads a large value's size without its text.
  */
-export function bodyColumns(quoted: string, maxRowBytes: number): string[] {
-  const bytes = `octet_length(${quoted})`;
+export function bodyColumns(quoted: string, maxRowBytes: number, dialect: 'postgres' | 'sqlite' | 'mysql' = 'postgres'): string[] {
+  const bytes = dialect === 'sqlite' ? `length(cast(${quoted} as blob))` : `octet_length(${quoted})`;
   return [`case when ${bytes} <= ${Math.trunc(maxRowBytes)} then ${quoted} end as json_instruction`, `${bytes} as json_bytes`];
 }
 
@@ -149,7 +150,7 @@ export abstract class BaseStore implements InstructionStore {
 
   /** The row columns for the query builder, the body bounded (see bodyColumns). */
   protected rowColumns(): Array<string | Knex.Raw> {
-    const body = bodyColumns(this.knex.raw('??', ['json_instruction']).toQuery(), this.bytes.maxRowBytes);
+    const body = bodyColumns(this.knex.raw('??', ['json_instruction']).toQuery(), this.bytes.maxRowBytes, this.capabilities.dialect);
     return [...ROW_COLUMNS.filter((c) => c !== 'json_instruction'), ...body.map((c) => this.knex.raw(c))];
   }
 

@@ -108,7 +108,7 @@ export abstract class CommitOrderedStore extends BaseStore {
       // The body only up to maxRowBytes (store/row-bytes.ts). Pages here are bounded by rows × maxRowBytes:
       // a running byte sum would have to be computed over the whole backlog before the LIMIT.
       const rowColumns = ROW_COLUMNS.filter((c) => c !== 'json_instruction').map((c) => this.quote(c));
-      const body = bodyColumns(this.quote('json_instruction'), this.bytes.maxRowBytes);
+      const body = bodyColumns(this.quote('json_instruction'), this.bytes.maxRowBytes, this.capabilities.dialect);
       const columns = [...rowColumns, ...body, `${pos} as pos`, ...marked].join(', ');
       const scan = this.positionScan();
       const page = `select ${columns} from ${scan} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;

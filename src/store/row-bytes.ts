@@ -19,13 +19,19 @@ export function isOversize(raw: Record<string, unknown>, bytes: PageBytes): bool
 }
 
 /**
- * How many of a page's raw rows (in page order, rows only) it keeps: up to the first whose body was
- * withheld for the page's byte budget, never fewer than one.
+ * How many of a page's raw rows (in page order, rows only) it keeps: it stops before the row whose
+ * body would take the page's bodies past `maxPageBytes`, the first body always kept. PostgreSQL's
+ * page statement applies the same rule to leave those bodies unsent (sql/page.ts); elsewhere they
+ * were read and are dropped here, so the page applied at once stays bounded.
  */
 export function withinBudget(raws: ReadonlyArray<Record<string, unknown>>, bytes: PageBytes): number {
-  for (let i = 1; i < raws.length; i++) {
+  let total = 0;
+  for (let i = 0; i < raws.length; i++) {
     const raw = raws[i]!;
-    if (raw.json_instruction == null && !isOversize(raw, bytes)) return i;
+    if (isOversize(raw, bytes)) continue;
+    const size = Number(raw.json_bytes);
+    total += size;
+    if (total > bytes.maxPageBytes && total !== size) return i;
   }
   return raws.length;
 }

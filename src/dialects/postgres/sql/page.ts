@@ -38,10 +38,10 @@ export function pageColumns(maxRowBytes: number): string {
 export function pageSql(instruction: string, cursor: string, limit: number, bytes: PageBytes = DEFAULT_PAGE_BYTES): string {
   const n = Math.trunc(limit);
   const PAGE_COLUMNS = pageColumns(bytes.maxRowBytes);
-  // The body bytes of the page before each row (oversize rows bring none): a row past maxPageBytes
-  // comes without its body, and withinBudget (store/row-bytes.ts) ends the page before it.
+  // The body bytes of the page up to each row (oversize rows bring none): a body that would take the
+  // page past maxPageBytes stays unsent, the first always comes, and withinBudget (store/row-bytes.ts) ends the page there.
   const fetched = `case when u.json_instruction is null then 0 else u.json_bytes end`;
-  const before = `sum(${fetched}) over (order by u.txid, u.id) - ${fetched}`;
+  const through = `sum(${fetched}) over (order by u.txid, u.id)`;
   return `
       with w as materialized (
         -- lo_txid/lo_id: the range half's one lower bound, as a single row comparison, so its index
@@ -67,8 +67,8 @@ export function pageSql(instruction: string, cursor: string, limit: number, byte
         -- Each half is ordered and limited on its own, so a page reads at most 2 × limit index
         -- entries however long the window: catching up on a large backlog stays linear.
         select u.id, u.utc_stamp, u.json_bytes, u.originated, u.origin_instance, u.instruction_count, u.txid,
-          case when ${before} < ${Math.trunc(bytes.maxPageBytes)} then u.json_instruction end as json_instruction,
-          ${before} as bytes_before
+          case when ${through} <= ${Math.trunc(bytes.maxPageBytes)} or ${through} = ${fetched} then u.json_instruction end
+            as json_instruction
         from (
           (select ${PAGE_COLUMNS} from ${instruction} i
             where i.cluster = $5 and (i.txid, i.id) > (w.lo_txid, w.lo_id) and i.txid < pg_snapshot_xmax(w.target)
