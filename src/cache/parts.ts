@@ -88,6 +88,7 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     maxPendingInstructions: o.maxPendingInstructions,
     startFromHead: o.startFromHead,
     maxErrorBackoff: o.maxErrorBackoff,
+    wakeThrottle: o.wakeThrottle,
     // Regions empty on every cold boot, also when the application handles it itself.
     onColdBoot: o.onColdBoot ? (context) => (regionSet.invalidateAll(), o.onColdBoot!(context)) : undefined,
   });

@@ -22,6 +22,8 @@ export interface PollerSettings {
   maxPendingInstructions: number;
   startFromHead: boolean;
   maxErrorBackoff: number;
+  /** See the wakeThrottle option. @default 0 */
+  wakeThrottle?: number;
   onColdBoot?: (context: { reason: ColdBootReason }) => void | Promise<void>;
   /** @default the system clock; tests step a manual one. */
   clock?: Clock;
