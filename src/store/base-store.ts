@@ -296,6 +296,29 @@ export abstract class BaseStore implements InstructionStore {
     return (await this.bounded(this.cursors().where('server_identity', identity).delete())) > 0;
   }
 
+  async pruneFailures(olderThanMs: number, limit: number): Promise<number> {
+    // Ids first, then a delete by id: MySQL allows no LIMIT in a subquery of IN.
+    const rows = (await this.bounded(
+      this.knex(this.t.failure)
+        .where('cluster', this.cluster)
+        .where('created_at', '<', this.cutoffSql(olderThanMs))
+        .select('id')
+        .orderBy('id')
+        .limit(limit),
+    )) as Array<{ id: unknown }>;
+    if (rows.length === 0) return 0;
+    return Number(
+      await this.bounded(
+        this.knex(this.t.failure)
+          .whereIn(
+            'id',
+            rows.map((r) => Number(r.id)),
+          )
+          .delete(),
+      ),
+    );
+  }
+
   async recordFailure(failure: NewFailure): Promise<void> {
     await this.bounded(
       this.knex(this.t.failure).insert({

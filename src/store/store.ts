@@ -97,6 +97,11 @@ export interface InstructionStore {
   prunePreview(options: Omit<PruneChunkOptions, 'limit'>): Promise<{ rows: number; minId: number | null; maxId: number | null }>;
 
   recordFailure(failure: NewFailure): Promise<void>;
+  /**
+   * Deletes up to `limit` of the cluster's failure records older than `olderThanMs` (by the database
+   * clock); returns how many. The pruner runs it with the log's, so cache_failure cannot grow forever.
+   */
+  pruneFailures?(olderThanMs: number, limit: number): Promise<number>;
   listFailures(filter: { identity?: string; limit: number }): Promise<StoredFailure[]>;
   countFailures(): Promise<number>;
 

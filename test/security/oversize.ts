@@ -65,7 +65,12 @@ export function rowBoundTests(dialect: DialectName): void {
     const h = await harness(t, dialect);
     const huge = doc([{ refresher: 'product', kind: 'payload', payloads: ['x'.repeat(16 * 1024 * 1024)] }]);
     // MariaDB's default max_allowed_packet (16 MiB) refuses it before the trigger can; a server configured higher meets the trigger.
-    await assert.rejects(h.knex(h.table('cache_instruction')).insert(row(huge)), /bounded|16777216|check|max_allowed_packet/i);
+    // Its own connection there: the server closes a connection that sent a packet over the limit.
+    const sender = dialect === 'mysql' ? h.connection() : h.knex;
+    await assert.rejects(
+      sender(h.table('cache_instruction')).insert(row(huge)),
+      /bounded|16777216|check|max_allowed_packet|ECONNRESET|EPIPE/i,
+    );
     const small = doc([{ refresher: 'product', kind: 'refresh', ids: [1] }]);
     await assert.rejects(h.knex(h.table('cache_instruction')).insert(row(small, 0)), /bounded|16777216|check/i);
     await assert.rejects(h.knex(h.table('cache_instruction')).insert(row(small, -5)), /bounded|16777216|check/i);
