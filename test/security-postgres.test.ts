@@ -4,6 +4,7 @@ import { checkLeaksAfterEach } from './support/leaks.js';
 import { hijackTests } from './security/hijack.js';
 import { notifyFloodTests } from './security/notify-flood.js';
 import { rolesTests } from './security/roles.js';
+import { triggerTests } from './security/trigger.js';
 
 // Issue 22's PostgreSQL findings: the search_path hijack, the writer trust boundary (roles), the NOTIFY flood.
 checkLeaksAfterEach();
@@ -11,4 +12,5 @@ describe('security: postgres', { skip: await availability('postgres') }, () => {
   hijackTests();
   rolesTests();
   notifyFloodTests();
+  triggerTests();
 });

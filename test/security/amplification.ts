@@ -41,6 +41,28 @@ export function amplificationTests(dialect: DialectName): void {
   });
 }
 
+/** Region payload keys are capped like ids: a 5,000,000-character key was stored on every server. */
+export function regionKeyTests(dialect: DialectName): void {
+  test(`${dialect}: a region payload whose key is over 1,024 characters is refused, not stored`, async (t) => {
+    const h = await harness(t, dialect);
+    const cache = h.cache({ serverIdentity: 'regions' });
+    const prices = cache.region<number>('price', { load: async () => 1 });
+    await cache.start();
+    const long = 'k'.repeat(100_000);
+    await h.knex(h.table('cache_instruction')).insert({
+      json_instruction: JSON.stringify({
+        v: 1,
+        instructions: [{ refresher: 'price', kind: 'payload', payloads: [{ key: long, value: 0 }] }],
+      }),
+      originated: 'attacker',
+      instruction_count: 1,
+    });
+    await cache.sync();
+    assert.equal(prices.peek(long), undefined);
+    await assert.rejects(prices.refreshValues([{ key: long, value: 0 }]), /at most 1024/);
+  });
+}
+
 /** The SQL entry points refuse what every reader would lose or misread, and check ids in linear time. */
 export function procedureTests(dialect: Exclude<DialectName, 'sqlite'>): void {
   test(`${dialect}: the SQL functions refuse 'default\\n', ids past 2^53 and 1e400, check 20,000 ids in one pass, and name the caller`, async (t) => {
