@@ -94,14 +94,17 @@ function postgres(p: string, schema: string, instruction: string): string[] {
        v_id bigint;
      begin
        -- The writer's rules (REFRESHER_ID_PATTERN, CLUSTER_PATTERN): ARE's $ is the end of the text, never before a newline.
-       if refresher is null or refresher operator(pg_catalog.!~) '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$' then ${fail(REFRESHER_ERROR)}; end if;
+       if refresher is null or refresher operator(pg_catalog.!~) '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$' then
+         ${fail(REFRESHER_ERROR)};
+       end if;
        if v_cluster operator(pg_catalog.!~) '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' then ${fail(CLUSTER_ERROR)}; end if;
        if kind in ('refresh', 'remove') then
          if v_args is null or pg_catalog.jsonb_typeof(v_args) <> 'array' or pg_catalog.jsonb_array_length(v_args) = 0 or exists (
            select 1 from pg_catalog.jsonb_array_elements(v_args) e
            where pg_catalog.jsonb_typeof(e) not in ('number', 'string')
              or (pg_catalog.jsonb_typeof(e) = 'string' and pg_catalog.length(e operator(pg_catalog.#>>) '{}') > 1024)
-             or (pg_catalog.jsonb_typeof(e) = 'number' and pg_catalog.abs((e operator(pg_catalog.#>>) '{}')::pg_catalog.numeric) > ${MAX_SAFE})
+             or (pg_catalog.jsonb_typeof(e) = 'number'
+               and pg_catalog.abs((e operator(pg_catalog.#>>) '{}')::pg_catalog.numeric) > ${MAX_SAFE})
          ) then
            ${fail(IDS_ERROR)};
          end if;
@@ -177,7 +180,9 @@ function mysql(p: string, instruction: string): string[] {
        DECLARE v_count INT DEFAULT 1;
        DECLARE v_json LONGTEXT;
        -- \\z, not $: PCRE's $ also matches before a final newline, and 'default\\n' would be a cluster no server reads.
-       IF p_refresher IS NULL OR NOT (p_refresher REGEXP BINARY '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}\\\\z') THEN ${fail(REFRESHER_ERROR)}; END IF;
+       IF p_refresher IS NULL OR NOT (p_refresher REGEXP BINARY '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}\\\\z') THEN
+         ${fail(REFRESHER_ERROR)};
+       END IF;
        IF NOT (v_cluster REGEXP BINARY '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\\\\z') THEN ${fail(CLUSTER_ERROR)}; END IF;
        IF p_kind IN ('refresh', 'remove') THEN
          IF v_args IS NULL OR NOT JSON_VALID(v_args) OR JSON_TYPE(v_args) <> 'ARRAY' OR JSON_LENGTH(v_args) = 0 THEN

@@ -1,4 +1,4 @@
-import { maskUrl } from './redact.js';
+import { maskUrl } from './util/redact.js';
 import type { Knex } from 'knex';
 import { errors } from './errors.js';
 

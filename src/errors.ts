@@ -1,4 +1,4 @@
-import { redact } from './redact.js';
+import { redact } from './util/redact.js';
 
 /**
  * Typed errors. Every error distcache throws is a `DistcacheError` with a stable `code`,

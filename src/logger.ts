@@ -1,4 +1,4 @@
-import { escapeControl } from './redact.js';
+import { escapeControl } from './util/redact.js';
 
 /**
  * A pino-compatible logger: pass a pino instance (or anything with these four methods).

@@ -4,7 +4,7 @@ import type { Logger } from './logger.js';
 import type { AnyCacheRefresher } from './refreshers/refresher.js';
 import type { ColdBootReason } from './events.js';
 import type { RoleOption } from './cluster/roles.js';
-import { MAX_ROW_BYTES } from './instructions/limits.js';
+import { MAX_ROW_BYTES } from './util/limits.js';
 
 export { MAX_ROW_BYTES };
 
@@ -256,6 +256,7 @@ export const DEFAULTS = Object.freeze({
   refresherTimeout: 30_000,
   refresherRetries: 3,
   retryDelay: 100,
+  // Umbraco cuts a row at 1,000 instructions; so do we by default (Admin.send too).
   maxInstructionsPerRow: 1000,
   // The table's CHECK (migration 007) is the ceiling; a cache-invalidation row larger than this is abuse.
   maxRowBytes: MAX_ROW_BYTES,

@@ -96,8 +96,10 @@ function postgres(a: Args): TriggerPlan {
          v_rows bigint;
          v_ids jsonb;
        begin
-         if TG_OP = 'INSERT' then select pg_catalog.count(*), pg_catalog.jsonb_agg(distinct u.k) into v_rows, v_ids from (${keys('new')}) u;
-         elsif TG_OP = 'DELETE' then select pg_catalog.count(*), pg_catalog.jsonb_agg(distinct u.k) into v_rows, v_ids from (${keys('old')}) u;
+         if TG_OP = 'INSERT' then
+           select pg_catalog.count(*), pg_catalog.jsonb_agg(distinct u.k) into v_rows, v_ids from (${keys('new')}) u;
+         elsif TG_OP = 'DELETE' then
+           select pg_catalog.count(*), pg_catalog.jsonb_agg(distinct u.k) into v_rows, v_ids from (${keys('old')}) u;
          else
            select pg_catalog.count(*) into v_rows from distcache_new;
            -- A changed key refreshes both its old and its new value.

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { knexConfigFromUrl, maskUrl, sqliteConfig } from '../connection.js';
-import { urlPasswords } from '../redact.js';
+import { urlPasswords } from '../util/redact.js';
 import { validateCluster, validateTablePrefix } from '../identifiers.js';
 import { UsageError } from './failure.js';
 import { readOnlyTransactions, type ReadOnlyDialect } from './read-only.js';

@@ -1,5 +1,5 @@
 import { redact } from '../errors.js';
-import { escapeControl } from '../redact.js';
+import { escapeControl } from '../util/redact.js';
 
 /** Human text with every control character but its line breaks made visible (refresher names and origins come from SQL writers). */
 const visible = (text: string) => text.split('\n').map(escapeControl).join('\n');

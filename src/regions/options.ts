@@ -1,3 +1,4 @@
+import type { NowClock } from '../util/timers.js';
 import { parseDuration, type Duration } from '../duration.js';
 import { errors } from '../errors.js';
 import type { RegionKey } from './keys.js';
@@ -39,7 +40,7 @@ export interface RegionOptions<T> {
    */
   clone?: boolean;
   /** The clock that ages entries, in milliseconds; for tests that move time by hand. @default performance */
-  clock?: { now(): number };
+  clock?: NowClock;
 }
 
 export interface ResolvedRegionOptions<T> {
@@ -53,7 +54,7 @@ export interface ResolvedRegionOptions<T> {
   /** 0 = misses are not cached. */
   readonly cacheMisses: number;
   readonly clone: boolean;
-  readonly clock: { now(): number } | undefined;
+  readonly clock: NowClock | undefined;
 }
 
 export const REGION_DEFAULTS = Object.freeze({

@@ -4,7 +4,7 @@ import { errors } from '../errors.js';
 import type { DistcacheEvents } from '../events.js';
 import type { CacheId, JsonValue } from '../instructions/types.js';
 import type { CacheRefresher } from '../refreshers/refresher.js';
-import { RejectedPayloadError, type PayloadRejection } from '../integrations/refreshers/payload-schema.js';
+import { RejectedPayloadError, type PayloadRejection } from '../refreshers/payload-schema.js';
 import { regionKey, type RegionKey } from './keys.js';
 import { LoadTable, type Load } from './loads.js';
 import { checkTags, resolveLoadOptions, resolveRegionOptions } from './options.js';

@@ -1,4 +1,4 @@
-import { MAX_ROW_BYTES } from '../instructions/limits.js';
+import { MAX_ROW_BYTES } from '../util/limits.js';
 
 /**
  * How a page is bounded in bytes as well as in rows. A row over `maxRowBytes` is read without its

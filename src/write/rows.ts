@@ -4,7 +4,7 @@ import { decodeRow, encodeInstructions } from '../instructions/codec.js';
 import { packRows } from '../instructions/pack.js';
 import { totalWeight, type Instruction } from '../instructions/types.js';
 import type { NewInstructionRow } from '../store/store.js';
-import { MAX_ROW_BYTES } from '../instructions/limits.js';
+import { MAX_ROW_BYTES } from '../util/limits.js';
 
 /** Who a row comes from: `originated` is its label, `originInstance` the writing cache (null: none, so every server applies it). */
 export interface RowOrigin {

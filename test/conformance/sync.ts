@@ -6,7 +6,7 @@ import { waitFor } from '../support/wait.js';
 import type { DialectName } from '../support/databases.js';
 import { silentLoggerForTests, tableNames, type ColdBootReason } from './exports.js';
 import { dialectFor } from '../../src/dialects/dialect.js';
-import { Pruner } from '../../src/sync/pruner.js';
+import { Pruner } from '../../src/cluster/pruner.js';
 import { TypedEmitter } from '../../src/events.js';
 
 /** Cold boots, failures, malformed rows, paging and pruning. */
@@ -60,7 +60,9 @@ export function syncTests(dialect: DialectName): void {
     assert.deepEqual(onB.calls, [{ kind: 'refresh', ids: [2] }]);
   });
 
-  test('a backlog over maxPendingInstructions for one refresher (decoded, never the stored count) refreshes that refresher; more rows cold-boot', async (t) => {
+  const backlogTest =
+    'a backlog over maxPendingInstructions for one refresher (decoded, not the stored count) reloads that refresher; more rows cold-boot';
+  test(backlogTest, async (t) => {
     const h = await harness(t, dialect);
     const a = h.cache({ serverIdentity: 'a', refreshers: [recorder(), recorder('other')] });
     const onB = recorder();

@@ -65,7 +65,8 @@ export function regionKeyTests(dialect: DialectName): void {
 
 /** The SQL entry points refuse what every reader would lose or misread, and check ids in linear time. */
 export function procedureTests(dialect: Exclude<DialectName, 'sqlite'>): void {
-  test(`${dialect}: the SQL functions refuse 'default\\n', ids past 2^53 and 1e400, check 20,000 ids in one pass, and name the caller`, async (t) => {
+  const name = `${dialect}: the SQL functions refuse 'default\\n', ids past 2^53 and 1e400, check 20,000 ids at once, name the caller`;
+  test(name, async (t) => {
     const h = await harness(t, dialect);
     await assert.rejects(sqlCall(h, h.knex, 'refresh', 'product', '[1]', 'default\n'), /cluster must be/);
     await assert.rejects(sqlCall(h, h.knex, 'refresh', 'product\n', '[1]'), /refresher must be/);

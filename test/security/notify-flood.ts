@@ -14,7 +14,9 @@ import { recorder } from '../support/recorder.js';
 import { waitFor } from '../support/wait.js';
 
 export function notifyFloodTests(): void {
-  test('postgres: a NOTIFY flood on the cluster channel for 1 s costs a server at most about 20 polls, and a real write still arrives', async (t) => {
+  const name =
+    'postgres: a NOTIFY flood on the cluster channel for 1 s costs a server at most about 20 polls, and a real write still arrives';
+  test(name, async (t) => {
     const h = await harness(t, 'postgres');
     const product = recorder();
     const cache = h.cache({ serverIdentity: 'flooded', refreshers: [product], notify: true, syncInterval: 5000 });

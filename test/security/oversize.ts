@@ -20,7 +20,8 @@ const row = (json: string, count = 1) => ({ json_instruction: json, originated: 
 
 /** An oversize row written by a role with INSERT on the log; then a good row. One server in a child process. */
 export function oversizeRowTests(dialect: Exclude<DialectName, 'sqlite'>): void {
-  test(`${dialect}: a server stays alive after a row over maxRowBytes, refreshes instead, records it once, and applies the next row`, async (t) => {
+  const name = `${dialect}: a server stays alive after a row over maxRowBytes, refreshes, records it once, applies the next row`;
+  test(name, async (t) => {
     const h = await harness(t, dialect);
     const settings: OversizeChildSettings = { dialect, prefix: h.prefix, maxRowBytes: 64 * 1024 };
     const child = fork(new URL('./oversize-child.js', import.meta.url), [JSON.stringify(settings)], {

@@ -64,11 +64,11 @@ export function rolesTests(): void {
     const tag = randomBytes(4).toString('hex');
     const roles = { app: `dc_app_${tag}`, writer: `dc_writer_${tag}`, operator: `dc_operator_${tag}`, definer: `dc_definer_${tag}` };
     const opened: Knex[] = [];
-    let cache: DistributedCache | undefined;
+    const held: { cache?: DistributedCache } = {};
     // Registered before the harness's own clean-up, so it runs first (hooks run in order): the
     // roles go while the harness's connection and tables are still there.
     t.after(async () => {
-      await cache?.stop();
+      await held.cache?.stop();
       await Promise.all(opened.map((k) => k.destroy()));
       // Back to the migrating user, so the prefix's tables and functions can be dropped.
       for (const f of ['write', 'refresh', 'remove', 'refresh_all', 'payload']) {
@@ -89,7 +89,7 @@ export function rolesTests(): void {
 
     // The app server: a cache starts, writes, reads others' rows, prunes, stops.
     const product = recorder();
-    cache = new DistributedCache({
+    const cache = (held.cache = new DistributedCache({
       knex: app,
       tablePrefix: h.prefix,
       serverIdentity: 'app-1',
@@ -98,7 +98,7 @@ export function rolesTests(): void {
       pruneSchedule: false,
       logger: silentLogger,
       syncInterval: 60_000,
-    });
+    }));
     await cache.start();
     await cache.refresh('product', [1]);
     await cache.prune();

@@ -7,7 +7,7 @@ import { methodForKind, supports, type RefresherRegistry } from '../refreshers/r
 import type { AnyCacheRefresher } from '../refreshers/refresher.js';
 import type { FailureAction, InstructionStore, NewFailure, StoredInstructionRow } from '../store/store.js';
 import { readRow, type ReadRow, type RowReaderContext } from './row-reader.js';
-import { pause, withTimeout } from './timeout.js';
+import { pause, withTimeout } from '../util/async.js';
 import type { InstrumentationHooks } from '../instrumentation.js';
 
 export interface ApplierSettings {
@@ -232,7 +232,8 @@ export class Applier {
     const error = new errors.UnknownRefresherError(
       names.length === 1
         ? `no refresher with id ${shown} is registered on server '${this.settings.identity}'`
-        : `${names.length} refresher ids are not registered on server '${this.settings.identity}': ${shown}${names.length > 5 ? ', …' : ''}`,
+        : `${names.length} refresher ids are not registered on server '${this.settings.identity}': ` +
+            `${shown}${names.length > 5 ? ', …' : ''}`,
     );
     this.logger.warn({ refresher: names[0], unknownRefreshers: names.length, rowId }, error.message);
     this.events.emit('instruction:failed', {
