@@ -55,7 +55,8 @@ export function triggerPlan(dialect: TriggerPlan['dialect'], tables: TableNames,
   // Trigger names hold at most 64 characters on MySQL, 63 on PostgreSQL. A cut name ends in a hash of
   // the whole one, so two long table names sharing their first characters never share a function.
   const full = `${tables.prefix}distcache_${table}`;
-  const base = full.length <= 56 ? full : `${full.slice(0, 47)}_${createHash('sha256').update(full).digest('hex').slice(0, 8)}`;
+  // 55: '_changed' after it makes 63.
+  const base = full.length <= 55 ? full : `${full.slice(0, 46)}_${createHash('sha256').update(full).digest('hex').slice(0, 8)}`;
   const write = `${tables.prefix}distcache_write`;
   const schema = request.schema ?? 'public';
   if (!IDENTIFIER.test(schema)) throw new AdminError('E_INVALID_ARGUMENT', `schema ${JSON.stringify(schema)} is not a plain identifier`);
