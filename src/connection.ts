@@ -1,3 +1,4 @@
+import { maskUrl } from './util/redact.js';
 import type { Knex } from 'knex';
 import { errors } from './errors.js';
 
@@ -44,7 +45,5 @@ export function sqliteConfig(filename: string, busyTimeoutMs = 5000): Knex.Confi
   };
 }
 
-/** The connection string with any password replaced by ***, safe for logs and output. */
-export function maskUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s]*)@/i, '$1***@').replace(/([?&](password|pass|pwd)=)[^&]*/gi, '$1***');
-}
+/** The connection string with any password replaced by ***, safe for logs and output (see redact.ts). */
+export { maskUrl };

@@ -1,3 +1,5 @@
+import { redact } from './util/redact.js';
+
 /**
  * Typed errors. Every error distcache throws is a `DistcacheError` with a stable `code`,
  * so callers can branch on `err.code` instead of parsing messages.
@@ -100,16 +102,31 @@ export function isDistcacheError(err: unknown, code?: ErrorCode): err is Distcac
   return err instanceof DistcacheError && (code === undefined || err.code === code);
 }
 
-/** A message safe to log: never includes connection strings (see `redact`). */
+/**
+ * A message safe to log and to show in health() and cache_server.last_error: never includes
+ * connection strings (see `redact`), nor the statement knex prepends to a driver's error with its
+ * bindings inlined (a failed write's payload, a card number in the report): only the driver's own message.
+ */
 export function describeError(err: unknown): string {
-  if (err instanceof Error) return redact(err.message);
+  if (err instanceof Error) return redact(driverMessage(err) ?? err.message);
   return redact(String(err));
 }
 
-/** Masks the password part of any URL-looking connection string in a text. */
-export function redact(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s]*)@/gi, '$1***@').replace(/([?&](password|pass|pwd)=)[^&\s]*/gi, '$1***');
+/**
+ * The database's own message of a driver error that went through knex, which rewrites `message` to
+ * `<statement with bindings> - <message>`. mysql2 keeps the original (`sqlMessage`); for pg and
+ * SQLite errors the text after the last ' - ' is always the original's end, never the statement.
+ */
+function driverMessage(err: Error): string | undefined {
+  const e = err as Error & { sqlMessage?: unknown; severity?: unknown; code?: unknown };
+  if (typeof e.sqlMessage === 'string') return e.sqlMessage;
+  const fromDriver = typeof e.severity === 'string' || (typeof e.code === 'string' && e.code.startsWith('SQLITE_'));
+  if (!fromDriver) return undefined;
+  const cut = err.message.lastIndexOf(' - ');
+  return cut < 0 ? err.message : err.message.slice(cut + 3);
 }
+
+export { redact };
 
 /**
  * A database error as the typed error callers branch on: a knex query timeout becomes

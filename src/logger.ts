@@ -1,3 +1,5 @@
+import { escapeControl } from './util/redact.js';
+
 /**
  * A pino-compatible logger: pass a pino instance (or anything with these four methods).
  * Methods are called as `logger.warn({ ...context }, 'message')`.
@@ -14,10 +16,10 @@ export const defaultLogger: Logger = {
   debug() {},
   info() {},
   warn(obj, msg) {
-    console.warn(`[distcache] ${msg ?? ''}`, obj);
+    console.warn(`[distcache] ${escapeControl(msg ?? '')}`, obj);
   },
   error(obj, msg) {
-    console.error(`[distcache] ${msg ?? ''}`, obj);
+    console.error(`[distcache] ${escapeControl(msg ?? '')}`, obj);
   },
 };
 

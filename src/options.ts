@@ -4,6 +4,9 @@ import type { Logger } from './logger.js';
 import type { AnyCacheRefresher } from './refreshers/refresher.js';
 import type { ColdBootReason } from './events.js';
 import type { RoleOption } from './cluster/roles.js';
+import { MAX_ROW_BYTES } from './util/limits.js';
+
+export { MAX_ROW_BYTES };
 
 // The declaration: every option once, with its default in JSDoc and in DEFAULTS. The checks and
 // the one resolve function live in options/ (resolve.ts), which reads this file, never the reverse.
@@ -145,6 +148,22 @@ export interface DistributedCacheOptions {
   maxErrorBackoff?: Duration;
   /** Instructions per row before a write is cut into several rows. @default 1000 */
   maxInstructionsPerRow?: number;
+  /**
+   * The largest row, in bytes of its JSON text, that this server writes or reads. A write whose
+   * single instruction is larger is refused (E_ROW_TOO_LARGE); a larger row in the log (written by
+   * plain SQL) is never fetched: it counts as malformed, and every refresher is refreshed instead.
+   * At most 16 MiB, the ceiling the table's CHECK enforces for every writer (migration 007).
+   * @default 16777216 (16 MiB)
+   */
+  maxRowBytes?: number;
+  /** The most bytes of rows one page of a catch-up reads (its first row always), beside `pageSize`. @default 33554432 (32 MiB) */
+  maxPageBytes?: number;
+  /**
+   * Wake-ups (NOTIFY, a WAL change) start at most one poll per this long: anyone who can send a
+   * NOTIFY on the cluster's channel can then cost each server at most 1 / wakeThrottle polls a second.
+   * @default 50
+   */
+  wakeThrottle?: Duration;
   /** How long `stop()` waits for a poll (and a prune) in flight. @default '10s' */
   stopTimeout?: Duration;
   /** A pino-compatible logger. @default warnings and errors to the console */
@@ -186,6 +205,9 @@ const OPTION_KEYS: Record<keyof DistributedCacheOptions, true> = {
   retryDelay: true,
   maxErrorBackoff: true,
   maxInstructionsPerRow: true,
+  maxRowBytes: true,
+  maxPageBytes: true,
+  wakeThrottle: true,
   stopTimeout: true,
   logger: true,
   replicas: true,
@@ -242,6 +264,9 @@ export interface ResolvedOptions {
   readonly retryDelay: number;
   readonly maxErrorBackoff: number;
   readonly maxInstructionsPerRow: number;
+  readonly maxRowBytes: number;
+  readonly maxPageBytes: number;
+  readonly wakeThrottle: number;
   readonly stopTimeout: number;
   readonly logger: Logger;
 }
@@ -266,6 +291,12 @@ export const DEFAULTS = Object.freeze({
   retryDelay: 100,
   // Umbraco cuts a row at 1,000 instructions; so do we by default (Admin.send too).
   maxInstructionsPerRow: 1000,
+  // The table's CHECK (migration 007) is the ceiling; a cache-invalidation row larger than this is abuse.
+  maxRowBytes: MAX_ROW_BYTES,
+  // Two of the largest rows: a catch-up's memory stays bounded whatever the log holds.
+  maxPageBytes: 2 * MAX_ROW_BYTES,
+  // A poll costs well under a millisecond: 20 a second is no load, and a NOTIFY flood gets no more.
+  wakeThrottle: 50,
   stopTimeout: 10_000,
   role: 'auto' as RoleOption,
   // Umbraco's value. Long enough that a GC pause, a deploy or a slow database never makes a live

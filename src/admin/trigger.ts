@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { AdminError } from './errors.js';
 import { REFRESHER_ID_PATTERN } from '../identifiers.js';
 import type { TableNames } from '../store/tables.js';
@@ -15,6 +16,8 @@ export interface TriggerRequest {
    * MySQL and SQLite run row triggers, one instruction row per changed row, and ignore it. @default 1000
    */
   rowLimit?: number;
+  /** PostgreSQL: the schema of distcache's functions (migration 005's, re-created by 007). @default 'public' */
+  schema?: string;
 }
 
 /** The SQL that installs (`up`) and removes (`down`) one generated trigger, in order. */
@@ -49,10 +52,16 @@ export function triggerPlan(dialect: TriggerPlan['dialect'], tables: TableNames,
   if (!Number.isSafeInteger(rowLimit) || rowLimit < 1) {
     throw new AdminError('E_INVALID_ARGUMENT', `row limit ${rowLimit} must be a whole number of at least 1`);
   }
-  // Trigger names hold at most 64 characters on MySQL, 63 on PostgreSQL.
-  const base = `${tables.prefix}distcache_${table}`.slice(0, 56);
+  // Trigger names hold at most 64 characters on MySQL, 63 on PostgreSQL. A cut name ends in a hash of
+  // the whole one, so two long table names sharing their first characters never share a function.
+  const full = `${tables.prefix}distcache_${table}`;
+  // 55: '_changed' after it makes 63.
+  const base = full.length <= 55 ? full : `${full.slice(0, 46)}_${createHash('sha256').update(full).digest('hex').slice(0, 8)}`;
   const write = `${tables.prefix}distcache_write`;
-  const args = { table, key: keyColumn, refresher: lit(refresher), cluster: lit(cluster), write, base, rowLimit };
+  const schema = request.schema ?? 'public';
+  if (!IDENTIFIER.test(schema)) throw new AdminError('E_INVALID_ARGUMENT', `schema ${JSON.stringify(schema)} is not a plain identifier`);
+  const qualifiedWrite = `"${schema}"."${write}"`;
+  const args = { table, key: keyColumn, refresher: lit(refresher), cluster: lit(cluster), write, qualifiedWrite, base, rowLimit };
   return dialect === 'postgres' ? postgres(args) : dialect === 'mysql' ? mysql(args) : sqlite(args);
 }
 
@@ -62,6 +71,8 @@ interface Args {
   refresher: string;
   cluster: string;
   write: string;
+  /** PostgreSQL: the write function with its schema, as the pinned search_path needs. */
+  qualifiedWrite: string;
   base: string;
   rowLimit: number;
 }
@@ -71,30 +82,41 @@ function postgres(a: Args): TriggerPlan {
   const fn = `"${a.base}_changed"`;
   // Aliases other than new/old, which PL/pgSQL reserves for row triggers' records.
   const keys = (side: string) =>
-    `select to_jsonb(t_${side}."${a.key}") as k from distcache_${side} t_${side} where t_${side}."${a.key}" is not null`;
+    `select pg_catalog.to_jsonb(t_${side}."${a.key}") as k from distcache_${side} t_${side} where t_${side}."${a.key}" is not null`;
   const on = (event: string, tables: string) =>
     `create trigger "${a.base}_${event.slice(0, 3)}" after ${event} on "${a.table}" referencing ${tables}
        for each statement execute function ${fn}()`;
   return {
     dialect: 'postgres',
     up: [
-      `create function ${fn}() returns trigger language plpgsql as $body$
+      // search_path pinned and built-ins qualified: the function runs for whoever writes the table.
+      // Keys no reader could carry (a JSON or composite key, a text over 1,024 characters, a number
+      // past 2^53) become one refresh-all instead of failing the application's own write.
+      `create function ${fn}() returns trigger language plpgsql set search_path = pg_catalog, pg_temp as $body$
        declare
          v_rows bigint;
          v_ids jsonb;
        begin
-         if TG_OP = 'INSERT' then select count(*), jsonb_agg(distinct u.k) into v_rows, v_ids from (${keys('new')}) u;
-         elsif TG_OP = 'DELETE' then select count(*), jsonb_agg(distinct u.k) into v_rows, v_ids from (${keys('old')}) u;
+         if TG_OP = 'INSERT' then
+           select pg_catalog.count(*), pg_catalog.jsonb_agg(distinct u.k) into v_rows, v_ids from (${keys('new')}) u;
+         elsif TG_OP = 'DELETE' then
+           select pg_catalog.count(*), pg_catalog.jsonb_agg(distinct u.k) into v_rows, v_ids from (${keys('old')}) u;
          else
-           select count(*) into v_rows from distcache_new;
+           select pg_catalog.count(*) into v_rows from distcache_new;
            -- A changed key refreshes both its old and its new value.
-           select jsonb_agg(distinct u.k) into v_ids from (${keys('new')} union all ${keys('old')}) u;
+           select pg_catalog.jsonb_agg(distinct u.k) into v_ids from (${keys('new')} union all ${keys('old')}) u;
          end if;
          if v_ids is null then return null; end if;
-         if v_rows > ${a.rowLimit} then
-           perform "${a.write}"('refresh-all', ${a.refresher}, null, ${a.cluster});
+         if v_rows > ${a.rowLimit} or exists (
+           select 1 from pg_catalog.jsonb_array_elements(v_ids) e
+           where pg_catalog.jsonb_typeof(e) not in ('number', 'string')
+             or (pg_catalog.jsonb_typeof(e) = 'string' and pg_catalog.length(e operator(pg_catalog.#>>) '{}') > 1024)
+             or (pg_catalog.jsonb_typeof(e) = 'number'
+               and pg_catalog.abs((e operator(pg_catalog.#>>) '{}')::pg_catalog.numeric) > 9007199254740991)
+         ) then
+           perform ${a.qualifiedWrite}('refresh-all', ${a.refresher}, null, ${a.cluster});
          else
-           perform "${a.write}"(case when TG_OP = 'DELETE' then 'remove' else 'refresh' end, ${a.refresher}, v_ids, ${a.cluster});
+           perform ${a.qualifiedWrite}(case when TG_OP = 'DELETE' then 'remove' else 'refresh' end, ${a.refresher}, v_ids, ${a.cluster});
          end if;
          return null;
        end

@@ -53,11 +53,15 @@ export class Applier {
     // Rows that contributed to each refresher's instructions, for failure records.
     const rowsByRefresher = new Map<string, Set<number>>();
     const known: Instruction[] = [];
-    const records: Promise<void>[] = [];
+    // Unknown refresher names, grouped by row: one row naming 5,000 of them made 5,000 records, log
+    // lines and metric series on every server. Now one of each per row.
+    const unknown = new Map<number | undefined, Instruction[]>();
     batch.instructions.forEach((instruction, index) => {
       const rowId = batch.rowIds?.[index];
       if (!this.registry.get(instruction.refresher)) {
-        records.push(this.recordUnknown(instruction, rowId));
+        const list = unknown.get(rowId);
+        if (list) list.push(instruction);
+        else unknown.set(rowId, [instruction]);
         return;
       }
       known.push(instruction);
@@ -74,7 +78,7 @@ export class Applier {
       await this.applyOne(refresher, instruction, rowIds, batch.source, batch.signal);
       applied += instructionWeight(instruction);
     }
-    if (records.length > 0) await Promise.all(records);
+    if (unknown.size > 0) await Promise.all([...unknown].map(([rowId, list]) => this.recordUnknown(list, rowId)));
     return applied;
   }
 
@@ -217,14 +221,24 @@ export class Applier {
     return lastError;
   }
 
-  private async recordUnknown(instruction: Instruction, rowId: number | undefined): Promise<void> {
+  /** One record, log line and event for the unknown refreshers of one row: how many, and the first few names. */
+  private async recordUnknown(list: Instruction[], rowId: number | undefined): Promise<void> {
+    const names = [...new Set(list.map((i) => i.refresher))];
+    const first = list[0]!;
+    const shown = names
+      .slice(0, 5)
+      .map((n) => `'${n.slice(0, 64)}'`)
+      .join(', ');
     const error = new errors.UnknownRefresherError(
-      `no refresher with id '${instruction.refresher}' is registered on server '${this.settings.identity}'`,
+      names.length === 1
+        ? `no refresher with id ${shown} is registered on server '${this.settings.identity}'`
+        : `${names.length} refresher ids are not registered on server '${this.settings.identity}': ` +
+            `${shown}${names.length > 5 ? ', …' : ''}`,
     );
-    this.logger.warn({ refresher: instruction.refresher, rowId }, error.message);
+    this.logger.warn({ refresher: names[0], unknownRefreshers: names.length, rowId }, error.message);
     this.events.emit('instruction:failed', {
-      refresher: instruction.refresher,
-      kind: instruction.kind,
+      refresher: first.refresher,
+      kind: names.length === 1 ? first.kind : null,
       action: 'skipped-unknown-refresher',
       error,
       rowIds: rowId === undefined ? [] : [rowId],
@@ -232,11 +246,14 @@ export class Applier {
     await this.record({
       identity: this.settings.identity,
       instructionId: rowId ?? null,
-      refresher: instruction.refresher,
-      kind: instruction.kind,
+      refresher: names.length === 1 ? first.refresher : null,
+      kind: names.length === 1 && list.length === 1 ? first.kind : null,
       action: 'skipped-unknown-refresher',
       error: error.message,
-      detail: summarize(instruction, rowId === undefined ? [] : [rowId]),
+      detail:
+        list.length === 1
+          ? summarize(first, rowId === undefined ? [] : [rowId])
+          : `${list.length} instructions, ${names.length} refresher ids`,
     });
   }
 

@@ -1,6 +1,6 @@
 import { describeError } from '../errors.js';
 import type { TypedEmitter } from '../events.js';
-import { decodeRow } from '../instructions/codec.js';
+import { decodeRow, type DecodedRow } from '../instructions/codec.js';
 import type { Instruction } from '../instructions/types.js';
 import type { Logger } from '../logger.js';
 import type { RefresherRegistry } from '../refreshers/registry.js';
@@ -33,7 +33,11 @@ export interface RowReaderContext {
  * `instruction:malformed` and recorded once in cache_failure.
  */
 export function readRow(row: StoredInstructionRow, ctx: RowReaderContext): ReadRow {
-  const decoded = decodeRow(row.json);
+  // A row over maxRowBytes was read without its body (store/row-bytes.ts): it could concern any refresher.
+  const decoded: DecodedRow =
+    row.oversizeBytes === undefined
+      ? decodeRow(row.json)
+      : { readable: false, reason: `the row is ${row.oversizeBytes} bytes, over maxRowBytes: it was not read`, refreshers: null };
   if (decoded.readable && decoded.bad.length === 0) return { instructions: decoded.instructions, malformed: 0 };
   const text = typeof row.json === 'string' ? row.json : String(row.json);
   if (!decoded.readable) {

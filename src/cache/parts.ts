@@ -71,6 +71,8 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     queryTimeout: o.queryTimeout,
     preparedStatements: o.preparedStatements,
     logger: o.logger,
+    maxRowBytes: o.maxRowBytes,
+    maxPageBytes: o.maxPageBytes,
   };
   const store = o.replicas.length > 0 ? dialect.createReplicatedStore(storeConfig, replicaSettings(o)) : dialect.createStore(storeConfig);
   const applier = new Applier(registry, store, events, o.logger, hooks, {
@@ -83,6 +85,7 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     identity: o.serverIdentity,
     instanceId,
     maxInstructionsPerRow: o.maxInstructionsPerRow,
+    maxRowBytes: o.maxRowBytes,
     // Tells the other processes after every committed write; `wake` is set below.
     onCommitted: () => (ticker?.afterCommit(), wake?.notifyCommitted()),
     // An executor write with no commit hook: SQLite's commit is itself the signal to every process;
@@ -103,6 +106,7 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     // primary still sees each server's cursor write at most once per heartbeat.
     cursorSaveInterval: o.replicas.length > 0 ? o.heartbeatInterval : o.syncInterval,
     idleCursorSaves: o.replicas.length === 0,
+    wakeThrottle: o.wakeThrottle,
     // Regions empty on every cold boot, also when the application handles it itself.
     onColdBoot: o.onColdBoot ? (context) => (regionSet.invalidateAll(), o.onColdBoot!(context)) : undefined,
   });

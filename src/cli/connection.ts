@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { knexConfigFromUrl, maskUrl, sqliteConfig } from '../connection.js';
+import { urlPasswords } from '../util/redact.js';
 import { validateCluster, validateTablePrefix } from '../identifiers.js';
 import { UsageError } from './failure.js';
 import { readOnlyTransactions, type ReadOnlyDialect } from './read-only.js';
@@ -58,13 +59,18 @@ const KNEXFILES = ['knexfile.js', 'knexfile.mjs', 'knexfile.cjs'];
  * - connection: --db, DISTCACHE_DATABASE_URL, DATABASE_URL, knexfile, ./distcache.sqlite;
  * - prefix: --prefix, DISTCACHE_TABLE_PREFIX, the knexfile's `distcache.tablePrefix`, '';
  * - cluster: --cluster, DISTCACHE_CLUSTER, the knexfile's `distcache.cluster`, 'default'.
+ * With a URL (--db or the environment) the knexfile is read only when DISTCACHE_KNEXFILE=1.
  */
 export async function resolveSettings(flags: GlobalFlags, env: NodeJS.ProcessEnv, cwd: string): Promise<Settings> {
   let knexfile: Promise<{ config: Knex.Config; distcache: DistcacheKnexfileSettings; name: string } | undefined> | undefined;
-  const loadKnexfile = (required: boolean) => (knexfile ??= readKnexfile(cwd, env, required));
+  const url = nonEmpty(flags.db) ?? nonEmpty(env.DISTCACHE_DATABASE_URL) ?? nonEmpty(env.DATABASE_URL);
+  // A knexfile is code: with a URL given, the one in whatever folder the CLI runs in is not executed
+  // for the prefix or cluster unless DISTCACHE_KNEXFILE=1 asks for it (issue 22).
+  const knexfileAllowed = url === undefined || env.DISTCACHE_KNEXFILE === '1';
+  const loadKnexfile = (required: boolean) =>
+    knexfileAllowed ? (knexfile ??= readKnexfile(cwd, env, required)) : Promise.resolve(undefined);
 
   let connection: ResolvedConnection;
-  const url = nonEmpty(flags.db) ?? nonEmpty(env.DISTCACHE_DATABASE_URL) ?? nonEmpty(env.DATABASE_URL);
   if (url !== undefined) {
     const source: Source =
       nonEmpty(flags.db) !== undefined
@@ -152,18 +158,7 @@ function fromConfig(config: Knex.Config, source: Source, name: string): Resolved
 
 /** The password of a URL as written and decoded, and any password query parameter. */
 export function urlSecrets(url: string): string[] {
-  const found: string[] = [];
-  const userinfo = /^[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:([^@\s]*)@/i.exec(url)?.[1];
-  if (userinfo) found.push(userinfo);
-  for (const m of url.matchAll(/[?&](?:password|pass|pwd)=([^&\s]*)/gi)) if (m[1]) found.push(m[1]);
-  for (const raw of [...found]) {
-    try {
-      found.push(decodeURIComponent(raw));
-    } catch {
-      // not percent-encoded
-    }
-  }
-  return [...new Set(found)].filter(usefulSecret);
+  return urlPasswords(url).filter(usefulSecret);
 }
 
 /**

@@ -1,4 +1,8 @@
 import { redact } from '../errors.js';
+import { escapeControl } from '../util/redact.js';
+
+/** Human text with every control character but its line breaks made visible (refresher names and origins come from SQL writers). */
+const visible = (text: string) => text.split('\n').map(escapeControl).join('\n');
 
 /** Where a command writes: streams, plus whether stderr is a terminal (progress only there). */
 export interface Streams {
@@ -32,20 +36,20 @@ export class Output {
 
   /** Human output on stdout. */
   line(text = ''): void {
-    this.write(this.streams.stdout, `${text}\n`);
+    this.write(this.streams.stdout, `${visible(text)}\n`);
   }
 
   /** A message on stderr: errors, and notes that must not pollute piped stdout. */
   error(text: string): void {
     this.clearProgress();
-    this.write(this.streams.stderr, `${text}\n`);
+    this.write(this.streams.stderr, `${visible(text)}\n`);
   }
 
   /** A transient status line on a terminal; nothing when stderr is piped. */
   progress(text: string): void {
     if (!this.streams.stderr.isTTY) return;
     this.progressShown = true;
-    this.write(this.streams.stderr, `\r\x1b[2K${text}`);
+    this.write(this.streams.stderr, `\r\x1b[2K${escapeControl(text)}`);
   }
 
   clearProgress(): void {

@@ -101,6 +101,7 @@ export class Pruner {
         this.open();
         forgotten = await membership.forget();
       }
+      await this.pruneFailures();
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       if (this.halted) throw error;
@@ -117,6 +118,17 @@ export class Pruner {
 
   private open(): void {
     if (this.halted) throw new errors.StoppedError('this DistributedCache was stopped while pruning; the rest of the prune was not run');
+  }
+
+  /** Failure records past maxRetention go with the log's rows (a hostile row once made thousands, never pruned). */
+  private async pruneFailures(): Promise<void> {
+    if (!this.store.pruneFailures) return;
+    for (;;) {
+      this.open();
+      const n = await this.store.pruneFailures(this.settings.maxRetention, this.settings.chunkSize);
+      if (n < this.settings.chunkSize) return;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   /** Deletes chunk by chunk until a chunk comes back short. */

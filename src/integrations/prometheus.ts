@@ -217,7 +217,9 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
     applied.inc(labels, e.count);
     applyDuration.observe(labels, e.durationMs / 1000);
   });
-  listen('instruction:failed', (e) => failures.inc({ refresher: e.refresher, action: e.action }));
+  // Only registered ids as labels: a row can name any number of unknown refreshers, each a series forever.
+  const registered = (id: string) => (cache.refreshers().some((r) => r.id === id) ? id : '(unknown)');
+  listen('instruction:failed', (e) => failures.inc({ refresher: registered(e.refresher), action: e.action }));
   // No refresher label: a hostile row could name any number of refreshers.
   listen('instruction:malformed', (e) =>
     failures.inc({ refresher: '', action: e.index === null ? 'skipped-malformed-row' : 'skipped-malformed-instruction' }),

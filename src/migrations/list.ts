@@ -4,6 +4,7 @@ import * as m003 from '../../migrations/003_server_refreshers.js';
 import * as m004 from '../../migrations/004_database_identity.js';
 import * as m005 from '../../migrations/005_sql_functions.js';
 import * as m006 from '../../migrations/006_server_regions.js';
+import * as m007 from '../../migrations/007_bounded_rows.js';
 import * as m009 from '../../migrations/009_replica_tick.js';
 import type { DistcacheMigration } from './context.js';
 
@@ -18,5 +19,6 @@ export const MIGRATIONS: readonly DistcacheMigration[] = [
   { name: '004_database_identity', ...m004 },
   { name: '005_sql_functions', ...m005 },
   { name: '006_server_regions', ...m006 },
+  { name: '007_bounded_rows', ...m007 },
   { name: '009_replica_tick', ...m009 },
 ];

@@ -6,6 +6,7 @@ import { SERVER_IDENTITY_PATTERN, validateCluster, validateTablePrefix } from '.
 import { defaultLogger } from '../logger.js';
 import {
   DEFAULTS,
+  MAX_ROW_BYTES,
   HEALTH_OPTION_NAMES,
   OPTION_NAMES,
   REPLICA_DEFAULTS,
@@ -73,6 +74,9 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
     retryDelay: retryDelay(options),
     maxErrorBackoff: duration('maxErrorBackoff', options.maxErrorBackoff, 2 * syncInterval, 10),
     maxInstructionsPerRow: integer('maxInstructionsPerRow', options.maxInstructionsPerRow, DEFAULTS.maxInstructionsPerRow, 1, 100_000),
+    maxRowBytes: integer('maxRowBytes', options.maxRowBytes, DEFAULTS.maxRowBytes, 1024, MAX_ROW_BYTES),
+    maxPageBytes: integer('maxPageBytes', options.maxPageBytes, DEFAULTS.maxPageBytes, 1024),
+    wakeThrottle: duration('wakeThrottle', options.wakeThrottle, DEFAULTS.wakeThrottle, 0, 60_000),
     stopTimeout: duration('stopTimeout', options.stopTimeout, DEFAULTS.stopTimeout),
     logger,
   });

@@ -1,3 +1,5 @@
+import { errors } from '../errors.js';
+import { MAX_ID_LENGTH } from '../instructions/codec.js';
 import type { JsonValue } from '../instructions/types.js';
 import { checkTags } from './options.js';
 import { regionKey, type RegionKey } from './keys.js';
@@ -18,6 +20,7 @@ export type RegionPayload =
   | { kind: 'invalid'; reason: string };
 
 export function valuePayload(key: RegionKey, value: JsonValue, tags: string[] | undefined): JsonValue {
+  checkKeyLength(key);
   return tags === undefined ? { key, value } : { key, value, tags };
 }
 
@@ -33,6 +36,7 @@ export function readRegionPayload(region: string, payload: unknown): RegionPaylo
         return { kind: 'tags', tags: checkTags(region, 'refreshTags payload', p.refreshTags) };
       }
       if (Object.hasOwn(p, 'key') && Object.hasOwn(p, 'value') && (typeof p.key === 'number' || typeof p.key === 'string')) {
+        checkKeyLength(p.key);
         const tags = p.tags === undefined ? undefined : checkTags(region, 'tags of a value payload', p.tags);
         return { kind: 'value', key: regionKey(p.key), value: p.value as JsonValue, tags };
       }
@@ -41,4 +45,11 @@ export function readRegionPayload(region: string, payload: unknown): RegionPaylo
     }
   }
   return { kind: 'invalid', reason: 'a region payload is { "key": 42, "value": ..., "tags"?: [...] } or { "refreshTags": ["..."] }' };
+}
+
+/** A payload's key is capped as ids are (MAX_ID_LENGTH): a 5,000,000-character key was stored on every server. */
+function checkKeyLength(key: unknown): void {
+  if (typeof key === 'string' && key.length > MAX_ID_LENGTH) {
+    throw new errors.InvalidInstructionError(`a region payload key is at most ${MAX_ID_LENGTH} characters (this one has ${key.length})`);
+  }
 }

@@ -19,6 +19,7 @@ import { boundQuery, type BoundableQuery } from './bound-query.js';
 import type { Executor, SyncExecutor } from './executor.js';
 import { idOf, syncRows } from './executor-rows.js';
 import { CURSOR_COLUMNS, insertSql, insertValueList, ROW_COLUMNS, toCursor, toDate, toRow } from './columns.js';
+import { DEFAULT_PAGE_BYTES, isOversize, type PageBytes } from './row-bytes.js';
 
 // Kept where they were first exported, so imports of them from here go on working.
 export { ROW_COLUMNS, toBool, toDate } from './columns.js';
@@ -33,6 +34,20 @@ export interface StoreConfig {
   preparedStatements?: boolean;
   /** Told once, at warn level, when prepared statements are given up. */
   logger?: Logger;
+  /** A row whose JSON is larger is read without its body (see store/row-bytes.ts). @default MAX_ROW_BYTES (16 MiB) */
+  maxRowBytes?: number;
+  /** A page's bodies stop before this many bytes (its first row always comes). @default 2 × MAX_ROW_BYTES */
+  maxPageBytes?: number;
+}
+
+/**
+ * The body of a row only up to `maxRowBytes`, and its size, so no dialect sends the text of a row
+ * over the bound. `quoted` is the column's quoted name. SQLite measures a blob's length (its
+ * octet_length is new in 3.43); the others' octet_length reads a large value's size without its text.
+ */
+export function bodyColumns(quoted: string, maxRowBytes: number, dialect: 'postgres' | 'sqlite' | 'mysql' = 'postgres'): string[] {
+  const bytes = dialect === 'sqlite' ? `length(cast(${quoted} as blob))` : `octet_length(${quoted})`;
+  return [`case when ${bytes} <= ${Math.trunc(maxRowBytes)} then ${quoted} end as json_instruction`, `${bytes} as json_bytes`];
 }
 
 /**
@@ -48,8 +63,13 @@ export abstract class BaseStore implements InstructionStore {
   /** Cleared for good when a pooler shows it cannot keep prepared statements. */
   protected prepare: boolean;
   protected readonly logger: Logger | undefined;
+  protected readonly bytes: PageBytes;
 
   constructor(config: StoreConfig) {
+    this.bytes = Object.freeze({
+      maxRowBytes: config.maxRowBytes ?? DEFAULT_PAGE_BYTES.maxRowBytes,
+      maxPageBytes: config.maxPageBytes ?? DEFAULT_PAGE_BYTES.maxPageBytes,
+    });
     this.logger = config.logger;
     this.knex = config.knex;
     this.t = config.tables;
@@ -127,14 +147,22 @@ export abstract class BaseStore implements InstructionStore {
     return db(this.t.cursor).where('cluster', this.cluster);
   }
 
+  /** The row columns for the query builder, the body bounded (see bodyColumns). */
+  protected rowColumns(): Array<string | Knex.Raw> {
+    const body = bodyColumns(this.knex.raw('??', ['json_instruction']).toQuery(), this.bytes.maxRowBytes, this.capabilities.dialect);
+    return [...ROW_COLUMNS.filter((c) => c !== 'json_instruction'), ...body.map((c) => this.knex.raw(c))];
+  }
+
   protected toRow(raw: Record<string, unknown>): StoredInstructionRow {
+    // A row over maxRowBytes came without its body: its size stands in for it (see store/row-bytes.ts).
+    if (isOversize(raw, this.bytes)) return { ...toRow({ ...raw, json_instruction: '' }), oversizeBytes: Number(raw.json_bytes) };
     return toRow(raw);
   }
 
   async getRow(id: number): Promise<StoredInstructionRow | undefined> {
     const raw = await this.bounded(
       this.instructions()
-        .select(...ROW_COLUMNS)
+        .select(...this.rowColumns())
         .where('id', id)
         .first(),
     );
@@ -144,7 +172,7 @@ export abstract class BaseStore implements InstructionStore {
   async newest(limit: number): Promise<StoredInstructionRow[]> {
     const raws = await this.bounded(
       this.instructions()
-        .select(...ROW_COLUMNS)
+        .select(...this.rowColumns())
         // Bounded above by the cluster's newest id, an index probe: without it SQLite with
         // statistics scans the table backwards by rowid, filtering on cluster, which EXPLAIN
         // QUERY PLAN reports as a SCAN of the whole log (issue 21, the plan gate).
@@ -248,6 +276,29 @@ export abstract class BaseStore implements InstructionStore {
 
   async deleteCursor(identity: string): Promise<boolean> {
     return (await this.bounded(this.cursors().where('server_identity', identity).delete())) > 0;
+  }
+
+  async pruneFailures(olderThanMs: number, limit: number): Promise<number> {
+    // Ids first, then a delete by id: MySQL allows no LIMIT in a subquery of IN.
+    const rows = (await this.bounded(
+      this.knex(this.t.failure)
+        .where('cluster', this.cluster)
+        .where('created_at', '<', this.cutoffSql(olderThanMs))
+        .select('id')
+        .orderBy('id')
+        .limit(limit),
+    )) as Array<{ id: unknown }>;
+    if (rows.length === 0) return 0;
+    return Number(
+      await this.bounded(
+        this.knex(this.t.failure)
+          .whereIn(
+            'id',
+            rows.map((r) => Number(r.id)),
+          )
+          .delete(),
+      ),
+    );
   }
 
   async recordFailure(failure: NewFailure): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
-import { BaseStore } from './base-store.js';
+import { BaseStore, bodyColumns } from './base-store.js';
 import { INSERT_COLUMN_LIST, insertRecord, insertSql, quoteIdentifier, rawRows, ROW_COLUMNS, toBool, toDate } from './columns.js';
+import { withinBudget } from './row-bytes.js';
 
 // Kept where it was first exported, so imports of it from here go on working.
 export { rawRows } from './columns.js';
@@ -98,10 +99,14 @@ export abstract class CommitOrderedStore extends BaseStore {
     if (sql === undefined) {
       const pos = this.quote(this.positionColumn);
       const marked = first ? ['null as cbr', 'null as head'] : [];
-      const columns = [...ROW_COLUMNS.map((c) => this.quote(c)), `${pos} as pos`, ...marked].join(', ');
+      // The body only up to maxRowBytes (store/row-bytes.ts). Pages here are bounded by rows × maxRowBytes:
+      // a running byte sum would have to be computed over the whole backlog before the LIMIT.
+      const rowColumns = ROW_COLUMNS.filter((c) => c !== 'json_instruction').map((c) => this.quote(c));
+      const body = bodyColumns(this.quote('json_instruction'), this.bytes.maxRowBytes, this.capabilities.dialect);
+      const columns = [...rowColumns, ...body, `${pos} as pos`, ...marked].join(', ');
       const scan = this.positionScan();
       const page = `select ${columns} from ${scan} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
-      const nulls = ROW_COLUMNS.map(() => 'null').join(', ');
+      const nulls = [...rowColumns, ...body].map(() => 'null').join(', ');
       const cursor = this.quote(this.t.cursor);
       const head = this.logHeadSql();
       const marker = `select ${nulls}, null, cold_boot_requested, ${head} from ${cursor} where cluster = ? and server_identity = ?`;
@@ -140,7 +145,7 @@ export abstract class CommitOrderedStore extends BaseStore {
     ) as Array<Record<string, unknown>>;
     let coldBootRequested: boolean | null | undefined = token === null ? null : undefined;
     let historyBroken: string | null = null;
-    const page: Array<{ row: StoredInstructionRow; pos: number }> = [];
+    const page: Array<{ row: StoredInstructionRow; pos: number; raw: Record<string, unknown> }> = [];
     for (const raw of raws) {
       if (raw.id == null) {
         coldBootRequested = toBool(raw.cbr);
@@ -148,14 +153,20 @@ export abstract class CommitOrderedStore extends BaseStore {
         if (head < after) {
           historyBroken = `the position ${after} is past the log's head ${head}: the log went back in time (an older copy restored?)`;
         }
-      } else page.push({ row: this.toRow(raw), pos: Number(raw.pos) });
+      } else page.push({ row: this.toRow(raw), pos: Number(raw.pos), raw });
     }
     // A union promises no order of its own.
     if (token === null) page.sort((a, b) => a.pos - b.pos);
+    const kept = withinBudget(
+      page.map((p) => p.raw),
+      this.bytes,
+    );
+    const cut = kept < page.length;
+    page.length = kept;
     const last = page[page.length - 1];
     return {
       rows: page.map((p) => p.row),
-      token: last && page.length >= limit ? String(last.pos) : null,
+      token: last && (page.length >= limit || cut) ? String(last.pos) : null,
       position: last ? String(last.pos) : null,
       coldBootRequested,
       historyBroken,
@@ -180,7 +191,7 @@ export abstract class CommitOrderedStore extends BaseStore {
     const raws = await this.bounded(
       this.knex
         .from(this.knex.raw(this.positionScan()))
-        .select(...ROW_COLUMNS)
+        .select(...this.rowColumns())
         .where('cluster', this.cluster)
         .where(this.positionColumn, '>', Number(from))
         .orderBy(this.positionColumn)

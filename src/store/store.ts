@@ -107,6 +107,11 @@ export interface InstructionStore {
   prunePreview(options: Omit<PruneChunkOptions, 'limit'>): Promise<{ rows: number; minId: number | null; maxId: number | null }>;
 
   recordFailure(failure: NewFailure): Promise<void>;
+  /**
+   * Deletes up to `limit` of the cluster's failure records older than `olderThanMs` (by the database
+   * clock); returns how many. The pruner runs it with the log's, so cache_failure cannot grow forever.
+   */
+  pruneFailures?(olderThanMs: number, limit: number): Promise<number>;
   listFailures(filter: { identity?: string; limit: number }): Promise<StoredFailure[]>;
   countFailures(): Promise<number>;
 
@@ -160,7 +165,13 @@ export interface NewInstructionRow {
 export interface StoredInstructionRow {
   id: number;
   utcStamp: Date;
+  /** '' when the body was not read (see `oversizeBytes`). */
   json: string;
+  /**
+   * Set when the row's JSON is larger than the reader's maxRowBytes: its size in bytes. Its body
+   * was never fetched, and it counts as malformed.
+   */
+  oversizeBytes?: number;
   originated: string;
   originInstance: string | null;
   instructionCount: number;

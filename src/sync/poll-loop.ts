@@ -8,6 +8,11 @@ export interface PollLoopSettings {
   syncInterval: number;
   maxErrorBackoff: number;
   clock: Clock;
+  /**
+   * A wake-up starts a poll no sooner than this long after the last one started: NOTIFY needs no
+   * privilege, and a flood of them made a server poll about 1,000 times a second. @default 0
+   */
+  wakeThrottle?: number;
 }
 
 /**
@@ -26,6 +31,7 @@ export class PollLoop {
   private pollAgain = false;
   private running = false;
   private consecutiveFailures = 0;
+  private lastStarted = -Infinity;
 
   constructor(
     /** One poll, shared with the public sync(); rejects when the poll fails. */
@@ -60,7 +66,13 @@ export class PollLoop {
       this.pollAgain = true;
       return;
     }
-    if (this.timerDue > this.settings.clock.now()) this.arm(0);
+    const delayMs = this.wakeDelay();
+    if (this.timerDue > this.settings.clock.now() + delayMs) this.arm(delayMs);
+  }
+
+  /** How long a wake-up waits now: what is left of wakeThrottle since the last poll started. */
+  private wakeDelay(): number {
+    return Math.max(0, this.lastStarted + (this.settings.wakeThrottle ?? 0) - this.settings.clock.now());
   }
 
   private arm(delayMs: number): void {
@@ -84,6 +96,7 @@ export class PollLoop {
     if (!this.running) return;
     this.looping = true;
     this.pollAgain = false;
+    this.lastStarted = this.settings.clock.now();
     let delayMs = this.settings.syncInterval;
     try {
       await this.poll();
@@ -108,6 +121,6 @@ export class PollLoop {
     // Not after a failure: the backoff protects a database that is struggling.
     const again = this.pollAgain && this.consecutiveFailures === 0;
     this.pollAgain = false;
-    this.arm(again ? 0 : delayMs);
+    this.arm(again ? Math.min(this.wakeDelay(), delayMs) : delayMs);
   }
 }

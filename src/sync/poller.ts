@@ -3,6 +3,7 @@ import type { ColdBootReason, SyncResultEvent, TypedEmitter } from '../events.js
 import type { Logger } from '../logger.js';
 import type { InstructionStore, StoredInstructionRow } from '../store/store.js';
 import type { Applier } from '../apply/applier.js';
+import { BacklogGuard } from './backlog-guard.js';
 import { ApplyBuffer, MAX_BUFFERED_WEIGHT } from './apply-buffer.js';
 import { systemClock, type Clock } from '../util/timers.js';
 import { PollLoop } from './poll-loop.js';
@@ -22,6 +23,8 @@ export interface PollerSettings {
   maxPendingInstructions: number;
   startFromHead: boolean;
   maxErrorBackoff: number;
+  /** See the wakeThrottle option. @default 0 */
+  wakeThrottle?: number;
   onColdBoot?: (context: { reason: ColdBootReason }) => void | Promise<void>;
   /** A busy cursor is stored at most once per this. @default syncInterval */
   cursorSaveInterval?: number;
@@ -199,30 +202,35 @@ export class Poller {
       result.coldBoot = page.coldBootRequested ? 'requested' : 'no-cursor';
       return this.finish(result, started, await this.boot.run(result.coldBoot, null, saveWanted));
     }
-    let weight = page.rows.reduce((sum, row) => sum + row.instructionCount, 0);
-    this.open();
-    if (page.token !== null) weight = (await this.store.pending(position)).instructions;
-    if (weight > this.settings.maxPendingInstructions) {
-      result.coldBoot = 'too-far-behind';
-      return this.finish(result, started, await this.boot.run('too-far-behind', weight, saveWanted));
+    // Rows, not the stored instruction_count a writer chooses: every row a server writes carries at
+    // least one instruction, so a backlog of more rows than maxPendingInstructions is too far behind.
+    // Shorter ones are read, and BacklogGuard counts what they decode to, per refresher.
+    if (page.token !== null) {
+      this.open();
+      const rows = (await this.store.pending(position)).rows;
+      if (rows > this.settings.maxPendingInstructions) {
+        result.coldBoot = 'too-far-behind';
+        return this.finish(result, started, await this.boot.run('too-far-behind', rows, saveWanted));
+      }
     }
+    const guard = new BacklogGuard(this.settings.maxPendingInstructions);
     // Instructions gather across pages and are applied together, so a backlog coalesces per
     // refresher as a whole (10,000 refreshes of one id become one call); the buffer is bounded,
     // and the cursor is stored only after what it covers has been applied.
     const buffer = new ApplyBuffer();
     for (;;) {
-      await this.collect(page.rows, buffer, result);
+      await this.collect(page.rows, buffer, result, guard);
       if (page.position !== null) position = page.position;
       if (page.token === null) break;
       if (buffer.weight >= MAX_BUFFERED_WEIGHT) {
-        await this.flush(buffer, result);
+        await this.flush(buffer, result, guard);
         if (page.position !== null) await this.save(position, true, saveWanted);
       }
       // A full page means more is waiting: read on at once rather than after the interval.
       this.open();
       page = await this.store.readPage(identity, from, page.token, this.settings.pageSize);
     }
-    await this.flush(buffer, result);
+    await this.flush(buffer, result, guard);
     await this.save(position, result.rows > 0, saveWanted);
     return this.finish(result, started, position);
   }
@@ -232,6 +240,7 @@ export class Poller {
     rows: StoredInstructionRow[],
     buffer: ApplyBuffer,
     result: { rows: number; skippedOwn: number; malformed: number },
+    guard: BacklogGuard,
   ): Promise<void> {
     for (const row of rows) {
       result.rows += 1;
@@ -246,11 +255,12 @@ export class Poller {
         result.malformed += read.malformed;
         await read.recording;
       }
-      buffer.add(read.instructions, row.id);
+      buffer.add(guard.keep(read.instructions, row.id), row.id);
     }
   }
 
-  private async flush(buffer: ApplyBuffer, result: { instructions: number }): Promise<void> {
+  private async flush(buffer: ApplyBuffer, result: { instructions: number }, guard?: BacklogGuard): Promise<void> {
+    for (const { instruction, rowId } of guard?.refreshAlls() ?? []) buffer.add([instruction], rowId);
     if (buffer.instructions.length === 0) return;
     const { instructions, rowIds } = buffer.take();
     result.instructions += await this.applier.apply({ instructions, rowIds, source: 'remote' });

@@ -18,6 +18,8 @@ export interface WriterSettings {
   identity: string;
   instanceId: string;
   maxInstructionsPerRow: number;
+  /** See the maxRowBytes option. */
+  maxRowBytes?: number;
   /**
    * Called once after each committed write, never inside the transaction: the cache's wake-up
    * tells the other processes (WakeSource.notifyCommitted). Must not throw.
@@ -138,9 +140,9 @@ export class Writer {
 
   /** `withOrigin` false: no local apply will follow, so this server's poller must not skip the row. */
   private rows(instructions: Instruction[], withOrigin = true): BuiltRows {
-    const { identity, instanceId, maxInstructionsPerRow } = this.settings;
+    const { identity, instanceId, maxInstructionsPerRow, maxRowBytes } = this.settings;
     const originInstance = withOrigin ? instanceId : null;
-    return instructionRows(instructions, { originated: identity, originInstance, maxInstructionsPerRow });
+    return instructionRows(instructions, { originated: identity, originInstance, maxInstructionsPerRow, maxRowBytes });
   }
 
   private async writeNow(instructions: Instruction[]): Promise<void> {

@@ -60,14 +60,17 @@ export function syncTests(dialect: DialectName): void {
     assert.deepEqual(onB.calls, [{ kind: 'refresh', ids: [2] }]);
   });
 
-  test('more pending instructions than maxPendingInstructions (summed, not rows) cold-boots', async (t) => {
+  const backlogTest =
+    'a backlog over maxPendingInstructions for one refresher (decoded, not the stored count) reloads that refresher; more rows cold-boot';
+  test(backlogTest, async (t) => {
     const h = await harness(t, dialect);
-    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder(), recorder('other')] });
     const onB = recorder();
+    const other = recorder('other');
     const hook: ColdBootReason[] = [];
     const b = h.cache({
       serverIdentity: 'b',
-      refreshers: [onB],
+      refreshers: [onB, other],
       maxPendingInstructions: 5,
       pageSize: 2,
       onColdBoot: ({ reason }) => void hook.push(reason),
@@ -77,13 +80,15 @@ export function syncTests(dialect: DialectName): void {
     await a.refresh('product', [4, 5]);
     assert.equal((await b.sync()).coldBoot, null, 'five instructions in two rows is not too many');
     await a.refresh('product', [1, 2, 3, 4, 5, 6]);
-    const result = await b.sync();
-    assert.equal(result.coldBoot, 'too-far-behind');
-    assert.deepEqual(hook, ['too-far-behind'], 'onColdBoot replaces refreshAll()');
-    assert.ok(!onB.calls.some((c) => c.kind === 'refresh-all'));
-    for (let i = 0; i < 4; i++) await a.refresh('product', [i + 100, i + 200]);
+    await a.refresh('other', [9]);
+    assert.equal((await b.sync()).coldBoot, null);
+    assert.deepEqual(onB.calls.at(-1), { kind: 'refresh-all' }, 'six ids for one refresher: that refresher is reloaded');
+    assert.deepEqual(other.calls, [{ kind: 'refresh', ids: [9] }], 'the other refresher is not');
+    assert.deepEqual(hook, []);
+    for (let i = 0; i < 6; i++) await a.refresh('product', [i + 100]);
     const paged = await b.sync();
-    assert.equal(paged.coldBoot, 'too-far-behind', 'a full first page sums the whole backlog: 8 > 5');
+    assert.equal(paged.coldBoot, 'too-far-behind', 'a full first page counts the backlog in rows: 6 > 5');
+    assert.deepEqual(hook, ['too-far-behind'], 'onColdBoot replaces refreshAll()');
   });
 
   test('a requested resync makes the server cold-boot at its next poll', async (t) => {

@@ -8,6 +8,7 @@ import { decodeToken, encodeToken } from './page-token.js';
 import { poolerLostStatement, PreparedStatement, runPrepared } from './prepared.js';
 import { replicaPageSql, tickSql } from './sql/replica.js';
 import { uncoveredBindings, uncoveredSql } from './sql/uncovered.js';
+import { withinBudget } from '../../store/row-bytes.js';
 import { PostgresStore } from './store.js';
 import { quoteIdentifier } from '../../store/columns.js';
 import { ReplicaSet } from './replica-set.js';
@@ -101,9 +102,12 @@ export class ReplicatedStore extends PostgresStore {
   }
 
   private replicaPageResult(raws: Array<Record<string, unknown>>, head: Record<string, unknown>, limit: number, token: string | null) {
-    const found = raws.filter((r) => r.id != null);
+    const rows = raws.filter((r) => r.id != null);
+    const kept = withinBudget(rows, this.bytes);
+    const found = rows.slice(0, kept);
     const last = found[found.length - 1];
-    const full = last !== undefined && found.length >= limit;
+    // Cut by bytes: more rows follow, as after a full page.
+    const full = last !== undefined && (found.length >= limit || kept < rows.length);
     const targetText = String(head.target);
     // Until this replica has replayed our own cursor reset, its cursor row is older than what we wrote.
     const seen = toBool(head.cursor_seen);
@@ -146,7 +150,7 @@ export class ReplicatedStore extends PostgresStore {
   private replicaPage(limit: number): PreparedStatement {
     let statement = this.replicaPages.get(limit);
     if (!statement) {
-      const sql = replicaPageSql(this.q(this.t.instruction), this.q(this.t.cursor), this.q(this.t.tick), limit);
+      const sql = replicaPageSql(this.q(this.t.instruction), this.q(this.t.cursor), this.q(this.t.tick), limit, this.bytes.maxRowBytes);
       this.replicaPages.set(limit, (statement = new PreparedStatement(sql)));
     }
     return statement;

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
-import { BaseStore, toBool, toDate } from '../../store/base-store.js';
+import { BaseStore, bodyColumns, toBool, toDate } from '../../store/base-store.js';
 import { insertRecord, quoteIdentifier, rawRows } from '../../store/columns.js';
+import { withinBudget } from '../../store/row-bytes.js';
 import { poolerLostStatement, PreparedStatement, runPrepared } from './prepared.js';
 import { useProtocolCancel } from './cancel.js';
 import type { StoreConfig } from '../../store/base-store.js';
@@ -127,9 +128,12 @@ export class PostgresStore extends BaseStore {
     if (!head) throw new Error('readPage returned no row'); // `w` always yields one
     // The epoch's timeline part says 'standby' in recovery: a cursor taken from a standby's own snapshot loses rows.
     if (String(head.epoch).endsWith('/standby')) throw new errors.PrimaryIsStandbyError(standbyMessage('pg_is_in_recovery() is true'));
-    const found = raws.filter((r) => r.id != null);
+    const rows = raws.filter((r) => r.id != null);
+    const kept = withinBudget(rows, this.bytes);
+    const found = rows.slice(0, kept);
     const last = found[found.length - 1];
-    const full = last !== undefined && found.length >= limit;
+    // Cut by bytes: more rows follow, as after a full page.
+    const full = last !== undefined && (found.length >= limit || kept < rows.length);
     const targetText = String(head.target);
     return {
       rows: found.map((r) => this.toRow(r)),
@@ -193,7 +197,7 @@ export class PostgresStore extends BaseStore {
     let statement = this.pageStatements.get(limit);
     if (statement) return statement;
     statement = new PreparedStatement(
-      pageSql(quoteIdentifier(this.knex, this.t.instruction), quoteIdentifier(this.knex, this.t.cursor), limit),
+      pageSql(quoteIdentifier(this.knex, this.t.instruction), quoteIdentifier(this.knex, this.t.cursor), limit, this.bytes),
     );
     this.pageStatements.set(limit, statement);
     return statement;
@@ -219,7 +223,9 @@ export class PostgresStore extends BaseStore {
       await this.bounded(
         this.knex.raw(
           `with w as materialized (select ?::pg_snapshot as since)
-           select u.* from w, lateral (${uncoveredSql('w.since')}) u
+           select u.id, u.utc_stamp, u.originated, u.origin_instance, u.instruction_count,
+             ${bodyColumns('u.json_instruction', this.bytes.maxRowBytes).join(', ')}
+           from w, lateral (${uncoveredSql('w.since')}) u
            order by u.txid, u.id
            limit ?`,
           [from, ...uncoveredBindings(this.t.instruction, this.cluster), limit],

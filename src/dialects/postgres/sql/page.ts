@@ -4,9 +4,20 @@
  * cursor's explanation on PostgresStore.
  */
 import { toBool } from '../../../store/base-store.js';
+import { DEFAULT_PAGE_BYTES, type PageBytes } from '../../../store/row-bytes.js';
 
-/** What a page reads of each row: every column the poller uses, and txid for the next page's token. */
-export const PAGE_COLUMNS = 'i.id, i.utc_stamp, i.json_instruction, i.originated, i.origin_instance, i.instruction_count, i.txid';
+/**
+ * What a page reads of each row: every column the poller uses, and txid for the next page's token.
+ * The body only up to `maxRowBytes`: octet_length reads a TOASTed value's size from its header, so a
+ * row of any size costs the page one integer, never its text (see rowsWithin).
+ */
+export function pageColumns(maxRowBytes: number): string {
+  const bytes = 'octet_length(i.json_instruction)';
+  return (
+    `i.id, i.utc_stamp, case when ${bytes} <= ${Math.trunc(maxRowBytes)} then i.json_instruction end as json_instruction, ` +
+    `${bytes} as json_bytes, i.originated, i.origin_instance, i.instruction_count, i.txid`
+  );
+}
 
 /**
  * The page statement of readPage for one page size (the store prepares it once per size, see prepared.ts).
@@ -24,8 +35,13 @@ export const PAGE_COLUMNS = 'i.id, i.utc_stamp, i.json_instruction, i.originated
  *
  * `instruction` and `cursor` are the quoted table names.
  */
-export function pageSql(instruction: string, cursor: string, limit: number): string {
+export function pageSql(instruction: string, cursor: string, limit: number, bytes: PageBytes = DEFAULT_PAGE_BYTES): string {
   const n = Math.trunc(limit);
+  const PAGE_COLUMNS = pageColumns(bytes.maxRowBytes);
+  // The body bytes of the page up to each row (oversize rows bring none): a body that would take the
+  // page past maxPageBytes stays unsent, the first always comes, and withinBudget (store/row-bytes.ts) ends the page there.
+  const fetched = `case when u.json_instruction is null then 0 else u.json_bytes end`;
+  const through = `sum(${fetched}) over (order by u.txid, u.id)`;
   return `
       with w as materialized (
         -- lo_txid/lo_id: the range half's one lower bound, as a single row comparison, so its index
@@ -57,7 +73,10 @@ export function pageSql(instruction: string, cursor: string, limit: number): str
       left join lateral (
         -- Each half is ordered and limited on its own, so a page reads at most 2 × limit index
         -- entries however long the window: catching up on a large backlog stays linear.
-        select u.* from (
+        select u.id, u.utc_stamp, u.json_bytes, u.originated, u.origin_instance, u.instruction_count, u.txid,
+          case when ${through} <= ${Math.trunc(bytes.maxPageBytes)} or ${through} = ${fetched} then u.json_instruction end
+            as json_instruction
+        from (
           (select ${PAGE_COLUMNS} from ${instruction} i
             where i.cluster = $5 and (i.txid, i.id) > (w.lo_txid, w.lo_id) and i.txid < pg_snapshot_xmax(w.target)
               and pg_visible_in_snapshot(i.txid, w.target)

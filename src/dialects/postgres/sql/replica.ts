@@ -3,7 +3,7 @@
  * writes, and the page statement a replica runs. Why this is exact: docs/design.md, "Reading from
  * replicas". Kept apart from page.ts, the primary's page, which it mirrors.
  */
-import { PAGE_COLUMNS } from './page.js';
+import { pageColumns } from './page.js';
 import { TIMELINE_SQL } from './history.js';
 
 /**
@@ -57,8 +57,10 @@ export function tickSql(tick: string): string {
  *
  * Params: $1 from, $2 target or null, $3 after txid, $4 after id, $5 cluster, $6 identity, $7 reset LSN or null.
  */
-export function replicaPageSql(instruction: string, cursor: string, tick: string, limit: number): string {
+export function replicaPageSql(instruction: string, cursor: string, tick: string, limit: number, maxRowBytes: number): string {
   const n = Math.trunc(limit);
+  // Oversize bodies stay unsent, as on the primary; the page's byte budget is applied as the rows arrive (withinBudget).
+  const PAGE_COLUMNS = pageColumns(maxRowBytes);
   return `
       with k as materialized (
         select t.snapshot as tick, t.stamp, t.source from (select 1) one left join ${tick} t on t.cluster = $5

@@ -1,0 +1,13 @@
+import { describe } from 'node:test';
+import { availability, selectedDialects } from './support/databases.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
+import { oversizeRowTests, rowBoundTests } from './security/oversize.js';
+
+// Issue 22's first finding: bounded rows (test/security/oversize.ts).
+checkLeaksAfterEach();
+for (const dialect of selectedDialects()) {
+  describe(`security, bounded rows: ${dialect}`, { skip: await availability(dialect) }, () => {
+    rowBoundTests(dialect);
+    if (dialect !== 'sqlite') oversizeRowTests(dialect);
+  });
+}
