@@ -20,6 +20,8 @@ export type ErrorCode =
   /** A refresher refused a payload (see distcache/refreshers' withPayloadSchema): recorded, never retried. */
   | 'E_REJECTED_PAYLOAD'
   | 'E_DUPLICATE_IDENTITY'
+  /** A region's load ran past its `hardTimeout` and was given up (its signal aborted); no graced entry to serve. */
+  | 'E_LOAD_TIMEOUT'
   // The operator API (src/admin/, thrown as AdminError):
   /** No registration and no cursor under that identity in this cluster. */
   | 'E_UNKNOWN_SERVER'
@@ -78,6 +80,7 @@ export const errors = {
   MigrationFailedError: define('E_MIGRATION_FAILED', 'MigrationFailedError'),
   NotMigratedError: define('E_NOT_MIGRATED', 'NotMigratedError'),
   StoppedError: define('E_STOPPED', 'StoppedError'),
+  LoadTimeoutError: define('E_LOAD_TIMEOUT', 'LoadTimeoutError'),
   DuplicateIdentityError: define('E_DUPLICATE_IDENTITY', 'DuplicateIdentityError'),
 } as const;
 
