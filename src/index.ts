@@ -21,7 +21,15 @@ export { knexConfigFromUrl, sqliteConfig, maskUrl } from './connection.js';
 export * from './admin/index.js';
 export { InstrumentationHooks, type Instrumentation, type WriteInfo, type RefresherCallInfo } from './instrumentation.js';
 export { Region, type RegionWriteOptions } from './regions/region.js';
-export { REGION_DEFAULTS, type RegionOptions, type RegionLoader, type LoadOptions } from './regions/options.js';
+export {
+  REGION_DEFAULTS,
+  type RegionOptions,
+  type RegionLoader,
+  type RegionBulkLoader,
+  type RegionClock,
+  type LoadOptions,
+} from './regions/options.js';
+export type { LoadContext } from './regions/load-context.js';
 export type { RegionKey } from './regions/keys.js';
 export type { RegionStats } from './regions/stats.js';
 export type { Executor, SyncExecutor, ExecutorRow, ExecutorDialect } from './write/executor.js';
