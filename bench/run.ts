@@ -18,6 +18,7 @@ import { concurrency } from './scenarios/concurrency.js';
 import { backlog } from './scenarios/backlog.js';
 import { fleet } from './scenarios/fleet.js';
 import { regions } from './scenarios/regions.js';
+import { regionsBulk } from './scenarios/regions-bulk.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -62,6 +63,7 @@ const scenarios: Array<[number[], (s: Settings) => Promise<Figure[]>]> = [
   [[4, 5, 6], backlog],
   [[7], fleet],
   [[8], regions],
+  [[9], regionsBulk],
 ];
 const figures: Figure[] = [];
 for (const [ids, run] of scenarios) {

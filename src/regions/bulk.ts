@@ -1,4 +1,3 @@
-import type { LRUCache } from 'lru-cache';
 import { errors } from '../errors.js';
 import { regionKey, type RegionKey } from './keys.js';
 import type { LoadTable } from './loads.js';
@@ -72,11 +71,4 @@ export async function getMany<T>(
   }
   const values = await Promise.all(answers);
   return r.options.clone ? values.map((v) => (v === undefined ? v : structuredClone(v))) : values;
-}
-
-/** Whether a hit is past `refreshAhead × ttl` of its own life (the entry's ttl, not counting grace). */
-export function isLate(status: LRUCache.Status<RegionKey, unknown>, o: { refreshAhead: number; grace: number }): boolean {
-  if (status.ttl === undefined || status.start === undefined || status.now === undefined) return false;
-  const life = status.ttl - o.grace;
-  return life > 0 && status.now - status.start >= o.refreshAhead * life;
 }

@@ -10,7 +10,7 @@ import { LoadTable } from './loads.js';
 import { LoadRunner, oneOfMany, type Fallback } from './load-runner.js';
 import { checkTags, resolveLoadOptions, resolveRegionOptions } from './options.js';
 import type { LoadOptions, RegionBulkLoader, RegionLoader, RegionOptions, ResolvedRegionOptions } from './options.js';
-import { getMany, isLate, type BulkRegion } from './bulk.js';
+import { getMany, type BulkRegion } from './bulk.js';
 import { readRegionPayload, tagsPayload, valuePayload } from './payloads.js';
 import { emptyCounters, type RegionStats } from './stats.js';
 import { TagIndex } from './tags.js';
@@ -58,6 +58,8 @@ export class Region<T> {
   private readonly tags = new TagIndex();
   private readonly counters = emptyCounters();
   private readonly runner: LoadRunner<T>;
+  /** With refreshAhead: when each entry turns late (refreshAhead × its own ttl after it was stored). */
+  private readonly refreshAt = new Map<RegionKey, number>();
   /**
    * Entries are stored only while this server applies the log (after its first sync, until
    * stop()): outside that window no invalidation would reach them. Loads still run, single-flight.
@@ -80,6 +82,7 @@ export class Region<T> {
       ttlResolution: 0,
       ...(o.clock ? { perf: o.clock } : {}),
       dispose: (_value, key, reason) => {
+        if (this.refreshAt.size > 0) this.refreshAt.delete(key);
         this.tags.drop(key);
         if (reason === 'evict') this.counters.evictions += 1;
       },
@@ -104,13 +107,13 @@ export class Region<T> {
     } catch (err) {
       return Promise.reject(err);
     }
-    const loader = this.options.load ?? this.bulkAsOne;
-    const found = this.fresh(k, false, loader);
+    const found = this.options.refreshAhead === 0 ? this.fresh(k) : this.freshAhead(k, this.options.load ?? this.bulkAsOne);
     if (found !== NOTHING) {
       this.counters.hits += 1;
       return Promise.resolve(found === MISS ? undefined : this.out(found));
     }
     this.counters.misses += 1;
+    const loader = this.options.load ?? this.bulkAsOne;
     if (!loader) {
       return Promise.reject(
         new errors.InvalidOptionError(`region('${this.id}') has no load option; pass one, or use getOrLoad(key, loader)`),
@@ -132,7 +135,7 @@ export class Region<T> {
     } catch (err) {
       return Promise.reject(err);
     }
-    const found = this.fresh(k, false, loader, resolved.ttl, resolved.tags);
+    const found = this.freshAhead(k, loader, resolved.ttl, resolved.tags);
     if (found !== NOTHING) {
       this.counters.hits += 1;
       return Promise.resolve(found === MISS ? undefined : this.out(found));
@@ -285,21 +288,29 @@ export class Region<T> {
     if (rejected.length > 0) throw new RejectedPayloadError(this.id, rejected);
   }
 
-  /**
-   * The fresh slot: within ttl (an entry in its grace period is not fresh), or NOTHING. With
-   * refreshAhead and a loader, a hit late in its ttl starts one background load (see bulk.ts).
-   */
-  private fresh(k: RegionKey, quiet = false, loader?: RegionLoader<T>, ttl?: number, tags?: Tags): Slot<T> | typeof NOTHING {
+  /** The fresh slot: within ttl (an entry in its grace period is not fresh), or NOTHING. */
+  private fresh(k: RegionKey, quiet = false): Slot<T> | typeof NOTHING {
     if (this.options.grace > 0) {
       // Stored with ttl + grace, so lru-cache keeps it through the grace period; fresh while more than grace remains.
       if (!(this.lru.getRemainingTTL(k) > this.options.grace)) return NOTHING;
     }
-    if (quiet) return this.lru.peek(k) ?? NOTHING;
-    if (this.options.refreshAhead === 0 || !loader) return this.lru.get(k) ?? NOTHING;
-    const status: LRUCache.Status<RegionKey, Slot<T> & {}> = {};
-    const slot = this.lru.get(k, { status });
-    if (slot !== undefined && isLate(status, this.options) && !this.loads.get(k) && this.storing) this.ahead(k, loader, ttl, tags);
-    return slot ?? NOTHING;
+    const slot = quiet ? this.lru.peek(k) : this.lru.get(k);
+    return slot === undefined ? NOTHING : slot;
+  }
+
+  /** fresh(), and with refreshAhead a hit late in its ttl starts one background load (bulk.ts isLate). */
+  private freshAhead(k: RegionKey, loader: RegionLoader<T> | undefined, ttl?: number, tags?: Tags): Slot<T> | typeof NOTHING {
+    const o = this.options;
+    if (o.refreshAhead === 0 || !loader) return this.fresh(k);
+    const slot = this.fresh(k);
+    if (slot === NOTHING) return NOTHING;
+    const late = this.refreshAt.get(k);
+    if (late !== undefined && this.now() >= late && !this.loads.get(k) && this.storing) this.ahead(k, loader, ttl, tags);
+    return slot;
+  }
+
+  private now(): number {
+    return this.options.clock ? this.options.clock.now() : performance.now();
   }
 
   /** A refresh-ahead: a load like any other, so an invalidation while it runs discards it. */
@@ -340,7 +351,7 @@ export class Region<T> {
       loads: this.loads,
       runner: this.runner,
       hit: (k, loader, ttl, tags) => {
-        const found = this.fresh(k, false, loader, ttl, tags);
+        const found = this.freshAhead(k, loader, ttl, tags);
         if (found === NOTHING) return undefined;
         return { value: found === MISS ? undefined : this.out(found) };
       },
@@ -363,6 +374,7 @@ export class Region<T> {
     const life = value === undefined ? o.cacheMisses : (ttl ?? o.ttl);
     const slot = (value === undefined ? MISS : value) as Slot<T> & {};
     this.lru.set(k, slot, life > 0 ? { ttl: life + o.grace } : { ttl: 0 });
+    if (o.refreshAhead > 0 && life > 0 && this.lru.has(k)) this.refreshAt.set(k, this.now() + o.refreshAhead * life);
     if (tags?.length && this.lru.has(k)) this.tags.add(k, tags);
   }
 
