@@ -69,7 +69,9 @@ export async function regionsBulk(s: Settings): Promise<Figure[]> {
       },
       {
         id: 9,
-        what: 'region hit path with ttl, refreshAhead 0.8 and timeout set vs a hand-written lru-cache read-through with the same ttl, alternating blocks',
+        what:
+          'region hit path with ttl, refreshAhead 0.8 and timeout set vs a hand-written lru-cache read-through with the same ttl, ' +
+          'alternating blocks',
         db: 'in process',
         result: `${count(Math.round(r))} gets/s (median of ${rates.region.length} blocks)`,
         baseline: `hand-written: ${count(Math.round(h))} gets/s`,
