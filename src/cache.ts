@@ -11,10 +11,10 @@ import { RefresherRegistry } from './refreshers/registry.js';
 import type { AnyCacheRefresher } from './refreshers/refresher.js';
 import type { InstructionStore } from './store/store.js';
 import type { Poller, SyncResult } from './sync/poller.js';
-import type { PruneResult } from './sync/pruner.js';
+import type { PruneResult } from './cluster/pruner.js';
 import { runInCommitScope } from './write/commit-scope.js';
 import { InstrumentationHooks, type Instrumentation } from './instrumentation.js';
-import { OwnWrites } from './write/own-writes.js';
+import { OwnWrites } from './apply/own-writes.js';
 import { Region, type RegionHost } from './regions/region.js';
 import type { RegionOptions } from './regions/options.js';
 import { RegionSet } from './regions/region-set.js';
@@ -194,9 +194,10 @@ export class DistributedCache {
    * `work` must resolve only when the transaction committed, as `prisma.$transaction()` does.
    *
    * @example
-   * await cache.transaction(() => prisma.$transaction(async (tx) => {
-   *   await tx.product.update({ where: { id: 42 }, data: { price: 10 } });
-   *   await cache.refresh('product', [42], { trx: prismaExecutor(tx, 'postgres') });
+   * import { kyselyExecutor } from 'distcache/executors';
+   * await cache.transaction(() => db.transaction().execute(async (trx) => {
+   *   await trx.updateTable('product').set({ price: 10 }).where('id', '=', 42).execute();
+   *   await cache.refresh('product', [42], { trx: kyselyExecutor(trx, 'postgres') });
    * }));
    */
   transaction<T>(work: () => T | Promise<T>): Promise<T> {

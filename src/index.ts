@@ -12,7 +12,7 @@ export type { CacheRefresher, AnyCacheRefresher } from './refreshers/refresher.j
 export type { CacheId, JsonValue, Instruction, InstructionKind } from './instructions/types.js';
 export { encodeInstructions, decodeInstructions, FORMAT_VERSION } from './instructions/codec.js';
 export type { SyncResult } from './sync/poller.js';
-export type { PruneResult } from './sync/pruner.js';
+export type { PruneResult } from './cluster/pruner.js';
 export type { Logger } from './logger.js';
 export type { Duration } from './duration.js';
 export { tableNames, type TableNames } from './store/tables.js';
@@ -27,9 +27,9 @@ export {
   type RegionLoader,
   type RegionBulkLoader,
   type RegionClock,
+  type LoadContext,
   type LoadOptions,
 } from './regions/options.js';
-export type { LoadContext } from './regions/load-context.js';
 export type { RegionKey } from './regions/keys.js';
 export type { RegionStats } from './regions/stats.js';
-export type { Executor, SyncExecutor, ExecutorRow, ExecutorDialect } from './write/executor.js';
+export type { Executor, SyncExecutor, ExecutorRow, ExecutorDialect } from './store/executor.js';

@@ -1,5 +1,5 @@
 import type { InstructionKind } from './instructions/types.js';
-import type { SyncResult } from './sync/poller.js';
+import type { SyncResultEvent as SyncResult } from './events.js';
 
 /**
  * Hooks the core calls around its own work, so a tracing span covers the real operation and what

@@ -231,6 +231,7 @@ export const DEFAULTS = Object.freeze({
   refresherTimeout: 30_000,
   refresherRetries: 3,
   retryDelay: 100,
+  // Umbraco cuts a row at 1,000 instructions; so do we by default (Admin.send too).
   maxInstructionsPerRow: 1000,
   stopTimeout: 10_000,
   role: 'auto' as RoleOption,

@@ -8,12 +8,12 @@ import { recorder } from './support/recorder.js';
 import { waitFor } from './support/wait.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
 import { dialectFor } from '../src/dialects/dialect.js';
-import { Applier } from '../src/sync/applier.js';
+import { Applier } from '../src/apply/applier.js';
 import { Poller } from '../src/sync/poller.js';
-import type { Clock, TimerHandle } from '../src/sync/clock.js';
+import type { Clock, TimerHandle } from '../src/util/timers.js';
 import { TypedEmitter } from '../src/events.js';
 import { InstrumentationHooks } from '../src/instrumentation.js';
-import { OwnWrites } from '../src/write/own-writes.js';
+import { OwnWrites } from '../src/apply/own-writes.js';
 import { RefresherRegistry } from '../src/refreshers/registry.js';
 
 checkLeaksAfterEach();

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import knexFactory, { type Knex } from 'knex';
 import { DistributedCache, migrate, type DistributedCacheOptions } from '../src/index.js';
 import { tableNames } from '../src/store/tables.js';
-import { notifyChannel, PostgresWakeSource } from '../src/wake/index.js';
+import { notifyChannel, PostgresWakeSource } from '../src/dialects/wake-sources.js';
 import { availability, dropPrefixed, freshPrefix, PG_URL } from './support/databases.js';
 import { cli } from './support/cli-run.js';
 import { PgBouncer, pgbouncerAvailability, type SessionState } from './support/pgbouncer.js';

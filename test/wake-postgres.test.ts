@@ -10,7 +10,7 @@ import { encodeInstructions, silentLoggerForTests, tableNames, type DistributedC
 import { availability, DATABASES, PG_URL } from './support/databases.js';
 import { recorder, type RecordingRefresher } from './support/recorder.js';
 import { waitFor } from './support/wait.js';
-import { notifyChannel, openListenerCount, PostgresWakeSource, type PostgresWakeOptions } from '../src/wake/index.js';
+import { notifyChannel, openListenerCount, PostgresWakeSource, type PostgresWakeOptions } from '../src/dialects/wake-sources.js';
 import { dialectFor } from '../src/dialects/dialect.js';
 import { mysqlDialect } from '../src/dialects/mysql/dialect.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
@@ -105,7 +105,7 @@ describe('postgres wake-up: LISTEN/NOTIFY', { skip }, () => {
     const code = `
       import knexFactory from 'knex';
       import { DistributedCache, tableNames } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
-      import { PostgresWakeSource } from ${JSON.stringify(new URL('../src/wake/index.js', import.meta.url).href)};
+      import { PostgresWakeSource } from ${JSON.stringify(new URL('../src/dialects/wake-sources.js', import.meta.url).href)};
       import { silentLogger } from ${JSON.stringify(new URL('../src/logger.js', import.meta.url).href)};
       const knex = knexFactory({ client: 'pg', connection: ${JSON.stringify(PG_URL)} });
       const refresher = { id: 'product', refreshAll() {}, refresh() {} };

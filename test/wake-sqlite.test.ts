@@ -12,7 +12,7 @@ import { silentLoggerForTests, tableNames, type DistributedCache } from './confo
 import { sqliteFileOf as harnessFile } from './support/child-servers.js';
 import { recorder, type RecordingRefresher } from './support/recorder.js';
 import { waitFor } from './support/wait.js';
-import { createSqliteWakeSource, openWatcherCount, SqliteWakeSource } from '../src/wake/index.js';
+import { createSqliteWakeSource, openWatcherCount, SqliteWakeSource } from '../src/dialects/wake-sources.js';
 import { WalWatcher } from '../src/dialects/sqlite/wal-watcher.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
 

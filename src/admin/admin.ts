@@ -5,7 +5,7 @@ import { resolveTables } from '../migrations/migrate.js';
 import { DEFAULTS } from '../options.js';
 import { dialectFor } from '../dialects/dialect.js';
 import { triggerPlan, type TriggerPlan, type TriggerRequest } from './trigger.js';
-import type { PruneResult } from '../sync/pruner.js';
+import type { PruneResult } from '../cluster/pruner.js';
 import { guarded, type AdminContext } from './context.js';
 import { AdminError } from './errors.js';
 import { listFailures, type FailuresReport } from './failures.js';

@@ -3,7 +3,7 @@ import { TypedEmitter } from '../events.js';
 import { silentLogger } from '../logger.js';
 import { DEFAULTS } from '../options.js';
 import type { PruneChunkResult } from '../store/store.js';
-import { Pruner, type PruneResult } from '../sync/pruner.js';
+import { Pruner, type PruneResult } from '../cluster/pruner.js';
 import { secondsBetween, type AdminContext } from './context.js';
 import { listServers } from './servers.js';
 

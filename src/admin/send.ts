@@ -1,7 +1,7 @@
 import { describeError, errors } from '../errors.js';
 import { REFRESHER_ID_PATTERN } from '../identifiers.js';
-import { decodeInstructions, encodeInstructions, isCacheId } from '../instructions/codec.js';
-import { DEFAULT_MAX_INSTRUCTIONS_PER_ROW } from '../instructions/pack.js';
+import { decodeInstructions, encodeInstructions, ID_RULE, isCacheId } from '../instructions/codec.js';
+import { DEFAULTS } from '../options.js';
 import { instructionRows } from '../write/rows.js';
 import { INSTRUCTION_KINDS, type CacheId, type Instruction, type InstructionKind, type JsonValue } from '../instructions/types.js';
 import type { AdminContext } from './context.js';
@@ -49,7 +49,7 @@ export async function send(ctx: AdminContext, request: SendRequest): Promise<Sen
   const { rows } = instructionRows([instruction], {
     originated,
     originInstance: null,
-    maxInstructionsPerRow: request.maxInstructionsPerRow ?? DEFAULT_MAX_INSTRUCTIONS_PER_ROW,
+    maxInstructionsPerRow: request.maxInstructionsPerRow ?? DEFAULTS.maxInstructionsPerRow,
   });
   const rowIds = await ctx.store.insert(rows);
   return {
@@ -89,11 +89,7 @@ export function buildInstruction(request: SendRequest): Instruction {
       if (ids.length === 0)
         throw new AdminError('E_INVALID_ARGUMENT', `${kind} needs at least one id; to refresh everything use refresh-all`);
       const bad = ids.find((id) => !isCacheId(id));
-      if (bad !== undefined)
-        throw new AdminError(
-          'E_INVALID_ARGUMENT',
-          `id ${JSON.stringify(bad)} is not valid; ids are finite numbers or strings of at most 1024 characters`,
-        );
+      if (bad !== undefined) throw new AdminError('E_INVALID_ARGUMENT', `id ${JSON.stringify(bad)} is not valid; ${ID_RULE}`);
       instruction = { refresher, kind, ids };
       break;
     }

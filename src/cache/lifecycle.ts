@@ -5,7 +5,7 @@ import type { TypedEmitter } from '../events.js';
 import { trackClosed, trackOpen } from '../open-resources.js';
 import type { ResolvedOptions } from '../options.js';
 import type { RegionSet } from '../regions/region-set.js';
-import { settleWithin } from '../sync/timeout.js';
+import { settleWithin } from '../util/async.js';
 import type { CacheParts } from './parts.js';
 
 /** Where a cache is in its life; `health().state`. */
@@ -87,7 +87,7 @@ export class Lifecycle {
     if (this.stopRequested) return;
     this.current = 'started';
     this.parts.poller.start();
-    await this.parts.wake?.start(() => this.parts.poller.wake());
+    await this.parts.startWake();
     if (this.options.pruneSchedule !== false && !this.stopRequested) {
       // Every server keeps the schedule, so the role can move without rescheduling; only the
       // publisher's run does anything. noOverlap: a slow prune is never run twice at once.

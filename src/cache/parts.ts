@@ -12,10 +12,10 @@ import type { RefresherRegistry } from '../refreshers/registry.js';
 import type { RegionSet } from '../regions/region-set.js';
 import { dialectFor } from '../dialects/dialect.js';
 import type { InstructionStore } from '../store/store.js';
-import { Applier } from '../sync/applier.js';
+import { Applier } from '../apply/applier.js';
 import { Poller } from '../sync/poller.js';
-import { Pruner } from '../sync/pruner.js';
-import type { OwnWrites } from '../write/own-writes.js';
+import { Pruner } from '../cluster/pruner.js';
+import type { OwnWrites } from '../apply/own-writes.js';
 import { Writer } from '../write/writer.js';
 import type { WakeSource, WakeSourceConfig } from '../wake/wake-source.js';
 
@@ -24,6 +24,11 @@ export interface CacheParts {
   readonly store: InstructionStore;
   /** LISTEN/NOTIFY or a WAL watch; undefined where the dialect has none or `notify: false`. */
   readonly wake: WakeSource | undefined;
+  /**
+   * Starts the wake-up with its other end, the poller's wake(), wired here beside the commit hook
+   * (the writer's onCommitted), so both ends of the wake-up are wired in this one file.
+   */
+  readonly startWake: () => Promise<void>;
   readonly applier: Applier;
   readonly writer: Writer;
   readonly poller: Poller;
@@ -45,7 +50,7 @@ export interface CacheShared {
 
 /**
  * Makes the parts and wires them to one another: the store of the knex's dialect, the applier
- * and writer over it, the poller, pruner, wake-up, membership and heartbeat. Nothing starts here.
+ * and writer over it, the poller, pruner, wake-up (both its ends), membership and heartbeat. Nothing starts here.
  */
 export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
   const { instanceId, events, registry, hooks, ownWrites, errorRecord, regionSet } = shared;
@@ -122,5 +127,8 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
   events.on('heartbeat:error', ({ error }) => errorRecord.record('heartbeat', error));
   events.on('prune:error', ({ error }) => errorRecord.record('prune', error));
   events.on('write:error', ({ error }) => errorRecord.record('write', error));
-  return { store, wake, applier, writer, poller, pruner, membership, heartbeat };
+  const startWake = async (): Promise<void> => {
+    await wake?.start(() => poller.wake());
+  };
+  return { store, wake, startWake, applier, writer, poller, pruner, membership, heartbeat };
 }

@@ -3,7 +3,7 @@ import { errors } from '../errors.js';
 import type { CacheId, Instruction, InstructionKind, JsonValue } from '../instructions/types.js';
 import type { RefresherRegistry } from '../refreshers/registry.js';
 import { toIds, toPayloads } from '../write/arguments.js';
-import { isExecutor, type Executor, type SyncExecutor } from '../write/executor.js';
+import { isExecutor, type Executor, type SyncExecutor } from '../store/executor.js';
 import { isTransaction } from '../write/transaction.js';
 import type { Writer } from '../write/writer.js';
 

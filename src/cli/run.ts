@@ -4,7 +4,7 @@ import { closest } from '../suggest.js';
 import { packageVersion } from '../cluster/version.js';
 import { sqliteConfig } from '../connection.js';
 import { DEFAULTS } from '../options.js';
-import { settleWithin } from '../sync/timeout.js';
+import { settleWithin } from '../util/async.js';
 import { durationOption, parseCommandArgs, splitCommand, stringOption } from './args.js';
 import { COMMANDS } from './commands/index.js';
 import { connectTimeoutConfig, readOnlyConfig, resolveSettings, urlSecrets, type Settings } from './connection.js';

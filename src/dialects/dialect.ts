@@ -1,41 +1,11 @@
 import type { Knex } from 'knex';
 import { errors } from '../errors.js';
-import type { StoreConfig } from '../store/base-store.js';
-import type { InstructionStore } from '../store/store.js';
-import type { WakeSource, WakeSourceConfig } from '../wake/wake-source.js';
+import type { Dialect } from './types.js';
 import { sqliteDialect } from './sqlite/dialect.js';
 import { postgresDialect } from './postgres/dialect.js';
 import { mysqlDialect } from './mysql/dialect.js';
 
-/**
- * What differs between databases, as one object per dialect. The core asks the dialect; it never
- * branches on the client name itself.
- */
-export interface Dialect {
-  readonly name: 'postgres' | 'sqlite' | 'mysql';
-  /** knex client names this dialect serves. */
-  readonly clients: readonly string[];
-  createStore(config: StoreConfig): InstructionStore;
-  /**
-   * A column default for "now, by the database clock", at millisecond precision or better.
-   * For tables made outside the migrations (bench); a migration writes its own, frozen.
-   */
-  nowDefault(knex: Knex): Knex.Raw;
-  /** Adds a timestamp column that holds the database clock's UTC time. */
-  timestamp(table: Knex.CreateTableBuilder, name: string): Knex.ColumnBuilder;
-  /** Whether migrations may run inside one transaction with their DDL. */
-  readonly transactionalDdl: boolean;
-  /**
-   * Runs `work` while holding a database-wide lock, for migrations where knex's own lock is not
-   * enough (without transactional DDL knex does not look again at what is done after waiting).
-   */
-  withMigrationLock?<T>(knex: Knex, name: string, work: () => Promise<T>): Promise<T>;
-  /**
-   * Tells one cache about commits elsewhere sooner than its next poll (LISTEN/NOTIFY, a file
-   * watch). Absent, or undefined for a database that cannot have one: polling only.
-   */
-  createWakeSource?(config: WakeSourceConfig): WakeSource | undefined;
-}
+export type { Dialect } from './types.js';
 
 const DIALECTS: readonly Dialect[] = [sqliteDialect, postgresDialect, mysqlDialect];
 

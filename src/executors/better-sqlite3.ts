@@ -1,4 +1,4 @@
-import type { ExecutorRow, SyncExecutor } from '../write/executor.js';
+import type { ExecutorRow, SyncExecutor } from '../store/executor.js';
 
 /** The parts of a better-sqlite3 `Database` and statement this uses. */
 interface Statement {

@@ -1,4 +1,4 @@
-import { rowsOf, type Executor, type ExecutorDialect, type ExecutorRow, type SyncExecutor } from '../write/executor.js';
+import { rowsOf, type Executor, type ExecutorDialect, type ExecutorRow, type SyncExecutor } from '../store/executor.js';
 
 /** Drizzle's `sql` tag, called as a function; the SQL object it makes is opaque here. */
 type SqlTag = (strings: TemplateStringsArray, ...values: unknown[]) => unknown;

@@ -1,4 +1,4 @@
-import { numbered, type Executor, type ExecutorDialect, type ExecutorRow } from '../write/executor.js';
+import { numbered, type Executor, type ExecutorDialect, type ExecutorRow } from '../store/executor.js';
 
 /** The part of a Kysely `Transaction` this uses; its argument is a compiled query, built below. */
 interface KyselyTransaction {

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { whenCommitted } from '../write/transaction.js';
-import { rowsOf, type Executor, type ExecutorDialect, type ExecutorRow } from '../write/executor.js';
+import { rowsOf, type Executor, type ExecutorDialect, type ExecutorRow } from '../store/executor.js';
 
 /** The parts of a MikroORM 6 SQL EntityManager this uses. */
 interface EntityManager {

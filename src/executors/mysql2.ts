@@ -1,4 +1,4 @@
-import { rowsOf, type Executor } from '../write/executor.js';
+import { rowsOf, type Executor } from '../store/executor.js';
 
 /** The part of a mysql2 promise `Connection` or `PoolConnection` this uses. */
 interface Mysql2Connection {

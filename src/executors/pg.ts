@@ -1,4 +1,4 @@
-import { numbered, type Executor, type ExecutorRow } from '../write/executor.js';
+import { numbered, type Executor, type ExecutorRow } from '../store/executor.js';
 
 /** The part of a node-postgres `Client` or `PoolClient` this uses. */
 interface PgClient {

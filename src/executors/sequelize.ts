@@ -1,4 +1,4 @@
-import { numbered, type Executor, type ExecutorDialect, type ExecutorRow } from '../write/executor.js';
+import { numbered, type Executor, type ExecutorDialect, type ExecutorRow } from '../store/executor.js';
 
 /** The parts of a Sequelize instance and of one of its transactions this uses. */
 interface Sequelize {

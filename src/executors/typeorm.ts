@@ -1,5 +1,5 @@
-import type { Executor, ExecutorDialect, ExecutorRow } from '../write/executor.js';
-import { numbered, rowsOf } from '../write/executor.js';
+import type { Executor, ExecutorDialect, ExecutorRow } from '../store/executor.js';
+import { numbered, rowsOf } from '../store/executor.js';
 
 /** The parts of a TypeORM EntityManager, its QueryRunner and DataSource this uses. */
 interface QueryRunner {

@@ -133,6 +133,9 @@ export const MAX_PAYLOAD_DEPTH = 2000;
 /** The longest string id, in UTF-16 code units. */
 export const MAX_ID_LENGTH = 1024;
 
+/** What an id may be, said once for every message that refuses one (the write API's, Admin.send's). */
+export const ID_RULE = `ids are finite numbers or strings of at most ${MAX_ID_LENGTH} characters`;
+
 /** Whether `value` nests deeper than MAX_PAYLOAD_DEPTH; iterative, so the check cannot overflow itself. */
 export function tooDeep(value: unknown): boolean {
   const stack: Array<[unknown, number]> = [[value, 0]];

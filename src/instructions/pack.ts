@@ -1,13 +1,11 @@
 import { instructionWeight, type Instruction } from './types.js';
 
-/** Umbraco cuts a row at 1,000 instructions; so do we by default. */
-export const DEFAULT_MAX_INSTRUCTIONS_PER_ROW = 1000;
-
 /**
- * Cuts an (already coalesced) list into rows of at most `max` instructions, counted by weight.
+ * Cuts an (already coalesced) list into rows of at most `max` instructions, counted by weight
+ * (`maxInstructionsPerRow`, its default declared once in options.ts).
  * A refresh of 2,500 ids becomes rows of 1,000, 1,000 and 500. Order is kept across rows.
  */
-export function packRows(instructions: readonly Instruction[], max = DEFAULT_MAX_INSTRUCTIONS_PER_ROW): Instruction[][] {
+export function packRows(instructions: readonly Instruction[], max: number): Instruction[][] {
   const rows: Instruction[][] = [];
   let current: Instruction[] = [];
   let weight = 0;

@@ -5,7 +5,7 @@ import { LoadDecisions } from './load-context.js';
 import type { Load, LoadTable } from './loads.js';
 import type { RegionBulkLoader, RegionLoader, ResolvedRegionOptions } from './options.js';
 import { LoadDurationHistogram, type RegionCounter } from './stats.js';
-import type { RegionHost } from './region.js';
+import type { DistcacheEvents } from '../events.js';
 
 /** An entry in its grace period, kept as the answer for when a load fails or runs past `timeout`. */
 export type Fallback<T> = { value: T | undefined } | undefined;
@@ -16,7 +16,7 @@ export interface RunnerRegion<T> {
   readonly options: ResolvedRegionOptions<T>;
   readonly loads: LoadTable<T>;
   readonly counters: Record<RegionCounter, number>;
-  readonly host: Pick<RegionHost, 'emit'>;
+  readonly host: { emit<E extends 'region:load-error' | 'region:load-discarded'>(event: E, payload: DistcacheEvents[E]): void };
   /** Stores a loaded value (or a not-found) for the key; the runner has checked it may. */
   store(key: RegionKey, value: T | undefined, ttl: number | undefined, tags: readonly string[] | undefined): void;
 }

@@ -1,8 +1,35 @@
+import type { NowClock } from '../util/timers.js';
 import { parseDuration, type Duration } from '../duration.js';
 import { errors } from '../errors.js';
 import type { RegionKey } from './keys.js';
 
-import type { LoadContext } from './load-context.js';
+/**
+ * What a loader may decide once it has its value (bentocache's `ctx.setOptions`/`ctx.skip()`,
+ * FusionCache's adaptive caching). Passed as the loader's second argument; ignoring it is fine.
+ *
+ * @example
+ * cache.region<Product>('product', {
+ *   load: async (id, ctx) => {
+ *     const p = await db.product(id, { signal: ctx.signal });
+ *     if (p?.draft) ctx.skip(); // answer it, cache nothing
+ *     else if (p) ctx.ttl(p.hot ? '30s' : '10m').tags([`category:${p.categoryId}`]);
+ *     return p;
+ *   },
+ * });
+ */
+export interface LoadContext {
+  /** Store this entry for this long instead of the region's (or getOrLoad's) ttl. */
+  ttl(ttl: Duration): LoadContext;
+  /**
+   * Add tags to the entry. Tags given here are only known when the load ends, so a `refreshTags`
+   * of any tag applied while the load ran discards its result (it answers its callers, stores nothing).
+   */
+  tags(tags: string[]): LoadContext;
+  /** Answer the callers with the value, and store nothing. */
+  skip(): LoadContext;
+  /** Aborted when `hardTimeout` abandons the load; pass it to fetch() or a query that takes one. */
+  readonly signal: AbortSignal;
+}
 
 /**
  * A loader: resolves to the value, or to `undefined` for "not found". `ctx` (optional to use)
@@ -18,8 +45,7 @@ export type RegionLoader<T> = (key: RegionKey, ctx: LoadContext) => T | undefine
 export type RegionBulkLoader<T> = (keys: RegionKey[], ctx: LoadContext) => Promise<Map<RegionKey, T>> | Map<RegionKey, T>;
 
 /** The clock entries age by and, if it has them, the timers `timeout`/`hardTimeout` use (tests move both by hand). */
-export interface RegionClock {
-  now(): number;
+export interface RegionClock extends NowClock {
   setTimeout?(fn: () => void, ms: number): unknown;
   clearTimeout?(handle: unknown): void;
 }

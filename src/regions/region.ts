@@ -4,7 +4,7 @@ import { errors } from '../errors.js';
 import type { DistcacheEvents } from '../events.js';
 import type { CacheId, JsonValue } from '../instructions/types.js';
 import type { CacheRefresher } from '../refreshers/refresher.js';
-import { RejectedPayloadError, type PayloadRejection } from '../integrations/refreshers/payload-schema.js';
+import { RejectedPayloadError, type PayloadRejection } from '../refreshers/payload-schema.js';
 import { regionKey, type RegionKey } from './keys.js';
 import { LoadTable } from './loads.js';
 import { LoadRunner, oneOfMany, type Fallback } from './load-runner.js';

@@ -16,8 +16,12 @@ import type {
 import type { TableNames } from './tables.js';
 import type { Logger } from '../logger.js';
 import { boundQuery, type BoundableQuery } from './bound-query.js';
-import { errors } from '../errors.js';
-import type { Executor, ExecutorRow, SyncExecutor } from '../write/executor.js';
+import type { Executor, SyncExecutor } from './executor.js';
+import { idOf, syncRows } from './executor-rows.js';
+import { CURSOR_COLUMNS, insertSql, insertValueList, ROW_COLUMNS, toCursor, toDate, toRow } from './columns.js';
+
+// Kept where they were first exported, so imports of them from here go on working.
+export { ROW_COLUMNS, toBool, toDate } from './columns.js';
 
 export interface StoreConfig {
   knex: Knex;
@@ -30,9 +34,6 @@ export interface StoreConfig {
   /** Told once, at warn level, when prepared statements are given up. */
   logger?: Logger;
 }
-
-/** Columns read for an instruction row, the same on every dialect. */
-export const ROW_COLUMNS = ['id', 'utc_stamp', 'json_instruction', 'originated', 'origin_instance', 'instruction_count'] as const;
 
 /**
  * What every dialect does the same way, through the knex query builder: cursors, failures,
@@ -68,13 +69,11 @@ export abstract class BaseStore implements InstructionStore {
   protected abstract executorSql(): { insert: string; readId?: string };
 
   private executorValues(row: NewInstructionRow): unknown[] {
-    return [row.json, row.originated, row.originInstance, row.instructionCount, this.cluster];
+    return insertValueList(row, this.cluster);
   }
 
   protected insertColumns(): string {
-    const q = (name: string) => this.knex.raw('??', [name]).toQuery();
-    const columns = 'json_instruction, originated, origin_instance, instruction_count, cluster';
-    return `insert into ${q(this.t.instruction)} (${columns}) values (?, ?, ?, ?, ?)`;
+    return insertSql(this.knex, this.t.instruction);
   }
 
   async insertVia(executor: Executor, rows: readonly NewInstructionRow[]): Promise<number[]> {
@@ -129,19 +128,7 @@ export abstract class BaseStore implements InstructionStore {
   }
 
   protected toRow(raw: Record<string, unknown>): StoredInstructionRow {
-    return {
-      id: Number(raw.id),
-      utcStamp: toDate(raw.utc_stamp) ?? new Date(0),
-      json:
-        typeof raw.json_instruction === 'string'
-          ? raw.json_instruction
-          : Buffer.isBuffer(raw.json_instruction)
-            ? raw.json_instruction.toString('utf8')
-            : String(raw.json_instruction),
-      originated: String(raw.originated ?? ''),
-      originInstance: raw.origin_instance == null ? null : String(raw.origin_instance),
-      instructionCount: Number(raw.instruction_count ?? 0),
-    };
+    return toRow(raw);
   }
 
   async getRow(id: number): Promise<StoredInstructionRow | undefined> {
@@ -295,53 +282,4 @@ export abstract class BaseStore implements InstructionStore {
     const raw = await this.bounded(this.knex(this.t.failure).where('cluster', this.cluster).count({ n: '*' }).first());
     return Number(raw?.n ?? 0);
   }
-}
-
-/** The id a statement returned, as a number whatever the driver made of it (bigint, string). */
-function idOf(rows: ExecutorRow[]): number {
-  const raw = Array.isArray(rows) ? rows[0] : undefined;
-  const id = raw === undefined ? undefined : (raw.id ?? Object.values(raw)[0]);
-  const n = typeof id === 'bigint' || typeof id === 'string' || typeof id === 'number' ? Number(id) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n <= 0) {
-    const shown = JSON.stringify(raw, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
-    throw new errors.WriteFailedError(`the executor returned no usable row id (${shown}); its query() must return the statement's rows`);
-  }
-  return n;
-}
-
-function syncRows(result: ExecutorRow[] | Promise<ExecutorRow[]>): ExecutorRow[] {
-  if (result instanceof Promise || typeof (result as { then?: unknown }).then === 'function') {
-    // The write already ran; the caller's synchronous transaction must still roll it back.
-    void Promise.resolve(result).catch(() => undefined);
-    throw new errors.InvalidOptionError(
-      'a *Sync write needs a synchronous executor (better-sqlite3, Drizzle on better-sqlite3); ' +
-        'this one returned a promise: use refresh() and await it',
-    );
-  }
-  return result;
-}
-
-export function toDate(value: unknown): Date | null {
-  if (value == null) return null;
-  if (value instanceof Date) return value;
-  if (typeof value === 'number') return new Date(value);
-  const text = String(value);
-  // SQLite's CURRENT_TIMESTAMP has no zone marker but is UTC.
-  const date = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text.replace(' ', 'T')}Z`);
-  return Number.isNaN(date.getTime()) ? null : date;
-}
-
-export function toBool(value: unknown): boolean {
-  return value === true || value === 1 || value === '1' || value === 't';
-}
-
-const CURSOR_COLUMNS = ['position', 'cold_boot_requested', 'last_synced', 'database_identity'] as const;
-
-function toCursor(raw: Record<string, unknown>): CursorState {
-  return {
-    position: String(raw.position),
-    databaseIdentity: raw.database_identity == null ? null : String(raw.database_identity),
-    coldBootRequested: toBool(raw.cold_boot_requested),
-    lastSynced: toDate(raw.last_synced),
-  };
 }

@@ -1,5 +1,9 @@
 import type { Knex } from 'knex';
-import { BaseStore, ROW_COLUMNS, toBool, toDate } from './base-store.js';
+import { BaseStore } from './base-store.js';
+import { INSERT_COLUMN_LIST, insertRecord, insertSql, quoteIdentifier, rawRows, ROW_COLUMNS, toBool, toDate } from './columns.js';
+
+// Kept where it was first exported, so imports of it from here go on working.
+export { rawRows } from './columns.js';
 import type {
   InstructionPage,
   NewInstructionRow,
@@ -29,7 +33,7 @@ export abstract class CommitOrderedStore extends BaseStore {
 
   /** An identifier quoted the way this knex client quotes it. */
   protected quote(name: string): string {
-    return this.knex.raw('??', [name]).toQuery();
+    return quoteIdentifier(this.knex, name);
   }
 
   /**
@@ -46,17 +50,13 @@ export abstract class CommitOrderedStore extends BaseStore {
 
   /** Built once: one autocommit row, for `runStatement`. */
   protected get insertSql(): string {
-    if (this.insertText === undefined) {
-      const columns = ['json_instruction', 'originated', 'origin_instance', 'instruction_count', 'cluster'].map((c) => this.quote(c));
-      this.insertText = `insert into ${this.quote(this.t.instruction)} (${columns.join(', ')}) values (?, ?, ?, ?, ?)`;
-    }
-    return this.insertText;
+    return (this.insertText ??= insertSql(this.knex, this.t.instruction));
   }
   private insertText: string | undefined;
 
   /** One autocommit row, outside a transaction: prepared where the dialect can, else through knex. */
   private async insertAlone(row: Record<string, unknown>): Promise<number> {
-    const values = [row.json_instruction, row.originated, row.origin_instance, row.instruction_count, row.cluster];
+    const values = INSERT_COLUMN_LIST.split(', ').map((column) => row[column]);
     return (await this.insertPrepared(values)) ?? this.insertOne(this.knex, row);
   }
 
@@ -66,13 +66,7 @@ export abstract class CommitOrderedStore extends BaseStore {
   }
 
   async insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]> {
-    const values = (row: NewInstructionRow) => ({
-      json_instruction: row.json,
-      originated: row.originated,
-      origin_instance: row.originInstance,
-      instruction_count: row.instructionCount,
-      cluster: this.cluster,
-    });
+    const values = (row: NewInstructionRow) => insertRecord(row, this.cluster);
     const write = async (db: Knex | Knex.Transaction) => {
       const ids: number[] = [];
       for (const row of rows) ids.push(await this.insertOne(db, values(row)));
@@ -240,16 +234,4 @@ export abstract class CommitOrderedStore extends BaseStore {
     );
     return { rows: Number(raw?.n ?? 0), minId: raw?.lo == null ? null : Number(raw.lo), maxId: raw?.hi == null ? null : Number(raw.hi) };
   }
-}
-
-/** knex.raw returns driver-shaped results: an array (sqlite), `{ rows }` (pg) or `[rows, fields]` (mysql). */
-export function rawRows(result: unknown): Array<Record<string, unknown>> {
-  if (Array.isArray(result)) {
-    if (Array.isArray(result[0])) return result[0] as Array<Record<string, unknown>>;
-    return result as Array<Record<string, unknown>>;
-  }
-  if (result && typeof result === 'object' && Array.isArray((result as { rows?: unknown }).rows)) {
-    return (result as { rows: Array<Record<string, unknown>> }).rows;
-  }
-  return [];
 }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { BoundableQuery } from './bound-query.js';
-import type { Executor, SyncExecutor } from '../write/executor.js';
+import type { Executor, SyncExecutor } from './executor.js';
 
 /**
  * The storage seam. The core (poller, writer, pruner) talks to the database only through this
@@ -24,7 +24,7 @@ export interface InstructionStore {
   insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]>;
 
   /**
-   * Inserts rows through a client library's transaction (an executor, see write/executor.ts):
+   * Inserts rows through a client library's transaction (an executor, see store/executor.ts):
    * the same row, with the dialect's own id read-back. Returns their ids in order.
    */
   insertVia(executor: Executor, rows: readonly NewInstructionRow[]): Promise<number[]>;

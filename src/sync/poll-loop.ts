@@ -1,8 +1,8 @@
 import { describeError } from '../errors.js';
 import type { TypedEmitter } from '../events.js';
 import type { Logger } from '../logger.js';
-import { backoffDelay } from './backoff.js';
-import type { Clock, TimerHandle } from './clock.js';
+import { backoffDelay } from '../util/backoff.js';
+import type { Clock, TimerHandle } from '../util/timers.js';
 
 export interface PollLoopSettings {
   syncInterval: number;

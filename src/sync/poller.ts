@@ -2,15 +2,16 @@ import { describeError, errors, fromDatabaseError } from '../errors.js';
 import type { ColdBootReason, SyncResultEvent, TypedEmitter } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, StoredInstructionRow } from '../store/store.js';
-import type { Applier } from './applier.js';
+import type { Applier } from '../apply/applier.js';
 import { ApplyBuffer, MAX_BUFFERED_WEIGHT } from './apply-buffer.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../util/timers.js';
 import { PollLoop } from './poll-loop.js';
 import { StoredCursor } from './stored-cursor.js';
-import { settleWithin } from './timeout.js';
+import { settleWithin } from '../util/async.js';
 import type { InstrumentationHooks } from '../instrumentation.js';
-import type { OwnWrites } from '../write/own-writes.js';
-import { DatabaseHistory } from './history.js';
+import type { OwnWrites } from '../apply/own-writes.js';
+import { DatabaseHistory } from './position-check.js';
+import { ColdBoot } from './cold-boot.js';
 
 export interface PollerSettings {
   identity: string;
@@ -46,14 +47,16 @@ export class Poller {
   private closed = false;
   lastSuccess: Date | null = null;
   lastError: { at: Date; message: string } | null = null;
-  /** Whether `position` belongs to the database read; see history.ts. */
+  /** Whether `position` belongs to the database read; see position-check.ts. */
   private readonly history: DatabaseHistory;
+  /** Cold boots, and the first start without a cursor; see cold-boot.ts. */
+  private readonly boot: ColdBoot;
 
   constructor(
     private readonly store: InstructionStore,
     private readonly applier: Applier,
     private readonly events: TypedEmitter,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly hooks: InstrumentationHooks,
     private readonly ownWrites: OwnWrites,
     private readonly settings: PollerSettings,
@@ -62,6 +65,15 @@ export class Poller {
     this.history = new DatabaseHistory(store, logger, settings.identity);
     this.loop = new PollLoop(() => this.shared(), events, logger, { ...settings, clock });
     this.cursor = new StoredCursor(store, settings.identity, settings.syncInterval, () => this.open());
+    this.boot = new ColdBoot(store, applier, events, logger, settings, {
+      open: () => this.open(),
+      adopt: (head, databaseIdentity, saveWanted) => {
+        this.position = head;
+        this.history.identity = databaseIdentity;
+        this.cursor.stored(saveWanted);
+      },
+      settle: (detail) => this.history.settle(detail),
+    });
   }
 
   /** The last time this server found its cursor did not belong to the database it reads; for health(). */
@@ -153,7 +165,7 @@ export class Poller {
       this.open();
       const stored = await this.store.loadCursor(identity);
       if (!stored) {
-        const first = await this.firstStart(saveWanted);
+        const first = await this.boot.firstStart(saveWanted);
         result.coldBoot = first.coldBoot;
         return this.finish(result, started, first.position);
       }
@@ -169,20 +181,20 @@ export class Poller {
     const changed = await this.history.broken(page, from);
     if (changed !== null) {
       result.coldBoot = 'database-changed';
-      return this.finish(result, started, await this.databaseChanged(changed, saveWanted));
+      return this.finish(result, started, await this.boot.databaseChanged(changed, saveWanted));
     }
     if (page.coldBootRequested !== false) {
       // true: a prune deleted rows this server had not read, or an operator asked for a resync.
       // null: the cursor row is gone (`servers forget`), so nothing proves what was read.
       result.coldBoot = page.coldBootRequested ? 'requested' : 'no-cursor';
-      return this.finish(result, started, await this.coldBoot(result.coldBoot, null, saveWanted));
+      return this.finish(result, started, await this.boot.run(result.coldBoot, null, saveWanted));
     }
     let weight = page.rows.reduce((sum, row) => sum + row.instructionCount, 0);
     this.open();
     if (page.token !== null) weight = (await this.store.pending(position)).instructions;
     if (weight > this.settings.maxPendingInstructions) {
       result.coldBoot = 'too-far-behind';
-      return this.finish(result, started, await this.coldBoot('too-far-behind', weight, saveWanted));
+      return this.finish(result, started, await this.boot.run('too-far-behind', weight, saveWanted));
     }
     // Instructions gather across pages and are applied together, so a backlog coalesces per
     // refresher as a whole (10,000 refreshes of one id become one call); the buffer is bounded,
@@ -203,65 +215,6 @@ export class Poller {
     await this.flush(buffer, result);
     await this.save(position, result.rows > 0, saveWanted);
     return this.finish(result, started, position);
-  }
-
-  /**
-   * The cursor does not belong to this database: rows of the other history are re-stamped first
-   * (so no server applies them later as if new), the finding is recorded, and the server cold-boots.
-   */
-  private async databaseChanged(detail: string, saveWanted: number): Promise<string> {
-    this.open();
-    const found = await this.history.settle(detail);
-    this.logger.warn({ detail: found }, "the database changed under this server's cursor; cold boot");
-    await this.applier.record({
-      identity: this.settings.identity,
-      instructionId: null,
-      refresher: null,
-      kind: null,
-      action: 'cold-boot-database-changed',
-      error: found,
-      detail: null,
-    });
-    return this.coldBoot('database-changed', null, saveWanted, found);
-  }
-
-  /** With no stored cursor: an empty log (a fresh install) or `startFromHead` start at the head; otherwise cold-boot. */
-  private async firstStart(saveWanted: number): Promise<{ position: string; coldBoot: ColdBootReason | null }> {
-    // The head first: a row committed after it is read by the next poll, whereas a head taken
-    // after the emptiness check could cover a row committed in between that nobody applies.
-    this.open();
-    const databaseIdentity = await this.store.databaseIdentity();
-    this.open();
-    const head = await this.store.head();
-    this.open();
-    const empty = (await this.store.newest(1)).length === 0;
-    if (empty || this.settings.startFromHead) {
-      this.open();
-      await this.store.resetCursor(this.settings.identity, head, databaseIdentity);
-      this.position = head;
-      this.history.identity = databaseIdentity;
-      this.cursor.stored(saveWanted);
-      return { position: head, coldBoot: null };
-    }
-    return { position: await this.coldBoot('no-cursor', null, saveWanted), coldBoot: 'no-cursor' };
-  }
-
-  private async coldBoot(reason: ColdBootReason, pendingInstructions: number | null, saveWanted: number, detail?: string): Promise<string> {
-    // The head is taken first: anything committed while caches reload is read again afterwards.
-    this.open();
-    const databaseIdentity = await this.store.databaseIdentity();
-    this.open();
-    const head = await this.store.head();
-    this.logger.info({ reason, pendingInstructions }, 'cold boot: refreshing every cache');
-    if (this.settings.onColdBoot) await this.settings.onColdBoot({ reason });
-    else await this.applier.refreshEverything();
-    this.open();
-    await this.store.resetCursor(this.settings.identity, head, databaseIdentity);
-    this.position = head;
-    this.history.identity = databaseIdentity;
-    this.cursor.stored(saveWanted);
-    this.events.emit('server:cold-boot', detail === undefined ? { reason, pendingInstructions } : { reason, pendingInstructions, detail });
-    return head;
   }
 
   /** Decodes rows into the buffer; own rows are skipped. */

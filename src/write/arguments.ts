@@ -1,5 +1,5 @@
 import { errors } from '../errors.js';
-import { decodeRow, encodeInstructions, isCacheId, MAX_ID_LENGTH } from '../instructions/codec.js';
+import { decodeRow, encodeInstructions, ID_RULE, isCacheId } from '../instructions/codec.js';
 import type { CacheId, JsonValue } from '../instructions/types.js';
 import { describeValue, findNotCarried } from './json-check.js';
 
@@ -30,7 +30,7 @@ export function toIds(method: 'refresh' | 'remove', refresher: string, ids: Cach
 
 function idRule(id: unknown): string {
   if (typeof id === 'bigint') return `pass it as a string ('${id}') or, if it is at most 2^53, as a number`;
-  return `ids are finite numbers or strings of at most ${MAX_ID_LENGTH} characters`;
+  return ID_RULE;
 }
 
 /**

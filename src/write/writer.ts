@@ -4,13 +4,14 @@ import type { DistcacheEvents, TypedEmitter } from '../events.js';
 import { instructionWeight, totalWeight, type CacheId, type Instruction } from '../instructions/types.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, NewInstructionRow } from '../store/store.js';
-import type { Applier } from '../sync/applier.js';
+import type { Applier } from '../apply/applier.js';
 import { continuesRun, gather, gatherIds, openBatchOf, runInBatch, type OpenBatch } from './batch.js';
 import { whenCommitted } from './transaction.js';
+import { settleWithin } from '../util/async.js';
 import { instructionRows, type BuiltRows } from './rows.js';
 import { commitScopeOf } from './commit-scope.js';
-import type { Executor, SyncExecutor } from './executor.js';
-import type { OwnWrites } from './own-writes.js';
+import type { Executor, SyncExecutor } from '../store/executor.js';
+import type { OwnWrites } from '../apply/own-writes.js';
 import type { InstrumentationHooks, WriteInfo } from '../instrumentation.js';
 
 export interface WriterSettings {
@@ -111,7 +112,7 @@ export class Writer {
     const deadline = performance.now() + timeoutMs;
     while (this.inFlight.size > 0) {
       const left = deadline - performance.now();
-      if (left <= 0 || !(await settlesWithin(Promise.allSettled([...this.inFlight]), left))) {
+      if (left <= 0 || !(await settleWithin(Promise.allSettled([...this.inFlight]), left))) {
         this.abandon.abort();
         break;
       }
@@ -227,7 +228,7 @@ export class Writer {
     const applying = this.track(this.applier.apply({ instructions, source: 'local', signal: this.abandon.signal }));
     this.applies.add(applying);
     void applying.finally(() => this.applies.delete(applying)).catch(() => undefined);
-    return settlesWithin(applying, this.settings.refresherTimeout).then((settled) => {
+    return settleWithin(applying, this.settings.refresherTimeout).then((settled) => {
       if (!settled) {
         this.logger.warn(
           { refreshers: [...new Set(instructions.map((i) => i.refresher))], refresherTimeout: this.settings.refresherTimeout },
@@ -259,19 +260,6 @@ export class Writer {
     this.events.emit('write:error', { error });
     return error;
   }
-}
-
-/** Whether `work` settles within `ms`; the timer never outlives the work, nor holds the process open. */
-function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    timer.unref();
-    const done = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    work.then(done, done);
-  });
 }
 
 /** What a call inside `batch()` returns: the instruction is gathered, nothing is left to wait for. */

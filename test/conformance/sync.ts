@@ -6,7 +6,7 @@ import { waitFor } from '../support/wait.js';
 import type { DialectName } from '../support/databases.js';
 import { silentLoggerForTests, tableNames, type ColdBootReason } from './exports.js';
 import { dialectFor } from '../../src/dialects/dialect.js';
-import { Pruner } from '../../src/sync/pruner.js';
+import { Pruner } from '../../src/cluster/pruner.js';
 import { TypedEmitter } from '../../src/events.js';
 
 /** Cold boots, failures, malformed rows, paging and pruning. */

@@ -106,7 +106,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: 'no-refresh-all-fallback',
     invariant: 'an instruction that keeps failing falls back to refreshAll()',
-    file: 'src/sync/applier.ts',
+    file: 'src/apply/applier.ts',
     search: "} else if (instruction.kind !== 'refresh-all') {",
     replace: "} else if (instruction.kind !== 'refresh-all' && false) {",
     tests: { files: CONFORMANCE, pattern: 'falls back', dialects: 'sqlite' },

@@ -2,7 +2,7 @@ import { createHook } from 'node:async_hooks';
 import { after, afterEach, beforeEach, type TestContext } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { openCaches, queriesInFlight } from '../../src/open-resources.js';
-import { openListenerCount, openWatcherCount } from '../../src/wake/index.js';
+import { openListenerCount, openWatcherCount } from '../../src/dialects/wake-sources.js';
 
 /**
  * The suite's leak check, after graphile-worker's afterEach over _allWorkerPools: a test fails

@@ -1,4 +1,4 @@
-import type { Dialect } from '../dialect.js';
+import type { Dialect } from '../types.js';
 import { MysqlStore } from './store.js';
 import { withMigrationLock } from './migration-lock.js';
 

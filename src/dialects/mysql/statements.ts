@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { driverOf, runPooled } from '../../store/pooled.js';
+import { driverOf, runPooled } from '../../store/prepared-runner.js';
 
 /** The part of a mysql2 connection this uses. */
 interface Connection {

@@ -1,4 +1,4 @@
-import type { Dialect } from '../dialect.js';
+import type { Dialect } from '../types.js';
 import { PostgresStore } from './store.js';
 import { PostgresWakeSource } from './wake-source.js';
 import { withMigrationLock } from './migration-lock.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { describeError } from '../../errors.js';
-import { backoffDelay } from '../../sync/backoff.js';
+import { backoffDelay } from '../../util/backoff.js';
 import { quoteChannel } from './channel.js';
 import type { ListenerConnection } from './listener-connection.js';
 import { bounded, destroy, ListenerSession } from './listener-session.js';

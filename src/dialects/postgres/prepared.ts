@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type pg from 'pg';
-import { runPooled } from '../../store/pooled.js';
+import { runPooled } from '../../store/prepared-runner.js';
 
 /**
  * A statement PostgreSQL parses and plans once per connection instead of once per call.

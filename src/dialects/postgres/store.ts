@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { BaseStore, toBool, toDate } from '../../store/base-store.js';
-import { rawRows } from '../../store/commit-ordered-store.js';
+import { insertRecord, quoteIdentifier, rawRows } from '../../store/columns.js';
 import { poolerLostStatement, PreparedStatement, runPrepared } from './prepared.js';
 import { useProtocolCancel } from './cancel.js';
 import type { StoreConfig } from '../../store/base-store.js';
@@ -53,13 +53,7 @@ export class PostgresStore extends BaseStore {
     const write = async (db: Knex | Knex.Transaction) => {
       const ids: number[] = [];
       for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
-        const values = rows.slice(start, start + INSERT_CHUNK).map((row) => ({
-          json_instruction: row.json,
-          originated: row.originated,
-          origin_instance: row.originInstance,
-          instruction_count: row.instructionCount,
-          cluster: this.cluster,
-        }));
+        const values = rows.slice(start, start + INSERT_CHUNK).map((row) => insertRecord(row, this.cluster));
         // One multi-row INSERT: PostgreSQL assigns ids and returns them in VALUES order.
         const inserted: Array<{ id: unknown }> = await this.bounded(db(this.t.instruction).insert(values).returning('id'));
         ids.push(...inserted.map((r) => Number(r.id)));
@@ -96,11 +90,11 @@ export class PostgresStore extends BaseStore {
   }
 
   private get insertOneStatement(): PreparedStatement {
-    return (this.insertOne ??= new PreparedStatement(insertOneSql(quoteIdent(this.t.instruction))));
+    return (this.insertOne ??= new PreparedStatement(insertOneSql(quoteIdentifier(this.knex, this.t.instruction))));
   }
 
   private get insertManyStatement(): PreparedStatement {
-    return (this.insertMany ??= new PreparedStatement(insertManySql(quoteIdent(this.t.instruction))));
+    return (this.insertMany ??= new PreparedStatement(insertManySql(quoteIdentifier(this.knex, this.t.instruction))));
   }
 
   protected executorSql(): { insert: string } {
@@ -195,7 +189,9 @@ export class PostgresStore extends BaseStore {
   private pageStatement(limit: number): PreparedStatement {
     let statement = this.pageStatements.get(limit);
     if (statement) return statement;
-    statement = new PreparedStatement(pageSql(quoteIdent(this.t.instruction), quoteIdent(this.t.cursor), limit));
+    statement = new PreparedStatement(
+      pageSql(quoteIdentifier(this.knex, this.t.instruction), quoteIdentifier(this.knex, this.t.cursor), limit),
+    );
     this.pageStatements.set(limit, statement);
     return statement;
   }
@@ -270,9 +266,4 @@ export class PostgresStore extends BaseStore {
   private doomedBindings(options: Omit<PruneChunkOptions, 'limit'>): Knex.RawBinding[] {
     return doomedBindings(this.t.instruction, this.cluster, this.cutoffSql(options.olderThanMs), options.coveredBy ?? []);
   }
-}
-
-/** A table name as a quoted SQL identifier (names come from a validated prefix; quotes are doubled anyway). */
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }

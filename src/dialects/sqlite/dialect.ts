@@ -1,4 +1,4 @@
-import type { Dialect } from '../dialect.js';
+import type { Dialect } from '../types.js';
 import { SQLITE_NOW, SqliteStore } from './store.js';
 import { createSqliteWakeSource } from './wake-source.js';
 import { withSqliteMigrationLock } from './migration-lock.js';

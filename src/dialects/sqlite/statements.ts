@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { driverOf, runPooled } from '../../store/pooled.js';
+import { driverOf, runPooled } from '../../store/prepared-runner.js';
 
 /** The parts of a better-sqlite3 database and statement this uses. */
 interface Statement {

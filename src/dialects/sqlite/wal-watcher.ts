@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from '../../logger.js';
 import { describeError } from '../../errors.js';
-import { backoffDelay } from '../../sync/backoff.js';
+import { backoffDelay } from '../../util/backoff.js';
 
 export interface WalWatcherSettings {
   logger: Logger;

@@ -11,4 +11,4 @@ export {
   type PayloadSchema,
   type PayloadRejection,
   type StandardSchemaLike,
-} from './payload-schema.js';
+} from '../../refreshers/payload-schema.js';

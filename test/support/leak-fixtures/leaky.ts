@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import { harness } from '../../conformance/harness.js';
 import { DistributedCache, silentLoggerForTests } from '../../conformance/exports.js';
-import { withTimeout } from '../../../src/sync/timeout.js';
+import { withTimeout } from '../../../src/util/async.js';
 import { checkLeaksAfterEach } from '../leaks.js';
 
 checkLeaksAfterEach();

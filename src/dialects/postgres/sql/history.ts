@@ -1,4 +1,4 @@
-/** The SQL that tells which database history a position belongs to (see sync/history.ts). */
+/** The SQL that tells which database history a position belongs to (see sync/position-check.ts). */
 
 /**
  * The timeline the server writes WAL on now. Promotion switches it at once, while

@@ -32,19 +32,26 @@ export function pageSql(instruction: string, cursor: string, limit: number): str
         -- scan starts exactly there (with a second, separate bound on txid, btree may start from
         -- the weaker one and walk the whole table).
         select b.*, greatest(b.after_txid, pg_snapshot_xmax(b.since)) as lo_txid,
-          case when b.after_txid >= pg_snapshot_xmax(b.since) then b.after_id else -1 end as lo_id
+          case when b.after_txid >= pg_snapshot_xmax(b.since) then b.after_id else -1 end as lo_id,
+          -- The timeline as the WAL file name's hex prefix: it changes exactly when TIMELINE_SQL does, without the casts.
+          pg_postmaster_start_time()::text || '/' ||
+            coalesce(substr(pg_walfile_name(case when pg_is_in_recovery() then null else pg_current_wal_lsn() end), 1, 8), 'standby')
+            as epoch
         from (select $1::pg_snapshot as since, coalesce($2::pg_snapshot, pg_current_snapshot()) as target,
-          pg_current_snapshot() as now, $3::xid8 as after_txid, $4::bigint as after_id) b
+          pg_current_snapshot() as now, $3::xid8 as after_txid, $4::bigint as after_id,
+          -- The cluster's largest txid, for the history check: computed here, once per statement,
+          -- and as ORDER BY ... LIMIT 1 on (cluster, txid, id), which the planner always makes a
+          -- one-entry backward index probe. As \`exists (... where f.txid >= ...)\` in the select
+          -- list it was a subplan run once per returned row, and with statistics (any table
+          -- autovacuum has analyzed) planned as a sequential scan of the whole log (issue 21).
+          (select f.txid from ${instruction} f where f.cluster = $5 order by f.txid desc limit 1) as top_txid) b
       )
       select w.target::text as target,
         (select c.cold_boot_requested from ${cursor} c where c.cluster = $5 and c.server_identity = $6) as cbr,
-        -- The history checks (see historyOf): all from memory but one index probe that finds nothing.
+        -- The history checks (see historyOf), from w: nothing here reads the log again.
         pg_snapshot_xmax(w.since) > pg_snapshot_xmax(w.now) as ahead,
-        exists (select 1 from ${instruction} f where f.cluster = $5 and f.txid >= pg_snapshot_xmax(w.now)) as foreign_rows,
-        -- The timeline as the WAL file name's hex prefix: it changes exactly when TIMELINE_SQL does, without the casts.
-        pg_postmaster_start_time()::text || '/' ||
-          coalesce(substr(pg_walfile_name(case when pg_is_in_recovery() then null else pg_current_wal_lsn() end), 1, 8), 'standby')
-          as epoch,
+        coalesce(w.top_txid >= pg_snapshot_xmax(w.now), false) as foreign_rows,
+        w.epoch,
         p.*
       from w
       left join lateral (

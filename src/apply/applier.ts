@@ -7,7 +7,7 @@ import { methodForKind, supports, type RefresherRegistry } from '../refreshers/r
 import type { AnyCacheRefresher } from '../refreshers/refresher.js';
 import type { FailureAction, InstructionStore, NewFailure, StoredInstructionRow } from '../store/store.js';
 import { readRow, type ReadRow, type RowReaderContext } from './row-reader.js';
-import { pause, withTimeout } from './timeout.js';
+import { pause, withTimeout } from '../util/async.js';
 import type { InstrumentationHooks } from '../instrumentation.js';
 
 export interface ApplierSettings {

@@ -2,7 +2,8 @@ import { describeError, errors } from '../errors.js';
 import type { TypedEmitter } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, PruneChunkResult } from '../store/store.js';
-import { pause } from './timeout.js';
+import { pause } from '../util/async.js';
+import type { RestClock } from '../util/timers.js';
 
 export interface PruneResult {
   deleted: number;
@@ -24,12 +25,12 @@ export interface PrunerSettings {
    */
   dutyCycle: number;
   /** Time and waiting, replaceable in tests. @default performance.now and a timer */
-  clock?: { now(): number; rest(ms: number, signal?: AbortSignal): Promise<unknown> };
+  clock?: RestClock;
   /** Hears every chunk as it is deleted; the operator's `prune` reports progress with it. */
   onChunk?: (chunk: PruneChunkResult) => void;
 }
 
-const REAL_CLOCK = { now: () => performance.now(), rest: (ms: number, signal?: AbortSignal) => pause(ms, signal) };
+const REAL_CLOCK: RestClock = { now: () => performance.now(), rest: (ms: number, signal?: AbortSignal) => pause(ms, signal) };
 
 /** What the cluster tells a prune: whose progress to respect, and whom to forget. */
 export interface PruneMembership {

@@ -1,6 +1,6 @@
 import knexModule, { type Knex } from 'knex';
 import { acquireWithin } from './bound-query.js';
-import { settleWithin } from '../sync/timeout.js';
+import { settleWithin } from '../util/async.js';
 import { trackQuery } from '../open-resources.js';
 
 /** The parts of knex's client this relies on: the pool, cancelling, and the query events. */

@@ -1,6 +1,6 @@
-import { DistcacheError } from '../../errors.js';
-import { errors } from '../../errors.js';
-import type { CacheRefresher } from '../../refreshers/refresher.js';
+import { DistcacheError } from '../errors.js';
+import { errors } from '../errors.js';
+import type { CacheRefresher } from './refresher.js';
 
 /** The Standard Schema interface (zod 3.24+ and 4, valibot, arktype), to the extent used here. */
 export interface StandardSchemaLike<T> {

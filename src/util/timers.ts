@@ -4,12 +4,23 @@ export interface TimerHandle {
 }
 
 /**
+ * The one shape of an injected clock: milliseconds, comparable with each other (not necessarily
+ * the epoch). Regions age entries by it (`RegionOptions.clock`); the clocks below extend it.
+ */
+export interface NowClock {
+  now(): number;
+}
+
+/** A clock that can also wait, as the pruner rests between chunks; `signal` ends the rest early. */
+export interface RestClock extends NowClock {
+  rest(ms: number, signal?: AbortSignal): Promise<unknown>;
+}
+
+/**
  * Time as the poll loop sees it. The system clock in production; a test passes a manual one to
  * step through intervals without waiting, and to see how many timers the loop holds at once.
  */
-export interface Clock {
-  /** Milliseconds, comparable with each other (not necessarily the epoch). */
-  now(): number;
+export interface Clock extends NowClock {
   /** Calls `fn` once after `ms`; 0 means "on the next turn of the event loop". Never keeps the process alive. */
   setTimer(fn: () => void, ms: number): TimerHandle;
 }
