@@ -33,6 +33,8 @@ export type CatchupOut =
       rssGrowth: number;
       heapGrowth: number;
       queries: number;
+      /** Of syncMs, the time between each statement's sending and its answer (knex's query and query-response events). */
+      dbMs: number;
       /** The raw paged SELECT again, after the catch-up. */
       rawAfterMs: number;
     }
@@ -71,7 +73,17 @@ const cache = benchCache(knex, args.target.prefix, args.mode, {
 });
 cache.on('instruction:applied', (e) => (rowsApplied += new Set(e.rowIds).size));
 let queries = 0;
-knex.on('query', () => queries++);
+let dbMs = 0;
+const sentAt = new Map<unknown, number>();
+knex.on('query', (q: { __knexQueryUid?: unknown }) => {
+  queries++;
+  sentAt.set(q.__knexQueryUid, performance.now());
+});
+knex.on('query-response', (_r: unknown, q: { __knexQueryUid?: unknown }) => {
+  const at = sentAt.get(q.__knexQueryUid);
+  if (at !== undefined) dbMs += performance.now() - at;
+  sentAt.delete(q.__knexQueryUid);
+});
 let rssPeak = 0;
 let heapPeak = 0;
 function sampleMemory(): void {
@@ -125,7 +137,9 @@ if (args.mode === 'catchup') {
     1000,
   );
   queries = 0;
+  dbMs = 0;
   const result = await cache.sync();
+  const syncDbMs = dbMs;
   const syncMs = performance.now() - t;
   const syncQueries = queries;
   clearInterval(sampler);
@@ -143,6 +157,7 @@ if (args.mode === 'catchup') {
     rssGrowth: Math.max(0, rssPeak - before.rss),
     heapGrowth: Math.max(0, heapPeak - before.heapUsed),
     queries: syncQueries,
+    dbMs: syncDbMs,
     rawAfterMs: rawAfter.ms,
   });
 } else {

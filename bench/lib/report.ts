@@ -62,12 +62,12 @@ export function markdown(figures: readonly Figure[], info: RunInfo, sections: { 
   );
   for (const [db, version] of Object.entries(m.databases)) out.push(`- **${db}:** ${version}`);
   out.push('', '## Results', '');
-  out.push('| # | figure | database | result | baseline (same run) | ratio | floor | verdict |');
-  out.push('|---|---|---|---|---|---|---|---|');
+  out.push('| # | figure | database | result | baseline (same run) | ratio | floor | verdict | command |');
+  out.push('|---|---|---|---|---|---|---|---|---|');
   for (const f of figures) {
     out.push(
       `| ${f.id} | ${esc(f.what)} | ${esc(f.db)} | ${esc(f.result)} | ${esc(f.baseline ?? '')} | ${esc(f.ratio ?? '')} ` +
-        `| ${esc(f.floor ?? '')} | ${verdict(f)} |`,
+        `| ${esc(f.floor ?? '')} | ${verdict(f)} | ${commandFor(f, info.mode)} |`,
     );
   }
   const noted = figures.filter((f) => f.note);
@@ -77,6 +77,14 @@ export function markdown(figures: readonly Figure[], info: RunInfo, sections: { 
   }
   out.push('', sections.notes.trim(), '');
   return out.join('\n');
+}
+
+const DB_FLAG: Record<string, string> = { PostgreSQL: 'postgres', MariaDB: 'mysql', SQLite: 'sqlite' };
+
+/** The command that measures one figure again: its scenario, on its database, in the run's mode. */
+export function commandFor(f: Figure, mode: string): string {
+  const db = DB_FLAG[f.db];
+  return `\`node dist/bench/run.js --only=${f.id}${db ? ` --dbs=${db}` : ''}${mode === 'quick' ? ' --quick' : ''}\``;
 }
 
 function esc(text: string): string {

@@ -76,21 +76,23 @@ async function idlePolls(
   await idle.exited;
   return {
     id: 5,
-    what: `idle poll on a ${count(rows)}-row table (cursor at the head)`,
+    what: `idle poll on a ${count(rows)}-row analyzed table (cursor at the head)`,
     db: label,
     result:
       `${ratio(r.queries / r.polls)} queries per poll; p50 ${ms(r.p50)}, ` + `p99 ${ms(r.p99)}, max ${ms(r.max)} (${count(r.polls)} polls)`,
     baseline:
       `\`select 1\` interleaved, through the same knex pool: p50 ${ms(r.select1.p50)}, p99 ${ms(r.select1.p99)}; on a bare driver ` +
       `connection: p50 ${ms(r.driver.p50)}, p99 ${ms(r.driver.p99)}`,
-    floor: '≤ 1 query per poll, p99 ≤ 0.5 ms',
-    met: r.queries / r.polls <= 1 && r.p99 <= 0.5,
+    ratio: `p50 ${ratio(r.p50 / r.select1.p50)}× the pooled select 1`,
+    floor: '≤ 1 query per poll; p50 ≤ 2× `select 1` through the same pool',
+    met: r.queries / r.polls <= 1 && r.p50 <= 2 * r.select1.p50,
     note: (
       `Timed around cache.sync() in the application: the query, the driver, knex's pool and the ` +
       `poller. ` +
       (busy === undefined ? '' : `Timing began once the machine was quiet (${Math.round(busy * 100)} % busy over the last second). `) +
-      (r.select1.p99 > 0.5
-        ? 'A select 1 through the same pool misses the 0.5 ms p99 by itself on this machine at this load; compare the columns.'
+      (r.p50 > 2 * r.select1.p50
+        ? `Not met: the poll's p50 is ${ms(r.p50)} against ${ms(r.select1.p50)} for select 1 on the same pool and ` +
+          `${ms(r.driver.p50)} on a bare connection; the difference is the page statement's own execution and the poller around it. `
         : '')
     ).trim(),
   };
@@ -146,7 +148,7 @@ async function catchUp(s: Settings, db: Db, target: Target, rows: number, deadli
   const raw = await child.when((m): m is Extract<CatchupOut, { type: 'raw' }> => m.type === 'raw');
   const rawRate = raw.rows / (raw.ms / 1000);
   const baseline = `raw paged SELECT (keyset by id, 100 rows a page): ${(raw.ms / 1000).toFixed(1)} s, ${count(rawRate)} rows/s`;
-  const what = `catch-up: one server applies a backlog of ${count(rows)} instructions (1 per row, pageSize 100)`;
+  const what = `catch-up: one server applies a backlog of ${count(rows)} instructions (1 per row, pageSize 100), analyzed table`;
   const done = await child
     .when((m): m is Extract<CatchupOut, { type: 'done' }> => m.type === 'done', deadlineS * 1000)
     .catch(() => undefined);
@@ -168,7 +170,7 @@ async function catchUp(s: Settings, db: Db, target: Target, rows: number, deadli
         `(${count(firstRate)}/s in the first second); RSS growth so far ${mb(last?.rssGrowth ?? 0)}`,
       baseline,
       ratio: `${ratio(rate / rawRate)} (rates)`,
-      floor: 'ratio ≥ 0.5; memory growth < 100 MB',
+      floor: 'ratio ≥ 0.8; memory growth < 100 MB',
       met: false,
       note:
         `Stopped at the deadline; the ratio compares the rate reached with the raw rate. Backlog written by SQL ` +
@@ -188,11 +190,16 @@ async function catchUp(s: Settings, db: Db, target: Target, rows: number, deadli
     baseline:
       `raw paged SELECT (keyset by id, 100 rows a page), before and after the catch-up: ${(raw.ms / 1000).toFixed(2)} s ` +
       `and ${(done.rawAfterMs / 1000).toFixed(2)} s, ${count(raw.rows / (rawMs / 1000))} rows/s on average`,
-    ratio: ratio(rawMs / done.syncMs, 0.5),
-    floor: 'ratio ≥ 0.5; memory growth < 100 MB',
-    met: rawMs / done.syncMs >= 0.5 && done.rssGrowth < 100 * 1024 * 1024 && done.rows === rows,
+    ratio: ratio(rawMs / done.syncMs, 0.8),
+    floor: 'ratio ≥ 0.8; memory growth < 100 MB',
+    met: rawMs / done.syncMs >= 0.8 && done.rssGrowth < 100 * 1024 * 1024 && done.rows === rows,
     note:
       `${done.rows === rows ? '' : `read ${done.rows} of ${rows} rows (cold boot: ${done.coldBoot}). `}` +
+      // What limits it: the statements (the database and the driver) against everything else the sync does.
+      `Of the sync's ${(done.syncMs / 1000).toFixed(1)} s, ${(done.dbMs / 1000).toFixed(1)} s passed between sending ` +
+      `its ${count(done.queries)} statements and their answers (${ratio(done.dbMs / rawMs)}× the raw SELECT's whole time), ` +
+      `${((done.syncMs - done.dbMs) / 1000).toFixed(1)} s in distcache between them (decoding, coalescing, the refresher ` +
+      `calls, the cursor). ` +
       `${count(done.instructions)} instructions reached the refresher in ${count(done.refresherCalls)} calls (each page is ` +
       `coalesced on its own). ` +
       `Backlog written by SQL in ${writeS.toFixed(0)} s.`,

@@ -10,8 +10,11 @@ import type { ReceiverIn, ReceiverOut, Sample } from '../children/receiver.js';
 const isSamples = (m: ReceiverOut): m is Extract<ReceiverOut, { type: 'samples' }> => m.type === 'samples';
 const isReady = (m: ReceiverOut): m is Extract<ReceiverOut, { type: 'ready' }> => m.type === 'ready';
 
-/** A port of the range reserved for pooler tests (6440-6449); the test suite uses 6441-6442. */
-const BENCH_PORT = 6443;
+/**
+ * A port of the range reserved for pooler tests (6440-6449); the test suite uses 6441-6442.
+ * DISTCACHE_BENCH_PGBOUNCER_PORT moves it, for a run beside someone else's pooler tests.
+ */
+const BENCH_PORT = Number(process.env.DISTCACHE_BENCH_PGBOUNCER_PORT ?? 6443);
 
 /**
  * #1 behind PgBouncer (issue 16): propagation when every query goes through PgBouncer in

@@ -145,6 +145,10 @@ export abstract class BaseStore implements InstructionStore {
     const raws = await this.bounded(
       this.instructions()
         .select(...ROW_COLUMNS)
+        // Bounded above by the cluster's newest id, an index probe: without it SQLite with
+        // statistics scans the table backwards by rowid, filtering on cluster, which EXPLAIN
+        // QUERY PLAN reports as a SCAN of the whole log (issue 21, the plan gate).
+        .where('id', '<=', this.instructions().max('id'))
         .orderBy('id', 'desc')
         .limit(limit),
     );

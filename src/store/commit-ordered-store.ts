@@ -203,9 +203,14 @@ export abstract class CommitOrderedStore extends BaseStore {
 
   async pruneChunk(options: PruneChunkOptions): Promise<PruneChunkResult> {
     return this.knex.transaction(async (trx) => {
-      const doomed: Array<{ id: number; pos: number }> = (
-        await this.bounded(this.doomed(trx, options).select('id', `${this.positionColumn} as pos`).orderBy('id').limit(options.limit))
-      ).map((r: Record<string, unknown>) => ({ id: Number(r.id), pos: Number(r.pos) }));
+      const doomed: Array<{ id: number; pos: number }> =
+        // Oldest first, in the utc_stamp index's order, so the read ends after `limit` rows: by id,
+        // the database read every row past retention and sorted them, for each chunk (issue 21).
+        (
+          await this.bounded(
+            this.doomed(trx, options).select('id', `${this.positionColumn} as pos`).orderBy('utc_stamp').limit(options.limit),
+          )
+        ).map((r: Record<string, unknown>) => ({ id: Number(r.id), pos: Number(r.pos) }));
       if (doomed.length === 0) return { deleted: 0, marked: [] };
       const highest = Math.max(...doomed.map((d) => d.pos));
       // A cursor below the highest doomed position has not read at least one doomed row.

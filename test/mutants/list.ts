@@ -143,6 +143,22 @@ export const MUTANTS: readonly Mutant[] = [
     replace: 'this.row().update({ renewed_at: now, duration_ms: durationMs })',
     tests: { files: CONFORMANCE, pattern: 'taken over steps down' },
   },
+  {
+    id: 'plans-page-history',
+    invariant: 'a poll costs the same on a large analyzed log: its history check runs once, as an index probe (issue 21)',
+    file: 'src/dialects/postgres/sql/page.ts',
+    search: 'coalesce(w.top_txid >= pg_snapshot_xmax(w.now), false) as foreign_rows,',
+    replace: 'exists (select 1 from ${instruction} f where f.cluster = $5 and f.txid >= pg_snapshot_xmax(w.now)) as foreign_rows,',
+    tests: { files: ['dist/test/plans-postgres.test.js'] },
+  },
+  {
+    id: 'plans-prune-by-id',
+    invariant: 'a prune chunk reads about a chunk of rows however many are past retention (issue 21)',
+    file: 'src/store/commit-ordered-store.ts',
+    search: ".orderBy('utc_stamp').limit(options.limit)",
+    replace: ".orderBy('id').limit(options.limit)",
+    tests: { files: ['dist/test/plans-mysql.test.js'] },
+  },
   // Regions: a load of any kind stores only while no invalidation overtook it (load identity).
   ...(
     [

@@ -1,0 +1,7 @@
+import { checkLeaksAfterEach } from './support/leaks.js';
+import { availability } from './support/databases.js';
+import { planGate } from './plans/suite.js';
+
+checkLeaksAfterEach();
+
+planGate('sqlite', await availability('sqlite'));
