@@ -20,6 +20,7 @@ import { fleet } from './scenarios/fleet.js';
 import { regions } from './scenarios/regions.js';
 import { replicaFleet } from './scenarios/replica-fleet.js';
 import { dashboardScenario } from './scenarios/dashboard.js';
+import { regionsBulk } from './scenarios/regions-bulk.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -66,6 +67,7 @@ const scenarios: Array<[number[], (s: Settings) => Promise<Figure[]>]> = [
   [[8], regions],
   [[10], replicaFleet],
   [[11], dashboardScenario],
+  [[9], regionsBulk],
 ];
 const figures: Figure[] = [];
 /** Scenarios that threw: the run still writes what it measured, then exits 1 (CI's smoke test fails on them). */

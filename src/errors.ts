@@ -32,6 +32,8 @@ export type ErrorCode =
   | 'E_PRIMARY_IS_STANDBY'
   /** `replicas` given for a database where distcache cannot read them exactly (SQLite, MySQL/MariaDB). */
   | 'E_REPLICAS_UNSUPPORTED'
+  /** A region's load ran past its `hardTimeout` and was given up (its signal aborted); no graced entry to serve. */
+  | 'E_LOAD_TIMEOUT'
   // The operator API (src/admin/, thrown as AdminError):
   /** No registration and no cursor under that identity in this cluster. */
   | 'E_UNKNOWN_SERVER'
@@ -90,6 +92,7 @@ export const errors = {
   MigrationFailedError: define('E_MIGRATION_FAILED', 'MigrationFailedError'),
   NotMigratedError: define('E_NOT_MIGRATED', 'NotMigratedError'),
   StoppedError: define('E_STOPPED', 'StoppedError'),
+  LoadTimeoutError: define('E_LOAD_TIMEOUT', 'LoadTimeoutError'),
   DuplicateIdentityError: define('E_DUPLICATE_IDENTITY', 'DuplicateIdentityError'),
   ConnectionRefusedError: define('E_CONNECTION_REFUSED', 'ConnectionRefusedError'),
   UnknownDatabaseError: define('E_UNKNOWN_DATABASE', 'UnknownDatabaseError'),

@@ -21,7 +21,15 @@ export { knexConfigFromUrl, sqliteConfig, maskUrl } from './connection.js';
 // The operator API (Admin) is its own entry point, distcache/admin (src/admin/index.ts).
 export { InstrumentationHooks, type Instrumentation, type WriteInfo, type RefresherCallInfo } from './instrumentation.js';
 export { Region, type RegionWriteOptions } from './regions/region.js';
-export { REGION_DEFAULTS, type RegionOptions, type RegionLoader, type LoadOptions } from './regions/options.js';
+export {
+  REGION_DEFAULTS,
+  type RegionOptions,
+  type RegionLoader,
+  type RegionBulkLoader,
+  type RegionClock,
+  type LoadContext,
+  type LoadOptions,
+} from './regions/options.js';
 export type { RegionKey } from './regions/keys.js';
 export type { RegionStats } from './regions/stats.js';
 export type { Executor, SyncExecutor, ExecutorRow, ExecutorDialect } from './store/executor.js';

@@ -7,7 +7,9 @@ import { AdminError } from './errors.js';
 import { readPublisher, type PublisherView } from './lease.js';
 import { readPublishedRefreshers } from '../cluster/published-refreshers.js';
 import { readPublishedRegions } from '../cluster/published-regions.js';
-import type { RegionStats } from '../regions/stats.js';
+import type { PublishedRegion } from '../cluster/published-regions.js';
+
+export type { PublishedRegion };
 
 /** One server of the cluster, as `status` and `servers` show it. Times are ISO-8601 by the database clock. */
 export interface ServerView {
@@ -29,7 +31,7 @@ export interface ServerView {
   /** The refresher ids it published (migration 003); null when it published none. */
   refreshers: string[] | null;
   /** The cache regions it published with its last heartbeat, with their figures (migration 006); null when none. */
-  regions: RegionStats[] | null;
+  regions: PublishedRegion[] | null;
   cursor: CursorView | null;
   /** Rows committed that its cursor does not cover; null without a cursor. */
   pendingRows: number | null;

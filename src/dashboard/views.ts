@@ -4,7 +4,7 @@ import type { FailureView } from '../admin/failures.js';
 import type { RowView, FullRowView } from '../admin/rows.js';
 import type { ServerView } from '../admin/servers.js';
 import { DEFAULTS } from '../options.js';
-import type { RegionStats } from '../regions/stats.js';
+import type { PublishedRegion } from '../admin/servers.js';
 import { clusterHealth, type ClusterHealth } from './health-line.js';
 
 /**
@@ -140,7 +140,7 @@ export interface RegionsJson {
     identity: string;
     active: boolean;
     lastHeartbeat: string | null;
-    regions: Array<RegionStats & { hitRatio: number | null }>;
+    regions: Array<PublishedRegion & { hitRatio: number | null }>;
   }>;
 }
 

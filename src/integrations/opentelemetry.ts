@@ -114,8 +114,15 @@ export const REGION_INSTRUMENTS = Object.freeze({
   loadsDiscarded: 'distcache.region.loads_discarded',
   servedFromGrace: 'distcache.region.served_from_grace',
   evictions: 'distcache.region.evictions',
+  refreshesAhead: 'distcache.region.refreshes_ahead',
+  softTimeouts: 'distcache.region.soft_timeouts',
+  hardTimeouts: 'distcache.region.hard_timeouts',
   size: 'distcache.region.size',
-} satisfies Record<Exclude<keyof RegionStats, 'region'>, string>);
+  hitRatio: 'distcache.region.hit_ratio',
+} satisfies Record<Exclude<keyof RegionStats, 'region' | 'loadDurations'>, string>);
+
+/** Gauges (a value now); every other region figure is a running total. */
+const REGION_GAUGES = new Set<string>(['size', 'hitRatio']);
 
 export interface RegionMetricsOptions {
   /** @default metrics.getMeter('distcache') from the global meter provider your SDK registers */
@@ -134,11 +141,8 @@ export interface RegionMetricsOptions {
 export function regionMetrics(cache: DistributedCache, options: RegionMetricsOptions = {}): TracingHandle {
   const meter = options.meter ?? metrics.getMeter('distcache');
   const instruments = Object.entries(REGION_INSTRUMENTS).map(([figure, name]) => {
-    const instrument: Observable =
-      figure === 'size'
-        ? meter.createObservableGauge(name, { description: 'Entries in the region now.' })
-        : meter.createObservableCounter(name);
-    return [figure as Exclude<keyof RegionStats, 'region'>, instrument] as const;
+    const instrument: Observable = REGION_GAUGES.has(figure) ? meter.createObservableGauge(name) : meter.createObservableCounter(name);
+    return [figure as keyof typeof REGION_INSTRUMENTS, instrument] as const;
   });
   const callback = (result: { observe(observable: Observable, value: number, attributes?: Attributes): void }) => {
     for (const stats of cache.regionStats()) {

@@ -48,7 +48,12 @@ export const METRIC_NAMES = Object.freeze({
   regionLoadsDiscarded: 'region_loads_discarded_total',
   regionServedFromGrace: 'region_served_from_grace_total',
   regionEvictions: 'region_evictions_total',
+  regionRefreshesAhead: 'region_refreshes_ahead_total',
+  regionSoftTimeouts: 'region_soft_timeouts_total',
+  regionHardTimeouts: 'region_hard_timeouts_total',
   regionSize: 'region_size',
+  regionHitRatio: 'region_hit_ratio',
+  regionLoadDuration: 'region_load_duration_seconds',
 });
 
 /** Each region figure and the metric that exports it; read from `cache.regionStats()` at each scrape. */
@@ -60,8 +65,12 @@ const REGION_FIGURES = [
   ['regionLoadsDiscarded', 'loadsDiscarded', 'Loads an invalidation overtook (answered their callers, stored nothing), per region.'],
   ['regionServedFromGrace', 'servedFromGrace', 'Reads answered with an expired entry because the loader failed, per region.'],
   ['regionEvictions', 'evictions', 'Entries evicted by max or maxSize, per region.'],
+  ['regionRefreshesAhead', 'refreshesAhead', 'Background loads started by refreshAhead, per region.'],
+  ['regionSoftTimeouts', 'softTimeouts', 'Loads whose soft timeout answered their callers with the graced entry, per region.'],
+  ['regionHardTimeouts', 'hardTimeouts', 'Loads given up at hardTimeout, per region.'],
   ['regionSize', 'size', 'Entries in the region now, per region.'],
-] as const satisfies ReadonlyArray<readonly [keyof typeof METRIC_NAMES, Exclude<keyof RegionStats, 'region'>, string]>;
+  ['regionHitRatio', 'hitRatio', 'Reads answered from the cache over all reads, per region.'],
+] as const satisfies ReadonlyArray<readonly [keyof typeof METRIC_NAMES, Exclude<keyof RegionStats, 'region' | 'loadDurations'>, string]>;
 
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
@@ -199,9 +208,11 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
       this.reset();
       for (const stats of cache.regionStats()) (this as Gauge<'region'>).inc({ region: stats.region }, stats[figure]);
     };
-    if (figure === 'size') new Gauge({ name: name(key), help, labelNames: ['region'], registers, collect });
+    if (figure === 'size' || figure === 'hitRatio') new Gauge({ name: name(key), help, labelNames: ['region'], registers, collect });
     else new Counter({ name: name(key), help, labelNames: ['region'], registers, collect });
   }
+
+  registry.registerMetric(loadDurationMetric(name('regionLoadDuration'), cache) as unknown as Parameters<Registry['registerMetric']>[0]);
 
   const listeners: Array<() => void> = [];
   const listen = <E extends keyof DistcacheEvents>(event: E, listener: (payload: DistcacheEvents[E]) => void) => {
@@ -244,4 +255,33 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
       for (const n of names) registry.removeSingleMetric(n);
     },
   });
+}
+
+/**
+ * `region_load_duration_seconds`: the regions keep their own histogram of loader calls (stats()
+ * loadDurations), so this metric shows it as it is at each scrape instead of observing again.
+ */
+function loadDurationMetric(metricName: string, cache: DistributedCache) {
+  const help = 'Time a region loader call took (a loadMany call counts once), in seconds, per region.';
+  return {
+    name: metricName,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    reset: () => undefined,
+    get: () => {
+      const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+      for (const stats of cache.regionStats()) {
+        const d = stats.loadDurations;
+        const region = stats.region;
+        d.bounds.forEach((bound, i) => {
+          const le = bound === Infinity ? '+Inf' : bound / 1000;
+          values.push({ labels: { le, region }, value: d.counts[i]!, metricName: `${metricName}_bucket` });
+        });
+        values.push({ labels: { region }, value: d.sum / 1000, metricName: `${metricName}_sum` });
+        values.push({ labels: { region }, value: d.count, metricName: `${metricName}_count` });
+      }
+      return { name: metricName, help, type: 'histogram', aggregator: 'sum', values };
+    },
+  };
 }

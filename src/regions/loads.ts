@@ -8,15 +8,26 @@ import type { RegionKey } from './keys.js';
  */
 export interface Load<T> {
   readonly key: RegionKey;
-  readonly promise: Promise<T | undefined>;
+  /** What its callers await: the loader's answer, within the region's timeouts. */
+  promise: Promise<T | undefined>;
   /** Declared up front (getOrLoad's tags), so refreshTags can reach the load before it stores anything. */
   readonly tags: readonly string[] | undefined;
+  /** A read's load, one key of a bulk load, or a refresh-ahead in the background: all obey load identity. */
+  readonly kind: 'read' | 'bulk' | 'background';
+  /** The table's tag epoch when it began: tags a loader adds late (ctx.tags) are checked against it. */
+  readonly tagEpoch: number;
+  /** Its soft timeout answered the callers with the graced entry; the load goes on. */
+  softTimedOut: boolean;
+  /** Its hard timeout gave it up: it answers nobody and stores nothing. */
+  abandoned: boolean;
 }
 
 /** The loads in flight of one region, by key: single-flight and load identity in one table. */
 export class LoadTable<T> {
   private readonly byKey = new Map<RegionKey, Load<T>>();
   private tagged = 0;
+  /** Counts tag invalidations, so a load can tell whether one was applied while it ran. */
+  tagEpoch = 0;
 
   get(key: RegionKey): Load<T> | undefined {
     return this.byKey.get(key);
@@ -48,6 +59,7 @@ export class LoadTable<T> {
 
   /** An invalidation of tags: every load in flight that declared one of them is overtaken. */
   forgetTagged(tags: ReadonlySet<string>): number {
+    this.tagEpoch += 1;
     if (this.tagged === 0) return 0;
     let count = 0;
     for (const load of [...this.byKey.values()]) {

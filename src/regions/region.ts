@@ -7,9 +7,11 @@ import type { CacheId, JsonValue } from '../instructions/types.js';
 import type { CacheRefresher } from '../refreshers/refresher.js';
 import { RejectedPayloadError, type PayloadRejection } from '../refreshers/payload-schema.js';
 import { regionKey, type RegionKey } from './keys.js';
-import { LoadTable, type Load } from './loads.js';
+import { LoadTable } from './loads.js';
+import { LoadRunner, oneOfMany, type Fallback } from './load-runner.js';
 import { checkTags, resolveLoadOptions, resolveRegionOptions } from './options.js';
-import type { LoadOptions, RegionLoader, RegionOptions, ResolvedRegionOptions } from './options.js';
+import type { LoadOptions, RegionBulkLoader, RegionLoader, RegionOptions, ResolvedRegionOptions } from './options.js';
+import { getMany, type BulkRegion } from './bulk.js';
 import { readRegionPayload, tagsPayload, valuePayload } from './payloads.js';
 import { emptyCounters, type RegionStats } from './stats.js';
 import { TagIndex } from './tags.js';
@@ -59,6 +61,9 @@ export class Region<T> {
   private readonly loads = new LoadTable<T>();
   private readonly tags = new TagIndex();
   private readonly counters = emptyCounters();
+  private readonly runner: LoadRunner<T>;
+  /** With refreshAhead: when each entry turns late (refreshAhead × its own ttl after it was stored). */
+  private readonly refreshAt = new Map<RegionKey, number>();
   /**
    * Entries are stored only while this server applies the log (after its first sync, until
    * stop()): outside that window no invalidation would reach them. Loads still run, single-flight.
@@ -81,11 +86,21 @@ export class Region<T> {
       ttlResolution: 0,
       ...(o.clock ? { perf: o.clock } : {}),
       dispose: (_value, key, reason) => {
+        if (this.refreshAt.size > 0) this.refreshAt.delete(key);
         this.tags.drop(key);
         if (reason === 'evict') this.counters.evictions += 1;
       },
     } as LRUCache.Options<RegionKey, Slot<T> & {}, unknown>;
     this.lru = new LRUCache(lruOptions);
+    const { loads, counters } = this;
+    this.runner = new LoadRunner<T>({
+      id,
+      options: o,
+      loads,
+      counters,
+      host,
+      store: (k, v, ttl, tags) => this.storeLoaded(k, v, ttl, tags),
+    });
   }
 
   /** The cached value, or the region's loader's (single-flight). Resolves undefined for "not found". */
@@ -96,13 +111,13 @@ export class Region<T> {
     } catch (err) {
       return Promise.reject(err);
     }
-    const found = this.fresh(k);
+    const found = this.options.refreshAhead === 0 ? this.fresh(k) : this.freshAhead(k, this.options.load ?? this.bulkAsOne);
     if (found !== NOTHING) {
       this.counters.hits += 1;
       return Promise.resolve(found === MISS ? undefined : this.out(found));
     }
     this.counters.misses += 1;
-    const loader = this.options.load;
+    const loader = this.options.load ?? this.bulkAsOne;
     if (!loader) {
       return Promise.reject(
         new errors.InvalidOptionError(`region('${this.id}') has no load option; pass one, or use getOrLoad(key, loader)`),
@@ -124,13 +139,28 @@ export class Region<T> {
     } catch (err) {
       return Promise.reject(err);
     }
-    const found = this.fresh(k);
+    const found = this.freshAhead(k, loader, resolved.ttl, resolved.tags);
     if (found !== NOTHING) {
       this.counters.hits += 1;
       return Promise.resolve(found === MISS ? undefined : this.out(found));
     }
     this.counters.misses += 1;
     return this.join(k, loader, resolved.ttl, resolved.tags);
+  }
+
+  /**
+   * The values of many keys, in the order of `keys` (`undefined` for not found): hits from the
+   * cache, keys already loading join those loads, and the other misses load in one `loadMany`
+   * call (or, without it, each through `load`, single-flight). Each key is its own load: an
+   * invalidation of one key while the batch loads discards that key's result only.
+   */
+  getMany(keys: RegionKey[]): Promise<(T | undefined)[]> {
+    return getMany(this.bulk, keys, this.options.loadMany, undefined);
+  }
+
+  /** getMany() with this bulk loader, ttl and tags (the getOrLoad of many keys). */
+  getOrLoadMany(keys: RegionKey[], loadMany: RegionBulkLoader<T>, options?: LoadOptions): Promise<(T | undefined)[]> {
+    return getMany(this.bulk, keys, loadMany, options);
   }
 
   /** The fresh cached value, or undefined; never loads, never counts. */
@@ -191,7 +221,9 @@ export class Region<T> {
   }
 
   stats(): RegionStats {
-    return { region: this.id, ...this.counters, size: this.lru.size };
+    const { hits, misses } = this.counters;
+    const hitRatio = hits + misses === 0 ? 0 : hits / (hits + misses);
+    return { region: this.id, ...this.counters, size: this.lru.size, hitRatio, loadDurations: this.runner.durations.snapshot() };
   }
 
   /** The refresher the log drives; registered under the region's id by cache.region(). */
@@ -270,48 +302,70 @@ export class Region<T> {
     return slot === undefined ? NOTHING : slot;
   }
 
+  /** fresh(), and with refreshAhead a hit late in its ttl starts one background load (bulk.ts isLate). */
+  private freshAhead(k: RegionKey, loader: RegionLoader<T> | undefined, ttl?: number, tags?: Tags): Slot<T> | typeof NOTHING {
+    const o = this.options;
+    if (o.refreshAhead === 0 || !loader) return this.fresh(k);
+    const slot = this.fresh(k);
+    if (slot === NOTHING) return NOTHING;
+    const late = this.refreshAt.get(k);
+    if (late !== undefined && this.now() >= late && !this.loads.get(k) && this.storing) this.ahead(k, loader, ttl, tags);
+    return slot;
+  }
+
+  private now(): number {
+    return this.options.clock ? this.options.clock.now() : performance.now();
+  }
+
+  /** A refresh-ahead: a load like any other, so an invalidation while it runs discards it. */
+  private ahead(k: RegionKey, loader: RegionLoader<T>, ttl: number | undefined, tags: Tags): void {
+    this.counters.refreshesAhead += 1;
+    this.runner.one(k, loader, ttl, tags, undefined, 'background').promise.catch(() => undefined);
+  }
+
   private join(k: RegionKey, loader: RegionLoader<T>, ttl: number | undefined, tags: Tags): Promise<T | undefined> {
     const current = this.loads.get(k);
-    const promise = current ? current.promise : this.start(k, loader, ttl, tags);
+    const backoff = !current && this.runner.inBackoff(k) ? this.graced(k) : undefined;
+    if (backoff) this.counters.servedFromGrace += 1;
+    const promise = current
+      ? current.promise
+      : backoff
+        ? Promise.resolve(backoff.value)
+        : this.runner.one(k, loader, ttl, tags, this.graced(k), 'read').promise;
     return this.options.clone ? promise.then((v) => (v === undefined ? v : structuredClone(v))) : promise;
   }
 
-  private start(k: RegionKey, loader: RegionLoader<T>, ttl: number | undefined, tags: Tags): Promise<T | undefined> {
-    // An entry in its grace period: the fallback if this load fails. It was never invalidated, or it would be gone.
-    const fallback = this.options.grace > 0 ? this.lru.peek(k) : undefined;
-    this.counters.loads += 1;
-    const load = { key: k, tags, promise: undefined as unknown as Promise<T | undefined> } satisfies Load<T>;
-    (load as { promise: Promise<T | undefined> }).promise = this.run(load, loader, fallback, ttl);
-    // After run() started: a loader that throws synchronously has already settled through it.
-    return load.promise;
+  /** An entry in its grace period: the answer if a load fails or times out. It was never invalidated, or it would be gone. */
+  private graced(k: RegionKey): Fallback<T> {
+    if (this.options.grace === 0) return undefined;
+    const slot = this.lru.peek(k);
+    return slot === undefined ? undefined : { value: slot === MISS ? undefined : (slot as T) };
   }
 
-  private async run(load: Load<T>, loader: RegionLoader<T>, fallback: Slot<T> | undefined, ttl?: number): Promise<T | undefined> {
-    this.loads.add(load);
-    let value: T | undefined;
-    try {
-      value = await loader(load.key);
-    } catch (err) {
-      const current = this.loads.isCurrent(load);
-      this.loads.settle(load);
-      this.counters.loadErrors += 1;
-      // Only a load nothing overtook may fall back: an invalidated entry is never served.
-      const graceful = current && fallback !== undefined;
-      if (graceful) this.counters.servedFromGrace += 1;
-      const error = err instanceof Error ? err : new Error(String(err));
-      this.host.emit('region:load-error', { region: this.id, key: load.key, error, servedFromGrace: graceful });
-      if (graceful) return fallback === MISS ? undefined : (fallback as T);
-      throw err;
-    }
-    if (!this.loads.isCurrent(load)) {
-      // Overtaken: the callers that joined it before the invalidation get this value; the cache does not.
-      this.counters.loadsDiscarded += 1;
-      this.host.emit('region:load-discarded', { region: this.id, key: load.key });
-      return value;
-    }
-    this.loads.settle(load);
-    if (this.storing) this.put(load.key, value, ttl, load.tags);
-    return value;
+  /** The region's loader for one key when it has only loadMany. */
+  private get bulkAsOne(): RegionLoader<T> | undefined {
+    return this.options.loadMany ? oneOfMany(this.options.loadMany) : undefined;
+  }
+
+  /** What getMany (bulk.ts) needs of this region. */
+  private get bulk(): BulkRegion<T> {
+    return {
+      id: this.id,
+      options: this.options,
+      loads: this.loads,
+      runner: this.runner,
+      hit: (k, loader, ttl, tags) => {
+        const found = this.freshAhead(k, loader, ttl, tags);
+        if (found === NOTHING) return undefined;
+        return { value: found === MISS ? undefined : this.out(found) };
+      },
+      graced: (k) => this.graced(k),
+      counters: this.counters,
+    };
+  }
+
+  private storeLoaded(k: RegionKey, value: T | undefined, ttl: number | undefined, tags: Tags): void {
+    if (this.storing) this.put(k, value, ttl, tags);
   }
 
   private put(k: RegionKey, value: T | undefined, ttl: number | undefined, tags: readonly string[] | undefined): void {
@@ -324,6 +378,7 @@ export class Region<T> {
     const life = value === undefined ? o.cacheMisses : (ttl ?? o.ttl);
     const slot = (value === undefined ? MISS : value) as Slot<T> & {};
     this.lru.set(k, slot, life > 0 ? { ttl: life + o.grace } : { ttl: 0 });
+    if (o.refreshAhead > 0 && life > 0 && this.lru.has(k)) this.refreshAt.set(k, this.now() + o.refreshAhead * life);
     if (tags?.length && this.lru.has(k)) this.tags.add(k, tags);
   }
 

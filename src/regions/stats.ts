@@ -18,10 +18,58 @@ export interface RegionStats {
   size: number;
   /** Entries pushed out by max or maxSize. */
   evictions: number;
+  /** Background loads started by `refreshAhead`. */
+  refreshesAhead: number;
+  /** Loads whose soft `timeout` answered their callers with the graced entry. */
+  softTimeouts: number;
+  /** Loads given up at `hardTimeout`. */
+  hardTimeouts: number;
+  /** hits / (hits + misses), 0 before the first read. */
+  hitRatio: number;
+  /** How long loader calls took (ms), as cumulative histogram buckets. */
+  loadDurations: LoadDurations;
 }
 
-export type RegionCounter = Exclude<keyof RegionStats, 'region' | 'size'>;
+/** A Prometheus-style histogram: `counts[i]` calls took at most `bounds[i]` ms (the last bound is Infinity). */
+export interface LoadDurations {
+  bounds: number[];
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+export type RegionCounter = Exclude<keyof RegionStats, 'region' | 'size' | 'hitRatio' | 'loadDurations'>;
 
 export function emptyCounters(): Record<RegionCounter, number> {
-  return { hits: 0, misses: 0, loads: 0, loadErrors: 0, loadsDiscarded: 0, servedFromGrace: 0, evictions: 0 };
+  return {
+    hits: 0,
+    misses: 0,
+    loads: 0,
+    loadErrors: 0,
+    loadsDiscarded: 0,
+    servedFromGrace: 0,
+    evictions: 0,
+    refreshesAhead: 0,
+    softTimeouts: 0,
+    hardTimeouts: 0,
+  };
+}
+
+/** Bucket bounds in ms, from a fast in-memory loader to a slow remote one. */
+export const LOAD_DURATION_BOUNDS = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, Infinity];
+
+export class LoadDurationHistogram {
+  private readonly counts = LOAD_DURATION_BOUNDS.map(() => 0);
+  private sum = 0;
+  private count = 0;
+
+  observe(ms: number): void {
+    this.sum += ms;
+    this.count += 1;
+    for (let i = 0; i < LOAD_DURATION_BOUNDS.length; i++) if (ms <= LOAD_DURATION_BOUNDS[i]!) this.counts[i]! += 1;
+  }
+
+  snapshot(): LoadDurations {
+    return { bounds: [...LOAD_DURATION_BOUNDS], counts: [...this.counts], sum: this.sum, count: this.count };
+  }
 }

@@ -159,4 +159,32 @@ export const MUTANTS: readonly Mutant[] = [
     replace: ".orderBy('id').limit(options.limit)",
     tests: { files: ['dist/test/plans-mysql.test.js'] },
   },
+  // Regions: a load of any kind stores only while no invalidation overtook it (load identity).
+  ...(
+    [
+      ['region-load-stores-overtaken', 'a load an invalidation overtook stores nothing', 'false'],
+      [
+        'bulk-load-stores-overtaken',
+        'one key of a bulk load (getMany) that an invalidation overtook stores nothing',
+        "load.kind !== 'bulk' && !this.r.loads.isCurrent(load)",
+      ],
+      [
+        'background-load-stores-overtaken',
+        'a refresh-ahead background load that an invalidation overtook stores nothing',
+        "load.kind !== 'background' && !this.r.loads.isCurrent(load)",
+      ],
+      [
+        'timed-out-load-stores-overtaken',
+        'a load past its soft timeout that an invalidation overtook stores nothing',
+        '!load.softTimedOut && !this.r.loads.isCurrent(load)',
+      ],
+    ] as const
+  ).map(([id, invariant, condition]): Mutant => ({
+    id,
+    invariant,
+    file: 'src/regions/load-runner.ts',
+    search: '    if (!this.r.loads.isCurrent(load)) {\n      // Overtaken:',
+    replace: `    if (${condition}) {\n      // Overtaken:`,
+    tests: { files: ['dist/test/regions-model.test.js'], pattern: 'no interleaving' },
+  })),
 ];
