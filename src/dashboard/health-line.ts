@@ -1,4 +1,9 @@
-import type { DashboardServer } from './views.js';
+/** What the health line reads of each server (views.ts's DashboardServer has these and more). */
+export interface HealthLineServer {
+  active: boolean;
+  lagSeconds: number | null;
+  lastError: string | null;
+}
 
 export interface ClusterHealth {
   /** False when an active server lags past the health threshold, has an error, or no server is active. */
@@ -8,7 +13,7 @@ export interface ClusterHealth {
 }
 
 /** The one line at the top of every page. `maxLagSeconds`: the servers' default `health.maxLag`. */
-export function clusterHealth(servers: readonly DashboardServer[], failures: number, maxLagSeconds: number): ClusterHealth {
+export function clusterHealth(servers: readonly HealthLineServer[], failures: number, maxLagSeconds: number): ClusterHealth {
   const active = servers.filter((s) => s.active);
   const lags = active.map((s) => s.lagSeconds ?? 0);
   const maxLag = lags.length > 0 ? Math.max(...lags) : 0;
