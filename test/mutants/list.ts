@@ -24,7 +24,7 @@ const DIALECTS = ['sqlite', 'postgres', 'mysql'];
 const CONFORMANCE = DIALECTS.map((d) => `dist/test/conformance-${d}.test.js`);
 const STORE = DIALECTS.map((d) => `dist/test/store-conformance-${d}.test.js`);
 
-// The lines of the poller's cold boot, for cold-boot-head-after.
+// The lines of the cold boot (src/sync/cold-boot.ts), for cold-boot-head-after.
 const HEAD = '    const head = await this.store.head();';
 const LOG = "    this.logger.info({ reason, pendingInstructions }, 'cold boot: refreshing every cache');";
 const HOOK = '    if (this.settings.onColdBoot) await this.settings.onColdBoot({ reason });';
@@ -43,8 +43,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: 'save-before-apply',
     invariant: 'the cursor is stored only after what it covers has been applied',
     file: 'src/sync/poller.ts',
-    search: '    await this.flush(buffer, result);\n    await this.save(position, result.rows > 0, saveWanted);',
-    replace: '    await this.save(position, result.rows > 0, saveWanted);\n    await this.flush(buffer, result);',
+    search: '    await this.flush(buffer, result, guard);\n    await this.save(position, result.rows > 0, saveWanted);',
+    replace: '    await this.save(position, result.rows > 0, saveWanted);\n    await this.flush(buffer, result, guard);',
     tests: { files: CONFORMANCE, pattern: 'lag on a server whose refresher is blocked|wake-up polls store the cursor', dialects: 'sqlite' },
   },
   {
@@ -98,7 +98,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: 'cold-boot-head-after',
     invariant: 'a cold boot takes the head before the caches reload, so a row committed meanwhile is read next',
-    file: 'src/sync/poller.ts',
+    file: 'src/sync/cold-boot.ts',
     search: [HEAD, LOG, HOOK, ALL].join('\n'),
     replace: [LOG, HOOK, ALL, HEAD].join('\n'),
     tests: { files: CONFORMANCE, pattern: 'during a cold boot' },
