@@ -8,7 +8,6 @@ import { decodeToken, encodeToken } from './page-token.js';
 import { poolerLostStatement, PreparedStatement, runPrepared } from './prepared.js';
 import { replicaPageSql, tickSql } from './sql/replica.js';
 import { uncoveredBindings, uncoveredSql } from './sql/uncovered.js';
-import { withinBudget } from '../../store/row-bytes.js';
 import { PostgresStore } from './store.js';
 import { quoteIdentifier } from '../../store/columns.js';
 import { ReplicaSet } from './replica-set.js';
@@ -102,20 +101,15 @@ export class ReplicatedStore extends PostgresStore {
   }
 
   private replicaPageResult(raws: Array<Record<string, unknown>>, head: Record<string, unknown>, limit: number, token: string | null) {
-    const rows = raws.filter((r) => r.id != null);
-    const kept = withinBudget(rows, this.bytes);
-    const found = rows.slice(0, kept);
-    const last = found[found.length - 1];
-    // Cut by bytes: more rows follow, as after a full page.
-    const full = last !== undefined && (found.length >= limit || kept < rows.length);
+    const { found, resumeAfter } = this.pageRows(raws, limit);
     const targetText = String(head.target);
     // Until this replica has replayed our own cursor reset, its cursor row is older than what we wrote.
     const seen = toBool(head.cursor_seen);
     const flag = head.cbr == null ? null : toBool(head.cbr);
     return {
       rows: found.map((r) => this.toRow(r)),
-      token: full ? encodeToken({ target: targetText, txid: String(last.txid), id: String(last.id) }) : null,
-      position: full ? null : targetText,
+      token: resumeAfter ? encodeToken({ target: targetText, txid: String(resumeAfter.txid), id: String(resumeAfter.id) }) : null,
+      position: resumeAfter ? null : targetText,
       coldBootRequested: token !== null ? undefined : seen ? flag : false,
       // The history checks compare with the primary's counter, which a lagging replica is behind by
       // design; the identity check (primary's system identifier and timeline) runs when the epoch changes.

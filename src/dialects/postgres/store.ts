@@ -128,17 +128,12 @@ export class PostgresStore extends BaseStore {
     if (!head) throw new Error('readPage returned no row'); // `w` always yields one
     // The epoch's timeline part says 'standby' in recovery: a cursor taken from a standby's own snapshot loses rows.
     if (String(head.epoch).endsWith('/standby')) throw new errors.PrimaryIsStandbyError(standbyMessage('pg_is_in_recovery() is true'));
-    const rows = raws.filter((r) => r.id != null);
-    const kept = withinBudget(rows, this.bytes);
-    const found = rows.slice(0, kept);
-    const last = found[found.length - 1];
-    // Cut by bytes: more rows follow, as after a full page.
-    const full = last !== undefined && (found.length >= limit || kept < rows.length);
+    const { found, resumeAfter } = this.pageRows(raws, limit);
     const targetText = String(head.target);
     return {
       rows: found.map((r) => this.toRow(r)),
-      token: full ? encodeToken({ target: targetText, txid: String(last.txid), id: String(last.id) }) : null,
-      position: full ? null : targetText,
+      token: resumeAfter ? encodeToken({ target: targetText, txid: String(resumeAfter.txid), id: String(resumeAfter.id) }) : null,
+      position: resumeAfter ? null : targetText,
       coldBootRequested: head.cbr == null ? null : toBool(head.cbr),
       historyBroken: historyOf(from, head),
       databaseEpoch: String(head.epoch),
@@ -190,6 +185,20 @@ export class PostgresStore extends BaseStore {
       }
       return runPrepared(this.knex, statement, values, { timeoutMs: this.queryTimeout, prepare: false });
     }
+  }
+
+  /**
+   * A page statement's rows, within the page's byte budget (withinBudget), and whether more follow:
+   * a page that is full, or cut by bytes, continues with a token. Shared with the replicas' page.
+   */
+  protected pageRows(raws: ReadonlyArray<Record<string, unknown>>, limit: number) {
+    const rows = raws.filter((r) => r.id != null);
+    const kept = withinBudget(rows, this.bytes);
+    const found = rows.slice(0, kept);
+    const last = found[found.length - 1];
+    const more = last !== undefined && (found.length >= limit || kept < rows.length);
+    // The last row read when more follow (the next page resumes after it); undefined when the window is done.
+    return { found, resumeAfter: more ? last : undefined };
   }
 
   /** The page statement for one page size (see pageSql), built once: it is prepared, see prepared.ts. */
