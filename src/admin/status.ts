@@ -61,12 +61,12 @@ export async function status(ctx: AdminContext, options: { retention: number; al
       return await read();
     } catch (err) {
       if (!partial || !needsMigration(err)) throw err;
-      unreadable.push(name);
+      if (!unreadable.includes(name)) unreadable.push(name);
       return empty();
     }
   };
   const emptySummary = { rows: 0, instructions: 0, minId: null, maxId: null, oldest: null, newest: null, pastRetention: 0 };
-  const [{ now, publisher, servers, hiddenStopped }, summary, failures, databaseIdentity, foreignRows] = await Promise.all([
+  const [{ now, publisher, servers, hiddenStopped }, summary, failures, databaseIdentity, foreignRows, cursors] = await Promise.all([
     section(
       'servers',
       () => listServers(ctx, { all: options.all }),
@@ -88,10 +88,18 @@ export async function status(ctx: AdminContext, options: { retention: number; al
       () => ctx.store.foreignRows(false),
       () => 0,
     ),
+    // Every cursor, stopped servers' included (the server list may hide those): a stopped server's
+    // cursor from another database still makes it cold-boot when it starts.
+    // Read with the servers (the same cursor columns), so a schema too old for one is too old for both.
+    section(
+      'servers',
+      () => ctx.store.listCursors(),
+      () => [],
+    ),
   ]);
   const readElsewhere = (recorded: string | null | undefined) =>
     databaseIdentity !== null && recorded != null && recorded !== databaseIdentity;
-  const otherDatabase = servers.filter((s) => readElsewhere(s.cursor?.databaseIdentity));
+  const otherDatabase = cursors.filter((c) => readElsewhere(c.databaseIdentity));
   return {
     cluster: ctx.cluster,
     tablePrefix: ctx.tables.prefix,
