@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { DialectName } from './databases.js';
+import { dropPrefixed, type DialectName } from './databases.js';
 
 /** One line per schema object of `prefix`'s tables, with the prefix replaced by `<p>`, sorted. */
 export async function dumpSchema(knex: Knex, dialect: DialectName, prefix: string): Promise<string[]> {
@@ -110,4 +110,6 @@ export async function dropAll(knex: Knex, dialect: DialectName, prefix: string):
   const tables = lines.filter((l) => l.startsWith('table ')).map((l) => prefix + l.slice('table <p>'.length).split(/[ :]/)[0]);
   // Children first is not needed: distcache's tables have no foreign keys.
   for (const table of tables) await knex.schema.dropTableIfExists(table);
+  // The SQL functions and procedures of migration 005 (and 007's re-creation) are not tables: they outlive them.
+  await dropPrefixed(knex, prefix);
 }
