@@ -7,7 +7,6 @@ import type { InstructionPage, PendingSummary, ReplicaReport } from '../../store
 import { decodeToken, encodeToken } from './page-token.js';
 import { poolerLostStatement, PreparedStatement, runPrepared } from './prepared.js';
 import { replicaPageSql, tickSql } from './sql/replica.js';
-import { uncoveredBindings, uncoveredSql } from './sql/uncovered.js';
 import { PostgresStore } from './store.js';
 import { quoteIdentifier } from '../../store/columns.js';
 import { ReplicaSet } from './replica-set.js';
@@ -122,18 +121,7 @@ export class ReplicatedStore extends PostgresStore {
   override async pending(from: string): Promise<PendingSummary> {
     for (const replica of this.replicaSet.candidates()) {
       try {
-        const [raw] = rawRows(
-          await replica.bounded(
-            replica.knex.raw(
-              `with w as materialized (select ?::pg_snapshot as since)
-               select count(*) as row_count, coalesce(sum(u.instruction_count), 0) as total, min(u.utc_stamp) as oldest
-               from w, lateral (${uncoveredSql('w.since')}) u`,
-              [from, ...uncoveredBindings(this.t.instruction, this.cluster)],
-            ),
-            this.queryTimeout,
-          ),
-        );
-        return { rows: Number(raw?.row_count ?? 0), instructions: Number(raw?.total ?? 0), oldest: toDateOrNull(raw?.oldest) };
+        return this.toPending(rawRows(await replica.bounded(this.pendingQuery(replica.knex, from), this.queryTimeout))[0]);
       } catch (err) {
         replica.failed(describeError(err));
       }
@@ -158,10 +146,4 @@ export class ReplicatedStore extends PostgresStore {
       return runPrepared(knex, statement, values, { timeoutMs: this.queryTimeout, prepare: false });
     }
   }
-}
-
-function toDateOrNull(value: unknown): Date | null {
-  if (value == null) return null;
-  const date = value instanceof Date ? value : new Date(String(value));
-  return Number.isNaN(date.getTime()) ? null : date;
 }

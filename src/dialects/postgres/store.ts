@@ -214,16 +214,20 @@ export class PostgresStore extends BaseStore {
 
   /** Everything committed now is visible to the statement, so no target snapshot is needed. */
   async pending(from: string): Promise<PendingSummary> {
-    const [raw] = rawRows(
-      await this.bounded(
-        this.knex.raw(
-          `with w as materialized (select ?::pg_snapshot as since)
-           select count(*) as row_count, coalesce(sum(u.instruction_count), 0) as total, min(u.utc_stamp) as oldest
-           from w, lateral (${uncoveredSql('w.since')}) u`,
-          [from, ...uncoveredBindings(this.t.instruction, this.cluster)],
-        ),
-      ),
+    return this.toPending(rawRows(await this.bounded(this.pendingQuery(this.knex, from)))[0]);
+  }
+
+  /** The pending count past `from`, on `knex` (the primary, or a replica: see ReplicatedStore). */
+  protected pendingQuery(knex: Knex, from: string) {
+    return knex.raw(
+      `with w as materialized (select ?::pg_snapshot as since)
+       select count(*) as row_count, coalesce(sum(u.instruction_count), 0) as total, min(u.utc_stamp) as oldest
+       from w, lateral (${uncoveredSql('w.since')}) u`,
+      [from, ...uncoveredBindings(this.t.instruction, this.cluster)],
     );
+  }
+
+  protected toPending(raw: Record<string, unknown> | undefined): PendingSummary {
     return { rows: Number(raw?.row_count ?? 0), instructions: Number(raw?.total ?? 0), oldest: toDate(raw?.oldest) };
   }
 
