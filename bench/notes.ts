@@ -1,9 +1,10 @@
 /** The prose around the results table in BENCHMARKS.md. Edit here, then `node dist/bench/run.js --render=.tmp/bench-last.json`. */
 
 export const INTRO = `
-Written by \`npm run bench\` (\`bench/run.ts\`); \`npm run bench -- --quick\` runs the same figures
-with small backlogs and short runs in under two minutes. Each figure follows issue 5's table
-(#1 to #8). Each comparison is measured side by side in the same run:
+Written by \`npm run bench\` (\`bench/run.ts\`; about 35 to 45 minutes on a quiet 2-core machine, most of it
+writing and pruning the 1,000,000-row logs and starting the 1,000-server fleet); \`npm run bench -- --quick\` runs
+the same figures with small backlogs, small fleets and short runs in about two minutes. Each figure follows
+issue 5's table (#1 to #8) and the issues that added #9 to #11. Each comparison is measured side by side in the same run:
 operation by operation (#1, #2) or in short alternating blocks (#3). Where a floor is not met,
 the verdict says so, and the notes below say what limits it.
 `;
@@ -17,9 +18,11 @@ export const NOTES =
    (\`performance.timeOrigin + performance.now()\`, the same machine). A change counts from the moment the
    writer's \`refreshPayload()\` returned (the row is committed) to the moment the receiver's refresher
    ran. The NOTIFY baseline is a bare \`pg_notify()\` on its own connection, heard by a bare \`LISTEN\`
-   in the receiver, counted from just before it was sent. The two alternate, one sample each, every
-   4 to 12 ms. The poll-only rows write at random moments, so each change waits for a random part of the
-   interval.
+   in the receiver, counted from just before it was sent. The two alternate, one sample each. Changes
+   are spaced 55 to 65 ms apart, beyond the default \`wakeThrottle\` (50 ms): a wake-up polls at once only
+   when the last poll started at least that long ago, and closer changes are a stream, answered with one
+   poll per \`wakeThrottle\` by design. The PgBouncer row and the SQLite row are spaced the same way. The
+   poll-only rows write at random moments, so each change waits for a random part of the interval.
 2. **Write throughput.** One writer, one call at a time. distcache's call and a raw knex insert of
    the same row into the same table alternate operation by operation, each timed, so both see the
    same machine at the same moment. On PostgreSQL the wake-up NOTIFY is included. Instructions/s
@@ -37,17 +40,25 @@ export const NOTES =
    what it used before the sync (sampled every 5 ms and at every refresher call, after a
    \`gc()\`). The note splits the sync's time between the statements (from knex's \`query\` event to
    its \`query-response\`: the database and the driver) and distcache's own work between them. A
-   catch-up that does not finish by its deadline is stopped, and its rate is compared.
+   catch-up that does not finish by its deadline, twice the first raw scan's time plus 30 s (10 s in a
+   quick run), is stopped, and its rate is compared: at the floor a catch-up takes 1.25× the raw scan.
    The coalescing row writes 10,000 rows that each refresh id 42.
 5. **Idle poll.** First the database settles after writing the backlog (PostgreSQL \`CHECKPOINT\`,
    InnoDB's dirty pages flushed until they stop falling, SQLite's WAL checkpointed), and the bench
    waits until the whole machine has been at most 10 % busy over a second (the figure's note says
    how busy). Then a fresh server whose cursor is at the head of that table polls back to back in a
    child process. Each poll alternates with a \`select 1\` through the same knex pool and one on a
-   bare driver connection (no knex, no pool), the floors this machine allows at that moment. A
-   server polls for as long as it runs, so the figure is the steady state: 5,000 rounds of all
-   three run before any is timed. The floor compares the poll's p50 with the pooled \`select 1\`.
-   Queries are counted with knex's \`query\` event.
+   bare driver connection (no knex, no pool), the floors this machine allows at that moment, and with
+   the poll's own statement (its SQL text and bindings as the store sent them, captured from knex's
+   \`query\` event) prepared on that bare connection: what the database and the driver cost without
+   distcache. A server polls for as long as it runs, so the figure is the steady state: 5,000 rounds
+   of all four run before any is timed. The floor compares the poll's p50 with the pooled \`select 1\`.
+   Queries are counted with knex's \`query\` event. The second row writes three bursts of 400 rows to
+   a server woken by each commit, then records when each of its polls ends over 10 s: the loop's rate
+   is one over the mean gap between polls an interval apart (a count in a window would read 9 or 10
+   polls for the same loop), and a poll that comes early was woken. SQLite's WAL watch wakes on every
+   commit to the file, heartbeats and cursors included, twice each (at once, and 5 ms later for a
+   commit still being written), so early polls there are checked against the writes seen.
 6. **Prune.** Four writers call \`refresh()\` through DistributedCache back to back. They run alone for
    a baseline (before and after), then while \`cache.prune()\` deletes every expired row ` +
   `with the default \`pruneChunkSize\` and \`pruneDutyCycle\`.
@@ -63,8 +74,8 @@ export const NOTES =
    \`{ id, name, price }\` into a region or a plain lru-cache; the heap grown between two full GCs.
    Remote refresh: the receiver child holds every key in a region and stamps the moment each leaves it
    (the apply is synchronous, so from then on \`peek()\` returns undefined); the writer's
-   \`refresh()\` alternates with #1's payload to a bare refresher, so the baseline is measured in the
-   same run, on the same machine load.
+   \`refresh()\` alternates with #1's payload to a bare refresher, spaced as #1, so the baseline is
+   measured in the same run, on the same machine load.
 
 ## Where these figures are checked
 

@@ -5,7 +5,8 @@
  *   reporting progress every second so the parent can stop a catch-up that will not finish in time.
  * - idle: the cursor of identity 'idle' is at the head of a large table; polls that find nothing,
  *   interleaved with a `select 1` through the same knex pool and one on a bare driver connection,
- *   the floors this machine allows at that moment with and without knex.
+ *   the floors this machine allows at that moment with and without knex, and with the poll's own
+ *   statement on that bare connection: what the database and the driver cost, without distcache.
  */
 import { childArgs } from '../lib/child.js';
 import { benchCache } from '../lib/cache.js';
@@ -17,11 +18,15 @@ interface Args {
   target: Target;
   pageSize: number;
   idlePolls: number;
+  /** Rounds of poll and select 1 before any is timed (idle mode). */
+  warmup?: number;
 }
 
 export type CatchupOut =
   | { type: 'raw'; ms: number; rows: number }
   | { type: 'progress'; rows: number; ms: number; rssGrowth: number }
+  /** The sync has ended; `done` follows once the raw SELECT has run again. The parent's deadline is on this. */
+  | { type: 'synced'; syncMs: number }
   | {
       type: 'done';
       syncMs: number;
@@ -47,6 +52,8 @@ export type CatchupOut =
       max: number;
       select1: { p50: number; p99: number };
       driver: { p50: number; p99: number };
+      /** The poll's own statement (its SQL and bindings as sent), prepared on the bare driver connection. */
+      statement: { p50: number; p99: number } | null;
     };
 
 const args = childArgs<Args>();
@@ -145,6 +152,7 @@ if (args.mode === 'catchup') {
   clearInterval(sampler);
   clearInterval(progress);
   sampleMemory();
+  send({ type: 'synced', syncMs });
   const rawAfter = await rawScan();
   send({
     type: 'done',
@@ -161,19 +169,28 @@ if (args.mode === 'catchup') {
     rawAfterMs: rawAfter.ms,
   });
 } else {
-  // A server polls for as long as it runs: the figure is its steady state, so all three are
+  // A server polls for as long as it runs: the figure is its steady state, so everything timed is
   // warmed up (optimized by the JIT, statements prepared, pool settled) before anything is timed.
   // After 1,000 rounds the next 3,000 still had a noisy tail in about two runs of three, for
-  // all three alike (the JIT still at work); after 5,000, in none of several.
+  // all alike (the JIT still at work); after 5,000, in none of several. A quick run warms up less.
   const driver = await bareConnection(args.target);
-  for (let i = 0; i < 5000; i++) {
+  // The statement an idle poll sends, as it sends it: a settled poll's first query (its page; the
+  // first poll also reads the cursor).
+  let statement: { sql: string; bindings: unknown[] } | undefined;
+  const capture = (q: { sql: string; bindings?: unknown[] }) => (statement ??= { sql: q.sql, bindings: q.bindings ?? [] });
+  const warmup = Math.max(10, args.warmup ?? 5000);
+  for (let i = 0; i < warmup; i++) {
+    if (i === 5) knex.on('query', capture);
     await cache.sync();
+    if (i === 5) knex.off('query', capture);
     await knex.raw('select 1');
     await driver.select1();
+    if (statement) await driver.run(statement.sql, statement.bindings);
   }
   const polls: number[] = [];
   const bare: number[] = [];
   const onDriver: number[] = [];
+  const alone: number[] = [];
   queries = 0;
   let bareQueries = 0;
   for (let i = 0; i < args.idlePolls; i++) {
@@ -187,6 +204,11 @@ if (args.mode === 'catchup') {
     t = performance.now();
     await driver.select1();
     onDriver.push(performance.now() - t);
+    if (statement) {
+      t = performance.now();
+      await driver.run(statement.sql, statement.bindings);
+      alone.push(performance.now() - t);
+    }
   }
   await driver.close();
   send({
@@ -198,6 +220,7 @@ if (args.mode === 'catchup') {
     max: Math.max(...polls),
     select1: { p50: percentile(bare, 50), p99: percentile(bare, 99) },
     driver: { p50: percentile(onDriver, 50), p99: percentile(onDriver, 99) },
+    statement: alone.length > 0 ? { p50: percentile(alone, 50), p99: percentile(alone, 99) } : null,
   });
 }
 await knex.destroy();

@@ -108,6 +108,11 @@ export function rows(result: unknown): Array<Record<string, unknown>> {
 /** One connection of the driver itself, outside knex and its pool: the floor under any query through knex. */
 export interface BareConnection {
   select1(): Promise<void>;
+  /**
+   * Runs one statement as distcache's stores send it (the SQL text and bindings of knex's `query`
+   * event), kept prepared as they keep it: the statement's own cost, without knex, the pool or distcache.
+   */
+  run(sql: string, bindings: readonly unknown[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -116,15 +121,32 @@ export async function bareConnection(target: Pick<Target, 'db' | 'file'>): Promi
     const { default: pg } = await import('pg');
     const client = new pg.Client({ connectionString: PG_URL });
     await client.connect();
-    return { select1: async () => void (await client.query({ name: 'bench_select_1', text: 'select 1' })), close: () => client.end() };
+    return {
+      select1: async () => void (await client.query({ name: 'bench_select_1', text: 'select 1' })),
+      run: async (sql, bindings) => void (await client.query({ name: 'bench_statement', text: sql, values: [...bindings] })),
+      close: () => client.end(),
+    };
   }
   if (target.db === 'mysql') {
     const mysql = await import('mysql2/promise');
     const connection = await mysql.createConnection(MYSQL_URL);
-    return { select1: async () => void (await connection.execute('select 1')), close: () => connection.end() };
+    return {
+      select1: async () => void (await connection.execute('select 1')),
+      run: async (sql, bindings) => void (await connection.execute(sql, [...bindings] as never[])),
+      close: () => connection.end(),
+    };
   }
   const { default: Database } = await import('better-sqlite3');
   const database = new Database(target.file!);
   const statement = database.prepare('select 1');
-  return { select1: async () => void statement.get(), close: async () => void database.close() };
+  const kept = new Map<string, { all(...params: unknown[]): unknown[] }>();
+  return {
+    select1: async () => void statement.get(),
+    run: async (sql, bindings) => {
+      let prepared = kept.get(sql);
+      if (!prepared) kept.set(sql, (prepared = database.prepare(sql).raw(true) as { all(...params: unknown[]): unknown[] }));
+      prepared.all(...bindings);
+    },
+    close: async () => void database.close(),
+  };
 }

@@ -14,9 +14,11 @@ export function mean(values: readonly number[]): number {
   return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
 }
 
-/** '0.42 ms', '12.3 ms', '1,234 ms' */
+/** '0.042 ms', '0.42 ms', '12.3 ms', '1,234 ms' */
 export function ms(value: number): string {
   if (!Number.isFinite(value)) return 'n/a';
+  // SQLite answers in tens of microseconds: two decimals would show 0.03 against 0.01 ms.
+  if (value < 0.1) return `${value.toFixed(3)} ms`;
   if (value < 10) return `${value.toFixed(2)} ms`;
   if (value < 100) return `${value.toFixed(1)} ms`;
   return `${Math.round(value).toLocaleString('en-US')} ms`;

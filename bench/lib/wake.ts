@@ -5,6 +5,8 @@ import { dialectFor } from '../../src/dialects/dialect.js';
 import { tableNames } from '../../src/store/tables.js';
 import { createSqliteWakeSource } from '../../src/dialects/sqlite/wake-source.js';
 import type { WakeSource } from '../../src/wake/wake-source.js';
+import { DEFAULTS } from '../../src/options.js';
+import { sleep } from './stats.js';
 
 /** The cache option that turns the wake-up on or off, once DistributedCache has it. */
 export function notifyOption(on: boolean | string): object {
@@ -47,4 +49,19 @@ export async function attachWake(cache: DistributedCache, knex: Knex, on: boolea
     cache.sync().catch(() => undefined);
   });
   return { notifyCommitted: () => source.notifyCommitted(), stop: () => source.stop(), builtIn, source };
+}
+
+/**
+ * The pause after a change that a receiver must hear on its own: longer than the default
+ * wakeThrottle, with a few milliseconds of jitter. A wake-up polls at once only when the last poll
+ * started at least wakeThrottle ago; changes closer together than that are a stream, which the
+ * throttle answers with one poll per wakeThrottle by design, so each would wait up to 50 ms for it.
+ */
+export function pauseAfterChange(): Promise<void> {
+  return sleep(DEFAULTS.wakeThrottle + 5 + Math.random() * 10);
+}
+
+/** The pause after a bare NOTIFY of the baseline, which wakes no poller. */
+export function pauseAfterNotify(): Promise<void> {
+  return sleep(4 + Math.random() * 8);
 }

@@ -29,8 +29,7 @@ export async function backlog(s: Settings): Promise<Figure[]> {
 
 async function one(s: Settings, db: Db): Promise<Figure[]> {
   // The same 1,000,000 rows everywhere (MariaDB writes its backlog slower, a trigger per row).
-  const rows = s.quick ? 20_000 : 1_000_000;
-  const deadlineS = pick(s, 45, 10);
+  const rows = s.quick ? 10_000 : 1_000_000;
   const label = DB_LABEL[db];
   const target = await freshTarget(db);
   const knex = knexFor(target, 8);
@@ -44,8 +43,8 @@ async function one(s: Settings, db: Db): Promise<Figure[]> {
     await writeBacklog(knex, db, tables.instruction, rows);
     await analyze(knex, db, [tables.instruction, tables.cursor]);
     const writeS = (performance.now() - t) / 1000;
-    s.log(`#4 catch-up: ${label}, backlog written in ${writeS.toFixed(1)} s; raw paged SELECT, then catching up (at most ${deadlineS} s)`);
-    if (s.wants(4)) figures.push(await catchUp(s, db, target, rows, deadlineS, writeS));
+    s.log(`#4 catch-up: ${label}, backlog written in ${writeS.toFixed(1)} s; raw paged SELECT, then catching up`);
+    if (s.wants(4)) figures.push(await catchUp(s, db, target, rows, writeS));
     if (s.wants(5)) figures.push(await idlePolls(s, db, knex, target, store, rows));
     if (s.wants(5)) figures.push(await idleAfterBursts(s, db, knex, target));
     if (s.wants(4)) figures.push(await coalescing(s, db, knex, target.prefix, store));
@@ -69,11 +68,20 @@ async function idlePolls(
   const label = DB_LABEL[db];
   await store.resetCursor('idle', await store.head());
   s.log(`#5 idle polls: ${label} (after the database settles)`);
-  await settle(knex, db);
-  const busy = await quietMachine();
-  const idle = new Child<never, CatchupOut>('catchup', { mode: 'idle', target, pageSize: 100, idlePolls: pick(s, 3000, 500) });
+  // A quick run (CI's smoke test, on a shared machine) waits for the database and a quiet machine only briefly.
+  await settle(knex, db, pick(s, 60_000, 5_000));
+  const busy = await quietMachine(0.1, pick(s, 60_000, 3_000));
+  const idle = new Child<never, CatchupOut>('catchup', {
+    mode: 'idle',
+    target,
+    pageSize: 100,
+    idlePolls: pick(s, 3000, 500),
+    warmup: pick(s, 5000, 500),
+  });
   const r = await idle.when((m): m is Extract<CatchupOut, { type: 'idle' }> => m.type === 'idle');
   await idle.exited;
+  const met = r.queries / r.polls <= 1 && r.p50 <= 2 * r.select1.p50;
+  const alone = r.statement;
   return {
     id: 5,
     what: `idle poll on a ${count(rows)}-row analyzed table (cursor at the head)`,
@@ -82,26 +90,49 @@ async function idlePolls(
       `${ratio(r.queries / r.polls)} queries per poll; p50 ${ms(r.p50)}, ` + `p99 ${ms(r.p99)}, max ${ms(r.max)} (${count(r.polls)} polls)`,
     baseline:
       `\`select 1\` interleaved, through the same knex pool: p50 ${ms(r.select1.p50)}, p99 ${ms(r.select1.p99)}; on a bare driver ` +
-      `connection: p50 ${ms(r.driver.p50)}, p99 ${ms(r.driver.p99)}`,
+      `connection: p50 ${ms(r.driver.p50)}, p99 ${ms(r.driver.p99)}` +
+      (alone ? `; the poll's own statement on that bare connection: p50 ${ms(alone.p50)}, p99 ${ms(alone.p99)}` : ''),
     ratio: `p50 ${ratio(r.p50 / r.select1.p50)}× the pooled select 1`,
     floor: '≤ 1 query per poll; p50 ≤ 2× `select 1` through the same pool',
-    met: r.queries / r.polls <= 1 && r.p50 <= 2 * r.select1.p50,
+    met,
     note: (
       `Timed around cache.sync() in the application: the query, the driver, knex's pool and the ` +
       `poller. ` +
       (busy === undefined ? '' : `Timing began once the machine was quiet (${Math.round(busy * 100)} % busy over the last second). `) +
-      (r.p50 > 2 * r.select1.p50
-        ? `Not met: the poll's p50 is ${ms(r.p50)} against ${ms(r.select1.p50)} for select 1 on the same pool and ` +
-          `${ms(r.driver.p50)} on a bare connection; the difference is the page statement's own execution and the poller around it. `
-        : '')
+      (r.p50 > 2 * r.select1.p50 ? idleMiss(db, r.p50, r.select1.p50, alone?.p50) : '')
     ).trim(),
   };
+}
+
+/** What limits an idle poll that misses its floor, from the figures measured side by side. */
+function idleMiss(db: Db, poll: number, select1: number, alone: number | undefined): string {
+  const head = `Not met: the poll's p50 is ${ms(poll)} against ${ms(select1)} for select 1 on the same pool. `;
+  if (alone === undefined) return head;
+  const statement =
+    `The poll's own statement alone, prepared on a bare driver connection (no knex, no pool, no distcache), takes ${ms(alone)}: ` +
+    `${ratio(alone / select1)}× the pooled select 1 by itself. `;
+  const rest = `The rest, ${ms(Math.max(0, poll - alone))}, is the pool, the driver's callback and the poller around the statement. `;
+  const why =
+    db === 'sqlite'
+      ? 'A select 1 reads no table, so SQLite opens no read transaction for it; any statement that reads the log takes the ' +
+        "WAL's read lock and descends two b-trees (the log's index and the cursor's), which costs more than the floor allows. "
+      : db === 'mysql'
+        ? 'The statement reads the log (through its (cluster, seq) index) and the cursor row in one round trip; a select 1 reads ' +
+          'nothing. '
+        : 'The statement reads the log through its index and the cursor row in one round trip; a select 1 reads nothing. ';
+  return head + statement + rest + (alone >= 2 * select1 ? why : '');
 }
 
 /**
  * #5, after bursts of writes: a server woken by every commit (NOTIFY, the WAL watch) must go back
  * to one poll per syncInterval once the writes stop. Before issue 12 each wake that met a poll in
  * flight left one more timer behind: 18, 55, then 79 polls a second after three bursts of 400.
+ *
+ * The loop's rate is measured from the gaps between polls, not from a count in a window (9 or 10
+ * polls fit in 10 s when a poll takes a few milliseconds, 0.90 or 1.00 polls/s for the same loop).
+ * Heartbeats, the lease and the cursors still write while the log is idle, and SQLite's WAL watch
+ * wakes on every commit to the file (twice: at once, and once more a few milliseconds later), so
+ * an early poll there is a wake, not a timer: those are counted apart, against the writes seen.
  */
 async function idleAfterBursts(s: Settings, db: Db, knex: import('knex').Knex, target: Target): Promise<Figure> {
   const label = DB_LABEL[db];
@@ -114,8 +145,14 @@ async function idleAfterBursts(s: Settings, db: Db, knex: import('knex').Knex, t
     startFromHead: true,
     maxPendingInstructions: 1_000_000,
   });
-  let polls = 0;
-  watched.on('sync:complete', () => (polls += 1));
+  let counting = false;
+  const polls: number[] = [];
+  let writes = 0;
+  watched.on('sync:complete', () => counting && polls.push(performance.now()));
+  const onQuery = (q: { sql?: string }) => {
+    if (counting && /^\s*(insert|update|delete|replace)\b/i.test(q.sql ?? '')) writes += 1;
+  };
+  knex.on('query', onQuery);
   await Promise.all([writer.start(), watched.start()]);
   try {
     for (let burst = 0; burst < 3; burst += 1) {
@@ -124,41 +161,74 @@ async function idleAfterBursts(s: Settings, db: Db, knex: import('knex').Knex, t
     }
     // One interval for the polls the bursts asked for to end, then count.
     await delay(interval);
-    const seconds = pick(s, 10, 3);
-    const before = polls;
-    const started = performance.now();
+    const seconds = pick(s, 10, 5);
+    counting = true;
     await delay(seconds * 1000);
-    const rate = (polls - before) / ((performance.now() - started) / 1000);
+    counting = false;
+    const gaps = polls.slice(1).map((at, i) => at - polls[i]!);
+    // A loop poll comes an interval after the poll before it; an early one was woken.
+    const loopGaps = gaps.filter((g) => g >= interval / 2);
+    const early = gaps.length - loopGaps.length;
+    const meanGap = loopGaps.reduce((a, b) => a + b, 0) / Math.max(1, loopGaps.length);
+    const rate = loopGaps.length > 0 ? 1000 / meanGap : 0;
+    const met = rate >= 0.9 && rate <= 1.1 && early <= 2 * writes;
     return {
       id: 5,
-      what: 'idle polls a second after 3 bursts of 400 writes, woken by each commit (syncInterval 1 s)',
+      what: `idle polls a second after 3 bursts of 400 writes${db === 'mysql' ? '' : ', woken by each commit'} (syncInterval 1 s)`,
       db: label,
-      result: `${rate.toFixed(2)} polls/s over ${seconds} s`,
-      floor: '1 poll per syncInterval ± 10 % (0.9 to 1.1 /s)',
-      met: rate >= 0.9 && rate <= 1.1,
+      result:
+        `${rate.toFixed(2)} loop polls/s (mean gap ${ms(meanGap)} over ${loopGaps.length} gaps); ${early} early polls, ` +
+        `${writes} writes of heartbeats, the lease and cursors in the ${seconds} s`,
+      floor: '1 poll per syncInterval ± 10 % (0.9 to 1.1 /s); early polls only for writes (at most 2 each)',
+      met,
+      note:
+        `${polls.length} polls in ${seconds} s. ` +
+        (db === 'sqlite'
+          ? "SQLite's WAL watch cannot tell an instruction from a heartbeat or a cursor: every commit to the file wakes every " +
+            'server watching it, twice (at once, and once more after 5 ms for a commit still being written), and the interval ' +
+            'starts again after a woken poll.'
+          : db === 'postgres'
+            ? 'Heartbeat, lease and cursor writes wake no server here: only an instruction row sends a NOTIFY.'
+            : "MariaDB has no wake-up: every poll here is the loop's."),
     };
   } finally {
+    knex.off('query', onQuery);
     await Promise.all([writer.stop(), watched.stop()]);
   }
 }
 
+/**
+ * How long a catch-up may take before it is stopped: twice the raw scan of the same rows, measured
+ * just before in the same child, plus a margin for a short scan's noise. A catch-up at the floor
+ * (0.8× the raw rate) takes 1.25× the raw scan, so one that is stopped is well below it, however
+ * fast or loaded the machine is; a fixed deadline stopped a 1,000,000-row catch-up at 0.98× the raw
+ * rate on a busy machine (issue 21).
+ */
+export function catchUpDeadlineMs(rawMs: number, quick: boolean): number {
+  return 2 * rawMs + (quick ? 10_000 : 30_000);
+}
+
 /** Runs the catch-up child; stops it at the deadline and reports how far it got. */
-async function catchUp(s: Settings, db: Db, target: Target, rows: number, deadlineS: number, writeS: number): Promise<Figure> {
+async function catchUp(s: Settings, db: Db, target: Target, rows: number, writeS: number): Promise<Figure> {
   const child = new Child<never, CatchupOut>('catchup', { mode: 'catchup', target, pageSize: 100, idlePolls: 0 }, ['--expose-gc']);
   const raw = await child.when((m): m is Extract<CatchupOut, { type: 'raw' }> => m.type === 'raw');
   const rawRate = raw.rows / (raw.ms / 1000);
   const baseline = `raw paged SELECT (keyset by id, 100 rows a page): ${(raw.ms / 1000).toFixed(1)} s, ${count(rawRate)} rows/s`;
   const what = `catch-up: one server applies a backlog of ${count(rows)} instructions (1 per row, pageSize 100), analyzed table`;
-  const done = await child
-    .when((m): m is Extract<CatchupOut, { type: 'done' }> => m.type === 'done', deadlineS * 1000)
+  const deadlineMs = catchUpDeadlineMs(raw.ms, s.quick);
+  const rawS = (raw.ms / 1000).toFixed(1);
+  s.log(`#4 catch-up: ${DB_LABEL[db]}, raw SELECT took ${rawS} s; catching up (at most ${(deadlineMs / 1000).toFixed(0)} s)`);
+  const synced = await child
+    .when((m): m is Extract<CatchupOut, { type: 'synced' }> => m.type === 'synced', deadlineMs)
     .catch(() => undefined);
-  if (!done) {
+  if (!synced) {
+    const deadlineS = deadlineMs / 1000;
     const progress = child.messages.filter((m): m is Extract<CatchupOut, { type: 'progress' }> => m.type === 'progress');
     child.kill();
     await child.exited;
     const last = progress[progress.length - 1];
     const applied = last?.rows ?? 0;
-    const rate = applied / ((last?.ms ?? deadlineS * 1000) / 1000);
+    const rate = applied / ((last?.ms ?? deadlineMs) / 1000);
     const firstRate = progress.length > 1 ? progress[0]!.rows / (progress[0]!.ms / 1000) : rate;
     s.log(`#4 catch-up: ${DB_LABEL[db]} stopped at the deadline after ${count(applied)} rows`);
     return {
@@ -166,17 +236,19 @@ async function catchUp(s: Settings, db: Db, target: Target, rows: number, deadli
       what,
       db: DB_LABEL[db],
       result:
-        `did not finish within ${deadlineS} s: ${count(applied)} of ${count(rows)} rows applied, ${count(rate)} rows/s ` +
+        `did not finish within ${deadlineS.toFixed(0)} s: ${count(applied)} of ${count(rows)} rows applied, ${count(rate)} rows/s ` +
         `(${count(firstRate)}/s in the first second); RSS growth so far ${mb(last?.rssGrowth ?? 0)}`,
       baseline,
       ratio: `${ratio(rate / rawRate)} (rates)`,
       floor: 'ratio ≥ 0.8; memory growth < 100 MB',
       met: false,
       note:
-        `Stopped at the deadline; the ratio compares the rate reached with the raw rate. Backlog written by SQL ` +
-        `in ${writeS.toFixed(0)} s.`,
+        `Stopped at the deadline (twice the raw SELECT's time, plus ${s.quick ? 10 : 30} s); the ratio compares the rate reached ` +
+        `with the raw rate. Backlog written by SQL in ${writeS.toFixed(0)} s.`,
     };
   }
+  // The raw SELECT again, after the catch-up: about as long as the first.
+  const done = await child.when((m): m is Extract<CatchupOut, { type: 'done' }> => m.type === 'done', deadlineMs);
   await child.exited;
   const rate = done.rows / (done.syncMs / 1000);
   const rawMs = (raw.ms + done.rawAfterMs) / 2;
@@ -200,8 +272,8 @@ async function catchUp(s: Settings, db: Db, target: Target, rows: number, deadli
       `its ${count(done.queries)} statements and their answers (${ratio(done.dbMs / rawMs)}× the raw SELECT's whole time), ` +
       `${((done.syncMs - done.dbMs) / 1000).toFixed(1)} s in distcache between them (decoding, coalescing, the refresher ` +
       `calls, the cursor). ` +
-      `${count(done.instructions)} instructions reached the refresher in ${count(done.refresherCalls)} calls (each page is ` +
-      `coalesced on its own). ` +
+      `${count(done.instructions)} instructions reached the refresher in ${count(done.refresherCalls)} calls (pages gather ` +
+      `in a bounded buffer, applied each time it fills). ` +
       `Backlog written by SQL in ${writeS.toFixed(0)} s.`,
   };
 }

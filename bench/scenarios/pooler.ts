@@ -6,6 +6,7 @@ import { pick, type Settings } from '../lib/settings.js';
 import { pctText, percentile, ratio, sleep, wallNow } from '../lib/stats.js';
 import { PgBouncer, pgbouncerAvailability } from '../../test/support/pgbouncer.js';
 import type { ReceiverIn, ReceiverOut, Sample } from '../children/receiver.js';
+import { pauseAfterChange } from '../lib/wake.js';
 
 const isSamples = (m: ReceiverOut): m is Extract<ReceiverOut, { type: 'samples' }> => m.type === 'samples';
 const isReady = (m: ReceiverOut): m is Extract<ReceiverOut, { type: 'ready' }> => m.type === 'ready';
@@ -33,7 +34,7 @@ export async function poolerPropagation(s: Settings): Promise<Figure> {
     missing = (err as Error).message;
   }
   if (missing) return { id: 1, what, db: DB_LABEL.postgres, result: 'not run', note: missing };
-  const samples = pick(s, 600, 200);
+  const samples = pick(s, 600, 100);
   s.log(`#1 propagation through PgBouncer vs direct, ${samples} samples each, interleaved`);
   const bouncer = await PgBouncer.start({ port: BENCH_PORT, mode: 'transaction', poolSize: 5 });
   const target = await freshTarget('postgres');
@@ -54,7 +55,8 @@ export async function poolerPropagation(s: Settings): Promise<Figure> {
       const writer = k % 2 === 0 ? direct : pooled;
       await writer.refreshPayload('bench', { k });
       if (k >= 2 * warmup) sent.set(k, { committed: wallNow(), pooled: writer === pooled });
-      await sleep(4 + Math.random() * 8);
+      // Both receivers hear every row: each change is spaced from the last beyond wakeThrottle.
+      await pauseAfterChange();
     }
     await sleep(1500);
     directReceiver.send({ type: 'flush' });

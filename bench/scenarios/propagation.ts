@@ -5,8 +5,9 @@ import { DB_LABEL, dropTarget, freshTarget, knexFor, PG_URL, type Db } from '../
 import type { Figure } from '../lib/report.js';
 import { pick, type Settings } from '../lib/settings.js';
 import { pctText, percentile, ratio, sleep, wallNow } from '../lib/stats.js';
-import { attachWake } from '../lib/wake.js';
+import { attachWake, pauseAfterChange, pauseAfterNotify } from '../lib/wake.js';
 import { dialectFor } from '../../src/dialects/dialect.js';
+import { DEFAULTS } from '../../src/options.js';
 import type { ReceiverIn, ReceiverOut, Sample } from '../children/receiver.js';
 import { poolerPropagation } from './pooler.js';
 
@@ -51,7 +52,7 @@ function delays(samples: readonly Sample[], sent: ReadonlyMap<number, Sent>, kin
 
 /** Wake-up and the bare NOTIFY round trip, interleaved sample by sample. */
 async function postgresWake(s: Settings): Promise<Figure> {
-  const samples = pick(s, 600, 200);
+  const samples = pick(s, 600, 100);
   s.log(`#1 propagation: PostgreSQL wake-up vs bare NOTIFY, ${samples} samples each, interleaved`);
   const target = await freshTarget('postgres');
   const rawChannel = `${target.prefix}rt`;
@@ -72,13 +73,14 @@ async function postgresWake(s: Settings): Promise<Figure> {
       if (k % 2 === 0) {
         await raw.query('select pg_notify($1, $2)', [rawChannel, String(k)]);
         if (k >= 2 * warmup) sentRaw.set(k, { called, committed: called });
+        await pauseAfterNotify();
       } else {
         await writer.refreshPayload('bench', { k });
         const committed = wallNow();
         wake.notifyCommitted();
         if (k >= 2 * warmup) sentCache.set(k, { called, committed });
+        await pauseAfterChange();
       }
-      await sleep(4 + Math.random() * 8);
     }
     await sleep(1500);
     receiver.send({ type: 'flush' });
@@ -98,7 +100,9 @@ async function postgresWake(s: Settings): Promise<Figure> {
       met: p99 <= 1.5 * percentile(notify, 99),
       note:
         `${lostNote(cache.fromCommit.length, samples)}From the commit (the writer's call returned) to the refresher in the ` +
-        `other process: NOTIFY, then one poll (its page query), then the apply. Counting from the writer's call, commit ` +
+        `other process: NOTIFY, then one poll (its page query), then the apply. Changes are spaced beyond the default ` +
+        `wakeThrottle (${DEFAULTS.wakeThrottle} ms), so each is heard on its own; a faster stream is answered with one poll per ` +
+        `wakeThrottle. Counting from the writer's call, commit ` +
         `included: ${pctText(cache.fromCall)}. ${wiring(wake.builtIn)}`,
     };
   } finally {
@@ -152,7 +156,7 @@ async function pollOnly(s: Settings, db: Db): Promise<Figure> {
 
 /** Two processes on one SQLite file, woken by the watch on its WAL. */
 async function sqliteWake(s: Settings): Promise<Figure> {
-  const samples = pick(s, 400, 150);
+  const samples = pick(s, 400, 100);
   s.log(`#1 propagation: SQLite with the WAL watch, ${samples} samples`);
   const target = await freshTarget('sqlite');
   const receiver = new Child<ReceiverIn, ReceiverOut>('receiver', { target, notify: true });
@@ -166,7 +170,7 @@ async function sqliteWake(s: Settings): Promise<Figure> {
       const called = wallNow();
       await writer.refreshPayload('bench', { k });
       if (k >= warmup) sent.set(k, { called, committed: wallNow() });
-      await sleep(5 + Math.random() * 15);
+      await pauseAfterChange();
     }
     await sleep(1500);
     receiver.send({ type: 'flush' });
@@ -177,8 +181,8 @@ async function sqliteWake(s: Settings): Promise<Figure> {
       db: DB_LABEL.sqlite,
       result: pctText(got.fromCommit),
       note:
-        `${lostNote(got.fromCommit.length, samples)}fs.watch (inotify) on the database's directory wakes the poller; from the ` +
-        `writer's ` +
+        `${lostNote(got.fromCommit.length, samples)}fs.watch (inotify) on the database's directory wakes the poller; changes are ` +
+        `spaced beyond the default wakeThrottle (${DEFAULTS.wakeThrottle} ms), as for PostgreSQL. From the writer's ` +
         `call: ${pctText(got.fromCall)}. ${wiring('notify' in writer.options && typeof dialectFor(knex).createWakeSource === 'function')}`,
     };
   } finally {

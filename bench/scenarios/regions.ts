@@ -5,7 +5,7 @@ import { DB_LABEL, dropTarget, freshTarget, knexFor } from '../lib/db.js';
 import type { Figure } from '../lib/report.js';
 import { pick, type Settings } from '../lib/settings.js';
 import { count, mb, pctText, percentile, ratio, sleep, wallNow } from '../lib/stats.js';
-import { attachWake } from '../lib/wake.js';
+import { attachWake, pauseAfterChange } from '../lib/wake.js';
 import type { RegionReceiverIn, RegionReceiverOut } from '../children/region-receiver.js';
 import type { MemoryOut } from '../children/region-memory.js';
 
@@ -127,7 +127,7 @@ const isReady = (m: RegionReceiverOut): m is Extract<RegionReceiverOut, { type: 
 
 /** From refresh() on one server until peek() on another returns undefined, interleaved with #1's payload path. */
 async function remoteRefresh(s: Settings): Promise<Figure> {
-  const samples = pick(s, 600, 200);
+  const samples = pick(s, 600, 100);
   const warmup = 30;
   s.log(`#8 regions: remote refresh on PostgreSQL with the wake-up, ${samples} samples, interleaved with #1's payload`);
   const target = await freshTarget('postgres');
@@ -149,7 +149,7 @@ async function remoteRefresh(s: Settings): Promise<Figure> {
         const committed = wallNow();
         wake.notifyCommitted();
         if (k >= warmup) (which === 'region' ? sentRegion : sentPayload).set(k, { called, committed });
-        await sleep(4 + Math.random() * 8);
+        await pauseAfterChange();
       }
     }
     await sleep(1500);
