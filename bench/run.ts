@@ -2,13 +2,14 @@
  * The benchmark suite (issue 5): `npm run bench` (full) or `npm run bench -- --quick` (CI's smoke
  * test: every figure, with small backlogs, small fleets and short runs; about 2 minutes).
  *
- * A full run takes about 35 to 45 minutes on a quiet 2-core machine (estimated from its parts, each
- * timed on the bench machine; a busy machine takes longer): #1 about 3 minutes (spaced samples, 600
- * of each), #2 and #3 about 2, #4-#6 about 12 (1,000,000 rows per database written, read raw twice,
- * caught up, then pruned at the default duty cycle: the prunes alone took 213, 223 and 52 s on the
- * last quiet run), #7 and #8 about 4, #10 about 10 to 15 (fleets of 20, 200 and 1,000 servers against
- * a throwaway primary and standby, each built twice), #11 about 5 (another 1,000,000-row log per
- * database), #9 under 1. Every scenario's progress is logged with the seconds since the start.
+ * A full run takes about 40 to 50 minutes on a quiet 2-core machine; a busy one takes longer. That
+ * is an estimate from its parts (FULL_RUN_ESTIMATE, printed at the start): #1 about 3 minutes (spaced
+ * samples, 600 of each), #2 and #3 about 2, #4-#6 about 12 to 15 (1,000,000 rows per database
+ * written, read raw twice, caught up, then pruned at the default duty cycle: the prunes alone took
+ * 213, 223 and 52 s in the last full run on a quiet machine), #7 and #8 about 4, #10 about 10 to 15
+ * (fleets of 20, 200 and 1,000 servers against a throwaway primary and standby, built for each),
+ * #11 about 5 (another 1,000,000-row log per database), #9 under 1. Every scenario's progress is
+ * logged with the seconds since the start.
  * Prints a table and writes BENCHMARKS.md (a full run) with the machine, the databases and the
  * command. Options: --quick, --only=1,4 (figures to run), --dbs=postgres,mysql,sqlite, --out=FILE,
  * --no-write. Every run also saves its figures to .tmp/bench-last.json; `--render=FILE` writes
@@ -59,6 +60,9 @@ for (const db of (['postgres', 'mysql', 'sqlite'] as const).filter((d) => wanted
   if (reason === undefined) dbs.add(db);
   else console.log(`# ${db} unreachable (${reason}); its figures are skipped`);
 }
+/** See the header: what a full run of every figure takes on a quiet 2-core machine. */
+const FULL_RUN_ESTIMATE = 'about 40 to 50 minutes on a quiet 2-core machine';
+if (!quick && !only) console.log(`# a full run: ${FULL_RUN_ESTIMATE}; progress below, in seconds since the start`);
 const settings: Settings = {
   quick,
   dbs,

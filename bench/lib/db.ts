@@ -61,13 +61,7 @@ export async function dropTarget(target: Target): Promise<void> {
     // Every table distcache names (a migration that adds one adds it there: 009's tick was left
     // behind while this list was written by hand), then the benchmark's own.
     const { prefix: _prefix, migrations, ...owned } = tableNames(target.prefix);
-    const names = [
-      ...Object.values(owned),
-      migrations,
-      `${migrations}_lock`,
-      `${target.prefix}plain`,
-      `${target.prefix}app_data`,
-    ];
+    const names = [...Object.values(owned), migrations, `${migrations}_lock`, `${target.prefix}plain`, `${target.prefix}app_data`];
     for (const name of names) await knex.schema.dropTableIfExists(name).catch(() => undefined);
     // Migration 005's SQL functions outlive their tables.
     for (const name of ['write', 'refresh', 'remove', 'refresh_all', 'payload', 'wake']) {
