@@ -61,7 +61,7 @@ export const NOTES =
    commit still being written), so early polls there are checked against the writes seen.
 6. **Prune.** Four writers call \`refresh()\` through DistributedCache back to back. They run alone for
    a baseline (before and after), then while \`cache.prune()\` deletes every expired row ` +
-  `with the default \`pruneChunkSize\` and \`pruneDutyCycle\`.
+  `with the default \`pruneChunkSize\` and \`pruneDutyCycle\` (a quick run uses a duty cycle of 0.5, and says so).
 7. **Fleet.** Four child processes with five DistributedCache instances each (own identities, one
    shared pool per process, default heartbeat and the prune schedule), polling every second. One writer
    sends 10 changes a second, then nothing for the idle phase. CPU comes from \`process.cpuUsage()\` in

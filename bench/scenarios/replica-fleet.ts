@@ -3,7 +3,7 @@ import { migrate } from '../../src/migrations/migrate.js';
 import { Child } from '../lib/child.js';
 import { benchCache } from '../lib/cache.js';
 import { rows as rawRows } from '../lib/db.js';
-import { createPair, pairUnavailable } from '../lib/pg-pair.js';
+import { createPair, pairUnavailable, type PgPair } from '../lib/pg-pair.js';
 import { cpuMsOf } from '../lib/proc.js';
 import type { Figure } from '../lib/report.js';
 import { pick, type Settings } from '../lib/settings.js';
@@ -32,26 +32,34 @@ export async function replicaFleet(s: Settings): Promise<Figure[]> {
   // Quick (CI's smoke test): the same two modes on two smaller fleets, with shorter phases.
   const sizes = pick(s, [20, 200, 1000], [20, 100]);
   const figures: Figure[] = [];
-  for (const n of sizes) {
-    for (const replicas of [false, true]) {
-      const pair = await createPair();
-      try {
-        const figure = await one(s, pair.primaryUrl, pair.replicaUrl, n, replicas);
-        s.log(`#10: ${figure.what}: ${figure.result}`);
-        figures.push(figure);
-      } catch (err) {
-        // One size failing (a child that could not start) leaves the others' figures standing.
-        const what = `fleet: ${n} servers, ${replicas ? 'replicas' : 'primary only'}`;
-        figures.push({ id: 10, what, db: 'PostgreSQL', result: `failed: ${(err as Error).message.slice(0, 200)}`, met: false });
-      } finally {
-        await pair.drop();
+  // A full run builds a fresh pair for each fleet; a quick one (CI's smoke test) builds one and
+  // gives each fleet its own table prefix on it: building a pair is two initdbs and a base backup.
+  let shared: PgPair | undefined;
+  try {
+    for (const n of sizes) {
+      for (const replicas of [false, true]) {
+        const pair = s.quick ? (shared ??= await createPair()) : await createPair();
+        try {
+          const prefix = s.quick ? `rf_${n}_${replicas ? 'r' : 'p'}_` : PREFIX;
+          const figure = await one(s, pair.primaryUrl, pair.replicaUrl, n, replicas, prefix);
+          s.log(`#10: ${figure.what}: ${figure.result}`);
+          figures.push(figure);
+        } catch (err) {
+          // One size failing (a child that could not start) leaves the others' figures standing.
+          const what = `fleet: ${n} servers, ${replicas ? 'replicas' : 'primary only'}`;
+          figures.push({ id: 10, what, db: 'PostgreSQL', result: `failed: ${(err as Error).message.slice(0, 200)}`, met: false });
+        } finally {
+          if (pair !== shared) await pair.drop();
+        }
       }
     }
+  } finally {
+    await shared?.drop();
   }
   return figures;
 }
 
-async function one(s: Settings, primaryUrl: string, replicaUrl: string, n: number, replicas: boolean): Promise<Figure> {
+async function one(s: Settings, primaryUrl: string, replicaUrl: string, n: number, replicas: boolean, prefix: string): Promise<Figure> {
   const activeS = pick(s, 10, 3);
   const idleS = pick(s, 2 * HEARTBEAT_S, HEARTBEAT_S / 2);
   const settleS = pick(s, HEARTBEAT_S, 2);
@@ -59,7 +67,7 @@ async function one(s: Settings, primaryUrl: string, replicaUrl: string, n: numbe
   s.log(`#10 fleet with replicas: ${label}: ${activeS} s of ${WRITES_PER_S} writes/s, then ${idleS} s idle`);
   const primary = knexFactory({ client: 'pg', connection: primaryUrl, pool: { min: 1, max: 2 } });
   const standby = knexFactory({ client: 'pg', connection: replicaUrl, pool: { min: 1, max: 2 } });
-  await migrate(primary, { tablePrefix: PREFIX });
+  await migrate(primary, { tablePrefix: prefix });
   const per = Math.ceil(n / PROCESSES);
   const children = Array.from(
     { length: PROCESSES },
@@ -67,12 +75,12 @@ async function one(s: Settings, primaryUrl: string, replicaUrl: string, n: numbe
       new Child<ReplicaFleetIn, ReplicaFleetOut>('replica-fleet-member', {
         primaryUrl,
         replicaUrl: replicas ? replicaUrl : null,
-        prefix: PREFIX,
+        prefix,
         identities: Array.from({ length: per }, (_, i) => `s-${p}-${i}`),
         syncInterval: SYNC_MS,
       }),
   );
-  const writer = benchCache(primary, PREFIX, 'writer', replicas ? { replicas: [standby] } : {});
+  const writer = benchCache(primary, prefix, 'writer', replicas ? { replicas: [standby] } : {});
   try {
     await Promise.all(children.map((c) => c.when((m): m is Extract<ReplicaFleetOut, { type: 'ready' }> => m.type === 'ready', 600_000)));
     await writer.start();
