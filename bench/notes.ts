@@ -21,7 +21,8 @@ export const NOTES =
    in the receiver, counted from just before it was sent. The two alternate, one sample each. Changes
    are spaced 55 to 65 ms apart, beyond the default \`wakeThrottle\` (50 ms): a wake-up polls at once only
    when the last poll started at least that long ago, and closer changes are a stream, answered with one
-   poll per \`wakeThrottle\` by design. The PgBouncer row and the SQLite row are spaced the same way. The
+   poll per \`wakeThrottle\` by design. The PgBouncer row is spaced the same way, the SQLite row twice as far
+   (its WAL watch wakes twice per commit, and the second poll opens a window of its own). The
    poll-only rows write at random moments, so each change waits for a random part of the interval.
 2. **Write throughput.** One writer, one call at a time. distcache's call and a raw knex insert of
    the same row into the same table alternate operation by operation, each timed, so both see the

@@ -56,9 +56,11 @@ export async function attachWake(cache: DistributedCache, knex: Knex, on: boolea
  * wakeThrottle, with a few milliseconds of jitter. A wake-up polls at once only when the last poll
  * started at least wakeThrottle ago; changes closer together than that are a stream, which the
  * throttle answers with one poll per wakeThrottle by design, so each would wait up to 50 ms for it.
+ * `windows`: how many throttle windows one change opens (SQLite's WAL watch wakes twice per commit,
+ * and the second poll opens a window of its own).
  */
-export function pauseAfterChange(): Promise<void> {
-  return sleep(DEFAULTS.wakeThrottle + 5 + Math.random() * 10);
+export function pauseAfterChange(windows = 1): Promise<void> {
+  return sleep(windows * DEFAULTS.wakeThrottle + 5 + Math.random() * 10);
 }
 
 /** The pause after a bare NOTIFY of the baseline, which wakes no poller. */
