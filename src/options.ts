@@ -4,7 +4,7 @@ import type { Logger } from './logger.js';
 import type { AnyCacheRefresher } from './refreshers/refresher.js';
 import type { ColdBootReason } from './events.js';
 import type { RoleOption } from './cluster/roles.js';
-import { MAX_ROW_BYTES } from './util/limits.js';
+import { MAX_PAGE_BYTES, MAX_ROW_BYTES } from './util/limits.js';
 
 export { MAX_ROW_BYTES };
 
@@ -294,7 +294,7 @@ export const DEFAULTS = Object.freeze({
   // The table's CHECK (migration 007) is the ceiling; a cache-invalidation row larger than this is abuse.
   maxRowBytes: MAX_ROW_BYTES,
   // Two of the largest rows: a catch-up's memory stays bounded whatever the log holds.
-  maxPageBytes: 2 * MAX_ROW_BYTES,
+  maxPageBytes: MAX_PAGE_BYTES,
   // A poll costs well under a millisecond: 20 a second is no load, and a NOTIFY flood gets no more.
   wakeThrottle: 50,
   stopTimeout: 10_000,

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { StoreConfig } from '../store/base-store.js';
+import type { StoreConfig } from '../store/store-config.js';
 import type { InstructionStore } from '../store/store.js';
 import type { WakeSource, WakeSourceConfig } from '../wake/wake-source.js';
 
