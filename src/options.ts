@@ -9,7 +9,8 @@ import { MAX_PAGE_BYTES, MAX_ROW_BYTES } from './util/limits.js';
 export { MAX_ROW_BYTES };
 
 // The declaration: every option once, with its default in JSDoc and in DEFAULTS. The checks and
-// the one resolve function live in options/ (resolve.ts), which reads this file, never the reverse.
+// the one resolve function live in options/ (resolve.ts, and names.ts for the list of names), which
+// read this file, never the reverse.
 
 /** Options of `new DistributedCache(options)`. Either `knex` or `connection` is required. */
 export interface DistributedCacheOptions {
@@ -169,53 +170,6 @@ export interface DistributedCacheOptions {
   /** A pino-compatible logger. @default warnings and errors to the console */
   logger?: Logger;
 }
-
-/**
- * Every option name, for refusing a misspelled one with a did-you-mean. A Record, so that an
- * option added to the interface and not here fails to compile instead of being refused at runtime.
- */
-const OPTION_KEYS: Record<keyof DistributedCacheOptions, true> = {
-  knex: true,
-  connection: true,
-  refreshers: true,
-  serverIdentity: true,
-  cluster: true,
-  role: true,
-  heartbeatInterval: true,
-  staleServerTimeout: true,
-  leaseDuration: true,
-  maxRetention: true,
-  forgetServersAfter: true,
-  health: true,
-  tablePrefix: true,
-  notify: true,
-  preparedStatements: true,
-  syncInterval: true,
-  pageSize: true,
-  maxPendingInstructions: true,
-  startFromHead: true,
-  onColdBoot: true,
-  retention: true,
-  pruneSchedule: true,
-  pruneChunkSize: true,
-  pruneDutyCycle: true,
-  queryTimeout: true,
-  refresherTimeout: true,
-  refresherRetries: true,
-  retryDelay: true,
-  maxErrorBackoff: true,
-  maxInstructionsPerRow: true,
-  maxRowBytes: true,
-  maxPageBytes: true,
-  wakeThrottle: true,
-  stopTimeout: true,
-  logger: true,
-  replicas: true,
-  maxReplicaLag: true,
-};
-export const OPTION_NAMES = Object.freeze(Object.keys(OPTION_KEYS));
-const HEALTH_KEYS: Record<keyof HealthThresholds, true> = { maxLag: true, maxPending: true, maxSyncAge: true };
-export const HEALTH_OPTION_NAMES = Object.freeze(Object.keys(HEALTH_KEYS));
 
 /** Thresholds of `cache.health()`. Crossing any of them makes `healthy` false. */
 export interface HealthThresholds {

@@ -7,8 +7,6 @@ import { defaultLogger } from '../logger.js';
 import {
   DEFAULTS,
   MAX_ROW_BYTES,
-  HEALTH_OPTION_NAMES,
-  OPTION_NAMES,
   REPLICA_DEFAULTS,
   type DistributedCacheOptions,
   type HealthThresholds,
@@ -17,6 +15,7 @@ import {
 import { duration, fraction, human, integer, invalid, MAX_TIMER_MS, STORED, validateBoolean, validateIdentity } from './checks.js';
 import { clusterTiming } from './cluster-timing.js';
 import { refuseUnknown } from './unknown-keys.js';
+import { HEALTH_OPTION_NAMES, OPTION_NAMES } from './names.js';
 
 /** Applies defaults, validates every option with a message that says what to fix, and freezes the result. */
 export function resolveOptions(options: DistributedCacheOptions): ResolvedOptions {
