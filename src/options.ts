@@ -235,6 +235,8 @@ export const DEFAULTS = Object.freeze({
   pageSize: 100,
   maxPendingInstructions: 1000,
   startFromHead: false,
+  notify: true,
+  preparedStatements: true,
   retention: 2 * 24 * 3600_000,
   pruneSchedule: '* * * * *',
   pruneChunkSize: 250,

@@ -57,7 +57,10 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
     health: healthThresholds(options.health, syncInterval, maxPendingInstructions),
     tablePrefix,
     ...notifyOption(options.notify ?? (replicas.length === 0 ? undefined : REPLICA_DEFAULTS.notify)),
-    preparedStatements: options.preparedStatements === undefined ? true : validateBoolean('preparedStatements', options.preparedStatements),
+    preparedStatements:
+      options.preparedStatements === undefined
+        ? DEFAULTS.preparedStatements
+        : validateBoolean('preparedStatements', options.preparedStatements),
     syncInterval,
     pageSize: integer('pageSize', options.pageSize, DEFAULTS.pageSize, 1, 100_000),
     maxPendingInstructions,
@@ -104,7 +107,7 @@ function knexOption(options: DistributedCacheOptions): { knex: Knex; ownsKnex: b
 }
 
 function notifyOption(value: DistributedCacheOptions['notify']): Pick<ResolvedOptions, 'notify' | 'notifyConnection'> {
-  if (value === undefined || typeof value === 'boolean') return { notify: value ?? true, notifyConnection: undefined };
+  if (value === undefined || typeof value === 'boolean') return { notify: value ?? DEFAULTS.notify, notifyConnection: undefined };
   if (typeof value === 'string') {
     if (!/^postgres(ql)?:\/\//.test(value)) {
       invalid('notify', "a connection URL must start with postgres:// (for example 'postgres://app@db-primary:5432/app')");
