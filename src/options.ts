@@ -32,7 +32,7 @@ export interface DistributedCacheOptions {
    * replaces a listener session per server on the primary. SQLite and MySQL/MariaDB refuse it
    * (E_REPLICAS_UNSUPPORTED). distcache never destroys these Knex instances.
    * @default []
-   * @example replicas: [knex({ client: 'pg', connection: process.env.REPLICA_URL })]
+   * @example replicas: [knexFactory({ client: 'pg', connection: process.env.REPLICA_URL! })]
    */
   replicas?: Knex[];
   /**
