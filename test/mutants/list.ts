@@ -149,7 +149,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: 'src/dialects/postgres/cancel.ts',
     search: "socket.once('connect', () => socket.write(packet));",
     replace: "socket.once('connect', () => socket.end(packet));",
-    tests: { files: ['dist/test/pooler.test.js'] },
+    tests: { files: ['dist/test/pooler-postgres.test.js'] },
   },
   {
     id: 'plans-page-history',
