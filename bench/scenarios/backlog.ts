@@ -100,7 +100,7 @@ async function idlePolls(
       `Timed around cache.sync() in the application: the query, the driver, knex's pool and the ` +
       `poller. ` +
       quietNote(busy, quietWaitS) +
-      (r.p50 > 2 * r.select1.p50 ? idleMiss(db, r.p50, r.select1.p50, alone?.p50) : '')
+      (r.p50 > 2 * r.select1.p50 ? idleMiss(db, r.p50, r.select1.p50, r.driver.p50, alone?.p50) : '')
     ).trim(),
   };
 }
@@ -115,9 +115,17 @@ function quietNote(busy: number | undefined, waitS: number): string {
 }
 
 /** What limits an idle poll that misses its floor, from the figures measured side by side. */
-function idleMiss(db: Db, poll: number, select1: number, alone: number | undefined): string {
+function idleMiss(db: Db, poll: number, select1: number, bareSelect1: number, alone: number | undefined): string {
   const head = `Not met: the poll's p50 is ${ms(poll)} against ${ms(select1)} for select 1 on the same pool. `;
   if (alone === undefined) return head;
+  // The split below holds only where the bare connection is the cheaper path, as it should be.
+  if (bareSelect1 > select1) {
+    return (
+      head +
+      `The bare connection's own select 1 (${ms(bareSelect1)}) was slower than the pooled one here, so the poll's statement ` +
+      `on it (${ms(alone)}) does not split the poll's cost in this run. `
+    );
+  }
   const statement =
     `The poll's own statement alone, prepared on a bare driver connection (no knex, no pool, no distcache), takes ${ms(alone)}: ` +
     `${ratio(alone / select1)}× the pooled select 1 by itself. `;
