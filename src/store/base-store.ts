@@ -80,6 +80,7 @@ export abstract class BaseStore implements InstructionStore {
 
   abstract insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]>;
   abstract head(): Promise<string>;
+  abstract covers(position: string, id: number): Promise<boolean | null>;
 
   /**
    * How a row goes in through an executor: one INSERT per row with `?` placeholders, then (where
