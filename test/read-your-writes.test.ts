@@ -103,7 +103,8 @@ for (const dialect of selectedDialects()) {
       for (const bad of ['nope', '1.zz', '2.1.abcdef', 'x'.repeat(65), '1.-1.abcdef', 42 as never]) {
         await assert.rejects(a.waitFor(bad), { code: 'E_INVALID_POSITION' }, String(bad));
       }
-      await assert.rejects(other.waitFor(token), (err: unknown) => err instanceof errors.InvalidPositionError && /another cluster/.test(String(err)));
+      const otherCluster = (err: unknown) => err instanceof errors.InvalidPositionError && /another cluster/.test(String(err));
+      await assert.rejects(other.waitFor(token), otherCluster);
       await assert.rejects(a.waitFor(token, { timeout: 'soon' }), { code: 'E_INVALID_OPTION' });
       assert.equal(await other.waitFor(''), true);
       await a.stop();

@@ -52,7 +52,7 @@ export class Positions {
     if ((await this.seen(rowId, undefined)) === true) return true;
     // Behind (or it cannot tell): poll now. A row committed but still not covered after a poll that
     // began after we looked means the poll read a replica that is behind; the next polls catch up.
-    for (let polls = 0; left() > 0 && this.applying() && !this.stopped.signal.aborted; ) {
+    for (let polls = 0; left() > 0 && this.applying() && !this.stopped.signal.aborted;) {
       const polled = polls < 2 && (await this.poll(left()));
       if (polled) polls += 1;
       else await this.nextPoll(left());

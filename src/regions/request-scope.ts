@@ -42,9 +42,8 @@ export class RequestScope {
 
   /** A write inside this scope inserted rows up to `rowId`; the scopes around it wrote it too. */
   wrote(rowId: number): void {
-    for (let scope: RequestScope | undefined = this; scope; scope = scope.parent) {
-      if (rowId > scope.lastRowId) scope.lastRowId = rowId;
-    }
+    if (rowId > this.lastRowId) this.lastRowId = rowId;
+    this.parent?.wrote(rowId);
   }
 
   /** The region's memo in this request, made on first use; undefined once the request ended. */
