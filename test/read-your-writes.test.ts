@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import pg from 'pg';
 import { errors } from '../src/index.js';
-import { availability, selectedDialects } from './support/databases.js';
+import { pgExecutor } from '../src/executors/index.js';
+import { availability, PG_URL, selectedDialects } from './support/databases.js';
 import { harness } from './conformance/harness.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
 
@@ -68,6 +70,37 @@ for (const dialect of selectedDialects()) {
       assert.notEqual(inBatch, '');
       assert.equal(await b.waitFor(inBatch, { timeout: '5s' }), true);
     });
+
+    if (dialect === 'postgres') {
+      test('an executor write inside cache.transaction() gives a token too (node-postgres)', async (t) => {
+        const skip = await availability(dialect);
+        if (skip) return t.skip(skip);
+        const h = await harness(t, dialect);
+        const seen: unknown[] = [];
+        const a = h.cache({ serverIdentity: 'a', refreshers: [{ id: 'x', refreshAll() {}, refresh() {}, remove() {} }] });
+        const b = h.cache({ serverIdentity: 'b', refreshers: [{ id: 'x', refreshAll() {}, refresh: (ids) => void seen.push(...ids) }] });
+        await a.start();
+        await b.start();
+        const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
+        const position = await a
+          .transaction(async () => {
+            const client = await pool.connect();
+            try {
+              await client.query('begin');
+              const token = await a.refresh('x', [7], { trx: pgExecutor(client) });
+              await client.query('commit');
+              return token;
+            } finally {
+              client.release();
+            }
+          })
+          .finally(() => pool.end()); // before the leak check at the test's end
+        assert.notEqual(position, '');
+        assert.deepEqual(seen, []);
+        assert.equal(await b.waitFor(position, { timeout: '5s' }), true);
+        assert.deepEqual(seen, [7], 'B applied the write before waitFor resolved');
+      });
+    }
 
     test('a token of a write rolled back, or of a row that does not exist, resolves true after one poll', async (t) => {
       const skip = await availability(dialect);
