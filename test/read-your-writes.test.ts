@@ -102,6 +102,35 @@ for (const dialect of selectedDialects()) {
       });
     }
 
+    test('covers() follows commit order, not ids: a row that commits after a later-numbered one is not covered in between', async (t) => {
+      const skip = await availability(dialect);
+      if (skip) return t.skip(skip);
+      const h = await harness(t, dialect);
+      const a = h.cache({ serverIdentity: 'a', refreshers: [{ id: 'x', refreshAll() {}, refresh() {}, remove() {} }] });
+      await a.start();
+      const rowOf = (token: string) => parseInt(token.split('.')[1]!, 36);
+      const before = await a.store.head();
+      const first = rowOf(await a.refresh('x', [1]));
+      assert.equal(await a.store.covers(before, first), false);
+      assert.equal(await a.store.covers(await a.store.head(), first), true);
+      assert.equal(await a.store.covers(await a.store.head(), first + 1_000_000), null, 'no such row');
+      if (dialect === 'sqlite') return; // one writer at a time: no transaction can stay open beside another's commit
+      // T1 inserts first (the smaller id) and stays open; T2 inserts later and commits first.
+      const other = h.connection();
+      const t1 = await h.knex.transaction();
+      const slow = rowOf(await a.refresh('x', [2], { trx: t1 }));
+      // On MySQL the seq row lock makes T2 wait for T1: T2 runs in the background and commits after T1.
+      const fastWrite = other.transaction((t2) => a.refresh('x', [3], { trx: t2 }));
+      const between = dialect === 'postgres' ? (await fastWrite, await a.store.head()) : await a.store.head();
+      assert.equal(await a.store.covers(between, slow), null, 'the open transaction’s row cannot be seen yet');
+      await t1.commit();
+      const fast = rowOf(await fastWrite);
+      assert.ok(slow < fast, 'T1 took the smaller id');
+      assert.equal(await a.store.covers(between, slow), false, 'a position taken before T1 committed does not cover its row');
+      if (dialect === 'postgres') assert.equal(await a.store.covers(between, fast), true, 'but covers T2, committed earlier');
+      assert.equal(await a.store.covers(await a.store.head(), slow), true);
+    });
+
     test('a token of a write rolled back, or of a row that does not exist, resolves true after one poll', async (t) => {
       const skip = await availability(dialect);
       if (skip) return t.skip(skip);
