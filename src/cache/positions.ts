@@ -11,6 +11,7 @@ export interface WaitForOptions {
   timeout?: Duration;
 }
 
+/** waitFor's timeout, and the middleware's waitTimeout, unless given. */
 export const DEFAULT_WAIT_TIMEOUT = 1000;
 
 /** What one look at the database said: covered, not yet, no such row, or the look failed. */

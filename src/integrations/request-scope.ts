@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { DistributedCache } from '../cache.js';
 import type { CacheRequest } from '../cache/request.js';
 import { MAX_POSITION_TOKEN_LENGTH } from '../cache/position-token.js';
+import { DEFAULT_WAIT_TIMEOUT } from '../cache/positions.js';
 import { parseDuration, type Duration } from '../duration.js';
 import { errors } from '../errors.js';
 
@@ -56,7 +57,7 @@ function invalid(option: string, message: string): never {
 export function resolveScopeOptions(options: RequestScopeOptions = {}): ResolvedScopeOptions {
   const header = options.header === false ? undefined : (options.header ?? POSITION_HEADER);
   if (header !== undefined && !NAME.test(header)) invalid('header', `${JSON.stringify(header)} is not a header name`);
-  const waitTimeout = options.waitTimeout === undefined ? 1000 : parseDuration(options.waitTimeout);
+  const waitTimeout = options.waitTimeout === undefined ? DEFAULT_WAIT_TIMEOUT : parseDuration(options.waitTimeout);
   if (waitTimeout === undefined) invalid('waitTimeout', `${JSON.stringify(options.waitTimeout)} is not a duration such as '500ms'`);
   if (options.onWait !== undefined && typeof options.onWait !== 'function') invalid('onWait', 'must be a function');
   return { header: header?.toLowerCase(), cookie: resolveCookie(options.cookie), waitTimeout, onWait: options.onWait };
