@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -181,6 +181,15 @@ test('a CommonJS TypeScript project (NestJS default tsconfig, node10 resolution)
     (err: { stdout: string }) => ({ stdout: err.stdout, failed: true }),
   );
   assert.ok(!('failed' in result), `tsc failed:\n${result.stdout}`);
+});
+
+test('the examples import the package by its name, as an application does, never ../../src', () => {
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? files(join(dir, e.name)) : /\.(ts|mjs|js)$/.test(e.name) ? [join(dir, e.name)] : [],
+    );
+  const relative = files(join(root, 'examples')).filter((file) => /from '(\.\.\/)+src\//.test(readFileSync(file, 'utf8')));
+  assert.deepEqual(relative, []);
 });
 
 /** `nest new`'s tsconfig.json (module commonjs, hence node10 resolution), with @types/node from the repository. */

@@ -1,6 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
-// In your application: import { tableNames } from 'distcache'.
-import { tableNames } from '../../src/index.js';
+import { tableNames } from 'distcache';
 
 /** The connection string every PostgreSQL example uses. */
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
