@@ -13,7 +13,8 @@ import { waitFor } from './support/wait.js';
  * The package as a user gets it (issue 24): `npm pack`, install the tarball into an empty folder
  * next to Express 4 and next to Express 5, run the README's first example there as two processes
  * on one SQLite file, require the package from a `.cjs` file, and compile a CommonJS TypeScript
- * project (NestJS's default tsconfig: node10 resolution) that imports every subpath.
+ * project (NestJS's default tsconfig: node10 resolution) that imports every subpath. Also: `npm
+ * publish --dry-run` is clean, and the examples import the package by name.
  *
  * Installs read npm's cache and ask the registry only for what it lacks; without either, outside
  * CI this file skips with one line, under CI=true it fails.
@@ -181,6 +182,17 @@ test('a CommonJS TypeScript project (NestJS default tsconfig, node10 resolution)
     (err: { stdout: string }) => ({ stdout: err.stdout, failed: true }),
   );
   assert.ok(!('failed' in result), `tsc failed:\n${result.stdout}`);
+});
+
+test('npm publish --dry-run is clean: no field npm would correct, the built code and its sources in the tarball', async () => {
+  // dist/ is built by `npm test`; --ignore-scripts skips prepack's second build of the same files.
+  const { stdout, stderr } = await run('npm', ['publish', '--dry-run', '--ignore-scripts'], { cwd: root, timeout: 60_000 });
+  // Only the dry run's note that a real publish needs a login may warn.
+  const warnings = stderr.split('\n').filter((line) => /npm warn/i.test(line) && !/requires you to be logged in/.test(line));
+  assert.deepEqual(warnings, []);
+  for (const file of ['dist/src/index.js', 'dist/src/index.d.ts', 'src/index.ts', 'LICENSE'])
+    assert.match(stdout + stderr, new RegExp(` ${file}\n`));
+  assert.doesNotMatch(stdout + stderr, / (test|bench|dist\/test)\//, 'no test or bench file ships');
 });
 
 test('the examples import the package by its name, as an application does, never ../../src', () => {
