@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { sqliteConfig as librarySqliteConfig } from '../../src/connection.js';
 import { triggerPlan } from '../../src/admin/trigger.js';
+import { postgresDialect } from '../../src/dialects/postgres/dialect.js';
 import { tableNames } from '../../src/store/tables.js';
 
 /**
@@ -171,7 +172,11 @@ export async function dropPrefixed(knex: Knex, prefix: string): Promise<void> {
   // function outlives the table, and cannot be dropped while the table's triggers still use it: the
   // triggers go first. SQLite's triggers and MySQL's go with the table.
   if (client === 'pg') {
-    const plan = triggerPlan('postgres', tableNames(prefix), 'default', { table: `${prefix}app_data`, refresher: 'x', keyColumn: 'id' });
+    const plan = triggerPlan(postgresDialect, tableNames(prefix), 'default', {
+      table: `${prefix}app_data`,
+      refresher: 'x',
+      keyColumn: 'id',
+    });
     for (const statement of plan.down) await knex.raw(statement).catch(() => undefined);
   }
   if (client === 'better-sqlite3' || client === 'sqlite3')
