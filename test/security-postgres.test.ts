@@ -4,7 +4,6 @@ import { checkLeaksAfterEach } from './support/leaks.js';
 import { hijackTests } from './security/hijack.js';
 import { notifyFloodTests } from './security/notify-flood.js';
 import { rolesTests } from './security/roles.js';
-import { triggerTests } from './security/trigger.js';
 
 // Issue 22's PostgreSQL findings: the search_path hijack, the writer trust boundary (roles), the NOTIFY flood.
 checkLeaksAfterEach();
@@ -12,5 +11,4 @@ describe('security: postgres', { skip: await availability('postgres') }, () => {
   hijackTests();
   rolesTests();
   notifyFloodTests();
-  triggerTests();
 });

@@ -28,6 +28,9 @@ export interface TriggerPlan {
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/** 2^53 − 1: the largest id every JavaScript reader reads back as written (the SQL entry points refuse more). */
+const MAX_SAFE = '9007199254740991';
+
 const lit = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 /**
@@ -112,7 +115,7 @@ function postgres(a: Args): TriggerPlan {
            where pg_catalog.jsonb_typeof(e) not in ('number', 'string')
              or (pg_catalog.jsonb_typeof(e) = 'string' and pg_catalog.length(e operator(pg_catalog.#>>) '{}') > 1024)
              or (pg_catalog.jsonb_typeof(e) = 'number'
-               and pg_catalog.abs((e operator(pg_catalog.#>>) '{}')::pg_catalog.numeric) > 9007199254740991)
+               and pg_catalog.abs((e operator(pg_catalog.#>>) '{}')::pg_catalog.numeric) > ${MAX_SAFE})
          ) then
            perform ${a.qualifiedWrite}('refresh-all', ${a.refresher}, null, ${a.cluster});
          else
@@ -134,44 +137,70 @@ function postgres(a: Args): TriggerPlan {
   };
 }
 
-/** Row triggers (MySQL has no statement triggers): one instruction row per changed row. */
+/**
+ * Row triggers (MySQL has no statement triggers): one instruction row per changed row. A key no
+ * reader could carry (a JSON object or array, a string over 1,024 characters, a number past 2^53)
+ * becomes one refresh-all, as on PostgreSQL, instead of the procedure refusing the application's write.
+ */
 function mysql(a: Args): TriggerPlan {
   const k = `\`${a.key}\``;
   const call = (kind: string, ids: string) => `CALL \`${a.write}\`('${kind}', ${a.refresher}, ${ids}, ${a.cluster})`;
+  // The key as the JSON the procedure will see; CASE evaluates CAST only for a number (a string would warn, an error in strict mode).
+  const carried = (x: string) => {
+    const j = `JSON_EXTRACT(JSON_ARRAY(${x}), '$[0]')`;
+    return `(CASE WHEN ${j} LIKE '"%' THEN CHAR_LENGTH(${x}) <= 1024
+      WHEN ${j} REGEXP BINARY '^-?[0-9]' THEN ABS(CAST(${j} AS DOUBLE)) <= ${MAX_SAFE} ELSE FALSE END)`;
+  };
+  const send = (kind: string, keys: string[]) =>
+    `IF ${keys.map(carried).join(' AND ')} THEN ${call(kind, `JSON_ARRAY(${keys.join(', ')})`)};
+       ELSE ${call('refresh-all', 'NULL')}; END IF;`;
   return {
     dialect: 'mysql',
     up: [
       `CREATE TRIGGER \`${a.base}_ins\` AFTER INSERT ON \`${a.table}\` FOR EACH ROW
-         BEGIN IF NEW.${k} IS NOT NULL THEN ${call('refresh', `JSON_ARRAY(NEW.${k})`)}; END IF; END`,
+         BEGIN IF NEW.${k} IS NOT NULL THEN ${send('refresh', [`NEW.${k}`])} END IF; END`,
       `CREATE TRIGGER \`${a.base}_upd\` AFTER UPDATE ON \`${a.table}\` FOR EACH ROW BEGIN
-         IF OLD.${k} <=> NEW.${k} OR OLD.${k} IS NULL THEN IF NEW.${k} IS NOT NULL THEN ${call('refresh', `JSON_ARRAY(NEW.${k})`)}; END IF;
-         ELSEIF NEW.${k} IS NULL THEN ${call('refresh', `JSON_ARRAY(OLD.${k})`)};
-         ELSE ${call('refresh', `JSON_ARRAY(OLD.${k}, NEW.${k})`)}; END IF; END`,
+         IF OLD.${k} <=> NEW.${k} OR OLD.${k} IS NULL THEN IF NEW.${k} IS NOT NULL THEN ${send('refresh', [`NEW.${k}`])} END IF;
+         ELSEIF NEW.${k} IS NULL THEN ${send('refresh', [`OLD.${k}`])}
+         ELSE ${send('refresh', [`OLD.${k}`, `NEW.${k}`])} END IF; END`,
       `CREATE TRIGGER \`${a.base}_del\` AFTER DELETE ON \`${a.table}\` FOR EACH ROW
-         BEGIN IF OLD.${k} IS NOT NULL THEN ${call('remove', `JSON_ARRAY(OLD.${k})`)}; END IF; END`,
+         BEGIN IF OLD.${k} IS NOT NULL THEN ${send('remove', [`OLD.${k}`])} END IF; END`,
     ],
     down: ['ins', 'upd', 'del'].map((event) => `DROP TRIGGER IF EXISTS \`${a.base}_${event}\``),
   };
 }
 
-/** Row triggers that insert into migration 005's view. */
+/**
+ * Row triggers that insert into migration 005's view. A key the view would refuse (a blob, a text
+ * over 1,024 characters, an integer past 2^53) writes one refresh-all instead, never failing the app's write.
+ */
 function sqlite(a: Args): TriggerPlan {
   const k = `"${a.key}"`;
-  const write = (kind: string, ids: string) =>
-    `insert into "${a.write}" (kind, refresher, args, cluster) values ('${kind}', ${a.refresher}, ${ids}, ${a.cluster});`;
+  const carried = (x: string) =>
+    `(${x} is null or (typeof(${x}) in ('integer', 'real') and ${x} between -${MAX_SAFE} and ${MAX_SAFE})
+      or (typeof(${x}) = 'text' and length(${x}) <= 1024))`;
+  // Two inserts, each under its condition: a trigger body has no IF. A select with no row evaluates nothing (json_array of a blob would fail).
+  const send = (kind: string, keys: string[], ids: string) => {
+    const ok = `(${keys.map(carried).join(' and ')})`;
+    return (
+      `insert into "${a.write}" (kind, refresher, args, cluster) select '${kind}', ${a.refresher}, ${ids}, ${a.cluster} where ${ok};\n` +
+      `insert into "${a.write}" (kind, refresher, args, cluster) select 'refresh-all', ${a.refresher}, null, ${a.cluster} where not ${ok};`
+    );
+  };
   return {
     dialect: 'sqlite',
     up: [
       `create trigger "${a.base}_ins" after insert on "${a.table}" when new.${k} is not null
-         begin ${write('refresh', `json_array(new.${k})`)} end`,
+         begin ${send('refresh', [`new.${k}`], `json_array(new.${k})`)} end`,
       `create trigger "${a.base}_upd" after update on "${a.table}" when coalesce(new.${k}, old.${k}) is not null begin
-         ${write(
+         ${send(
            'refresh',
+           [`old.${k}`, `new.${k}`],
            `(select json_group_array(k) from (select old.${k} as k where old.${k} is not null
            union select new.${k} where new.${k} is not null))`,
          )} end`,
       `create trigger "${a.base}_del" after delete on "${a.table}" when old.${k} is not null
-         begin ${write('remove', `json_array(old.${k})`)} end`,
+         begin ${send('remove', [`old.${k}`], `json_array(old.${k})`)} end`,
     ],
     down: [`drop trigger if exists "${a.base}_ins"`, `drop trigger if exists "${a.base}_upd"`, `drop trigger if exists "${a.base}_del"`],
   };
