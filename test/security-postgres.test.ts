@@ -9,6 +9,6 @@ import { rolesTests } from './security/roles.js';
 checkLeaksAfterEach();
 describe('security: postgres', { skip: await availability('postgres') }, () => {
   hijackTests();
-  rolesTests();
+  rolesTests('postgres');
   notifyFloodTests();
 });
