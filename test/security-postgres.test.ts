@@ -1,6 +1,7 @@
 import { describe } from 'node:test';
 import { availability } from './support/databases.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
+import { functionOwnerTests } from './security/function-owner.js';
 import { hijackTests } from './security/hijack.js';
 import { notifyFloodTests } from './security/notify-flood.js';
 import { rolesTests } from './security/roles.js';
@@ -10,5 +11,6 @@ checkLeaksAfterEach();
 describe('security: postgres', { skip: await availability('postgres') }, () => {
   hijackTests();
   rolesTests('postgres');
+  functionOwnerTests();
   notifyFloodTests();
 });

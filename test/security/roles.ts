@@ -9,31 +9,18 @@ import { test } from 'node:test';
 import knexFactory, { type Knex } from 'knex';
 import { harness } from '../conformance/harness.js';
 import { Admin } from '../../src/admin/index.js';
-import { DistributedCache } from '../../src/index.js';
+import { DistributedCache, migrate } from '../../src/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { MYSQL_URL, PG_URL } from '../support/databases.js';
 import { recorder } from '../support/recorder.js';
 
 /** docs/security.md's PostgreSQL GRANTs for prefix `p` (the doc shows them for the empty prefix); keep the two identical. */
-export function rolesSql(p: string, roles: { app: string; writer: string; operator: string; definer: string }): string[] {
+export function rolesSql(p: string, roles: { app: string; writer: string; operator: string }): string[] {
   const t = (name: string) => `"${p}${name}"`;
   const fn = (name: string, args: string) => `"${p}distcache_${name}"(${args})`;
-  const functions = [
-    fn('write', 'text, text, jsonb, text'),
-    fn('refresh', 'text, jsonb, text'),
-    fn('remove', 'text, jsonb, text'),
-    fn('refresh_all', 'text, text'),
-    fn('payload', 'text, jsonb, text'),
-  ];
+  const writerFunctions = [fn('refresh', 'text, jsonb, text'), fn('remove', 'text, jsonb, text'), fn('refresh_all', 'text, text')];
   const q = (role: string) => `"${role}"`;
   return [
-    // The functions' owner: NOLOGIN, allowed to insert rows and nothing else.
-    `create role ${q(roles.definer)} nologin`,
-    `grant usage on schema public to ${q(roles.definer)}`,
-    // select (id): the functions return the new row's id (INSERT ... RETURNING reads it).
-    `grant insert, select (id) on ${t('cache_instruction')} to ${q(roles.definer)}`,
-    `grant usage on sequence ${t('cache_instruction_id_seq')} to ${q(roles.definer)}`,
-    ...functions.map((f) => `alter function ${f} owner to ${q(roles.definer)}`),
     // The app server.
     `create role ${q(roles.app)} login`,
     `grant usage on schema public to ${q(roles.app)}`,
@@ -42,10 +29,12 @@ export function rolesSql(p: string, roles: { app: string; writer: string; operat
     `grant select, insert, update, delete on ${t('cache_cursor')}, ${t('cache_server')}, ${t('cache_lease')} to ${q(roles.app)}`,
     `grant select, insert, delete on ${t('cache_failure')} to ${q(roles.app)}`,
     `grant usage on sequence ${t('cache_instruction_id_seq')}, ${t('cache_failure_id_seq')} to ${q(roles.app)}`,
+    // Servers with \`replicas\` write the replicated tick (migration 009).
+    `grant select, insert, update on ${t('cache_tick')} to ${q(roles.app)}`,
     // The writer: the SQL functions alone.
     `create role ${q(roles.writer)} login`,
     `grant usage on schema public to ${q(roles.writer)}`,
-    ...functions.slice(1, 4).map((f) => `grant execute on function ${f} to ${q(roles.writer)}`),
+    ...writerFunctions.map((f) => `grant execute on function ${f} to ${q(roles.writer)}`),
     `grant execute on function ${fn('wake', 'text')} to ${q(roles.writer)}`,
     // The read-only operator (the CLI's status, tail, show, pending, failures, servers).
     `create role ${q(roles.operator)} login`,
@@ -82,6 +71,9 @@ export function rolesTests(dialect: 'postgres' | 'mysql'): void {
       }
     });
     const h = await harness(t, 'postgres');
+    // The functions' owner: created NOLOGIN by migrate and given INSERT on the log and nothing else.
+    const { ownedFunctions } = await migrate(h.knex, { tablePrefix: h.prefix, functionOwner: roles.definer });
+    assert.equal(ownedFunctions?.length, 5);
     for (const statement of rolesSql(h.prefix, roles)) await h.knex.raw(statement);
     const app = as(roles.app);
     const writer = as(roles.writer);
