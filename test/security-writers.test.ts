@@ -11,6 +11,6 @@ for (const dialect of selectedDialects()) {
     amplificationTests(dialect);
     regionKeyTests(dialect);
     triggerTests(dialect);
-    if (dialect !== 'sqlite') procedureTests(dialect);
+    procedureTests(dialect);
   });
 }
