@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Registry } from 'prom-client';
 import { harness } from '../conformance/harness.js';
+import { registerMetrics } from '../../src/integrations/prometheus.js';
 import { sqlCall } from '../conformance/sql-functions.js';
 import { recorder } from '../support/recorder.js';
 import type { DialectName } from '../support/databases.js';
@@ -18,6 +20,8 @@ export function amplificationTests(dialect: DialectName): void {
     const cache = h.cache({ serverIdentity: 'amplified', refreshers: [product] });
     let failedEvents = 0;
     cache.on('instruction:failed', () => void failedEvents++);
+    const registry = new Registry();
+    registerMetrics(cache, { registry });
     await cache.start();
     const instructions = Array.from({ length: 2000 }, (_, i) => ({ refresher: `nope-${i}`, kind: 'refresh-all' }));
     instructions.push({ refresher: 'product', kind: 'refresh-all' });
@@ -32,6 +36,14 @@ export function amplificationTests(dialect: DialectName): void {
     assert.equal(records.length, 1, JSON.stringify(records.slice(0, 3)));
     assert.match(String(records[0].error), /2000 refresher ids are not registered/);
     assert.equal(failedEvents, 1);
+    // Metric series: labels carry only registered ids, so 2,000 names make no new series.
+    const labels = (await registry.getMetricsAsJSON()).flatMap((m) =>
+      (m.values as Array<{ labels: Record<string, unknown> }>).map((v) => String(v.labels.refresher ?? '')),
+    );
+    assert.ok(
+      labels.every((l) => ['', 'product', '(unknown)'].includes(l)),
+      JSON.stringify([...new Set(labels)].slice(0, 5)),
+    );
 
     // Failure records past maxRetention go with the log.
     const old = new Date(Date.now() - 30 * 24 * 3600_000);
