@@ -5,7 +5,8 @@ import { amplificationTests, procedureTests, regionKeyTests } from './security/a
 import { forgedCountTests } from './security/forged-count.js';
 import { triggerTests } from './security/trigger.js';
 
-// Issue 22: forged instruction counts (forged-count.ts), unknown-refresher amplification, failure pruning, the SQL entry points' rules (test/security/amplification.ts), generated triggers (trigger.ts).
+// Issue 22: forged instruction counts (test/security/forged-count.ts), unknown-refresher amplification, failure
+// pruning, the SQL entry points' rules (amplification.ts), generated triggers (trigger.ts).
 checkLeaksAfterEach();
 for (const dialect of selectedDialects()) {
   describe(`security, writers: ${dialect}`, { skip: await availability(dialect) }, () => {

@@ -179,7 +179,8 @@ function sqlite(a: Args): TriggerPlan {
   const carried = (x: string) =>
     `(${x} is null or (typeof(${x}) in ('integer', 'real') and ${x} between -${MAX_SAFE} and ${MAX_SAFE})
       or (typeof(${x}) = 'text' and length(${x}) <= 1024))`;
-  // Two inserts, each under its condition: a trigger body has no IF. A select with no row evaluates nothing (json_array of a blob would fail).
+  // Two inserts, each under its condition: a trigger body has no IF. A select with no row evaluates
+  // nothing (json_array of a blob would fail).
   const send = (kind: string, keys: string[], ids: string) => {
     const ok = `(${keys.map(carried).join(' and ')})`;
     return (

@@ -70,7 +70,8 @@ export async function ownFunctions(knex: Knex, tables: TableNames, role: string)
          pg_catalog.has_schema_privilege(r.oid, current_schema(), 'CREATE') as creates,
          pg_catalog.pg_get_serial_sequence(pg_catalog.quote_ident(current_schema()) || '.' || pg_catalog.quote_ident(?), 'id') as sequence
        from pg_catalog.pg_roles r, pg_catalog.pg_class c
-       where r.rolname = ? and c.oid = pg_catalog.to_regclass(pg_catalog.quote_ident(current_schema()) || '.' || pg_catalog.quote_ident(?))`,
+       where r.rolname = ?
+         and c.oid = pg_catalog.to_regclass(pg_catalog.quote_ident(current_schema()) || '.' || pg_catalog.quote_ident(?))`,
       [tables.instruction, role, tables.instruction],
     );
     if (!facts) throw new errors.NotMigratedError(`${tables.instruction} is missing in the current schema: run the migrations first`);
@@ -93,7 +94,8 @@ export async function ownFunctions(knex: Knex, tables: TableNames, role: string)
     if (!facts.member) {
       await step(
         `make the migrating user a member of ${role}`,
-        `PostgreSQL lets only a member hand a function to a role: grant ${q} to <the migrating user> (as a user with CREATEROLE or a superuser)`,
+        'PostgreSQL lets only a member hand a function to a role: ' +
+          `grant ${q} to <the migrating user> (as a user with CREATEROLE or a superuser)`,
         () => trx.raw(`grant ${q} to current_user`),
       );
     }

@@ -14,7 +14,8 @@ import type { DialectName } from '../support/databases.js';
 const doc = (instructions: unknown) => JSON.stringify({ v: 1, instructions });
 
 export function forgedCountTests(dialect: DialectName): void {
-  test(`${dialect}: a forged instruction_count neither cold-boots a server nor hides a backlog; 1,001 ids reload one refresher`, async (t) => {
+  const name = `${dialect}: a forged instruction_count neither cold-boots a server nor hides a backlog; 1,001 ids reload one refresher`;
+  test(name, async (t) => {
     const h = await harness(t, dialect);
     const product = recorder();
     const other = recorder('other');

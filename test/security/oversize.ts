@@ -84,7 +84,7 @@ export function rowBoundTests(dialect: DialectName): void {
     assert.equal(Number((await h.knex(h.table('cache_instruction')).count({ n: '*' }))[0]!.n), 0);
   });
 
-  test(`${dialect}: a plain INSERT whose 16 MiB + 1 byte text is built by the database itself is refused (no client packet in the way)`, async (t) => {
+  test(`${dialect}: a plain INSERT of 16 MiB + 1 byte built by the database itself is refused (no client packet in the way)`, async (t) => {
     const h = await harness(t, dialect);
     const table = h.table('cache_instruction');
     const over = 16 * 1024 * 1024 + 1;

@@ -45,6 +45,24 @@ export function rolesSql(p: string, roles: { app: string; writer: string; operat
   ];
 }
 
+/** A server as the app role: it starts, writes, reads others' rows and prunes. */
+async function appServer(app: Knex, tablePrefix: string, product: ReturnType<typeof recorder>): Promise<DistributedCache> {
+  const cache = new DistributedCache({
+    knex: app,
+    tablePrefix,
+    serverIdentity: 'app-1',
+    refreshers: [product],
+    notify: false,
+    pruneSchedule: false,
+    logger: silentLogger,
+    syncInterval: 60_000,
+  });
+  await cache.start();
+  await cache.refresh('product', [1]);
+  await cache.prune();
+  return cache;
+}
+
 const as = (role: string): Knex =>
   knexFactory({ client: 'pg', connection: PG_URL.replace(/\/\/[^@/]*@/, `//${role}@`), pool: { min: 0, max: 4 } });
 const denied = /permission denied/;
@@ -83,19 +101,7 @@ export function rolesTests(dialect: 'postgres' | 'mysql'): void {
 
     // The app server: a cache starts, writes, reads others' rows, prunes, stops.
     const product = recorder();
-    const cache = (held.cache = new DistributedCache({
-      knex: app,
-      tablePrefix: h.prefix,
-      serverIdentity: 'app-1',
-      refreshers: [product],
-      notify: false,
-      pruneSchedule: false,
-      logger: silentLogger,
-      syncInterval: 60_000,
-    }));
-    await cache.start();
-    await cache.refresh('product', [1]);
-    await cache.prune();
+    const cache = (held.cache = await appServer(app, h.prefix, product));
     // ...but it cannot change the schema or the functions.
     await assert.rejects(app.raw(`alter table "${instruction}" drop constraint "${instruction}_bounded"`), /must be owner/);
     await assert.rejects(app.raw(`select "${h.prefix}distcache_payload"('product', '{"price": 0}')`), denied);
@@ -128,7 +134,10 @@ export function rolesTests(dialect: 'postgres' | 'mysql'): void {
   });
 }
 
-/** docs/security.md's MariaDB/MySQL GRANTs for database `db` and prefix `p` (the doc shows database `app`, empty prefix); keep the two identical. */
+/**
+ * docs/security.md's MariaDB/MySQL GRANTs for database `db` and prefix `p` (the doc shows database
+ * `app`, empty prefix); keep the two identical.
+ */
 export function mysqlRolesSql(db: string, p: string, users: { app: string; writer: string; operator: string }, password: string): string[] {
   const t = (name: string) => `\`${db}\`.\`${p}${name}\``;
   const proc = (name: string) => `procedure \`${db}\`.\`${p}distcache_${name}\``;
@@ -186,19 +195,7 @@ function mysqlRolesTests(): void {
 
     // The app server: a cache starts, writes, reads others' rows, prunes, stops.
     const product = recorder();
-    const cache = (held.cache = new DistributedCache({
-      knex: app,
-      tablePrefix: h.prefix,
-      serverIdentity: 'app-1',
-      refreshers: [product],
-      notify: false,
-      pruneSchedule: false,
-      logger: silentLogger,
-      syncInterval: 60_000,
-    }));
-    await cache.start();
-    await cache.refresh('product', [1]);
-    await cache.prune();
+    const cache = (held.cache = await appServer(app, h.prefix, product));
     // ...but it cannot change the schema, the triggers or the procedures, nor call them.
     await assert.rejects(app.raw(`drop trigger \`${instruction}_bounded_ins\``), refused);
     await assert.rejects(app.raw(`alter table \`${instruction}\` add column x int`), refused);
