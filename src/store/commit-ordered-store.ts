@@ -3,6 +3,9 @@ import { BaseStore, bodyColumns } from './base-store.js';
 import { INSERT_COLUMN_LIST, insertRecord, insertSql, quoteIdentifier, rawRows, ROW_COLUMNS, toBool, toDate } from './columns.js';
 import { isOversize, withinBudget } from './row-bytes.js';
 
+/** Ids per statement when readPage fetches the bodies its page statement left out. */
+const BODY_SLICE = 1000;
+
 // Kept where it was first exported, so imports of it from here go on working.
 export { rawRows } from './columns.js';
 import type {
@@ -127,12 +130,17 @@ export abstract class CommitOrderedStore extends BaseStore {
   /** The bodies of rows the page statement left out (larger than inlineBytes), each still bounded by maxRowBytes. */
   private async bodies(ids: number[]): Promise<Map<number, Record<string, unknown>>> {
     const body = bodyColumns(this.quote('json_instruction'), this.bytes.maxRowBytes, this.capabilities.dialect);
-    const raws = (await this.bounded(
-      this.knex(this.t.instruction)
-        .select('id', ...body.map((c) => this.knex.raw(c)))
-        .whereIn('id', ids),
-    )) as Array<Record<string, unknown>>;
-    return new Map(raws.map(({ id, ...rest }) => [Number(id), rest]));
+    const found = new Map<number, Record<string, unknown>>();
+    // In slices: SQLite allows 32,766 bound values a statement, and a page may hold up to 100,000 rows.
+    for (let i = 0; i < ids.length; i += BODY_SLICE) {
+      const raws = (await this.bounded(
+        this.knex(this.t.instruction)
+          .select('id', ...body.map((c) => this.knex.raw(c)))
+          .whereIn('id', ids.slice(i, i + BODY_SLICE)),
+      )) as Array<Record<string, unknown>>;
+      for (const { id, ...rest } of raws) found.set(Number(id), rest);
+    }
+    return found;
   }
 
   /**
@@ -184,7 +192,9 @@ export abstract class CommitOrderedStore extends BaseStore {
     const missing = page.filter((p) => p.raw.json_instruction == null && !isOversize(p.raw, this.bytes));
     if (missing.length > 0) {
       const bodies = await this.bodies(missing.map((p) => Number(p.raw.id)));
-      const vanished = page.findIndex((p) => missing.includes(p) && !bodies.has(Number(p.raw.id)));
+      const vanished = page.findIndex(
+        (p) => p.raw.json_instruction == null && !isOversize(p.raw, this.bytes) && !bodies.has(Number(p.raw.id)),
+      );
       // Pruned between the two statements: the page ends before it (the next read starts there again).
       if (vanished >= 0) {
         page.length = vanished;
