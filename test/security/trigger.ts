@@ -9,6 +9,8 @@ import { test } from 'node:test';
 import { harness, type Harness } from '../conformance/harness.js';
 import { Admin } from '../../src/admin/index.js';
 import { triggerPlan, type TriggerPlan } from '../../src/admin/trigger.js';
+import { mysqlDialect } from '../../src/dialects/mysql/dialect.js';
+import { postgresDialect } from '../../src/dialects/postgres/dialect.js';
 import { tableNames } from '../../src/store/tables.js';
 import type { DialectName } from '../support/databases.js';
 
@@ -18,8 +20,12 @@ const instructions = async (h: Harness) =>
   );
 const all = { refresher: 'product', kind: 'refresh-all' };
 /** The plan for a 57-character table name ending in `suffix`: its trigger names must be cut. */
-const longTable = (dialect: DialectName, suffix: string) =>
-  triggerPlan(dialect, tableNames(''), 'default', { table: `${'t'.repeat(55)}_${suffix}`, refresher: 'p', keyColumn: 'id' });
+const longTable = (dialect: 'postgres' | 'mysql', suffix: string) =>
+  triggerPlan(dialect === 'postgres' ? postgresDialect : mysqlDialect, tableNames(''), 'default', {
+    table: `${'t'.repeat(55)}_${suffix}`,
+    refresher: 'p',
+    keyColumn: 'id',
+  });
 
 const tests: Record<DialectName, () => void> = {
   postgres: () => {
