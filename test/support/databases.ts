@@ -168,7 +168,8 @@ export async function dropPrefixed(knex: Knex, prefix: string): Promise<void> {
   if (client === 'better-sqlite3' || client === 'sqlite3')
     await knex.raw(`drop view if exists "${prefix}distcache_write"`).catch(() => undefined);
   const changed = `${`${prefix}distcache_${prefix}app_data`.slice(0, 56)}_changed`;
-  if (client === 'pg') await knex.raw(`drop function if exists "${changed}"()`).catch(() => undefined);
+  // cascade: the triggers on app_data use it, and without it the drop failed and the function stayed behind.
+  if (client === 'pg') await knex.raw(`drop function if exists "${changed}"() cascade`).catch(() => undefined);
   for (const name of names) {
     try {
       await knex.schema.dropTableIfExists(`${prefix}${name}`);
