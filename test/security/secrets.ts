@@ -35,14 +35,22 @@ export function cliSecretTests(): void {
     }
   });
 
-  test('with --db, the CLI does not execute ./knexfile.js', async (t) => {
+  test('with --db or a URL in the environment, the CLI does not execute ./knexfile.js', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'distcache-knexfile-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const marker = join(dir, 'ran');
     writeFileSync(join(dir, 'knexfile.js'), `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x'); module.exports = {};\n`);
     writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}\n');
-    await cli(['status', '--db', `sqlite://${join(dir, 'db.sqlite')}`], { cwd: dir });
-    assert.equal(existsSync(marker), false, 'the knexfile ran');
+    const url = `sqlite://${join(dir, 'db.sqlite')}`;
+    await cli(['status', '--db', url], { cwd: dir });
+    assert.equal(existsSync(marker), false, 'the knexfile ran (--db)');
+    for (const name of ['DISTCACHE_DATABASE_URL', 'DATABASE_URL']) {
+      await cli(['status'], { cwd: dir, env: { [name]: url } });
+      assert.equal(existsSync(marker), false, `the knexfile ran (${name})`);
+    }
+    // Asked for: then it runs (so the two checks above could see it).
+    await cli(['status'], { cwd: dir, env: { DATABASE_URL: url, DISTCACHE_KNEXFILE: '1' } });
+    assert.equal(existsSync(marker), true, 'DISTCACHE_KNEXFILE=1 reads the knexfile');
   });
 
   test('tail prints SQL-written control characters (ESC, BEL, CR, newline) escaped', async (t) => {
