@@ -181,6 +181,9 @@ export async function dropPrefixed(knex: Knex, prefix: string): Promise<void> {
   }
   if (client === 'better-sqlite3' || client === 'sqlite3')
     await knex.raw(`drop view if exists "${prefix}distcache_write"`).catch(() => undefined);
+  const changed = `${`${prefix}distcache_${prefix}app_data`.slice(0, 56)}_changed`;
+  // And by name with cascade, in case the plan's names ever drift from the test's table.
+  if (client === 'pg') await knex.raw(`drop function if exists "${changed}"() cascade`).catch(() => undefined);
   for (const name of names) {
     try {
       await knex.schema.dropTableIfExists(`${prefix}${name}`);
