@@ -184,10 +184,11 @@ export class DistributedCache {
    *
    * @example
    * // server A
-   * const position = await products.refresh([42]);
+   * const position = await cache.refresh('product', [42]);
    * // server B, with the token from the client
-   * await cache.waitFor(position, { timeout: '500ms' });
-   * const p = await products.get(42);   // never older than A's write
+   * if (await cache.waitFor(position, { timeout: '500ms' })) {
+   *   // every read here is at least as new as A's write
+   * }
    */
   waitFor(position: string, options?: WaitForOptions): Promise<boolean> {
     return this.positions.waitFor(position, options);
@@ -199,6 +200,7 @@ export class DistributedCache {
    * ends when `fn` settles. The express and fastify `requestScope` middleware do this per request.
    *
    * @example
+   * const ids = [1, 2, 3];
    * const position = await cache.runInRequest(async (request) => {
    *   await cache.batch(() => { for (const id of ids) cache.refresh('product', id); });
    *   return request.position;
