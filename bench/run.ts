@@ -7,9 +7,10 @@
  * samples, 600 of each), #2 and #3 about 2, #4-#6 about 12 to 15 (1,000,000 rows per database
  * written, read raw twice, caught up, then pruned at the default duty cycle: the prunes alone took
  * 213, 223 and 52 s in the last full run on a quiet machine), #7 and #8 about 4, #10 about 10 to 15
- * (fleets of 20, 200 and 1,000 servers against a throwaway primary and standby, built for each),
- * #11 about 5 (another 1,000,000-row log per database), #9 under 1. Every scenario's progress is
- * logged with the seconds since the start.
+ * (fleets of 20, 200 and 1,000 servers against a throwaway primary and standby, built for each;
+ * one --only=10 run took 12 minutes on the loaded bench machine), #11 about 5 (another
+ * 1,000,000-row log per database), #9 and #12 about 1 each. Every scenario's progress is logged with
+ * the seconds since the start.
  * Prints a table and writes BENCHMARKS.md (a full run) with the machine, the databases and the
  * command. Options: --quick, --only=1,4 (figures to run), --dbs=postgres,mysql,sqlite, --out=FILE,
  * --no-write. Every run also saves its figures to .tmp/bench-last.json; `--render=FILE` writes
@@ -30,6 +31,7 @@ import { regions } from './scenarios/regions.js';
 import { replicaFleet } from './scenarios/replica-fleet.js';
 import { dashboardScenario } from './scenarios/dashboard.js';
 import { regionsBulk } from './scenarios/regions-bulk.js';
+import { readYourWrites } from './scenarios/read-your-writes.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -80,6 +82,7 @@ const scenarios: Array<[number[], (s: Settings) => Promise<Figure[]>]> = [
   [[10], replicaFleet],
   [[11], dashboardScenario],
   [[9], regionsBulk],
+  [[12], readYourWrites],
 ];
 const figures: Figure[] = [];
 /** Scenarios that threw: the run still writes what it measured, then exits 1 (CI's smoke test fails on them). */

@@ -35,6 +35,14 @@ export interface InstructionStore {
   head(): Promise<string>;
 
   /**
+   * Whether `position` covers the row `id` of this cluster, by the row's own place in commit order
+   * (PostgreSQL: its txid is visible in the snapshot; elsewhere its position is at or below it).
+   * null when no such row can be seen: not committed (yet, or ever), pruned, or of another history.
+   * One primary-key read, for `cache.waitFor()`.
+   */
+  covers(position: string, id: number): Promise<boolean | null>;
+
+  /**
    * Reading from replicas only (PostgreSQL): writes the primary's snapshot into the replicated tick,
    * from which replicas take page targets (see postgres/replicated-store.ts). Absent elsewhere.
    */

@@ -103,6 +103,14 @@ export class Poller {
     return this.shared();
   }
 
+  /**
+   * sync() without asking for the cursor to be stored: resolves once a poll that saw everything
+   * committed before this call has been applied (for cache.waitFor()).
+   */
+  catchUp(): Promise<SyncResult> {
+    return this.shared();
+  }
+
   /** The poll in flight, or one after it: what sync() and the loop share. */
   private shared(): Promise<SyncResult> {
     if (!this.current) {

@@ -195,4 +195,21 @@ export const MUTANTS: readonly Mutant[] = [
     replace: `    if (${condition}) {\n      // Overtaken:`,
     tests: { files: ['dist/test/regions-model.test.js'], pattern: 'no interleaving' },
   })),
+  // The request cache (perRequest): the no-stale rule inside a request.
+  {
+    id: 'request-memo-keeps-overtaken',
+    invariant: 'a read that an invalidation overtook keeps nothing in the request cache',
+    file: 'src/regions/request-scope.ts',
+    search: '    if (generation !== this.generation) return;\n',
+    replace: '',
+    tests: { files: ['dist/test/request-cache-model.test.js', 'dist/test/request-cache.test.js'] },
+  },
+  {
+    id: 'request-memo-not-invalidated',
+    invariant: 'an invalidation applied during a request reaches its request cache',
+    file: 'src/regions/request-scope.ts',
+    search: '    if (this.open.size === 0) return;',
+    replace: '    return;',
+    tests: { files: ['dist/test/request-cache-model.test.js', 'dist/test/request-cache.test.js'] },
+  },
 ];
