@@ -4,7 +4,7 @@ export const INTRO = `
 Written by \`npm run bench\` (\`bench/run.ts\`; about 40 to 50 minutes on a quiet 2-core machine, most of it
 writing and pruning the 1,000,000-row logs and starting the 1,000-server fleet); \`npm run bench -- --quick\` runs
 the same figures with small backlogs, small fleets and short runs in about two minutes. Each figure follows
-issue 5's table (#1 to #8) and the issues that added #9 to #11. Each comparison is measured side by side in the same run:
+issue 5's table (#1 to #8) and the issues that added #9 to #12. Each comparison is measured side by side in the same run:
 operation by operation (#1, #2) or in short alternating blocks (#3). Where a floor is not met,
 the verdict says so, and the notes below say what limits it.
 `;

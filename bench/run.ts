@@ -8,7 +8,7 @@
  * written, read raw twice, caught up, then pruned at the default duty cycle: the prunes alone took
  * 213, 223 and 52 s in the last full run on a quiet machine), #7 and #8 about 4, #10 about 10 to 15
  * (fleets of 20, 200 and 1,000 servers against a throwaway primary and standby, built for each;
- * one --only=10 run took 12 minutes on the loaded bench machine), #11 about 5 (another
+ * one --only=10 run took about 13 minutes on the loaded bench machine), #11 about 5 (another
  * 1,000,000-row log per database), #9 and #12 about 1 each. Every scenario's progress is logged with
  * the seconds since the start.
  * Prints a table and writes BENCHMARKS.md (a full run) with the machine, the databases and the
