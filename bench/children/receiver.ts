@@ -28,11 +28,13 @@ export interface Sample {
 }
 
 export type ReceiverIn = { type: 'flush' } | { type: 'stop' };
-export type ReceiverOut = { type: 'ready' } | { type: 'samples'; samples: Sample[] };
+/** `polls`: how long each of the cache's polls that delivered a change took (sync:complete's durationMs). */
+export type ReceiverOut = { type: 'ready' } | { type: 'samples'; samples: Sample[]; polls: number[] };
 
 const args = childArgs<Args>();
 const knex = knexFor(args.target, 4);
 let samples: Sample[] = [];
+let polls: number[] = [];
 const cache = benchCache(knex, args.target.prefix, 'receiver', {
   notify: args.notifyUrl ?? args.notify,
   ...(args.syncInterval ? { syncInterval: args.syncInterval } : {}),
@@ -46,6 +48,9 @@ const cache = benchCache(knex, args.target.prefix, 'receiver', {
       },
     },
   ],
+});
+cache.on('sync:complete', (r) => {
+  if (r.rows > 0) polls.push(r.durationMs);
 });
 await cache.start();
 const wake = await attachWake(cache, knex, args.notify);
@@ -64,8 +69,9 @@ if (args.rawChannel) {
 const send = (message: ReceiverOut) => process.send!(message);
 process.on('message', (message: ReceiverIn) => {
   if (message.type === 'flush') {
-    send({ type: 'samples', samples });
+    send({ type: 'samples', samples, polls });
     samples = [];
+    polls = [];
   } else {
     void (async () => {
       await wake.stop();

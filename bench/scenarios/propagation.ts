@@ -4,7 +4,7 @@ import { benchCache } from '../lib/cache.js';
 import { DB_LABEL, dropTarget, freshTarget, knexFor, PG_URL, type Db } from '../lib/db.js';
 import type { Figure } from '../lib/report.js';
 import { pick, type Settings } from '../lib/settings.js';
-import { pctText, percentile, ratio, sleep, wallNow } from '../lib/stats.js';
+import { ms, pctText, percentile, ratio, sleep, wallNow } from '../lib/stats.js';
 import { attachWake, pauseAfterChange, pauseAfterNotify } from '../lib/wake.js';
 import { dialectFor } from '../../src/dialects/dialect.js';
 import { DEFAULTS } from '../../src/options.js';
@@ -84,11 +84,19 @@ async function postgresWake(s: Settings): Promise<Figure> {
     }
     await sleep(1500);
     receiver.send({ type: 'flush' });
-    const got = (await receiver.when(isSamples)).samples;
+    const flushed = await receiver.when(isSamples);
+    const got = flushed.samples;
     await wake.stop();
     const cache = delays(got, sentCache, 'cache');
     const notify = delays(got, sentRaw, 'raw').fromCall;
     const p99 = percentile(cache.fromCommit, 99);
+    const met = p99 <= 1.5 * percentile(notify, 99);
+    // What a miss comes from: beyond the NOTIFY, the wake-up costs one poll (its page statement) and the apply.
+    const limit = met
+      ? ''
+      : `Not met: beyond the NOTIFY (p99 ${ms(percentile(notify, 99))}) a change waits for one poll and its apply; the ` +
+        `receiver's polls that delivered a change took p50 ${ms(percentile(flushed.polls, 50))}, p99 ` +
+        `${ms(percentile(flushed.polls, 99))} (n=${flushed.polls.length}), timed by the cache itself (sync:complete). `;
     return {
       id: 1,
       what: 'propagation to another process, wake-up (LISTEN/NOTIFY), syncInterval 1 s',
@@ -97,9 +105,9 @@ async function postgresWake(s: Settings): Promise<Figure> {
       baseline: `bare NOTIFY round trip: ${pctText(notify)}`,
       ratio: `p50 ${ratio(percentile(cache.fromCommit, 50) / percentile(notify, 50))}×, p99 ${ratio(p99 / percentile(notify, 99))}×`,
       floor: 'p99 ≤ 1.5× the bare NOTIFY round trip p99',
-      met: p99 <= 1.5 * percentile(notify, 99),
+      met,
       note:
-        `${lostNote(cache.fromCommit.length, samples)}From the commit (the writer's call returned) to the refresher in the ` +
+        `${limit}${lostNote(cache.fromCommit.length, samples)}From the commit (the writer's call returned) to the refresher in the ` +
         `other process: NOTIFY, then one poll (its page query), then the apply. Changes are spaced beyond the default ` +
         `wakeThrottle (${DEFAULTS.wakeThrottle} ms), so each is heard on its own; a faster stream is answered with one poll per ` +
         `wakeThrottle. Counting from the writer's call, commit ` +
