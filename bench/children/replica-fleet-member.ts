@@ -16,6 +16,8 @@ interface Args {
   prefix: string;
   identities: string[];
   syncInterval: number;
+  /** The wake-up (one LISTEN session per process on the primary, shared by its caches). */
+  notify: boolean;
 }
 
 export type ReplicaFleetIn = { type: 'mark' } | { type: 'status' } | { type: 'report' } | { type: 'stop' };
@@ -40,6 +42,7 @@ const caches: DistributedCache[] = args.identities.map((identity, i) =>
   benchCache(knex, args.prefix, identity, {
     ...(replica ? { replicas: [replica] } : {}),
     syncInterval: args.syncInterval,
+    notify: args.notify,
     queryTimeout: 30_000,
     // As deployed: the elected publisher prunes every minute.
     pruneSchedule: '* * * * *',
