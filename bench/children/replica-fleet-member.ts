@@ -42,7 +42,9 @@ const caches: DistributedCache[] = args.identities.map((identity, i) =>
   benchCache(knex, args.prefix, identity, {
     ...(replica ? { replicas: [replica] } : {}),
     syncInterval: args.syncInterval,
-    notify: args.notify,
+    // The primary's URL rather than true: the listener then keeps its own application_name
+    // ('distcache listener'), by which the scenario counts LISTEN sessions; one per process still.
+    notify: args.notify ? args.primaryUrl : false,
     queryTimeout: 30_000,
     // As deployed: the elected publisher prunes every minute.
     pruneSchedule: '* * * * *',

@@ -29,7 +29,8 @@ export async function replicaFleet(s: Settings): Promise<Figure[]> {
   if (!s.wants(10)) return [];
   const missing = pairUnavailable();
   if (missing) return [{ id: 10, what: 'fleet with replicas', db: 'PostgreSQL', result: 'not run', note: missing }];
-  const sizes = pick(s, [20, 200, 1000], [20, 200]);
+  // DISTCACHE_BENCH_FLEET_SIZES=1000 measures one size only (while working on it).
+  const sizes = process.env.DISTCACHE_BENCH_FLEET_SIZES?.split(',').map(Number) ?? pick(s, [20, 200, 1000], [20, 200]);
   const figures: Figure[] = [];
   // Wake-up off at every size (the replica poll is the wake-up); also on at the largest with
   // replicas, where the LISTEN sessions on the primary are counted: one per process, whatever N.
@@ -137,6 +138,7 @@ async function one(s: Settings, primaryUrl: string, replicaUrl: string, n: numbe
         `CPU ${activeStats.primaryCpu.toFixed(1)} / ${idleStats.primaryCpu.toFixed(1)} % idle, ${activeStats.connections} connections ` +
         `(${activeStats.listeners} LISTEN sessions); ` +
         `replica CPU ${activeStats.replicaCpu.toFixed(1)} / ${idleStats.replicaCpu.toFixed(1)} % idle; ` +
+        `primary tables a second, rows written/scans, active: ${activeStats.tables}; idle: ${idleStats.tables}; ` +
         `fleet CPU ${fleetCpu(active).toFixed(0)} / ${fleetCpu(idle).toFixed(0)} % idle`,
       floor: floored
         ? `every server converges; ≤ 3 primary transactions per write; ≤ ${idleFloor.toFixed(0)} per idle s (N/heartbeat + 5)`
@@ -178,6 +180,14 @@ function counters(primary: Knex, standby: Knex) {
           "from pg_stat_activity where backend_type = 'client backend'",
       ),
     );
+    // Where the primary's transactions go: rows updated and index/sequential scans per table.
+    const tables = rawRows(
+      await primary.raw(
+        'select relname, n_tup_upd + n_tup_ins as written, coalesce(idx_scan, 0) + coalesce(seq_scan, 0) as scans ' +
+          'from pg_stat_user_tables where relname like ?',
+        [`${PREFIX}%`],
+      ),
+    ).map((r) => ({ table: String(r.relname).slice(PREFIX.length), written: Number(r.written), scans: Number(r.scans) }));
     const [pp, rp] = await Promise.all([pidsOf(primary), pidsOf(standby)]);
     const cpu = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuMsOf(pid), 0);
     return {
@@ -187,6 +197,7 @@ function counters(primary: Knex, standby: Knex) {
       replicaCpu: cpu(rp),
       connections: Number(conn?.n),
       listeners: Number(conn?.listeners),
+      tables,
     };
   };
   type Sample = Awaited<ReturnType<typeof sample>>;
@@ -202,6 +213,14 @@ function counters(primary: Knex, standby: Knex) {
         replicaCpu: (b.replicaCpu - a.replicaCpu) / (10 * seconds),
         connections: b.connections,
         listeners: b.listeners,
+        /** Per table, rows written and scans a second. */
+        tables: b.tables
+          .map((t) => {
+            const before = a.tables.find((x) => x.table === t.table);
+            const rate = (x: number) => (x / seconds).toFixed(1);
+            return `${t.table} ${rate(t.written - (before?.written ?? 0))} w/${rate(t.scans - (before?.scans ?? 0))} s`;
+          })
+          .join(', '),
       };
     },
   };
