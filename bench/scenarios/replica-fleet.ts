@@ -150,7 +150,9 @@ async function one(s: Settings, primaryUrl: string, replicaUrl: string, n: numbe
       met: floorsMet,
       note:
         'Transactions: xact_commit + xact_rollback of the primary database in pg_stat_database (each autocommit statement is one), ' +
-        "the writer's included; per write = (active − idle rate × active time) / writes, where the active window runs from the first write to one heartbeat interval after every server converged (late heartbeats of a busy fleet fall in it). CPU: % of one core, every process of " +
+        "the writer's included; per write = (active − idle rate × active time) / writes, where the active window runs from " +
+        'the first write to one heartbeat interval after every server converged (late heartbeats of a busy fleet fall in it). ' +
+        'CPU: % of one core, every process of ' +
         'the cluster found through pg_stat_activity (backends, walsender, background workers), from /proc. Connections: client ' +
         'backends on the primary (4 processes, one pool each, plus one LISTEN session per process with the wake-up on, counted by ' +
         "its application_name 'distcache listener').",
