@@ -2,7 +2,7 @@ import { refresherColumns } from './published-refreshers.js';
 import { regionColumns } from './published-regions.js';
 import type { RegionStats } from '../regions/stats.js';
 import type { BoundableQuery } from '../store/bound-query.js';
-import { toBool, toDate } from '../store/base-store.js';
+import { toBool, toDate } from '../store/columns.js';
 import type { ServerRole } from './roles.js';
 import type { ClusterSql } from './sql.js';
 

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { BaseStore, bodyColumns } from './base-store.js';
+import { BaseStore } from './base-store.js';
+import { bodyColumns } from './row-bytes.js';
 import { INSERT_COLUMN_LIST, insertRecord, insertSql, quoteIdentifier, rawRows, ROW_COLUMNS, toBool, toDate } from './columns.js';
 import { withinBudget } from './row-bytes.js';
 

@@ -115,8 +115,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: 'apply-before-commit',
     invariant: 'a write in a transaction is applied locally only if the transaction commits',
     file: 'src/write/writer.ts',
-    search: '      if (!committed) return;\n      this.ownWrites.add(rowIds);',
-    replace: '      this.ownWrites.add(rowIds);',
+    search: '      if (committed) await this.applyCommitted(',
+    replace: '      if (committed || true) await this.applyCommitted(',
     tests: { files: CONFORMANCE, pattern: 'with \\{ trx \\}|savepoint released', dialects: 'sqlite' },
   },
   {
@@ -142,6 +142,14 @@ export const MUTANTS: readonly Mutant[] = [
     search: 'this.row().where({ holder_instance: me.instanceId, token }).update({ renewed_at: now, duration_ms: durationMs })',
     replace: 'this.row().update({ renewed_at: now, duration_ms: durationMs })',
     tests: { files: CONFORMANCE, pattern: 'taken over steps down' },
+  },
+  {
+    id: 'pooler-cancel-half-close',
+    invariant: 'a statement timeout through PgBouncer 1.18 never crashes the pooler: the cancel socket waits for the close (pgbouncer#801)',
+    file: 'src/dialects/postgres/cancel.ts',
+    search: "socket.once('connect', () => socket.write(packet));",
+    replace: "socket.once('connect', () => socket.end(packet));",
+    tests: { files: ['dist/test/pooler-postgres.test.js'] },
   },
   {
     id: 'plans-page-history',

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { harness } from '../conformance/harness.js';
 import { Admin } from '../../src/admin/index.js';
 import { triggerPlan } from '../../src/admin/trigger.js';
+import { postgresDialect } from '../../src/dialects/postgres/dialect.js';
 import { tableNames } from '../../src/store/tables.js';
 
 export function triggerTests(): void {
@@ -33,8 +34,8 @@ export function triggerTests(): void {
 
   test('two long table names never share a generated function name', () => {
     const tables = tableNames('');
-    const a = triggerPlan('postgres', tables, 'default', { table: `${'t'.repeat(55)}_a`, refresher: 'p', keyColumn: 'id' });
-    const b = triggerPlan('postgres', tables, 'default', { table: `${'t'.repeat(55)}_b`, refresher: 'p', keyColumn: 'id' });
+    const a = triggerPlan(postgresDialect, tables, 'default', { table: `${'t'.repeat(55)}_a`, refresher: 'p', keyColumn: 'id' });
+    const b = triggerPlan(postgresDialect, tables, 'default', { table: `${'t'.repeat(55)}_b`, refresher: 'p', keyColumn: 'id' });
     const name = (plan: typeof a) => /create function "([^"]+)"/.exec(plan.up[0]!)?.[1];
     assert.notEqual(name(a), name(b));
     assert.ok(name(a)!.length <= 63);

@@ -3,7 +3,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import { migrate } from '../../src/migrations/migrate.js';
-import type { StoreConfig } from '../../src/store/base-store.js';
+import type { StoreConfig } from '../../src/store/store-config.js';
 import type { InstructionStore, NewInstructionRow, StoredInstructionRow } from '../../src/store/store.js';
 import { tableNames, type TableNames } from '../../src/store/tables.js';
 import { dropPrefixed, freshPrefix } from '../support/databases.js';

@@ -15,7 +15,7 @@ export type DialectName = 'sqlite' | 'postgres' | 'mysql';
 export const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 /**
  * PostgreSQL's own address for the wake-up listener while DATABASE_URL points at a pooler in
- * transaction mode (test/pooler.test.ts runs the suite so): caches with `notify: true` get it as
+ * transaction mode (test/pooler-postgres.test.ts runs the suite so): caches with `notify: true` get it as
  * their `notify` connection. Unset: the listener uses DATABASE_URL like everything else.
  */
 export const PG_NOTIFY_URL = process.env.DISTCACHE_PG_NOTIFY_URL || undefined;
