@@ -87,6 +87,11 @@ export class Region<T> extends RegionWriter<T> {
     const found = this.entries.fresh(k);
     if (found === NOTHING) return this.miss(k);
     if (this.refreshesAhead && this.entries.wasLate()) this.ahead(k, this.loader, undefined, undefined);
+    return this.answer(found);
+  }
+
+  /** A hit's answer: the entry's one resolved promise, or with `clone` each caller's own copy. */
+  private answer(found: Slot<T>): Promise<T | undefined> {
     if (this.clones) return Promise.resolve(found === MISS ? undefined : structuredClone(found as T));
     return this.entries.answer(found);
   }
@@ -122,11 +127,9 @@ export class Region<T> extends RegionWriter<T> {
       return Promise.reject(err);
     }
     const found = this.entries.fresh(k);
-    if (found !== NOTHING) {
-      if (this.options.refreshAhead > 0 && this.entries.wasLate()) this.ahead(k, loader, resolved.ttl, resolved.tags);
-      return Promise.resolve(found === MISS ? undefined : this.out(found));
-    }
-    return this.join(k, loader, resolved.ttl, resolved.tags);
+    if (found === NOTHING) return this.join(k, loader, resolved.ttl, resolved.tags);
+    if (this.refreshesAhead && this.entries.wasLate()) this.ahead(k, loader, resolved.ttl, resolved.tags);
+    return this.answer(found);
   }
 
   /**

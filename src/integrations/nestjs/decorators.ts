@@ -30,8 +30,16 @@ const bound = new WeakMap<object, Regions>();
  * Singleton providers and controllers only: DistcacheModule binds their instances at init.
  *
  * @example
- * @Cacheable('product', (id: number) => id, { ttl: '10m' })
- * async find(id: number): Promise<Product | undefined> { return this.db.product(id); }
+ * import { Injectable } from '@nestjs/common';
+ * import { Cacheable } from 'distcache/nestjs';
+ *
+ *  @Injectable()
+ * class ProductService {
+ *   @Cacheable('product', (id: number) => id, { ttl: '10m' })
+ *   async find(id: number): Promise<Product | undefined> {
+ *     return db.product(id);
+ *   }
+ * }
  */
 export function Cacheable<A extends unknown[]>(region: string, keyOf: (...args: A) => RegionKey, options?: LoadOptions): MethodDecorator {
   checkArguments('Cacheable', region, keyOf);
@@ -60,8 +68,16 @@ export function Cacheable<A extends unknown[]>(region: string, keyOf: (...args: 
  * Promise that resolves once the invalidation is written and applied on this server.
  *
  * @example
- * @CacheEvict('product', (id: number) => id)
- * async rename(id: number, name: string): Promise<void> { await this.db.rename(id, name); }
+ * import { Injectable } from '@nestjs/common';
+ * import { CacheEvict } from 'distcache/nestjs';
+ *
+ *  @Injectable()
+ * class ProductService {
+ *   @CacheEvict('product', (id: number) => id)
+ *   async rename(id: number, name: string): Promise<void> {
+ *     await db.renameProduct(id, name);
+ *   }
+ * }
  */
 export function CacheEvict<A extends unknown[]>(region: string, keysOf: (...args: A) => RegionKey | RegionKey[]): MethodDecorator {
   checkArguments('CacheEvict', region, keysOf);

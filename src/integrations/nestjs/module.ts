@@ -49,11 +49,13 @@ export interface DistcacheModuleAsyncOptions {
  * `forRootAsync`'s factory). One DistcacheModule per application.
  *
  * @example
- * @Module({
+ * import { Module } from '@nestjs/common';
+ * import { DistcacheModule } from 'distcache/nestjs';
+ *
+ *  @Module({
  *   imports: [DistcacheModule.forRoot({ cache: { connection: process.env.DATABASE_URL }, regions: { product: { ttl: '10m' } } })],
- *   providers: [ProductService],
  * })
- * export class AppModule {}
+ * class AppModule {}
  */
 export class DistcacheModule {
   static forRoot(options: DistcacheModuleOptions & { isGlobal?: boolean }): DynamicModule {

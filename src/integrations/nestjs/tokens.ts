@@ -12,7 +12,14 @@ export function regionToken(id: string): string {
  * Injects the region with this id, declared in `DistcacheModule.forRoot({ regions })`.
  *
  * @example
- * constructor(@InjectRegion('product') private readonly products: Region<Product>) {}
+ * import { Injectable } from '@nestjs/common';
+ * import type { Region } from 'distcache';
+ * import { InjectRegion } from 'distcache/nestjs';
+ *
+ *  @Injectable()
+ * class ProductService {
+ *   constructor(@InjectRegion('product') private readonly products: Region<Product>) {}
+ * }
  */
 export function InjectRegion(id: string): PropertyDecorator & ParameterDecorator {
   return Inject(regionToken(id));
