@@ -35,9 +35,10 @@ type Stored<T> = (Slot<T> | Timed<T>) & {};
 
 /**
  * lru-cache's get() makes a new options object for each call that passes none; this one is reused
- * (lru-cache writes `status: undefined` into it).
+ * (lru-cache writes `status: undefined` into it). Its fields are lru-cache's defaults, given as own
+ * properties so reading them does not walk the prototype chain.
  */
-const GET_OPTIONS = { status: undefined };
+const GET_OPTIONS = { allowStale: false, updateAgeOnGet: false, noDeleteOnStaleGet: false, status: undefined };
 
 /**
  * The entries of one region on this server: a bounded lru-cache of values (or cached misses), with
