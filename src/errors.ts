@@ -36,6 +36,8 @@ export type ErrorCode =
   | 'E_LOAD_TIMEOUT'
   /** A `@Cacheable`/`@CacheEvict` method (distcache/nestjs) ran on an instance no DistcacheModule bound at init. */
   | 'E_UNBOUND_DECORATOR'
+  /** `waitFor()` was given a text that is not a position token of this cluster (malformed, too long, or another cluster's). */
+  | 'E_INVALID_POSITION'
   // The operator API (src/admin/, thrown as AdminError):
   /** No registration and no cursor under that identity in this cluster. */
   | 'E_UNKNOWN_SERVER'
@@ -96,6 +98,7 @@ export const errors = {
   StoppedError: define('E_STOPPED', 'StoppedError'),
   LoadTimeoutError: define('E_LOAD_TIMEOUT', 'LoadTimeoutError'),
   UnboundDecoratorError: define('E_UNBOUND_DECORATOR', 'UnboundDecoratorError'),
+  InvalidPositionError: define('E_INVALID_POSITION', 'InvalidPositionError'),
   DuplicateIdentityError: define('E_DUPLICATE_IDENTITY', 'DuplicateIdentityError'),
   ConnectionRefusedError: define('E_CONNECTION_REFUSED', 'ConnectionRefusedError'),
   UnknownDatabaseError: define('E_UNKNOWN_DATABASE', 'UnknownDatabaseError'),
