@@ -237,3 +237,24 @@ test('a hit of an entry with a ttl answers the same resolved promise every time:
   await plain.get(1);
   assert.notEqual(await plain.get(1), await plain.get(1), 'clone: each caller its own copy');
 });
+
+test("a refresh-ahead whose loader reads the region at once: the late hit still answers its own key's value", async (t) => {
+  const clock = new ManualClock();
+  let r!: Region<{ k: number; v: number }>;
+  let version = 0;
+  await startedCache(t, (c) => {
+    r = c.region('r', {
+      ttl: 100,
+      refreshAhead: 0.5,
+      clock,
+      // Synchronously, before its first await: a read of another key of the same region.
+      load: (k) => (Number(k) === 1 && version > 0 ? void r.get(2) : undefined, { k: Number(k), v: ++version }),
+    });
+  });
+  await r.get(2);
+  const first = await r.get(1);
+  clock.advance(60); // 1 is late: its next hit starts a background load, whose loader reads 2
+  assert.deepEqual(await r.get(1), first, "key 1's own entry, not the one its refresh's loader read");
+  await settle();
+  assert.equal(r.stats().refreshesAhead, 2, "1's, and 2's: its loader's read of 2 was a late hit too");
+});

@@ -130,7 +130,7 @@ export class Entries<T> {
   /** The hit fresh() just returned, as a resolved promise; in a timed region, one promise per entry for all its hits. */
   answer(slot: Slot<T>): Promise<T | undefined> {
     const entry = this.last;
-    if (entry === undefined) return Promise.resolve(slot === MISS ? undefined : (slot as T));
+    if (entry === undefined || entry.slot !== slot) return Promise.resolve(slot === MISS ? undefined : (slot as T));
     return (entry.answer ??= Promise.resolve(entry.slot === MISS ? undefined : (entry.slot as T)));
   }
 

@@ -86,8 +86,10 @@ export class Region<T> extends RegionWriter<T> {
   private read(k: RegionKey): Promise<T | undefined> {
     const found = this.entries.fresh(k);
     if (found === NOTHING) return this.miss(k);
+    // The answer first: a refresh-ahead's loader starts at once and may read this region itself.
+    const answer = this.answer(found);
     if (this.refreshesAhead && this.entries.wasLate()) this.ahead(k, this.loader, undefined, undefined);
-    return this.answer(found);
+    return answer;
   }
 
   /** A hit's answer: the entry's one resolved promise, or with `clone` each caller's own copy. */
@@ -128,8 +130,9 @@ export class Region<T> extends RegionWriter<T> {
     }
     const found = this.entries.fresh(k);
     if (found === NOTHING) return this.join(k, loader, resolved.ttl, resolved.tags);
+    const answer = this.answer(found);
     if (this.refreshesAhead && this.entries.wasLate()) this.ahead(k, loader, resolved.ttl, resolved.tags);
-    return this.answer(found);
+    return answer;
   }
 
   /**
