@@ -117,6 +117,11 @@ export class DistributedCache {
     return region;
   }
 
+  /** The region created under this id by `region()`, if any (integrations that name regions by id look them up here). */
+  getRegion<T>(id: string): Region<T> | undefined {
+    return this.regionSet.get(id) as Region<T> | undefined;
+  }
+
   /** Figures of every region of this cache. */
   regionStats(): RegionStats[] {
     return this.regionSet.stats();
