@@ -167,8 +167,6 @@ export async function dropPrefixed(knex: Knex, prefix: string): Promise<void> {
   // The function of a generated trigger on the test's app_data table (see test/conformance/triggers.ts).
   if (client === 'better-sqlite3' || client === 'sqlite3')
     await knex.raw(`drop view if exists "${prefix}distcache_write"`).catch(() => undefined);
-  const changed = `${`${prefix}distcache_${prefix}app_data`.slice(0, 56)}_changed`;
-  if (client === 'pg') await knex.raw(`drop function if exists "${changed}"()`).catch(() => undefined);
   for (const name of names) {
     try {
       await knex.schema.dropTableIfExists(`${prefix}${name}`);
@@ -176,4 +174,8 @@ export async function dropPrefixed(knex: Knex, prefix: string): Promise<void> {
       // best effort: a failed drop leaves evidence, which is fine for a test database
     }
   }
+  // After the tables: app_data's triggers depend on the function, so dropped before them it stayed
+  // (test/twice-leaves-nothing.test.ts found one per PostgreSQL run).
+  const changed = `${`${prefix}distcache_${prefix}app_data`.slice(0, 56)}_changed`;
+  if (client === 'pg') await knex.raw(`drop function if exists "${changed}"()`).catch(() => undefined);
 }
