@@ -1,0 +1,47 @@
+import { bodyColumns } from '../row-bytes.js';
+import { ROW_COLUMNS } from '../columns.js';
+
+/**
+ * The page statement of the commit-ordered stores (SQLite, MySQL/MariaDB): the rows of one cluster
+ * past a position, in position order, at most `limit` of them (the limit is part of the text, see
+ * mysql/statements.ts). A window's first page also carries, as one marker row after the page, the
+ * cursor's cold-boot flag and the log's head (its largest position): each cluster's newest row is
+ * never pruned, so a head below the position read up to means the log went back in time (an older
+ * dump or file restored) and the position no longer proves what was read.
+ *
+ * Params: `?` cluster, `?` the position read up to; on a first page also `?` cluster, `?` server identity.
+ * Returns: the row columns with the body bounded (json_instruction, json_bytes), `pos`; the first
+ * page's marker row: nulls, then `cbr` (cold_boot_requested) and `head`.
+ */
+export interface CommitOrderedPageParts {
+  /** An identifier quoted the way this knex client quotes it. */
+  quote(name: string): string;
+  /** The column that grows in commit order (SQLite: id; MySQL: seq). */
+  positionColumn: string;
+  /** The instruction table as a scan in position order reads it (MySQL names its index). */
+  scan: string;
+  /** The cursor table, quoted. */
+  cursorTable: string;
+  /** The log's head as a scalar subquery. */
+  head: string;
+  maxRowBytes: number;
+  dialect: 'sqlite' | 'mysql' | 'postgres';
+  /** `first` (with its own ORDER BY and LIMIT) then `second`, as one statement, as the dialect allows. */
+  unionAll(first: string, second: string): string;
+}
+
+export function commitOrderedPageSql(parts: CommitOrderedPageParts, limit: number, first: boolean): string {
+  const { quote } = parts;
+  const pos = quote(parts.positionColumn);
+  const marked = first ? ['null as cbr', 'null as head'] : [];
+  // The body only up to maxRowBytes (store/row-bytes.ts). Pages here are bounded by rows × maxRowBytes:
+  // a running byte sum would have to be computed over the whole backlog before the LIMIT.
+  const rowColumns = ROW_COLUMNS.filter((c) => c !== 'json_instruction').map((c) => quote(c));
+  const body = bodyColumns(quote('json_instruction'), parts.maxRowBytes, parts.dialect);
+  const columns = [...rowColumns, ...body, `${pos} as pos`, ...marked].join(', ');
+  const page = `select ${columns} from ${parts.scan} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
+  if (!first) return page;
+  const nulls = [...rowColumns, ...body].map(() => 'null').join(', ');
+  const marker = `select ${nulls}, null, cold_boot_requested, ${parts.head} from ${parts.cursorTable} where cluster = ? and server_identity = ?`;
+  return parts.unionAll(page, marker);
+}
