@@ -42,6 +42,7 @@ export function commitOrderedPageSql(parts: CommitOrderedPageParts, limit: numbe
   const page = `select ${columns} from ${parts.scan} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
   if (!first) return page;
   const nulls = [...rowColumns, ...body].map(() => 'null').join(', ');
-  const marker = `select ${nulls}, null, cold_boot_requested, ${parts.head} from ${parts.cursorTable} where cluster = ? and server_identity = ?`;
+  const marker =
+    `select ${nulls}, null, cold_boot_requested, ${parts.head} from ${parts.cursorTable} ` + 'where cluster = ? and server_identity = ?';
   return parts.unionAll(page, marker);
 }
