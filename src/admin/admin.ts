@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { errors, fromDatabaseError } from '../errors.js';
 import { validateCluster } from '../identifiers.js';
-import { resolveTables } from '../migrations/migrate.js';
+import { resolveTables, type MigrateResult } from '../migrations/migrate.js';
 import { DEFAULTS } from '../options.js';
 import { ADMIN_DEFAULTS } from './defaults.js';
 import { dialectFor, type Dialect } from '../dialects/dialect.js';
@@ -215,9 +215,9 @@ export class Admin {
     return guarded(() => planMigrations(this.ctx));
   }
 
-  /** Applies the pending migrations. */
-  migrate(): Promise<{ applied: string[] }> {
-    return applyMigrations(this.ctx);
+  /** Applies the pending migrations; `functionOwner` as in the library's `migrate()` (PostgreSQL). */
+  migrate(options: { functionOwner?: string } = {}): Promise<MigrateResult> {
+    return applyMigrations(this.ctx, options);
   }
 }
 

@@ -2,7 +2,10 @@ import type { Knex } from 'knex';
 import { BaseStore } from './base-store.js';
 import { commitOrderedPageSql, type CommitOrderedPageParts } from './sql/commit-ordered-page.js';
 import { INSERT_COLUMN_LIST, insertRecord, insertSql, quoteIdentifier, rawRows, toBool, toDate } from './columns.js';
-import { withinBudget } from './row-bytes.js';
+import { bodyColumns, isOversize, withinBudget } from './row-bytes.js';
+
+/** Ids per statement when readPage fetches the bodies its page statement left out. */
+const BODY_SLICE = 1000;
 
 // Kept where it was first exported, so imports of it from here go on working.
 export { rawRows } from './columns.js';
@@ -97,7 +100,7 @@ export abstract class CommitOrderedStore extends BaseStore {
         scan: this.positionScan(),
         cursorTable: this.quote(this.t.cursor),
         head: this.logHeadSql(),
-        maxRowBytes: this.bytes.maxRowBytes,
+        bodyBytes: this.inlineBytes(limit),
         dialect: this.capabilities.dialect,
         unionAll: (a, b) => this.unionAll(a, b),
       };
@@ -107,6 +110,27 @@ export abstract class CommitOrderedStore extends BaseStore {
     return sql;
   }
   private readonly pageTexts = new Map<string, string>();
+
+  /** The largest body a page statement of `limit` rows sends: `limit` of them fit in maxPageBytes. */
+  private inlineBytes(limit: number): number {
+    return Math.min(this.bytes.maxRowBytes, Math.max(1, Math.floor(this.bytes.maxPageBytes / Math.max(1, limit))));
+  }
+
+  /** The bodies of rows the page statement left out (larger than inlineBytes), each still bounded by maxRowBytes. */
+  private async bodies(ids: number[]): Promise<Map<number, Record<string, unknown>>> {
+    const body = bodyColumns(this.quote('json_instruction'), this.bytes.maxRowBytes, this.capabilities.dialect);
+    const found = new Map<number, Record<string, unknown>>();
+    // In slices: SQLite allows 32,766 bound values a statement, and a page may hold up to 100,000 rows.
+    for (let i = 0; i < ids.length; i += BODY_SLICE) {
+      const raws = (await this.bounded(
+        this.knex(this.t.instruction)
+          .select('id', ...body.map((c) => this.knex.raw(c)))
+          .whereIn('id', ids.slice(i, i + BODY_SLICE)),
+      )) as Array<Record<string, unknown>>;
+      for (const { id, ...rest } of raws) found.set(Number(id), rest);
+    }
+    return found;
+  }
 
   /**
    * The log's head as a scalar subquery, for the marker row. Over the whole table, as head() is: a
@@ -136,7 +160,7 @@ export abstract class CommitOrderedStore extends BaseStore {
     ) as Array<Record<string, unknown>>;
     let coldBootRequested: boolean | null | undefined = token === null ? null : undefined;
     let historyBroken: string | null = null;
-    const page: Array<{ row: StoredInstructionRow; pos: number; raw: Record<string, unknown> }> = [];
+    const page: Array<{ pos: number; raw: Record<string, unknown> }> = [];
     for (const raw of raws) {
       if (raw.id == null) {
         coldBootRequested = toBool(raw.cbr);
@@ -144,7 +168,7 @@ export abstract class CommitOrderedStore extends BaseStore {
         if (head < after) {
           historyBroken = `the position ${after} is past the log's head ${head}: the log went back in time (an older copy restored?)`;
         }
-      } else page.push({ row: this.toRow(raw), pos: Number(raw.pos), raw });
+      } else page.push({ pos: Number(raw.pos), raw });
     }
     // A union promises no order of its own.
     if (token === null) page.sort((a, b) => a.pos - b.pos);
@@ -152,11 +176,24 @@ export abstract class CommitOrderedStore extends BaseStore {
       page.map((p) => p.raw),
       this.bytes,
     );
-    const cut = kept < page.length;
+    let cut = kept < page.length;
     page.length = kept;
+    const missing = page.filter((p) => p.raw.json_instruction == null && !isOversize(p.raw, this.bytes));
+    if (missing.length > 0) {
+      const bodies = await this.bodies(missing.map((p) => Number(p.raw.id)));
+      const vanished = page.findIndex(
+        (p) => p.raw.json_instruction == null && !isOversize(p.raw, this.bytes) && !bodies.has(Number(p.raw.id)),
+      );
+      // Pruned between the two statements: the page ends before it (the next read starts there again).
+      if (vanished >= 0) {
+        page.length = vanished;
+        cut = true;
+      }
+      for (const p of page) Object.assign(p.raw, bodies.get(Number(p.raw.id)));
+    }
     const last = page[page.length - 1];
     return {
-      rows: page.map((p) => p.row),
+      rows: page.map((p) => this.toRow(p.raw)),
       token: last && (page.length >= limit || cut) ? String(last.pos) : null,
       position: last ? String(last.pos) : null,
       coldBootRequested,

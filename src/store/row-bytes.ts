@@ -31,8 +31,9 @@ export function isOversize(raw: Record<string, unknown>, bytes: PageBytes): bool
 /**
  * How many of a page's raw rows (in page order, rows only) it keeps: it stops before the row whose
  * body would take the page's bodies past `maxPageBytes`, the first body always kept. PostgreSQL's
- * page statement applies the same rule to leave those bodies unsent (sql/page.ts); elsewhere they
- * were read and are dropped here, so the page applied at once stays bounded.
+ * page statement applies the same rule to leave those bodies unsent (sql/page.ts); MySQL's and
+ * SQLite's send only bodies up to maxPageBytes / pageSize and fetch a larger one once the page
+ * keeps it (commit-ordered-store.ts), so no page brings much more than maxPageBytes either way.
  */
 export function withinBudget(raws: ReadonlyArray<Record<string, unknown>>, bytes: PageBytes): number {
   let total = 0;

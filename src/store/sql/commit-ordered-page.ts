@@ -24,7 +24,8 @@ export interface CommitOrderedPageParts {
   cursorTable: string;
   /** The log's head as a scalar subquery. */
   head: string;
-  maxRowBytes: number;
+  /** Bodies larger than this are left out of the page (readPage fetches them on their own). */
+  bodyBytes: number;
   dialect: 'sqlite' | 'mysql' | 'postgres';
   /** `first` (with its own ORDER BY and LIMIT) then `second`, as one statement, as the dialect allows. */
   unionAll(first: string, second: string): string;
@@ -34,10 +35,12 @@ export function commitOrderedPageSql(parts: CommitOrderedPageParts, limit: numbe
   const { quote } = parts;
   const pos = quote(parts.positionColumn);
   const marked = first ? ['null as cbr', 'null as head'] : [];
-  // The body only up to maxRowBytes (store/row-bytes.ts). Pages here are bounded by rows × maxRowBytes:
-  // a running byte sum would have to be computed over the whole backlog before the LIMIT.
+  // Bodies only up to maxPageBytes / limit (`bodyBytes`), so a page of `limit` rows never brings more
+  // than maxPageBytes (store/row-bytes.ts); readPage fetches a larger one (up to maxRowBytes) on its
+  // own, when the page keeps it. A running byte sum here would be a window over the LIMITed rows:
+  // a derived table on MySQL, which costs every idle poll.
   const rowColumns = ROW_COLUMNS.filter((c) => c !== 'json_instruction').map((c) => quote(c));
-  const body = bodyColumns(quote('json_instruction'), parts.maxRowBytes, parts.dialect);
+  const body = bodyColumns(quote('json_instruction'), parts.bodyBytes, parts.dialect);
   const columns = [...rowColumns, ...body, `${pos} as pos`, ...marked].join(', ');
   const page = `select ${columns} from ${parts.scan} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
   if (!first) return page;
