@@ -89,6 +89,11 @@ export abstract class CommitOrderedStore extends BaseStore {
     return String(raw?.head == null ? 0 : Number(raw.head));
   }
 
+  async covers(position: string, id: number): Promise<boolean | null> {
+    const raw = await this.bounded(this.instructions().first({ pos: this.positionColumn }).where('id', id));
+    return raw ? Number(raw.pos) <= Number(position) : null;
+  }
+
   /** The statement for one page (sql/commit-ordered-page.ts), built once per page size and kind. */
   private pageSql(limit: number, first: boolean): string {
     const key = `${first ? 'first' : 'later'}:${limit}`;
