@@ -106,10 +106,10 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     maxPendingInstructions: o.maxPendingInstructions,
     startFromHead: o.startFromHead,
     maxErrorBackoff: o.maxErrorBackoff,
-    // With replicas the poll runs often (it is the wake-up) and each poll moves the position: the
-    // primary still sees each server's cursor write at most once per heartbeat.
-    cursorSaveInterval: o.replicas.length > 0 ? o.heartbeatInterval : o.syncInterval,
     idleCursorSaves: o.replicas.length === 0,
+    // With replicas a busy cursor is stored by the heartbeat, in its transaction: a busy fleet
+    // then costs the primary no more transactions than an idle one (see StoredCursor).
+    cursorInHeartbeat: o.replicas.length > 0,
     wakeThrottle: o.wakeThrottle,
     // Regions empty on every cold boot, also when the application handles it itself.
     onColdBoot: o.onColdBoot ? (context) => (regionSet.invalidateAll(), o.onColdBoot!(context)) : undefined,
@@ -143,6 +143,10 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     },
     refresherIds: () => registry.all().map((r) => r.id),
     regions: () => regionSet.stats(),
+    cursor:
+      o.replicas.length > 0
+        ? { forHeartbeat: () => poller.cursorForHeartbeat(), saved: (save, written) => poller.cursorSavedByHeartbeat(save, written) }
+        : undefined,
   });
   const tick = store.tick?.bind(store);
   const ticker = tick

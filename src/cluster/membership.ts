@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import { Lease } from './lease.js';
 import { LeaseTable } from './lease-table.js';
 import { runsScheduledWork, type RoleOption, type ServerRole } from './roles.js';
-import { ServerTable, type Registration, type ServerInfo, type TouchResult } from './server-table.js';
+import { ServerTable, type HeartbeatCursor, type Registration, type ServerInfo, type TouchResult } from './server-table.js';
 import type { ClusterSql } from './sql.js';
 
 export interface MembershipSettings {
@@ -20,6 +20,11 @@ export interface MembershipSettings {
   refresherIds: () => string[];
   /** This server's regions and their figures, published with each heartbeat. */
   regions?: () => RegionStats[];
+  /** With replicas: the cursor save a heartbeat carries in its transaction (see ServerTable.touch). */
+  cursor?: {
+    forHeartbeat(): HeartbeatCursor | undefined;
+    saved(save: HeartbeatCursor, written: boolean): void;
+  };
 }
 
 /**
@@ -87,8 +92,10 @@ export class Membership {
     if (this.state !== 'joined') return;
     const { registration: me, staleServerTimeout } = this.settings;
     const written = this.role;
-    const { lastError, refresherIds, regions } = this.settings;
-    const touched = await this.servers.touch(me, written, lastError(), refresherIds(), regions?.());
+    const { lastError, refresherIds, regions, cursor } = this.settings;
+    const save = cursor?.forHeartbeat();
+    const touched = await this.servers.touch(me, written, lastError(), refresherIds(), regions?.(), save);
+    if (save) cursor!.saved(save, touched.cursorWritten);
     if (touched.found === 'other' && this.registered) this.duplicate(touched);
     this.registered = true;
     // stop() began while this beat ran: leave the lease to stop(), which gives it up.

@@ -49,6 +49,12 @@ export interface InstructionStore {
   tick?(): Promise<void>;
   /** Reading from replicas only: a replica that served its last read, for reads that may be a little stale (the lease, by non-holders). */
   replicaForReads?(): Knex | undefined;
+  /**
+   * Reading from replicas only (PostgreSQL): lets `trx` commit without waiting for its WAL flush
+   * (`SET LOCAL synchronous_commit = off`). For the heartbeat that carries a cursor save: a save
+   * lost in a crash only applies those rows again, which at-least-once allows.
+   */
+  lazyCommit?(trx: Knex.Transaction): Promise<void>;
   /** Reading from replicas only: what the last reads found of each replica; for health(). */
   readonly replicaReports?: ReplicaReport[];
 
@@ -160,6 +166,11 @@ export interface StoreCapabilities {
    * another process's commit can reach this one sooner than its next poll. Always only a hint.
    */
   readonly notify: boolean;
+  /**
+   * A statement past `queryTimeout` can be cancelled on the database server (PostgreSQL's
+   * CancelRequest, MySQL's KILL QUERY). SQLite runs in this process: there is nothing to cancel.
+   */
+  readonly serverCancel: boolean;
 }
 
 export interface NewInstructionRow {

@@ -1,18 +1,19 @@
 import { describeError, errors, fromDatabaseError } from '../errors.js';
 import type { ColdBootReason, SyncResultEvent, TypedEmitter } from '../events.js';
 import type { Logger } from '../logger.js';
-import type { InstructionStore, StoredInstructionRow } from '../store/store.js';
+import type { InstructionStore } from '../store/store.js';
 import type { Applier } from '../apply/applier.js';
 import { BacklogGuard } from './backlog-guard.js';
 import { ApplyBuffer, MAX_BUFFERED_WEIGHT } from './apply-buffer.js';
 import { systemClock, type Clock } from '../util/timers.js';
 import { PollLoop } from './poll-loop.js';
-import { StoredCursor } from './stored-cursor.js';
+import { StoredCursor, type HeartbeatCursorSave } from './stored-cursor.js';
 import { settleWithin } from '../util/async.js';
 import type { InstrumentationHooks } from '../instrumentation.js';
 import type { OwnWrites } from '../apply/own-writes.js';
 import { DatabaseHistory } from './position-check.js';
 import { ColdBoot } from './cold-boot.js';
+import { collectPageRows, type PageReader } from './page-rows.js';
 
 export interface PollerSettings {
   identity: string;
@@ -26,10 +27,10 @@ export interface PollerSettings {
   /** See the wakeThrottle option. @default 0 */
   wakeThrottle?: number;
   onColdBoot?: (context: { reason: ColdBootReason }) => void | Promise<void>;
-  /** A busy cursor is stored at most once per this. @default syncInterval */
-  cursorSaveInterval?: number;
   /** An idle server rewrites its cursor every few intervals (see StoredCursor). @default true */
   idleCursorSaves?: boolean;
+  /** A busy cursor is stored by the heartbeat, in its transaction (see StoredCursor). @default false */
+  cursorInHeartbeat?: boolean;
   /** @default the system clock; tests step a manual one. */
   clock?: Clock;
 }
@@ -58,6 +59,8 @@ export class Poller {
   private readonly history: DatabaseHistory;
   /** Cold boots, and the first start without a cursor; see cold-boot.ts. */
   private readonly boot: ColdBoot;
+  /** How a page's rows are decoded; see page-rows.ts. */
+  private readonly reader: PageReader;
 
   constructor(
     private readonly store: InstructionStore,
@@ -69,21 +72,23 @@ export class Poller {
     private readonly settings: PollerSettings,
   ) {
     const clock = settings.clock ?? systemClock;
+    this.reader = { instanceId: settings.instanceId, ownWrites, applier };
     this.history = new DatabaseHistory(store, logger, settings.identity);
     this.loop = new PollLoop(() => this.shared(), events, logger, { ...settings, clock });
     this.cursor = new StoredCursor(
       store,
       settings.identity,
-      settings.cursorSaveInterval ?? settings.syncInterval,
+      settings.syncInterval,
       () => this.open(),
       settings.idleCursorSaves ?? true,
+      settings.cursorInHeartbeat ?? false,
     );
     this.boot = new ColdBoot(store, applier, events, logger, settings, {
       open: () => this.open(),
       adopt: (head, databaseIdentity, saveWanted) => {
         this.position = head;
         this.history.identity = databaseIdentity;
-        this.cursor.stored(saveWanted);
+        this.cursor.stored(saveWanted, head);
       },
       settle: (detail) => this.history.settle(detail),
     });
@@ -191,6 +196,7 @@ export class Poller {
         return this.finish(result, started, first.position);
       }
       this.position = stored.position;
+      this.cursor.loaded(stored.position);
       this.history.identity = stored.databaseIdentity;
     }
     const from = this.position;
@@ -227,7 +233,7 @@ export class Poller {
     // and the cursor is stored only after what it covers has been applied.
     const buffer = new ApplyBuffer();
     for (;;) {
-      await this.collect(page.rows, buffer, result, guard);
+      await collectPageRows(this.reader, page.rows, buffer, result, guard);
       if (page.position !== null) position = page.position;
       if (page.token === null) break;
       if (buffer.weight >= MAX_BUFFERED_WEIGHT) {
@@ -243,30 +249,6 @@ export class Poller {
     return this.finish(result, started, position);
   }
 
-  /** Decodes rows into the buffer; own rows are skipped. */
-  private async collect(
-    rows: StoredInstructionRow[],
-    buffer: ApplyBuffer,
-    result: { rows: number; skippedOwn: number; malformed: number },
-    guard: BacklogGuard,
-  ): Promise<void> {
-    for (const row of rows) {
-      result.rows += 1;
-      // Only rows this instance applied at write time; see OwnWrites for why not all of its rows.
-      if (row.originInstance === this.settings.instanceId && this.ownWrites.consume(row.id)) {
-        result.skippedOwn += 1;
-        continue;
-      }
-      // A bad row or instruction is recorded there and replaced by refresh-alls (see readRow).
-      const read = this.applier.readRow(row);
-      if (read.malformed > 0) {
-        result.malformed += read.malformed;
-        await read.recording;
-      }
-      buffer.add(guard.keep(read.instructions, row.id), row.id);
-    }
-  }
-
   private async flush(buffer: ApplyBuffer, result: { instructions: number }, guard?: BacklogGuard): Promise<void> {
     for (const { instruction, rowId } of guard?.refreshAlls() ?? []) buffer.add([instruction], rowId);
     if (buffer.instructions.length === 0) return;
@@ -278,6 +260,16 @@ export class Poller {
   private async save(position: string, read: boolean, saveWanted: number): Promise<void> {
     this.position = position;
     await this.cursor.save(position, read, saveWanted);
+  }
+
+  /** The cursor save the next heartbeat carries, if due; see StoredCursor.forHeartbeat. */
+  cursorForHeartbeat(): HeartbeatCursorSave | undefined {
+    return this.closed ? undefined : this.cursor.forHeartbeat();
+  }
+
+  /** After the heartbeat's transaction; see StoredCursor.heartbeatSaved. */
+  cursorSavedByHeartbeat(save: HeartbeatCursorSave, written: boolean): void {
+    this.cursor.heartbeatSaved(save, written);
   }
 
   /** Stores the cursor if the position moved since it was last stored; for stop(). */

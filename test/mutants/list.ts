@@ -34,7 +34,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: 'paging-overlap',
     invariant: 'exact paging: a later page starts after the last row read, so no row comes twice',
-    file: 'src/store/commit-ordered-store.ts',
+    file: 'src/store/sql/commit-ordered-page.ts',
     search: 'where cluster = ? and ${pos} > ? order by ${pos}',
     replace: 'where cluster = ? and ${pos} >= ? order by ${pos}',
     tests: { files: STORE.slice(0, 1), pattern: 'paging|pending|interleaved|8 writers' },
@@ -46,6 +46,14 @@ export const MUTANTS: readonly Mutant[] = [
     search: '    await this.flush(buffer, result, guard);\n    await this.save(position, result.rows > 0, saveWanted);',
     replace: '    await this.save(position, result.rows > 0, saveWanted);\n    await this.flush(buffer, result, guard);',
     tests: { files: CONFORMANCE, pattern: 'lag on a server whose refresher is blocked|wake-up polls store the cursor', dialects: 'sqlite' },
+  },
+  {
+    id: 'heartbeat-cursor-unconditional',
+    invariant: "a heartbeat's cursor save never overwrites a cursor written since (a cold boot's reset) with an older position",
+    file: 'src/cluster/server-table.ts',
+    search: '.where({ cluster: this.sql.cluster, server_identity: me.identity, position: cursor.previous })',
+    replace: '.where({ cluster: this.sql.cluster, server_identity: me.identity })',
+    tests: { files: CONFORMANCE, pattern: 'conditional on the position it last stored', dialects: 'sqlite' },
   },
   {
     id: 'own-rows-applied-twice',

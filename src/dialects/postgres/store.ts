@@ -42,7 +42,7 @@ const INSERT_CHUNK = 1000;
  * would grow with every row written since.
  */
 export class PostgresStore extends BaseStore {
-  readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'postgres', notify: true });
+  readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'postgres', notify: true, serverCancel: true });
   private readonly pageStatements = new Map<number, PreparedStatement>();
   private insertOne: PreparedStatement | undefined;
   private insertMany: PreparedStatement | undefined;
