@@ -129,6 +129,19 @@ export class ReplicatedStore extends PostgresStore {
     return super.pending(from);
   }
 
+  /** Counted on a replica when one answers, like pending(). */
+  protected override async pendingBatch(positions: readonly string[]): Promise<PendingSummary[]> {
+    for (const replica of this.replicaSet.candidates()) {
+      try {
+        const raws = rawRows(await replica.bounded(this.pendingBatchQuery(replica.knex, positions), this.queryTimeout));
+        return this.pendingRowsByBranch(raws, positions.length);
+      } catch (err) {
+        replica.failed(describeError(err));
+      }
+    }
+    return super.pendingBatch(positions);
+  }
+
   private replicaPage(limit: number): PreparedStatement {
     let statement = this.replicaPages.get(limit);
     if (!statement) {

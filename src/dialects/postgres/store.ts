@@ -25,6 +25,12 @@ import { errors, standbyMessage } from '../../errors.js';
 /** Rows per INSERT statement, well under PostgreSQL's 65535 bind parameters. */
 const INSERT_CHUNK = 1000;
 
+/** What is pending past one snapshot (the binding): its rows, their instructions, the oldest's stamp. */
+const PENDING_SQL = `with w as materialized (select ?::pg_snapshot as since)
+  select count(*) as row_count, coalesce(sum(u.instruction_count), 0) as total, min(u.utc_stamp) as oldest
+  from w, lateral (${uncoveredSql('w.since')}) u`;
+
+
 /**
  * The exact cursor, PgQ's method. Ids are handed out at insert time but become visible at commit
  * time, so `id > last` skips a row whose transaction commits after a later id's. Instead each row
@@ -219,11 +225,18 @@ export class PostgresStore extends BaseStore {
 
   /** The pending count past `from`, on `knex` (the primary, or a replica: see ReplicatedStore). */
   protected pendingQuery(knex: Knex, from: string) {
+    return knex.raw(PENDING_SQL, [from, ...uncoveredBindings(this.t.instruction, this.cluster)]);
+  }
+
+  protected async pendingBatch(positions: readonly string[]): Promise<PendingSummary[]> {
+    return this.pendingRowsByBranch(rawRows(await this.bounded(this.pendingBatchQuery(this.knex, positions))), positions.length);
+  }
+
+  /** pendingQuery once per position in one statement, branch k tagged k (a union promises no order). */
+  protected pendingBatchQuery(knex: Knex, positions: readonly string[]) {
     return knex.raw(
-      `with w as materialized (select ?::pg_snapshot as since)
-       select count(*) as row_count, coalesce(sum(u.instruction_count), 0) as total, min(u.utc_stamp) as oldest
-       from w, lateral (${uncoveredSql('w.since')}) u`,
-      [from, ...uncoveredBindings(this.t.instruction, this.cluster)],
+      positions.map((_, k) => `select ${k} as k, p.* from (${PENDING_SQL}) p`).join(' union all '),
+      positions.flatMap((from) => [from, ...uncoveredBindings(this.t.instruction, this.cluster)]),
     );
   }
 
