@@ -20,6 +20,7 @@ import { Ticker } from '../sync/ticker.js';
 import { runsScheduledWork } from '../cluster/roles.js';
 import { Writer } from '../write/writer.js';
 import type { WakeSource, WakeSourceConfig } from '../wake/wake-source.js';
+import { wakeUpState } from './wake-up-state.js';
 
 /** The working parts of one DistributedCache, each made once from the resolved options. */
 export interface CacheParts {
@@ -139,6 +140,7 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     },
     refresherIds: () => registry.all().map((r) => r.id),
     regions: () => regionSet.stats(),
+    wakeUp: () => wakeUpState(wake),
   });
   const tick = store.tick?.bind(store);
   const ticker = tick

@@ -1,4 +1,5 @@
 import type { RegionStats } from '../regions/stats.js';
+import type { WakeUpState } from './health.js';
 import { errors } from '../errors.js';
 import type { TypedEmitter } from '../events.js';
 import type { Logger } from '../logger.js';
@@ -20,6 +21,8 @@ export interface MembershipSettings {
   refresherIds: () => string[];
   /** This server's regions and their figures, published with each heartbeat. */
   regions?: () => RegionStats[];
+  /** This server's wake-up state, published with each heartbeat (migration 010). */
+  wakeUp?: () => WakeUpState;
 }
 
 /**
@@ -87,8 +90,8 @@ export class Membership {
     if (this.state !== 'joined') return;
     const { registration: me, staleServerTimeout } = this.settings;
     const written = this.role;
-    const { lastError, refresherIds, regions } = this.settings;
-    const touched = await this.servers.touch(me, written, lastError(), refresherIds(), regions?.());
+    const { lastError, refresherIds, regions, wakeUp } = this.settings;
+    const touched = await this.servers.touch(me, written, lastError(), refresherIds(), regions?.(), wakeUp?.());
     if (touched.found === 'other' && this.registered) this.duplicate(touched);
     this.registered = true;
     // stop() began while this beat ran: leave the lease to stop(), which gives it up.

@@ -1,5 +1,6 @@
-import { refresherColumns } from './published-refreshers.js';
-import { regionColumns } from './published-regions.js';
+import { decodeRefresherIds, refresherColumns } from './published-refreshers.js';
+import { decodeRegions, regionColumns, type PublishedRegion } from './published-regions.js';
+import { WAKE_UP_STATES, type WakeUpState } from './health.js';
 import type { RegionStats } from '../regions/stats.js';
 import type { BoundableQuery } from '../store/bound-query.js';
 import { toBool, toDate } from '../store/base-store.js';
@@ -39,14 +40,25 @@ export interface ServerInfo {
   lastError: string | null;
   /** Holds the scheduling-publisher lease, unexpired by the database clock. */
   holdsLease: boolean;
+  /** The wake-up state it published with its last heartbeat (migration 010); null when it published none. */
+  wakeUp: WakeUpState | null;
   /** This is the instance that asked. */
   self: boolean;
+}
+
+/** A server row with what it published: its refresher ids (migration 003) and regions (006); for the Admin API. */
+export interface PublishedServerInfo extends ServerInfo {
+  refreshers: string[] | null;
+  regions: PublishedRegion[] | null;
 }
 
 export type TouchResult = { found: 'own' } | { found: 'none' } | { found: 'other'; instanceId: string; host: string; pid: number };
 
 /** The `cache_server` table: one row per server identity and cluster. */
 export class ServerTable {
+  /** Whether migration 010's wake_up column exists, asked once: a server on an older schema still heartbeats. */
+  private wakeUpColumn: Promise<boolean> | undefined;
+
   constructor(private readonly sql: ClusterSql) {}
 
   private rows() {
@@ -68,6 +80,7 @@ export class ServerTable {
     lastError: string | null,
     refresherIds: readonly string[],
     regions?: readonly RegionStats[],
+    wakeUp?: WakeUpState,
   ): Promise<TouchResult> {
     const now = this.sql.store.clockSql(0);
     const fields = {
@@ -82,6 +95,8 @@ export class ServerTable {
       ...refresherColumns(refresherIds),
       // Regions and their figures, for `distcache status`.
       ...regionColumns(regions),
+      // Its wake-up state, for the dashboard's and `status`'s view of every server.
+      ...(wakeUp !== undefined && (await this.hasWakeUpColumn()) ? { wake_up: wakeUp } : {}),
     };
     const updated = await this.bounded(this.rows().where({ server_identity: me.identity, instance_id: me.instanceId }).update(fields));
     if (updated > 0) return { found: 'own' };
@@ -95,6 +110,14 @@ export class ServerTable {
     );
     if (!existing) return { found: 'none' };
     return { found: 'other', instanceId: String(existing.instance_id), host: String(existing.host), pid: Number(existing.pid) };
+  }
+
+  private hasWakeUpColumn(): Promise<boolean> {
+    this.wakeUpColumn ??= this.sql.knex.schema.hasColumn(this.sql.tables.server, 'wake_up').catch(() => {
+      this.wakeUpColumn = undefined;
+      return false;
+    });
+    return this.wakeUpColumn;
   }
 
   async setRole(me: Registration, role: ServerRole): Promise<void> {
@@ -206,6 +229,14 @@ export class ServerTable {
   }
 
   async list(selfInstance: string, leaseHolder: string | null): Promise<ServerInfo[]> {
+    return (await this.listPublished(selfInstance, leaseHolder)).map(({ refreshers: _r, regions: _g, ...info }) => info);
+  }
+
+  /**
+   * Every row with what its server published, in one query: the row is read whole, so the
+   * published columns cost nothing more (and a schema without them reads as null).
+   */
+  async listPublished(selfInstance: string, leaseHolder: string | null): Promise<PublishedServerInfo[]> {
     const raws = await this.bounded(this.rows().select('*').orderBy('server_identity'));
     return raws.map((r: Record<string, unknown>) => ({
       identity: String(r.server_identity),
@@ -221,6 +252,9 @@ export class ServerTable {
       lastError: r.last_error == null ? null : String(r.last_error),
       holdsLease: leaseHolder !== null && String(r.instance_id) === leaseHolder,
       self: String(r.instance_id) === selfInstance,
+      wakeUp: WAKE_UP_STATES.includes(r.wake_up as WakeUpState) ? (r.wake_up as WakeUpState) : null,
+      refreshers: decodeRefresherIds(r.refreshers),
+      regions: decodeRegions(r.regions),
     }));
   }
 }
