@@ -198,7 +198,12 @@ export abstract class CommitOrderedStore extends BaseStore {
           `from ${table} where cluster = ? and ${pos} > ?`,
       )
       .join(' union all ');
-    const raws = await this.bounded(this.knex.raw(sql, positions.flatMap((p) => [this.cluster, Number(p)])));
+    const raws = await this.bounded(
+      this.knex.raw(
+        sql,
+        positions.flatMap((p) => [this.cluster, Number(p)]),
+      ),
+    );
     return this.pendingRowsByBranch(rawRows(raws), positions.length);
   }
 

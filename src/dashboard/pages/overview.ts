@@ -52,8 +52,8 @@ export function overviewBody(data: OverviewJson): Html {
       </tbody>
     </table>
     <p class="muted">
-      Wake-up: what each server published with its last heartbeat (on, connecting, off, disabled); off means changes arrive by polling
-      only, see its <code>cache.health().warnings</code>.
+      Wake-up: what each server published with its last heartbeat (on, connecting, off, disabled); off means changes arrive by polling only,
+      see its <code>cache.health().warnings</code>.
     </p>
     <h2>Actions</h2>
     <p class="muted">

@@ -133,8 +133,7 @@ export class ReplicatedStore extends PostgresStore {
   protected override async pendingBatch(positions: readonly string[]): Promise<PendingSummary[]> {
     for (const replica of this.replicaSet.candidates()) {
       try {
-        const raws = rawRows(await replica.bounded(this.pendingBatchQuery(replica.knex, positions), this.queryTimeout));
-        return this.pendingRowsByBranch(raws, positions.length);
+        return await this.pendingBatchOn(replica.knex, positions, (query) => replica.bounded(query, this.queryTimeout));
       } catch (err) {
         replica.failed(describeError(err));
       }
