@@ -6,6 +6,7 @@ import knexFactory, { type Knex } from 'knex';
 import { DistributedCache, migrate, type DistributedCacheOptions } from '../src/index.js';
 import { tableNames } from '../src/store/tables.js';
 import { notifyChannel, PostgresWakeSource } from '../src/dialects/wake-sources.js';
+import { useProtocolCancel } from '../src/dialects/postgres/cancel.js';
 import { availability, dropPrefixed, freshPrefix, PG_URL } from './support/databases.js';
 import { cli } from './support/cli-run.js';
 import { PgBouncer, pgbouncerAvailability, type SessionState } from './support/pgbouncer.js';
@@ -16,7 +17,7 @@ import { checkLeaksAfterEach } from './support/leaks.js';
 
 /**
  * distcache behind a real PgBouncer (issue 16), in transaction mode and in session mode, each a
- * pool of a few server sessions so sharing them is certain. Ports 6441-6442 (6440-6449 are
+ * pool of a few server sessions so sharing them is certain. Ports 6441-6444 (6440-6449 are
  * reserved for pooler tests).
  */
 checkLeaksAfterEach();
@@ -26,6 +27,8 @@ const TX_PORT = 6441;
 const SESSION_PORT = 6442;
 /** A pooler of the listener's own, whose mode a test changes. */
 const FIXED_PORT = 6443;
+/** A pooler of its own for the cancel storm, so a crash there cannot take the others down. */
+const CANCEL_PORT = 6444;
 
 interface Logged {
   level: string;
@@ -326,6 +329,40 @@ describe('behind PgBouncer', { skip }, () => {
     // The connection did not go back to the pool busy: the next poll works.
     await cache.sync();
     await cache.stop();
+  });
+
+  test('1,000 statement timeouts cancelled through PgBouncer, more clients than sessions: the pooler lives, no FATAL', async () => {
+    // PgBouncer 1.18 (Debian 12's) exits when a cancel client hangs up before the cancel it
+    // forwarded is done (pgbouncer#801). Our CancelRequest once half-closed its socket right after
+    // the 16 bytes and crashed it within the first few cancels; now it waits for the pooler to close.
+    const bouncer = await PgBouncer.start({ port: CANCEL_PORT, mode: 'transaction', poolSize: 3 });
+    const knex = knexFactory({ client: 'pg', connection: bouncer.url(), pool: { min: 0, max: 12 } });
+    useProtocolCancel(knex);
+    let cancelled = 0;
+    let other = 0;
+    try {
+      const deadline = Date.now() + 90_000;
+      const worker = async () => {
+        while (cancelled < 1_000 && other === 0 && Date.now() < deadline) {
+          try {
+            await knex.raw('select pg_sleep(0.05)').timeout(5 + Math.floor(Math.random() * 40), { cancel: true });
+          } catch (err) {
+            if (/timeout/i.test(String(err))) cancelled += 1;
+            else other += 1;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 12 }, worker));
+      assert.equal(other, 0, `statements failed other than by their timeout; pooler log: ${bouncer.log().slice(-400)}`);
+      assert.ok(cancelled >= 1_000, `only ${cancelled} cancels within 90 s`);
+      assert.ok(bouncer.running, `pgbouncer exited: ${bouncer.log().slice(-400)}`);
+      assert.doesNotMatch(bouncer.log(), /FATAL/);
+      // Every cancelled session went back usable.
+      assert.equal((await knex.raw('select 1 as one')).rows[0].one, 1);
+    } finally {
+      await knex.destroy();
+      await bouncer.stop();
+    }
   });
 
   test('3 readers and 4 writers in separate processes through transaction mode: lost 0, unexpected 0 on every reader', async (t) => {

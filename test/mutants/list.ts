@@ -144,6 +144,14 @@ export const MUTANTS: readonly Mutant[] = [
     tests: { files: CONFORMANCE, pattern: 'taken over steps down' },
   },
   {
+    id: 'pooler-cancel-half-close',
+    invariant: 'a statement timeout through PgBouncer 1.18 never crashes the pooler: the cancel socket waits for the close (pgbouncer#801)',
+    file: 'src/dialects/postgres/cancel.ts',
+    search: "socket.once('connect', () => socket.write(packet));",
+    replace: "socket.once('connect', () => socket.end(packet));",
+    tests: { files: ['dist/test/pooler.test.js'] },
+  },
+  {
     id: 'plans-page-history',
     invariant: 'a poll costs the same on a large analyzed log: its history check runs once, as an index probe (issue 21)',
     file: 'src/dialects/postgres/sql/page.ts',

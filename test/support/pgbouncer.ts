@@ -197,8 +197,22 @@ export class PgBouncer {
     }
   }
 
+  /** Whether the process still runs (false once it exited, by stop() or on its own). */
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
+    if (!this.running) {
+      // It exited on its own: say why where CI shows it, since every later test on it fails.
+      const last = this.log()
+        .split('\n')
+        .filter((l) => /FATAL|ERROR/.test(l))
+        .slice(-3)
+        .join(' | ');
+      console.log(`# pgbouncer on ${this.port} had exited on its own (code ${this.child.exitCode}): ${last || 'nothing in its log'}`);
+    }
+    if (this.running) {
       this.child.kill('SIGINT'); // immediate shutdown
       const killer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
       await this.exited;

@@ -59,8 +59,11 @@ export function sendCancelRequest(connection: PgConnection): Promise<void> {
     const socket = host.startsWith('/') ? createConnection(`${host}/.s.PGSQL.${port}`) : createConnection({ host, port });
     const timer = setTimeout(() => socket.destroy(new Error(`no answer from ${host}:${port} to the cancel request`)), SETTLE_MS);
     timer.unref();
-    // The server (or PgBouncer) reads the 16 bytes and closes the socket without a reply.
-    socket.once('connect', () => socket.end(packet));
+    // The server (or PgBouncer) reads the 16 bytes and closes the socket without a reply. We wait
+    // for that close, as libpq does, and never half-close first: PgBouncer 1.18 exits with
+    // "disconnect_client(): bad client state: 0" when a cancel client goes away before the cancel
+    // it forwarded is done (pgbouncer#801, fixed in 1.19), and Debian 12 ships 1.18.
+    socket.once('connect', () => socket.write(packet));
     socket.once('close', () => {
       clearTimeout(timer);
       resolve();
