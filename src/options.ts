@@ -4,12 +4,13 @@ import type { Logger } from './logger.js';
 import type { AnyCacheRefresher } from './refreshers/refresher.js';
 import type { ColdBootReason } from './events.js';
 import type { RoleOption } from './cluster/roles.js';
-import { MAX_ROW_BYTES } from './util/limits.js';
+import { MAX_PAGE_BYTES, MAX_ROW_BYTES } from './util/limits.js';
 
 export { MAX_ROW_BYTES };
 
 // The declaration: every option once, with its default in JSDoc and in DEFAULTS. The checks and
-// the one resolve function live in options/ (resolve.ts), which reads this file, never the reverse.
+// the one resolve function live in options/ (resolve.ts, and names.ts for the list of names), which
+// read this file, never the reverse.
 
 /** Options of `new DistributedCache(options)`. Either `knex` or `connection` is required. */
 export interface DistributedCacheOptions {
@@ -31,7 +32,7 @@ export interface DistributedCacheOptions {
    * replaces a listener session per server on the primary. SQLite and MySQL/MariaDB refuse it
    * (E_REPLICAS_UNSUPPORTED). distcache never destroys these Knex instances.
    * @default []
-   * @example replicas: [knex({ client: 'pg', connection: process.env.REPLICA_URL })]
+   * @example replicas: [knexFactory({ client: 'pg', connection: process.env.REPLICA_URL! })]
    */
   replicas?: Knex[];
   /**
@@ -170,53 +171,6 @@ export interface DistributedCacheOptions {
   logger?: Logger;
 }
 
-/**
- * Every option name, for refusing a misspelled one with a did-you-mean. A Record, so that an
- * option added to the interface and not here fails to compile instead of being refused at runtime.
- */
-const OPTION_KEYS: Record<keyof DistributedCacheOptions, true> = {
-  knex: true,
-  connection: true,
-  refreshers: true,
-  serverIdentity: true,
-  cluster: true,
-  role: true,
-  heartbeatInterval: true,
-  staleServerTimeout: true,
-  leaseDuration: true,
-  maxRetention: true,
-  forgetServersAfter: true,
-  health: true,
-  tablePrefix: true,
-  notify: true,
-  preparedStatements: true,
-  syncInterval: true,
-  pageSize: true,
-  maxPendingInstructions: true,
-  startFromHead: true,
-  onColdBoot: true,
-  retention: true,
-  pruneSchedule: true,
-  pruneChunkSize: true,
-  pruneDutyCycle: true,
-  queryTimeout: true,
-  refresherTimeout: true,
-  refresherRetries: true,
-  retryDelay: true,
-  maxErrorBackoff: true,
-  maxInstructionsPerRow: true,
-  maxRowBytes: true,
-  maxPageBytes: true,
-  wakeThrottle: true,
-  stopTimeout: true,
-  logger: true,
-  replicas: true,
-  maxReplicaLag: true,
-};
-export const OPTION_NAMES = Object.freeze(Object.keys(OPTION_KEYS));
-const HEALTH_KEYS: Record<keyof HealthThresholds, true> = { maxLag: true, maxPending: true, maxSyncAge: true };
-export const HEALTH_OPTION_NAMES = Object.freeze(Object.keys(HEALTH_KEYS));
-
 /** Thresholds of `cache.health()`. Crossing any of them makes `healthy` false. */
 export interface HealthThresholds {
   /** The oldest instruction this server has not applied may be at most this old. @default '1m' (or 3 × syncInterval, if longer) */
@@ -281,6 +235,8 @@ export const DEFAULTS = Object.freeze({
   pageSize: 100,
   maxPendingInstructions: 1000,
   startFromHead: false,
+  notify: true,
+  preparedStatements: true,
   retention: 2 * 24 * 3600_000,
   pruneSchedule: '* * * * *',
   pruneChunkSize: 250,
@@ -294,7 +250,7 @@ export const DEFAULTS = Object.freeze({
   // The table's CHECK (migration 007) is the ceiling; a cache-invalidation row larger than this is abuse.
   maxRowBytes: MAX_ROW_BYTES,
   // Two of the largest rows: a catch-up's memory stays bounded whatever the log holds.
-  maxPageBytes: 2 * MAX_ROW_BYTES,
+  maxPageBytes: MAX_PAGE_BYTES,
   // A poll costs well under a millisecond: 20 a second is no load, and a NOTIFY flood gets no more.
   wakeThrottle: 50,
   stopTimeout: 10_000,

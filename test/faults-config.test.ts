@@ -5,7 +5,7 @@ import { DistributedCache, errors, migrate } from '../src/index.js';
 import { silentLogger } from '../src/logger.js';
 import { cliPath, exerciseCache, HOSTILE_NAMES, OutputCapture, runCli, secretPassword } from './faults/config.js';
 import { DATABASES, PG_URL, MYSQL_URL } from './support/databases.js';
-import { faultDialects } from './support/fault-dialects.js';
+import { faultDialects } from './faults/fault-dialects.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
 
 checkLeaksAfterEach();

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import knexFactory from 'knex';
 import { canSignalBackends, hungScenario, type HangMode } from './faults/hung.js';
 import { DATABASES } from './support/databases.js';
-import { faultDialects } from './support/fault-dialects.js';
+import { faultDialects } from './faults/fault-dialects.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
 
 checkLeaksAfterEach();

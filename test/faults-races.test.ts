@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeReport } from './support/fault-checker.js';
+import { describeReport } from './faults/fault-checker.js';
 import { ambiguousCommit, freshStartRace } from './faults/races.js';
-import { faultDialects } from './support/fault-dialects.js';
+import { faultDialects } from './faults/fault-dialects.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
 
 checkLeaksAfterEach();

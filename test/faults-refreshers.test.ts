@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { REFRESHER_FAULT_SETTINGS, refresherFaultScenario } from './faults/refreshers.js';
-import { faultDialects } from './support/fault-dialects.js';
+import { faultDialects } from './faults/fault-dialects.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
 
 checkLeaksAfterEach();

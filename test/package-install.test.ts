@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,10 +13,11 @@ import { waitFor } from './support/wait.js';
  * The package as a user gets it (issue 24): `npm pack`, install the tarball into an empty folder
  * next to Express 4 and next to Express 5, run the README's first example there as two processes
  * on one SQLite file, require the package from a `.cjs` file, and compile a CommonJS TypeScript
- * project (NestJS's default tsconfig: node10 resolution) that imports every subpath.
+ * project (NestJS's default tsconfig: node10 resolution) that imports every subpath. Also: `npm
+ * publish --dry-run` is clean, and the examples import the package by name.
  *
- * The npm registry must be reachable (installs prefer the local npm cache); outside CI a
- * missing registry skips this file with one line, under CI=true it fails.
+ * Installs read npm's cache and ask the registry only for what it lacks; without either, outside
+ * CI this file skips with one line, under CI=true it fails.
  */
 checkLeaksAfterEach();
 
@@ -24,33 +25,45 @@ const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown>; version: string };
 const work = mkdtempSync(join(tmpdir(), 'distcache-pack-'));
-let tarball = '';
 let skip: string | false = false;
+/** The app folders by Express major, each with the one packed tarball installed beside that Express. */
+const apps = new Map<number, string>();
 
 before(async () => {
+  // dist/ is built by `npm test`; --ignore-scripts skips prepack's second build of the same files.
+  // Packed once: every folder installs this one tarball.
+  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], { cwd: root, timeout: 60_000 });
+  const tarball = join(work, stdout.trim().split('\n').pop()!);
   try {
-    await run('npm', ['view', 'express@4', 'version', '--prefer-offline'], { timeout: 30_000 });
+    // Both folders at once: each install mostly reads npm's cache or waits on the registry.
+    await Promise.all([4, 5].map(async (major) => apps.set(major, await install(`express${major}`, tarball, [`express@${major}`]))));
   } catch (err) {
-    const line = `npm registry unreachable (${(err as Error).message.split('\n')[0]}); the package-install test is skipped`;
+    const reason = (err as { stderr?: string }).stderr ?? (err as Error).message;
+    if (!/ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|ENOTCACHED/.test(reason)) throw err;
+    const line =
+      `npm registry unreachable and npm's cache lacks a package (${reason.trim().split('\n')[0]}); ` +
+      'the package-install test is skipped';
     if (process.env.CI === 'true') throw new Error(`CI=true: ${line}`);
     console.log(`# ${line}`);
     skip = line;
-    return;
   }
-  // dist/ is built by `npm test`; --ignore-scripts skips prepack's second build of the same files.
-  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], { cwd: root, timeout: 60_000 });
-  tarball = join(work, stdout.trim().split('\n').pop()!);
 });
 after(() => rmSync(work, { recursive: true, force: true }));
 
-/** An empty app folder with the tarball and `deps` installed. */
-async function install(name: string, deps: string[]): Promise<string> {
+/**
+ * An empty app folder with the tarball and `deps` installed: from npm's cache alone (--offline)
+ * when it holds every package, as it does after a first run on a machine; else asking the registry
+ * only for what the cache lacks (--prefer-offline). No lockfile (nothing reads it), no install
+ * scripts (the tarball and Express have none; better-sqlite3 is the repository's own, below).
+ */
+async function install(name: string, tarball: string, deps: string[]): Promise<string> {
   const dir = join(work, name);
-  await run('mkdir', ['-p', dir]);
+  mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true, type: 'module' }));
-  await run('npm', ['install', tarball, ...deps, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], {
-    cwd: dir,
-    timeout: 120_000,
+  const args = ['install', tarball, ...deps, '--no-audit', '--no-fund', '--no-package-lock', '--ignore-scripts', '--loglevel=error'];
+  await run('npm', [...args, '--offline'], { cwd: dir, timeout: 120_000 }).catch((err: { stderr?: string }) => {
+    if (!/ENOTCACHED/.test(err.stderr ?? '')) throw err;
+    return run('npm', [...args, '--prefer-offline'], { cwd: dir, timeout: 120_000 });
   });
   // better-sqlite3 builds from source when its prebuilt binary cannot be downloaded (minutes):
   // the app uses the repository's own build of it instead.
@@ -113,7 +126,7 @@ async function price(app: App): Promise<number> {
 for (const major of [4, 5]) {
   test(`the packed tarball next to Express ${major}: the README example across two processes`, async (t) => {
     if (skip) return t.skip(skip);
-    const dir = await install(`express${major}`, [`express@${major}`]);
+    const dir = apps.get(major)!;
     writeFileSync(join(dir, 'app.mjs'), readmeExample());
     const database = `sqlite://${join(dir, 'app.sqlite')}`;
     // One after the other: the example creates its demo table when it is missing.
@@ -156,7 +169,7 @@ for (const major of [4, 5]) {
 
 test('a CommonJS TypeScript project (NestJS default tsconfig, node10 resolution) compiles against every subpath', async (t) => {
   if (skip) return t.skip(skip);
-  const dir = readdirSync(work).includes('express5') ? join(work, 'express5') : await install('express5', ['express@5']);
+  const dir = apps.get(5)!;
   const subpaths = Object.keys(pkg.exports).filter((s) => s !== '.' && !s.endsWith('.json'));
   const lines = [`import * as root from 'distcache';`];
   subpaths.forEach((s, i) => lines.push(`import * as sub${i} from 'distcache/${s.slice(2)}';`));
@@ -169,6 +182,26 @@ test('a CommonJS TypeScript project (NestJS default tsconfig, node10 resolution)
     (err: { stdout: string }) => ({ stdout: err.stdout, failed: true }),
   );
   assert.ok(!('failed' in result), `tsc failed:\n${result.stdout}`);
+});
+
+test('npm publish --dry-run is clean: no field npm would correct, the built code and its sources in the tarball', async () => {
+  // dist/ is built by `npm test`; --ignore-scripts skips prepack's second build of the same files.
+  const { stdout, stderr } = await run('npm', ['publish', '--dry-run', '--ignore-scripts'], { cwd: root, timeout: 60_000 });
+  // Only the dry run's note that a real publish needs a login may warn.
+  const warnings = stderr.split('\n').filter((line) => /npm warn/i.test(line) && !/requires you to be logged in/.test(line));
+  assert.deepEqual(warnings, []);
+  for (const file of ['dist/src/index.js', 'dist/src/index.d.ts', 'src/index.ts', 'LICENSE'])
+    assert.match(stdout + stderr, new RegExp(` ${file}\n`));
+  assert.doesNotMatch(stdout + stderr, / (test|bench|dist\/test)\//, 'no test or bench file ships');
+});
+
+test('the examples import the package by its name, as an application does, never ../../src', () => {
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? files(join(dir, e.name)) : /\.(ts|mjs|js)$/.test(e.name) ? [join(dir, e.name)] : [],
+    );
+  const relative = files(join(root, 'examples')).filter((file) => /from '(\.\.\/)+src\//.test(readFileSync(file, 'utf8')));
+  assert.deepEqual(relative, []);
 });
 
 /** `nest new`'s tsconfig.json (module commonjs, hence node10 resolution), with @types/node from the repository. */

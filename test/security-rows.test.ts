@@ -8,6 +8,6 @@ checkLeaksAfterEach();
 for (const dialect of selectedDialects()) {
   describe(`security, bounded rows: ${dialect}`, { skip: await availability(dialect) }, () => {
     rowBoundTests(dialect);
-    if (dialect !== 'sqlite') oversizeRowTests(dialect);
+    oversizeRowTests(dialect);
   });
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import knexFactory from 'knex';
-import { migrate, sqliteConfig } from '../../src/index.js';
+import { migrate, sqliteConfig } from 'distcache';
 import type { CoordinatorMessage, ServerMessage } from './messages.js';
 
 import { Tracker } from './tracker.js';

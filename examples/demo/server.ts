@@ -1,5 +1,5 @@
 import knexFactory from 'knex';
-import { DistributedCache, sqliteConfig } from '../../src/index.js';
+import { DistributedCache, sqliteConfig } from 'distcache';
 import { now, type CoordinatorMessage, type ServerMessage } from './messages.js';
 
 /**

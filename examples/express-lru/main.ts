@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { migrate } from '../../src/index.js';
+import { migrate } from 'distcache';
 import { eventually, guard, say, startServer, type ServerProcess } from '../shared/processes.js';
 import { createProducts, sqliteKnex, type Product } from './db.js';
 

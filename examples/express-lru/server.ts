@@ -1,8 +1,7 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
-// In your application these are 'distcache' and 'distcache/express'.
-import { DistributedCache } from '../../src/index.js';
-import { batchPerRequest } from '../../src/integrations/express.js';
+import { DistributedCache } from 'distcache';
+import { batchPerRequest } from 'distcache/express';
 import { onStopRequest } from '../shared/processes.js';
 import { sqliteKnex, type Product } from './db.js';
 

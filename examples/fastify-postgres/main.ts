@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { migrate } from '../../src/index.js';
+import { migrate } from 'distcache';
 import { eventually, guard, say, startServer, type ServerProcess } from '../shared/processes.js';
 import { DATABASE_URL, dropExampleTables, examplePrefix, pgKnex } from '../shared/postgres.js';
 

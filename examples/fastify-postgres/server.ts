@@ -2,11 +2,10 @@ import Fastify from 'fastify';
 import Keyv from 'keyv';
 import { createCache } from 'cache-manager';
 import { Registry } from 'prom-client';
-// In your application: 'distcache', 'distcache/fastify', 'distcache/refreshers', 'distcache/prometheus'.
-import { DistributedCache } from '../../src/index.js';
-import { batchPerRequest } from '../../src/integrations/fastify.js';
-import { cacheManagerRefresher } from '../../src/integrations/refreshers/index.js';
-import { registerMetrics } from '../../src/integrations/prometheus.js';
+import { DistributedCache } from 'distcache';
+import { batchPerRequest } from 'distcache/fastify';
+import { cacheManagerRefresher } from 'distcache/refreshers';
+import { registerMetrics } from 'distcache/prometheus';
 import { onStopRequest } from '../shared/processes.js';
 import { examplePrefix, pgKnex } from '../shared/postgres.js';
 

@@ -1,6 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
-// In your application: import { tableNames } from 'distcache'.
-import { tableNames } from '../../src/index.js';
+import { tableNames } from 'distcache';
 
 /** The connection string every PostgreSQL example uses. */
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -17,10 +16,16 @@ export function pgKnex(): Knex {
   return knexFactory({ client: 'pg', connection: DATABASE_URL, pool: { min: 0, max: 5 } });
 }
 
-/** Drops what an earlier run of the example left: distcache's tables under `prefix`, then `extra`. */
+/**
+ * Drops what an earlier run of the example left: `extra`, then every table of distcache's migrations
+ * under `prefix`, then migration 005's SQL functions (functions are not tables: they outlive them).
+ */
 export async function dropExampleTables(knex: Knex, prefix: string, extra: string[]): Promise<void> {
-  const t = tableNames(prefix);
-  for (const table of [...extra, t.failure, t.cursor, t.server, t.lease, t.instruction, t.sequence, t.migrations, `${t.migrations}_lock`]) {
+  const { prefix: _, ...tables } = tableNames(prefix);
+  for (const table of [...extra, ...Object.values(tables), `${tables.migrations}_lock`]) {
     await knex.raw('drop table if exists ?? cascade', [table]);
+  }
+  for (const name of ['write', 'refresh', 'remove', 'refresh_all', 'payload', 'wake']) {
+    await knex.raw('drop function if exists ?? cascade', [`${prefix}distcache_${name}`]);
   }
 }

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { migrate, tableNames } from '../../src/index.js';
+import { migrate, tableNames } from 'distcache';
 import { eventually, guard, runToEnd, say, startServer, type ServerProcess } from '../shared/processes.js';
 import { DATABASE_URL, dropExampleTables, examplePrefix, pgKnex } from '../shared/postgres.js';
 import { createProductSchema, dropProductSchema } from './schema.js';

@@ -1,8 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-// In your application: 'distcache' and 'distcache/refreshers'.
-import { DistributedCache } from '../../src/index.js';
-import { mapRefresher } from '../../src/integrations/refreshers/index.js';
+import { DistributedCache } from 'distcache';
+import { mapRefresher } from 'distcache/refreshers';
 import { onStopRequest } from '../shared/processes.js';
 import { examplePrefix, pgKnex } from '../shared/postgres.js';
 

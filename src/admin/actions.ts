@@ -1,6 +1,6 @@
 import { iso, type AdminContext } from './context.js';
 import { operatorOrigin } from './origin.js';
-import { toDate } from '../store/base-store.js';
+import { toDate } from '../store/columns.js';
 
 /** What an operator did to the cluster: the actions the dashboard offers, and the CLI's same commands. */
 export type OperatorAction = 'resync' | 'resync-all' | 'prune';

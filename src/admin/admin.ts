@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
 import { errors, fromDatabaseError } from '../errors.js';
 import { validateCluster } from '../identifiers.js';
-import { resolveTables } from '../migrations/migrate.js';
+import { resolveTables, type MigrateResult } from '../migrations/migrate.js';
 import { DEFAULTS } from '../options.js';
-import { dialectFor } from '../dialects/dialect.js';
+import { ADMIN_DEFAULTS } from './defaults.js';
+import { dialectFor, type Dialect } from '../dialects/dialect.js';
 import { triggerPlan, type TriggerPlan, type TriggerRequest } from './trigger.js';
 import { activity, type ActivityView } from './activity.js';
 import { ACTIONS_KEPT, listActions, recordAction, type ActionView, type OperatorAction } from './actions.js';
@@ -52,18 +53,21 @@ export interface AdminOptions {
  */
 export class Admin {
   private readonly ctx: AdminContext;
+  /** What differs on this database: the trigger SQL, and whether DDL is transactional. */
+  private readonly db: Dialect;
 
   constructor(options: AdminOptions) {
     if (!options || typeof options.knex !== 'function') throw new errors.InvalidOptionError('knex: a Knex instance is required');
     const tables = resolveTables(options.tablePrefix);
     const cluster = validateCluster(options.cluster ?? DEFAULTS.cluster);
     const knex = options.knex;
-    const store = dialectFor(knex).createStore({
+    this.db = dialectFor(knex);
+    const store = this.db.createStore({
       knex,
       tables,
       cluster,
       queryTimeout: options.queryTimeout ?? DEFAULTS.queryTimeout,
-      preparedStatements: options.preparedStatements ?? true,
+      preparedStatements: options.preparedStatements ?? DEFAULTS.preparedStatements,
     });
     this.ctx = Object.freeze({ knex, tables, cluster, store, sql: { knex, tables, cluster, store } });
   }
@@ -72,24 +76,24 @@ export class Admin {
     return this.ctx.cluster;
   }
 
-  get dialect(): 'postgres' | 'sqlite' | 'mysql' {
-    return this.ctx.store.capabilities.dialect;
+  get dialect(): Dialect['name'] {
+    return this.db.name;
   }
 
   /** The SQL of a generated trigger on an application table (see `distcache trigger`), without running it. */
   triggerPlan(request: TriggerRequest): TriggerPlan {
-    return triggerPlan(this.dialect, this.ctx.tables, this.ctx.cluster, request);
+    return triggerPlan(this.db, this.ctx.tables, this.ctx.cluster, request);
   }
 
-  /** Installs a generated trigger: in one transaction where DDL is transactional (PostgreSQL, SQLite). */
+  /** Installs a generated trigger: in one transaction where the dialect's DDL is transactional (PostgreSQL, SQLite). */
   installTrigger(request: TriggerRequest): Promise<TriggerPlan> {
     return guarded(async () => {
       const plan = this.triggerPlan(request);
       const run = async (db: Knex | Knex.Transaction) => {
         for (const statement of plan.up) await db.raw(statement);
       };
-      if (plan.dialect === 'mysql') await run(this.ctx.knex);
-      else await this.ctx.knex.transaction(run);
+      if (this.db.transactionalDdl) await this.ctx.knex.transaction(run);
+      else await run(this.ctx.knex);
       return plan;
     });
   }
@@ -111,7 +115,7 @@ export class Admin {
 
   /** What one server has not applied yet, decoded, in the order it will apply it. */
   pending(server: string, options: { limit?: number } = {}): Promise<ServerPending> {
-    return guarded(() => pendingForServer(this.ctx, server, positive('limit', options.limit ?? 50)));
+    return guarded(() => pendingForServer(this.ctx, server, positive('limit', options.limit ?? ADMIN_DEFAULTS.pendingLimit)));
   }
 
   /** One row, decoded in full. */
@@ -131,12 +135,16 @@ export class Admin {
 
   /** The newest rows, oldest first. */
   tail(options: { limit?: number } = {}): Promise<RowView[]> {
-    return guarded(() => newestRows(this.ctx, positive('limit', options.limit ?? 20)));
+    return guarded(() => newestRows(this.ctx, positive('limit', options.limit ?? ADMIN_DEFAULTS.tailLimit)));
   }
 
   /** The newest rows, then every row as it commits, through the servers' exact reader; never stores a position. */
   async *follow(options: Partial<FollowOptions> = {}): AsyncGenerator<RowView> {
-    const settings = { ...withoutUndefined(options), limit: positive('limit', options.limit ?? 20, 0), interval: options.interval ?? 1000 };
+    const settings = {
+      ...withoutUndefined(options),
+      limit: positive('limit', options.limit ?? ADMIN_DEFAULTS.tailLimit, 0),
+      interval: options.interval ?? ADMIN_DEFAULTS.followInterval,
+    };
     try {
       yield* follow(this.ctx, settings);
     } catch (err) {
@@ -188,12 +196,16 @@ export class Admin {
 
   /** Instructions written per minute over the last `minutes` (default 60), by the database clock; index-bound on any log size. */
   activity(options: { minutes?: number; rowLimit?: number } = {}): Promise<ActivityView> {
-    return guarded(() => activity(this.ctx, { minutes: positive('minutes', options.minutes ?? 60), rowLimit: options.rowLimit }));
+    return guarded(() =>
+      activity(this.ctx, { minutes: positive('minutes', options.minutes ?? ADMIN_DEFAULTS.activityMinutes), rowLimit: options.rowLimit }),
+    );
   }
 
   /** Recorded failures, newest first. */
   failures(options: { server?: string; limit?: number } = {}): Promise<FailuresReport> {
-    return guarded(() => listFailures(this.ctx, { server: options.server, limit: positive('limit', options.limit ?? 50) }));
+    return guarded(() =>
+      listFailures(this.ctx, { server: options.server, limit: positive('limit', options.limit ?? ADMIN_DEFAULTS.failuresLimit) }),
+    );
   }
 
   /** Deletes a gone server's registration and cursor; refuses one still heartbeating unless `force`. */
@@ -227,9 +239,9 @@ export class Admin {
     return guarded(() => planMigrations(this.ctx));
   }
 
-  /** Applies the pending migrations. */
-  migrate(): Promise<{ applied: string[] }> {
-    return applyMigrations(this.ctx);
+  /** Applies the pending migrations; `functionOwner` as in the library's `migrate()` (PostgreSQL). */
+  migrate(options: { functionOwner?: string } = {}): Promise<MigrateResult> {
+    return applyMigrations(this.ctx, options);
   }
 }
 

@@ -13,5 +13,6 @@ export type { PrunePreview, PruneRange, PruneRules } from './prune.js';
 export type { FailuresReport, FailureView } from './failures.js';
 export type { SchemaState, MigrationPlan, MigrationStatement } from './migrations.js';
 export { operatorOrigin } from './origin.js';
+export { ADMIN_DEFAULTS } from './defaults.js';
 export { triggerMigrationFile, type TriggerPlan, type TriggerRequest } from './trigger.js';
 export type { ActivityView } from './activity.js';

@@ -1,5 +1,5 @@
 import { dialectFor } from '../dialects/dialect.js';
-import { migrate } from '../migrations/migrate.js';
+import { migrate, type MigrateResult } from '../migrations/migrate.js';
 import { MIGRATIONS } from '../migrations/list.js';
 import type { AdminContext } from './context.js';
 import { AdminError } from './errors.js';
@@ -79,6 +79,6 @@ export async function planMigrations(ctx: AdminContext): Promise<MigrationPlan> 
 }
 
 /** Applies the pending migrations (the library's `migrate()`: idempotent, safe from many processes). */
-export async function applyMigrations(ctx: AdminContext): Promise<{ applied: string[] }> {
-  return migrate(ctx.knex, { tablePrefix: ctx.tables.prefix });
+export async function applyMigrations(ctx: AdminContext, options: { functionOwner?: string }): Promise<MigrateResult> {
+  return migrate(ctx.knex, { tablePrefix: ctx.tables.prefix, ...options });
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { AdminError } from './errors.js';
 import { REFRESHER_ID_PATTERN } from '../identifiers.js';
 import type { TableNames } from '../store/tables.js';
+import type { Dialect, TriggerSql } from '../dialects/types.js';
 
 /** What `distcache trigger` makes: a trigger on `table` that writes an instruction when its rows change. */
 export interface TriggerRequest {
@@ -21,20 +22,20 @@ export interface TriggerRequest {
 }
 
 /** The SQL that installs (`up`) and removes (`down`) one generated trigger, in order. */
-export interface TriggerPlan {
-  dialect: 'postgres' | 'mysql' | 'sqlite';
-  up: string[];
-  down: string[];
+export interface TriggerPlan extends TriggerSql {
+  dialect: Dialect['name'];
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const lit = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 /**
- * Builds the trigger for one table. The SQL calls migration 005's entry point, so the rows it
- * writes are checked and shaped exactly as the writer's, and commit or roll back with the change.
+ * Builds the trigger for one table: checks the request and names the trigger here, and the
+ * dialect writes its SQL (`src/dialects/<name>/trigger.ts`). The SQL calls migration 005's entry
+ * point, so the rows it writes are checked and shaped exactly as the writer's, and commit or roll
+ * back with the change.
  */
-export function triggerPlan(dialect: TriggerPlan['dialect'], tables: TableNames, cluster: string, request: TriggerRequest): TriggerPlan {
+export function triggerPlan(dialect: Dialect, tables: TableNames, cluster: string, request: TriggerRequest): TriggerPlan {
   const { table, refresher, keyColumn } = request;
   const rowLimit = request.rowLimit ?? 1000;
   for (const [what, name] of [
@@ -62,119 +63,7 @@ export function triggerPlan(dialect: TriggerPlan['dialect'], tables: TableNames,
   if (!IDENTIFIER.test(schema)) throw new AdminError('E_INVALID_ARGUMENT', `schema ${JSON.stringify(schema)} is not a plain identifier`);
   const qualifiedWrite = `"${schema}"."${write}"`;
   const args = { table, key: keyColumn, refresher: lit(refresher), cluster: lit(cluster), write, qualifiedWrite, base, rowLimit };
-  return dialect === 'postgres' ? postgres(args) : dialect === 'mysql' ? mysql(args) : sqlite(args);
-}
-
-interface Args {
-  table: string;
-  key: string;
-  refresher: string;
-  cluster: string;
-  write: string;
-  /** PostgreSQL: the write function with its schema, as the pinned search_path needs. */
-  qualifiedWrite: string;
-  base: string;
-  rowLimit: number;
-}
-
-/** Statement triggers with transition tables: one instruction row per statement, whatever it touched. */
-function postgres(a: Args): TriggerPlan {
-  const fn = `"${a.base}_changed"`;
-  // Aliases other than new/old, which PL/pgSQL reserves for row triggers' records.
-  const keys = (side: string) =>
-    `select pg_catalog.to_jsonb(t_${side}."${a.key}") as k from distcache_${side} t_${side} where t_${side}."${a.key}" is not null`;
-  const on = (event: string, tables: string) =>
-    `create trigger "${a.base}_${event.slice(0, 3)}" after ${event} on "${a.table}" referencing ${tables}
-       for each statement execute function ${fn}()`;
-  return {
-    dialect: 'postgres',
-    up: [
-      // search_path pinned and built-ins qualified: the function runs for whoever writes the table.
-      // Keys no reader could carry (a JSON or composite key, a text over 1,024 characters, a number
-      // past 2^53) become one refresh-all instead of failing the application's own write.
-      `create function ${fn}() returns trigger language plpgsql set search_path = pg_catalog, pg_temp as $body$
-       declare
-         v_rows bigint;
-         v_ids jsonb;
-       begin
-         if TG_OP = 'INSERT' then
-           select pg_catalog.count(*), pg_catalog.jsonb_agg(distinct u.k) into v_rows, v_ids from (${keys('new')}) u;
-         elsif TG_OP = 'DELETE' then
-           select pg_catalog.count(*), pg_catalog.jsonb_agg(distinct u.k) into v_rows, v_ids from (${keys('old')}) u;
-         else
-           select pg_catalog.count(*) into v_rows from distcache_new;
-           -- A changed key refreshes both its old and its new value.
-           select pg_catalog.jsonb_agg(distinct u.k) into v_ids from (${keys('new')} union all ${keys('old')}) u;
-         end if;
-         if v_ids is null then return null; end if;
-         if v_rows > ${a.rowLimit} or exists (
-           select 1 from pg_catalog.jsonb_array_elements(v_ids) e
-           where pg_catalog.jsonb_typeof(e) not in ('number', 'string')
-             or (pg_catalog.jsonb_typeof(e) = 'string' and pg_catalog.length(e operator(pg_catalog.#>>) '{}') > 1024)
-             or (pg_catalog.jsonb_typeof(e) = 'number'
-               and pg_catalog.abs((e operator(pg_catalog.#>>) '{}')::pg_catalog.numeric) > 9007199254740991)
-         ) then
-           perform ${a.qualifiedWrite}('refresh-all', ${a.refresher}, null, ${a.cluster});
-         else
-           perform ${a.qualifiedWrite}(case when TG_OP = 'DELETE' then 'remove' else 'refresh' end, ${a.refresher}, v_ids, ${a.cluster});
-         end if;
-         return null;
-       end
-       $body$`,
-      on('insert', 'new table as distcache_new'),
-      on('update', 'old table as distcache_old new table as distcache_new'),
-      on('delete', 'old table as distcache_old'),
-    ],
-    down: [
-      `drop trigger if exists "${a.base}_ins" on "${a.table}"`,
-      `drop trigger if exists "${a.base}_upd" on "${a.table}"`,
-      `drop trigger if exists "${a.base}_del" on "${a.table}"`,
-      `drop function if exists ${fn}()`,
-    ],
-  };
-}
-
-/** Row triggers (MySQL has no statement triggers): one instruction row per changed row. */
-function mysql(a: Args): TriggerPlan {
-  const k = `\`${a.key}\``;
-  const call = (kind: string, ids: string) => `CALL \`${a.write}\`('${kind}', ${a.refresher}, ${ids}, ${a.cluster})`;
-  return {
-    dialect: 'mysql',
-    up: [
-      `CREATE TRIGGER \`${a.base}_ins\` AFTER INSERT ON \`${a.table}\` FOR EACH ROW
-         BEGIN IF NEW.${k} IS NOT NULL THEN ${call('refresh', `JSON_ARRAY(NEW.${k})`)}; END IF; END`,
-      `CREATE TRIGGER \`${a.base}_upd\` AFTER UPDATE ON \`${a.table}\` FOR EACH ROW BEGIN
-         IF OLD.${k} <=> NEW.${k} OR OLD.${k} IS NULL THEN IF NEW.${k} IS NOT NULL THEN ${call('refresh', `JSON_ARRAY(NEW.${k})`)}; END IF;
-         ELSEIF NEW.${k} IS NULL THEN ${call('refresh', `JSON_ARRAY(OLD.${k})`)};
-         ELSE ${call('refresh', `JSON_ARRAY(OLD.${k}, NEW.${k})`)}; END IF; END`,
-      `CREATE TRIGGER \`${a.base}_del\` AFTER DELETE ON \`${a.table}\` FOR EACH ROW
-         BEGIN IF OLD.${k} IS NOT NULL THEN ${call('remove', `JSON_ARRAY(OLD.${k})`)}; END IF; END`,
-    ],
-    down: ['ins', 'upd', 'del'].map((event) => `DROP TRIGGER IF EXISTS \`${a.base}_${event}\``),
-  };
-}
-
-/** Row triggers that insert into migration 005's view. */
-function sqlite(a: Args): TriggerPlan {
-  const k = `"${a.key}"`;
-  const write = (kind: string, ids: string) =>
-    `insert into "${a.write}" (kind, refresher, args, cluster) values ('${kind}', ${a.refresher}, ${ids}, ${a.cluster});`;
-  return {
-    dialect: 'sqlite',
-    up: [
-      `create trigger "${a.base}_ins" after insert on "${a.table}" when new.${k} is not null
-         begin ${write('refresh', `json_array(new.${k})`)} end`,
-      `create trigger "${a.base}_upd" after update on "${a.table}" when coalesce(new.${k}, old.${k}) is not null begin
-         ${write(
-           'refresh',
-           `(select json_group_array(k) from (select old.${k} as k where old.${k} is not null
-           union select new.${k} where new.${k} is not null))`,
-         )} end`,
-      `create trigger "${a.base}_del" after delete on "${a.table}" when old.${k} is not null
-         begin ${write('remove', `json_array(old.${k})`)} end`,
-    ],
-    down: [`drop trigger if exists "${a.base}_ins"`, `drop trigger if exists "${a.base}_upd"`, `drop trigger if exists "${a.base}_del"`],
-  };
+  return { dialect: dialect.name, ...dialect.triggerSql(args) };
 }
 
 /** A knex migration file that installs the trigger: ESM for .ts/.mjs, CommonJS for .js/.cjs. */

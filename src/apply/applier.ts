@@ -7,8 +7,10 @@ import { methodForKind, supports, type RefresherRegistry } from '../refreshers/r
 import type { AnyCacheRefresher } from '../refreshers/refresher.js';
 import type { FailureAction, InstructionStore, NewFailure, StoredInstructionRow } from '../store/store.js';
 import { readRow, type ReadRow, type RowReaderContext } from './row-reader.js';
-import { pause, withTimeout } from '../util/async.js';
 import type { InstrumentationHooks } from '../instrumentation.js';
+import { isRejectedPayloadError } from '../refreshers/payload-schema.js';
+import { callWithRetries, type RefresherCallContext } from './refresher-call.js';
+import { summarize } from './failure-detail.js';
 
 export interface ApplierSettings {
   identity: string;
@@ -44,9 +46,13 @@ export class Applier {
     private readonly store: InstructionStore,
     private readonly events: TypedEmitter,
     private readonly logger: Logger,
-    private readonly hooks: InstrumentationHooks,
+    hooks: InstrumentationHooks,
     private readonly settings: ApplierSettings,
-  ) {}
+  ) {
+    this.callContext = { identity: settings.identity, settings, hooks };
+  }
+
+  private readonly callContext: RefresherCallContext;
 
   /** Applies a batch; returns the summed weight of what was applied (or recovered). */
   async apply(batch: ApplyBatch): Promise<number> {
@@ -113,7 +119,7 @@ export class Applier {
     const started = performance.now();
     let error: Error | undefined;
     if (supports(refresher, instruction.kind)) {
-      error = await this.callWithRetries(refresher, instruction, source, false, signal);
+      error = await callWithRetries(this.callContext, refresher, instruction, source, false, signal);
       if (!error) {
         this.events.emitBuilt('instruction:applied', () => ({
           refresher: refresher.id,
@@ -134,11 +140,18 @@ export class Applier {
       this.abandoned(refresher, instruction, rowIds, error);
       return;
     }
-    if (isRejectedPayload(error)) {
+    if (isRejectedPayloadError(error)) {
       // The payload itself is bad; refreshing everything would not make it good.
       action = 'rejected-payload';
     } else if (instruction.kind !== 'refresh-all') {
-      const fallbackError = await this.callWithRetries(refresher, { refresher: refresher.id, kind: 'refresh-all' }, source, true, signal);
+      const fallbackError = await callWithRetries(
+        this.callContext,
+        refresher,
+        { refresher: refresher.id, kind: 'refresh-all' },
+        source,
+        true,
+        signal,
+      );
       if (signal?.aborted) {
         this.abandoned(refresher, instruction, rowIds, fallbackError ?? error);
         return;
@@ -175,50 +188,6 @@ export class Applier {
     const fields = { refresher: refresher.id, kind: instruction.kind, rowIds, action: 'gave-up', err: error.message };
     this.logger.error(fields, 'cache instruction abandoned at stop()');
     this.events.emit('instruction:failed', { refresher: refresher.id, kind: instruction.kind, action: 'gave-up', error, rowIds });
-  }
-
-  /** Returns the last error, or undefined once a call succeeded. */
-  private async callWithRetries(
-    refresher: AnyCacheRefresher,
-    instruction: Instruction,
-    source: 'local' | 'remote',
-    fallback: boolean,
-    signal?: AbortSignal,
-  ): Promise<Error | undefined> {
-    let lastError: Error | undefined;
-    for (let attempt = 0; attempt <= this.settings.refresherRetries; attempt++) {
-      if (signal?.aborted) return lastError ?? new errors.StoppedError('stop() stopped waiting');
-      if (attempt > 0 && !(await pause(this.settings.retryDelay * 2 ** (attempt - 1), signal))) return lastError;
-      const info = () => ({
-        identity: this.settings.identity,
-        refresher: refresher.id,
-        kind: instruction.kind,
-        count: instructionWeight(instruction),
-        source,
-        attempt,
-        fallback,
-      });
-      try {
-        await this.hooks.refresher(info, () =>
-          withTimeout(
-            () => invoke(refresher, instruction),
-            this.settings.refresherTimeout,
-            () =>
-              new errors.RefresherTimeoutError(
-                `refresher '${refresher.id}' ${methodForKind(instruction.kind)}() did not finish ` +
-                  `within ${this.settings.refresherTimeout} ms (refresherTimeout)`,
-              ),
-            signal,
-          ),
-        );
-        return undefined;
-      } catch (err) {
-        lastError = err instanceof Error ? err : new Error(String(err));
-        // A refused payload fails the same way every time: no retry.
-        if (isRejectedPayload(lastError)) return lastError;
-      }
-    }
-    return lastError;
   }
 
   /** One record, log line and event for the unknown refreshers of one row: how many, and the first few names. */
@@ -264,46 +233,5 @@ export class Applier {
     } catch (err) {
       this.logger.error({ failure, err: describeError(err) }, 'could not record a failure in the failure table');
     }
-  }
-}
-
-/** By code, not class, so errors from other copies of the package count too. */
-function isRejectedPayload(err: unknown): boolean {
-  return (err as { code?: unknown })?.code === 'E_REJECTED_PAYLOAD';
-}
-
-/**
- * Calls the refresher's method. Each call gets its own copy of the ids or payloads: a refresher
- * that sorts or empties its array and then throws must not hand the retry (or the next refresher)
- * what it left behind.
- */
-function invoke(refresher: AnyCacheRefresher, instruction: Instruction): unknown {
-  switch (instruction.kind) {
-    case 'refresh-all':
-      return refresher.refreshAll();
-    case 'refresh':
-      return refresher.refresh!(instruction.ids.slice());
-    case 'remove':
-      return refresher.remove!(instruction.ids.slice());
-    case 'payload':
-      return refresher.refreshPayload!(structuredClone(instruction.payloads));
-  }
-}
-
-/** A bounded, human-readable description of an instruction for the failure table. */
-export function summarize(instruction: Instruction, rowIds: number[]): string {
-  const rows = rowIds.length ? ` rows ${rowIds.slice(0, 20).join(',')}${rowIds.length > 20 ? ',…' : ''}` : '';
-  switch (instruction.kind) {
-    case 'refresh-all':
-      return `refresh-all${rows}`;
-    case 'refresh':
-    case 'remove':
-      return (
-        `${instruction.kind} ` +
-        `ids ${JSON.stringify(instruction.ids.slice(0, 50)).slice(0, 500)}` +
-        `${instruction.ids.length > 50 ? ` (+${instruction.ids.length - 50} more)` : ''}${rows}`
-      );
-    case 'payload':
-      return `payload x${instruction.payloads.length} ${JSON.stringify(instruction.payloads).slice(0, 500)}${rows}`;
   }
 }

@@ -6,7 +6,7 @@ import { knexConfigFromUrl, maskUrl, sqliteConfig } from '../connection.js';
 import { urlPasswords } from '../util/redact.js';
 import { validateCluster, validateTablePrefix } from '../identifiers.js';
 import { UsageError } from './failure.js';
-import { readOnlyTransactions, type ReadOnlyDialect } from './read-only.js';
+import { dialectOfClient } from '../dialects/dialect.js';
 
 /** Where each setting came from, for messages ("from DATABASE_URL"). */
 export type Source =
@@ -203,43 +203,15 @@ async function readKnexfile(cwd: string, env: NodeJS.ProcessEnv, required: boole
   return { config: knexConfig as Knex.Config, distcache, name: `./${name}` };
 }
 
-type AfterCreate = (conn: unknown, done: (err: Error | null, conn: unknown) => void) => void;
-
 /**
  * A config whose every connection refuses to write, so read-only commands provably never write:
  * SQLite opens the file read-only; PostgreSQL and MySQL run each statement in a read-only
- * transaction of its own (see read-only.ts: nothing stays on the session, which a pooler may hand
+ * transaction of its own (see dialects/read-only-transactions.ts: nothing stays on the session, which a pooler may hand
  * to the application next). Another layer under the commands' own design, not instead of it.
  */
 export function readOnlyConfig(config: Knex.Config, timeoutMs: number): Knex.Config {
-  const client = String(config.client);
-  const pool = { ...(config.pool ?? {}) } as Record<string, unknown>;
-  const original = pool.afterCreate as AfterCreate | undefined;
-  if (client === 'better-sqlite3') {
-    const base = config.connection as { filename: string; options?: object };
-    const connection = { ...base, options: { ...(base.options ?? {}), readonly: true } };
-    // Changing the journal mode is a write; a read-only connection only waits for the writer's lock.
-    pool.afterCreate = ((conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) => {
-      conn.pragma(`busy_timeout = ${Math.min(timeoutMs, 60_000)}`);
-      done(null, conn);
-    }) as AfterCreate;
-    return { ...config, connection, pool };
-  }
-  const dialect: ReadOnlyDialect | undefined = ['pg', 'postgres', 'postgresql'].includes(client)
-    ? 'postgres'
-    : ['mysql2', 'mysql'].includes(client)
-      ? 'mysql'
-      : undefined;
-  if (dialect) {
-    pool.afterCreate = ((conn: Parameters<typeof readOnlyTransactions>[0], done: (err: Error | null, conn: unknown) => void) => {
-      if (original) original(conn, (err) => (err ? done(err, conn) : (readOnlyTransactions(conn, dialect), done(null, conn))));
-      else {
-        readOnlyTransactions(conn, dialect);
-        done(null, conn);
-      }
-    }) as AfterCreate;
-  }
-  return { ...config, pool };
+  const dialect = dialectOfClient(String(config.client));
+  return dialect ? dialect.operatorConnection.readOnly(config, timeoutMs) : config;
 }
 
 /**
@@ -249,22 +221,6 @@ export function readOnlyConfig(config: Knex.Config, timeoutMs: number): Knex.Con
  * would stay alive after reporting the error.
  */
 export function connectTimeoutConfig(config: Knex.Config, timeoutMs: number): Knex.Config {
-  const client = String(config.client);
-  const pool = { ...(config.pool ?? {}), createTimeoutMillis: timeoutMs };
-  const connection = config.connection;
-  if (['pg', 'postgres', 'postgresql'].includes(client)) {
-    if (typeof connection === 'string')
-      return { ...config, pool, connection: { connectionString: connection, connectionTimeoutMillis: timeoutMs } };
-    if (connection && typeof connection === 'object')
-      return { ...config, pool, connection: { connectionTimeoutMillis: timeoutMs, ...connection } };
-  }
-  if (['mysql2', 'mysql'].includes(client)) {
-    if (typeof connection === 'string') {
-      const url = new URL(connection);
-      if (!url.searchParams.has('connectTimeout')) url.searchParams.set('connectTimeout', String(timeoutMs));
-      return { ...config, pool, connection: url.toString() };
-    }
-    if (connection && typeof connection === 'object') return { ...config, pool, connection: { connectTimeout: timeoutMs, ...connection } };
-  }
-  return { ...config, pool };
+  const pooled = { ...config, pool: { ...(config.pool ?? {}), createTimeoutMillis: timeoutMs } };
+  return dialectOfClient(String(config.client))?.operatorConnection.connectTimeout(pooled, timeoutMs) ?? pooled;
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { toDate } from '../store/base-store.js';
+import { toDate } from '../store/columns.js';
 import type { BoundableQuery } from '../store/bound-query.js';
 import type { ClusterSql } from './sql.js';
 

@@ -16,9 +16,9 @@ export function encodeRefresherIds(ids: readonly string[]): string {
  * The columns to merge into a server row's heartbeat update, so the published list is rewritten
  * with every registration (and survives a row that was forgotten and re-registered).
  *
- * @example
- * // src/cluster/server-table.ts, ServerTable.touch():
- * const fields = { last_heartbeat: now, ..., ...refresherColumns(me.refreshers) };
+ * Used by ServerTable.touch() (cluster/server-table.ts):
+ *
+ *     const fields = { last_heartbeat: now, ..., ...refresherColumns(me.refreshers) };
  */
 export function refresherColumns(ids: readonly string[] | undefined): { refreshers?: string } {
   return ids === undefined ? {} : { refreshers: encodeRefresherIds(ids) };

@@ -3,7 +3,7 @@ import { decodeRegions, regionColumns, type PublishedRegion } from './published-
 import { WAKE_UP_STATES, type WakeUpState } from './health.js';
 import type { RegionStats } from '../regions/stats.js';
 import type { BoundableQuery } from '../store/bound-query.js';
-import { toBool, toDate } from '../store/base-store.js';
+import { toBool, toDate } from '../store/columns.js';
 import type { ServerRole } from './roles.js';
 import type { ClusterSql } from './sql.js';
 

@@ -51,7 +51,7 @@ interface RouteContext {
  *
  * @example
  * import { dashboard } from 'distcache/dashboard';
- * app.use('/ops/cache', requireLogin, dashboard({ knex, authorize: (req) => req.user?.isAdmin === true && req.user.name }));
+ * app.use('/ops/cache', requireLogin, dashboard({ knex, authorize: (req) => adminName(req) ?? false }));
  */
 export function dashboard(options: DashboardOptions): DashboardHandler {
   const o = resolveDashboardOptions(options);

@@ -56,6 +56,15 @@ export interface ResolvedDashboardOptions {
   readonly onAction: ((record: ActionRecord) => void) | undefined;
 }
 
+/** Defaults of the dashboard and of `distcache dashboard`, declared once. */
+export const DASHBOARD_DEFAULTS = Object.freeze({
+  refreshInterval: 5000,
+  /** `distcache dashboard --port`. */
+  port: 8080,
+  /** `distcache dashboard --host`: loopback, so nothing is exposed by accident. */
+  host: '127.0.0.1',
+});
+
 const refuseAll: Authorize = () => false;
 
 /** Defaults and validation in one place; the result is frozen. */
@@ -68,7 +77,7 @@ export function resolveDashboardOptions(options: DashboardOptions): ResolvedDash
   }
   if (options.authorize !== undefined && typeof options.authorize !== 'function')
     throw new errors.InvalidOptionError('authorize: a function (req, action) => boolean | string, or leave it out to refuse every action');
-  const refreshInterval = options.refreshInterval ?? 5000;
+  const refreshInterval = options.refreshInterval ?? DASHBOARD_DEFAULTS.refreshInterval;
   if (!Number.isSafeInteger(refreshInterval) || refreshInterval < 0)
     throw new errors.InvalidOptionError(`refreshInterval: ${refreshInterval} must be a whole number of milliseconds, or 0 for none`);
   if (options.csrfSecret !== undefined && (typeof options.csrfSecret !== 'string' || options.csrfSecret.length < 16))

@@ -16,9 +16,14 @@ export function clientName(knex: Knex): string {
   return (knex.client as { dialect?: string }).dialect ?? 'unknown';
 }
 
+/** The dialect serving a knex client name ('pg', 'mysql2', ...), or undefined. The one list of client names. */
+export function dialectOfClient(client: string): Dialect | undefined {
+  return DIALECTS.find((d) => d.clients.includes(client));
+}
+
 export function dialectFor(knex: Knex): Dialect {
   const client = clientName(knex);
-  const dialect = DIALECTS.find((d) => d.clients.includes(client));
+  const dialect = dialectOfClient(client);
   if (!dialect) {
     throw new errors.UnsupportedDialectError(
       `knex client '${client}' is not supported; use 'pg' (PostgreSQL 13+), 'better-sqlite3' (SQLite), or 'mysql2' (MySQL 8 / ` +

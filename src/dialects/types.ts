@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { StoreConfig } from '../store/base-store.js';
+import type { StoreConfig } from '../store/store-config.js';
 import type { InstructionStore } from '../store/store.js';
 import type { WakeSource, WakeSourceConfig } from '../wake/wake-source.js';
 
@@ -36,6 +36,50 @@ export interface Dialect {
    * watch). Absent, or undefined for a database that cannot have one: polling only.
    */
   createWakeSource?(config: WakeSourceConfig): WakeSource | undefined;
+  /**
+   * The SQL of a generated trigger on an application table (`distcache trigger`): install (`up`)
+   * and remove (`down`), in order. Run in one transaction when `transactionalDdl`.
+   */
+  triggerSql(args: TriggerArgs): TriggerSql;
+  /** How an operator's short-lived connection (the CLI) is bounded and made read-only. */
+  readonly operatorConnection: OperatorConnection;
+}
+
+/** The driver settings of an operator's connection (`<dialect>/operator-connection.ts`). */
+export interface OperatorConnection {
+  /**
+   * Bounds opening a connection by `timeoutMs` in the driver itself, so a database that accepts
+   * TCP and never answers cannot keep the process alive after the error is reported.
+   */
+  connectTimeout(config: Knex.Config, timeoutMs: number): Knex.Config;
+  /**
+   * Every connection of the pool refuses to write, and nothing stays on the session a pooler may
+   * hand to the application next (see read-only-transactions.ts).
+   */
+  readOnly(config: Knex.Config, timeoutMs: number): Knex.Config;
+}
+
+/** A generated trigger's names and values, already checked and quoted as literals (admin/trigger.ts). */
+export interface TriggerArgs {
+  /** The application table and its key column: plain identifiers. */
+  table: string;
+  key: string;
+  /** The refresher id and the cluster, as SQL string literals. */
+  refresher: string;
+  cluster: string;
+  /** Migration 005's entry point (a function, procedure or view, by dialect). */
+  write: string;
+  /** PostgreSQL: the write function with its schema, as the pinned search_path needs. */
+  qualifiedWrite: string;
+  /** The trigger's name without its suffix, at most 55 characters. */
+  base: string;
+  /** PostgreSQL: a statement changing more rows writes one refresh-all. */
+  rowLimit: number;
+}
+
+export interface TriggerSql {
+  up: string[];
+  down: string[];
 }
 
 export interface ReplicaSettings {

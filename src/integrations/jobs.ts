@@ -54,7 +54,7 @@ export async function withBatch<T>(cache: BatchingCache, work: () => T | Promise
  *
  * @example
  * import { batched } from 'distcache/jobs';
- * queue.process('import-prices', batched(cache, async (job) => {
+ * queue.process('import-prices', batched(cache, async (job: { data: unknown }) => {
  *   await importPrices(job.data); // refreshes many products; written as one row
  * }));
  */

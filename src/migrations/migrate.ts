@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
-import { connectionError, errors, describeError } from '../errors.js';
+import { connectionError, DistcacheError, errors, describeError } from '../errors.js';
 import { quietPoolWarnings } from '../connection-errors.js';
 import { validateTablePrefix } from '../identifiers.js';
 import { dialectFor } from '../dialects/dialect.js';
 import { tableNames, type TableNames } from '../store/tables.js';
+import { checkFunctionOwner, ownFunctions } from './function-owner.js';
 import { MIGRATIONS } from './list.js';
 import { DistcacheMigrationSource } from './source.js';
 
@@ -12,11 +13,20 @@ export interface MigrateOptions {
   tablePrefix?: string;
   /** How long to wait for another process's migration run to finish. @default 60000 */
   lockTimeout?: number;
+  /**
+   * PostgreSQL: a NOLOGIN role to own the SECURITY DEFINER functions, holding only INSERT on the log
+   * (created when missing, given exactly that, checked to be no superuser and unable to log in). Without it
+   * they run with the migrating user's rights. Pass it on every run: a later migration's new functions
+   * are handed over too. See docs/security.md. @default undefined (owned by the migrating user)
+   */
+  functionOwner?: string;
 }
 
 export interface MigrateResult {
   /** Migrations this call applied; empty when the schema was already current. */
   applied: string[];
+  /** With `functionOwner`: the functions it now owns, as `name(argument types)`. */
+  ownedFunctions?: string[];
 }
 
 /** knex settings that keep our migrations under our own table, never the app's knex_migrations. */
@@ -44,23 +54,39 @@ export function migrate(knex: Knex, options: MigrateOptions = {}): Promise<Migra
 
 async function migrateNow(knex: Knex, options: MigrateOptions): Promise<MigrateResult> {
   const tables = resolveTables(options.tablePrefix);
-  const config = migrationConfig(knex, tables);
+  const owner = options.functionOwner === undefined ? undefined : checkFunctionOwner(options.functionOwner, dialectFor(knex).name);
   const deadline = Date.now() + (options.lockTimeout ?? 60_000);
+  const applied = await underLock(knex, tables, deadline, () => latest(knex, tables), []);
+  if (owner === undefined) return { applied };
+  // Under the lock too: two processes granting and changing owners at once fail with "tuple concurrently updated".
+  const ownedFunctions = await underLock(knex, tables, deadline, () => ownFunctions(knex, tables, owner));
+  return { applied, ownedFunctions };
+}
+
+async function latest(knex: Knex, tables: TableNames): Promise<string[]> {
+  return ((await knex.migrate.latest(migrationConfig(knex, tables))) as [number, string[]])[1];
+}
+
+/**
+ * Runs `work` holding the migration lock, waiting for another process's run until `deadline`.
+ * `whenCurrent`: `work` applies migrations, and a failure with the schema current after all was only
+ * a lost race, which returns this.
+ */
+async function underLock<T>(knex: Knex, tables: TableNames, deadline: number, work: () => Promise<T>, whenCurrent?: T): Promise<T> {
   let delay = 50;
   for (;;) {
     try {
-      const run = async () => ((await knex.migrate.latest(config)) as [number, string[]])[1];
       const { withMigrationLock } = dialectFor(knex);
-      const applied = withMigrationLock ? await withMigrationLock(knex, tables.migrations, run) : await run();
-      return { applied };
+      return withMigrationLock ? await withMigrationLock(knex, tables.migrations, work) : await work();
     } catch (err) {
+      if (err instanceof DistcacheError) throw err;
       // Without transactional DDL (MySQL), knex does not look again at what is done after it
       // waited for the lock, so a process can re-run a migration another just finished. If the
       // schema is current now, that failure is only a lost race.
       // A database that cannot be reached, does not exist or refuses the login says so, not "may create tables".
       const connection = connectionError(err);
       if (connection) throw connection;
-      if (await isCurrent(knex, tables)) return { applied: [] };
+      if (whenCurrent !== undefined && (await isCurrent(knex, tables))) return whenCurrent;
       const contention = isContention(err, tables);
       if (!contention || Date.now() > deadline) {
         const hint = contention

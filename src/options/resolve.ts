@@ -7,8 +7,6 @@ import { defaultLogger } from '../logger.js';
 import {
   DEFAULTS,
   MAX_ROW_BYTES,
-  HEALTH_OPTION_NAMES,
-  OPTION_NAMES,
   REPLICA_DEFAULTS,
   type DistributedCacheOptions,
   type HealthThresholds,
@@ -17,6 +15,7 @@ import {
 import { duration, fraction, human, integer, invalid, MAX_TIMER_MS, STORED, validateBoolean, validateIdentity } from './checks.js';
 import { clusterTiming } from './cluster-timing.js';
 import { refuseUnknown } from './unknown-keys.js';
+import { HEALTH_OPTION_NAMES, OPTION_NAMES } from './names.js';
 
 /** Applies defaults, validates every option with a message that says what to fix, and freezes the result. */
 export function resolveOptions(options: DistributedCacheOptions): ResolvedOptions {
@@ -58,7 +57,10 @@ export function resolveOptions(options: DistributedCacheOptions): ResolvedOption
     health: healthThresholds(options.health, syncInterval, maxPendingInstructions),
     tablePrefix,
     ...notifyOption(options.notify ?? (replicas.length === 0 ? undefined : REPLICA_DEFAULTS.notify)),
-    preparedStatements: options.preparedStatements === undefined ? true : validateBoolean('preparedStatements', options.preparedStatements),
+    preparedStatements:
+      options.preparedStatements === undefined
+        ? DEFAULTS.preparedStatements
+        : validateBoolean('preparedStatements', options.preparedStatements),
     syncInterval,
     pageSize: integer('pageSize', options.pageSize, DEFAULTS.pageSize, 1, 100_000),
     maxPendingInstructions,
@@ -105,7 +107,7 @@ function knexOption(options: DistributedCacheOptions): { knex: Knex; ownsKnex: b
 }
 
 function notifyOption(value: DistributedCacheOptions['notify']): Pick<ResolvedOptions, 'notify' | 'notifyConnection'> {
-  if (value === undefined || typeof value === 'boolean') return { notify: value ?? true, notifyConnection: undefined };
+  if (value === undefined || typeof value === 'boolean') return { notify: value ?? DEFAULTS.notify, notifyConnection: undefined };
   if (typeof value === 'string') {
     if (!/^postgres(ql)?:\/\//.test(value)) {
       invalid('notify', "a connection URL must start with postgres:// (for example 'postgres://app@db-primary:5432/app')");

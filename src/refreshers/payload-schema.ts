@@ -71,7 +71,7 @@ export function isRejectedPayloadError(err: unknown): err is Error & { code: typ
  * @example
  * const Product = z.object({ id: z.number(), price: z.number() });
  * const refresher = withPayloadSchema(
- *   mapRefresher({ id: 'product', map: products, entry: (p: z.infer<typeof Product>) => [p.id, p] }),
+ *   mapRefresher({ id: 'product', map: productCache, entry: (p: z.infer<typeof Product>) => [p.id, p] }),
  *   Product,
  * );
  */

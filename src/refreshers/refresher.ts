@@ -12,8 +12,8 @@ type MaybePromise<T> = T | Promise<T>;
  *   id: 'product',
  *   name: 'Products',
  *   refreshAll: () => productCache.clear(),
- *   refresh: (ids) => ids.forEach((id) => productCache.delete(id)),
- *   remove: (ids) => ids.forEach((id) => productCache.delete(id)),
+ *   refresh: (ids) => ids.forEach((id) => productCache.delete(Number(id))),
+ *   remove: (ids) => ids.forEach((id) => productCache.delete(Number(id))),
  *   refreshPayload: (payloads) => payloads.forEach((p) => productCache.set(p.id, p)),
  * };
  */

@@ -17,42 +17,18 @@ import type { TableNames } from './tables.js';
 import type { Logger } from '../logger.js';
 import { boundQuery, type BoundableQuery } from './bound-query.js';
 import type { Executor, SyncExecutor } from './executor.js';
-import { idOf, syncRows } from './executor-rows.js';
-import { CURSOR_COLUMNS, insertSql, insertValueList, ROW_COLUMNS, toCursor, toDate, toRow } from './columns.js';
-import { DEFAULT_PAGE_BYTES, isOversize, type PageBytes } from './row-bytes.js';
-
-// Kept where they were first exported, so imports of them from here go on working.
-export { ROW_COLUMNS, toBool, toDate } from './columns.js';
-
-export interface StoreConfig {
-  knex: Knex;
-  tables: TableNames;
-  cluster: string;
-  /** Every query is bounded by this many milliseconds. */
-  queryTimeout: number;
-  /** PostgreSQL: the poll as a named prepared statement (see postgres/prepared.ts). @default true */
-  preparedStatements?: boolean;
-  /** Told once, at warn level, when prepared statements are given up. */
-  logger?: Logger;
-  /** A row whose JSON is larger is read without its body (see store/row-bytes.ts). @default MAX_ROW_BYTES (16 MiB) */
-  maxRowBytes?: number;
-  /** A page's bodies stop before this many bytes (its first row always comes). @default 2 × MAX_ROW_BYTES */
-  maxPageBytes?: number;
-}
+import { insertThrough, insertThroughSync, type ExecutorInsertSql } from './executor-insert.js';
+import { insertSql, ROW_COLUMNS, toDate, toRow } from './columns.js';
+import { bodyColumns, DEFAULT_PAGE_BYTES, isOversize, type PageBytes } from './row-bytes.js';
+import type { StoreConfig } from './store-config.js';
+import type { TableAccess } from './table-access.js';
+import { CursorTable } from './cursor-table.js';
+import { FailureTable } from './failure-table.js';
 
 /**
- * The body of a row only up to `maxRowBytes`, and its size, so no dialect sends the text of a row
- * over the bound. `quoted` is the column's quoted name. SQLite measures a blob's length (its
- * octet_length is new in 3.43); the others' octet_length reads a large value's size without its text.
- */
-export function bodyColumns(quoted: string, maxRowBytes: number, dialect: 'postgres' | 'sqlite' | 'mysql' = 'postgres'): string[] {
-  const bytes = dialect === 'sqlite' ? `length(cast(${quoted} as blob))` : `octet_length(${quoted})`;
-  return [`case when ${bytes} <= ${Math.trunc(maxRowBytes)} then ${quoted} end as json_instruction`, `${bytes} as json_bytes`];
-}
-
-/**
- * What every dialect does the same way, through the knex query builder: cursors, failures,
- * single rows. Each dialect adds how positions work (reading, pending, pruning).
+ * What every dialect does the same way, through the knex query builder: single rows and the log's
+ * summary here, the cursor and failure tables through CursorTable and FailureTable, executor
+ * inserts through executor-insert.ts. Each dialect adds how positions work (reading, pending, pruning).
  */
 /** Positions counted per pendingMany statement: each is one index range, so the statement stays small. */
 export const PENDING_BATCH = 250;
@@ -67,6 +43,8 @@ export abstract class BaseStore implements InstructionStore {
   protected prepare: boolean;
   protected readonly logger: Logger | undefined;
   protected readonly bytes: PageBytes;
+  private readonly cursorTable: CursorTable;
+  private readonly failureTable: FailureTable;
 
   constructor(config: StoreConfig) {
     this.bytes = Object.freeze({
@@ -79,45 +57,36 @@ export abstract class BaseStore implements InstructionStore {
     this.cluster = config.cluster;
     this.queryTimeout = config.queryTimeout;
     this.prepare = config.preparedStatements ?? true;
+    const access: TableAccess = {
+      knex: this.knex,
+      tables: this.t,
+      cluster: this.cluster,
+      bounded: (query) => this.bounded(query),
+      nowSql: () => this.nowSql(),
+      cutoffSql: (ms) => this.cutoffSql(ms),
+    };
+    this.cursorTable = new CursorTable(access);
+    this.failureTable = new FailureTable(access);
   }
 
   abstract insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]>;
   abstract head(): Promise<string>;
 
-  /**
-   * How a row goes in through an executor: one INSERT per row with `?` placeholders, then (where
-   * the INSERT cannot return it) a statement that reads the id on the same connection. One row
-   * per statement: every dialect then returns ids in order, and a write is nearly always one row.
-   */
-  protected abstract executorSql(): { insert: string; readId?: string };
-
-  private executorValues(row: NewInstructionRow): unknown[] {
-    return insertValueList(row, this.cluster);
-  }
+  /** The executor INSERT (and, where it returns no id, the id read after it): see executor-insert.ts. */
+  protected abstract executorSql(): ExecutorInsertSql;
 
   protected insertColumns(): string {
     return insertSql(this.knex, this.t.instruction);
   }
 
-  async insertVia(executor: Executor, rows: readonly NewInstructionRow[]): Promise<number[]> {
-    const { insert, readId } = this.executorSql();
-    const ids: number[] = [];
-    for (const row of rows) {
-      const inserted = await executor.query(insert, this.executorValues(row));
-      ids.push(idOf(readId === undefined ? inserted : await executor.query(readId, [])));
-    }
-    return ids;
+  insertVia(executor: Executor, rows: readonly NewInstructionRow[]): Promise<number[]> {
+    return insertThrough(executor, this.executorSql(), this.cluster, rows);
   }
 
   insertViaSync(executor: SyncExecutor, rows: readonly NewInstructionRow[]): number[] {
-    const { insert, readId } = this.executorSql();
-    const ids: number[] = [];
-    for (const row of rows) {
-      const inserted = syncRows(executor.query(insert, this.executorValues(row)));
-      ids.push(idOf(readId === undefined ? inserted : syncRows(executor.query(readId, []))));
-    }
-    return ids;
+    return insertThroughSync(executor, this.executorSql(), this.cluster, rows);
   }
+
   abstract readPage(identity: string, from: string, token: string | null, limit: number): Promise<InstructionPage>;
   abstract pending(from: string): Promise<PendingSummary>;
 
@@ -238,51 +207,32 @@ export abstract class BaseStore implements InstructionStore {
     };
   }
 
-  async loadCursor(identity: string): Promise<CursorState | undefined> {
-    const raw = await this.bounded(
-      this.cursors()
-        .select(...CURSOR_COLUMNS)
-        .where('server_identity', identity)
-        .first(),
-    );
-    return raw ? toCursor(raw) : undefined;
+  loadCursor(identity: string): Promise<CursorState | undefined> {
+    return this.cursorTable.load(identity);
   }
 
-  async saveCursor(identity: string, position: string, databaseIdentity?: string | null): Promise<void> {
-    const identityColumn = databaseIdentity === undefined ? {} : { database_identity: databaseIdentity };
-    const values = { position, last_synced: this.nowSql(), ...identityColumn };
-    const updated = await this.bounded(this.cursors().where('server_identity', identity).update(values));
-    if (updated > 0) return;
-    await this.bounded(
-      this.knex(this.t.cursor)
-        .insert({ cluster: this.cluster, server_identity: identity, cold_boot_requested: false, database_identity: null, ...values })
-        .onConflict(['cluster', 'server_identity'])
-        .merge(Object.keys(values)),
-    );
+  saveCursor(identity: string, position: string, databaseIdentity?: string | null): Promise<void> {
+    return this.cursorTable.save(identity, position, databaseIdentity);
   }
 
-  async resetCursor(identity: string, position: string, databaseIdentity?: string | null): Promise<void> {
-    const values = {
-      position,
-      cold_boot_requested: false,
-      last_synced: this.nowSql(),
-      ...(databaseIdentity === undefined ? {} : { database_identity: databaseIdentity }),
-    };
-    await this.bounded(
-      this.knex(this.t.cursor)
-        .insert({ cluster: this.cluster, server_identity: identity, database_identity: databaseIdentity ?? null, ...values })
-        .onConflict(['cluster', 'server_identity'])
-        .merge(Object.keys(values)),
-    );
+  resetCursor(identity: string, position: string, databaseIdentity?: string | null): Promise<void> {
+    return this.cursorTable.reset(identity, position, databaseIdentity);
   }
 
-  async requestColdBoot(identity: string): Promise<boolean> {
-    const updated = await this.bounded(this.cursors().where('server_identity', identity).update({ cold_boot_requested: true }));
-    return updated > 0;
+  requestColdBoot(identity: string): Promise<boolean> {
+    return this.cursorTable.requestColdBoot(identity);
   }
 
-  async requestColdBootAll(): Promise<number> {
-    return this.bounded(this.cursors().update({ cold_boot_requested: true }));
+  requestColdBootAll(): Promise<number> {
+    return this.cursorTable.requestColdBootAll();
+  }
+
+  listCursors(): Promise<Array<CursorState & { identity: string }>> {
+    return this.cursorTable.list();
+  }
+
+  deleteCursor(identity: string): Promise<boolean> {
+    return this.cursorTable.delete(identity);
   }
 
   /** No identity by default: commit-ordered stores compare the position with the log's head in `readPage` instead. */
@@ -295,76 +245,19 @@ export abstract class BaseStore implements InstructionStore {
     return 0;
   }
 
-  async listCursors(): Promise<Array<CursorState & { identity: string }>> {
-    const raws = await this.bounded(
-      this.cursors()
-        .select('server_identity', ...CURSOR_COLUMNS)
-        .orderBy('server_identity'),
-    );
-    return raws.map((raw: Record<string, unknown>) => ({ identity: String(raw.server_identity), ...toCursor(raw) }));
+  recordFailure(failure: NewFailure): Promise<void> {
+    return this.failureTable.record(failure);
   }
 
-  async deleteCursor(identity: string): Promise<boolean> {
-    return (await this.bounded(this.cursors().where('server_identity', identity).delete())) > 0;
+  pruneFailures(olderThanMs: number, limit: number): Promise<number> {
+    return this.failureTable.prune(olderThanMs, limit);
   }
 
-  async pruneFailures(olderThanMs: number, limit: number): Promise<number> {
-    // Ids first, then a delete by id: MySQL allows no LIMIT in a subquery of IN.
-    const rows = (await this.bounded(
-      this.knex(this.t.failure)
-        .where('cluster', this.cluster)
-        .where('created_at', '<', this.cutoffSql(olderThanMs))
-        .select('id')
-        .orderBy('id')
-        .limit(limit),
-    )) as Array<{ id: unknown }>;
-    if (rows.length === 0) return 0;
-    return Number(
-      await this.bounded(
-        this.knex(this.t.failure)
-          .whereIn(
-            'id',
-            rows.map((r) => Number(r.id)),
-          )
-          .delete(),
-      ),
-    );
+  listFailures(filter: { identity?: string; limit: number }): Promise<StoredFailure[]> {
+    return this.failureTable.list(filter);
   }
 
-  async recordFailure(failure: NewFailure): Promise<void> {
-    await this.bounded(
-      this.knex(this.t.failure).insert({
-        cluster: this.cluster,
-        server_identity: failure.identity,
-        instruction_id: failure.instructionId,
-        refresher: failure.refresher,
-        kind: failure.kind,
-        action: failure.action,
-        error: failure.error.slice(0, 2000),
-        detail: failure.detail === null ? null : failure.detail.slice(0, 2000),
-      }),
-    );
-  }
-
-  async listFailures(filter: { identity?: string; limit: number }): Promise<StoredFailure[]> {
-    let query = this.knex(this.t.failure).where('cluster', this.cluster).select('*').orderBy('id', 'desc').limit(filter.limit);
-    if (filter.identity !== undefined) query = query.where('server_identity', filter.identity);
-    const raws = await this.bounded(query);
-    return raws.map((raw: Record<string, unknown>) => ({
-      id: Number(raw.id),
-      createdAt: toDate(raw.created_at) ?? new Date(0),
-      identity: String(raw.server_identity),
-      instructionId: raw.instruction_id == null ? null : Number(raw.instruction_id),
-      refresher: raw.refresher == null ? null : String(raw.refresher),
-      kind: raw.kind == null ? null : String(raw.kind),
-      action: String(raw.action) as StoredFailure['action'],
-      error: String(raw.error),
-      detail: raw.detail == null ? null : String(raw.detail),
-    }));
-  }
-
-  async countFailures(): Promise<number> {
-    const raw = await this.bounded(this.knex(this.t.failure).where('cluster', this.cluster).count({ n: '*' }).first());
-    return Number(raw?.n ?? 0);
+  countFailures(): Promise<number> {
+    return this.failureTable.count();
   }
 }

@@ -1,7 +1,11 @@
 import type { Knex } from 'knex';
-import { BaseStore, bodyColumns } from './base-store.js';
+import { BaseStore } from './base-store.js';
+import { bodyColumns } from './row-bytes.js';
 import { INSERT_COLUMN_LIST, insertRecord, insertSql, quoteIdentifier, rawRows, ROW_COLUMNS, toBool, toDate } from './columns.js';
-import { withinBudget } from './row-bytes.js';
+import { isOversize, withinBudget } from './row-bytes.js';
+
+/** Ids per statement when readPage fetches the bodies its page statement left out. */
+const BODY_SLICE = 1000;
 
 // Kept where it was first exported, so imports of it from here go on working.
 export { rawRows } from './columns.js';
@@ -99,10 +103,12 @@ export abstract class CommitOrderedStore extends BaseStore {
     if (sql === undefined) {
       const pos = this.quote(this.positionColumn);
       const marked = first ? ['null as cbr', 'null as head'] : [];
-      // The body only up to maxRowBytes (store/row-bytes.ts). Pages here are bounded by rows × maxRowBytes:
-      // a running byte sum would have to be computed over the whole backlog before the LIMIT.
+      // Bodies only up to maxPageBytes / limit, so a page of `limit` rows never brings more than
+      // maxPageBytes (store/row-bytes.ts); readPage fetches a larger one (up to maxRowBytes) on its
+      // own, when the page keeps it. A running byte sum here would be a window over the LIMITed rows:
+      // a derived table on MySQL, which costs every idle poll.
       const rowColumns = ROW_COLUMNS.filter((c) => c !== 'json_instruction').map((c) => this.quote(c));
-      const body = bodyColumns(this.quote('json_instruction'), this.bytes.maxRowBytes, this.capabilities.dialect);
+      const body = bodyColumns(this.quote('json_instruction'), this.inlineBytes(limit), this.capabilities.dialect);
       const columns = [...rowColumns, ...body, `${pos} as pos`, ...marked].join(', ');
       const scan = this.positionScan();
       const page = `select ${columns} from ${scan} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
@@ -116,6 +122,27 @@ export abstract class CommitOrderedStore extends BaseStore {
     return sql;
   }
   private readonly pageTexts = new Map<string, string>();
+
+  /** The largest body a page statement of `limit` rows sends: `limit` of them fit in maxPageBytes. */
+  private inlineBytes(limit: number): number {
+    return Math.min(this.bytes.maxRowBytes, Math.max(1, Math.floor(this.bytes.maxPageBytes / Math.max(1, limit))));
+  }
+
+  /** The bodies of rows the page statement left out (larger than inlineBytes), each still bounded by maxRowBytes. */
+  private async bodies(ids: number[]): Promise<Map<number, Record<string, unknown>>> {
+    const body = bodyColumns(this.quote('json_instruction'), this.bytes.maxRowBytes, this.capabilities.dialect);
+    const found = new Map<number, Record<string, unknown>>();
+    // In slices: SQLite allows 32,766 bound values a statement, and a page may hold up to 100,000 rows.
+    for (let i = 0; i < ids.length; i += BODY_SLICE) {
+      const raws = (await this.bounded(
+        this.knex(this.t.instruction)
+          .select('id', ...body.map((c) => this.knex.raw(c)))
+          .whereIn('id', ids.slice(i, i + BODY_SLICE)),
+      )) as Array<Record<string, unknown>>;
+      for (const { id, ...rest } of raws) found.set(Number(id), rest);
+    }
+    return found;
+  }
 
   /**
    * The log's head as a scalar subquery, for the marker row. Over the whole table, as head() is: a
@@ -145,7 +172,7 @@ export abstract class CommitOrderedStore extends BaseStore {
     ) as Array<Record<string, unknown>>;
     let coldBootRequested: boolean | null | undefined = token === null ? null : undefined;
     let historyBroken: string | null = null;
-    const page: Array<{ row: StoredInstructionRow; pos: number; raw: Record<string, unknown> }> = [];
+    const page: Array<{ pos: number; raw: Record<string, unknown> }> = [];
     for (const raw of raws) {
       if (raw.id == null) {
         coldBootRequested = toBool(raw.cbr);
@@ -153,7 +180,7 @@ export abstract class CommitOrderedStore extends BaseStore {
         if (head < after) {
           historyBroken = `the position ${after} is past the log's head ${head}: the log went back in time (an older copy restored?)`;
         }
-      } else page.push({ row: this.toRow(raw), pos: Number(raw.pos), raw });
+      } else page.push({ pos: Number(raw.pos), raw });
     }
     // A union promises no order of its own.
     if (token === null) page.sort((a, b) => a.pos - b.pos);
@@ -161,11 +188,24 @@ export abstract class CommitOrderedStore extends BaseStore {
       page.map((p) => p.raw),
       this.bytes,
     );
-    const cut = kept < page.length;
+    let cut = kept < page.length;
     page.length = kept;
+    const missing = page.filter((p) => p.raw.json_instruction == null && !isOversize(p.raw, this.bytes));
+    if (missing.length > 0) {
+      const bodies = await this.bodies(missing.map((p) => Number(p.raw.id)));
+      const vanished = page.findIndex(
+        (p) => p.raw.json_instruction == null && !isOversize(p.raw, this.bytes) && !bodies.has(Number(p.raw.id)),
+      );
+      // Pruned between the two statements: the page ends before it (the next read starts there again).
+      if (vanished >= 0) {
+        page.length = vanished;
+        cut = true;
+      }
+      for (const p of page) Object.assign(p.raw, bodies.get(Number(p.raw.id)));
+    }
     const last = page[page.length - 1];
     return {
-      rows: page.map((p) => p.row),
+      rows: page.map((p) => this.toRow(p.raw)),
       token: last && (page.length >= limit || cut) ? String(last.pos) : null,
       position: last ? String(last.pos) : null,
       coldBootRequested,

@@ -15,6 +15,7 @@ export type ExecutorDialect = 'postgres' | 'mysql' | 'sqlite';
  *
  * @example
  * const executor: Executor = { dialect: 'postgres', query: async (text, values) => (await client.query(numbered(text), values)).rows };
+ * // (`numbered` turns the `?` placeholders into pg's $1, $2; `client` is a pg Client)
  */
 export interface Executor {
   readonly dialect: ExecutorDialect;

@@ -1,4 +1,4 @@
-import { MAX_ROW_BYTES } from '../util/limits.js';
+import { MAX_PAGE_BYTES, MAX_ROW_BYTES } from '../util/limits.js';
 
 /**
  * How a page is bounded in bytes as well as in rows. A row over `maxRowBytes` is read without its
@@ -11,7 +11,17 @@ export interface PageBytes {
   readonly maxPageBytes: number;
 }
 
-export const DEFAULT_PAGE_BYTES: PageBytes = Object.freeze({ maxRowBytes: MAX_ROW_BYTES, maxPageBytes: 2 * MAX_ROW_BYTES });
+/**
+ * The body of a row only up to `maxRowBytes`, and its size, so no dialect sends the text of a row
+ * over the bound. `quoted` is the column's quoted name. SQLite measures a blob's length (its
+ * octet_length is new in 3.43); the others' octet_length reads a large value's size without its text.
+ */
+export function bodyColumns(quoted: string, maxRowBytes: number, dialect: 'postgres' | 'sqlite' | 'mysql' = 'postgres'): string[] {
+  const bytes = dialect === 'sqlite' ? `length(cast(${quoted} as blob))` : `octet_length(${quoted})`;
+  return [`case when ${bytes} <= ${Math.trunc(maxRowBytes)} then ${quoted} end as json_instruction`, `${bytes} as json_bytes`];
+}
+
+export const DEFAULT_PAGE_BYTES: PageBytes = Object.freeze({ maxRowBytes: MAX_ROW_BYTES, maxPageBytes: MAX_PAGE_BYTES });
 
 /** A stored row's body was left unread: it is over `maxRowBytes` (true), or the page's byte budget ran out before it (false). */
 export function isOversize(raw: Record<string, unknown>, bytes: PageBytes): boolean {
@@ -21,8 +31,9 @@ export function isOversize(raw: Record<string, unknown>, bytes: PageBytes): bool
 /**
  * How many of a page's raw rows (in page order, rows only) it keeps: it stops before the row whose
  * body would take the page's bodies past `maxPageBytes`, the first body always kept. PostgreSQL's
- * page statement applies the same rule to leave those bodies unsent (sql/page.ts); elsewhere they
- * were read and are dropped here, so the page applied at once stays bounded.
+ * page statement applies the same rule to leave those bodies unsent (sql/page.ts); MySQL's and
+ * SQLite's send only bodies up to maxPageBytes / pageSize and fetch a larger one once the page
+ * keeps it (commit-ordered-store.ts), so no page brings much more than maxPageBytes either way.
  */
 export function withinBudget(raws: ReadonlyArray<Record<string, unknown>>, bytes: PageBytes): number {
   let total = 0;

@@ -5,3 +5,6 @@
  * its socket handler, outside any catch, on every server at once (issue 22).
  */
 export const MAX_ROW_BYTES = 16 * 1024 * 1024;
+
+/** The default bound of one page's bodies: two of the largest rows, so a catch-up's memory stays bounded whatever the log holds. */
+export const MAX_PAGE_BYTES = 2 * MAX_ROW_BYTES;

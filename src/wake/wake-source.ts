@@ -10,13 +10,14 @@ import type { TableNames } from '../store/tables.js';
  * One source serves one DistributedCache. Sources of the same process share the expensive part
  * (one listener connection, one file watch) and release it when the last one stops.
  *
- * @example
- * const wake = dialect.createWakeSource?.({ knex, tables, cluster, logger, queryTimeout });
- * await wake?.start(() => poller.wake());   // after the poller's loop has started
- * // after each committed write:
- * wake?.notifyCommitted();
- * // in stop(), before the poller stops:
- * await wake?.stop();
+ * How the cache drives one (cache/parts.ts and cache/lifecycle.ts):
+ *
+ *     const wake = dialect.createWakeSource?.({ knex, tables, cluster, logger, queryTimeout });
+ *     await wake?.start(() => poller.wake());   // after the poller's loop has started
+ *     // after each committed write:
+ *     wake?.notifyCommitted();
+ *     // in stop(), before the poller stops:
+ *     await wake?.stop();
  */
 export interface WakeSource {
   /** What wakes this process, for logs and health. */

@@ -13,6 +13,7 @@ import { commitScopeOf } from './commit-scope.js';
 import type { Executor, SyncExecutor } from '../store/executor.js';
 import type { OwnWrites } from '../apply/own-writes.js';
 import type { InstrumentationHooks, WriteInfo } from '../instrumentation.js';
+import { UnseenCommit, type CommitSignal } from './unseen-commit.js';
 
 export interface WriterSettings {
   identity: string;
@@ -27,12 +28,8 @@ export interface WriterSettings {
   onCommitted?: () => void;
   /** How long a caller waits for the local apply; retries go on in the background after it. */
   refresherTimeout: number;
-  /**
-   * For executor writes whose commit cannot be seen here (no `afterCommit`, no `cache.transaction()`):
-   * 'commit' when the commit itself wakes every process, a statement to run in the caller's
-   * transaction that does, or undefined (then a warning, once, says how long it may take and the fix).
-   */
-  executorCommitSignal?: () => 'commit' | { text: string; values: unknown[] } | undefined;
+  /** For executor writes whose commit cannot be seen here: see unseen-commit.ts. */
+  executorCommitSignal?: CommitSignal;
   /** For that warning. */
   syncInterval?: number;
 }
@@ -48,8 +45,7 @@ export class Writer {
   private readonly applies = new Set<Promise<unknown>>();
   /** Aborted when stop() gives up waiting: local applies still retrying then stop at once. */
   private readonly abandon = new AbortController();
-  /** The slow-path warning of unseen executor commits is given once per cache. */
-  private warnedUnseenCommit = false;
+  private readonly unseenCommit: UnseenCommit;
 
   constructor(
     private readonly store: InstructionStore,
@@ -59,7 +55,9 @@ export class Writer {
     private readonly hooks: InstrumentationHooks,
     private readonly ownWrites: OwnWrites,
     private readonly settings: WriterSettings,
-  ) {}
+  ) {
+    this.unseenCommit = new UnseenCommit(settings.executorCommitSignal, logger, settings);
+  }
 
   /** Writes (or, inside `batch()`, gathers) already-validated instructions. */
   write(instructions: Instruction[], trx?: Knex.Transaction | Executor): Promise<void> {
@@ -151,10 +149,7 @@ export class Writer {
       () => this.info(rows, coalesced, false),
       async () => {
         const { rowIds, durationMs } = await this.insert(rows);
-        this.ownWrites.add(rowIds);
-        this.settings.onCommitted?.();
-        this.events.emitBuilt('instruction:written', () => written(rowIds, coalesced, false, durationMs));
-        await this.applyLocally(decoded);
+        await this.applyCommitted(rowIds, coalesced, decoded, durationMs, false);
       },
     );
   }
@@ -168,11 +163,7 @@ export class Writer {
     // The caller awaits this inside its transaction, so the local apply cannot wait here:
     // it runs when (and only if) the transaction commits.
     const applied = whenCommitted(trx).then(async (committed) => {
-      if (!committed) return;
-      this.ownWrites.add(rowIds);
-      this.settings.onCommitted?.();
-      this.events.emitBuilt('instruction:written', () => written(rowIds, coalesced, true, durationMs));
-      await this.applyLocally(decoded);
+      if (committed) await this.applyCommitted(rowIds, coalesced, decoded, durationMs, true);
     });
     // Not awaited: the caller's transaction has not committed yet. stop() drains it.
     void this.track(applied);
@@ -193,7 +184,7 @@ export class Writer {
         const started = performance.now();
         try {
           const rowIds = await this.store.insertVia(executor, rows);
-          if (after === undefined) await this.signalUnseenCommit(executor);
+          if (after === undefined) await this.unseenCommit.signalAfter(executor);
           return { rowIds, durationMs: performance.now() - started };
         } catch (err) {
           throw this.failed(err);
@@ -201,36 +192,6 @@ export class Writer {
       },
     );
     after?.(() => this.track(this.applyCommitted(rowIds, coalesced, decoded, durationMs)));
-  }
-
-  /**
-   * An executor write whose commit this server cannot see: every server, this one included, reads
-   * it from the log. Without a signal at its commit that waits for each one's next poll (a 60×
-   * slowdown over the wake-up, issue 24), so the commit must signal, or the app hears why once.
-   */
-  private async signalUnseenCommit(executor: Executor): Promise<void> {
-    const signal = this.settings.executorCommitSignal?.();
-    if (signal === 'commit') return;
-    if (signal !== undefined && executor.dialect === 'postgres') await executor.query(signal.text, signal.values);
-    else this.warnUnseenCommit();
-  }
-
-  private signalUnseenCommitSync(executor: SyncExecutor): void {
-    const signal = this.settings.executorCommitSignal?.();
-    if (signal === 'commit') return;
-    if (signal !== undefined && executor.dialect === 'postgres') executor.query(signal.text, signal.values);
-    else this.warnUnseenCommit();
-  }
-
-  private warnUnseenCommit(): void {
-    if (this.warnedUnseenCommit) return;
-    this.warnedUnseenCommit = true;
-    this.logger.warn(
-      { identity: this.settings.identity, syncInterval: this.settings.syncInterval },
-      'a write through an executor outside cache.transaction(): nothing here sees its commit, so every server, this one ' +
-        'included, applies it at its next poll (up to syncInterval later). Wrap the library transaction in ' +
-        'cache.transaction(() => ...) to apply it here at commit and wake the other servers at once (docs/clients.md)',
-    );
   }
 
   /** `writeThrough` for a synchronous executor: throws on failure, so the caller's transaction rolls back. */
@@ -241,7 +202,7 @@ export class Writer {
     let rowIds: number[];
     try {
       rowIds = this.store.insertViaSync(executor, rows);
-      if (after === undefined) this.signalUnseenCommitSync(executor);
+      if (after === undefined) this.unseenCommit.signalAfterSync(executor);
     } catch (err) {
       if (err instanceof errors.InvalidOptionError) throw err;
       throw this.failed(err);
@@ -256,10 +217,17 @@ export class Writer {
     return scope && ((run) => void scope.pending.push(run));
   }
 
-  private async applyCommitted(rowIds: number[], coalesced: Instruction[], decoded: Instruction[], durationMs: number): Promise<void> {
+  /** After the commit: the poller skips these rows, the other processes are woken, and they are applied here. */
+  private async applyCommitted(
+    rowIds: number[],
+    coalesced: Instruction[],
+    decoded: Instruction[],
+    durationMs: number,
+    inTransaction = true,
+  ): Promise<void> {
     this.ownWrites.add(rowIds);
     this.settings.onCommitted?.();
-    this.events.emitBuilt('instruction:written', () => written(rowIds, coalesced, true, durationMs));
+    this.events.emitBuilt('instruction:written', () => written(rowIds, coalesced, inTransaction, durationMs));
     await this.applyLocally(decoded);
   }
 

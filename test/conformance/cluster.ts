@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { errors, type DistributedCache, type ServerRole } from './exports.js';
 import { backdate, harness, rowIds, type Harness } from './harness.js';
-import { toDate } from '../../src/store/base-store.js';
+import { toDate } from '../../src/store/columns.js';
 import { recorder } from '../support/recorder.js';
 import { waitFor } from '../support/wait.js';
 import { ChildServer, overlaps, sqliteFileOf, type ChildSettings } from '../support/child-servers.js';

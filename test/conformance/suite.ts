@@ -4,10 +4,12 @@ import { coreTests, wakeTests } from './core.js';
 import { syncTests } from './sync.js';
 import { concurrencyTests } from './concurrency.js';
 import { clusterTests } from './cluster.js';
-import { sqlFunctionTests } from './sql-functions.js';
-import { triggerTests } from './triggers.js';
 
-/** The whole conformance suite: the same assertions on every dialect. */
+/**
+ * The whole conformance suite: the same assertions on every dialect. The SQL functions and the
+ * generated triggers have runners of their own (conformance-sql-functions.test.ts,
+ * conformance-triggers.test.ts), so nothing here runs twice.
+ */
 export function conformance(dialect: DialectName): void {
   checkLeaksAfterEach();
   coreTests(dialect);
@@ -15,6 +17,4 @@ export function conformance(dialect: DialectName): void {
   syncTests(dialect);
   concurrencyTests(dialect);
   clusterTests(dialect);
-  sqlFunctionTests(dialect);
-  triggerTests(dialect);
 }

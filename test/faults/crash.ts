@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { describeReport, FaultChecker, type CheckerReport } from '../support/fault-checker.js';
-import { FaultProcess, LogFeed } from '../support/fault-processes.js';
-import type { FaultServerSettings } from '../support/fault-server.js';
-import type { FaultWriterSettings } from '../support/fault-writer.js';
+import { describeReport, FaultChecker, type CheckerReport } from './fault-checker.js';
+import { FaultProcess, LogFeed } from './fault-processes.js';
+import type { FaultServerSettings } from './fault-server.js';
+import type { FaultWriterSettings } from './fault-writer.js';
 import type { DialectName } from '../support/databases.js';
 import { waitFor } from '../support/wait.js';
 import { faultDatabase } from './setup.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DistributedCache, type CacheRefresher, type JsonValue } from '../../src/index.js';
 import { silentLogger } from '../../src/logger.js';
-import { describeReport, FaultChecker, type CheckerReport } from '../support/fault-checker.js';
+import { describeReport, FaultChecker, type CheckerReport } from './fault-checker.js';
 import type { DialectName } from '../support/databases.js';
 import { waitFor } from '../support/wait.js';
 import { faultDatabase } from './setup.js';

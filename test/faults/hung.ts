@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import type { Knex } from 'knex';
 import { DistributedCache, isDistcacheError, type CacheRefresher } from '../../src/index.js';
 import { silentLogger } from '../../src/logger.js';
-import { describeReport, FaultChecker, type CheckerReport } from '../support/fault-checker.js';
+import { describeReport, FaultChecker, type CheckerReport } from './fault-checker.js';
 import { DATABASES, sqliteConfig, type DialectName } from '../support/databases.js';
 import { waitFor } from '../support/wait.js';
 import { faultDatabase } from './setup.js';
@@ -173,7 +173,7 @@ export async function hungScenario(options: {
         if (stopperError) throw stopperError;
       };
     } else {
-      const child = fork(new URL('../support/fault-sqlite-lock.js', import.meta.url), [db.sqliteFile!], {
+      const child = fork(new URL('./fault-sqlite-lock.js', import.meta.url), [db.sqliteFile!], {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       await new Promise<void>((resolve, reject) => {

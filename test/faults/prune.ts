@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { DistributedCache, type CacheRefresher } from '../../src/index.js';
 import type { InstructionStore } from '../../src/store/store.js';
 import { silentLogger } from '../../src/logger.js';
-import { describeReport, FaultChecker, type CheckerReport } from '../support/fault-checker.js';
+import { describeReport, FaultChecker, type CheckerReport } from './fault-checker.js';
 import type { DialectName } from '../support/databases.js';
 import { faultDatabase, type FaultDatabase } from './setup.js';
 

@@ -1,6 +1,6 @@
 import { DistributedCache, type CacheRefresher } from '../../src/index.js';
 import { silentLogger } from '../../src/logger.js';
-import { describeReport, FaultChecker, type CheckerReport } from '../support/fault-checker.js';
+import { describeReport, FaultChecker, type CheckerReport } from './fault-checker.js';
 import type { DialectName } from '../support/databases.js';
 import { waitFor } from '../support/wait.js';
 import { faultDatabase } from './setup.js';

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import knexFactory from 'knex';
-import { describeReport, FaultChecker, type CheckerReport } from '../support/fault-checker.js';
+import { describeReport, FaultChecker, type CheckerReport } from './fault-checker.js';
 import { DATABASES } from '../support/databases.js';
-import { FaultProcess, LogFeed } from '../support/fault-processes.js';
+import { FaultProcess, LogFeed } from './fault-processes.js';
 import { waitFor } from '../support/wait.js';
 import { faultDatabase } from './setup.js';
 

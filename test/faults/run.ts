@@ -16,7 +16,7 @@ import { hungScenario, canSignalBackends } from './hung.js';
 import { prunePropertyScenario } from './prune.js';
 import { refresherFaultScenario } from './refreshers.js';
 import { localPgCluster, restartScenario } from './restart.js';
-import { faultDialects } from '../support/fault-dialects.js';
+import { faultDialects } from './fault-dialects.js';
 import { DATABASES } from '../support/databases.js';
 import knexFactory from 'knex';
 

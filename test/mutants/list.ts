@@ -115,8 +115,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: 'apply-before-commit',
     invariant: 'a write in a transaction is applied locally only if the transaction commits',
     file: 'src/write/writer.ts',
-    search: '      if (!committed) return;\n      this.ownWrites.add(rowIds);',
-    replace: '      this.ownWrites.add(rowIds);',
+    search: '      if (committed) await this.applyCommitted(',
+    replace: '      if (committed || true) await this.applyCommitted(',
     tests: { files: CONFORMANCE, pattern: 'with \\{ trx \\}|savepoint released', dialects: 'sqlite' },
   },
   {
@@ -149,7 +149,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: 'src/dialects/postgres/cancel.ts',
     search: "socket.once('connect', () => socket.write(packet));",
     replace: "socket.once('connect', () => socket.end(packet));",
-    tests: { files: ['dist/test/pooler.test.js'] },
+    tests: { files: ['dist/test/pooler-postgres.test.js'] },
   },
   {
     id: 'plans-page-history',

@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Registry } from 'prom-client';
 import { harness } from '../conformance/harness.js';
+import { registerMetrics } from '../../src/integrations/prometheus.js';
 import { sqlCall } from '../conformance/sql-functions.js';
 import { recorder } from '../support/recorder.js';
 import type { DialectName } from '../support/databases.js';
@@ -18,6 +20,8 @@ export function amplificationTests(dialect: DialectName): void {
     const cache = h.cache({ serverIdentity: 'amplified', refreshers: [product] });
     let failedEvents = 0;
     cache.on('instruction:failed', () => void failedEvents++);
+    const registry = new Registry();
+    registerMetrics(cache, { registry });
     await cache.start();
     const instructions = Array.from({ length: 2000 }, (_, i) => ({ refresher: `nope-${i}`, kind: 'refresh-all' }));
     instructions.push({ refresher: 'product', kind: 'refresh-all' });
@@ -32,6 +36,14 @@ export function amplificationTests(dialect: DialectName): void {
     assert.equal(records.length, 1, JSON.stringify(records.slice(0, 3)));
     assert.match(String(records[0].error), /2000 refresher ids are not registered/);
     assert.equal(failedEvents, 1);
+    // Metric series: labels carry only registered ids, so 2,000 names make no new series.
+    const labels = (await registry.getMetricsAsJSON()).flatMap((m) =>
+      (m.values as Array<{ labels: Record<string, unknown> }>).map((v) => String(v.labels.refresher ?? '')),
+    );
+    assert.ok(
+      labels.every((l) => ['', 'product', '(unknown)'].includes(l)),
+      JSON.stringify([...new Set(labels)].slice(0, 5)),
+    );
 
     // Failure records past maxRetention go with the log.
     const old = new Date(Date.now() - 30 * 24 * 3600_000);
@@ -64,7 +76,7 @@ export function regionKeyTests(dialect: DialectName): void {
 }
 
 /** The SQL entry points refuse what every reader would lose or misread, and check ids in linear time. */
-export function procedureTests(dialect: Exclude<DialectName, 'sqlite'>): void {
+export function procedureTests(dialect: DialectName): void {
   const name = `${dialect}: the SQL functions refuse 'default\\n', ids past 2^53 and 1e400, check 20,000 ids at once, name the caller`;
   test(name, async (t) => {
     const h = await harness(t, dialect);
@@ -85,6 +97,7 @@ export function procedureTests(dialect: Exclude<DialectName, 'sqlite'>): void {
       rows.map((r: Record<string, unknown>) => Number(r.instruction_count)),
       [3, 20_000],
     );
-    assert.match(String(rows[0].originated), dialect === 'mysql' ? /^sql:root@/ : /^sql:postgres$/);
+    // SQLite has no users: its rows say 'sql'.
+    assert.match(String(rows[0].originated), { mysql: /^sql:root@/, postgres: /^sql:postgres$/, sqlite: /^sql$/ }[dialect]);
   });
 }

@@ -8,20 +8,22 @@ import knexFactory from 'knex';
 import { DistributedCache } from '../../src/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { recorder } from '../support/recorder.js';
-import { DATABASES } from '../support/databases.js';
+import { DATABASES, sqliteConfig } from '../support/databases.js';
 import type { DialectName } from '../support/databases.js';
 
 export interface OversizeChildSettings {
-  dialect: Exclude<DialectName, 'sqlite'>;
+  dialect: DialectName;
   prefix: string;
   maxRowBytes: number;
+  /** SQLite: the test's database file, shared with this process. */
+  sqliteFile?: string;
 }
 
 export type OversizeChildMessage =
   { type: 'started' } | { type: 'call'; call: unknown } | { type: 'malformed'; rowId: number; reason: string } | { type: 'stopped' };
 
 const settings = JSON.parse(process.argv[2] ?? '{}') as OversizeChildSettings;
-const knex = knexFactory(DATABASES[settings.dialect].config());
+const knex = knexFactory(settings.sqliteFile ? sqliteConfig(settings.sqliteFile) : DATABASES[settings.dialect].config());
 const send = (message: OversizeChildMessage) => process.send?.(message);
 const product = recorder('product', { onCall: (call) => void send({ type: 'call', call }) });
 

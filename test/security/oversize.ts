@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { test } from 'node:test';
-import { harness } from '../conformance/harness.js';
+import { harness, type Harness } from '../conformance/harness.js';
 import { dialectFor } from '../../src/dialects/dialect.js';
 import { resolveTables } from '../../src/migrations/migrate.js';
 import type { DialectName } from '../support/databases.js';
@@ -19,11 +19,12 @@ const doc = (instructions: unknown) => JSON.stringify({ v: 1, instructions });
 const row = (json: string, count = 1) => ({ json_instruction: json, originated: 'attacker', instruction_count: count });
 
 /** An oversize row written by a role with INSERT on the log; then a good row. One server in a child process. */
-export function oversizeRowTests(dialect: Exclude<DialectName, 'sqlite'>): void {
+export function oversizeRowTests(dialect: DialectName): void {
   const name = `${dialect}: a server stays alive after a row over maxRowBytes, refreshes, records it once, applies the next row`;
   test(name, async (t) => {
     const h = await harness(t, dialect);
-    const settings: OversizeChildSettings = { dialect, prefix: h.prefix, maxRowBytes: 64 * 1024 };
+    const sqliteFile = (h.knex.client.config.connection as { filename?: string } | undefined)?.filename;
+    const settings: OversizeChildSettings = { dialect, prefix: h.prefix, maxRowBytes: 64 * 1024, sqliteFile };
     const child = fork(new URL('./oversize-child.js', import.meta.url), [JSON.stringify(settings)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -60,6 +61,12 @@ export function oversizeRowTests(dialect: Exclude<DialectName, 'sqlite'>): void 
   });
 }
 
+/** The position of row `id` (MySQL: its seq; SQLite: the id itself). */
+async function positionOf(h: Harness, id: number): Promise<number> {
+  if (h.dialect !== 'mysql') return id;
+  return Number((await h.knex(h.table('cache_instruction')).where('id', id).first('seq'))!.seq);
+}
+
 /** Migration 007's CHECK, and a page bounded in bytes, on every dialect. */
 export function rowBoundTests(dialect: DialectName): void {
   test(`${dialect}: no writer can store a row over 16 MiB or with instruction_count 0 (migration 007)`, async (t) => {
@@ -76,6 +83,36 @@ export function rowBoundTests(dialect: DialectName): void {
     await assert.rejects(h.knex(h.table('cache_instruction')).insert(row(small, 0)), /bounded|16777216|check/i);
     await assert.rejects(h.knex(h.table('cache_instruction')).insert(row(small, -5)), /bounded|16777216|check/i);
     assert.equal(Number((await h.knex(h.table('cache_instruction')).count({ n: '*' }))[0]!.n), 0);
+  });
+
+  test(`${dialect}: a plain INSERT of 16 MiB + 1 byte built by the database itself is refused (no client packet in the way)`, async (t) => {
+    const h = await harness(t, dialect);
+    const table = h.table('cache_instruction');
+    const over = 16 * 1024 * 1024 + 1;
+    const built = { postgres: `repeat('x', ${over})`, mysql: `REPEAT('x', ${over})`, sqlite: `hex(zeroblob(${(over + 1) / 2}))` }[dialect];
+    const insert = (q: string) => `insert into ${q} (json_instruction, originated, instruction_count) values (${built}, 'attacker', 1)`;
+    if (dialect === 'mysql') {
+      const [[vars]] = (await h.knex.raw('select @@max_allowed_packet as packet')) as [[{ packet: number }]];
+      if (Number(vars.packet) <= over) {
+        // REPEAT's result is bounded by max_allowed_packet too (an error in strict mode, else a NULL
+        // the NOT NULL column refuses). Migration 007's trigger stands behind a server configured higher.
+        await assert.rejects(h.knex.raw(insert(`\`${table}\``)), /max_allowed_packet|cannot be null/i);
+        const [triggers] = (await h.knex.raw(
+          `select action_statement as body from information_schema.triggers where trigger_schema = database() and trigger_name = ?`,
+          [`${table}_bounded_ins`],
+        )) as [Array<{ body: string }>];
+        assert.match(String(triggers[0]?.body), /OCTET_LENGTH\(NEW\.json_instruction\) > 16777216/);
+        return;
+      }
+      await assert.rejects(h.knex.raw(insert(`\`${table}\``)), /at most 16777216 bytes/);
+    } else {
+      await assert.rejects(h.knex.raw(insert(`"${table}"`)), dialect === 'postgres' ? /_bounded/ : /at most 16777216 bytes/);
+    }
+    // Grown in place by an UPDATE: the same bound.
+    await h.knex(table).insert(row(doc([{ refresher: 'product', kind: 'refresh', ids: [1] }])));
+    const grow = `update ${dialect === 'mysql' ? `\`${table}\`` : `"${table}"`} set json_instruction = ${built}`;
+    await assert.rejects(h.knex.raw(grow), dialect === 'postgres' ? /_bounded/ : /at most 16777216 bytes/);
+    assert.equal(Number((await h.knex(table).count({ n: '*' }))[0]!.n), 1);
   });
 
   test(`${dialect}: a page stops at maxPageBytes (its first row always comes), and no body over maxRowBytes is fetched`, async (t) => {
@@ -111,5 +148,19 @@ export function rowBoundTests(dialect: DialectName): void {
     const oversize = (await store.getRow(6))!;
     assert.equal(oversize.json, '', 'getRow does not fetch an oversize body either');
     assert.ok(oversize.oversizeBytes! > 300_000);
+
+    // What the database sends for one page, not only what the page keeps: ten rows of 40 KB are
+    // 400 KB, and a page of 100 rows may bring at most about maxPageBytes of bodies.
+    if (dialect !== 'postgres') {
+      const last = Number((await h.knex(h.table('cache_instruction')).max({ id: 'id' }))[0]!.id);
+      for (let i = 0; i < 10; i++) await h.knex(h.table('cache_instruction')).insert(row(pad(40_000)));
+      let received = 0;
+      const count = (response: unknown) => void (received += JSON.stringify(response ?? null).length);
+      h.knex.on('query-response', count);
+      const page = await store.readPage('reader', String(await positionOf(h, last)), null, 100);
+      h.knex.off('query-response', count);
+      assert.equal(page.rows.length, 2);
+      assert.ok(received < 2 * 100_000, `${received} bytes received for a page of ${page.rows.length} rows`);
+    }
   });
 }

@@ -10,7 +10,11 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { format } from 'node:util';
 import knexFactory from 'knex';
+import { harness } from '../conformance/harness.js';
+import { defaultLogger } from '../../src/logger.js';
+import { recorder } from '../support/recorder.js';
 import { describeError, redact } from '../../src/errors.js';
 import { cli, cliDatabase } from '../support/cli-run.js';
 import { DATABASES, type DialectName } from '../support/databases.js';
@@ -31,14 +35,22 @@ export function cliSecretTests(): void {
     }
   });
 
-  test('with --db, the CLI does not execute ./knexfile.js', async (t) => {
+  test('with --db or a URL in the environment, the CLI does not execute ./knexfile.js', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'distcache-knexfile-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const marker = join(dir, 'ran');
     writeFileSync(join(dir, 'knexfile.js'), `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x'); module.exports = {};\n`);
     writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}\n');
-    await cli(['status', '--db', `sqlite://${join(dir, 'db.sqlite')}`], { cwd: dir });
-    assert.equal(existsSync(marker), false, 'the knexfile ran');
+    const url = `sqlite://${join(dir, 'db.sqlite')}`;
+    await cli(['status', '--db', url], { cwd: dir });
+    assert.equal(existsSync(marker), false, 'the knexfile ran (--db)');
+    for (const name of ['DISTCACHE_DATABASE_URL', 'DATABASE_URL']) {
+      await cli(['status'], { cwd: dir, env: { [name]: url } });
+      assert.equal(existsSync(marker), false, `the knexfile ran (${name})`);
+    }
+    // Asked for: then it runs (so the two checks above could see it).
+    await cli(['status'], { cwd: dir, env: { DATABASE_URL: url, DISTCACHE_KNEXFILE: '1' } });
+    assert.equal(existsSync(marker), true, 'DISTCACHE_KNEXFILE=1 reads the knexfile');
   });
 
   test('tail prints SQL-written control characters (ESC, BEL, CR, newline) escaped', async (t) => {
@@ -55,6 +67,40 @@ export function cliSecretTests(): void {
       const raw = [...(result.stdout + result.stderr)].filter((c) => c !== '\n' && (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f));
       assert.deepEqual(raw, [], `${command[0]}: ${JSON.stringify(result.stdout)}`);
     }
+  });
+
+  test("the default logger's lines carry SQL-written control characters escaped", async (t) => {
+    const h = await harness(t, 'sqlite');
+    const lines: string[] = [];
+    const warn = console.warn;
+    const error = console.error;
+    console.warn = (...args: unknown[]) => void lines.push(format(...args));
+    console.error = (...args: unknown[]) => void lines.push(format(...args));
+    t.after(() => {
+      console.warn = warn;
+      console.error = error;
+    });
+    const cache = h.cache({ serverIdentity: 'logged', refreshers: [recorder()], logger: defaultLogger });
+    await cache.start();
+    const evil = 'x\u001b[2J\u0007\r\nforged line';
+    await h.knex(h.table('cache_instruction')).insert({
+      json_instruction: JSON.stringify({ v: 1, instructions: [{ refresher: evil, kind: 'refresh-all' }] }),
+      originated: `sql:\u001b]0;title\u0007`,
+      instruction_count: 1,
+    });
+    await cache.sync();
+    await cache.stop();
+    console.warn = warn;
+    console.error = error;
+    assert.ok(
+      lines.some((line) => line.includes('\\x1b') || line.includes('\\x1B')),
+      JSON.stringify(lines).slice(0, 500),
+    );
+    const raw = lines
+      .join('')
+      .split('')
+      .filter((c) => c !== '\n' && (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f));
+    assert.deepEqual(raw, [], JSON.stringify(lines).slice(0, 500));
   });
 
   test('redact() runs in linear time on hostile text', () => {

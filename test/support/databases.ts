@@ -4,6 +4,9 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { sqliteConfig as librarySqliteConfig } from '../../src/connection.js';
+import { triggerPlan } from '../../src/admin/trigger.js';
+import { postgresDialect } from '../../src/dialects/postgres/dialect.js';
+import { tableNames } from '../../src/store/tables.js';
 
 /**
  * The databases the conformance suite runs against. SQLite always runs. PostgreSQL and MariaDB run
@@ -15,7 +18,7 @@ export type DialectName = 'sqlite' | 'postgres' | 'mysql';
 export const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 /**
  * PostgreSQL's own address for the wake-up listener while DATABASE_URL points at a pooler in
- * transaction mode (test/pooler.test.ts runs the suite so): caches with `notify: true` get it as
+ * transaction mode (test/pooler-postgres.test.ts runs the suite so): caches with `notify: true` get it as
  * their `notify` connection. Unset: the listener uses DATABASE_URL like everything else.
  */
 export const PG_NOTIFY_URL = process.env.DISTCACHE_PG_NOTIFY_URL || undefined;
@@ -165,11 +168,23 @@ export async function dropPrefixed(knex: Knex, prefix: string): Promise<void> {
           : undefined;
     if (statement) await knex.raw(statement).catch(() => undefined);
   }
-  // The function of a generated trigger on the test's app_data table (see test/conformance/triggers.ts).
+  // A generated trigger on the test's app_data table (see test/conformance/triggers.ts), removed by
+  // its own plan's `down`, so the names here are the ones `distcache trigger` made. On PostgreSQL its
+  // function outlives the table, and cannot be dropped while the table's triggers still use it: the
+  // triggers go first. SQLite's triggers and MySQL's go with the table.
+  if (client === 'pg') {
+    const plan = triggerPlan(postgresDialect, tableNames(prefix), 'default', {
+      table: `${prefix}app_data`,
+      refresher: 'x',
+      keyColumn: 'id',
+    });
+    for (const statement of plan.down) await knex.raw(statement).catch(() => undefined);
+  }
   if (client === 'better-sqlite3' || client === 'sqlite3')
     await knex.raw(`drop view if exists "${prefix}distcache_write"`).catch(() => undefined);
   const changed = `${`${prefix}distcache_${prefix}app_data`.slice(0, 56)}_changed`;
-  if (client === 'pg') await knex.raw(`drop function if exists "${changed}"()`).catch(() => undefined);
+  // And by name with cascade, in case the plan's names ever drift from the test's table.
+  if (client === 'pg') await knex.raw(`drop function if exists "${changed}"() cascade`).catch(() => undefined);
   for (const name of names) {
     try {
       await knex.schema.dropTableIfExists(`${prefix}${name}`);

@@ -1,5 +1,5 @@
 /**
- * A reader or writer server in its own process, for the pooler tests (test/pooler.test.ts): it
+ * A reader or writer server in its own process, for the pooler tests (test/pooler-postgres.test.ts): it
  * connects through the URL it is given (a PgBouncer), reports over IPC, and stops cleanly on
  * { type: 'stop' }. Settings come as JSON in argv[2].
  */

@@ -6,6 +6,7 @@ import { integerOption, stringOption } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../failure.js';
 import { dashboard } from '../../dashboard/index.js';
+import { DASHBOARD_DEFAULTS } from '../../dashboard/options.js';
 
 /** Where --allow-actions reads the operator's token: never a flag, so it is not in `ps` or shell history. */
 export const DASHBOARD_TOKEN_ENV = 'DISTCACHE_DASHBOARD_TOKEN';
@@ -26,13 +27,13 @@ export const dashboardCommand: Command<DashboardArgs> = {
     'says otherwise; put it behind your own authentication before exposing it. See docs/dashboard.md.',
   examples: ['distcache dashboard --db postgres://ops@db/app', `${DASHBOARD_TOKEN_ENV}=… distcache dashboard --allow-actions --port 9000`],
   options: {
-    port: { type: 'string', value: 'N', description: 'port to listen on (default 8080; 0 picks a free one)' },
-    host: { type: 'string', value: 'ADDRESS', description: 'address to bind (default 127.0.0.1)' },
+    port: { type: 'string', value: 'N', description: `port to listen on (default ${DASHBOARD_DEFAULTS.port}; 0 picks a free one)` },
+    host: { type: 'string', value: 'ADDRESS', description: `address to bind (default ${DASHBOARD_DEFAULTS.host})` },
     'allow-actions': { type: 'boolean', description: `allow resync and prune to requests carrying the token in ${DASHBOARD_TOKEN_ENV}` },
   },
   positionals: { min: 0, max: 0, names: '' },
   parse(values) {
-    const port = integerOption(values, 'port', 8080, 0, 'dashboard');
+    const port = integerOption(values, 'port', DASHBOARD_DEFAULTS.port, 0, 'dashboard');
     if (port > 65535) throw new UsageError(`--port ${port}: a port is at most 65535`, 'dashboard');
     let token: string | null = null;
     if (values['allow-actions'] === true) {
@@ -41,7 +42,7 @@ export const dashboardCommand: Command<DashboardArgs> = {
       if (token.length < 16)
         throw new UsageError(`--allow-actions needs a token of at least 16 characters in ${DASHBOARD_TOKEN_ENV}`, 'dashboard');
     }
-    return { port, host: stringOption(values, 'host') ?? '127.0.0.1', token };
+    return { port, host: stringOption(values, 'host') ?? DASHBOARD_DEFAULTS.host, token };
   },
   access: (args) => (args.token === null ? 'read' : 'write'),
   async run({ admin, out, settings, interrupts }, { port, host, token }) {

@@ -1,4 +1,5 @@
 import { integerOption, stringOption } from '../args.js';
+import { ADMIN_DEFAULTS } from '../../admin/defaults.js';
 import type { Command } from '../command.js';
 import { clip, plural, table, time } from '../format.js';
 
@@ -9,10 +10,13 @@ export const failuresCommand: Command<{ server: string | undefined; limit: numbe
   examples: ['distcache failures', 'distcache failures --server web-2 --json'],
   options: {
     server: { type: 'string', value: 'ID', description: "only this server's failures" },
-    limit: { type: 'string', value: 'N', description: 'the newest N (default 50)' },
+    limit: { type: 'string', value: 'N', description: `the newest N (default ${ADMIN_DEFAULTS.failuresLimit})` },
   },
   positionals: { min: 0, max: 0, names: '' },
-  parse: (values) => ({ server: stringOption(values, 'server'), limit: integerOption(values, 'limit', 50, 1, 'failures') }),
+  parse: (values) => ({
+    server: stringOption(values, 'server'),
+    limit: integerOption(values, 'limit', ADMIN_DEFAULTS.failuresLimit, 1, 'failures'),
+  }),
   access: () => 'read',
   async run({ admin, out }, { server, limit }) {
     const report = await admin.failures({ server, limit });

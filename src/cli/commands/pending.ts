@@ -1,4 +1,5 @@
 import { integerOption, stringOption } from '../args.js';
+import { ADMIN_DEFAULTS } from '../../admin/defaults.js';
 import type { Command } from '../command.js';
 import { count, plural, seconds, table } from '../format.js';
 import { rowsTable } from '../rows-format.js';
@@ -10,10 +11,13 @@ export const pendingCommand: Command<{ server: string | undefined; limit: number
   examples: ['distcache pending', 'distcache pending --server web-2 --limit 20'],
   options: {
     server: { type: 'string', value: 'ID', description: 'list what this server has not applied, in the order it applies it' },
-    limit: { type: 'string', value: 'N', description: 'list at most N rows (default 50)' },
+    limit: { type: 'string', value: 'N', description: `list at most N rows (default ${ADMIN_DEFAULTS.pendingLimit})` },
   },
   positionals: { min: 0, max: 0, names: '' },
-  parse: (values) => ({ server: stringOption(values, 'server'), limit: integerOption(values, 'limit', 50, 1, 'pending') }),
+  parse: (values) => ({
+    server: stringOption(values, 'server'),
+    limit: integerOption(values, 'limit', ADMIN_DEFAULTS.pendingLimit, 1, 'pending'),
+  }),
   access: () => 'read',
   async run({ admin, out }, { server, limit }) {
     if (server === undefined) {

@@ -1,4 +1,5 @@
 import { durationOption, integerOption } from '../args.js';
+import { ADMIN_DEFAULTS } from '../../admin/defaults.js';
 import type { Command } from '../command.js';
 import { rowLine, rowsTable } from '../rows-format.js';
 
@@ -12,17 +13,25 @@ export const tailCommand: Command<{ follow: boolean; limit: number; interval: nu
     'line (JSON Lines), since it never ends. Stop it with Ctrl-C.',
   examples: ['distcache tail --limit 50', 'distcache tail --follow', 'distcache tail --follow --json | jq -c .instructions'],
   options: {
-    limit: { type: 'string', value: 'N', description: 'show the newest N rows first (default 20; 0 with --follow shows only new ones)' },
+    limit: {
+      type: 'string',
+      value: 'N',
+      description: `show the newest N rows first (default ${ADMIN_DEFAULTS.tailLimit}; 0 with --follow shows only new ones)`,
+    },
     follow: { type: 'boolean', short: 'f', description: 'keep printing rows as they commit, until Ctrl-C' },
-    interval: { type: 'string', value: 'DURATION', description: 'with --follow, how often to look for new rows (default 1s)' },
+    interval: {
+      type: 'string',
+      value: 'DURATION',
+      description: `with --follow, how often to look for new rows (default ${ADMIN_DEFAULTS.followInterval / 1000}s)`,
+    },
   },
   positionals: { min: 0, max: 0, names: '' },
   parse(values) {
     const follow = values.follow === true;
     return {
       follow,
-      limit: integerOption(values, 'limit', 20, follow ? 0 : 1, 'tail'),
-      interval: durationOption(values, 'interval', 1000, 'tail'),
+      limit: integerOption(values, 'limit', ADMIN_DEFAULTS.tailLimit, follow ? 0 : 1, 'tail'),
+      interval: durationOption(values, 'interval', ADMIN_DEFAULTS.followInterval, 'tail'),
     };
   },
   access: () => 'read',

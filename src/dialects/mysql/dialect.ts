@@ -1,4 +1,6 @@
 import type { Dialect } from '../types.js';
+import { mysqlTrigger } from './trigger.js';
+import { mysqlOperatorConnection } from './operator-connection.js';
 import { refuseReplicas } from '../refuse-replicas.js';
 import { MysqlStore } from './store.js';
 import { withMigrationLock } from './migration-lock.js';
@@ -31,6 +33,8 @@ export const mysqlDialect: Dialect = {
   // DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP behind our back.
   timestamp: (table, name) => table.timestamp(name, { precision: 3 }),
   // MySQL commits implicitly before and after every DDL statement.
+  triggerSql: mysqlTrigger,
+  operatorConnection: mysqlOperatorConnection,
   transactionalDdl: false,
   withMigrationLock,
 };

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { toDate } from '../../store/base-store.js';
+import { toDate } from '../../store/columns.js';
 import { CommitOrderedStore } from '../../store/commit-ordered-store.js';
 import { runExecuted } from './statements.js';
 import { rawRows } from '../../store/columns.js';

@@ -1,4 +1,6 @@
 import type { Dialect } from '../types.js';
+import { postgresTrigger } from './trigger.js';
+import { postgresOperatorConnection } from './operator-connection.js';
 import { PostgresStore } from './store.js';
 import { ReplicatedStore } from './replicated-store.js';
 import { PostgresWakeSource } from './wake-source.js';
@@ -13,6 +15,8 @@ export const postgresDialect: Dialect = {
   nowDefault: (knex) => knex.raw('now()'),
   timestamp: (table, name) => table.timestamp(name, { useTz: true, precision: 6 }),
   // The txid column and its (cluster, txid, id) index that make the cursor exact: migrations/001.
+  triggerSql: postgresTrigger,
+  operatorConnection: postgresOperatorConnection,
   transactionalDdl: true,
   withMigrationLock,
   // LISTEN/NOTIFY on one dedicated session per process; see wake-source.ts and listener.ts.

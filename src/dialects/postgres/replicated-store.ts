@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { describeError } from '../../errors.js';
 import { rawRows } from '../../store/commit-ordered-store.js';
-import type { StoreConfig } from '../../store/base-store.js';
-import { toBool } from '../../store/base-store.js';
+import type { StoreConfig } from '../../store/store-config.js';
+import { toBool } from '../../store/columns.js';
 import type { InstructionPage, PendingSummary, ReplicaReport } from '../../store/store.js';
 import { decodeToken, encodeToken } from './page-token.js';
 import { poolerLostStatement, PreparedStatement, runPrepared } from './prepared.js';

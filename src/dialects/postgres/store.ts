@@ -1,10 +1,12 @@
 import type { Knex } from 'knex';
-import { BaseStore, bodyColumns, toBool, toDate } from '../../store/base-store.js';
+import { BaseStore } from '../../store/base-store.js';
+import { toBool, toDate } from '../../store/columns.js';
+import { bodyColumns } from '../../store/row-bytes.js';
 import { insertRecord, quoteIdentifier, rawRows } from '../../store/columns.js';
 import { withinBudget } from '../../store/row-bytes.js';
 import { poolerLostStatement, PreparedStatement, runPrepared } from './prepared.js';
 import { useProtocolCancel } from './cancel.js';
-import type { StoreConfig } from '../../store/base-store.js';
+import type { StoreConfig } from '../../store/store-config.js';
 import type {
   InstructionPage,
   NewInstructionRow,

@@ -1,4 +1,6 @@
 import type { Dialect } from '../types.js';
+import { sqliteTrigger } from './trigger.js';
+import { sqliteOperatorConnection } from './operator-connection.js';
 import { refuseReplicas } from '../refuse-replicas.js';
 import { SQLITE_NOW, SqliteStore } from './store.js';
 import { createSqliteWakeSource } from './wake-source.js';
@@ -12,6 +14,8 @@ export const sqliteDialect: Dialect = {
   nowDefault: (knex) => knex.raw(`(${SQLITE_NOW})`),
   // ISO-8601 text in UTC: compares correctly as text, and parses as a Date.
   timestamp: (table, name) => table.string(name, 30),
+  triggerSql: sqliteTrigger,
+  operatorConnection: sqliteOperatorConnection,
   transactionalDdl: true,
   // knex's lock row plus SQLite's write lock; see migration-lock.ts for what that needed.
   withMigrationLock: withSqliteMigrationLock,

@@ -3,7 +3,7 @@
  * its hot queries: what a reviewer of the cursor's exactness needs is on this page. See the
  * cursor's explanation on PostgresStore.
  */
-import { toBool } from '../../../store/base-store.js';
+import { toBool } from '../../../store/columns.js';
 import { DEFAULT_PAGE_BYTES, type PageBytes } from '../../../store/row-bytes.js';
 
 /**

@@ -1,4 +1,4 @@
-import { availability, selectedDialects, type DialectName } from './databases.js';
+import { availability, selectedDialects, type DialectName } from '../support/databases.js';
 
 /**
  * The dialects a fault test runs on, each with its skip reason, all resolved before any test is

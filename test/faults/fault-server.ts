@@ -9,7 +9,7 @@ import knexFactory from 'knex';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DistributedCache, isDistcacheError, type CacheRefresher } from '../../src/index.js';
 import { silentLogger } from '../../src/logger.js';
-import { DATABASES, sqliteConfig, type DialectName } from './databases.js';
+import { DATABASES, sqliteConfig, type DialectName } from '../support/databases.js';
 import { EventLog } from './fault-log.js';
 
 export interface FaultServerSettings {

@@ -1,16 +1,28 @@
+import type { Knex } from 'knex';
+
 /** The query method of a pg.Client or a mysql2 connection, as knex and the stores call it. */
 interface Queryable {
   query(config: unknown, ...rest: unknown[]): unknown;
 }
 
-export type ReadOnlyDialect = 'postgres' | 'mysql';
+/**
+ * How one database spells a read-only transaction, from its dialect folder
+ * (`postgres/read-only.ts`, `mysql/read-only.ts`).
+ */
+export interface ReadOnlySyntax {
+  /** Begins a read-only transaction. */
+  begin: string;
+  /** The caller's own BEGIN (not already read-only or read-write), made read-only. */
+  readOnlyBegin(bare: string, plain: boolean): string;
+  /** The driver streams a query given no callback (mysql2), rather than returning a promise (pg). */
+  streamsWithoutCallback: boolean;
+}
 
 type Done = (err: Error | null, ...results: unknown[]) => void;
 
 const BEGIN = /^\s*(begin|start\s+transaction)\b/i;
 const END = /^\s*(commit|end|rollback)\b(?!\s+to\b)/i;
 const PLAIN_BEGIN = /^\s*(begin(\s+work)?|start\s+transaction)\s*;?\s*$/i;
-const BEGIN_READ_ONLY: Record<ReadOnlyDialect, string> = { postgres: 'begin read only', mysql: 'start transaction read only' };
 
 /**
  * Makes every statement on a PostgreSQL or MySQL/MariaDB connection run in a read-only
@@ -22,14 +34,14 @@ const BEGIN_READ_ONLY: Record<ReadOnlyDialect, string> = { postgres: 'begin read
  * statement PostgreSQL answers that `commit` with a rollback, and MySQL has nothing to commit. A
  * transaction the caller opens is made read-only.
  */
-export function readOnlyTransactions(connection: Queryable, dialect: ReadOnlyDialect): void {
+export function readOnlyTransactions(connection: Queryable, syntax: ReadOnlySyntax): void {
   const query = connection.query.bind(connection) as (config: unknown, ...rest: unknown[]) => unknown;
   let inTransaction = false;
   connection.query = (config: unknown, ...rest: unknown[]) => {
     const text = statementText(config);
     if (BEGIN.test(text)) {
       inTransaction = true;
-      return query(withText(config, readOnlyBegin(text, dialect)), ...rest);
+      return query(withText(config, readOnlyBegin(text, syntax)), ...rest);
     }
     if (inTransaction) {
       if (END.test(text)) inTransaction = false;
@@ -38,10 +50,10 @@ export function readOnlyTransactions(connection: Queryable, dialect: ReadOnlyDia
     const callback = typeof rest[rest.length - 1] === 'function' ? (rest.pop() as Done) : undefined;
     // A streamed query (a pg Submittable, or a mysql2 query without a callback) reports through
     // its own events; none is used here.
-    const streamed = typeof (config as { submit?: unknown })?.submit === 'function' || (dialect === 'mysql' && !callback);
+    const streamed = typeof (config as { submit?: unknown })?.submit === 'function' || (syntax.streamsWithoutCallback && !callback);
     if (streamed) throw new Error('read-only CLI connections do not run streamed queries');
     const run = (done: Done) =>
-      query(BEGIN_READ_ONLY[dialect], (beginError: Error | null) => {
+      query(syntax.begin, (beginError: Error | null) => {
         if (beginError) return done(beginError);
         query(config, ...rest, (err: Error | null, ...results: unknown[]) => {
           query('commit', () => (err ? done(err) : done(null, ...results)));
@@ -56,12 +68,9 @@ export function readOnlyTransactions(connection: Queryable, dialect: ReadOnlyDia
 }
 
 /** The caller's own BEGIN, read-only. */
-function readOnlyBegin(text: string, dialect: ReadOnlyDialect): string {
+function readOnlyBegin(text: string, syntax: ReadOnlySyntax): string {
   if (/\bread\s+(only|write)\b/i.test(text)) return text;
-  const bare = text.replace(/;\s*$/, '');
-  if (dialect === 'postgres') return `${bare} read only`;
-  // MySQL has no `begin read only`; its START TRANSACTION takes comma-separated characteristics.
-  return PLAIN_BEGIN.test(text) ? BEGIN_READ_ONLY.mysql : `${bare}, read only`;
+  return syntax.readOnlyBegin(text.replace(/;\s*$/, ''), PLAIN_BEGIN.test(text));
 }
 
 /** pg takes `{ text }`, mysql2 `{ sql }`; both take a plain string. */
@@ -74,4 +83,20 @@ function statementText(config: unknown): string {
 function withText(config: unknown, text: string): unknown {
   if (typeof config === 'string') return text;
   return typeof (config as { sql?: unknown }).sql === 'string' ? { ...(config as object), sql: text } : { ...(config as object), text };
+}
+
+type AfterCreate = (conn: unknown, done: (err: Error | null, conn: unknown) => void) => void;
+
+/** A knex config whose every new connection runs each statement in a read-only transaction (see readOnlyTransactions). */
+export function readOnlyPool(config: Knex.Config, syntax: ReadOnlySyntax): Knex.Config {
+  const pool = { ...(config.pool ?? {}) } as Record<string, unknown>;
+  const original = pool.afterCreate as AfterCreate | undefined;
+  pool.afterCreate = ((conn: Queryable, done: (err: Error | null, conn: unknown) => void) => {
+    if (original) original(conn, (err) => (err ? done(err, conn) : (readOnlyTransactions(conn, syntax), done(null, conn))));
+    else {
+      readOnlyTransactions(conn, syntax);
+      done(null, conn);
+    }
+  }) as AfterCreate;
+  return { ...config, pool };
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { DialectName } from './databases.js';
+import type { DialectName } from '../support/databases.js';
 
 /**
  * The one checker every fault test reports to. It is told what was committed, rolled back and
