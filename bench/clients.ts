@@ -36,7 +36,7 @@ const cache = new DistributedCache({
 });
 await cache.start();
 
-type Write = (i: number) => Promise<void>;
+type Write = (i: number) => Promise<unknown>;
 const paths: Array<[string, Write]> = [
   ['knex { trx }', (i) => knex.transaction((trx) => cache.refresh('product', [i], { trx }))],
   [

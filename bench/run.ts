@@ -21,6 +21,7 @@ import { regions } from './scenarios/regions.js';
 import { replicaFleet } from './scenarios/replica-fleet.js';
 import { dashboardScenario } from './scenarios/dashboard.js';
 import { regionsBulk } from './scenarios/regions-bulk.js';
+import { readYourWrites } from './scenarios/read-your-writes.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -68,6 +69,7 @@ const scenarios: Array<[number[], (s: Settings) => Promise<Figure[]>]> = [
   [[10], replicaFleet],
   [[11], dashboardScenario],
   [[9], regionsBulk],
+  [[12], readYourWrites],
 ];
 const figures: Figure[] = [];
 /** Scenarios that threw: the run still writes what it measured, then exits 1 (CI's smoke test fails on them). */

@@ -23,12 +23,23 @@ import { cacheHealth } from './cache/health.js';
 import { Lifecycle } from './cache/lifecycle.js';
 import { makeParts, type CacheParts } from './cache/parts.js';
 import { WriteRequests, type SyncWriteOptions, type WriteOptions } from './cache/write-requests.js';
+import { RequestScopes } from './regions/request-scope.js';
+import { RequestCachedRegion } from './regions/request-cached-region.js';
+import { PositionTokens } from './cache/position-token.js';
+import { Positions, type WaitForOptions } from './cache/positions.js';
+import { CacheRequest } from './cache/request.js';
+import { isGathered, type WrittenRow } from './write/writer.js';
 
 // The facade: the public API, delegating to the parts (cache/parts.ts), the start/stop state
 // machine (cache/lifecycle.ts), the write API's argument checks (cache/write-requests.ts) and the
 // health report (cache/health.ts).
 export type { LifecycleState } from './cache/lifecycle.js';
 export type { SyncWriteOptions, WriteOptions } from './cache/write-requests.js';
+export type { WaitForOptions } from './cache/positions.js';
+export type { CacheRequest } from './cache/request.js';
+
+/** What a write inside `batch()` resolves to: nothing is written yet, so there is no position to wait for. */
+const NOTHING_WRITTEN: Promise<string> = Promise.resolve('');
 
 /**
  * Keeps this server's caches in step with every other server on the same database.
@@ -60,19 +71,23 @@ export class DistributedCache {
   private readonly regionSet = new RegionSet();
   private readonly lifecycle: Lifecycle;
   private readonly requests: WriteRequests;
+  private readonly scopes = new RequestScopes();
+  private readonly positions: Positions;
 
   constructor(options: DistributedCacheOptions) {
     this.options = resolveOptions(options);
     const o = this.options;
     for (const refresher of o.refreshers) this.registry.add(refresher);
     this.events = new TypedEmitter((event, err) => o.logger.error({ event, err: describeError(err) }, 'an event listener threw'));
-    const { events, registry, hooks, ownWrites, errorRecord, regionSet, instanceId } = this;
-    const parts = makeParts(o, { instanceId, events, registry, hooks, ownWrites, errorRecord, regionSet });
+    const { events, registry, hooks, ownWrites, errorRecord, regionSet, instanceId, scopes } = this;
+    const parts = makeParts(o, { instanceId, events, registry, hooks, ownWrites, errorRecord, regionSet, scopes });
     this.parts = parts;
     this.store = parts.store;
     this.poller = parts.poller;
     this.lifecycle = new Lifecycle(this, parts, o, events, regionSet, instanceId, () => this.prune());
     this.requests = new WriteRequests(registry, parts.writer, parts.store.capabilities.dialect);
+    const applying = () => this.lifecycle.state === 'started' || this.lifecycle.state === 'starting';
+    this.positions = new Positions(parts.store, parts.poller, events, new PositionTokens(o.cluster), applying);
     // Regions store entries only while the log is applied here: from the first sync until stop().
     this.events.on('sync:complete', () => {
       if (this.lifecycle.state !== 'stopped') this.regionSet.setStoring(true);
@@ -94,7 +109,9 @@ export class DistributedCache {
         `cache.region('${id}') was called after start(); create every region before start(), so every poll sees it`,
       );
     }
-    const region = new Region<T>(id, options, this.regionHost);
+    const region = options?.perRequest
+      ? new RequestCachedRegion<T>(id, options, this.regionHost, this.scopes)
+      : new Region<T>(id, options, this.regionHost);
     this.register(region.asRefresher());
     this.regionSet.add(region);
     return region;
@@ -110,7 +127,13 @@ export class DistributedCache {
     remove: (refresher, ids, options) => this.remove(refresher, ids, options),
     refreshAll: (refresher, options) => this.refreshAll(refresher, options),
     refreshPayload: (refresher, payloads, options) => this.refreshPayload(refresher, payloads, options),
-    emit: (event, payload) => this.events.emit(event, payload),
+    emit: (event, payload) => {
+      if (event === 'region:invalidated') {
+        const { region, keys, tags } = payload as DistcacheEvents['region:invalidated'];
+        this.scopes.invalidated(region, keys, tags !== null);
+      }
+      this.events.emit(event, payload);
+    },
   };
 
   /** Adds a refresher. Only before `start()`, so every poll sees the same registry. */
@@ -148,48 +171,108 @@ export class DistributedCache {
    * });
    */
   stop(): Promise<void> {
+    this.positions.stop();
     return this.lifecycle.stop();
+  }
+
+  /**
+   * Read-your-writes across servers: resolves true once this server has applied every write up to
+   * `position` (a token a write resolved to, typically made on another server and handed over by the
+   * client), false after `timeout` (default 1 s) or when this server is not applying the log
+   * (before start(), after stop()). A server that is behind polls at once. '' resolves true. A
+   * text that is not a token of this cluster rejects with E_INVALID_POSITION. See docs/read-your-writes.md.
+   *
+   * @example
+   * // server A
+   * const position = await cache.refresh('product', [42]);
+   * // server B, with the token from the client
+   * if (await cache.waitFor(position, { timeout: '500ms' })) {
+   *   // every read here is at least as new as A's write
+   * }
+   */
+  waitFor(position: string, options?: WaitForOptions): Promise<boolean> {
+    return this.positions.waitFor(position, options);
+  }
+
+  /**
+   * Runs `fn` as one request: regions created with `perRequest` memoize their reads for it, and
+   * `request.position` is the token of every write made inside it (batch() included). The scope
+   * ends when `fn` settles. The express and fastify `requestScope` middleware do this per request.
+   *
+   * @example
+   * const ids = [1, 2, 3];
+   * const position = await cache.runInRequest(async (request) => {
+   *   await cache.batch(() => { for (const id of ids) cache.refresh('product', id); });
+   *   return request.position;
+   * });
+   */
+  async runInRequest<T>(fn: (request: CacheRequest) => T | Promise<T>): Promise<T> {
+    const request = this.openRequest();
+    try {
+      return await request.run(() => fn(request));
+    } finally {
+      request.close();
+    }
+  }
+
+  /**
+   * A request scope for integrations that cannot wrap one function (an HTTP request starts in one
+   * callback and ends in another): enter it with `run()`, end it with `close()`.
+   */
+  openRequest(): CacheRequest {
+    return new CacheRequest(this.scopes, this.scopes.openScope(), this.positions.tokens);
+  }
+
+  /** The position token of what `written` inserted; calls gathered into a batch share one settled promise. */
+  private position(written: Promise<WrittenRow>): Promise<string> {
+    if (isGathered(written)) return NOTHING_WRITTEN;
+    const tokens = this.positions.tokens;
+    return written.then((rowId) => tokens.make(rowId));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
 
-  /** Every server's refresher `refresher` refreshes these ids. */
-  refresh(refresher: string, ids: CacheId | CacheId[], options?: WriteOptions): Promise<void> {
-    return this.requests.ids(refresher, 'refresh', ids, options);
+  /**
+   * Every server's refresher `refresher` refreshes these ids. Resolves to a position token once
+   * written (valid once the write commits; '' inside batch(), see runInRequest): another server's
+   * `waitFor(token)` waits until it has applied it.
+   */
+  refresh(refresher: string, ids: CacheId | CacheId[], options?: WriteOptions): Promise<string> {
+    return this.position(this.requests.ids(refresher, 'refresh', ids, options));
   }
 
   /** Every server's refresher `refresher` refreshes everything. */
-  refreshAll(refresher: string, options?: WriteOptions): Promise<void> {
-    return this.requests.send({ refresher, kind: 'refresh-all' }, options);
+  refreshAll(refresher: string, options?: WriteOptions): Promise<string> {
+    return this.position(this.requests.send({ refresher, kind: 'refresh-all' }, options));
   }
 
   /** Every server's refresher `refresher` removes these ids. */
-  remove(refresher: string, ids: CacheId | CacheId[], options?: WriteOptions): Promise<void> {
-    return this.requests.ids(refresher, 'remove', ids, options);
+  remove(refresher: string, ids: CacheId | CacheId[], options?: WriteOptions): Promise<string> {
+    return this.position(this.requests.ids(refresher, 'remove', ids, options));
   }
 
   /** Every server's refresher `refresher` receives these JSON payloads. */
-  refreshPayload(refresher: string, payloads: JsonValue | JsonValue[], options?: WriteOptions): Promise<void> {
-    return this.requests.payloads(refresher, payloads, options);
+  refreshPayload(refresher: string, payloads: JsonValue | JsonValue[], options?: WriteOptions): Promise<string> {
+    return this.position(this.requests.payloads(refresher, payloads, options));
   }
 
   /** `refresh` inside a synchronous transaction (better-sqlite3): throws on failure, so the transaction rolls back. */
-  refreshSync(refresher: string, ids: CacheId | CacheId[], options: SyncWriteOptions): void {
-    this.requests.idsSync(refresher, 'refresh', ids, options);
+  refreshSync(refresher: string, ids: CacheId | CacheId[], options: SyncWriteOptions): string {
+    return this.positions.tokens.make(this.requests.idsSync(refresher, 'refresh', ids, options));
   }
 
-  refreshAllSync(refresher: string, options: SyncWriteOptions): void {
-    this.requests.sendSync({ refresher, kind: 'refresh-all' }, options);
+  refreshAllSync(refresher: string, options: SyncWriteOptions): string {
+    return this.positions.tokens.make(this.requests.sendSync({ refresher, kind: 'refresh-all' }, options));
   }
 
-  removeSync(refresher: string, ids: CacheId | CacheId[], options: SyncWriteOptions): void {
-    this.requests.idsSync(refresher, 'remove', ids, options);
+  removeSync(refresher: string, ids: CacheId | CacheId[], options: SyncWriteOptions): string {
+    return this.positions.tokens.make(this.requests.idsSync(refresher, 'remove', ids, options));
   }
 
-  refreshPayloadSync(refresher: string, payloads: JsonValue | JsonValue[], options: SyncWriteOptions): void {
-    this.requests.payloadsSync(refresher, payloads, options);
+  refreshPayloadSync(refresher: string, payloads: JsonValue | JsonValue[], options: SyncWriteOptions): string {
+    return this.positions.tokens.make(this.requests.payloadsSync(refresher, payloads, options));
   }
 
   /**

@@ -1,4 +1,4 @@
-export { DistributedCache, type WriteOptions, type SyncWriteOptions } from './cache.js';
+export { DistributedCache, type WriteOptions, type SyncWriteOptions, type WaitForOptions, type CacheRequest } from './cache.js';
 export { migrate, migrationConfig, type MigrateOptions, type MigrateResult } from './migrations/migrate.js';
 export { DistcacheMigrationSource } from './migrations/source.js';
 export { DEFAULTS, type DistributedCacheOptions, type ResolvedOptions, type HealthThresholds } from './options.js';
@@ -21,6 +21,7 @@ export { knexConfigFromUrl, sqliteConfig, maskUrl } from './connection.js';
 // The operator API (Admin) is its own entry point, distcache/admin (src/admin/index.ts).
 export { InstrumentationHooks, type Instrumentation, type WriteInfo, type RefresherCallInfo } from './instrumentation.js';
 export { Region, type RegionWriteOptions } from './regions/region.js';
+export { RequestCachedRegion } from './regions/request-cached-region.js';
 export {
   REGION_DEFAULTS,
   type RegionOptions,

@@ -56,10 +56,10 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 );
 
 const noHost: RegionHost = {
-  refresh: async () => undefined,
-  remove: async () => undefined,
-  refreshAll: async () => undefined,
-  refreshPayload: async () => undefined,
+  refresh: async () => '',
+  remove: async () => '',
+  refreshAll: async () => '',
+  refreshPayload: async () => '',
   emit: () => undefined,
 };
 

@@ -63,7 +63,7 @@ test('a read after the invalidation never joins the overtaken load, whichever fi
 });
 
 test('remove, refreshAll and a value payload overtake a load the same way', async (t) => {
-  const cases: Array<[string, (p: Region<Row>) => Promise<void>, Row | undefined]> = [
+  const cases: Array<[string, (p: Region<Row>) => Promise<unknown>, Row | undefined]> = [
     ['remove', (p) => p.remove([5]), undefined],
     ['refreshAll', (p) => p.refreshAll(), undefined],
     ['refreshValues', (p) => p.refreshValues([{ key: 5, value: { v: 9 } }]), { v: 9 }],

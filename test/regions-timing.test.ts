@@ -190,10 +190,10 @@ test('graceBackoff after a failed load; an invalidation ends it (nothing graced 
 test('timing options are validated', async () => {
   const { Region } = await import('../src/regions/region.js');
   const host = {
-    refresh: async () => {},
-    remove: async () => {},
-    refreshAll: async () => {},
-    refreshPayload: async () => {},
+    refresh: async () => '',
+    remove: async () => '',
+    refreshAll: async () => '',
+    refreshPayload: async () => '',
     emit: () => {},
   };
   for (const bad of [{ refreshAhead: 0.8 }, { ttl: 10, refreshAhead: 1 }, { timeout: 100, hardTimeout: 50 }, { graceBackoff: 10 }]) {

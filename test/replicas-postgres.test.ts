@@ -254,6 +254,41 @@ describe('replicas on PostgreSQL: page targets from the primary tick, never from
     assert.equal(health.wakeUp, 'disabled', 'no listener on the primary: the replica poll is the wake-up');
   });
 
+  test("a busy server's cursor is stored by its heartbeat, in the heartbeat's own transaction", async (t) => {
+    const writer = await cacheOn(primaryKnex, 'w5');
+    t.after(() => writer.cache.stop());
+    const reader = await cacheOn(primaryKnex, 'r5', { heartbeatInterval: '300ms' });
+    t.after(() => reader.cache.stop());
+    const rowsOf = async () => {
+      const [cursor] = (await primaryKnex(tables.cursor)
+        .where({ cluster: 'default', server_identity: 'r5' })
+        .select('position', 'last_synced')) as Array<{
+        position: string;
+        last_synced: Date;
+      }>;
+      const [server] = (await primaryKnex(tables.server)
+        .where({ cluster: 'default', server_identity: 'r5' })
+        .select('last_heartbeat')) as Array<{
+        last_heartbeat: Date;
+      }>;
+      return { cursor: cursor!, server: server! };
+    };
+    const before = (await rowsOf()).cursor.position;
+    for (const id of [7, 8, 9]) {
+      await writer.cache.refresh('product', [id]);
+      await waitFor(() => has(reader.product.refreshedIds(), id), { timeout: 10_000, describe: () => `the reader gets id ${id}` });
+    }
+    // The position moves at every poll (each tick is a new target), but the cursor is written
+    // only once rows were read, and then by the heartbeat.
+    await waitFor(async () => (await rowsOf()).cursor.position !== before, {
+      timeout: 10_000,
+      describe: () => 'a heartbeat stores the position past the rows',
+    });
+    // One transaction wrote both rows: now() is the transaction's start, the same in both.
+    const { cursor, server } = await rowsOf();
+    assert.equal(cursor.last_synced.getTime(), server.last_heartbeat.getTime());
+  });
+
   test('a cache whose knex is a standby refuses to start, naming the likely cause; a poll there refuses too', async () => {
     const cache = new DistributedCache({ knex: standbyKnex, tablePrefix: PREFIX, serverIdentity: 'on-standby', logger: silentLogger });
     await assert.rejects(cache.start(), (err: Error & { code?: string }) => {

@@ -16,6 +16,8 @@ interface Args {
   prefix: string;
   identities: string[];
   syncInterval: number;
+  /** The wake-up (one LISTEN session per process on the primary, shared by its caches). */
+  notify: boolean;
 }
 
 export type ReplicaFleetIn = { type: 'mark' } | { type: 'status' } | { type: 'report' } | { type: 'stop' };
@@ -40,6 +42,9 @@ const caches: DistributedCache[] = args.identities.map((identity, i) =>
   benchCache(knex, args.prefix, identity, {
     ...(replica ? { replicas: [replica] } : {}),
     syncInterval: args.syncInterval,
+    // The primary's URL rather than true: the listener then keeps its own application_name
+    // ('distcache listener'), by which the scenario counts LISTEN sessions; one per process still.
+    notify: args.notify ? args.primaryUrl : false,
     queryTimeout: 30_000,
     // As deployed: the elected publisher prunes every minute.
     pruneSchedule: '* * * * *',

@@ -21,9 +21,14 @@ export function pairUnavailable(): string | undefined {
 
 const asPostgres = (command: string, args: string[]) => run('runuser', ['-u', 'postgres', '--', command, ...args], { cwd: '/tmp' });
 
-/** Made on `port` and `port + 1` (5470-5471 by default), named distcache_bench_p/_s; always drop(). */
-export async function createPair(port = 5470): Promise<PgPair> {
-  const [p, s] = ['distcache_bench_p', 'distcache_bench_s'];
+/**
+ * Made on `port` and `port + 1` (5470-5471 by default, or DISTCACHE_BENCH_PAIR_PORT: an engineer's
+ * own range, without the machine-wide port lock), named distcache_bench_p/_s (with the port when
+ * not the default); always drop().
+ */
+export async function createPair(port = Number(process.env.DISTCACHE_BENCH_PAIR_PORT ?? 5470)): Promise<PgPair> {
+  const suffix = port === 5470 ? '' : `_${port}`;
+  const [p, s] = [`distcache_bench_p${suffix}`, `distcache_bench_s${suffix}`];
   const drop = async () => {
     for (const name of [s, p]) await run('pg_dropcluster', ['--stop', '15', name]).catch(() => undefined);
   };

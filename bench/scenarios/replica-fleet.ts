@@ -29,31 +29,38 @@ export async function replicaFleet(s: Settings): Promise<Figure[]> {
   if (!s.wants(10)) return [];
   const missing = pairUnavailable();
   if (missing) return [{ id: 10, what: 'fleet with replicas', db: 'PostgreSQL', result: 'not run', note: missing }];
-  const sizes = pick(s, [20, 200, 1000], [20, 200]);
+  // DISTCACHE_BENCH_FLEET_SIZES=1000 measures one size only (while working on it).
+  const sizes = process.env.DISTCACHE_BENCH_FLEET_SIZES?.split(',').map(Number) ?? pick(s, [20, 200, 1000], [20, 200]);
   const figures: Figure[] = [];
-  for (const n of sizes) {
-    for (const replicas of [false, true]) {
-      const pair = await createPair();
-      try {
-        const figure = await one(s, pair.primaryUrl, pair.replicaUrl, n, replicas);
-        s.log(`#10: ${figure.what}: ${figure.result}`);
-        figures.push(figure);
-      } catch (err) {
-        // One size failing (a child that could not start) leaves the others' figures standing.
-        const what = `fleet: ${n} servers, ${replicas ? 'replicas' : 'primary only'}`;
-        figures.push({ id: 10, what, db: 'PostgreSQL', result: `failed: ${(err as Error).message.slice(0, 200)}`, met: false });
-      } finally {
-        await pair.drop();
-      }
+  // Wake-up off at every size (the replica poll is the wake-up); also on at the largest with
+  // replicas, where the LISTEN sessions on the primary are counted: one per process, whatever N.
+  const largest = sizes[sizes.length - 1]!;
+  const runs = sizes.flatMap((n) => [
+    { n, replicas: false, notify: false },
+    { n, replicas: true, notify: false },
+    ...(n === largest ? [{ n, replicas: true, notify: true }] : []),
+  ]);
+  for (const { n, replicas, notify } of runs) {
+    const pair = await createPair();
+    try {
+      const figure = await one(s, pair.primaryUrl, pair.replicaUrl, n, replicas, notify);
+      s.log(`#10: ${figure.what}: ${figure.result}`);
+      figures.push(figure);
+    } catch (err) {
+      // One size failing (a child that could not start) leaves the others' figures standing.
+      const what = `fleet: ${n} servers, ${replicas ? 'replicas' : 'primary only'}, wake-up ${notify ? 'on' : 'off'}`;
+      figures.push({ id: 10, what, db: 'PostgreSQL', result: `failed: ${(err as Error).message.slice(0, 200)}`, met: false });
+    } finally {
+      await pair.drop();
     }
   }
   return figures;
 }
 
-async function one(s: Settings, primaryUrl: string, replicaUrl: string, n: number, replicas: boolean): Promise<Figure> {
+async function one(s: Settings, primaryUrl: string, replicaUrl: string, n: number, replicas: boolean, notify: boolean): Promise<Figure> {
   const activeS = pick(s, 10, 5);
-  const idleS = pick(s, 2 * HEARTBEAT_S, HEARTBEAT_S);
-  const label = `${n} servers in ${PROCESSES} processes, ${replicas ? 'replicas' : 'primary only'}`;
+  const idleS = pick(s, 3 * HEARTBEAT_S, HEARTBEAT_S);
+  const label = `${n} servers in ${PROCESSES} processes, ${replicas ? 'replicas' : 'primary only'}, wake-up ${notify ? 'on' : 'off'}`;
   s.log(`#10 fleet with replicas: ${label}: ${activeS} s of ${WRITES_PER_S} writes/s, then ${idleS} s idle`);
   const primary = knexFactory({ client: 'pg', connection: primaryUrl, pool: { min: 1, max: 2 } });
   const standby = knexFactory({ client: 'pg', connection: replicaUrl, pool: { min: 1, max: 2 } });
@@ -68,9 +75,10 @@ async function one(s: Settings, primaryUrl: string, replicaUrl: string, n: numbe
         prefix: PREFIX,
         identities: Array.from({ length: per }, (_, i) => `s-${p}-${i}`),
         syncInterval: SYNC_MS,
+        notify,
       }),
   );
-  const writer = benchCache(primary, PREFIX, 'writer', replicas ? { replicas: [standby] } : {});
+  const writer = benchCache(primary, PREFIX, 'writer', { notify, ...(replicas ? { replicas: [standby] } : {}) });
   try {
     await Promise.all(children.map((c) => c.when((m): m is Extract<ReplicaFleetOut, { type: 'ready' }> => m.type === 'ready', 600_000)));
     await writer.start();
@@ -102,6 +110,10 @@ async function one(s: Settings, primaryUrl: string, replicaUrl: string, n: numbe
       await sleep(50);
     }
     const active = await Promise.all(children.map(report));
+    // The write window's transactions are counted for one heartbeat interval more: a fleet busy
+    // applying sends its heartbeats late (queued behind the polls in its pools), and those beats
+    // belong to the write window, not to the idle one that follows.
+    await sleep(HEARTBEAT_S * 1000);
     const activeStats = stats.since(mark, await stats.sample());
 
     children.forEach((c) => c.send({ type: 'mark' }));
@@ -116,29 +128,34 @@ async function one(s: Settings, primaryUrl: string, replicaUrl: string, n: numbe
     const got = received.filter((x) => x >= writes).length;
     const servers = per * PROCESSES;
     const idleFloor = servers / HEARTBEAT_S + 5;
-    const floorsMet = got === servers && (!replicas || n < 1000 || (perWrite <= 3 && idleStats.xactsPerS <= idleFloor));
+    const floored = replicas && !notify && n >= 1000;
+    const floorsMet = got === servers && (!floored || (perWrite <= 3 && idleStats.xactsPerS <= idleFloor));
     return {
       id: 10,
-      what: `fleet: ${label}, syncInterval 1 s, heartbeat 10 s, wake-up off`,
+      what: `fleet: ${label}, syncInterval 1 s, heartbeat 10 s`,
       db: 'PostgreSQL',
       result:
         `${got}/${servers} converged on ${writes} changes, ` +
         `the last ${convergedAt ? ms(convergedAt - lastCommit) : 'never'} after its commit; ` +
         `delivery p50 ${ms(percentile(delays, 50))}, p99 ${ms(percentile(delays, 99))}; ` +
         `primary: ${perWrite.toFixed(1)} transactions per write, ${idleStats.xactsPerS.toFixed(1)} per idle s, ` +
-        `CPU ${activeStats.primaryCpu.toFixed(1)} / ${idleStats.primaryCpu.toFixed(1)} % idle, ${activeStats.connections} connections; ` +
+        `CPU ${activeStats.primaryCpu.toFixed(1)} / ${idleStats.primaryCpu.toFixed(1)} % idle, ${activeStats.connections} connections ` +
+        `(${activeStats.listeners} LISTEN sessions); ` +
         `replica CPU ${activeStats.replicaCpu.toFixed(1)} / ${idleStats.replicaCpu.toFixed(1)} % idle; ` +
+        `primary tables a second, rows written/scans, active: ${activeStats.tables}; idle: ${idleStats.tables}; ` +
         `fleet CPU ${fleetCpu(active).toFixed(0)} / ${fleetCpu(idle).toFixed(0)} % idle`,
-      floor:
-        replicas && n >= 1000
-          ? `every server converges; ≤ 3 primary transactions per write; ≤ ${idleFloor.toFixed(0)} per idle s (N/heartbeat + 5)`
-          : 'every server converges; figures reported',
+      floor: floored
+        ? `every server converges; ≤ 3 primary transactions per write; ≤ ${idleFloor.toFixed(0)} per idle s (N/heartbeat + 5)`
+        : 'every server converges; figures reported',
       met: floorsMet,
       note:
         'Transactions: xact_commit + xact_rollback of the primary database in pg_stat_database (each autocommit statement is one), ' +
-        "the writer's included; per write = (active − idle rate × active time) / writes. CPU: % of one core, every process of " +
+        "the writer's included; per write = (active − idle rate × active time) / writes, where the active window runs from " +
+        'the first write to one heartbeat interval after every server converged (late heartbeats of a busy fleet fall in it). ' +
+        'CPU: % of one core, every process of ' +
         'the cluster found through pg_stat_activity (backends, walsender, background workers), from /proc. Connections: client ' +
-        'backends on the primary (4 processes, one pool each, no LISTEN sessions).',
+        'backends on the primary (4 processes, one pool each, plus one LISTEN session per process with the wake-up on, counted by ' +
+        "its application_name 'distcache listener').",
     };
   } finally {
     children.forEach((c) => c.send({ type: 'stop' }));
@@ -163,10 +180,31 @@ function counters(primary: Knex, standby: Knex) {
     const [db] = rawRows(
       await primary.raw('select xact_commit + xact_rollback as x from pg_stat_database where datname = current_database()'),
     );
-    const [conn] = rawRows(await primary.raw("select count(*) as n from pg_stat_activity where backend_type = 'client backend'"));
+    const [conn] = rawRows(
+      await primary.raw(
+        "select count(*) as n, count(*) filter (where application_name = 'distcache listener') as listeners " +
+          "from pg_stat_activity where backend_type = 'client backend'",
+      ),
+    );
+    // Where the primary's transactions go: rows updated and index/sequential scans per table.
+    const tables = rawRows(
+      await primary.raw(
+        'select relname, n_tup_upd + n_tup_ins as written, coalesce(idx_scan, 0) + coalesce(seq_scan, 0) as scans ' +
+          'from pg_stat_user_tables where relname like ?',
+        [`${PREFIX}%`],
+      ),
+    ).map((r) => ({ table: String(r.relname).slice(PREFIX.length), written: Number(r.written), scans: Number(r.scans) }));
     const [pp, rp] = await Promise.all([pidsOf(primary), pidsOf(standby)]);
     const cpu = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuMsOf(pid), 0);
-    return { at: performance.now(), xacts: Number(db?.x), primaryCpu: cpu(pp), replicaCpu: cpu(rp), connections: Number(conn?.n) };
+    return {
+      at: performance.now(),
+      xacts: Number(db?.x),
+      primaryCpu: cpu(pp),
+      replicaCpu: cpu(rp),
+      connections: Number(conn?.n),
+      listeners: Number(conn?.listeners),
+      tables,
+    };
   };
   type Sample = Awaited<ReturnType<typeof sample>>;
   return {
@@ -180,6 +218,15 @@ function counters(primary: Knex, standby: Knex) {
         primaryCpu: (b.primaryCpu - a.primaryCpu) / (10 * seconds),
         replicaCpu: (b.replicaCpu - a.replicaCpu) / (10 * seconds),
         connections: b.connections,
+        listeners: b.listeners,
+        /** Per table, rows written and scans a second. */
+        tables: b.tables
+          .map((t) => {
+            const before = a.tables.find((x) => x.table === t.table);
+            const rate = (x: number) => (x / seconds).toFixed(1);
+            return `${t.table} ${rate(t.written - (before?.written ?? 0))} w/${rate(t.scans - (before?.scans ?? 0))} s`;
+          })
+          .join(', '),
       };
     },
   };

@@ -33,7 +33,7 @@ async function one(s: Settings, db: Db): Promise<Figure[]> {
     const wake = await attachWake(cache, knex, true);
     let next = 1;
     const ids = (n: number) => Array.from({ length: n }, () => next++);
-    const cases: Array<{ what: string; size: number; write: () => Promise<void> }> = [
+    const cases: Array<{ what: string; size: number; write: () => Promise<unknown> }> = [
       { what: 'write throughput, one instruction per row: refresh(id)', size: 1, write: () => cache.refresh('bench', ids(1)) },
       ...[100, 1000].map((size) => ({
         what: `write throughput, batch() of ${count(size)} refresh(id) calls (one row)`,

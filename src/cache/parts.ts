@@ -10,6 +10,7 @@ import { resolveTables } from '../migrations/migrate.js';
 import type { ResolvedOptions } from '../options.js';
 import type { RefresherRegistry } from '../refreshers/registry.js';
 import type { RegionSet } from '../regions/region-set.js';
+import type { RequestScopes } from '../regions/request-scope.js';
 import { dialectFor } from '../dialects/dialect.js';
 import type { InstructionStore } from '../store/store.js';
 import { Applier } from '../apply/applier.js';
@@ -51,6 +52,8 @@ export interface CacheShared {
   readonly ownWrites: OwnWrites;
   readonly errorRecord: ErrorRecord;
   readonly regionSet: RegionSet;
+  /** Request scopes: each write tells the one it runs in (its position token). */
+  readonly scopes: RequestScopes;
 }
 
 /**
@@ -58,7 +61,7 @@ export interface CacheShared {
  * and writer over it, the poller, pruner, wake-up (both its ends), membership and heartbeat. Nothing starts here.
  */
 export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
-  const { instanceId, events, registry, hooks, ownWrites, errorRecord, regionSet } = shared;
+  const { instanceId, events, registry, hooks, ownWrites, errorRecord, regionSet, scopes } = shared;
   const tables = resolveTables(o.tablePrefix);
   const dialect = dialectFor(o.knex);
   if (o.notifyConnection !== undefined && dialect.name !== 'postgres') {
@@ -94,6 +97,7 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     executorCommitSignal: () => (wake?.kind === 'sqlite-wal-watch' ? 'commit' : wake?.inTransactionNotify?.()),
     syncInterval: o.syncInterval,
     refresherTimeout: o.refresherTimeout,
+    onInserted: (rowId) => scopes.current()?.wrote(rowId),
   });
   const poller = new Poller(store, applier, events, o.logger, hooks, ownWrites, {
     identity: o.serverIdentity,
@@ -103,10 +107,10 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     maxPendingInstructions: o.maxPendingInstructions,
     startFromHead: o.startFromHead,
     maxErrorBackoff: o.maxErrorBackoff,
-    // With replicas the poll runs often (it is the wake-up) and each poll moves the position: the
-    // primary still sees each server's cursor write at most once per heartbeat.
-    cursorSaveInterval: o.replicas.length > 0 ? o.heartbeatInterval : o.syncInterval,
     idleCursorSaves: o.replicas.length === 0,
+    // With replicas a busy cursor is stored by the heartbeat, in its transaction: a busy fleet
+    // then costs the primary no more transactions than an idle one (see StoredCursor).
+    cursorInHeartbeat: o.replicas.length > 0,
     wakeThrottle: o.wakeThrottle,
     // Regions empty on every cold boot, also when the application handles it itself.
     onColdBoot: o.onColdBoot ? (context) => (regionSet.invalidateAll(), o.onColdBoot!(context)) : undefined,
@@ -141,6 +145,10 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     refresherIds: () => registry.all().map((r) => r.id),
     regions: () => regionSet.stats(),
     wakeUp: () => wakeUpState(wake),
+    cursor:
+      o.replicas.length > 0
+        ? { forHeartbeat: () => poller.cursorForHeartbeat(), saved: (save, written) => poller.cursorSavedByHeartbeat(save, written) }
+        : undefined,
   });
   const tick = store.tick?.bind(store);
   const ticker = tick

@@ -5,7 +5,7 @@ import type { RefresherRegistry } from '../refreshers/registry.js';
 import { toIds, toPayloads } from '../write/arguments.js';
 import { isExecutor, type Executor, type SyncExecutor } from '../store/executor.js';
 import { isTransaction } from '../write/transaction.js';
-import type { Writer } from '../write/writer.js';
+import type { Writer, WrittenRow } from '../write/writer.js';
 
 export interface WriteOptions {
   /**
@@ -35,7 +35,7 @@ export class WriteRequests {
   ) {}
 
   /** A refresh or remove of ids. */
-  ids(refresher: string, kind: 'refresh' | 'remove', ids: CacheId | CacheId[], options: WriteOptions | undefined): Promise<void> {
+  ids(refresher: string, kind: 'refresh' | 'remove', ids: CacheId | CacheId[], options: WriteOptions | undefined): Promise<WrittenRow> {
     let list: CacheId[];
     try {
       if (options === undefined && typeof ids === 'number' && Number.isFinite(ids)) {
@@ -51,7 +51,7 @@ export class WriteRequests {
   }
 
   /** A payload write; bad payloads reject. */
-  payloads(refresher: string, payloads: JsonValue | JsonValue[], options: WriteOptions | undefined): Promise<void> {
+  payloads(refresher: string, payloads: JsonValue | JsonValue[], options: WriteOptions | undefined): Promise<WrittenRow> {
     let instruction: Instruction;
     try {
       instruction = { refresher, kind: 'payload', payloads: toPayloads(refresher, payloads) };
@@ -62,18 +62,18 @@ export class WriteRequests {
   }
 
   /** A refresh or remove of ids inside a synchronous transaction; throws on bad input. */
-  idsSync(refresher: string, kind: 'refresh' | 'remove', ids: CacheId | CacheId[], options: SyncWriteOptions): void {
-    this.sendSync({ refresher, kind, ids: toIds(kind, refresher, ids) }, options);
+  idsSync(refresher: string, kind: 'refresh' | 'remove', ids: CacheId | CacheId[], options: SyncWriteOptions): WrittenRow {
+    return this.sendSync({ refresher, kind, ids: toIds(kind, refresher, ids) }, options);
   }
 
-  payloadsSync(refresher: string, payloads: JsonValue | JsonValue[], options: SyncWriteOptions): void {
-    this.sendSync({ refresher, kind: 'payload', payloads: toPayloads(refresher, payloads) }, options);
+  payloadsSync(refresher: string, payloads: JsonValue | JsonValue[], options: SyncWriteOptions): WrittenRow {
+    return this.sendSync({ refresher, kind: 'payload', payloads: toPayloads(refresher, payloads) }, options);
   }
 
   private readonly requireRefresher = (refresher: string, kind: InstructionKind): void => void this.registry.require(refresher, kind);
 
   /** Checks a built instruction and hands it to the writer; rejects (never throws) on bad input. */
-  send(instruction: Instruction, options: WriteOptions | undefined): Promise<void> {
+  send(instruction: Instruction, options: WriteOptions | undefined): Promise<WrittenRow> {
     try {
       this.registry.require(instruction.refresher, instruction.kind as InstructionKind);
       if (options?.trx !== undefined) this.checkTrx(options.trx);
@@ -83,7 +83,7 @@ export class WriteRequests {
     return this.writer.write([instruction], options?.trx);
   }
 
-  sendSync(instruction: Instruction, options: SyncWriteOptions): void {
+  sendSync(instruction: Instruction, options: SyncWriteOptions): WrittenRow {
     this.registry.require(instruction.refresher, instruction.kind as InstructionKind);
     if (!isExecutor(options?.trx)) {
       throw new errors.InvalidOptionError(
@@ -91,7 +91,7 @@ export class WriteRequests {
       );
     }
     this.checkTrx(options.trx);
-    this.writer.writeSync([instruction], options.trx);
+    return this.writer.writeSync([instruction], options.trx);
   }
 
   private checkTrx(trx: unknown): void {

@@ -26,8 +26,9 @@ export class Heartbeat {
   async start(): Promise<Error | undefined> {
     if (this.running) return undefined;
     this.running = true;
+    const started = performance.now();
     const error = await this.runOnce();
-    this.schedule();
+    this.schedule(started);
     return error;
   }
 
@@ -39,14 +40,19 @@ export class Heartbeat {
     await this.inFlight;
   }
 
-  private schedule(): void {
+  private schedule(started = performance.now(), first = true): void {
     if (!this.running) return;
-    // Up to 10% early, so servers started together (a deploy) drift apart instead of beating in
-    // lockstep; never late, since the lease renewal relies on the interval.
-    const delay = Math.round(this.intervalMs * (0.9 + Math.random() * 0.1));
+    // Paced start to start, so a fleet of N costs the primary N/interval beats a second, not more.
+    // The first wait is up to 10% short, so servers started together (a deploy) spread over the
+    // interval instead of beating in lockstep, and keep that spread. Never later than the
+    // interval after the previous beat's start (the lease renewal relies on it), and never before
+    // the previous beat has finished, so a slow beat does not overlap the next.
+    const interval = first ? this.intervalMs * (0.9 + Math.random() * 0.1) : this.intervalMs;
+    const delay = Math.max(0, Math.round(started + interval - performance.now()));
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.runOnce().then(() => this.schedule());
+      const begun = performance.now();
+      void this.runOnce().then(() => this.schedule(begun, false));
     }, delay);
     this.timer.unref();
   }

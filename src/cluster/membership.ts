@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import { Lease } from './lease.js';
 import { LeaseTable } from './lease-table.js';
 import { runsScheduledWork, type RoleOption, type ServerRole } from './roles.js';
-import { ServerTable, type Registration, type ServerInfo, type TouchResult } from './server-table.js';
+import { ServerTable, type HeartbeatCursor, type Registration, type ServerInfo, type TouchResult } from './server-table.js';
 import type { ClusterSql } from './sql.js';
 
 export interface MembershipSettings {
@@ -23,6 +23,11 @@ export interface MembershipSettings {
   regions?: () => RegionStats[];
   /** This server's wake-up state, published with each heartbeat (migration 010). */
   wakeUp?: () => WakeUpState;
+  /** With replicas: the cursor save a heartbeat carries in its transaction (see ServerTable.touch). */
+  cursor?: {
+    forHeartbeat(): HeartbeatCursor | undefined;
+    saved(save: HeartbeatCursor, written: boolean): void;
+  };
 }
 
 /**
@@ -90,8 +95,10 @@ export class Membership {
     if (this.state !== 'joined') return;
     const { registration: me, staleServerTimeout } = this.settings;
     const written = this.role;
-    const { lastError, refresherIds, regions, wakeUp } = this.settings;
-    const touched = await this.servers.touch(me, written, lastError(), refresherIds(), regions?.(), wakeUp?.());
+    const { lastError, refresherIds, regions, cursor, wakeUp } = this.settings;
+    const save = cursor?.forHeartbeat();
+    const touched = await this.servers.touch(me, written, lastError(), refresherIds(), regions?.(), save, wakeUp?.());
+    if (save) cursor!.saved(save, touched.cursorWritten);
     if (touched.found === 'other' && this.registered) this.duplicate(touched);
     this.registered = true;
     // stop() began while this beat ran: leave the lease to stop(), which gives it up.

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { decodeRefresherIds, refresherColumns } from './published-refreshers.js';
 import { decodeRegions, regionColumns, type PublishedRegion } from './published-regions.js';
 import { WAKE_UP_STATES, type WakeUpState } from './health.js';
@@ -52,6 +53,12 @@ export interface PublishedServerInfo extends ServerInfo {
   regions: PublishedRegion[] | null;
 }
 
+/** A cursor save carried by the heartbeat: the position, and the one the row must still hold. */
+export interface HeartbeatCursor {
+  position: string;
+  previous: string;
+}
+
 export type TouchResult = { found: 'own' } | { found: 'none' } | { found: 'other'; instanceId: string; host: string; pid: number };
 
 /** The `cache_server` table: one row per server identity and cluster. */
@@ -73,6 +80,11 @@ export class ServerTable {
    * The heartbeat. Updates the row only while it still belongs to this instance, so finding it
    * taken over by another instance is how a duplicate identity shows. Otherwise (first start, a
    * forgotten row, a row another instance took) registers this instance, and says what it found.
+   *
+   * With `cursor`, this server's cursor is stored in the same transaction (committed without
+   * waiting for its flush where the store allows: a lost save only re-applies rows), so a busy
+   * server's cursor costs the primary no transaction of its own. The update is conditional on the
+   * stored position still being `cursor.previous`; `cursorWritten` says whether it was.
    */
   async touch(
     me: Registration,
@@ -80,11 +92,11 @@ export class ServerTable {
     lastError: string | null,
     refresherIds: readonly string[],
     regions?: readonly RegionStats[],
+    cursor?: HeartbeatCursor,
     wakeUp?: WakeUpState,
-  ): Promise<TouchResult> {
-    const now = this.sql.store.clockSql(0);
+  ): Promise<TouchResult & { cursorWritten: boolean }> {
     const fields = {
-      last_heartbeat: now,
+      last_heartbeat: this.sql.store.clockSql(0),
       active: true,
       role,
       last_error: lastError,
@@ -98,13 +110,34 @@ export class ServerTable {
       // Its wake-up state, for the dashboard's and `status`'s view of every server.
       ...(wakeUp !== undefined && (await this.hasWakeUpColumn()) ? { wake_up: wakeUp } : {}),
     };
-    const updated = await this.bounded(this.rows().where({ server_identity: me.identity, instance_id: me.instanceId }).update(fields));
+    if (!cursor) return { ...(await this.register(this.sql.knex, me, fields)), cursorWritten: false };
+    return this.sql.knex.transaction(async (trx) => {
+      await this.sql.store.lazyCommit?.(trx);
+      const found = await this.register(trx, me, fields);
+      const written = await this.bounded(
+        trx(this.sql.tables.cursor)
+          .where({ cluster: this.sql.cluster, server_identity: me.identity, position: cursor.previous })
+          .update({ position: cursor.position, last_synced: this.sql.knex.fn.now() }),
+      );
+      return { ...found, cursorWritten: written > 0 };
+    });
+  }
+
+  /** touch()'s statements, on `db` (the knex, or the heartbeat's transaction). */
+  private async register(db: Knex | Knex.Transaction, me: Registration, fields: Record<string, unknown>): Promise<TouchResult> {
+    const rows = () => db(this.sql.tables.server).where('cluster', this.sql.cluster);
+    const updated = await this.bounded(rows().where({ server_identity: me.identity, instance_id: me.instanceId }).update(fields));
     if (updated > 0) return { found: 'own' };
-    const existing = await this.bounded(this.rows().where('server_identity', me.identity).select('instance_id', 'host', 'pid').first());
+    const existing = await this.bounded(rows().where('server_identity', me.identity).select('instance_id', 'host', 'pid').first());
     await this.bounded(
-      this.sql
-        .knex(this.sql.tables.server)
-        .insert({ cluster: this.sql.cluster, server_identity: me.identity, instance_id: me.instanceId, registered_at: now, ...fields })
+      db(this.sql.tables.server)
+        .insert({
+          cluster: this.sql.cluster,
+          server_identity: me.identity,
+          instance_id: me.instanceId,
+          registered_at: this.sql.store.clockSql(0),
+          ...fields,
+        })
         .onConflict(['cluster', 'server_identity'])
         .merge(['instance_id', 'registered_at', ...Object.keys(fields)]),
     );

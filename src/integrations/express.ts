@@ -1,5 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeldBatch, logWriteFailure, type BatchingCache } from './held-batch.js';
+import { enterRequestScope, resolveScopeOptions, type RequestScopeOptions, type ScopingCache } from './request-scope.js';
+
+export type { PositionCookieOptions, RequestScopeOptions, ScopingCache } from './request-scope.js';
 
 export interface BatchPerRequestOptions {
   /**
@@ -61,5 +64,25 @@ export function batchPerRequest(cache: BatchingCache, options: BatchPerRequestOp
     // A client that goes away before the end: the handlers may still have changed data.
     res.once('close', () => void batch.close(shouldDiscard()));
     batch.open(() => next());
+  };
+}
+
+/**
+ * Express middleware for read-your-writes across servers and the request cache. Each request runs
+ * in its own scope: regions made with `perRequest` memoize their reads for it, and its writes are
+ * recorded. A request carrying a position token (the `distcache-position` header, or the cookie)
+ * waits, at most `waitTimeout`, until this server has applied the writes it names, then runs its
+ * handlers; a response to a request that wrote carries the new token in the same header (and the
+ * cookie). Mount it first, before `batchPerRequest` and the routes, so their writes are in its scope.
+ *
+ * @example
+ * import { requestScope, batchPerRequest } from 'distcache/express';
+ * app.use(requestScope(cache, { cookie: true }));
+ * app.use(batchPerRequest(cache));
+ */
+export function requestScope(cache: ScopingCache, options: RequestScopeOptions = {}): BatchMiddleware {
+  const o = resolveScopeOptions(options);
+  return function distcacheRequestScope(req, res, next) {
+    enterRequestScope(cache, req.headers, res, o, () => next());
   };
 }

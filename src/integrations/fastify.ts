@@ -1,5 +1,8 @@
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import { HeldBatch, logWriteFailure, type BatchingCache } from './held-batch.js';
+import { enterRequestScope, resolveScopeOptions, type RequestScopeOptions, type ScopingCache } from './request-scope.js';
+
+export type { PositionCookieOptions, RequestScopeOptions, ScopingCache } from './request-scope.js';
 
 export interface FastifyBatchOptions {
   /** The cache whose calls each request gathers into one row. */
@@ -65,4 +68,45 @@ Object.assign(batchPerRequest, {
   [Symbol.for('skip-override')]: true,
   [Symbol.for('fastify.display-name')]: 'distcache-batch-per-request',
   [Symbol.for('plugin-meta')]: { name: 'distcache-batch-per-request', fastify: '5.x' },
+});
+
+export interface FastifyRequestScopeOptions extends RequestScopeOptions {
+  /** The cache whose request scope each request runs in. */
+  cache: ScopingCache;
+}
+
+/**
+ * Fastify plugin for read-your-writes across servers and the request cache (see the express
+ * `requestScope`): each request runs in its own scope from `onRequest` on; a request carrying a
+ * position token waits (at most `waitTimeout`) before its other hooks and handler run; a reply to a
+ * request that wrote carries the new token. Register it before `batchPerRequest`. Not encapsulated.
+ *
+ * @example
+ * import { requestScope, batchPerRequest } from 'distcache/fastify';
+ * await app.register(requestScope, { cache, cookie: true });
+ * await app.register(batchPerRequest, { cache });
+ */
+export const requestScope: FastifyPluginCallback<FastifyRequestScopeOptions> = (app, options, done) => {
+  const { cache } = options;
+  if (!cache || typeof cache.openRequest !== 'function' || typeof cache.waitFor !== 'function') {
+    done(new TypeError('distcache requestScope: pass the cache, as in app.register(requestScope, { cache })'));
+    return;
+  }
+  let o: ReturnType<typeof resolveScopeOptions>;
+  try {
+    o = resolveScopeOptions(options);
+  } catch (err) {
+    done(err as Error);
+    return;
+  }
+  app.addHook('onRequest', (request, reply, next) => {
+    enterRequestScope(cache, request.headers, reply.raw, o, () => next());
+  });
+  done();
+};
+
+Object.assign(requestScope, {
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: 'distcache-request-scope',
+  [Symbol.for('plugin-meta')]: { name: 'distcache-request-scope', fastify: '5.x' },
 });

@@ -115,6 +115,14 @@ export interface RegionOptions<T> {
   clone?: boolean;
   /** The clock that ages entries, in milliseconds; for tests that move time by hand. @default performance */
   clock?: RegionClock;
+  /**
+   * A request cache: inside a request (the express/fastify `requestScope` middleware, or
+   * `cache.runInRequest(fn)`), each key is read from the region (or loaded, or cloned) once and then
+   * answered from the request's own memo, at most `max` keys per request (more are read as usual).
+   * An invalidation applied on this server during the request reaches the memo too. `true` is
+   * `{ max: 1000 }`. @default false
+   */
+  perRequest?: boolean | { max?: number };
 }
 
 export interface ResolvedRegionOptions<T> {
@@ -137,6 +145,8 @@ export interface ResolvedRegionOptions<T> {
   /** 0 = none. */
   readonly hardTimeout: number;
   readonly graceBackoff: number;
+  /** Keys per request in the request cache; 0 = no request cache. */
+  readonly perRequest: number;
 }
 
 export const REGION_DEFAULTS = Object.freeze({
@@ -149,7 +159,11 @@ export const REGION_DEFAULTS = Object.freeze({
   timeout: 0,
   hardTimeout: 0,
   graceBackoff: 0,
+  perRequest: 0,
 } satisfies Partial<ResolvedRegionOptions<unknown>>);
+
+/** `perRequest: true`: keys per request in a region's request cache. */
+export const PER_REQUEST_MAX = 1000;
 
 function invalid(id: string, option: string, message: string): never {
   throw new errors.InvalidOptionError(`region('${id}') ${option}: ${message}`);
@@ -202,6 +216,7 @@ export function resolveRegionOptions<T>(id: string, options: RegionOptions<T> = 
   if (timeout > 0 && hardTimeout > 0 && hardTimeout <= timeout) invalid(id, 'hardTimeout', 'must be longer than timeout');
   const graceBackoff = duration(id, 'graceBackoff', options.graceBackoff, REGION_DEFAULTS.graceBackoff);
   if (graceBackoff > 0 && grace === 0) invalid(id, 'graceBackoff', 'needs grace: it serves the graced entry while it lasts');
+  const perRequest = resolvePerRequest(id, options.perRequest);
   return Object.freeze({
     load: options.load,
     max,
@@ -217,7 +232,15 @@ export function resolveRegionOptions<T>(id: string, options: RegionOptions<T> = 
     timeout,
     hardTimeout,
     graceBackoff,
+    perRequest,
   });
+}
+
+function resolvePerRequest(id: string, value: RegionOptions<unknown>['perRequest']): number {
+  if (value === undefined || value === false) return REGION_DEFAULTS.perRequest;
+  if (value === true) return PER_REQUEST_MAX;
+  if (typeof value !== 'object' || value === null) invalid(id, 'perRequest', 'must be true, false or { max }');
+  return positiveInteger(id, 'perRequest.max', value.max) ?? PER_REQUEST_MAX;
 }
 
 /** `sizeOf: 'json'`: the UTF-8 bytes of the value's JSON text, at least 1. */

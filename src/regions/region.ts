@@ -17,11 +17,12 @@ import { emptyCounters, type RegionStats } from './stats.js';
 import { TagIndex } from './tags.js';
 
 /** How a region writes its instructions: the DistributedCache it belongs to. */
+/** Each write resolves to its position token (see cache.waitFor). */
 export interface RegionHost {
-  refresh(refresher: string, ids: CacheId[], options?: RegionWriteOptions): Promise<void>;
-  remove(refresher: string, ids: CacheId[], options?: RegionWriteOptions): Promise<void>;
-  refreshAll(refresher: string, options?: RegionWriteOptions): Promise<void>;
-  refreshPayload(refresher: string, payloads: JsonValue[], options?: RegionWriteOptions): Promise<void>;
+  refresh(refresher: string, ids: CacheId[], options?: RegionWriteOptions): Promise<string>;
+  remove(refresher: string, ids: CacheId[], options?: RegionWriteOptions): Promise<string>;
+  refreshAll(refresher: string, options?: RegionWriteOptions): Promise<string>;
+  refreshPayload(refresher: string, payloads: JsonValue[], options?: RegionWriteOptions): Promise<string>;
   emit<E extends 'region:load-error' | 'region:load-discarded' | 'region:invalidated'>(event: E, payload: DistcacheEvents[E]): void;
 }
 
@@ -170,17 +171,17 @@ export class Region<T> {
   }
 
   /** Every server drops these keys (the next read loads them). Same as cache.refresh(id, keys). */
-  refresh(keys: RegionKey | RegionKey[], options?: RegionWriteOptions): Promise<void> {
+  refresh(keys: RegionKey | RegionKey[], options?: RegionWriteOptions): Promise<string> {
     return this.send((ids) => this.host.refresh(this.id, ids, options), keys);
   }
 
   /** Every server removes these keys. Same as cache.remove(id, keys). */
-  remove(keys: RegionKey | RegionKey[], options?: RegionWriteOptions): Promise<void> {
+  remove(keys: RegionKey | RegionKey[], options?: RegionWriteOptions): Promise<string> {
     return this.send((ids) => this.host.remove(this.id, ids, options), keys);
   }
 
   /** Keys go out in their one form ('42' as 42), so the log and every coalescing step see one id. */
-  private send(write: (ids: RegionKey[]) => Promise<void>, keys: RegionKey | RegionKey[]): Promise<void> {
+  private send(write: (ids: RegionKey[]) => Promise<string>, keys: RegionKey | RegionKey[]): Promise<string> {
     try {
       return write((Array.isArray(keys) ? keys : [keys]).map(regionKey));
     } catch (err) {
@@ -189,12 +190,12 @@ export class Region<T> {
   }
 
   /** Every server empties this region and discards its loads in flight. */
-  refreshAll(options?: RegionWriteOptions): Promise<void> {
+  refreshAll(options?: RegionWriteOptions): Promise<string> {
     return this.host.refreshAll(this.id, options);
   }
 
   /** Every server drops every entry, and every load in flight, that carries one of these tags. */
-  refreshTags(tags: string[], options?: RegionWriteOptions): Promise<void> {
+  refreshTags(tags: string[], options?: RegionWriteOptions): Promise<string> {
     try {
       checkTags(this.id, 'refreshTags', tags);
     } catch (err) {
@@ -207,7 +208,7 @@ export class Region<T> {
    * Every server stores these values, with no load (a `{ key, value, tags? }` payload each), in
    * log order with every other instruction for the region. Values must be JSON.
    */
-  refreshValues(entries: { key: RegionKey; value: T & JsonValue; tags?: string[] }[], options?: RegionWriteOptions): Promise<void> {
+  refreshValues(entries: { key: RegionKey; value: T & JsonValue; tags?: string[] }[], options?: RegionWriteOptions): Promise<string> {
     try {
       if (!Array.isArray(entries) || entries.length === 0) {
         throw new errors.InvalidInstructionError(`region('${this.id}') refreshValues: give at least one { key, value }`);

@@ -71,6 +71,7 @@ export abstract class BaseStore implements InstructionStore {
 
   abstract insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]>;
   abstract head(): Promise<string>;
+  abstract covers(position: string, id: number): Promise<boolean | null>;
 
   /** The executor INSERT (and, where it returns no id, the id read after it): see executor-insert.ts. */
   protected abstract executorSql(): ExecutorInsertSql;

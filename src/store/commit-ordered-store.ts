@@ -89,6 +89,11 @@ export abstract class CommitOrderedStore extends BaseStore {
     return String(raw?.head == null ? 0 : Number(raw.head));
   }
 
+  async covers(position: string, id: number): Promise<boolean | null> {
+    const raw = await this.bounded(this.instructions().first({ pos: this.positionColumn }).where('id', id));
+    return raw ? Number(raw.pos) <= Number(position) : null;
+  }
+
   /**
    * The statement for one page, built once per page size. A window's first page also carries, as
    * one marker row after the page, the cursor's cold-boot flag and the log's head (its largest

@@ -35,12 +35,26 @@ export interface InstructionStore {
   head(): Promise<string>;
 
   /**
+   * Whether `position` covers the row `id` of this cluster, by the row's own place in commit order
+   * (PostgreSQL: its txid is visible in the snapshot; elsewhere its position is at or below it).
+   * null when no such row can be seen: not committed (yet, or ever), pruned, or of another history.
+   * One primary-key read, for `cache.waitFor()`.
+   */
+  covers(position: string, id: number): Promise<boolean | null>;
+
+  /**
    * Reading from replicas only (PostgreSQL): writes the primary's snapshot into the replicated tick,
    * from which replicas take page targets (see postgres/replicated-store.ts). Absent elsewhere.
    */
   tick?(): Promise<void>;
   /** Reading from replicas only: a replica that served its last read, for reads that may be a little stale (the lease, by non-holders). */
   replicaForReads?(): Knex | undefined;
+  /**
+   * Reading from replicas only (PostgreSQL): lets `trx` commit without waiting for its WAL flush
+   * (`SET LOCAL synchronous_commit = off`). For the heartbeat that carries a cursor save: a save
+   * lost in a crash only applies those rows again, which at-least-once allows.
+   */
+  lazyCommit?(trx: Knex.Transaction): Promise<void>;
   /** Reading from replicas only: what the last reads found of each replica; for health(). */
   readonly replicaReports?: ReplicaReport[];
 

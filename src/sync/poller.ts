@@ -7,7 +7,7 @@ import { BacklogGuard } from './backlog-guard.js';
 import { ApplyBuffer, MAX_BUFFERED_WEIGHT } from './apply-buffer.js';
 import { systemClock, type Clock } from '../util/timers.js';
 import { PollLoop } from './poll-loop.js';
-import { StoredCursor } from './stored-cursor.js';
+import { StoredCursor, type HeartbeatCursorSave } from './stored-cursor.js';
 import { settleWithin } from '../util/async.js';
 import type { InstrumentationHooks } from '../instrumentation.js';
 import type { OwnWrites } from '../apply/own-writes.js';
@@ -26,10 +26,10 @@ export interface PollerSettings {
   /** See the wakeThrottle option. @default 0 */
   wakeThrottle?: number;
   onColdBoot?: (context: { reason: ColdBootReason }) => void | Promise<void>;
-  /** A busy cursor is stored at most once per this. @default syncInterval */
-  cursorSaveInterval?: number;
   /** An idle server rewrites its cursor every few intervals (see StoredCursor). @default true */
   idleCursorSaves?: boolean;
+  /** A busy cursor is stored by the heartbeat, in its transaction (see StoredCursor). @default false */
+  cursorInHeartbeat?: boolean;
   /** @default the system clock; tests step a manual one. */
   clock?: Clock;
 }
@@ -74,16 +74,17 @@ export class Poller {
     this.cursor = new StoredCursor(
       store,
       settings.identity,
-      settings.cursorSaveInterval ?? settings.syncInterval,
+      settings.syncInterval,
       () => this.open(),
       settings.idleCursorSaves ?? true,
+      settings.cursorInHeartbeat ?? false,
     );
     this.boot = new ColdBoot(store, applier, events, logger, settings, {
       open: () => this.open(),
       adopt: (head, databaseIdentity, saveWanted) => {
         this.position = head;
         this.history.identity = databaseIdentity;
-        this.cursor.stored(saveWanted);
+        this.cursor.stored(saveWanted, head);
       },
       settle: (detail) => this.history.settle(detail),
     });
@@ -100,6 +101,14 @@ export class Poller {
    */
   sync(): Promise<SyncResult> {
     this.cursor.request();
+    return this.shared();
+  }
+
+  /**
+   * sync() without asking for the cursor to be stored: resolves once a poll that saw everything
+   * committed before this call has been applied (for cache.waitFor()).
+   */
+  catchUp(): Promise<SyncResult> {
     return this.shared();
   }
 
@@ -183,6 +192,7 @@ export class Poller {
         return this.finish(result, started, first.position);
       }
       this.position = stored.position;
+      this.cursor.loaded(stored.position);
       this.history.identity = stored.databaseIdentity;
     }
     const from = this.position;
@@ -270,6 +280,16 @@ export class Poller {
   private async save(position: string, read: boolean, saveWanted: number): Promise<void> {
     this.position = position;
     await this.cursor.save(position, read, saveWanted);
+  }
+
+  /** The cursor save the next heartbeat carries, if due; see StoredCursor.forHeartbeat. */
+  cursorForHeartbeat(): HeartbeatCursorSave | undefined {
+    return this.closed ? undefined : this.cursor.forHeartbeat();
+  }
+
+  /** After the heartbeat's transaction; see StoredCursor.heartbeatSaved. */
+  cursorSavedByHeartbeat(save: HeartbeatCursorSave, written: boolean): void {
+    this.cursor.heartbeatSaved(save, written);
   }
 
   /** Stores the cursor if the position moved since it was last stored; for stop(). */

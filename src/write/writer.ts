@@ -32,7 +32,15 @@ export interface WriterSettings {
   executorCommitSignal?: CommitSignal;
   /** For that warning. */
   syncInterval?: number;
+  /**
+   * Called with the newest row id of each write as soon as its rows are inserted (in the writer's
+   * async context, so a request scope sees its own writes; see cache/positions.ts). Must not throw.
+   */
+  onInserted?: (lastRowId: number) => void;
 }
+
+/** The newest row id of a write, or undefined when the call was gathered into a batch (nothing written yet). */
+export type WrittenRow = number | undefined;
 
 /**
  * Writes instructions to the log and applies them to this instance's own refreshers once the
@@ -60,7 +68,7 @@ export class Writer {
   }
 
   /** Writes (or, inside `batch()`, gathers) already-validated instructions. */
-  write(instructions: Instruction[], trx?: Knex.Transaction | Executor): Promise<void> {
+  write(instructions: Instruction[], trx?: Knex.Transaction | Executor): Promise<WrittenRow> {
     if (trx) {
       return this.track(typeof trx === 'function' ? this.writeInTransaction(instructions, trx) : this.writeThrough(instructions, trx));
     }
@@ -85,7 +93,7 @@ export class Writer {
     kind: 'refresh' | 'remove',
     id: CacheId,
     check: (refresher: string, kind: 'refresh' | 'remove') => void,
-  ): Promise<void> | undefined {
+  ): Promise<WrittenRow> | undefined {
     const open = openBatchOf(this);
     if (!open) return undefined;
     // The common case, a run going on, in place: this runs once per call of a batch of thousands.
@@ -143,23 +151,34 @@ export class Writer {
     return instructionRows(instructions, { originated: identity, originInstance, maxInstructionsPerRow, maxRowBytes });
   }
 
-  private async writeNow(instructions: Instruction[]): Promise<void> {
+  private async writeNow(instructions: Instruction[]): Promise<WrittenRow> {
     const { rows, coalesced, decoded } = this.rows(instructions);
-    await this.hooks.write(
+    return this.hooks.write(
       () => this.info(rows, coalesced, false),
       async () => {
         const { rowIds, durationMs } = await this.insert(rows);
+        const last = this.inserted(rowIds);
         await this.applyCommitted(rowIds, coalesced, decoded, durationMs, false);
+        return last;
       },
     );
   }
 
-  private async writeInTransaction(instructions: Instruction[], trx: Knex.Transaction): Promise<void> {
+  /** Reports the write's newest row id (onInserted) and returns it. */
+  private inserted(rowIds: number[]): WrittenRow {
+    if (rowIds.length === 0) return undefined;
+    const last = Math.max(...rowIds);
+    this.settings.onInserted?.(last);
+    return last;
+  }
+
+  private async writeInTransaction(instructions: Instruction[], trx: Knex.Transaction): Promise<WrittenRow> {
     const { rows, coalesced, decoded } = this.rows(instructions);
     const { rowIds, durationMs } = await this.hooks.write(
       () => this.info(rows, coalesced, true),
       () => this.insert(rows, trx),
     );
+    const last = this.inserted(rowIds);
     // The caller awaits this inside its transaction, so the local apply cannot wait here:
     // it runs when (and only if) the transaction commits.
     const applied = whenCommitted(trx).then(async (committed) => {
@@ -167,6 +186,7 @@ export class Writer {
     });
     // Not awaited: the caller's transaction has not committed yet. stop() drains it.
     void this.track(applied);
+    return last;
   }
 
   /**
@@ -175,7 +195,7 @@ export class Writer {
    * around it. With neither, nothing here can tell a commit from a rollback: the row is written
    * with no origin instance and this server applies it from the log like every other server.
    */
-  private async writeThrough(instructions: Instruction[], executor: Executor): Promise<void> {
+  private async writeThrough(instructions: Instruction[], executor: Executor): Promise<WrittenRow> {
     const after = this.commitHook(executor);
     const { rows, coalesced, decoded } = this.rows(instructions, after !== undefined);
     const { rowIds, durationMs } = await this.hooks.write(
@@ -191,11 +211,13 @@ export class Writer {
         }
       },
     );
+    const last = this.inserted(rowIds);
     after?.(() => this.track(this.applyCommitted(rowIds, coalesced, decoded, durationMs)));
+    return last;
   }
 
   /** `writeThrough` for a synchronous executor: throws on failure, so the caller's transaction rolls back. */
-  writeSync(instructions: Instruction[], executor: SyncExecutor): void {
+  writeSync(instructions: Instruction[], executor: SyncExecutor): WrittenRow {
     const after = this.commitHook(executor);
     const { rows, coalesced, decoded } = this.rows(instructions, after !== undefined);
     const started = performance.now();
@@ -208,7 +230,9 @@ export class Writer {
       throw this.failed(err);
     }
     const durationMs = performance.now() - started;
+    const last = this.inserted(rowIds);
     after?.(() => this.track(this.applyCommitted(rowIds, coalesced, decoded, durationMs)));
+    return last;
   }
 
   private commitHook(executor: Executor): ((run: () => Promise<void>) => void) | undefined {
@@ -276,7 +300,12 @@ export class Writer {
 }
 
 /** What a call inside `batch()` returns: the instruction is gathered, nothing is left to wait for. */
-const GATHERED: Promise<void> = Promise.resolve();
+const GATHERED: Promise<WrittenRow> = Promise.resolve(undefined);
+
+/** Whether a write's promise is the shared one of a call gathered into a batch (so no per-call promise needs to follow it). */
+export function isGathered(written: Promise<WrittenRow>): boolean {
+  return written === GATHERED;
+}
 
 /** The `instruction:written` payload. */
 function written(

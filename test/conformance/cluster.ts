@@ -5,6 +5,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { errors, type DistributedCache, type ServerRole } from './exports.js';
 import { backdate, harness, rowIds, type Harness } from './harness.js';
 import { toDate } from '../../src/store/columns.js';
+import { ServerTable } from '../../src/cluster/server-table.js';
+import { dialectFor } from '../../src/dialects/dialect.js';
+import { tableNames } from '../../src/store/tables.js';
 import { recorder } from '../support/recorder.js';
 import { waitFor } from '../support/wait.js';
 import { ChildServer, overlaps, sqliteFileOf, type ChildSettings } from '../support/child-servers.js';
@@ -567,6 +570,30 @@ export function clusterTests(dialect: DialectName): void {
     await afterHeartbeats(second, 5);
     assert.equal(duplicates, 0);
     assert.equal(second.role, 'single');
+  });
+
+  test("a heartbeat's cursor save is conditional on the position it last stored: a reset in between stands", async (t) => {
+    const h = await harness(t, dialect);
+    const tables = tableNames(h.prefix);
+    const store = dialectFor(h.knex).createStore({ knex: h.knex, tables, cluster: 'default', queryTimeout: 5000 });
+    const servers = new ServerTable({ knex: h.knex, tables, cluster: 'default', store });
+    const me = { identity: 'beat', instanceId: 'i-1', host: hostname(), pid: process.pid, packageVersion: '0' };
+    // Three real positions of this dialect, one row apart.
+    const positions: string[] = [await store.head()];
+    for (const n of [1, 2]) {
+      await store.insert([{ json: JSON.stringify([{ n }]), originated: 'test', originInstance: null, instructionCount: 1 }]);
+      positions.push(await store.head());
+    }
+    const [p0, p1, p2] = positions as [string, string, string];
+    await store.resetCursor('beat', p0);
+    const first = await servers.touch(me, 'subscriber', null, [], undefined, { position: p1, previous: p0 });
+    assert.deepEqual(first, { found: 'none', cursorWritten: true });
+    assert.equal((await store.loadCursor('beat'))?.position, p1);
+    // A cold boot resets the cursor while a heartbeat still carries the older save.
+    await store.resetCursor('beat', p0);
+    const second = await servers.touch(me, 'subscriber', null, [], undefined, { position: p2, previous: p1 });
+    assert.deepEqual(second, { found: 'own', cursorWritten: false });
+    assert.equal((await store.loadCursor('beat'))?.position, p0);
   });
 
   test('start() refuses with E_NOT_MIGRATED when the cluster tables are missing', async (t) => {

@@ -172,7 +172,7 @@ export function propertyEdgeTest(dialect: DialectName, numRuns: number): void {
 }
 
 /** Sends `o`; an id array carries a marker id, a payload a marker field, so a refused call's parts can be looked for later. */
-function send(cache: DistributedCache, o: Op, marker: string): Promise<void> {
+function send(cache: DistributedCache, o: Op, marker: string): Promise<unknown> {
   switch (o.kind) {
     case 'refresh-all':
       return cache.refreshAll('product');

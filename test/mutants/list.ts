@@ -48,6 +48,14 @@ export const MUTANTS: readonly Mutant[] = [
     tests: { files: CONFORMANCE, pattern: 'lag on a server whose refresher is blocked|wake-up polls store the cursor', dialects: 'sqlite' },
   },
   {
+    id: 'heartbeat-cursor-unconditional',
+    invariant: "a heartbeat's cursor save never overwrites a cursor written since (a cold boot's reset) with an older position",
+    file: 'src/cluster/server-table.ts',
+    search: '.where({ cluster: this.sql.cluster, server_identity: me.identity, position: cursor.previous })',
+    replace: '.where({ cluster: this.sql.cluster, server_identity: me.identity })',
+    tests: { files: CONFORMANCE, pattern: 'conditional on the position it last stored', dialects: 'sqlite' },
+  },
+  {
     id: 'own-rows-applied-twice',
     invariant: 'a server skips the rows it applied at write time (own writes), and only those',
     file: 'src/sync/poller.ts',
@@ -195,4 +203,21 @@ export const MUTANTS: readonly Mutant[] = [
     replace: `    if (${condition}) {\n      // Overtaken:`,
     tests: { files: ['dist/test/regions-model.test.js'], pattern: 'no interleaving' },
   })),
+  // The request cache (perRequest): the no-stale rule inside a request.
+  {
+    id: 'request-memo-keeps-overtaken',
+    invariant: 'a read that an invalidation overtook keeps nothing in the request cache',
+    file: 'src/regions/request-scope.ts',
+    search: '    if (generation !== this.generation) return;\n',
+    replace: '',
+    tests: { files: ['dist/test/request-cache-model.test.js', 'dist/test/request-cache.test.js'] },
+  },
+  {
+    id: 'request-memo-not-invalidated',
+    invariant: 'an invalidation applied during a request reaches its request cache',
+    file: 'src/regions/request-scope.ts',
+    search: '    if (this.open.size === 0) return;',
+    replace: '    return;',
+    tests: { files: ['dist/test/request-cache-model.test.js', 'dist/test/request-cache.test.js'] },
+  },
 ];

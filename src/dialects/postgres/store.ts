@@ -115,6 +115,12 @@ export class PostgresStore extends BaseStore {
     return String(raw?.head);
   }
 
+  async covers(position: string, id: number): Promise<boolean | null> {
+    const visible = this.knex.raw('pg_visible_in_snapshot(txid, ?::pg_snapshot) as covered', [position]);
+    const raw = await this.bounded(this.instructions().first(visible).where('id', id));
+    return raw ? toBool(raw.covered) : null;
+  }
+
   /**
    * A window is the rows `from` does not cover but its target snapshot does. The first page takes
    * the target from `pg_current_snapshot()` in the same statement: that is the statement's own
