@@ -120,6 +120,8 @@ export function checkExamples(examples: Example[]): string[] {
     skipLibCheck: true,
     noEmit: true,
     types: ['node'],
+    // The distcache/nestjs examples use Nest's decorators, which are the legacy kind.
+    experimentalDecorators: true,
     baseUrl: ROOT,
     paths: packagePaths(),
   };

@@ -28,7 +28,7 @@ import { RequestCachedRegion } from './regions/request-cached-region.js';
 import { PositionTokens } from './cache/position-token.js';
 import { Positions, type WaitForOptions } from './cache/positions.js';
 import { CacheRequest } from './cache/request.js';
-import { isGathered, type WrittenRow } from './write/writer.js';
+import { isGathered, type WrittenRow } from './write/written.js';
 
 // The facade: the public API, delegating to the parts (cache/parts.ts), the start/stop state
 // machine (cache/lifecycle.ts), the write API's argument checks (cache/write-requests.ts) and the
@@ -115,6 +115,11 @@ export class DistributedCache {
     this.register(region.asRefresher());
     this.regionSet.add(region);
     return region;
+  }
+
+  /** The region created under this id by `region()`, if any (integrations that name regions by id look them up here). */
+  getRegion<T>(id: string): Region<T> | undefined {
+    return this.regionSet.get(id) as Region<T> | undefined;
   }
 
   /** Figures of every region of this cache. */

@@ -34,6 +34,8 @@ export type ErrorCode =
   | 'E_REPLICAS_UNSUPPORTED'
   /** A region's load ran past its `hardTimeout` and was given up (its signal aborted); no graced entry to serve. */
   | 'E_LOAD_TIMEOUT'
+  /** A `@Cacheable`/`@CacheEvict` method (distcache/nestjs) ran on an instance no DistcacheModule bound at init. */
+  | 'E_UNBOUND_DECORATOR'
   /** `waitFor()` was given a text that is not a position token of this cluster (malformed, too long, or another cluster's). */
   | 'E_INVALID_POSITION'
   // The operator API (src/admin/, thrown as AdminError):
@@ -95,6 +97,7 @@ export const errors = {
   NotMigratedError: define('E_NOT_MIGRATED', 'NotMigratedError'),
   StoppedError: define('E_STOPPED', 'StoppedError'),
   LoadTimeoutError: define('E_LOAD_TIMEOUT', 'LoadTimeoutError'),
+  UnboundDecoratorError: define('E_UNBOUND_DECORATOR', 'UnboundDecoratorError'),
   InvalidPositionError: define('E_INVALID_POSITION', 'InvalidPositionError'),
   DuplicateIdentityError: define('E_DUPLICATE_IDENTITY', 'DuplicateIdentityError'),
   ConnectionRefusedError: define('E_CONNECTION_REFUSED', 'ConnectionRefusedError'),

@@ -76,6 +76,11 @@ export interface DistcacheEvents {
   'region:invalidated': { region: string; keys: RegionKey[] | 'all'; tags: string[] | null; values: boolean };
   /** An invalidation overtook a load: it answered the callers that were waiting and stored nothing. */
   'region:load-discarded': { region: string; key: RegionKey };
+  /**
+   * A region's loader call ended, resolved or thrown (a `loadMany` call counts once, with `keys`
+   * its number of keys): what `stats().loadDurations` and the OpenTelemetry load-duration histogram record.
+   */
+  'region:load-finished': { region: string; durationMs: number; keys: number; failed: boolean };
 }
 
 export interface SyncResultEvent {

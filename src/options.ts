@@ -225,6 +225,9 @@ export interface ResolvedOptions {
   readonly logger: Logger;
 }
 
+/** Declared once for DEFAULTS' two uses of it: the cold-boot threshold and health's default maxPending. */
+const MAX_PENDING_INSTRUCTIONS = 1000;
+
 export const DEFAULTS = Object.freeze({
   cluster: 'default',
   tablePrefix: '',
@@ -233,7 +236,7 @@ export const DEFAULTS = Object.freeze({
   syncInterval: 1000,
   maxReplicaLag: 10_000,
   pageSize: 100,
-  maxPendingInstructions: 1000,
+  maxPendingInstructions: MAX_PENDING_INSTRUCTIONS,
   startFromHead: false,
   notify: true,
   preparedStatements: true,
@@ -269,7 +272,8 @@ export const DEFAULTS = Object.freeze({
   maxRetention: 7 * 24 * 3600_000,
   // = maxRetention: after the hard cap nothing a gone server's cursor points at is left to protect.
   forgetServersAfter: 7 * 24 * 3600_000,
-  health: Object.freeze({ maxLag: 60_000, maxPending: 1000, maxSyncAge: 60_000 }),
+  // health.maxPending follows maxPendingInstructions when that is set (options/resolve.ts).
+  health: Object.freeze({ maxLag: 60_000, maxPending: MAX_PENDING_INSTRUCTIONS, maxSyncAge: 60_000 }),
 } satisfies Partial<Record<keyof ResolvedOptions, unknown>>);
 
 /** Defaults that differ when `replicas` are given: the poll is the wake-up (notify is off), and it costs the replicas, not the primary. */

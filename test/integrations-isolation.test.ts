@@ -29,6 +29,8 @@ const OPTIONAL = [
   'sequelize',
   'typeorm',
   '@mikro-orm/core',
+  '@nestjs/common',
+  '@nestjs/core',
 ] as const;
 
 const dist = fileURLToPath(new URL('../src/', import.meta.url));
@@ -86,6 +88,7 @@ const ENTRIES: Record<string, { loads: ReadonlyArray<(typeof OPTIONAL)[number]>;
   'integrations/refreshers/index.js': { loads: [] },
   'integrations/prometheus.js': { loads: ['prom-client'], mayLoad: ['@opentelemetry/api'] },
   'integrations/opentelemetry.js': { loads: ['@opentelemetry/api'] },
+  'integrations/nestjs/index.js': { loads: ['@nestjs/common', '@nestjs/core'] },
   'executors/index.js': { loads: [] },
 };
 

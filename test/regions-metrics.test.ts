@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
-import type { Attributes, Meter, Observable } from '@opentelemetry/api';
+import { MeterProvider, MetricReader, type Histogram } from '@opentelemetry/sdk-metrics';
 import { registerMetrics } from '../src/integrations/prometheus.js';
-import { regionMetrics, REGION_INSTRUMENTS } from '../src/integrations/opentelemetry.js';
+import { regionMetrics, REGION_INSTRUMENTS, REGION_LOAD_DURATION } from '../src/integrations/opentelemetry.js';
+import { LOAD_DURATION_BOUNDS } from '../src/regions/stats.js';
 import type { Region } from '../src/index.js';
 import { startedCache } from './support/regions.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
@@ -62,34 +63,99 @@ test('Prometheus: every region figure, labelled by region, as region.stats() has
   assert.equal(registry.getSingleMetric('distcache_region_hits_total'), undefined);
 });
 
-test('OpenTelemetry: the same figures as observable instruments with distcache.region', async (t) => {
+test('OpenTelemetry (the real SDK): the same figures as instruments with distcache.region, and the load-duration histogram', async (t) => {
   const { cache, a, b } = await twoRegions(t);
-  // A meter as the API defines it, recording what the SDK would collect.
-  const created = new Map<string, Observable>();
-  const callbacks = new Set<(r: { observe(o: Observable, v: number, attrs?: Attributes): void }) => void>();
-  const make = (name: string) => {
-    const o = { addCallback() {}, removeCallback() {} } as unknown as Observable;
-    created.set(name, o);
-    return o;
-  };
-  const meter = {
-    createObservableCounter: make,
-    createObservableGauge: make,
-    addBatchObservableCallback: (cb: never) => void callbacks.add(cb),
-    removeBatchObservableCallback: (cb: never) => void callbacks.delete(cb),
-  } as unknown as Meter;
-  const handle = regionMetrics(cache, { meter });
-  const seen = new Map<string, number>();
-  const byInstrument = new Map([...created].map(([name, o]) => [o, name]));
-  for (const cb of callbacks) cb({ observe: (o, v, attrs) => void seen.set(`${byInstrument.get(o)}|${attrs?.['distcache.region']}`, v) });
+  const reader = new InMemoryReader();
+  const provider = new MeterProvider({ readers: [reader] });
+  t.after(() => provider.shutdown());
+  const handle = regionMetrics(cache, { meter: provider.getMeter('distcache-test') });
+  // Loads after regionMetrics() are recorded as they end: 2 of 'a' (one resolves, one throws), 1 of 'b'.
+  await a.get(10);
+  await a.getOrLoad(11, () => Promise.reject(new Error('down'))).catch(() => undefined);
+  await b.get(2).catch(() => undefined);
+  const metrics = await reader.collected();
+  const point = (name: string, region: string) =>
+    metrics.find((m) => m.descriptor.name === name)?.dataPoints.find((p) => p.attributes['distcache.region'] === region);
   for (const [region, stats] of [
     ['a', a.stats()],
     ['b', b.stats()],
   ] as const) {
     for (const [figure, name] of Object.entries(REGION_INSTRUMENTS)) {
-      assert.equal(seen.get(`${name}|${region}`), stats[figure as keyof typeof REGION_INSTRUMENTS], `${name} for ${region}`);
+      assert.equal(point(name, region)?.value, stats[figure as keyof typeof REGION_INSTRUMENTS], `${name} for ${region}`);
     }
   }
+  const histogram = metrics.find((m) => m.descriptor.name === REGION_LOAD_DURATION)!;
+  assert.equal(histogram.descriptor.unit, 's');
+  const ofA = point(REGION_LOAD_DURATION, 'a')?.value as Histogram;
+  const ofB = point(REGION_LOAD_DURATION, 'b')?.value as Histogram;
+  assert.equal(ofA.count, 2, "both of a's loader calls, the failed one included");
+  assert.equal(ofB.count, 1);
+  assert.deepEqual(
+    ofA.buckets.boundaries,
+    LOAD_DURATION_BOUNDS.filter(Number.isFinite).map((ms) => ms / 1000),
+    'the buckets of stats().loadDurations and Prometheus, in seconds',
+  );
+  assert.equal(
+    ofA.buckets.counts.reduce((x, y) => x + y, 0),
+    2,
+  );
+  assert.ok(ofA.sum! >= 0 && ofA.sum! < 1, 'in seconds: these loaders take well under one');
   handle.close();
-  assert.equal(callbacks.size, 0);
+  await a.get(12);
+  const again = (await reader.collected()).find((m) => m.descriptor.name === REGION_LOAD_DURATION);
+  const ofAAgain = again?.dataPoints.find((p) => p.attributes['distcache.region'] === 'a')?.value as Histogram;
+  assert.equal(ofAAgain.count, 2, 'after close() no load is recorded');
 });
+
+test('Prometheus: the load-duration histogram per region, in seconds, with the buckets of stats().loadDurations', async (t) => {
+  const { cache, a, b } = await twoRegions(t);
+  const registry = new Registry();
+  const handle = registerMetrics(cache, { registry });
+  t.after(() => handle.close());
+  const text = await registry.metrics();
+  for (const [region, stats] of [
+    ['a', a.stats()],
+    ['b', b.stats()],
+  ] as const) {
+    const d = stats.loadDurations;
+    assert.equal(
+      Number(new RegExp(`^distcache_region_load_duration_seconds_count\\{region="${region}"\\} (\\S+)$`, 'm').exec(text)?.[1]),
+      d.count,
+    );
+    assert.equal(d.count, stats.loads, 'one observation per loader call');
+    d.bounds.forEach((bound, i) => {
+      const le = bound === Infinity ? '\\+Inf' : String(bound / 1000).replace('.', '\\.');
+      const got = new RegExp(`^distcache_region_load_duration_seconds_bucket\\{le="${le}",region="${region}"\\} (\\S+)$`, 'm').exec(
+        text,
+      )?.[1];
+      assert.equal(Number(got), d.counts[i], `bucket le=${bound} of ${region}`);
+    });
+  }
+});
+
+test("sizeOf: 'json' bounds a region by the UTF-8 bytes of its values' JSON", async (t) => {
+  let r!: Region<{ s: string }>;
+  await startedCache(
+    t,
+    (c) => (r = c.region<{ s: string }>('r', { load: (k) => ({ s: 'é'.repeat(Number(k)) }), maxSize: 100, sizeOf: 'json' })),
+  );
+  await r.get(40); // {"s":"éé…"}: 8 + 40 × 2 bytes = 88
+  assert.equal(r.stats().size, 1);
+  await r.get(5); // 18 bytes: 106 > 100, so 40 goes
+  assert.equal(r.stats().size, 1);
+  assert.equal(r.peek(40), undefined);
+  assert.equal(r.stats().evictions, 1);
+  await r.get(50); // 108 bytes: larger than maxSize on its own, never stored
+  assert.equal(r.peek(50), undefined);
+  assert.deepEqual(r.peek(5), { s: 'ééééé' });
+});
+
+/** A metric reader the test collects from by hand, as a Prometheus or OTLP exporter would on its schedule. */
+class InMemoryReader extends MetricReader {
+  async collected() {
+    const { resourceMetrics } = await this.collect();
+    return resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
+  }
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}

@@ -3,6 +3,7 @@ import { test, type TestContext } from 'node:test';
 import type { Region, RegionOptions } from '../src/index.js';
 import { ManualClock, ManualLoader, settle, startedCache } from './support/regions.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
+import { waitFor } from './support/wait.js';
 
 checkLeaksAfterEach();
 
@@ -199,4 +200,61 @@ test('timing options are validated', async () => {
   for (const bad of [{ refreshAhead: 0.8 }, { ttl: 10, refreshAhead: 1 }, { timeout: 100, hardTimeout: 50 }, { graceBackoff: 10 }]) {
     assert.throws(() => new Region('r', bad as RegionOptions<Row>, host), { code: 'E_INVALID_OPTION' }, JSON.stringify(bad));
   }
+});
+
+test('the default (coarse) clock: entries expire after their ttl, in an idle loop and within one burst of awaited hits', async (t) => {
+  let calls = 0;
+  let r!: Region<number>;
+  await startedCache(t, (c) => (r = c.region<number>('r', { load: () => ++calls, ttl: 30 })));
+  assert.equal(await r.get(1), 1);
+  assert.equal(await r.get(1), 1, 'a hit');
+  // Idle: the clock's reading is dropped by its timer, so a read after the ttl sees the time move on.
+  await waitFor(() => r.peek(1) === undefined, { timeout: 5_000, describe: () => 'entry 1 still fresh' });
+  assert.equal(await r.get(1), 2);
+  // A burst of hits that never yields to the event loop (its timer cannot fire): a reading serves
+  // at most 1,024 reads, so the entry still expires within the burst.
+  const first = await r.get(2);
+  const started = performance.now();
+  let value = first;
+  while (value === first && performance.now() - started < 3_000) value = (await r.get(2))!;
+  assert.notEqual(value, first, 'reloaded within the burst, not frozen at its first reading');
+  assert.ok(performance.now() - started < 1_000);
+});
+
+test('a hit of an entry with a ttl answers the same resolved promise every time: no allocation per hit', async (t) => {
+  let r!: Region<{ v: number }>;
+  let plain!: Region<{ v: number }>;
+  await startedCache(t, (c) => {
+    r = c.region('r', { load: (k) => ({ v: Number(k) }), ttl: '1h' });
+    plain = c.region('plain', { load: (k) => ({ v: Number(k) }), ttl: '1h', clone: true });
+  });
+  await r.get(1);
+  const a = r.get(1);
+  assert.equal(r.get(1), a);
+  assert.deepEqual(await a, { v: 1 });
+  await r.refresh(1);
+  assert.notEqual(r.get(1), a, 'a new entry, a new answer');
+  await plain.get(1);
+  assert.notEqual(await plain.get(1), await plain.get(1), 'clone: each caller its own copy');
+});
+
+test("a refresh-ahead whose loader reads the region at once: the late hit still answers its own key's value", async (t) => {
+  const clock = new ManualClock();
+  let r!: Region<{ k: number; v: number }>;
+  let version = 0;
+  await startedCache(t, (c) => {
+    r = c.region('r', {
+      ttl: 100,
+      refreshAhead: 0.5,
+      clock,
+      // Synchronously, before its first await: a read of another key of the same region.
+      load: (k) => (Number(k) === 1 && version > 0 ? void r.get(2) : undefined, { k: Number(k), v: ++version }),
+    });
+  });
+  await r.get(2);
+  const first = await r.get(1);
+  clock.advance(60); // 1 is late: its next hit starts a background load, whose loader reads 2
+  assert.deepEqual(await r.get(1), first, "key 1's own entry, not the one its refresh's loader read");
+  await settle();
+  assert.equal(r.stats().refreshesAhead, 2, "1's, and 2's: its loader's read of 2 was a late hit too");
 });

@@ -5,7 +5,8 @@ import type { RefresherRegistry } from '../refreshers/registry.js';
 import { toIds, toPayloads } from '../write/arguments.js';
 import { isExecutor, type Executor, type SyncExecutor } from '../store/executor.js';
 import { isTransaction } from '../write/transaction.js';
-import type { Writer, WrittenRow } from '../write/writer.js';
+import type { Writer } from '../write/writer.js';
+import type { WrittenRow } from '../write/written.js';
 
 export interface WriteOptions {
   /**

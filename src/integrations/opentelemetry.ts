@@ -1,6 +1,7 @@
 import { metrics, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Attributes, Meter, Observable, Span, Tracer } from '@opentelemetry/api';
-import type { RegionStats } from '../regions/stats.js';
+import { LOAD_DURATION_BOUNDS, type RegionStats } from '../regions/stats.js';
+import type { DistcacheEvents } from '../events.js';
 import type { DistributedCache } from '../cache.js';
 import type { SyncResult } from '../sync/poller.js';
 import type { Instrumentation, RefresherCallInfo, WriteInfo } from '../instrumentation.js';
@@ -121,6 +122,13 @@ export const REGION_INSTRUMENTS = Object.freeze({
   hitRatio: 'distcache.region.hit_ratio',
 } satisfies Record<Exclude<keyof RegionStats, 'region' | 'loadDurations'>, string>);
 
+/**
+ * The histogram of loader call durations, in seconds, with `distcache.region` (a `loadMany` call
+ * counts once). The API has no observable histogram, so each call is recorded as it ends
+ * (the `region:load-finished` event); its buckets are `stats().loadDurations`' and Prometheus'.
+ */
+export const REGION_LOAD_DURATION = 'distcache.region.load_duration';
+
 /** Gauges (a value now); every other region figure is a running total. */
 const REGION_GAUGES = new Set<string>(['size', 'hitRatio']);
 
@@ -130,9 +138,10 @@ export interface RegionMetricsOptions {
 }
 
 /**
- * Exports every region's figures as OpenTelemetry observable instruments, with the attribute
- * `distcache.region`: monotonic counters for the totals, a gauge for `size`. They are read from
- * `cache.regionStats()` whenever the SDK collects.
+ * Exports every region's figures as OpenTelemetry instruments, with the attribute
+ * `distcache.region`: observable monotonic counters for the totals and gauges for `size` and
+ * `hitRatio`, read from `cache.regionStats()` whenever the SDK collects; and a histogram of loader
+ * call durations (REGION_LOAD_DURATION), recorded as each call ends, from this call on.
  *
  * @example
  * import { regionMetrics } from 'distcache/opentelemetry';
@@ -151,12 +160,20 @@ export function regionMetrics(cache: DistributedCache, options: RegionMetricsOpt
   };
   const observables = instruments.map(([, i]) => i);
   meter.addBatchObservableCallback(callback, observables);
+  const loadDuration = meter.createHistogram(REGION_LOAD_DURATION, {
+    description: 'Time a region loader call took (a loadMany call counts once)',
+    unit: 's',
+    advice: { explicitBucketBoundaries: LOAD_DURATION_BOUNDS.filter(Number.isFinite).map((ms) => ms / 1000) },
+  });
+  const onLoad = (e: DistcacheEvents['region:load-finished']) => loadDuration.record(e.durationMs / 1000, { 'distcache.region': e.region });
+  cache.on('region:load-finished', onLoad);
   let closed = false;
   return Object.freeze({
     close() {
       if (closed) return;
       closed = true;
       meter.removeBatchObservableCallback(callback, observables);
+      cache.off('region:load-finished', onLoad);
     },
   });
 }

@@ -12,7 +12,7 @@ export interface BulkRegion<T> {
   readonly loads: LoadTable<T>;
   readonly runner: LoadRunner<T>;
   readonly counters: Record<RegionCounter, number>;
-  /** A fresh hit (counted by the caller), or undefined; a late hit may start a refresh-ahead with this loader. */
+  /** A fresh hit, or undefined (counted as a hit or a miss); a late hit may start a refresh-ahead with this loader. */
   hit(
     key: RegionKey,
     loader: RegionLoader<T> | undefined,
@@ -46,11 +46,9 @@ export async function getMany<T>(
   for (const [i, k] of ks.entries()) {
     const found = r.hit(k, one, ttl, tags);
     if (found) {
-      r.counters.hits += 1;
       answers[i] = Promise.resolve(found.value);
       continue;
     }
-    r.counters.misses += 1;
     const current = r.loads.get(k);
     if (current) answers[i] = current.promise;
     else if (r.runner.inBackoff(k) && r.graced(k)) {

@@ -18,3 +18,8 @@ export function regionKey(key: RegionKey): RegionKey {
   }
   throw new errors.InvalidInstructionError(`region key ${String(key)} is not valid; keys are finite numbers or strings`);
 }
+
+/** A finite number other than 0 (or -0): already in its one form, so the hit path skips regionKey. */
+export function isOneForm(key: RegionKey): key is number {
+  return typeof key === 'number' && key !== 0 && key - key === 0;
+}

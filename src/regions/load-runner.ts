@@ -16,7 +16,9 @@ export interface RunnerRegion<T> {
   readonly options: ResolvedRegionOptions<T>;
   readonly loads: LoadTable<T>;
   readonly counters: Record<RegionCounter, number>;
-  readonly host: { emit<E extends 'region:load-error' | 'region:load-discarded'>(event: E, payload: DistcacheEvents[E]): void };
+  readonly host: {
+    emit<E extends 'region:load-error' | 'region:load-discarded' | 'region:load-finished'>(event: E, payload: DistcacheEvents[E]): void;
+  };
   /** Stores a loaded value (or a not-found) for the key; the runner has checked it may. */
   store(key: RegionKey, value: T | undefined, ttl: number | undefined, tags: readonly string[] | undefined): void;
 }
@@ -68,7 +70,10 @@ export class LoadRunner<T> {
     this.r.counters.loads += 1;
     const started = performance.now();
     const source = (async () => loader(key, decisions))();
-    source.then(this.timed(started), this.timed(started));
+    source.then(
+      () => this.finished(started, 1, false),
+      () => this.finished(started, 1, true),
+    );
     load.promise = this.answer(load, source, ttl, fallback, decisions, controller);
     return load;
   }
@@ -87,7 +92,10 @@ export class LoadRunner<T> {
     this.r.counters.loads += 1;
     const started = performance.now();
     const batch = (async () => byKey(await loadMany([...keys], decisions)))();
-    batch.then(this.timed(started), this.timed(started));
+    batch.then(
+      () => this.finished(started, keys.length, false),
+      () => this.finished(started, keys.length, true),
+    );
     for (const load of loads) {
       const source = batch.then((found) => found.get(load.key));
       load.promise = this.answer(load, source, ttl, fallbackOf(load.key), decisions, controller);
@@ -109,8 +117,11 @@ export class LoadRunner<T> {
     return load;
   }
 
-  private timed(started: number): () => void {
-    return () => this.durations.observe(performance.now() - started);
+  /** A loader call ended: into the region's histogram, and out as an event for the OpenTelemetry one. */
+  private finished(started: number, keys: number, failed: boolean): void {
+    const durationMs = performance.now() - started;
+    this.durations.observe(durationMs);
+    this.r.host.emit('region:load-finished', { region: this.r.id, durationMs, keys, failed });
   }
 
   /** The callers' answer: the load's outcome, or earlier at `timeout` (a graced entry) or `hardTimeout`. */

@@ -258,11 +258,14 @@ export interface LoadOptions {
 
 export const TAG_PATTERN = /^[\s\S]{1,256}$/;
 
+/** getOrLoad() without options: one object for every call (it is on getOrLoad's hit path). */
+const NO_LOAD_OPTIONS = Object.freeze({ ttl: undefined, tags: undefined });
+
 export function resolveLoadOptions(
   id: string,
   options: LoadOptions | undefined,
 ): { ttl: number | undefined; tags: readonly string[] | undefined } {
-  if (options === undefined) return { ttl: undefined, tags: undefined };
+  if (options === undefined) return NO_LOAD_OPTIONS;
   const ttl = options.ttl === undefined ? undefined : duration(id, 'getOrLoad ttl', options.ttl, 0);
   return { ttl, tags: options.tags === undefined ? undefined : checkTags(id, 'getOrLoad tags', options.tags) };
 }

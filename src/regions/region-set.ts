@@ -21,6 +21,11 @@ export class RegionSet {
     for (const region of this.regions) region.invalidateAll();
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  get(id: string): Region<any> | undefined {
+    return this.regions.find((r) => r.id === id);
+  }
+
   ids(): string[] {
     return this.regions.map((r) => r.id);
   }

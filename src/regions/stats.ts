@@ -38,12 +38,11 @@ export interface LoadDurations {
   count: number;
 }
 
-export type RegionCounter = Exclude<keyof RegionStats, 'region' | 'size' | 'hitRatio' | 'loadDurations'>;
+/** The counters a region keeps itself; hits and misses are counted by its entries (entries.ts), on the hit path. */
+export type RegionCounter = Exclude<keyof RegionStats, 'region' | 'hits' | 'misses' | 'size' | 'hitRatio' | 'loadDurations'>;
 
 export function emptyCounters(): Record<RegionCounter, number> {
   return {
-    hits: 0,
-    misses: 0,
     loads: 0,
     loadErrors: 0,
     loadsDiscarded: 0,

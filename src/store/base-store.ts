@@ -131,7 +131,7 @@ export abstract class BaseStore implements InstructionStore {
 
   /** Bounds a query, waiting for a connection included, by the query timeout; cancels it server-side where the driver can. */
   bounded<T extends BoundableQuery>(query: T): Promise<Awaited<T>> {
-    return boundQuery(query, this.queryTimeout, this.capabilities.dialect !== 'sqlite');
+    return boundQuery(query, this.queryTimeout, this.capabilities.serverCancel);
   }
 
   /** `cutoffSql` serves every dialect: it is written in the same form as the timestamp columns. */

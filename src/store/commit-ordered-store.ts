@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { BaseStore } from './base-store.js';
-import { bodyColumns } from './row-bytes.js';
-import { INSERT_COLUMN_LIST, insertRecord, insertSql, quoteIdentifier, rawRows, ROW_COLUMNS, toBool, toDate } from './columns.js';
-import { isOversize, withinBudget } from './row-bytes.js';
+import { commitOrderedPageSql, type CommitOrderedPageParts } from './sql/commit-ordered-page.js';
+import { INSERT_COLUMN_LIST, insertRecord, insertSql, quoteIdentifier, rawRows, toBool, toDate } from './columns.js';
+import { bodyColumns, isOversize, withinBudget } from './row-bytes.js';
 
 /** Ids per statement when readPage fetches the bodies its page statement left out. */
 const BODY_SLICE = 1000;
@@ -94,34 +94,22 @@ export abstract class CommitOrderedStore extends BaseStore {
     return raw ? Number(raw.pos) <= Number(position) : null;
   }
 
-  /**
-   * The statement for one page, built once per page size. A window's first page also carries, as
-   * one marker row after the page, the cursor's cold-boot flag and the log's head (its largest
-   * position): each cluster's newest row is never pruned, so a head below the position read up to
-   * means the log went back in time (an older dump or file restored) and the position no longer
-   * proves what was read. Later pages of a catch-up are the rows alone. The limit is part of the text (see
-   * mysql/statements.ts).
-   */
+  /** The statement for one page (sql/commit-ordered-page.ts), built once per page size and kind. */
   private pageSql(limit: number, first: boolean): string {
     const key = `${first ? 'first' : 'later'}:${limit}`;
     let sql = this.pageTexts.get(key);
     if (sql === undefined) {
-      const pos = this.quote(this.positionColumn);
-      const marked = first ? ['null as cbr', 'null as head'] : [];
-      // Bodies only up to maxPageBytes / limit, so a page of `limit` rows never brings more than
-      // maxPageBytes (store/row-bytes.ts); readPage fetches a larger one (up to maxRowBytes) on its
-      // own, when the page keeps it. A running byte sum here would be a window over the LIMITed rows:
-      // a derived table on MySQL, which costs every idle poll.
-      const rowColumns = ROW_COLUMNS.filter((c) => c !== 'json_instruction').map((c) => this.quote(c));
-      const body = bodyColumns(this.quote('json_instruction'), this.inlineBytes(limit), this.capabilities.dialect);
-      const columns = [...rowColumns, ...body, `${pos} as pos`, ...marked].join(', ');
-      const scan = this.positionScan();
-      const page = `select ${columns} from ${scan} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
-      const nulls = [...rowColumns, ...body].map(() => 'null').join(', ');
-      const cursor = this.quote(this.t.cursor);
-      const head = this.logHeadSql();
-      const marker = `select ${nulls}, null, cold_boot_requested, ${head} from ${cursor} where cluster = ? and server_identity = ?`;
-      sql = first ? this.unionAll(page, marker) : page;
+      const parts: CommitOrderedPageParts = {
+        quote: (name) => this.quote(name),
+        positionColumn: this.positionColumn,
+        scan: this.positionScan(),
+        cursorTable: this.quote(this.t.cursor),
+        head: this.logHeadSql(),
+        bodyBytes: this.inlineBytes(limit),
+        dialect: this.capabilities.dialect,
+        unionAll: (a, b) => this.unionAll(a, b),
+      };
+      sql = commitOrderedPageSql(parts, limit, first);
       this.pageTexts.set(key, sql);
     }
     return sql;

@@ -172,6 +172,11 @@ export interface StoreCapabilities {
    * another process's commit can reach this one sooner than its next poll. Always only a hint.
    */
   readonly notify: boolean;
+  /**
+   * A statement past `queryTimeout` can be cancelled on the database server (PostgreSQL's
+   * CancelRequest, MySQL's KILL QUERY). SQLite runs in this process: there is nothing to cancel.
+   */
+  readonly serverCancel: boolean;
 }
 
 export interface NewInstructionRow {

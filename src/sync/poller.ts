@@ -1,7 +1,7 @@
 import { describeError, errors, fromDatabaseError } from '../errors.js';
 import type { ColdBootReason, SyncResultEvent, TypedEmitter } from '../events.js';
 import type { Logger } from '../logger.js';
-import type { InstructionStore, StoredInstructionRow } from '../store/store.js';
+import type { InstructionStore } from '../store/store.js';
 import type { Applier } from '../apply/applier.js';
 import { BacklogGuard } from './backlog-guard.js';
 import { ApplyBuffer, MAX_BUFFERED_WEIGHT } from './apply-buffer.js';
@@ -13,6 +13,7 @@ import type { InstrumentationHooks } from '../instrumentation.js';
 import type { OwnWrites } from '../apply/own-writes.js';
 import { DatabaseHistory } from './position-check.js';
 import { ColdBoot } from './cold-boot.js';
+import { collectPageRows, type PageReader } from './page-rows.js';
 
 export interface PollerSettings {
   identity: string;
@@ -58,6 +59,8 @@ export class Poller {
   private readonly history: DatabaseHistory;
   /** Cold boots, and the first start without a cursor; see cold-boot.ts. */
   private readonly boot: ColdBoot;
+  /** How a page's rows are decoded; see page-rows.ts. */
+  private readonly reader: PageReader;
 
   constructor(
     private readonly store: InstructionStore,
@@ -69,6 +72,7 @@ export class Poller {
     private readonly settings: PollerSettings,
   ) {
     const clock = settings.clock ?? systemClock;
+    this.reader = { instanceId: settings.instanceId, ownWrites, applier };
     this.history = new DatabaseHistory(store, logger, settings.identity);
     this.loop = new PollLoop(() => this.shared(), events, logger, { ...settings, clock });
     this.cursor = new StoredCursor(
@@ -229,7 +233,7 @@ export class Poller {
     // and the cursor is stored only after what it covers has been applied.
     const buffer = new ApplyBuffer();
     for (;;) {
-      await this.collect(page.rows, buffer, result, guard);
+      await collectPageRows(this.reader, page.rows, buffer, result, guard);
       if (page.position !== null) position = page.position;
       if (page.token === null) break;
       if (buffer.weight >= MAX_BUFFERED_WEIGHT) {
@@ -243,30 +247,6 @@ export class Poller {
     await this.flush(buffer, result, guard);
     await this.save(position, result.rows > 0, saveWanted);
     return this.finish(result, started, position);
-  }
-
-  /** Decodes rows into the buffer; own rows are skipped. */
-  private async collect(
-    rows: StoredInstructionRow[],
-    buffer: ApplyBuffer,
-    result: { rows: number; skippedOwn: number; malformed: number },
-    guard: BacklogGuard,
-  ): Promise<void> {
-    for (const row of rows) {
-      result.rows += 1;
-      // Only rows this instance applied at write time; see OwnWrites for why not all of its rows.
-      if (row.originInstance === this.settings.instanceId && this.ownWrites.consume(row.id)) {
-        result.skippedOwn += 1;
-        continue;
-      }
-      // A bad row or instruction is recorded there and replaced by refresh-alls (see readRow).
-      const read = this.applier.readRow(row);
-      if (read.malformed > 0) {
-        result.malformed += read.malformed;
-        await read.recording;
-      }
-      buffer.add(guard.keep(read.instructions, row.id), row.id);
-    }
   }
 
   private async flush(buffer: ApplyBuffer, result: { instructions: number }, guard?: BacklogGuard): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { describeError, errors } from '../errors.js';
-import type { DistcacheEvents, TypedEmitter } from '../events.js';
-import { instructionWeight, totalWeight, type CacheId, type Instruction } from '../instructions/types.js';
+import type { TypedEmitter } from '../events.js';
+import type { CacheId, Instruction } from '../instructions/types.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, NewInstructionRow } from '../store/store.js';
 import type { Applier } from '../apply/applier.js';
@@ -14,6 +14,7 @@ import type { Executor, SyncExecutor } from '../store/executor.js';
 import type { OwnWrites } from '../apply/own-writes.js';
 import type { InstrumentationHooks, WriteInfo } from '../instrumentation.js';
 import { UnseenCommit, type CommitSignal } from './unseen-commit.js';
+import { GATHERED, written, type WrittenRow } from './written.js';
 
 export interface WriterSettings {
   identity: string;
@@ -38,9 +39,6 @@ export interface WriterSettings {
    */
   onInserted?: (lastRowId: number) => void;
 }
-
-/** The newest row id of a write, or undefined when the call was gathered into a batch (nothing written yet). */
-export type WrittenRow = number | undefined;
 
 /**
  * Writes instructions to the log and applies them to this instance's own refreshers once the
@@ -297,25 +295,4 @@ export class Writer {
     this.events.emit('write:error', { error });
     return error;
   }
-}
-
-/** What a call inside `batch()` returns: the instruction is gathered, nothing is left to wait for. */
-const GATHERED: Promise<WrittenRow> = Promise.resolve(undefined);
-
-/** Whether a write's promise is the shared one of a call gathered into a batch (so no per-call promise needs to follow it). */
-export function isGathered(written: Promise<WrittenRow>): boolean {
-  return written === GATHERED;
-}
-
-/** The `instruction:written` payload. */
-function written(
-  rowIds: number[],
-  coalesced: Instruction[],
-  inTransaction: boolean,
-  durationMs: number,
-): DistcacheEvents['instruction:written'] {
-  const byRefresher: Record<string, number> = {};
-  for (const instruction of coalesced)
-    byRefresher[instruction.refresher] = (byRefresher[instruction.refresher] ?? 0) + instructionWeight(instruction);
-  return { rowIds, instructions: totalWeight(coalesced), byRefresher, inTransaction, durationMs };
 }

@@ -34,7 +34,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: 'paging-overlap',
     invariant: 'exact paging: a later page starts after the last row read, so no row comes twice',
-    file: 'src/store/commit-ordered-store.ts',
+    file: 'src/store/sql/commit-ordered-page.ts',
     search: 'where cluster = ? and ${pos} > ? order by ${pos}',
     replace: 'where cluster = ? and ${pos} >= ? order by ${pos}',
     tests: { files: STORE.slice(0, 1), pattern: 'paging|pending|interleaved|8 writers' },

@@ -11,7 +11,7 @@ import type { PendingSummary, StoreCapabilities } from '../../store/store.js';
  * Every query reads in its own autocommit statement, so each sees a fresh snapshot.
  */
 export class MysqlStore extends CommitOrderedStore {
-  readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'mysql', notify: false });
+  readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'mysql', notify: false, serverCancel: true });
   protected readonly positionColumn = 'seq';
 
   /**

@@ -47,7 +47,7 @@ const PENDING_SQL = `with w as materialized (select ?::pg_snapshot as since)
  * would grow with every row written since.
  */
 export class PostgresStore extends BaseStore {
-  readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'postgres', notify: true });
+  readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'postgres', notify: true, serverCancel: true });
   private readonly pageStatements = new Map<number, PreparedStatement>();
   private insertOne: PreparedStatement | undefined;
   private insertMany: PreparedStatement | undefined;

@@ -10,7 +10,7 @@ export const SQLITE_NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
  * commit order: an `id > cursor` poll cannot skip a row.
  */
 export class SqliteStore extends CommitOrderedStore {
-  readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'sqlite', notify: true });
+  readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'sqlite', notify: true, serverCancel: false });
   protected readonly positionColumn = 'id';
 
   protected async insertOne(db: Knex | Knex.Transaction, row: Record<string, unknown>): Promise<number> {
