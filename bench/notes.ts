@@ -77,6 +77,14 @@ export const NOTES =
    (the apply is synchronous, so from then on \`peek()\` returns undefined); the writer's
    \`refresh()\` alternates with #1's payload to a bare refresher, spaced as #1, so the baseline is
    measured in the same run, on the same machine load.
+11. **Dashboard** (issue 26). A 1,000,000-row analyzed log, its newest 50,000 rows restamped into
+   the last hour, and 200 registered servers, each with its cursor at its own position (one row,
+   its own transaction, written between two servers' positions, so the 200 pending counts are 200
+   different statements). Issue 26's floor is 100 ms for the Overview page and \`GET /api/overview\`
+   on that cluster; each is requested 50 times in a row over HTTP from this process after 3
+   warm-up requests. The comparison: the 200 pending counts the overview needs, in one statement
+   (\`pendingMany\`) against one statement per server (how the overview counted before), alternating,
+   30 of each, on the same pool of 10 connections.
 12. **Read-your-writes.** Two DistributedCache instances in the benchmark process, each on its own
    connection pool, both polling every second: A calls \`refresh()\`, and B is handed the token at once
    and calls \`waitFor(token)\`; the time until it resolves true, over 300 rounds (60 quick) after 10

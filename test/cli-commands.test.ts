@@ -164,6 +164,16 @@ for (const dialect of selectedDialects()) {
       const both = await cli(['resync', 'web-1', '--all', ...db.flags]);
       assert.equal(both.code, 2, both.stderr);
       assert.match(both.stderr, /either SERVER or --all/);
+      // Both resyncs are recorded with who ran them; the refused third is not.
+      const actions = shape.shaped(shape.actions, await cliJson(['actions', ...db.flags]), 'actions');
+      assert.deepEqual(
+        actions.actions.map((a) => [a.action, a.server]),
+        [
+          ['resync-all', null],
+          ['resync', 'web-1'],
+        ],
+      );
+      assert.ok(actions.actions.every((a) => /^cli:.+@.+/.test(a.originated)));
 
       // servers forget: refused while it heartbeats, done once it stopped.
       const refused = await cli(['servers', 'forget', 'web-2', ...db.flags]);
@@ -215,6 +225,7 @@ for (const dialect of selectedDialects()) {
         ['show', '1'],
         ['tail'],
         ['failures'],
+        ['actions'],
         ['prune', '--dry-run', '--retention', '1s', '--max-retention', '1s'],
         ...(dialect === 'mysql' ? [] : [['migrate', '--dry-run']]),
       ];

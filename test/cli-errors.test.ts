@@ -336,6 +336,7 @@ test(
       ['tail'],
       ['resync', 'web-1'],
       ['failures'],
+      ['actions'],
       ['prune', '--dry-run'],
       ['prune'],
       // and failures that carry the connection in their message

@@ -75,6 +75,11 @@ for (const dialect of selectedDialects()) {
       for (const identity of ['web-1', 'web-2']) await page.locator(`#servers tr[data-identity="${identity}"]`).waitFor();
       assert.match((await page.locator('#health').textContent())!, /2 of 2 servers active/);
       assert.match((await page.locator('#servers tr[data-identity="web-1"]').textContent())!, /price/);
+      // Each server's wake-up state, as its heartbeat published it (both run with notify: false).
+      for (const identity of ['web-1', 'web-2']) {
+        const cells = await page.locator(`#servers tr[data-identity="${identity}"] td`).allTextContents();
+        assert.equal(cells[7], 'disabled', `${identity}: ${cells.join(' | ')}`);
+      }
       await refreshed;
       await screenshot(page, dialect, 'dashboard-overview');
 
@@ -132,6 +137,14 @@ for (const dialect of selectedDialects()) {
       assert.equal(await coldBootFlagged(cluster.admin, 'web-2'), true);
       assert.equal(records.length, 1);
       assert.match(records[0]!.originated, /^dashboard:tester@/);
+      // Recorded in the database with who ran it, and listed on the page once it refreshed.
+      await page.locator('#actions tr', { hasText: 'dashboard:tester@' }).waitFor();
+      const recorded = await cluster.admin.actions();
+      assert.deepEqual(
+        recorded.map((a) => [a.action, a.server, a.originated]),
+        [['resync', 'web-2', records[0]!.originated]],
+        'the refused attempts were not recorded',
+      );
       assert.equal(await page.evaluate(() => (window as { __pwned?: number }).__pwned), undefined);
       assert.deepEqual([...problems], [], 'no script error and no CSP violation on any page');
     },

@@ -54,12 +54,12 @@ for (const dialect of selectedDialects()) {
       assert.equal(page.status, 200);
       const html = await page.text();
       for (const identity of ['web-1', 'web-2']) assert.match(html, new RegExp(`data-identity="${identity}"`));
-      const before = await db.snapshot(['instruction', 'cursor', 'failure']);
+      const before = await db.snapshot(['instruction', 'cursor', 'failure', 'action']);
       const refused = await fetch(`${url}api/servers/web-1/resync`, { method: 'POST' });
       assert.ok(refused.status === 401 || refused.status === 403, `refused: ${refused.status}`);
       const all = await fetch(`${url}api/resync-all`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
       assert.equal(all.status, 403, 'read-only: no token opens it');
-      assert.equal(await db.snapshot(['instruction', 'cursor', 'failure']), before, 'nothing changed');
+      assert.equal(await db.snapshot(['instruction', 'cursor', 'failure', 'action']), before, 'nothing changed');
       assert.ok(!out().includes(PASSWORD) && !html.includes(PASSWORD), 'the database URL is masked everywhere');
     },
   );
@@ -89,6 +89,8 @@ test('distcache dashboard --allow-actions: needs a token in the environment; act
   assert.equal(done.status, 200, await done.clone().text());
   assert.match(((await done.json()) as { originated: string }).originated, /^dashboard:token\(127\.0\.0\.1\)@/);
   await waitFor(() => / resync web-1 by dashboard:token/.test(out()), { describe: out });
+  const listed = await cli(['actions', ...db.flags]);
+  assert.match(listed.stdout, /resync\s+web-1\s+dashboard:token\(127\.0\.0\.1\)@/, 'recorded in the database: distcache actions lists it');
   const cursor = await db.knex(`${db.prefix}cache_cursor`).where({ server_identity: 'web-1' }).first();
   assert.ok(cursor.cold_boot_requested === true || Number(cursor.cold_boot_requested) === 1);
 });

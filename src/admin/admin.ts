@@ -7,6 +7,7 @@ import { ADMIN_DEFAULTS } from './defaults.js';
 import { dialectFor, type Dialect } from '../dialects/dialect.js';
 import { triggerPlan, type TriggerPlan, type TriggerRequest } from './trigger.js';
 import { activity, type ActivityView } from './activity.js';
+import { ACTIONS_KEPT, listActions, recordAction, type ActionView, type OperatorAction } from './actions.js';
 import type { PruneResult } from '../cluster/pruner.js';
 import { guarded, type AdminContext } from './context.js';
 import { AdminError } from './errors.js';
@@ -20,6 +21,12 @@ import { send, type SendRequest, type SendResult } from './send.js';
 import { findServer, forgetServer, listServers, type ClusterServers, type ForgetResult } from './servers.js';
 import { status, type StatusReport } from './status.js';
 import { follow, newestRows, type FollowOptions } from './tail.js';
+
+/** Who runs an action, recorded with it. */
+export interface ActionOptions {
+  /** `<tool>:<who>@<host>`, capped to 255 characters. @default `admin:<user>@<host>` */
+  originated?: string;
+}
 
 export interface AdminOptions {
   /** A Knex instance on the database the servers share. Admin never destroys it. */
@@ -150,14 +157,29 @@ export class Admin {
     return guarded(() => send(this.ctx, request));
   }
 
-  /** Makes one server cold-boot at its next poll. */
-  resync(server: string): Promise<ResyncResult> {
-    return guarded(() => resync(this.ctx, server));
+  /**
+   * Makes one server cold-boot at its next poll. Recorded in `actions()` with `originated`
+   * (default `admin:<user>@<host>`).
+   */
+  resync(server: string, options: ActionOptions = {}): Promise<ResyncResult> {
+    return guarded(() => this.recorded('resync', server, options, () => resync(this.ctx, server)));
   }
 
-  /** Makes every server of the cluster cold-boot at its next poll (after a restore no check can detect). */
-  resyncAll(): Promise<ResyncAllResult> {
-    return guarded(() => resyncAll(this.ctx));
+  /** Makes every server of the cluster cold-boot at its next poll (after a restore no check can detect). Recorded in `actions()`. */
+  resyncAll(options: ActionOptions = {}): Promise<ResyncAllResult> {
+    return guarded(() => this.recorded('resync-all', null, options, () => resyncAll(this.ctx)));
+  }
+
+  /** The operators' actions (resync, resync-all, prune) with who ran them, newest first (migration 010). */
+  actions(options: { limit?: number } = {}): Promise<ActionView[]> {
+    return guarded(() => listActions(this.ctx, Math.min(positive('limit', options.limit ?? 20), ACTIONS_KEPT)));
+  }
+
+  /** Runs an action, then records it with who ran it; an action that failed is not recorded (nothing changed). */
+  private async recorded<T>(action: OperatorAction, server: string | null, options: ActionOptions, run: () => Promise<T>): Promise<T> {
+    const result = await run();
+    await recordAction(this.ctx, { action, server, originated: options.originated, result });
+    return result;
   }
 
   /** What `prune()` would delete now, and whom it would affect. */
@@ -165,9 +187,11 @@ export class Admin {
     return guarded(() => prunePreview(this.ctx, { ...defaultPruneRules(), ...withoutUndefined(rules) }));
   }
 
-  /** Prunes now with the scheduled prune's rules (membership-aware, hard cap, forgetting). */
-  prune(rules: Partial<PruneRules> = {}, onProgress?: (deleted: number) => void): Promise<PruneResult> {
-    return guarded(() => prune(this.ctx, { ...defaultPruneRules(), ...withoutUndefined(rules) }, onProgress));
+  /** Prunes now with the scheduled prune's rules (membership-aware, hard cap, forgetting). Recorded in `actions()`. */
+  prune(rules: Partial<PruneRules> = {}, onProgress?: (deleted: number) => void, options: ActionOptions = {}): Promise<PruneResult> {
+    return guarded(() =>
+      this.recorded('prune', null, options, () => prune(this.ctx, { ...defaultPruneRules(), ...withoutUndefined(rules) }, onProgress)),
+    );
   }
 
   /** Instructions written per minute over the last `minutes` (default 60), by the database clock; index-bound on any log size. */

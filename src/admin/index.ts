@@ -1,4 +1,5 @@
-export { Admin, type AdminOptions } from './admin.js';
+export { Admin, type AdminOptions, type ActionOptions } from './admin.js';
+export type { ActionView, OperatorAction } from './actions.js';
 export { AdminError, isAdminError, type AdminErrorCode } from './errors.js';
 export type { StatusReport, LogView } from './status.js';
 export type { ServerView, CursorView, ClusterServers, ForgetResult } from './servers.js';

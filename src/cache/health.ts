@@ -3,6 +3,7 @@ import type { ServerRole } from '../cluster/roles.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { CacheParts } from './parts.js';
+import { wakeUpState } from './wake-up-state.js';
 
 /** `cache.health()`: what each part knows of this server, judged against the `health` option. */
 export function cacheHealth(
@@ -25,7 +26,7 @@ export function cacheHealth(
       lastSuccessfulSync: poller.lastSuccess,
       lastHeartbeat: membership.lastHeartbeat,
       lastError: errorRecord.latestWith(poller.lastError),
-      wakeUp: !wake ? 'disabled' : wake.problem !== undefined ? 'off' : wake.listening ? 'on' : 'connecting',
+      wakeUp: wakeUpState(wake),
       wakeUpProblem: wake?.problem,
       preparedStatements: store.preparedStatements,
       // Turned off by the user is a choice; turned off by the store is a finding.

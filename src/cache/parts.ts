@@ -21,6 +21,7 @@ import { Ticker } from '../sync/ticker.js';
 import { runsScheduledWork } from '../cluster/roles.js';
 import { Writer } from '../write/writer.js';
 import type { WakeSource, WakeSourceConfig } from '../wake/wake-source.js';
+import { wakeUpState } from './wake-up-state.js';
 
 /** The working parts of one DistributedCache, each made once from the resolved options. */
 export interface CacheParts {
@@ -143,6 +144,7 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     },
     refresherIds: () => registry.all().map((r) => r.id),
     regions: () => regionSet.stats(),
+    wakeUp: () => wakeUpState(wake),
     cursor:
       o.replicas.length > 0
         ? { forHeartbeat: () => poller.cursorForHeartbeat(), saved: (save, written) => poller.cursorSavedByHeartbeat(save, written) }

@@ -11,6 +11,16 @@ export interface LastError {
 }
 
 /** What `cache.health()` returns: what a load balancer's health endpoint or an alert looks at. */
+/**
+ * The wake-up's state: 'on' (listening), 'connecting' (not yet, or reconnecting), 'off' (it
+ * cannot work here), 'disabled' (`notify: false`, or a dialect without one). Each server
+ * publishes it with its heartbeat (migration 010), so the dashboard shows it for every server.
+ */
+export type WakeUpState = 'on' | 'off' | 'connecting' | 'disabled';
+
+/** The states a published `wake_up` column may hold; anything else reads as null. */
+export const WAKE_UP_STATES: readonly WakeUpState[] = ['on', 'off', 'connecting', 'disabled'];
+
 export interface HealthReport {
   /** False when any threshold of the `health` option is crossed, the cache is not started, or the log cannot be read. */
   healthy: boolean;
@@ -42,7 +52,7 @@ export interface HealthReport {
    * 'on' (listening), 'connecting' (not yet, or reconnecting), 'off' (it cannot work here, see
    * `warnings`), 'disabled' (`notify: false`, or a dialect without one).
    */
-  wakeUp: 'on' | 'off' | 'connecting' | 'disabled';
+  wakeUp: WakeUpState;
   /** PostgreSQL: whether statements still run prepared (false once a pooler showed it cannot keep them); null elsewhere. */
   preparedStatements: boolean | null;
   /**

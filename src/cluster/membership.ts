@@ -1,4 +1,5 @@
 import type { RegionStats } from '../regions/stats.js';
+import type { WakeUpState } from './health.js';
 import { errors } from '../errors.js';
 import type { TypedEmitter } from '../events.js';
 import type { Logger } from '../logger.js';
@@ -20,6 +21,8 @@ export interface MembershipSettings {
   refresherIds: () => string[];
   /** This server's regions and their figures, published with each heartbeat. */
   regions?: () => RegionStats[];
+  /** This server's wake-up state, published with each heartbeat (migration 010). */
+  wakeUp?: () => WakeUpState;
   /** With replicas: the cursor save a heartbeat carries in its transaction (see ServerTable.touch). */
   cursor?: {
     forHeartbeat(): HeartbeatCursor | undefined;
@@ -92,9 +95,9 @@ export class Membership {
     if (this.state !== 'joined') return;
     const { registration: me, staleServerTimeout } = this.settings;
     const written = this.role;
-    const { lastError, refresherIds, regions, cursor } = this.settings;
+    const { lastError, refresherIds, regions, cursor, wakeUp } = this.settings;
     const save = cursor?.forHeartbeat();
-    const touched = await this.servers.touch(me, written, lastError(), refresherIds(), regions?.(), save);
+    const touched = await this.servers.touch(me, written, lastError(), refresherIds(), regions?.(), save, wakeUp?.());
     if (save) cursor!.saved(save, touched.cursorWritten);
     if (touched.found === 'other' && this.registered) this.duplicate(touched);
     this.registered = true;

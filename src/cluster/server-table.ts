@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
-import { refresherColumns } from './published-refreshers.js';
-import { regionColumns } from './published-regions.js';
+import { decodeRefresherIds, refresherColumns } from './published-refreshers.js';
+import { decodeRegions, regionColumns, type PublishedRegion } from './published-regions.js';
+import { WAKE_UP_STATES, type WakeUpState } from './health.js';
 import type { RegionStats } from '../regions/stats.js';
 import type { BoundableQuery } from '../store/bound-query.js';
 import { toBool, toDate } from '../store/columns.js';
@@ -40,8 +41,16 @@ export interface ServerInfo {
   lastError: string | null;
   /** Holds the scheduling-publisher lease, unexpired by the database clock. */
   holdsLease: boolean;
+  /** The wake-up state it published with its last heartbeat (migration 010); null when it published none. */
+  wakeUp: WakeUpState | null;
   /** This is the instance that asked. */
   self: boolean;
+}
+
+/** A server row with what it published: its refresher ids (migration 003) and regions (006); for the Admin API. */
+export interface PublishedServerInfo extends ServerInfo {
+  refreshers: string[] | null;
+  regions: PublishedRegion[] | null;
 }
 
 /** A cursor save carried by the heartbeat: the position, and the one the row must still hold. */
@@ -54,6 +63,9 @@ export type TouchResult = { found: 'own' } | { found: 'none' } | { found: 'other
 
 /** The `cache_server` table: one row per server identity and cluster. */
 export class ServerTable {
+  /** Whether migration 010's wake_up column exists, asked once: a server on an older schema still heartbeats. */
+  private wakeUpColumn: Promise<boolean> | undefined;
+
   constructor(private readonly sql: ClusterSql) {}
 
   private rows() {
@@ -81,6 +93,7 @@ export class ServerTable {
     refresherIds: readonly string[],
     regions?: readonly RegionStats[],
     cursor?: HeartbeatCursor,
+    wakeUp?: WakeUpState,
   ): Promise<TouchResult & { cursorWritten: boolean }> {
     const fields = {
       last_heartbeat: this.sql.store.clockSql(0),
@@ -94,6 +107,8 @@ export class ServerTable {
       ...refresherColumns(refresherIds),
       // Regions and their figures, for `distcache status`.
       ...regionColumns(regions),
+      // Its wake-up state, for the dashboard's and `status`'s view of every server.
+      ...(wakeUp !== undefined && (await this.hasWakeUpColumn()) ? { wake_up: wakeUp } : {}),
     };
     if (!cursor) return { ...(await this.register(this.sql.knex, me, fields)), cursorWritten: false };
     return this.sql.knex.transaction(async (trx) => {
@@ -128,6 +143,14 @@ export class ServerTable {
     );
     if (!existing) return { found: 'none' };
     return { found: 'other', instanceId: String(existing.instance_id), host: String(existing.host), pid: Number(existing.pid) };
+  }
+
+  private hasWakeUpColumn(): Promise<boolean> {
+    this.wakeUpColumn ??= this.sql.knex.schema.hasColumn(this.sql.tables.server, 'wake_up').catch(() => {
+      this.wakeUpColumn = undefined;
+      return false;
+    });
+    return this.wakeUpColumn;
   }
 
   async setRole(me: Registration, role: ServerRole): Promise<void> {
@@ -239,6 +262,14 @@ export class ServerTable {
   }
 
   async list(selfInstance: string, leaseHolder: string | null): Promise<ServerInfo[]> {
+    return (await this.listPublished(selfInstance, leaseHolder)).map(({ refreshers: _r, regions: _g, ...info }) => info);
+  }
+
+  /**
+   * Every row with what its server published, in one query: the row is read whole, so the
+   * published columns cost nothing more (and a schema without them reads as null).
+   */
+  async listPublished(selfInstance: string, leaseHolder: string | null): Promise<PublishedServerInfo[]> {
     const raws = await this.bounded(this.rows().select('*').orderBy('server_identity'));
     return raws.map((r: Record<string, unknown>) => ({
       identity: String(r.server_identity),
@@ -254,6 +285,9 @@ export class ServerTable {
       lastError: r.last_error == null ? null : String(r.last_error),
       holdsLease: leaseHolder !== null && String(r.instance_id) === leaseHolder,
       self: String(r.instance_id) === selfInstance,
+      wakeUp: WAKE_UP_STATES.includes(r.wake_up as WakeUpState) ? (r.wake_up as WakeUpState) : null,
+      refreshers: decodeRefresherIds(r.refreshers),
+      regions: decodeRegions(r.regions),
     }));
   }
 }

@@ -11,7 +11,8 @@ export const CSRF_HEADER = 'x-distcache-csrf';
 /**
  * Runs one action, in this order: authorization (403 unless `authorize` says yes: the default
  * says no to everything), the page's CSRF token (403), a same-origin check where the browser sent
- * an Origin (403), then the Admin call. Each action that ran is passed to `onAction` with who ran it.
+ * an Origin (403), then the Admin call, which records it in the database with who ran it
+ * (`Admin.actions()`, migration 010). Each action that ran is passed to `onAction` too.
  */
 export async function runAction(
   req: IncomingMessage,
@@ -45,10 +46,10 @@ export async function runAction(
   try {
     const result =
       action === 'resync'
-        ? await options.admin.resync(server!)
+        ? await options.admin.resync(server!, { originated })
         : action === 'resync-all'
-          ? await options.admin.resyncAll()
-          : await options.admin.prune();
+          ? await options.admin.resyncAll({ originated })
+          : await options.admin.prune({}, undefined, { originated });
     const record: ActionRecord = { at: new Date().toISOString(), action, server, originated, result };
     options.onAction?.(record);
     sendJson(res, 200, { ...record, message: `${action}${server ? ` ${server}` : ''} done, recorded as ${originated}` });

@@ -3,6 +3,8 @@ export interface HealthLineServer {
   active: boolean;
   lagSeconds: number | null;
   lastError: string | null;
+  /** Published with the heartbeat; 'off' is a warning, not a problem: changes still arrive by polling. */
+  wakeUp: string | null;
 }
 
 export interface ClusterHealth {
@@ -19,13 +21,15 @@ export function clusterHealth(servers: readonly HealthLineServer[], failures: nu
   const maxLag = lags.length > 0 ? Math.max(...lags) : 0;
   const lagging = active.filter((s) => (s.lagSeconds ?? 0) > maxLagSeconds).length;
   const erroring = active.filter((s) => s.lastError).length;
+  const deaf = active.filter((s) => s.wakeUp === 'off').length;
   const problems: string[] = [];
   if (active.length === 0) problems.push('no server is active');
   if (lagging > 0) problems.push(`${lagging} lagging more than ${maxLagSeconds} s`);
   if (erroring > 0) problems.push(`${erroring} reporting an error`);
   const facts =
     `${active.length} of ${servers.length} servers active, max lag ${round(maxLag)} s, ` +
-    `${failures} failure${failures === 1 ? '' : 's'} recorded`;
+    `${failures} failure${failures === 1 ? '' : 's'} recorded` +
+    (deaf > 0 ? `, ${deaf} with the wake-up off (polling only)` : '');
   return problems.length === 0
     ? { healthy: true, line: `healthy: ${facts}` }
     : { healthy: false, line: `unhealthy (${problems.join('; ')}): ${facts}` };

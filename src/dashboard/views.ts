@@ -1,5 +1,7 @@
 import type { Admin } from '../admin/admin.js';
 import type { ActivityView } from '../admin/activity.js';
+import type { ActionView } from '../admin/actions.js';
+import type { WakeUpState } from '../admin/servers.js';
 import type { FailureView } from '../admin/failures.js';
 import type { RowView, FullRowView } from '../admin/rows.js';
 import type { ServerView } from '../admin/servers.js';
@@ -20,6 +22,8 @@ export interface OverviewJson {
   publisher: string | null;
   servers: DashboardServer[];
   failures: { count: number };
+  /** The newest operator actions (resync, prune) with who ran them, from the database (migration 010). */
+  actions: ActionView[];
 }
 
 export interface DashboardServer {
@@ -36,17 +40,21 @@ export interface DashboardServer {
   pendingRows: number | null;
   pendingInstructions: number | null;
   lastError: string | null;
-  /**
-   * The wake-up's state is known only inside each server (`cache.health().wakeUp`, and the
-   * exporter's `wake_up` gauge); no heartbeat publishes it to the database yet, so null here.
-   */
-  wakeUp: null;
+  /** The wake-up state the server published with its last heartbeat (migration 010); null from an older server. */
+  wakeUp: WakeUpState | null;
   coldBootRequested: boolean;
   regions: string[];
 }
 
+/** Actions the Overview lists; `distcache actions` shows more. */
+export const OVERVIEW_ACTIONS = 10;
+
 export async function overviewJson(admin: Admin): Promise<OverviewJson> {
-  const [{ now, publisher, servers }, failures] = await Promise.all([admin.servers(), admin.failures({ limit: 1 })]);
+  const [{ now, publisher, servers }, failures, actions] = await Promise.all([
+    admin.servers(),
+    admin.failures({ limit: 1 }),
+    admin.actions({ limit: OVERVIEW_ACTIONS }),
+  ]);
   const list = servers.map(dashboardServer);
   return {
     cluster: admin.cluster,
@@ -56,6 +64,7 @@ export async function overviewJson(admin: Admin): Promise<OverviewJson> {
     publisher: publisher?.identity ?? null,
     servers: list,
     failures: { count: failures.total },
+    actions,
   };
 }
 
@@ -74,7 +83,7 @@ function dashboardServer(s: ServerView): DashboardServer {
     pendingRows: s.pendingRows,
     pendingInstructions: s.pendingInstructions,
     lastError: s.lastError,
-    wakeUp: null,
+    wakeUp: s.wakeUp,
     coldBootRequested: s.cursor?.coldBootRequested ?? false,
     regions: (s.regions ?? []).map((r) => r.region),
   };

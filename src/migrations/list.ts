@@ -6,6 +6,7 @@ import * as m005 from '../../migrations/005_sql_functions.js';
 import * as m006 from '../../migrations/006_server_regions.js';
 import * as m007 from '../../migrations/007_bounded_rows.js';
 import * as m009 from '../../migrations/009_replica_tick.js';
+import * as m010 from '../../migrations/010_dashboard_state.js';
 import * as m012 from '../../migrations/012_sqlite_write_rules.js';
 import type { DistcacheMigration } from './context.js';
 
@@ -22,5 +23,6 @@ export const MIGRATIONS: readonly DistcacheMigration[] = [
   { name: '006_server_regions', ...m006 },
   { name: '007_bounded_rows', ...m007 },
   { name: '009_replica_tick', ...m009 },
+  { name: '010_dashboard_state', ...m010 },
   { name: '012_sqlite_write_rules', ...m012 },
 ];

@@ -30,6 +30,9 @@ import { FailureTable } from './failure-table.js';
  * summary here, the cursor and failure tables through CursorTable and FailureTable, executor
  * inserts through executor-insert.ts. Each dialect adds how positions work (reading, pending, pruning).
  */
+/** Positions counted per pendingMany statement: each is one index range, so the statement stays small. */
+export const PENDING_BATCH = 250;
+
 export abstract class BaseStore implements InstructionStore {
   abstract readonly capabilities: StoreCapabilities;
   protected readonly knex: Knex;
@@ -87,6 +90,33 @@ export abstract class BaseStore implements InstructionStore {
 
   abstract readPage(identity: string, from: string, token: string | null, limit: number): Promise<InstructionPage>;
   abstract pending(from: string): Promise<PendingSummary>;
+
+  async pendingMany(positions: readonly string[]): Promise<Map<string, PendingSummary>> {
+    const distinct = [...new Set(positions)];
+    const found = new Map<string, PendingSummary>();
+    // A statement's size is bounded: 200 servers (issue 26's cluster) is one statement.
+    for (let i = 0; i < distinct.length; i += PENDING_BATCH) {
+      const batch = distinct.slice(i, i + PENDING_BATCH);
+      const summaries = await this.pendingBatch(batch);
+      batch.forEach((position, k) => found.set(position, summaries[k]!));
+    }
+    return found;
+  }
+
+  /** One statement counting what is pending past each of `positions`; the answers in the same order. */
+  protected abstract pendingBatch(positions: readonly string[]): Promise<PendingSummary[]>;
+
+  /**
+   * Reads a pendingBatch statement's rows, each tagged with its branch number `k`: a union
+   * promises no order of its own.
+   */
+  protected pendingRowsByBranch(raws: ReadonlyArray<Record<string, unknown>>, n: number): PendingSummary[] {
+    const out: PendingSummary[] = Array.from({ length: n }, () => ({ rows: 0, instructions: 0, oldest: null }));
+    for (const raw of raws) {
+      out[Number(raw.k)] = { rows: Number(raw.row_count ?? 0), instructions: Number(raw.total ?? 0), oldest: toDate(raw.oldest) };
+    }
+    return out;
+  }
   abstract listPending(from: string, limit: number): Promise<StoredInstructionRow[]>;
   abstract pruneChunk(options: PruneChunkOptions): Promise<PruneChunkResult>;
   abstract prunePreview(options: Omit<PruneChunkOptions, 'limit'>): Promise<{ rows: number; minId: number | null; maxId: number | null }>;

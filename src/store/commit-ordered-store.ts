@@ -220,6 +220,27 @@ export abstract class CommitOrderedStore extends BaseStore {
     return { rows: Number(raw?.row_count ?? 0), instructions: Number(raw?.total ?? 0), oldest: toDate(raw?.oldest) };
   }
 
+  protected async pendingBatch(positions: readonly string[]): Promise<PendingSummary[]> {
+    // One index range per position, in one statement: branch k is tagged k (SQLite; MariaDB scans
+    // once, see MysqlStore). A join of the positions with the log scanned the whole table.
+    const table = this.positionScan();
+    const pos = this.quote(this.positionColumn);
+    const sql = positions
+      .map(
+        (_, k) =>
+          `select ${k} as k, count(*) as row_count, coalesce(sum(instruction_count), 0) as total, min(utc_stamp) as oldest ` +
+          `from ${table} where cluster = ? and ${pos} > ?`,
+      )
+      .join(' union all ');
+    const raws = await this.bounded(
+      this.knex.raw(
+        sql,
+        positions.flatMap((p) => [this.cluster, Number(p)]),
+      ),
+    );
+    return this.pendingRowsByBranch(rawRows(raws), positions.length);
+  }
+
   async listPending(from: string, limit: number): Promise<StoredInstructionRow[]> {
     const raws = await this.bounded(
       this.knex

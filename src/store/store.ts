@@ -69,6 +69,12 @@ export interface InstructionStore {
   /** Rows and summed instruction_count not yet covered by `from`. */
   pending(from: string): Promise<PendingSummary>;
 
+  /**
+   * `pending` for several positions in one statement (the dashboard's and `status`'s list of every
+   * server), keyed by position. Equal positions are counted once.
+   */
+  pendingMany(positions: readonly string[]): Promise<Map<string, PendingSummary>>;
+
   /** Rows not covered by `from`, decoded by the caller; for the CLI's `pending`. Bounded by `limit`. */
   listPending(from: string, limit: number): Promise<StoredInstructionRow[]>;
 

@@ -10,6 +10,8 @@ export interface TableNames {
   readonly sequence: string;
   /** PostgreSQL only: the replicated tick, a primary snapshot replicas take page targets from (migration 009). */
   readonly tick: string;
+  /** Operators' actions (resync, prune) with who ran them, for the dashboard and the CLI (migration 010). */
+  readonly action: string;
   readonly migrations: string;
 }
 
@@ -24,6 +26,7 @@ export function tableNames(prefix: string): TableNames {
     lease: `${prefix}cache_lease`,
     sequence: `${prefix}cache_sequence`,
     tick: `${prefix}cache_tick`,
+    action: `${prefix}cache_action`,
     migrations: `${prefix}distcache_migrations`,
   });
 }

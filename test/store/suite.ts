@@ -3,6 +3,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import { migrate } from '../../src/migrations/migrate.js';
+import { PENDING_BATCH } from '../../src/store/base-store.js';
 import type { StoreConfig } from '../../src/store/store-config.js';
 import type { InstructionStore, NewInstructionRow, StoredInstructionRow } from '../../src/store/store.js';
 import { tableNames, type TableNames } from '../../src/store/tables.js';
@@ -264,6 +265,34 @@ export function storeSuite(spec: StoreSuiteSpec): void {
         [openId],
       );
       assert.deepEqual(await s.reading.pending(next.position), { rows: 0, instructions: 0, oldest: null });
+    });
+
+    test('pendingMany() counts every position as pending() does, in one statement per PENDING_BATCH positions', async (t) => {
+      const s = await setup(t);
+      // One more distinct position than a statement takes: each row written moves the head.
+      const positions = [await s.store.head()];
+      for (let i = 0; i < PENDING_BATCH; i++) {
+        await s.store.insert([row(`m${i}`, 1 + (i % 3))]);
+        positions.push(await s.store.head());
+      }
+      assert.equal(new Set(positions).size, PENDING_BATCH + 1, 'every position is another');
+      const statements: string[] = [];
+      // Statements that read the log (PostgreSQL wraps its one in a transaction, to turn JIT off for it).
+      const count = (q: { sql: string }) => void (q.sql.includes(s.tables.instruction) && statements.push(q.sql));
+      s.knex.on('query', count);
+      t.after(() => void s.knex.removeListener('query', count));
+      const first = await s.store.pendingMany([...positions.slice(0, 200), positions[7]!]);
+      assert.equal(statements.length, 1, "200 servers' positions (and a duplicate) in one statement");
+      assert.equal(first.size, 200);
+      const all = await s.store.pendingMany(positions);
+      assert.equal(statements.length, 3, `${PENDING_BATCH + 1} positions in two statements`);
+      s.knex.removeListener('query', count);
+      for (const [k, position] of positions.entries()) {
+        const one = await s.store.pending(position);
+        assert.deepEqual(all.get(position), one, `position ${k}`);
+        assert.equal(one.rows, PENDING_BATCH - k);
+      }
+      assert.deepEqual(await s.reading.pendingMany([]), new Map());
     });
 
     test('a row inserted by plain SQL naming only the payload columns is read, with a database timestamp', async (t) => {

@@ -66,7 +66,7 @@ export interface CliDatabase {
    * Tables of the prefix, as text, to prove a command changed nothing. By default every table;
    * while servers heartbeat, leave out `server` and `lease`, which their heartbeats change.
    */
-  snapshot(tables?: ReadonlyArray<'instruction' | 'cursor' | 'failure' | 'server' | 'lease' | 'migrations'>): Promise<string>;
+  snapshot(tables?: ReadonlyArray<'instruction' | 'cursor' | 'failure' | 'server' | 'lease' | 'migrations' | 'action'>): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -119,7 +119,7 @@ export async function cliDatabase(dialect: DialectName, options: { url?: string 
       );
       return cache;
     },
-    async snapshot(which = ['instruction', 'cursor', 'failure', 'server', 'lease', 'migrations'] as const) {
+    async snapshot(which = ['instruction', 'cursor', 'failure', 'server', 'lease', 'migrations', 'action'] as const) {
       const names = which.map((w) => tables[w]);
       const dump: Record<string, unknown> = {};
       for (const name of names) {

@@ -71,6 +71,7 @@ export const server = z.strictObject({
       }),
     )
     .nullable(),
+  wakeUp: z.enum(['on', 'off', 'connecting', 'disabled']).nullable(),
   cursor: z
     .strictObject({
       position: z.string(),
@@ -201,6 +202,20 @@ export const failures = z.strictObject({
       ]),
       error: z.string(),
       detail: z.string().nullable(),
+    }),
+  ),
+});
+
+export const actions = z.strictObject({
+  cluster: z.string(),
+  actions: z.array(
+    z.strictObject({
+      id: z.number().int(),
+      at: iso.nullable(),
+      action: z.enum(['resync', 'resync-all', 'prune']),
+      server: z.string().nullable(),
+      originated: z.string(),
+      result: z.unknown(),
     }),
   ),
 });

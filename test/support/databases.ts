@@ -152,6 +152,7 @@ export async function dropPrefixed(knex: Knex, prefix: string): Promise<void> {
     'cache_instruction',
     'cache_sequence',
     'cache_tick',
+    'cache_action',
     'distcache_migrations',
     'distcache_migrations_lock',
   ];

@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { actionsCommand } from './actions.js';
 import { dashboardCommand } from './dashboard.js';
 import { failuresCommand } from './failures.js';
 import { migrateCommand } from './migrate.js';
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   resyncCommand,
   pruneCommand,
   failuresCommand,
+  actionsCommand,
   serversCommand,
   triggerCommand,
   dashboardCommand,

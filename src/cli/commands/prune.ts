@@ -1,3 +1,4 @@
+import { cliOrigin } from '../origin.js';
 import { DEFAULTS } from '../../options.js';
 import { defaultPruneRules, type PruneRules } from '../../admin/prune.js';
 import { durationOption, fractionOption, integerOption } from '../args.js';
@@ -54,7 +55,9 @@ export const pruneCommand: Command<{ dryRun: boolean; rules: PruneRules }> = {
       out.line(`would be forgotten: ${preview.wouldForget.join(', ') || 'none'}`);
       return;
     }
-    const result = await admin.prune(rules, (deleted) => out.progress(`pruning: ${count(deleted)} rows deleted…`));
+    const result = await admin.prune(rules, (deleted) => out.progress(`pruning: ${count(deleted)} rows deleted…`), {
+      originated: cliOrigin(),
+    });
     out.clearProgress();
     if (out.json) return out.document({ dryRun: false, ...result, durationMs: Math.round(result.durationMs) });
     out.line(`deleted ${plural(result.deleted, 'row')} in ${Math.round(result.durationMs)} ms`);

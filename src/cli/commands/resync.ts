@@ -1,3 +1,4 @@
+import { cliOrigin } from '../origin.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../failure.js';
 import { plural } from '../format.js';
@@ -29,7 +30,7 @@ export const resyncCommand: Command<{ server: string | null }> = {
   access: () => 'write',
   async run({ admin, out }, { server }) {
     if (server === null) {
-      const result = await admin.resyncAll();
+      const result = await admin.resyncAll({ originated: cliOrigin() });
       if (out.json) return out.document(result);
       const names = result.servers.length > 0 ? `: ${result.servers.join(', ')}` : '';
       out.line(
@@ -38,7 +39,7 @@ export const resyncCommand: Command<{ server: string | null }> = {
       );
       return;
     }
-    const result = await admin.resync(server);
+    const result = await admin.resync(server, { originated: cliOrigin() });
     if (out.json) return out.document(result);
     out.line(
       `server ${result.server} cold-boots at its next ` +

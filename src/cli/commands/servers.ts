@@ -53,7 +53,7 @@ export const serversCommand: Command<ServersArgs> = {
       return out.line(`no servers in cluster '${admin.cluster}'${hiddenStopped > 0 ? ` ${stoppedNote(hiddenStopped)}` : ''}`);
     out.line(
       table(
-        ['SERVER', 'HOST', 'PID', 'VERSION', 'ROLE', 'ACTIVE', 'HEARTBEAT', 'REFRESHERS'],
+        ['SERVER', 'HOST', 'PID', 'VERSION', 'ROLE', 'ACTIVE', 'HEARTBEAT', 'WAKE-UP', 'REFRESHERS'],
         servers.map((s) => [
           s.identity + (s.publisher ? ' *' : ''),
           s.host ?? '-',
@@ -62,6 +62,7 @@ export const serversCommand: Command<ServersArgs> = {
           s.registered ? (s.role ?? '-') : '(cursor only)',
           s.active ? 'yes' : 'no',
           ago(s.heartbeatAgeSeconds),
+          s.wakeUp ?? '-',
           s.refreshers === null ? '-' : s.refreshers.join(', '),
         ]),
       ),

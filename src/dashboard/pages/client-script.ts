@@ -39,6 +39,15 @@ export const CLIENT_SCRIPT = String.raw`(function () {
       tbody.appendChild(tr);
     });
     text(document.getElementById('failure-count'), data.failures.count);
+    var actions = document.getElementById('actions');
+    if (!actions) return;
+    while (actions.firstChild) actions.removeChild(actions.firstChild);
+    data.actions.forEach(function (a) {
+      var tr = document.createElement('tr');
+      tr.setAttribute('data-action-id', String(a.id));
+      cell(tr, a.at ? a.at.replace('T', ' ').slice(0, 19) : ''); cell(tr, a.action); cell(tr, a.server || ''); cell(tr, a.originated);
+      actions.appendChild(tr);
+    });
   }
   function chart(activity) {
     var svg = document.getElementById('activity');

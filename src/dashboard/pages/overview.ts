@@ -18,6 +18,15 @@ export function overviewBody(data: OverviewJson): Html {
         <td><button data-action="resync" data-server="${s.identity}">resync</button></td>
       </tr>`,
   );
+  const actions = data.actions.map(
+    (a) =>
+      html`<tr data-action-id="${String(a.id)}">
+        <td>${a.at ? when(a.at) : ''}</td>
+        <td>${a.action}</td>
+        <td>${a.server ?? ''}</td>
+        <td>${a.originated}</td>
+      </tr>`,
+  );
   return html`<p id="health" class="health ${data.health.healthy ? 'ok' : 'bad'}">${data.health.line}</p>
     <p class="muted">
       Publisher: ${data.publisher ?? 'none'} · failures recorded: <span id="failure-count">${data.failures.count}</span> · database clock
@@ -43,14 +52,31 @@ export function overviewBody(data: OverviewJson): Html {
       </tbody>
     </table>
     <p class="muted">
-      Wake-up: each server knows its own (<code>cache.health().wakeUp</code>, the <code>wake_up</code> metric); heartbeats do not publish it
-      to the database.
+      Wake-up: what each server published with its last heartbeat (on, connecting, off, disabled); off means changes arrive by polling only,
+      see its <code>cache.health().warnings</code>.
     </p>
     <h2>Actions</h2>
-    <p class="muted">Refused unless this dashboard's <code>authorize</code> allows them; each is recorded with who ran it.</p>
+    <p class="muted">
+      Refused unless this dashboard's <code>authorize</code> allows them; each is recorded in the database with who ran it (<code
+        >distcache actions</code
+      >).
+    </p>
     <p><button data-action="resync-all">resync every server</button> <button data-action="prune">prune now</button></p>
     <form id="token-form" class="filter">
       <label>operator token (distcache dashboard --allow-actions)<input id="token" type="password" autocomplete="off" /></label
       ><button type="submit">use</button>
-    </form>`;
+    </form>
+    <table>
+      <thead>
+        <tr>
+          <th>time (UTC)</th>
+          <th>action</th>
+          <th>server</th>
+          <th>by</th>
+        </tr>
+      </thead>
+      <tbody id="actions">
+        ${actions}
+      </tbody>
+    </table>`;
 }

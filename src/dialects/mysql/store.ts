@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import { toDate } from '../../store/columns.js';
 import { CommitOrderedStore } from '../../store/commit-ordered-store.js';
 import { runExecuted } from './statements.js';
-import type { StoreCapabilities } from '../../store/store.js';
+import { rawRows } from '../../store/columns.js';
+import type { PendingSummary, StoreCapabilities } from '../../store/store.js';
 
 /**
  * MySQL 8 / MariaDB. The position is `seq`, which a trigger assigns from a counter row locked
@@ -22,6 +23,45 @@ export class MysqlStore extends CommitOrderedStore {
    */
   protected override positionScan(): string {
     return `${this.quote(this.t.instruction)} force index (${this.quote(`${this.t.instruction}_cluster_seq`)})`;
+  }
+
+  /**
+   * Every position's pending count from one range scan, from the oldest position on: each row
+   * falls in a bucket, the number of positions below its seq (`interval()`, a binary search over
+   * the sorted positions), and a position's count sums the buckets from its own up. The rows are
+   * read once, not once per position: a union of 200 ranges (the base class's way) cost more here
+   * than 200 separate statements on 10 connections (114 ms against 88 ms, bench #11).
+   */
+  protected override async pendingBatch(positions: readonly string[]): Promise<PendingSummary[]> {
+    const sorted = [...new Set(positions.map(Number))].sort((a, b) => a - b);
+    // interval(seq, p1 + 1, …): how many positions are below seq; seq > p_j exactly when that is at least j.
+    const bounds = sorted.map(() => '?').join(', ');
+    const raws = rawRows(
+      await this.bounded(
+        this.knex.raw(
+          `select interval(seq, ${bounds}) as b, count(*) as row_count, coalesce(sum(instruction_count), 0) as total, ` +
+            `min(utc_stamp) as oldest from ${this.positionScan()} where cluster = ? and seq > ? group by b`,
+          [...sorted.map((p) => p + 1), this.cluster, sorted[0]!],
+        ),
+      ),
+    );
+    const buckets = new Map(raws.map((r) => [Number(r.b), r]));
+    // From the newest position down, each adds its own bucket to the ones above it.
+    const byPosition = new Map<number, PendingSummary>();
+    let running: PendingSummary = { rows: 0, instructions: 0, oldest: null };
+    for (let j = sorted.length; j >= 1; j--) {
+      const bucket = buckets.get(j);
+      if (bucket) {
+        const oldest = toDate(bucket.oldest);
+        running = {
+          rows: running.rows + Number(bucket.row_count),
+          instructions: running.instructions + Number(bucket.total),
+          oldest: running.oldest === null || (oldest !== null && oldest < running.oldest) ? oldest : running.oldest,
+        };
+      }
+      byPosition.set(sorted[j - 1]!, running);
+    }
+    return positions.map((p) => byPosition.get(Number(p))!);
   }
 
   /** Parenthesized parts: half the cost of a derived table per idle poll here (0.24 ms against 0.5 ms). */

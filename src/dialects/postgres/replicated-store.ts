@@ -133,6 +133,18 @@ export class ReplicatedStore extends PostgresStore {
     return super.pending(from);
   }
 
+  /** Counted on a replica when one answers, like pending(). */
+  protected override async pendingBatch(positions: readonly string[]): Promise<PendingSummary[]> {
+    for (const replica of this.replicaSet.candidates()) {
+      try {
+        return await this.pendingBatchOn(replica.knex, positions, (query) => replica.bounded(query, this.queryTimeout));
+      } catch (err) {
+        replica.failed(describeError(err));
+      }
+    }
+    return super.pendingBatch(positions);
+  }
+
   private replicaPage(limit: number): PreparedStatement {
     let statement = this.replicaPages.get(limit);
     if (!statement) {

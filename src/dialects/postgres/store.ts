@@ -27,6 +27,11 @@ import { errors, standbyMessage } from '../../errors.js';
 /** Rows per INSERT statement, well under PostgreSQL's 65535 bind parameters. */
 const INSERT_CHUNK = 1000;
 
+/** What is pending past one snapshot (the binding): its rows, their instructions, the oldest's stamp. */
+const PENDING_SQL = `with w as materialized (select ?::pg_snapshot as since)
+  select count(*) as row_count, coalesce(sum(u.instruction_count), 0) as total, min(u.utc_stamp) as oldest
+  from w, lateral (${uncoveredSql('w.since')}) u`;
+
 /**
  * The exact cursor, PgQ's method. Ids are handed out at insert time but become visible at commit
  * time, so `id > last` skips a row whose transaction commits after a later id's. Instead each row
@@ -227,11 +232,40 @@ export class PostgresStore extends BaseStore {
 
   /** The pending count past `from`, on `knex` (the primary, or a replica: see ReplicatedStore). */
   protected pendingQuery(knex: Knex, from: string) {
+    return knex.raw(PENDING_SQL, [from, ...uncoveredBindings(this.t.instruction, this.cluster)]);
+  }
+
+  protected pendingBatch(positions: readonly string[]): Promise<PendingSummary[]> {
+    return this.pendingBatchOn(this.knex, positions, (query) => this.bounded(query));
+  }
+
+  /**
+   * pendingBatchQuery on `knex` (the primary, or a replica), with JIT off for it: the planner
+   * guesses each position's range at a third of the log, so 200 positions on a 1,000,000-row log
+   * were estimated past jit_optimize_above_cost, and compiling took 0.8 s of a 0.82 s statement.
+   */
+  protected pendingBatchOn(knex: Knex, positions: readonly string[], bounded: (query: Knex.Raw) => Promise<unknown>) {
+    return knex.transaction(async (trx) => {
+      await trx.raw('set local jit = off');
+      return this.pendingRowsByBranch(rawRows(await bounded(this.pendingBatchQuery(trx, positions))), positions.length);
+    });
+  }
+
+  /**
+   * pendingQuery's count for every position in one plan: the positions as one array, the log's
+   * uncovered rows found per position by the same lateral. Not a union of pendingQuery: 200
+   * branches were 200 subplans to compile (see pendingBatchOn). Positions numbered from 0, in the
+   * order given.
+   */
+  protected pendingBatchQuery(knex: Knex, positions: readonly string[]) {
     return knex.raw(
-      `with w as materialized (select ?::pg_snapshot as since)
-       select count(*) as row_count, coalesce(sum(u.instruction_count), 0) as total, min(u.utc_stamp) as oldest
-       from w, lateral (${uncoveredSql('w.since')}) u`,
-      [from, ...uncoveredBindings(this.t.instruction, this.cluster)],
+      `with w as materialized (
+         select t.k - 1 as k, t.p::pg_snapshot as since from unnest(?::text[]) with ordinality as t(p, k)
+       )
+       select w.k, count(u.id) as row_count, coalesce(sum(u.instruction_count), 0) as total, min(u.utc_stamp) as oldest
+       from w left join lateral (${uncoveredSql('w.since')}) u on true
+       group by w.k`,
+      [[...positions], ...uncoveredBindings(this.t.instruction, this.cluster)],
     );
   }
 
