@@ -140,7 +140,7 @@ describe('mysql store', { skip }, () => {
   it('is chosen for mysql2 and declares a sequence cursor', async () => {
     assert.equal(dialectFor(knex), mysqlDialect);
     const { store } = await setup();
-    assert.deepEqual({ ...store.capabilities }, { dialect: 'mysql', notify: false });
+    assert.deepEqual({ ...store.capabilities }, { dialect: 'mysql', notify: false, serverCancel: true });
   });
 
   it('orders by commit: a later writer waits for the earlier one, and a reader never sees it first', async () => {

@@ -94,7 +94,7 @@ describe('postgres store: the exact snapshot cursor', { skip }, () => {
     );
     assert.equal(column?.data_type, 'xid8');
     assert.match(String(column?.column_default), /pg_current_xact_id\(\)/);
-    assert.deepEqual(s.store.capabilities, { dialect: 'postgres', notify: true });
+    assert.deepEqual(s.store.capabilities, { dialect: 'postgres', notify: true, serverCancel: true });
     await s.cleanup();
   });
 

@@ -63,8 +63,13 @@ export type TouchResult = { found: 'own' } | { found: 'none' } | { found: 'other
 
 /** The `cache_server` table: one row per server identity and cluster. */
 export class ServerTable {
-  /** Whether migration 010's wake_up column exists, asked once: a server on an older schema still heartbeats. */
-  private wakeUpColumn: Promise<boolean> | undefined;
+  /**
+   * Whether migration 010's wake_up column exists (a server on an older schema still heartbeats).
+   * Asked once, in the background after a beat that succeeded: never on the way of a beat, which
+   * must cost its statements alone against a database that does not answer.
+   */
+  private wakeUpColumn: boolean | undefined;
+  private askingWakeUpColumn = false;
 
   constructor(private readonly sql: ClusterSql) {}
 
@@ -108,10 +113,14 @@ export class ServerTable {
       // Regions and their figures, for `distcache status`.
       ...regionColumns(regions),
       // Its wake-up state, for the dashboard's and `status`'s view of every server.
-      ...(wakeUp !== undefined && (await this.hasWakeUpColumn()) ? { wake_up: wakeUp } : {}),
+      ...(wakeUp !== undefined && this.wakeUpColumn === true ? { wake_up: wakeUp } : {}),
     };
-    if (!cursor) return { ...(await this.register(this.sql.knex, me, fields)), cursorWritten: false };
-    return this.sql.knex.transaction(async (trx) => {
+    if (!cursor) {
+      const found = await this.register(this.sql.knex, me, fields);
+      this.askWakeUpColumn();
+      return { ...found, cursorWritten: false };
+    }
+    const result = await this.sql.knex.transaction(async (trx) => {
       await this.sql.store.lazyCommit?.(trx);
       const found = await this.register(trx, me, fields);
       const written = await this.bounded(
@@ -121,6 +130,8 @@ export class ServerTable {
       );
       return { ...found, cursorWritten: written > 0 };
     });
+    this.askWakeUpColumn();
+    return result;
   }
 
   /** touch()'s statements, on `db` (the knex, or the heartbeat's transaction). */
@@ -145,12 +156,20 @@ export class ServerTable {
     return { found: 'other', instanceId: String(existing.instance_id), host: String(existing.host), pid: Number(existing.pid) };
   }
 
-  private hasWakeUpColumn(): Promise<boolean> {
-    this.wakeUpColumn ??= this.sql.knex.schema.hasColumn(this.sql.tables.server, 'wake_up').catch(() => {
-      this.wakeUpColumn = undefined;
-      return false;
-    });
-    return this.wakeUpColumn;
+  /** Starts the one question about the wake_up column, unless answered or under way. */
+  private askWakeUpColumn(): void {
+    if (this.wakeUpColumn !== undefined || this.askingWakeUpColumn) return;
+    this.askingWakeUpColumn = true;
+    // A bounded select of the column rather than knex's schema.hasColumn, which no timeout bounds.
+    void this.bounded(this.sql.knex(this.sql.tables.server).select('wake_up').limit(0))
+      .then(
+        () => (this.wakeUpColumn = true),
+        (err: unknown) => {
+          // Only a missing column is an answer; a timeout or a lost connection asks again later.
+          if (isUndefinedColumn(err)) this.wakeUpColumn = false;
+        },
+      )
+      .finally(() => (this.askingWakeUpColumn = false));
   }
 
   async setRole(me: Registration, role: ServerRole): Promise<void> {
@@ -290,4 +309,10 @@ export class ServerTable {
       regions: decodeRegions(r.regions),
     }));
   }
+}
+
+/** PostgreSQL 42703, MySQL/MariaDB ER_BAD_FIELD_ERROR (1054), SQLite "no such column". */
+function isUndefinedColumn(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown; message?: unknown };
+  return e?.code === '42703' || e?.errno === 1054 || e?.code === 'ER_BAD_FIELD_ERROR' || /no such column/i.test(String(e?.message));
 }
