@@ -192,4 +192,22 @@ export async function dropPrefixed(knex: Knex, prefix: string): Promise<void> {
       // best effort: a failed drop leaves evidence, which is fine for a test database
     }
   }
+  // Then every other table under the prefix: a test's own tables (an `item` table a region loads
+  // from, say), which no list here can know. Only for a test's prefix, never a short or empty one.
+  if (prefix.length < 4) return;
+  for (const table of await prefixedTables(knex, client, prefix)) await knex.schema.dropTableIfExists(table).catch(() => undefined);
+}
+
+/** The tables of the connection's schema whose names start with `prefix`. */
+async function prefixedTables(knex: Knex, client: string, prefix: string): Promise<string[]> {
+  const query =
+    client === 'pg'
+      ? 'select tablename as name from pg_tables where schemaname = current_schema() and left(tablename, length(?)) = ?'
+      : client === 'mysql2'
+        ? 'select table_name as name from information_schema.tables where table_schema = database() and left(table_name, ?) = ?'
+        : "select name from sqlite_master where type = 'table' and substr(name, 1, length(?)) = ?";
+  const result = (await knex.raw(query, client === 'mysql2' ? [prefix.length, prefix] : [prefix, prefix]).catch(() => [])) as unknown;
+  const rows = (Array.isArray(result) ? (client === 'mysql2' ? result[0] : result) : (result as { rows?: unknown[] }).rows) ?? [];
+  const names = (rows as Array<{ name?: string; NAME?: string }>).map((r) => String(r.name ?? r.NAME));
+  return names.filter((n) => n.startsWith(prefix));
 }
