@@ -211,7 +211,17 @@ export function clusterTests(dialect: DialectName): void {
     );
     await h.knex.schema.renameTable(lease, moved);
     try {
-      assert.equal(await steppedDown, 'unknown');
+      // The event carries the exact moment; polling the role beside it bounds the wait and says
+      // what the holder believed if neither comes (a CI run once hung here on a loaded machine).
+      let settled = false;
+      const polled = waitFor(() => settled || !publishing(holder.role), {
+        timeout: 20_000,
+        interval: 2,
+        describe: () => `the holder still acts as publisher (role ${holder.role})`,
+      }).then(() => holder.role);
+      const role = await Promise.race([steppedDown, polled]).finally(() => (settled = true));
+      await polled;
+      assert.equal(role, 'unknown');
       assert.equal(holder.isSchedulingPublisher, false);
       const row = await h.knex(moved).first();
       const renewedAt = toDate(row.renewed_at)!;
