@@ -1,7 +1,7 @@
 /** The prose around the results table in BENCHMARKS.md. Edit here, then `node dist/bench/run.js --render=.tmp/bench-last.json`. */
 
 export const INTRO = `
-Written by \`npm run bench\` (\`bench/run.ts\`; about 40 to 50 minutes on a quiet 2-core machine, most of it
+Written by \`npm run bench\` (\`bench/run.ts\`; about 30 minutes on a 2-core machine (28 on 2026-12-08), most of it
 writing and pruning the 1,000,000-row logs and starting the 1,000-server fleet); \`npm run bench -- --quick\` runs
 the same figures with small backlogs, small fleets and short runs in about two minutes. Each figure follows
 issue 5's table (#1 to #8) and the issues that added #9 to #12. Each comparison is measured side by side in the same run:

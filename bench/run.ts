@@ -2,8 +2,8 @@
  * The benchmark suite (issue 5): `npm run bench` (full) or `npm run bench -- --quick` (CI's smoke
  * test: every figure, with small backlogs, small fleets and short runs; about 2 minutes).
  *
- * A full run takes about 40 to 50 minutes on a quiet 2-core machine; a busy one takes longer. That
- * is an estimate from its parts (FULL_RUN_ESTIMATE, printed at the start): #1 about 3 minutes (spaced
+ * A full run takes about 30 minutes on a 2-core machine (1,684 s on 2026-12-08, sharing it with a
+ * test run; FULL_RUN_ESTIMATE is printed at the start); a busy one takes longer. Its parts: #1 about 3 minutes (spaced
  * samples, 600 of each), #2 and #3 about 2, #4-#6 about 12 to 15 (1,000,000 rows per database
  * written, read raw twice, caught up, then pruned at the default duty cycle: the prunes alone took
  * 213, 223 and 52 s in the last full run on a quiet machine), #7 and #8 about 4, #10 about 10 to 15
@@ -63,7 +63,7 @@ for (const db of (['postgres', 'mysql', 'sqlite'] as const).filter((d) => wanted
   else console.log(`# ${db} unreachable (${reason}); its figures are skipped`);
 }
 /** See the header: what a full run of every figure takes on a quiet 2-core machine. */
-const FULL_RUN_ESTIMATE = 'about 40 to 50 minutes on a quiet 2-core machine';
+const FULL_RUN_ESTIMATE = 'about 30 minutes on a 2-core machine';
 if (!quick && !only) console.log(`# a full run: ${FULL_RUN_ESTIMATE}; progress below, in seconds since the start`);
 const settings: Settings = {
   quick,
