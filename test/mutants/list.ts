@@ -58,9 +58,9 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: 'own-rows-applied-twice',
     invariant: 'a server skips the rows it applied at write time (own writes), and only those',
-    file: 'src/sync/poller.ts',
-    search: 'if (row.originInstance === this.settings.instanceId && this.ownWrites.consume(row.id)) {',
-    replace: 'if (row.originInstance === this.settings.instanceId && this.ownWrites.consume(row.id) && false) {',
+    file: 'src/sync/page-rows.ts',
+    search: 'if (row.originInstance === reader.instanceId && reader.ownWrites.consume(row.id)) {',
+    replace: 'if (row.originInstance === reader.instanceId && reader.ownWrites.consume(row.id) && false) {',
     tests: { files: CONFORMANCE, pattern: 'applied locally after commit|earlier process with the same identity', dialects: 'sqlite' },
   },
   {

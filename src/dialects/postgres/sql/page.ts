@@ -77,7 +77,22 @@ export function pageSql(instruction: string, cursor: string, limit: number, byte
           case when ${through} <= ${Math.trunc(bytes.maxPageBytes)} or ${through} = ${fetched} then u.json_instruction end
             as json_instruction
         from (
-          (select ${PAGE_COLUMNS} from ${instruction} i
+          ${windowRowsSql(instruction, PAGE_COLUMNS, n)}
+        ) u
+        order by u.txid, u.id
+        limit ${n}
+      ) p on true
+      order by p.txid, p.id`;
+}
+
+/**
+ * The rows of a page's window, as two halves each ordered and limited on its own: the rows past
+ * the resume point and below the target's xmax, then the old snapshot's in-progress xids, one
+ * index lookup each (see uncoveredSql). Reads `w` (since, target, lo_txid/lo_id, after_txid/after_id)
+ * and `$5` (the cluster). Shared by the primary's page and the replica's (replica.ts).
+ */
+export function windowRowsSql(instruction: string, columns: string, n: number): string {
+  return `(select ${columns} from ${instruction} i
             where i.cluster = $5 and (i.txid, i.id) > (w.lo_txid, w.lo_id) and i.txid < pg_snapshot_xmax(w.target)
               and pg_visible_in_snapshot(i.txid, w.target)
             order by i.txid, i.id limit ${n})
@@ -85,16 +100,11 @@ export function pageSql(instruction: string, cursor: string, limit: number, byte
           -- In-progress xids of the old snapshot, one index lookup each (see uncoveredSql).
           (select i.* from (select pg_snapshot_xip(w.since) as txid) x
             cross join lateral (
-              select ${PAGE_COLUMNS} from ${instruction} i
+              select ${columns} from ${instruction} i
               where i.cluster = $5 and i.txid = x.txid
                 and (i.txid, i.id) > (w.after_txid, w.after_id) and pg_visible_in_snapshot(i.txid, w.target)
               order by i.id limit ${n}) i
-            order by i.txid, i.id limit ${n})
-        ) u
-        order by u.txid, u.id
-        limit ${n}
-      ) p on true
-      order by p.txid, p.id`;
+            order by i.txid, i.id limit ${n})`;
 }
 
 /** Why position `from` cannot belong to this database's history, from the page statement's checks; null when it can. */

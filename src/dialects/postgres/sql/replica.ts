@@ -3,7 +3,7 @@
  * writes, and the page statement a replica runs. Why this is exact: docs/design.md, "Reading from
  * replicas". Kept apart from page.ts, the primary's page, which it mirrors.
  */
-import { pageColumns } from './page.js';
+import { pageColumns, windowRowsSql } from './page.js';
 import { TIMELINE_SQL } from './history.js';
 
 /**
@@ -84,18 +84,7 @@ export function replicaPageSql(instruction: string, cursor: string, tick: string
       from w
       left join lateral (
         select u.* from (
-          (select ${PAGE_COLUMNS} from ${instruction} i
-            where i.cluster = $5 and (i.txid, i.id) > (w.lo_txid, w.lo_id) and i.txid < pg_snapshot_xmax(w.target)
-              and pg_visible_in_snapshot(i.txid, w.target)
-            order by i.txid, i.id limit ${n})
-          union all
-          (select i.* from (select pg_snapshot_xip(w.since) as txid) x
-            cross join lateral (
-              select ${PAGE_COLUMNS} from ${instruction} i
-              where i.cluster = $5 and i.txid = x.txid
-                and (i.txid, i.id) > (w.after_txid, w.after_id) and pg_visible_in_snapshot(i.txid, w.target)
-              order by i.id limit ${n}) i
-            order by i.txid, i.id limit ${n})
+          ${windowRowsSql(instruction, PAGE_COLUMNS, n)}
         ) u
         order by u.txid, u.id
         limit ${n}
