@@ -119,7 +119,11 @@ describe('postgres wake-up: LISTEN/NOTIFY', { skip }, () => {
       await wake.start(() => {});
       await cache.refresh('product', [7]);
       wake.notifyCommitted();
-      while (wake.stats.notifiesSent < 1) await new Promise((r) => setTimeout(r, 5));
+      const deadline = Date.now() + 10_000;
+      while (wake.stats.notifiesSent < 1) {
+        if (Date.now() > deadline) throw new Error('the wake source sent no NOTIFY within 10 s');
+        await new Promise((r) => setTimeout(r, 5));
+      }
       await wake.stop();
       await knex.destroy();`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describeReport, FaultChecker, type CheckerReport } from './fault-checker.js';
-import { FaultProcess, LogFeed } from './fault-processes.js';
+import { FaultProcess, LogFeed, untilWorked } from './fault-processes.js';
 import type { FaultServerSettings } from './fault-server.js';
 import type { FaultWriterSettings } from './fault-writer.js';
 import type { DialectName } from '../support/databases.js';
@@ -130,8 +130,8 @@ export async function crashScenario(options: CrashOptions): Promise<CrashResult>
         spawn('writer', wname);
       }
     }
-    // Let the restarted processes work under load for a moment, then stop the writers.
-    await delay(3 * options.syncInterval);
+    // Let the restarted processes work under load (three polls each), then stop the writers.
+    await untilWorked(feeds, { servers, writers, syncs: 3, commits: 3 * writers.length });
     await Promise.all(writers.map((w) => current.get(w)!.stop()));
     await Promise.all(servers.map((s) => current.get(s)!.waitStarted()));
     // Every outcome is final now: what the log holds was committed, whoever reported it.

@@ -3,6 +3,7 @@ import type { FaultChecker } from './fault-checker.js';
 import { LogReader, type FaultEvent } from './fault-log.js';
 import type { FaultChildMessage, FaultParentMessage, FaultServerSettings } from './fault-server.js';
 import type { FaultWriterSettings } from './fault-writer.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * A fault-test child process (a server or a writer) as the parent sees it: its IPC hints, and
@@ -154,4 +155,30 @@ export class LogFeed {
     }
     return 'idle';
   }
+}
+
+/**
+ * Waits until the fleet has worked under load since this call: every server named in `servers`
+ * has finished `syncs` polls and the writers together have committed `commits` writes. Fault
+ * scenarios use it instead of "let it run for a while", so a slow machine still gets the same
+ * amount of work between two faults.
+ */
+export async function untilWorked(
+  feeds: ReadonlyMap<string, LogFeed>,
+  want: { servers: readonly string[]; writers: readonly string[]; syncs: number; commits: number; timeout?: number },
+): Promise<void> {
+  const since = Date.now();
+  const count = (name: string, t: FaultEvent['t']) => feeds.get(name)?.events.filter((e) => e.t === t && e.at >= since).length ?? 0;
+  const progress = () => ({
+    syncs: Object.fromEntries(want.servers.map((s) => [s, count(s, 'sync-ok')])),
+    commits: want.writers.reduce((sum, w) => sum + count(w, 'committed'), 0),
+  });
+  await waitFor(
+    () => {
+      feeds.forEach((f) => f.pump());
+      const p = progress();
+      return p.commits >= want.commits && want.servers.every((s) => p.syncs[s]! >= want.syncs);
+    },
+    { timeout: want.timeout ?? 60_000, interval: 20, describe: () => `work since the mark: ${JSON.stringify(progress())}` },
+  );
 }

@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import knexFactory from 'knex';
 import { describeReport, FaultChecker, type CheckerReport } from './fault-checker.js';
 import { DATABASES } from '../support/databases.js';
-import { FaultProcess, LogFeed } from './fault-processes.js';
+import { FaultProcess, LogFeed, untilWorked } from './fault-processes.js';
 import { waitFor } from '../support/wait.js';
 import { faultDatabase } from './setup.js';
 
@@ -110,7 +109,8 @@ export async function restartScenario(options: {
         }),
       );
     }
-    await delay(4 * options.syncInterval);
+    // Work under load before the restart: four polls each, and writes committed.
+    await untilWorked(feeds, { servers, writers, syncs: 4, commits: 5 * writers.length });
     // The restart. Our own pool's connections die with it; knex replaces them.
     const downAt = Date.now();
     await run('pg_ctlcluster', ['--skip-systemctl-redirect', cluster[0], cluster[1], 'restart'], { timeout: 120_000 });
@@ -128,8 +128,8 @@ export async function restartScenario(options: {
       },
       { timeout: 60_000, interval: 20, describe: () => `recovered: ${JSON.stringify(recoveryMs)}` },
     );
-    // More load after the outage, then stop the writers and let everything converge.
-    await delay(4 * options.syncInterval);
+    // More load after the outage (four polls each, writes committed), then stop the writers and let everything converge.
+    await untilWorked(feeds, { servers, writers, syncs: 4, commits: 5 * writers.length });
     await Promise.all(procs.filter((p) => p.kind === 'writer').map((p) => p.stop()));
     pump();
     await checker.resolveFromDatabase(db.knex, db.table('cache_instruction'));
