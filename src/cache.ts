@@ -4,7 +4,6 @@ import { runsScheduledWork, type ServerRole } from './cluster/roles.js';
 import type { ServerInfo } from './cluster/server-table.js';
 import { describeError, errors } from './errors.js';
 import { TypedEmitter, type DistcacheEvents, type EventName } from './events.js';
-import type { CacheId, JsonValue } from './instructions/types.js';
 import type { DistributedCacheOptions, ResolvedOptions } from './options.js';
 import { resolveOptions } from './options/resolve.js';
 import { RefresherRegistry } from './refreshers/registry.js';
@@ -12,34 +11,31 @@ import type { AnyCacheRefresher } from './refreshers/refresher.js';
 import type { InstructionStore } from './store/store.js';
 import type { Poller, SyncResult } from './sync/poller.js';
 import type { PruneResult } from './cluster/pruner.js';
-import { runInCommitScope } from './write/commit-scope.js';
 import { InstrumentationHooks, type Instrumentation } from './instrumentation.js';
 import { OwnWrites } from './apply/own-writes.js';
-import { Region, type RegionHost } from './regions/region.js';
+import { Region } from './regions/region.js';
 import type { RegionOptions } from './regions/options.js';
 import { RegionSet } from './regions/region-set.js';
 import type { RegionStats } from './regions/stats.js';
 import { cacheHealth } from './cache/health.js';
 import { Lifecycle } from './cache/lifecycle.js';
 import { makeParts, type CacheParts } from './cache/parts.js';
-import { WriteRequests, type SyncWriteOptions, type WriteOptions } from './cache/write-requests.js';
+import { WriteRequests } from './cache/write-requests.js';
+import { CacheWriteApi } from './cache/write-api.js';
+import { regionHost } from './cache/region-host.js';
 import { RequestScopes } from './regions/request-scope.js';
 import { RequestCachedRegion } from './regions/request-cached-region.js';
 import { PositionTokens } from './cache/position-token.js';
 import { Positions, type WaitForOptions } from './cache/positions.js';
 import { CacheRequest } from './cache/request.js';
-import { isGathered, type WrittenRow } from './write/written.js';
 
 // The facade: the public API, delegating to the parts (cache/parts.ts), the start/stop state
-// machine (cache/lifecycle.ts), the write API's argument checks (cache/write-requests.ts) and the
-// health report (cache/health.ts).
+// machine (cache/lifecycle.ts), the write API (cache/write-api.ts, which it extends, and its
+// argument checks in cache/write-requests.ts) and the health report (cache/health.ts).
 export type { LifecycleState } from './cache/lifecycle.js';
 export type { SyncWriteOptions, WriteOptions } from './cache/write-requests.js';
 export type { WaitForOptions } from './cache/positions.js';
 export type { CacheRequest } from './cache/request.js';
-
-/** What a write inside `batch()` resolves to: nothing is written yet, so there is no position to wait for. */
-const NOTHING_WRITTEN: Promise<string> = Promise.resolve('');
 
 /**
  * Keeps this server's caches in step with every other server on the same database.
@@ -54,7 +50,7 @@ const NOTHING_WRITTEN: Promise<string> = Promise.resolve('');
  *   await knex.destroy();   // a SIGTERM handler replaces the default exit: close what keeps the process alive
  * });
  */
-export class DistributedCache {
+export class DistributedCache extends CacheWriteApi {
   /** Frozen, validated options. */
   readonly options: ResolvedOptions;
   /** Unique per instance: rows it wrote were applied at write time, so its poller skips them. */
@@ -64,17 +60,18 @@ export class DistributedCache {
   private readonly registry = new RefresherRegistry();
   private readonly hooks = new InstrumentationHooks();
   private readonly ownWrites = new OwnWrites();
-  private readonly parts: CacheParts;
+  protected readonly parts: CacheParts;
   /** parts.poller, under the name a conformance test reaches for to wake this cache by hand. */
   private readonly poller: Poller;
   private readonly errorRecord = new ErrorRecord();
   private readonly regionSet = new RegionSet();
   private readonly lifecycle: Lifecycle;
-  private readonly requests: WriteRequests;
+  protected readonly requests: WriteRequests;
   private readonly scopes = new RequestScopes();
-  private readonly positions: Positions;
+  protected readonly positions: Positions;
 
   constructor(options: DistributedCacheOptions) {
+    super();
     this.options = resolveOptions(options);
     const o = this.options;
     for (const refresher of o.refreshers) this.registry.add(refresher);
@@ -109,9 +106,8 @@ export class DistributedCache {
         `cache.region('${id}') was called after start(); create every region before start(), so every poll sees it`,
       );
     }
-    const region = options?.perRequest
-      ? new RequestCachedRegion<T>(id, options, this.regionHost, this.scopes)
-      : new Region<T>(id, options, this.regionHost);
+    const host = regionHost(this, this.scopes, this.events);
+    const region = options?.perRequest ? new RequestCachedRegion<T>(id, options, host, this.scopes) : new Region<T>(id, options, host);
     this.register(region.asRefresher());
     this.regionSet.add(region);
     return region;
@@ -126,20 +122,6 @@ export class DistributedCache {
   regionStats(): RegionStats[] {
     return this.regionSet.stats();
   }
-
-  private readonly regionHost: RegionHost = {
-    refresh: (refresher, ids, options) => this.refresh(refresher, ids, options),
-    remove: (refresher, ids, options) => this.remove(refresher, ids, options),
-    refreshAll: (refresher, options) => this.refreshAll(refresher, options),
-    refreshPayload: (refresher, payloads, options) => this.refreshPayload(refresher, payloads, options),
-    emit: (event, payload) => {
-      if (event === 'region:invalidated') {
-        const { region, keys, tags } = payload as DistcacheEvents['region:invalidated'];
-        this.scopes.invalidated(region, keys, tags !== null);
-      }
-      this.events.emit(event, payload);
-    },
-  };
 
   /** Adds a refresher. Only before `start()`, so every poll sees the same registry. */
   register(refresher: AnyCacheRefresher): this {
@@ -228,78 +210,8 @@ export class DistributedCache {
     return new CacheRequest(this.scopes, this.scopes.openScope(), this.positions.tokens);
   }
 
-  /** The position token of what `written` inserted; calls gathered into a batch share one settled promise. */
-  private position(written: Promise<WrittenRow>): Promise<string> {
-    if (isGathered(written)) return NOTHING_WRITTEN;
-    const tokens = this.positions.tokens;
-    return written.then((rowId) => tokens.make(rowId));
-  }
-
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
-  }
-
-  /**
-   * Every server's refresher `refresher` refreshes these ids. Resolves to a position token once
-   * written (valid once the write commits; '' inside batch(), see runInRequest): another server's
-   * `waitFor(token)` waits until it has applied it.
-   */
-  refresh(refresher: string, ids: CacheId | CacheId[], options?: WriteOptions): Promise<string> {
-    return this.position(this.requests.ids(refresher, 'refresh', ids, options));
-  }
-
-  /** Every server's refresher `refresher` refreshes everything. */
-  refreshAll(refresher: string, options?: WriteOptions): Promise<string> {
-    return this.position(this.requests.send({ refresher, kind: 'refresh-all' }, options));
-  }
-
-  /** Every server's refresher `refresher` removes these ids. */
-  remove(refresher: string, ids: CacheId | CacheId[], options?: WriteOptions): Promise<string> {
-    return this.position(this.requests.ids(refresher, 'remove', ids, options));
-  }
-
-  /** Every server's refresher `refresher` receives these JSON payloads. */
-  refreshPayload(refresher: string, payloads: JsonValue | JsonValue[], options?: WriteOptions): Promise<string> {
-    return this.position(this.requests.payloads(refresher, payloads, options));
-  }
-
-  /** `refresh` inside a synchronous transaction (better-sqlite3): throws on failure, so the transaction rolls back. */
-  refreshSync(refresher: string, ids: CacheId | CacheId[], options: SyncWriteOptions): string {
-    return this.positions.tokens.make(this.requests.idsSync(refresher, 'refresh', ids, options));
-  }
-
-  refreshAllSync(refresher: string, options: SyncWriteOptions): string {
-    return this.positions.tokens.make(this.requests.sendSync({ refresher, kind: 'refresh-all' }, options));
-  }
-
-  removeSync(refresher: string, ids: CacheId | CacheId[], options: SyncWriteOptions): string {
-    return this.positions.tokens.make(this.requests.idsSync(refresher, 'remove', ids, options));
-  }
-
-  refreshPayloadSync(refresher: string, payloads: JsonValue | JsonValue[], options: SyncWriteOptions): string {
-    return this.positions.tokens.make(this.requests.payloadsSync(refresher, payloads, options));
-  }
-
-  /**
-   * Runs `work`, the call that runs a client library's transaction, and applies the writes made
-   * inside it through executors locally (and announces them) once it resolves: never if it
-   * rejects. For libraries that report no commits (Prisma, Kysely, postgres.js, node-postgres).
-   * `work` must resolve only when the transaction committed, as `prisma.$transaction()` does.
-   *
-   * @example
-   * import { kyselyExecutor } from 'distcache/executors';
-   * await cache.transaction(() => db.transaction().execute(async (trx) => {
-   *   await trx.updateTable('product').set({ price: 10 }).where('id', '=', 42).execute();
-   *   await cache.refresh('product', [42], { trx: kyselyExecutor(trx, 'postgres') });
-   * }));
-   */
-  transaction<T>(work: () => T | Promise<T>): Promise<T> {
-    return runInCommitScope(this.parts.writer, work);
-  }
-
-  /** Writes every instruction made inside `work` as one row when it resolves; nothing if it rejects. */
-  batch<T>(work: () => T | Promise<T>): Promise<T> {
-    return this.parts.writer.batch(work);
   }
 
   /** Polls now. Concurrent calls share one poll; the result says what was applied and whether it cold-booted. */
