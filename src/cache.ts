@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorRecord, type HealthReport } from './cluster/health.js';
 import { runsScheduledWork, type ServerRole } from './cluster/roles.js';
-import type { ServerInfo } from './cluster/server-table.js';
+import type { ServerInfo } from './cluster/server-info.js';
 import { describeError, errors } from './errors.js';
 import { TypedEmitter, type DistcacheEvents, type EventName } from './events.js';
 import type { DistributedCacheOptions, ResolvedOptions } from './options.js';

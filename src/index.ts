@@ -4,7 +4,7 @@ export { DistcacheMigrationSource } from './migrations/source.js';
 export { DEFAULTS, type DistributedCacheOptions, type ResolvedOptions, type HealthThresholds } from './options.js';
 export { resolveOptions } from './options/resolve.js';
 export type { ServerRole, RoleOption } from './cluster/roles.js';
-export type { ServerInfo } from './cluster/server-table.js';
+export type { ServerInfo } from './cluster/server-info.js';
 export type { HealthReport, LastError, ErrorSource } from './cluster/health.js';
 export { errors, DistcacheError, isDistcacheError, type ErrorCode } from './errors.js';
 export type { DistcacheEvents, EventName, ColdBootReason, SyncResultEvent } from './events.js';

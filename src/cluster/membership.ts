@@ -6,7 +6,8 @@ import type { Logger } from '../logger.js';
 import { Lease } from './lease.js';
 import { LeaseTable } from './lease-table.js';
 import { runsScheduledWork, type RoleOption, type ServerRole } from './roles.js';
-import { ServerTable, type HeartbeatCursor, type Registration, type ServerInfo, type TouchResult } from './server-table.js';
+import { ServerTable, type HeartbeatCursor, type TouchResult } from './server-table.js';
+import type { Registration, ServerInfo } from './server-info.js';
 import type { ClusterSql } from './sql.js';
 
 export interface MembershipSettings {

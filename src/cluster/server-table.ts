@@ -1,57 +1,20 @@
 import type { Knex } from 'knex';
-import { decodeRefresherIds, refresherColumns } from './published-refreshers.js';
-import { decodeRegions, regionColumns, type PublishedRegion } from './published-regions.js';
-import { WAKE_UP_STATES, type WakeUpState } from './health.js';
+import { refresherColumns } from './published-refreshers.js';
+import { regionColumns } from './published-regions.js';
+import type { WakeUpState } from './health.js';
+import { toServerInfo, type PublishedServerInfo, type Registration, type ServerInfo } from './server-info.js';
 import type { RegionStats } from '../regions/stats.js';
 import type { BoundableQuery } from '../store/bound-query.js';
 import { toBool, toDate } from '../store/columns.js';
 import type { ServerRole } from './roles.js';
 import type { ClusterSql } from './sql.js';
 
-/** Who this process is, as registered in the server table. */
 /**
  * A server that stopped cleanly is forgotten after this long (or forgetServersAfter, if shorter):
  * each rollout stops every pod, and their rows would otherwise stay for forgetServersAfter (7 days).
  * An hour keeps a just-stopped server visible to `status --all` while a rollout is looked into.
  */
 export const STOPPED_FORGET_MS = 3600_000;
-
-export interface Registration {
-  identity: string;
-  /** Unique per DistributedCache instance; tells two processes with one identity apart. */
-  instanceId: string;
-  host: string;
-  pid: number;
-  packageVersion: string;
-}
-
-/** One row of `cache.servers()`. Times are by the database clock. */
-export interface ServerInfo {
-  identity: string;
-  cluster: string;
-  instanceId: string;
-  host: string;
-  pid: number;
-  packageVersion: string;
-  /** The role it last reported; 'stopped' after a clean stop(). See `active` for whether it is still there. */
-  role: ServerRole | 'stopped';
-  active: boolean;
-  registeredAt: Date | null;
-  lastHeartbeat: Date | null;
-  lastError: string | null;
-  /** Holds the scheduling-publisher lease, unexpired by the database clock. */
-  holdsLease: boolean;
-  /** The wake-up state it published with its last heartbeat (migration 010); null when it published none. */
-  wakeUp: WakeUpState | null;
-  /** This is the instance that asked. */
-  self: boolean;
-}
-
-/** A server row with what it published: its refresher ids (migration 003) and regions (006); for the Admin API. */
-export interface PublishedServerInfo extends ServerInfo {
-  refreshers: string[] | null;
-  regions: PublishedRegion[] | null;
-}
 
 /** A cursor save carried by the heartbeat: the position, and the one the row must still hold. */
 export interface HeartbeatCursor {
@@ -290,24 +253,7 @@ export class ServerTable {
    */
   async listPublished(selfInstance: string, leaseHolder: string | null): Promise<PublishedServerInfo[]> {
     const raws = await this.bounded(this.rows().select('*').orderBy('server_identity'));
-    return raws.map((r: Record<string, unknown>) => ({
-      identity: String(r.server_identity),
-      cluster: String(r.cluster),
-      instanceId: String(r.instance_id),
-      host: String(r.host),
-      pid: Number(r.pid),
-      packageVersion: String(r.package_version),
-      role: String(r.role) as ServerRole | 'stopped',
-      active: toBool(r.active),
-      registeredAt: toDate(r.registered_at),
-      lastHeartbeat: toDate(r.last_heartbeat),
-      lastError: r.last_error == null ? null : String(r.last_error),
-      holdsLease: leaseHolder !== null && String(r.instance_id) === leaseHolder,
-      self: String(r.instance_id) === selfInstance,
-      wakeUp: WAKE_UP_STATES.includes(r.wake_up as WakeUpState) ? (r.wake_up as WakeUpState) : null,
-      refreshers: decodeRefresherIds(r.refreshers),
-      regions: decodeRegions(r.regions),
-    }));
+    return raws.map((r: Record<string, unknown>) => toServerInfo(r, selfInstance, leaseHolder));
   }
 }
 

@@ -43,6 +43,8 @@ export abstract class BaseStore implements InstructionStore {
   protected prepare: boolean;
   protected readonly logger: Logger | undefined;
   protected readonly bytes: PageBytes;
+  /** What the statements of one table need from this store (table-access.ts). */
+  protected readonly access: TableAccess;
   private readonly cursorTable: CursorTable;
   private readonly failureTable: FailureTable;
 
@@ -57,7 +59,7 @@ export abstract class BaseStore implements InstructionStore {
     this.cluster = config.cluster;
     this.queryTimeout = config.queryTimeout;
     this.prepare = config.preparedStatements ?? true;
-    const access: TableAccess = {
+    this.access = {
       knex: this.knex,
       tables: this.t,
       cluster: this.cluster,
@@ -65,8 +67,8 @@ export abstract class BaseStore implements InstructionStore {
       nowSql: () => this.nowSql(),
       cutoffSql: (ms) => this.cutoffSql(ms),
     };
-    this.cursorTable = new CursorTable(access);
-    this.failureTable = new FailureTable(access);
+    this.cursorTable = new CursorTable(this.access);
+    this.failureTable = new FailureTable(this.access);
   }
 
   abstract insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]>;

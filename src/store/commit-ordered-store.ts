@@ -3,6 +3,7 @@ import { BaseStore } from './base-store.js';
 import { commitOrderedPageSql, type CommitOrderedPageParts } from './sql/commit-ordered-page.js';
 import { INSERT_COLUMN_LIST, insertRecord, insertSql, quoteIdentifier, rawRows, toBool, toDate } from './columns.js';
 import { bodyColumns, isOversize, withinBudget } from './row-bytes.js';
+import { CommitOrderedPrune } from './commit-ordered-prune.js';
 
 /** Ids per statement when readPage fetches the bodies its page statement left out. */
 const BODY_SLICE = 1000;
@@ -254,54 +255,17 @@ export abstract class CommitOrderedStore extends BaseStore {
     return raws.map((raw: Record<string, unknown>) => this.toRow(raw));
   }
 
-  private doomed(db: Knex | Knex.Transaction, options: Omit<PruneChunkOptions, 'limit'>) {
-    let query = this.instructions(db)
-      .where('utc_stamp', '<', this.cutoffSql(options.olderThanMs))
-      // The newest row (in commit order) stays, so the head never goes backwards.
-      .where(this.positionColumn, '<', this.knex(this.t.instruction).where('cluster', this.cluster).max(this.positionColumn));
-    if (options.coveredBy !== undefined) {
-      const floor = Math.min(...options.coveredBy.map(Number));
-      if (options.coveredBy.length > 0) query = query.where(this.positionColumn, '<=', floor);
-    }
-    return query;
+  /** The prune (commit-ordered-prune.ts), made on first use: the subclass sets positionColumn after this constructor. */
+  private get pruner(): CommitOrderedPrune {
+    return (this.prune ??= new CommitOrderedPrune(this.access, this.positionColumn));
+  }
+  private prune: CommitOrderedPrune | undefined;
+
+  pruneChunk(options: PruneChunkOptions): Promise<PruneChunkResult> {
+    return this.pruner.chunk(options);
   }
 
-  async pruneChunk(options: PruneChunkOptions): Promise<PruneChunkResult> {
-    return this.knex.transaction(async (trx) => {
-      const doomed: Array<{ id: number; pos: number }> =
-        // Oldest first, in the utc_stamp index's order, so the read ends after `limit` rows: by id,
-        // the database read every row past retention and sorted them, for each chunk (issue 21).
-        (
-          await this.bounded(
-            this.doomed(trx, options).select('id', `${this.positionColumn} as pos`).orderBy('utc_stamp').limit(options.limit),
-          )
-        ).map((r: Record<string, unknown>) => ({ id: Number(r.id), pos: Number(r.pos) }));
-      if (doomed.length === 0) return { deleted: 0, marked: [] };
-      const highest = Math.max(...doomed.map((d) => d.pos));
-      // A cursor below the highest doomed position has not read at least one doomed row.
-      const cursors = await this.bounded(this.cursors(trx).select('server_identity', 'position', 'cold_boot_requested'));
-      const marked = cursors
-        .filter((c: Record<string, unknown>) => Number(c.position) < highest && !toBool(c.cold_boot_requested))
-        .map((c: Record<string, unknown>) => String(c.server_identity));
-      if (marked.length > 0) await this.bounded(this.cursors(trx).whereIn('server_identity', marked).update({ cold_boot_requested: true }));
-      const deleted = await this.bounded(
-        this.instructions(trx)
-          .whereIn(
-            'id',
-            doomed.map((d) => d.id),
-          )
-          .delete(),
-      );
-      return { deleted, marked };
-    });
-  }
-
-  async prunePreview(options: Omit<PruneChunkOptions, 'limit'>): Promise<{ rows: number; minId: number | null; maxId: number | null }> {
-    const raw = await this.bounded(
-      this.doomed(this.knex, options)
-        .select(this.knex.raw('count(*) as n'), this.knex.raw('min(id) as lo'), this.knex.raw('max(id) as hi'))
-        .first(),
-    );
-    return { rows: Number(raw?.n ?? 0), minId: raw?.lo == null ? null : Number(raw.lo), maxId: raw?.hi == null ? null : Number(raw.hi) };
+  prunePreview(options: Omit<PruneChunkOptions, 'limit'>): Promise<{ rows: number; minId: number | null; maxId: number | null }> {
+    return this.pruner.preview(options);
   }
 }

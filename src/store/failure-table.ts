@@ -1,4 +1,4 @@
-import type { NewFailure, StoredFailure } from './store.js';
+import type { NewFailure, StoredFailure } from './failure-record.js';
 import { toDate } from './columns.js';
 import type { TableAccess } from './table-access.js';
 

@@ -1,6 +1,10 @@
 import type { Knex } from 'knex';
 import type { BoundableQuery } from './bound-query.js';
 import type { Executor, SyncExecutor } from './executor.js';
+import type { NewFailure, StoredFailure } from './failure-record.js';
+
+// The failure record's types are the seam's too: imported from here like the rest.
+export type { FailureAction, NewFailure, StoredFailure } from './failure-record.js';
 
 /**
  * The storage seam. The core (poller, writer, pruner) talks to the database only through this
@@ -264,41 +268,4 @@ export interface PruneChunkResult {
   deleted: number;
   /** Identities whose cursors were marked for a cold boot by this chunk. */
   marked: string[];
-}
-
-/**
- * What was done about an instruction that could not be applied as written:
- * - fell-back-to-refresh-all: the method failed after retries; refreshAll() succeeded instead;
- * - gave-up: refreshAll() failed too; the cache may be stale until the next refresh or cold boot;
- * - skipped-malformed-row: the row could not be decoded; the refreshers it names (or all) got a refreshAll() instead;
- * - skipped-malformed-instruction: one instruction of a readable row could not be decoded; its refresher (or,
- *   when even that cannot be read, every refresher) got a refreshAll() instead, and the rest of the row was applied;
- * - skipped-unknown-refresher: no refresher with that id is registered on this server;
- * - rejected-payload: a payload failed the refresher's validation;
- * - cold-boot-database-changed: the cursor did not belong to the database read (a restore, a
- *   failover, a PITR); the server cold-booted. `detail` says what was found.
- */
-export type FailureAction =
-  | 'cold-boot-database-changed'
-  | 'fell-back-to-refresh-all'
-  | 'gave-up'
-  | 'skipped-malformed-row'
-  | 'skipped-malformed-instruction'
-  | 'skipped-unknown-refresher'
-  | 'rejected-payload';
-
-export interface NewFailure {
-  identity: string;
-  instructionId: number | null;
-  refresher: string | null;
-  kind: string | null;
-  action: FailureAction;
-  error: string;
-  /** A bounded summary of what could not be applied. */
-  detail: string | null;
-}
-
-export interface StoredFailure extends NewFailure {
-  id: number;
-  createdAt: Date;
 }

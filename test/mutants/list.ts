@@ -74,7 +74,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: 'prune-newest',
     invariant: 'a prune never deletes the newest row, so the head never goes back',
-    file: 'src/store/commit-ordered-store.ts',
+    file: 'src/store/commit-ordered-prune.ts',
     search: ".where(this.positionColumn, '<', this.knex(this.t.instruction).where('cluster', this.cluster).max(this.positionColumn));",
     replace: ".where(this.positionColumn, '<=', this.knex(this.t.instruction).where('cluster', this.cluster).max(this.positionColumn));",
     tests: { files: STORE.slice(0, 1), pattern: 'prune' },
@@ -90,7 +90,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: 'prune-marks-by-lowest',
     invariant: 'a prune chunk marks every cursor below its highest deleted position, including one strictly inside it',
-    file: 'src/store/commit-ordered-store.ts',
+    file: 'src/store/commit-ordered-prune.ts',
     search: 'const highest = Math.max(...doomed.map((d) => d.pos));',
     replace: 'const highest = Math.min(...doomed.map((d) => d.pos));',
     tests: { files: [STORE[0]!, STORE[2]!], pattern: 'strictly inside' },
@@ -98,7 +98,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: 'prune-ignores-active-servers',
     invariant: 'a prune within retention keeps the rows an active server has not read',
-    file: 'src/store/commit-ordered-store.ts',
+    file: 'src/store/commit-ordered-prune.ts',
     search: 'const floor = Math.min(...options.coveredBy.map(Number));',
     replace: 'const floor = Math.max(...options.coveredBy.map(Number));',
     tests: { files: STORE.slice(0, 1), pattern: 'pruneChunk marks exactly' },
@@ -170,7 +170,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: 'plans-prune-by-id',
     invariant: 'a prune chunk reads about a chunk of rows however many are past retention (issue 21)',
-    file: 'src/store/commit-ordered-store.ts',
+    file: 'src/store/commit-ordered-prune.ts',
     search: ".orderBy('utc_stamp').limit(options.limit)",
     replace: ".orderBy('id').limit(options.limit)",
     tests: { files: ['dist/test/plans-mysql.test.js'] },

@@ -18,19 +18,15 @@ import type {
 } from '../../store/store.js';
 import { historyOf, pageSql } from './sql/page.js';
 import { DATABASE_IDENTITY_SQL, foreignRowsSql } from './sql/history.js';
-import { insertManySql, insertOneSql } from './sql/insert.js';
-import { uncoveredBindings, uncoveredSql } from './sql/uncovered.js';
+import { uncoveredBindings } from './sql/uncovered.js';
+import { listPendingSql, PENDING_BATCH_SQL, PENDING_SQL } from './sql/pending.js';
+import { PreparedInsert } from './prepared-insert.js';
 import { doomedBindings, PRUNE_CHUNK_SQL, PRUNE_PREVIEW_SQL } from './sql/prune.js';
 import { decodeToken, encodeToken } from './page-token.js';
 import { errors, standbyMessage } from '../../errors.js';
 
 /** Rows per INSERT statement, well under PostgreSQL's 65535 bind parameters. */
 const INSERT_CHUNK = 1000;
-
-/** What is pending past one snapshot (the binding): its rows, their instructions, the oldest's stamp. */
-const PENDING_SQL = `with w as materialized (select ?::pg_snapshot as since)
-  select count(*) as row_count, coalesce(sum(u.instruction_count), 0) as total, min(u.utc_stamp) as oldest
-  from w, lateral (${uncoveredSql('w.since')}) u`;
 
 /**
  * The exact cursor, PgQ's method. Ids are handed out at insert time but become visible at commit
@@ -49,13 +45,13 @@ const PENDING_SQL = `with w as materialized (select ?::pg_snapshot as since)
 export class PostgresStore extends BaseStore {
   readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'postgres', notify: true, serverCancel: true });
   private readonly pageStatements = new Map<number, PreparedStatement>();
-  private insertOne: PreparedStatement | undefined;
-  private insertMany: PreparedStatement | undefined;
+  private readonly preparedInsert: PreparedInsert;
 
   constructor(config: StoreConfig) {
     super(config);
     // Timed-out statements are cancelled in a way that also works through PgBouncer (see cancel.ts).
     useProtocolCancel(this.knex);
+    this.preparedInsert = new PreparedInsert(this.knex, this.t.instruction);
   }
 
   async insert(rows: readonly NewInstructionRow[], trx?: Knex.Transaction): Promise<number[]> {
@@ -72,38 +68,12 @@ export class PostgresStore extends BaseStore {
     if (rows.length === 0) return [];
     if (trx) return write(trx);
     // Outside a transaction, the common case: one prepared statement on a pooled connection.
-    if (rows.length <= INSERT_CHUNK) return this.insertPrepared(rows);
+    if (rows.length <= INSERT_CHUNK) {
+      const { statement, values } = this.preparedInsert.statement(rows, this.cluster);
+      return (await this.runStatement(statement, values)).map((r) => Number(r.id));
+    }
     // A single statement is atomic on its own; a batch split over statements needs a transaction.
     return this.knex.transaction(write);
-  }
-
-  /**
-   * One row or a batch of them in one autocommit statement, prepared: every write pays for
-   * knex's query building and a fresh parse otherwise. A batch goes in as arrays through
-   * `unnest`, so one statement text serves every batch size; ids come back in the rows' order.
-   */
-  private async insertPrepared(rows: readonly NewInstructionRow[]): Promise<number[]> {
-    const single = rows.length === 1;
-    const statement = single ? this.insertOneStatement : this.insertManyStatement;
-    const values = single
-      ? [rows[0]!.json, rows[0]!.originated, rows[0]!.originInstance, rows[0]!.instructionCount, this.cluster]
-      : [
-          rows.map((r) => r.json),
-          rows.map((r) => r.originated),
-          rows.map((r) => r.originInstance),
-          rows.map((r) => r.instructionCount),
-          this.cluster,
-        ];
-    const inserted = await this.runStatement(statement, values);
-    return inserted.map((r) => Number(r.id));
-  }
-
-  private get insertOneStatement(): PreparedStatement {
-    return (this.insertOne ??= new PreparedStatement(insertOneSql(quoteIdentifier(this.knex, this.t.instruction))));
-  }
-
-  private get insertManyStatement(): PreparedStatement {
-    return (this.insertMany ??= new PreparedStatement(insertManySql(quoteIdentifier(this.knex, this.t.instruction))));
   }
 
   protected executorSql(): { insert: string } {
@@ -258,15 +228,7 @@ export class PostgresStore extends BaseStore {
    * order given.
    */
   protected pendingBatchQuery(knex: Knex, positions: readonly string[]) {
-    return knex.raw(
-      `with w as materialized (
-         select t.k - 1 as k, t.p::pg_snapshot as since from unnest(?::text[]) with ordinality as t(p, k)
-       )
-       select w.k, count(u.id) as row_count, coalesce(sum(u.instruction_count), 0) as total, min(u.utc_stamp) as oldest
-       from w left join lateral (${uncoveredSql('w.since')}) u on true
-       group by w.k`,
-      [[...positions], ...uncoveredBindings(this.t.instruction, this.cluster)],
-    );
+    return knex.raw(PENDING_BATCH_SQL, [[...positions], ...uncoveredBindings(this.t.instruction, this.cluster)]);
   }
 
   protected toPending(raw: Record<string, unknown> | undefined): PendingSummary {
@@ -276,15 +238,11 @@ export class PostgresStore extends BaseStore {
   async listPending(from: string, limit: number): Promise<StoredInstructionRow[]> {
     const raws = rawRows(
       await this.bounded(
-        this.knex.raw(
-          `with w as materialized (select ?::pg_snapshot as since)
-           select u.id, u.utc_stamp, u.originated, u.origin_instance, u.instruction_count,
-             ${bodyColumns('u.json_instruction', this.bytes.maxRowBytes).join(', ')}
-           from w, lateral (${uncoveredSql('w.since')}) u
-           order by u.txid, u.id
-           limit ?`,
-          [from, ...uncoveredBindings(this.t.instruction, this.cluster), limit],
-        ),
+        this.knex.raw(listPendingSql(bodyColumns('u.json_instruction', this.bytes.maxRowBytes).join(', ')), [
+          from,
+          ...uncoveredBindings(this.t.instruction, this.cluster),
+          limit,
+        ]),
       ),
     );
     return raws.map((r) => this.toRow(r));
