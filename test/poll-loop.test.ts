@@ -15,6 +15,7 @@ import { TypedEmitter } from '../src/events.js';
 import { InstrumentationHooks } from '../src/instrumentation.js';
 import { OwnWrites } from '../src/apply/own-writes.js';
 import { RefresherRegistry } from '../src/refreshers/registry.js';
+import type { InstructionStore } from '../src/store/store.js';
 
 checkLeaksAfterEach();
 
@@ -60,9 +61,13 @@ class ManualClock implements Clock {
 
 const SYNC_INTERVAL = 1000;
 
-/** A Poller on real SQLite tables, driven by `clock`, counting its polls. */
-async function clockedPoller(h: Harness, clock: ManualClock) {
-  const store = dialectFor(h.knex).createStore({ knex: h.knex, tables: tableNames(h.prefix), cluster: 'default', queryTimeout: 5000 });
+/**
+ * A Poller on the harness's real tables, driven by `clock`, counting its polls. `wrap` may put a
+ * fault in front of the real store (the database underneath stays real).
+ */
+async function clockedPoller(h: Harness, clock: ManualClock, wrap: (store: InstructionStore) => InstructionStore = (s) => s) {
+  const real = dialectFor(h.knex).createStore({ knex: h.knex, tables: tableNames(h.prefix), cluster: 'default', queryTimeout: 5000 });
+  const store = wrap(real);
   const events = new TypedEmitter(() => undefined);
   const registry = new RefresherRegistry();
   const product = recorder();
@@ -222,4 +227,57 @@ describe('the poll loop on PostgreSQL with real NOTIFYs', { skip: pgSkip }, () =
       assert.deepEqual(queries.slice(after), [], 'no query after stop() resolved');
     },
   );
+});
+
+describe('a catch-up reads the next page while it applies the one before', { skip: pgSkip }, () => {
+  test('a later page that fails while the poll still works on the page before fails that poll, never the process', async (t) => {
+    const h = await harness(t, 'postgres');
+    let laterReads = 0;
+    let failLaterPage: (() => void) | undefined;
+    // The later page (read with a token) fails when the poll starts recording the first page's
+    // malformed row, and that recording is a database round trip: the rejection comes while the
+    // poll is busy, before it awaits the page.
+    const failLater = (store: InstructionStore) =>
+      new Proxy(store, {
+        get(target, prop) {
+          if (prop === 'readPage') {
+            return (identity: string, from: string, token: string | null, limit: number) => {
+              if (token === null) return target.readPage(identity, from, token, limit);
+              laterReads += 1;
+              return new Promise((_, reject) => (failLaterPage = () => reject(new Error('the later page read failed'))));
+            };
+          }
+          if (prop === 'recordFailure') {
+            return (failure: Parameters<InstructionStore['recordFailure']>[0]) => {
+              failLaterPage?.();
+              return target.recordFailure(failure);
+            };
+          }
+          const value: unknown = Reflect.get(target, prop);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    const { poller } = await clockedPoller(h, new ManualClock(), failLater);
+    await insertRows(h, 1, 50);
+    await h.knex(h.table('cache_instruction')).insert({
+      json_instruction: '{"v":1,"instructions":', // unreadable: the applier records it in cache_failure
+      originated: 'burst',
+      origin_instance: null,
+      instruction_count: 1,
+      cluster: 'default',
+    });
+    await insertRows(h, 51, 150);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    t.after(() => process.off('unhandledRejection', onUnhandled));
+    await assert.rejects(poller.sync(), /the later page read failed/);
+    assert.equal(laterReads, 1, 'the next page was asked for while the first was being worked on');
+    const failures = await h.knex(h.table('cache_failure')).count({ n: '*' });
+    assert.equal(Number(failures[0]?.n), 1, 'the malformed row was recorded, after the later page had failed');
+    // One more turn of the event loop: Node reports an unhandled rejection after the microtasks.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(unhandled, [], 'no unhandled rejection');
+    await poller.stop(5000);
+  });
 });

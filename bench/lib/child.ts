@@ -9,7 +9,10 @@ export class Child<In = unknown, Out = unknown> {
 
   constructor(script: string, args: unknown, execArgv: string[] = []) {
     const url = new URL(`../children/${script}.js`, import.meta.url);
-    this.process = fork(url, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+    // DISTCACHE_BENCH_CHILD_ARGV adds flags to every child, e.g. '--cpu-prof --cpu-prof-dir=.tmp/prof'
+    // to profile the scenario itself (Node refuses --cpu-prof in NODE_OPTIONS).
+    const extra = process.env.DISTCACHE_BENCH_CHILD_ARGV?.split(' ').filter(Boolean) ?? [];
+    this.process = fork(url, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...execArgv, ...extra] });
     this.process.on('message', (message: Out) => {
       this.messages.push(message);
       for (const w of [...this.waiting]) {

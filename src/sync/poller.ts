@@ -1,7 +1,7 @@
 import { describeError, errors, fromDatabaseError } from '../errors.js';
 import type { ColdBootReason, SyncResultEvent, TypedEmitter } from '../events.js';
 import type { Logger } from '../logger.js';
-import type { InstructionStore } from '../store/store.js';
+import type { InstructionPage, InstructionStore } from '../store/store.js';
 import type { Applier } from '../apply/applier.js';
 import { BacklogGuard } from './backlog-guard.js';
 import { ApplyBuffer, MAX_BUFFERED_WEIGHT } from './apply-buffer.js';
@@ -233,20 +233,31 @@ export class Poller {
     // and the cursor is stored only after what it covers has been applied.
     const buffer = new ApplyBuffer();
     for (;;) {
+      // A full page means more is waiting: the next page is read while this one is decoded and
+      // applied, so a catch-up pays the database's time or ours per page, not both. Pages are still
+      // applied in order, and the token alone says where the next one starts.
+      const next = page.token === null ? undefined : this.prefetch(from, page.token);
       await collectPageRows(this.reader, page.rows, buffer, result, guard);
       if (page.position !== null) position = page.position;
-      if (page.token === null) break;
+      if (next === undefined) break;
       if (buffer.weight >= MAX_BUFFERED_WEIGHT) {
         await this.flush(buffer, result, guard);
         if (page.position !== null) await this.save(position, true, saveWanted);
       }
-      // A full page means more is waiting: read on at once rather than after the interval.
-      this.open();
-      page = await this.store.readPage(identity, from, page.token, this.settings.pageSize);
+      page = await next;
     }
     await this.flush(buffer, result, guard);
     await this.save(position, result.rows > 0, saveWanted);
     return this.finish(result, started, position);
+  }
+
+  /** Starts reading the page after `token`. A failure surfaces when awaited; the no-op handler
+   * keeps one that comes before the await from ending the process as an unhandled rejection. */
+  private prefetch(from: string, token: string): Promise<InstructionPage> {
+    this.open();
+    const next = this.store.readPage(this.settings.identity, from, token, this.settings.pageSize);
+    next.catch(() => undefined);
+    return next;
   }
 
   private async flush(buffer: ApplyBuffer, result: { instructions: number }, guard?: BacklogGuard): Promise<void> {

@@ -220,4 +220,12 @@ export const MUTANTS: readonly Mutant[] = [
     replace: '    return;',
     tests: { files: ['dist/test/request-cache-model.test.js', 'dist/test/request-cache.test.js'] },
   },
+  {
+    id: 'catch-up-prefetch-unhandled',
+    invariant: 'a page read ahead during a catch-up that fails fails the poll, never the process (no unhandled rejection)',
+    file: 'src/sync/poller.ts',
+    search: '    next.catch(() => undefined);\n',
+    replace: '',
+    tests: { files: ['dist/test/poll-loop.test.js'], pattern: 'later page' },
+  },
 ];

@@ -16,7 +16,7 @@ import type {
   StoreCapabilities,
   StoredInstructionRow,
 } from '../../store/store.js';
-import { historyOf, pageSql } from './sql/page.js';
+import { historyOf, laterPageSql, pageSql } from './sql/page.js';
 import { DATABASE_IDENTITY_SQL, foreignRowsSql } from './sql/history.js';
 import { uncoveredBindings } from './sql/uncovered.js';
 import { listPendingSql, PENDING_BATCH_SQL, PENDING_SQL } from './sql/pending.js';
@@ -44,7 +44,7 @@ const INSERT_CHUNK = 1000;
  */
 export class PostgresStore extends BaseStore {
   readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'postgres', notify: true, serverCancel: true });
-  private readonly pageStatements = new Map<number, PreparedStatement>();
+  private readonly pageStatements = new Map<string, PreparedStatement>();
   private readonly preparedInsert: PreparedInsert;
 
   constructor(config: StoreConfig) {
@@ -102,21 +102,25 @@ export class PostgresStore extends BaseStore {
    */
   async readPage(identity: string, from: string, token: string | null, limit: number): Promise<InstructionPage> {
     const resume = token === null ? null : decodeToken(token);
-    const raws = await this.runStatement(
-      this.pageStatement(limit),
-      // '0' and 0 sort before every real (txid, id): the first page starts at the window's beginning.
-      [from, resume?.target ?? null, resume?.txid ?? '0', resume?.id ?? '0', this.cluster, identity],
-    );
+    const raws = resume
+      ? await this.runStatement(this.pageStatement(limit, 'later'), [from, resume.target, resume.txid, resume.id, this.cluster])
+      : // '0' and 0 sort before every real (txid, id): the first page starts at the window's beginning.
+        await this.runStatement(this.pageStatement(limit, 'first'), [from, null, '0', '0', this.cluster, identity]);
     const head = raws[0];
     if (!head) throw new Error('readPage returned no row'); // `w` always yields one
     // The epoch's timeline part says 'standby' in recovery: a cursor taken from a standby's own snapshot loses rows.
-    if (String(head.epoch).endsWith('/standby')) throw new errors.PrimaryIsStandbyError(standbyMessage('pg_is_in_recovery() is true'));
+    if (resume ? toBool(head.standby) : String(head.epoch).endsWith('/standby'))
+      throw new errors.PrimaryIsStandbyError(standbyMessage('pg_is_in_recovery() is true'));
     const { found, resumeAfter } = this.pageRows(raws, limit);
-    const targetText = String(head.target);
+    const targetText = resume ? resume.target : String(head.target);
+    const rows = found.map((r) => this.toRow(r));
+    const next = resumeAfter ? encodeToken({ target: targetText, txid: String(resumeAfter.txid), id: String(resumeAfter.id) }) : null;
+    // Later pages leave the first page's checks out (see laterPageSql); InstructionPage allows it.
+    if (resume) return { rows, token: next, position: next ? null : targetText, coldBootRequested: undefined, historyBroken: null };
     return {
-      rows: found.map((r) => this.toRow(r)),
-      token: resumeAfter ? encodeToken({ target: targetText, txid: String(resumeAfter.txid), id: String(resumeAfter.id) }) : null,
-      position: resumeAfter ? null : targetText,
+      rows,
+      token: next,
+      position: next ? null : targetText,
       coldBootRequested: head.cbr == null ? null : toBool(head.cbr),
       historyBroken: historyOf(from, head),
       databaseEpoch: String(head.epoch),
@@ -184,14 +188,18 @@ export class PostgresStore extends BaseStore {
     return { found, resumeAfter: more ? last : undefined };
   }
 
-  /** The page statement for one page size (see pageSql), built once: it is prepared, see prepared.ts. */
-  private pageStatement(limit: number): PreparedStatement {
-    let statement = this.pageStatements.get(limit);
+  /** A window's first or later page statement for one page size (pageSql, laterPageSql), built once: it is prepared, see prepared.ts. */
+  private pageStatement(limit: number, page: 'first' | 'later'): PreparedStatement {
+    const key = `${page}:${limit}`;
+    let statement = this.pageStatements.get(key);
     if (statement) return statement;
+    const instruction = quoteIdentifier(this.knex, this.t.instruction);
     statement = new PreparedStatement(
-      pageSql(quoteIdentifier(this.knex, this.t.instruction), quoteIdentifier(this.knex, this.t.cursor), limit, this.bytes),
+      page === 'first'
+        ? pageSql(instruction, quoteIdentifier(this.knex, this.t.cursor), limit, this.bytes)
+        : laterPageSql(instruction, limit, this.bytes),
     );
-    this.pageStatements.set(limit, statement);
+    this.pageStatements.set(key, statement);
     return statement;
   }
 

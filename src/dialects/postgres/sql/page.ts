@@ -37,11 +37,6 @@ export function pageColumns(maxRowBytes: number): string {
  */
 export function pageSql(instruction: string, cursor: string, limit: number, bytes: PageBytes = DEFAULT_PAGE_BYTES): string {
   const n = Math.trunc(limit);
-  const PAGE_COLUMNS = pageColumns(bytes.maxRowBytes);
-  // The body bytes of the page up to each row (oversize rows bring none): a body that would take the
-  // page past maxPageBytes stays unsent, the first always comes, and withinBudget (store/row-bytes.ts) ends the page there.
-  const fetched = `case when u.json_instruction is null then 0 else u.json_bytes end`;
-  const through = `sum(${fetched}) over (order by u.txid, u.id)`;
   return `
       with w as materialized (
         -- lo_txid/lo_id: the range half's one lower bound, as a single row comparison, so its index
@@ -70,9 +65,22 @@ export function pageSql(instruction: string, cursor: string, limit: number, byte
         w.epoch,
         p.*
       from w
-      left join lateral (
-        -- Each half is ordered and limited on its own, so a page reads at most 2 × limit index
-        -- entries however long the window: catching up on a large backlog stays linear.
+      ${pageRowsSql(instruction, n, bytes)}
+      order by p.txid, p.id`;
+}
+
+/**
+ * The page's rows, joined to `w` (one row of the window's bounds) so that a window with no rows
+ * still answers with one row: each half ordered and limited on its own, so a page reads at most
+ * 2 × limit index entries however long the window, and bodies cut by the page's byte budget.
+ */
+function pageRowsSql(instruction: string, n: number, bytes: PageBytes): string {
+  const PAGE_COLUMNS = pageColumns(bytes.maxRowBytes);
+  // The body bytes of the page up to each row (oversize rows bring none): a body that would take the
+  // page past maxPageBytes stays unsent, the first always comes, and withinBudget (store/row-bytes.ts) ends the page there.
+  const fetched = `case when u.json_instruction is null then 0 else u.json_bytes end`;
+  const through = `sum(${fetched}) over (order by u.txid, u.id)`;
+  return `left join lateral (
         select u.id, u.utc_stamp, u.json_bytes, u.originated, u.origin_instance, u.instruction_count, u.txid,
           case when ${through} <= ${Math.trunc(bytes.maxPageBytes)} or ${through} = ${fetched} then u.json_instruction end
             as json_instruction
@@ -81,7 +89,29 @@ export function pageSql(instruction: string, cursor: string, limit: number, byte
         ) u
         order by u.txid, u.id
         limit ${n}
-      ) p on true
+      ) p on true`;
+}
+
+/**
+ * The statement of a window's later pages (readPage with a token): the target, resume point and
+ * window come from the token ($2, $3, $4; $1 from, $5 cluster), and nothing else. The first
+ * page's checks (the cursor's cold-boot flag, the history checks, the epoch) are the poller's
+ * concern once per poll, and repeating them on every row of every page of a catch-up cost as much
+ * as the rows themselves. `standby` stays: a page read on a standby could miss rows the target
+ * counts as committed.
+ */
+export function laterPageSql(instruction: string, limit: number, bytes: PageBytes = DEFAULT_PAGE_BYTES): string {
+  const n = Math.trunc(limit);
+  return `
+      with w as materialized (
+        select b.*, greatest(b.after_txid, pg_snapshot_xmax(b.since)) as lo_txid,
+          case when b.after_txid >= pg_snapshot_xmax(b.since) then b.after_id else -1 end as lo_id,
+          pg_is_in_recovery() as standby
+        from (select $1::pg_snapshot as since, $2::pg_snapshot as target, $3::xid8 as after_txid, $4::bigint as after_id) b
+      )
+      select w.standby, p.*
+      from w
+      ${pageRowsSql(instruction, n, bytes)}
       order by p.txid, p.id`;
 }
 
