@@ -201,6 +201,32 @@ describe('replicas on MariaDB: read only where the primary commit order is kept'
     });
   }
 
+  test("a replica's copy of a server's cursor flags is ignored until it has applied that server's own cursor reset", async () => {
+    await replicaSettings(0);
+    const store = replicatedStore('flags');
+    const head = await store.head();
+    await store.saveCursor('x', head);
+    await primaryKnex(tables.cursor).where({ cluster: 'flags', server_identity: 'x' }).update({ cold_boot_requested: true });
+    await store.tick();
+    await applied();
+    assert.equal((await store.readPage('x', head, null, PAGE)).coldBootRequested, true, 'the request, read on the replica');
+    // The replica stops applying (its settings were just checked, and its tick is young, so it is still read).
+    await pair.replica.sql('stop slave sql_thread');
+    try {
+      await store.resetCursor('x', head); // the cold boot's reset, on the primary
+      const stale = await store.readPage('x', head, null, PAGE);
+      assert.equal(stale.coldBootRequested, false, "the replica's flag predates the reset: not a second request");
+      assert.equal(store.primaryReads, 0, 'read on the replica');
+    } finally {
+      await pair.replica.sql('start slave sql_thread');
+    }
+    await applied();
+    await primaryKnex(tables.cursor).where({ cluster: 'flags', server_identity: 'x' }).update({ cold_boot_requested: true });
+    await store.tick();
+    await applied();
+    assert.equal((await store.readPage('x', head, null, PAGE)).coldBootRequested, true, 'a later request is seen');
+  });
+
   /** A started cache on the primary reading from the replica, with one recording refresher. */
   async function cacheOn(identity: string, options: Partial<ConstructorParameters<typeof DistributedCache>[0]> = {}) {
     const product = recorder();
