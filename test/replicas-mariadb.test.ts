@@ -201,7 +201,10 @@ describe('replicas on MariaDB: read only where the primary commit order is kept'
     });
   }
 
-  test("a replica's copy of a server's cursor flags is ignored until it has applied that server's own cursor reset", async () => {
+  const flagsTest =
+    "a replica's copy of a server's cursor flags is ignored until it has applied that server's own cursor reset; " +
+    'a replica behind the position serves nothing';
+  test(flagsTest, async () => {
     await replicaSettings(0);
     const store = replicatedStore('flags');
     const head = await store.head();
@@ -217,6 +220,13 @@ describe('replicas on MariaDB: read only where the primary commit order is kept'
       const stale = await store.readPage('x', head, null, PAGE);
       assert.equal(stale.coldBootRequested, false, "the replica's flag predates the reset: not a second request");
       assert.equal(store.primaryReads, 0, 'read on the replica');
+      // A position the replica has not reached (read from the primary): the primary serves the page.
+      const row = { json: '[]', originated: 'x', originInstance: null, instructionCount: 1 };
+      await store.insert([row]);
+      const ahead = await store.head();
+      const page = await store.readPage('x', ahead, null, PAGE);
+      assert.equal(page.historyBroken, null, 'a replica behind the position is not a log that went back');
+      assert.equal(store.primaryReads, 1, 'the primary served it');
     } finally {
       await pair.replica.sql('start slave sql_thread');
     }
