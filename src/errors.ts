@@ -30,8 +30,13 @@ export type ErrorCode =
   | 'E_AUTHENTICATION_FAILED'
   /** The primary `knex` reaches a server in recovery (a standby) or a read-only session: writes and cursors cannot go there. */
   | 'E_PRIMARY_IS_STANDBY'
-  /** `replicas` given for a database where distcache cannot read them exactly (SQLite, MySQL/MariaDB). */
+  /** `replicas` given for a database that has none (SQLite). */
   | 'E_REPLICAS_UNSUPPORTED'
+  /**
+   * A MySQL/MariaDB replica whose replication settings cannot keep the primary's commit order
+   * (out-of-order parallel replication), so reading it could skip rows; the message names the fix.
+   */
+  | 'E_REPLICA_NOT_EXACT'
   /** A region's load ran past its `hardTimeout` and was given up (its signal aborted); no graced entry to serve. */
   | 'E_LOAD_TIMEOUT'
   /** A `@Cacheable`/`@CacheEvict` method (distcache/nestjs) ran on an instance no DistcacheModule bound at init. */
@@ -105,6 +110,7 @@ export const errors = {
   AuthenticationFailedError: define('E_AUTHENTICATION_FAILED', 'AuthenticationFailedError'),
   PrimaryIsStandbyError: define('E_PRIMARY_IS_STANDBY', 'PrimaryIsStandbyError'),
   ReplicasUnsupportedError: define('E_REPLICAS_UNSUPPORTED', 'ReplicasUnsupportedError'),
+  ReplicaNotExactError: define('E_REPLICA_NOT_EXACT', 'ReplicaNotExactError'),
 } as const;
 
 export function isDistcacheError(err: unknown, code?: ErrorCode): err is DistcacheError {

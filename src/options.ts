@@ -24,13 +24,15 @@ export interface DistributedCacheOptions {
    */
   connection?: string;
   /**
-   * PostgreSQL streaming standbys of `knex`'s primary (cascading ones too), each a Knex instance.
-   * Polls (page reads) and pending counts go to the first replica that can serve them exactly;
-   * writes, cursors, heartbeats, the lease and pruning stay on `knex`. Targets come from a tick the
-   * primary writes (migration 009), never from a standby's own snapshot (docs/scaling.md). With
-   * replicas, `notify` defaults to false and `syncInterval` to 250 ms: a short poll of a replica
-   * replaces a listener session per server on the primary. SQLite and MySQL/MariaDB refuse it
-   * (E_REPLICAS_UNSUPPORTED). distcache never destroys these Knex instances.
+   * Replicas of `knex`'s primary (cascading ones too), each a Knex instance. Polls (page reads)
+   * go to the first replica that can serve them exactly; writes, cursors, heartbeats, the lease and
+   * pruning stay on `knex`. PostgreSQL streaming standbys: targets come from a tick the primary
+   * writes (migration 009), never from a standby's own snapshot, and pending counts are read there
+   * too. MySQL/MariaDB replicas: read only while their settings keep the primary's commit order
+   * (start() rejects with E_REPLICA_NOT_EXACT otherwise; migration 013). With replicas, `notify`
+   * defaults to false and `syncInterval` to 250 ms: a short poll of a replica replaces a listener
+   * session per server on the primary. SQLite refuses it (E_REPLICAS_UNSUPPORTED). See
+   * docs/scaling.md. distcache never destroys these Knex instances.
    * @default []
    * @example replicas: [knexFactory({ client: 'pg', connection: process.env.REPLICA_URL! })]
    */

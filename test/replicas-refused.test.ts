@@ -3,15 +3,17 @@ import { describe, test } from 'node:test';
 import knexFactory from 'knex';
 import { DistributedCache } from '../src/index.js';
 import { silentLogger } from '../src/logger.js';
-import { availability, DATABASES } from './support/databases.js';
+import { inexactReason } from '../src/dialects/mysql/replica-exactness.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
 
-/** Issue 25: the `replicas` option is PostgreSQL's only; elsewhere it is refused with a code, never ignored. */
+/**
+ * Issue 25: the `replicas` option is refused where it cannot be exact, with a code, never ignored.
+ * SQLite has no replicas; a MySQL/MariaDB replica is read only with settings that keep the
+ * primary's commit order (the rules here; test/replicas-mariadb.test.ts runs them on a real replica).
+ */
 checkLeaksAfterEach();
 
-const mysqlSkip = await availability('mysql');
-
-describe('replicas outside PostgreSQL', () => {
+describe('replicas refused where they cannot be exact', () => {
   test('SQLite has no replicas: E_REPLICAS_UNSUPPORTED at construction', async () => {
     const knex = knexFactory({ client: 'better-sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true });
     try {
@@ -24,15 +26,33 @@ describe('replicas outside PostgreSQL', () => {
     }
   });
 
-  test('MySQL/MariaDB replicas are refused: exactness cannot be proven from the reader', { skip: mysqlSkip }, async () => {
-    const knex = knexFactory(DATABASES.mysql.config());
-    try {
-      assert.throws(() => new DistributedCache({ knex, replicas: [knex], logger: silentLogger }), {
-        code: 'E_REPLICAS_UNSUPPORTED',
-        message: /cannot prove those reads exact/,
-      });
-    } finally {
-      await knex.destroy();
+  test('MariaDB: serial apply, or in-order parallel apply within one GTID domain, is exact', () => {
+    for (const mode of ['none', 'minimal', 'conservative', 'optimistic', 'aggressive']) {
+      assert.equal(inexactReason({ slave_parallel_threads: '8', slave_parallel_mode: mode, gtid_slave_pos: '0-1-42' }), null, mode);
+      assert.equal(inexactReason({ slave_parallel_threads: '0', slave_parallel_mode: mode, gtid_slave_pos: '0-1-42,7-1-3' }), null);
     }
+    assert.equal(inexactReason({ slave_parallel_threads: '8', slave_parallel_mode: 'none', gtid_slave_pos: '0-1-42,7-1-3' }), null);
+    assert.equal(inexactReason({ slave_parallel_threads: '8', slave_parallel_mode: 'optimistic', gtid_slave_pos: '' }), null);
+  });
+
+  test('MariaDB: parallel apply with two GTID domains is refused, naming the settings and the fix', () => {
+    const reason = inexactReason({ slave_parallel_threads: '4', slave_parallel_mode: 'conservative', gtid_slave_pos: '0-1-42,7-1-3' });
+    assert.match(reason ?? '', /slave_parallel_threads = 4 with slave_parallel_mode = conservative .* domains 0, 7/);
+    assert.match(reason ?? '', /SET GLOBAL slave_parallel_threads = 0/);
+  });
+
+  test('MySQL: more than one applier worker needs replica_preserve_commit_order (or the pre-8.0.26 names)', () => {
+    assert.equal(inexactReason({ replica_parallel_workers: '0', replica_preserve_commit_order: 'OFF' }), null);
+    assert.equal(inexactReason({ replica_parallel_workers: '1', replica_preserve_commit_order: 'OFF' }), null);
+    assert.equal(inexactReason({ replica_parallel_workers: '4', replica_preserve_commit_order: 'ON' }), null);
+    assert.match(
+      inexactReason({ replica_parallel_workers: '4', replica_preserve_commit_order: 'OFF' }) ?? '',
+      /replica_parallel_workers = 4 with replica_preserve_commit_order = OFF .* SET GLOBAL replica_preserve_commit_order = ON/,
+    );
+    assert.match(
+      inexactReason({ slave_parallel_workers: '4', slave_preserve_commit_order: 'OFF' }) ?? '',
+      /slave_parallel_workers = 4 with slave_preserve_commit_order = OFF/,
+    );
+    assert.equal(inexactReason({ slave_parallel_workers: '4', slave_preserve_commit_order: 'ON' }), null);
   });
 });

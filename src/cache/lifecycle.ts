@@ -80,6 +80,16 @@ export class Lifecycle {
       throw heartbeatError;
     }
     if (this.stopRequested) return;
+    if (this.parts.store.verifyReplicas) {
+      // A replica whose settings can reorder commits (MySQL/MariaDB) is refused, never read.
+      this.step('checking the replicas');
+      try {
+        await this.parts.store.verifyReplicas();
+      } catch (err) {
+        await this.abortStart();
+        throw err;
+      }
+    }
     this.step('catching up with the instruction log');
     try {
       await this.parts.poller.sync();

@@ -189,8 +189,10 @@ function healthWarnings(inputs: HealthInputs): string[] {
       r.state === 'lagging'
         ? `its newest tick is ${((r.tickAgeMs ?? 0) / 1000).toFixed(1)} s old (replay stopped or slow)`
         : r.state === 'no-tick'
-          ? 'it shows no tick yet (migration 009 not replayed, or no server has ticked)'
-          : `it cannot be reached: ${r.lastError ?? 'unknown error'}`;
+          ? 'it shows no tick yet (migration 009 or 013 not replayed, or no server has ticked)'
+          : r.state === 'not-exact' || r.state === 'stopped'
+            ? (r.lastError ?? r.state)
+            : `it cannot be reached: ${r.lastError ?? 'unknown error'}`;
     warnings.push(`replica ${r.name} is passed over: ${why}; reads go to another replica or the primary`);
   }
   return warnings;

@@ -13,8 +13,8 @@ export interface Dialect {
   readonly clients: readonly string[];
   createStore(config: StoreConfig): InstructionStore;
   /**
-   * A store that reads from streaming replicas and writes to the primary (the `replicas` option).
-   * Dialects whose replicas cannot be read exactly throw E_REPLICAS_UNSUPPORTED.
+   * A store that reads from replicas and writes to the primary (the `replicas` option). SQLite,
+   * which has none, throws E_REPLICAS_UNSUPPORTED.
    */
   createReplicatedStore(config: StoreConfig, replicas: ReplicaSettings): InstructionStore;
   /**

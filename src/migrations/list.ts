@@ -8,6 +8,7 @@ import * as m007 from '../../migrations/007_bounded_rows.js';
 import * as m009 from '../../migrations/009_replica_tick.js';
 import * as m010 from '../../migrations/010_dashboard_state.js';
 import * as m012 from '../../migrations/012_sqlite_write_rules.js';
+import * as m013 from '../../migrations/013_mysql_replica_tick.js';
 import type { DistcacheMigration } from './context.js';
 
 /**
@@ -25,4 +26,5 @@ export const MIGRATIONS: readonly DistcacheMigration[] = [
   { name: '009_replica_tick', ...m009 },
   { name: '010_dashboard_state', ...m010 },
   { name: '012_sqlite_write_rules', ...m012 },
+  { name: '013_mysql_replica_tick', ...m013 },
 ];

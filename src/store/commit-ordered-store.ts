@@ -43,11 +43,11 @@ export abstract class CommitOrderedStore extends BaseStore {
   }
 
   /**
-   * Runs one of this store's own statements (`?` placeholders) outside any transaction; SQLite
-   * overrides it to keep the statement prepared (see sqlite/statements.ts).
+   * Runs one of this store's own statements (`?` placeholders) outside any transaction, on `db`
+   * (a replica's, for MySQL's replica pages); SQLite overrides it to keep the statement prepared.
    */
-  protected async runStatement(sql: string, params: unknown[], mode: 'all' | 'run'): Promise<unknown> {
-    const result = await this.bounded(this.knex.raw(sql, params as Knex.RawBinding[]));
+  protected async runStatement(sql: string, params: unknown[], mode: 'all' | 'run', db: Knex = this.knex): Promise<unknown> {
+    const result = await this.bounded(db.raw(sql, params as Knex.RawBinding[]));
     return mode === 'all' ? rawRows(result) : result;
   }
 
@@ -123,13 +123,13 @@ export abstract class CommitOrderedStore extends BaseStore {
   }
 
   /** The bodies of rows the page statement left out (larger than inlineBytes), each still bounded by maxRowBytes. */
-  private async bodies(ids: number[]): Promise<Map<number, Record<string, unknown>>> {
+  private async bodies(ids: number[], db: Knex): Promise<Map<number, Record<string, unknown>>> {
     const body = bodyColumns(this.quote('json_instruction'), this.bytes.maxRowBytes, this.capabilities.dialect);
     const found = new Map<number, Record<string, unknown>>();
     // In slices: SQLite allows 32,766 bound values a statement, and a page may hold up to 100,000 rows.
     for (let i = 0; i < ids.length; i += BODY_SLICE) {
       const raws = (await this.bounded(
-        this.knex(this.t.instruction)
+        db(this.t.instruction)
           .select('id', ...body.map((c) => this.knex.raw(c)))
           .whereIn('id', ids.slice(i, i + BODY_SLICE)),
       )) as Array<Record<string, unknown>>;
@@ -155,14 +155,15 @@ export abstract class CommitOrderedStore extends BaseStore {
     return `select * from (${first}) page union all ${second}`;
   }
 
-  async readPage(identity: string, from: string, token: string | null, limit: number): Promise<InstructionPage> {
+  /** `db`: the primary's knex, or a replica's that keeps the primary's commit order (MySQL's replicated store). */
+  async readPage(identity: string, from: string, token: string | null, limit: number, db: Knex = this.knex): Promise<InstructionPage> {
     const after = Number(token ?? from);
     // Later pages of a catch-up skip the cursor flag the first page brought: the union with the
     // cursor table costs about a third more per page on SQLite, and the poller reads it once.
     const raws = (
       token === null
-        ? await this.runStatement(this.pageSql(limit, true), [this.cluster, after, this.cluster, identity], 'all')
-        : await this.runStatement(this.pageSql(limit, false), [this.cluster, after], 'all')
+        ? await this.runStatement(this.pageSql(limit, true), [this.cluster, after, this.cluster, identity], 'all', db)
+        : await this.runStatement(this.pageSql(limit, false), [this.cluster, after], 'all', db)
     ) as Array<Record<string, unknown>>;
     let coldBootRequested: boolean | null | undefined = token === null ? null : undefined;
     let historyBroken: string | null = null;
@@ -186,7 +187,10 @@ export abstract class CommitOrderedStore extends BaseStore {
     page.length = kept;
     const missing = page.filter((p) => p.raw.json_instruction == null && !isOversize(p.raw, this.bytes));
     if (missing.length > 0) {
-      const bodies = await this.bodies(missing.map((p) => Number(p.raw.id)));
+      const bodies = await this.bodies(
+        missing.map((p) => Number(p.raw.id)),
+        db,
+      );
       const vanished = page.findIndex(
         (p) => p.raw.json_instruction == null && !isOversize(p.raw, this.bytes) && !bodies.has(Number(p.raw.id)),
       );

@@ -47,8 +47,9 @@ export interface InstructionStore {
   covers(position: string, id: number): Promise<boolean | null>;
 
   /**
-   * Reading from replicas only (PostgreSQL): writes the primary's snapshot into the replicated tick,
-   * from which replicas take page targets (see postgres/replicated-store.ts). Absent elsewhere.
+   * Reading from replicas only: writes the replicated tick. PostgreSQL: the primary's snapshot, from
+   * which replicas take page targets (see postgres/replicated-store.ts); MySQL/MariaDB: a counter
+   * and the primary's clock, for lag and cursor flags (mysql/replicated-store.ts). Absent elsewhere.
    */
   tick?(): Promise<void>;
   /** Reading from replicas only: a replica that served its last read, for reads that may be a little stale (the lease, by non-holders). */
@@ -59,6 +60,12 @@ export interface InstructionStore {
    * lost in a crash only applies those rows again, which at-least-once allows.
    */
   lazyCommit?(trx: Knex.Transaction): Promise<void>;
+  /**
+   * Reading from replicas only (MySQL/MariaDB): checks each replica's settings at start; rejects
+   * with E_REPLICA_NOT_EXACT when one cannot keep the primary's commit order. Unreachable replicas
+   * are only reported.
+   */
+  verifyReplicas?(): Promise<void>;
   /** Reading from replicas only: what the last reads found of each replica; for health(). */
   readonly replicaReports?: ReplicaReport[];
 
@@ -159,9 +166,11 @@ export interface ReplicaReport {
   /**
    * 'ok': it served the last read it was asked for. 'lagging': its newest tick is older than
    * maxReplicaLag (replay stopped or slow). 'no-tick': it shows no tick yet. 'down': its last query
-   * failed (stopped, disconnected). 'unknown': not asked yet.
+   * failed (stopped, disconnected). 'not-exact' (MySQL/MariaDB): its replication settings cannot
+   * keep the primary's commit order, so it is never read (lastError names the setting and the fix).
+   * 'stopped' (MySQL/MariaDB): its replication SQL thread is not running. 'unknown': not asked yet.
    */
-  state: 'ok' | 'lagging' | 'no-tick' | 'down' | 'unknown';
+  state: 'ok' | 'lagging' | 'no-tick' | 'down' | 'not-exact' | 'stopped' | 'unknown';
   /** Age of the newest tick it shows, in ms (its clock against the primary's stamp); null when unknown. */
   tickAgeMs: number | null;
   lastError: string | null;

@@ -8,7 +8,10 @@ export interface TableNames {
   readonly lease: string;
   /** MySQL only: the commit-ordered sequence row. */
   readonly sequence: string;
-  /** PostgreSQL only: the replicated tick, a primary snapshot replicas take page targets from (migration 009). */
+  /**
+   * The replicated tick (with `replicas`). PostgreSQL: a primary snapshot replicas take page
+   * targets from (migration 009). MySQL/MariaDB: a counter and the primary's clock (migration 013).
+   */
   readonly tick: string;
   /** Operators' actions (resync, prune) with who ran them, for the dashboard and the CLI (migration 010). */
   readonly action: string;

@@ -1,8 +1,8 @@
 import type { Dialect } from '../types.js';
 import { mysqlTrigger } from './trigger.js';
 import { mysqlOperatorConnection } from './operator-connection.js';
-import { refuseReplicas } from '../refuse-replicas.js';
 import { MysqlStore } from './store.js';
+import { MysqlReplicatedStore } from './replicated-store.js';
 import { withMigrationLock } from './migration-lock.js';
 
 /**
@@ -25,7 +25,8 @@ export const mysqlDialect: Dialect = {
   name: 'mysql',
   clients: ['mysql2', 'mysql'],
   createStore: (config) => new MysqlStore(config),
-  createReplicatedStore: () => refuseReplicas('mysql'),
+  // Page reads on replicas that keep the primary's commit order; see replicated-store.ts.
+  createReplicatedStore: (config, replicas) => new MysqlReplicatedStore(config, replicas),
   // The precision must match the column's, or MySQL rejects the default.
   nowDefault: (knex) => knex.raw('CURRENT_TIMESTAMP(3)'),
   // Every distcache TIMESTAMP column is either nullable (emitted as explicit NULL) or has an

@@ -78,8 +78,8 @@ export class MysqlStore extends CommitOrderedStore {
     return `(select value from ${this.quote(this.t.sequence)} where id = 1)`;
   }
 
-  protected override async runStatement(sql: string, params: unknown[], mode: 'all' | 'run'): Promise<unknown> {
-    return (await runExecuted(this.knex, sql, params, this.queryTimeout)) ?? super.runStatement(sql, params, mode);
+  protected override async runStatement(sql: string, params: unknown[], mode: 'all' | 'run', db: Knex = this.knex): Promise<unknown> {
+    return (await runExecuted(db, sql, params, this.queryTimeout)) ?? super.runStatement(sql, params, mode, db);
   }
 
   protected override async insertPrepared(values: unknown[]): Promise<number | undefined> {

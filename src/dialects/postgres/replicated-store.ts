@@ -9,7 +9,8 @@ import { poolerLostStatement, PreparedStatement, runPrepared } from './prepared.
 import { replicaPageSql, tickSql } from './sql/replica.js';
 import { PostgresStore } from './store.js';
 import { quoteIdentifier } from '../../store/columns.js';
-import { ReplicaSet } from './replica-set.js';
+import { ReplicaSet } from '../replica-set.js';
+import { useProtocolCancel } from './cancel.js';
 
 export interface ReplicatedStoreConfig extends StoreConfig {
   /** Streaming standbys of `knex`'s primary (or of one another: cascading works the same). */
@@ -43,7 +44,9 @@ export class ReplicatedStore extends PostgresStore {
 
   constructor(config: ReplicatedStoreConfig) {
     super(config);
-    this.replicaSet = new ReplicaSet(config.replicas, config.maxReplicaLag, config.retryAfter);
+    this.replicaSet = new ReplicaSet(config.replicas, config.maxReplicaLag, config.retryAfter, 5432);
+    // Timed-out statements are cancelled through the protocol, as on the primary (see cancel.ts).
+    for (const knex of config.replicas) useProtocolCancel(knex);
   }
 
   replicaForReads(): Knex | undefined {

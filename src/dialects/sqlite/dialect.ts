@@ -10,7 +10,7 @@ export const sqliteDialect: Dialect = {
   name: 'sqlite',
   clients: ['better-sqlite3', 'sqlite3'],
   createStore: (config) => new SqliteStore(config),
-  createReplicatedStore: () => refuseReplicas('sqlite'),
+  createReplicatedStore: () => refuseReplicas(),
   nowDefault: (knex) => knex.raw(`(${SQLITE_NOW})`),
   // ISO-8601 text in UTC: compares correctly as text, and parses as a Date.
   timestamp: (table, name) => table.string(name, 30),

@@ -1,21 +1,24 @@
 import type { Knex } from 'knex';
-import { boundQuery, type BoundableQuery } from '../../store/bound-query.js';
-import { useProtocolCancel } from './cancel.js';
-import type { ReplicaReport } from '../../store/store.js';
+import { boundQuery, type BoundableQuery } from '../store/bound-query.js';
+import type { ReplicaReport } from '../store/store.js';
 
-/** One replica: its knex, and what the last read found. */
+/**
+ * One replica: its knex, and what the last read found. Shared by the dialects that read replicas
+ * (PostgreSQL, MySQL/MariaDB); what makes a replica's read exact is each dialect's own.
+ */
 export class Replica {
   readonly report: ReplicaReport;
   private downUntil = 0;
+  /** When the dialect last checked this replica's settings (MySQL/MariaDB); 0: never. */
+  settingsCheckedAt = 0;
 
   constructor(
     readonly knex: Knex,
     private readonly maxLag: number,
     private readonly retryAfter: number,
+    defaultPort: number,
   ) {
-    // Timed-out statements are cancelled through the protocol, as on the primary (see cancel.ts).
-    useProtocolCancel(knex);
-    this.report = { name: replicaName(knex), state: 'unknown', tickAgeMs: null, lastError: null, checkedAt: null };
+    this.report = { name: replicaName(knex, defaultPort), state: 'unknown', tickAgeMs: null, lastError: null, checkedAt: null };
   }
 
   get resting(): boolean {
@@ -26,9 +29,13 @@ export class Replica {
     return boundQuery(query, ms, true);
   }
 
-  failed(message: string): void {
+  /**
+   * Its query failed ('down'), its settings cannot make a read exact ('not-exact'), or it does not
+   * apply the primary's transactions ('stopped'): left alone for retryAfter, then tried again.
+   */
+  failed(message: string, state: 'down' | 'not-exact' | 'stopped' = 'down'): void {
     this.downUntil = Date.now() + this.retryAfter;
-    Object.assign(this.report, { state: 'down', lastError: message, checkedAt: new Date() });
+    Object.assign(this.report, { state, lastError: message, checkedAt: new Date() });
   }
 
   /**
@@ -48,8 +55,12 @@ export class Replica {
 export class ReplicaSet {
   private readonly replicas: Replica[];
 
-  constructor(knexes: readonly Knex[], maxLag: number, retryAfter: number) {
-    this.replicas = knexes.map((k) => new Replica(k, maxLag, retryAfter));
+  constructor(knexes: readonly Knex[], maxLag: number, retryAfter: number, defaultPort: number) {
+    this.replicas = knexes.map((k) => new Replica(k, maxLag, retryAfter, defaultPort));
+  }
+
+  all(): readonly Replica[] {
+    return this.replicas;
   }
 
   /** Those to try, in order: every one not resting after a failure (when none is left, the primary serves). */
@@ -67,16 +78,16 @@ export class ReplicaSet {
   }
 }
 
-function replicaName(knex: Knex): string {
+function replicaName(knex: Knex, defaultPort: number): string {
   const connection = (knex.client as { config?: { connection?: unknown } }).config?.connection;
   if (typeof connection === 'string') {
     try {
       const url = new URL(connection);
-      return `${url.hostname}:${url.port || '5432'}${url.pathname}`;
+      return `${url.hostname}:${url.port || String(defaultPort)}${url.pathname}`;
     } catch {
       return 'replica';
     }
   }
   const c = (connection ?? {}) as { host?: string; port?: number; database?: string };
-  return `${c.host ?? 'localhost'}:${c.port ?? 5432}/${c.database ?? ''}`;
+  return `${c.host ?? 'localhost'}:${c.port ?? defaultPort}/${c.database ?? ''}`;
 }
