@@ -103,19 +103,27 @@ export class Writer {
     return GATHERED;
   }
 
-  /** Runs `work` with a batch open; everything it writes goes out as one row when it resolves. */
-  async batch<T>(work: () => T | Promise<T>): Promise<T> {
-    // A nested batch joins the one around it: one row per outermost batch.
-    if (openBatchOf(this)) return work();
+  /**
+   * Runs `work` with a batch open; everything it writes goes out as one row when it resolves.
+   * Resolves to that row's id (what the cache turns into the batch's position token), undefined
+   * when nothing was gathered or when this batch joined one around it (which writes the row).
+   * The work's own result is not kept: callers that need it capture it themselves.
+   */
+  async batch(work: () => unknown): Promise<WrittenRow> {
+    // A nested batch joins the one around it: one row per outermost batch, and nothing written
+    // yet here, as for any call gathered into that batch.
+    if (openBatchOf(this)) {
+      await work();
+      return undefined;
+    }
     const open: OpenBatch = { instructions: [], closed: false };
-    let result: T;
     try {
-      result = await runInBatch(this, open, work);
+      await runInBatch(this, open, work);
     } finally {
       open.closed = true;
     }
-    if (open.instructions.length > 0) await this.track(this.writeNow(open.instructions));
-    return result;
+    if (open.instructions.length === 0) return undefined;
+    return this.track(this.writeNow(open.instructions));
   }
 
   /**
