@@ -81,7 +81,19 @@ export interface DistcacheEvents {
    * its number of keys): what `stats().loadDurations` and the OpenTelemetry load-duration histogram record.
    */
   'region:load-finished': { region: string; durationMs: number; keys: number; failed: boolean };
+  /**
+   * A `waitFor()` call ended (a token that was not valid rejects and is not reported): what the
+   * Prometheus and OpenTelemetry waitFor metrics record. `durationMs` is how long the call took.
+   */
+  'position:waited': { outcome: WaitOutcome; durationMs: number };
 }
+
+/**
+ * How a `waitFor()` call ended: `applied`, true at the first look (or the token was ''); `waited`,
+ * true after this server polled or waited for its polls; `timed-out`, false at the timeout; `stopped`,
+ * false because this server was not applying the log (before start(), during or after stop()).
+ */
+export type WaitOutcome = 'applied' | 'waited' | 'timed-out' | 'stopped';
 
 export interface SyncResultEvent {
   rows: number;

@@ -7,7 +7,7 @@ export type { ServerRole, RoleOption } from './cluster/roles.js';
 export type { ServerInfo } from './cluster/server-info.js';
 export type { HealthReport, LastError, ErrorSource } from './cluster/health.js';
 export { errors, DistcacheError, isDistcacheError, type ErrorCode } from './errors.js';
-export type { DistcacheEvents, EventName, ColdBootReason, SyncResultEvent } from './events.js';
+export type { DistcacheEvents, EventName, ColdBootReason, SyncResultEvent, WaitOutcome } from './events.js';
 export type { CacheRefresher, AnyCacheRefresher } from './refreshers/refresher.js';
 export type { CacheId, JsonValue, Instruction, InstructionKind } from './instructions/types.js';
 export { encodeInstructions, decodeInstructions, FORMAT_VERSION } from './instructions/codec.js';

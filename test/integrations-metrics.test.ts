@@ -166,6 +166,39 @@ function suite(dialect: DialectName): void {
     assert.equal((await scrape(registry)).get(key('role', { role: a.role })), 1, 'read at scrape time');
   });
 
+  test('waitFor calls are counted by outcome with their durations; a text that is not a token is not counted', async (t) => {
+    const h = await harness(t, dialect);
+    const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
+    const b = h.cache({ serverIdentity: 'b', refreshers: [recorder()] });
+    const registry = new Registry();
+    registerMetrics(b, { registry });
+    const outcomes = (samples: Map<string, number>) =>
+      Object.fromEntries(['applied', 'waited', 'timed-out', 'stopped'].map((o) => [o, samples.get(key('wait_for_total', { outcome: o }))]));
+    assert.deepEqual(outcomes(await scrape(registry)), { applied: 0, waited: 0, 'timed-out': 0, stopped: 0 }, 'listed from the start');
+
+    const first = await a.refresh('product', 1);
+    assert.equal(await b.waitFor(first), false, 'B is not started');
+    await a.start();
+    await b.start();
+    const second = await a.refresh('product', 2);
+    assert.equal(await b.waitFor(second, { timeout: 0 }), false, 'behind, and no time to poll');
+    assert.equal(await b.waitFor(second, { timeout: '5s' }), true, 'B polls, then has it');
+    assert.equal(await b.waitFor(second), true, 'applied at the first look');
+    assert.equal(await b.waitFor(''), true);
+    await assert.rejects(b.waitFor('not-a-token'), errors.InvalidPositionError);
+
+    const samples = await scrape(registry);
+    assert.deepEqual(outcomes(samples), { applied: 2, waited: 1, 'timed-out': 1, stopped: 1 });
+    for (const outcome of ['applied', 'waited', 'timed-out', 'stopped']) {
+      assert.equal(samples.get(key('wait_for_duration_seconds_count', { outcome })), outcomes(samples)[outcome], outcome);
+    }
+    const waited = samples.get(key('wait_for_duration_seconds_sum', { outcome: 'waited' }))!;
+    assert.ok(waited > 0 && waited < 5, `in seconds: ${waited}`);
+    const labels = [...samples.keys()].filter((k) => k.startsWith('distcache_wait_for')).map((k) => /\{(.*)\}/.exec(k)?.[1] ?? '');
+    for (const l of labels)
+      assert.match(l, /^(le="[^"]+",)?outcome="(applied|waited|timed-out|stopped)"$/, 'only the outcome (and le) as labels');
+  });
+
   test('every metric is listed, a second registration is refused, and a prefix separates caches', async (t) => {
     const h = await harness(t, dialect);
     const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });

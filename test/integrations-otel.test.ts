@@ -17,7 +17,9 @@ import {
   type TimeInput,
   type Tracer,
 } from '@opentelemetry/api';
-import { openTelemetryHooks, SPAN_NAMES, traceCache } from '../src/integrations/opentelemetry.js';
+import { MeterProvider, MetricReader, type Histogram } from '@opentelemetry/sdk-metrics';
+import { openTelemetryHooks, SPAN_NAMES, traceCache, WAIT_FOR_INSTRUMENTS, waitForMetrics } from '../src/integrations/opentelemetry.js';
+import { WAIT_FOR_BUCKETS } from '../src/cache/positions.js';
 import { InstrumentationHooks, type Instrumentation } from '../src/instrumentation.js';
 import { errors } from '../src/index.js';
 import { harness } from './conformance/harness.js';
@@ -363,4 +365,54 @@ test('InstrumentationHooks (the core registry) nests attached hooks and detaches
   }));
   assert.equal(sync.position, '1');
   assert.equal(tracer.named(SPAN_NAMES.sync).length, 1);
+});
+
+/** A metric reader the test collects from by hand, as an OTLP exporter would on its schedule. */
+class InMemoryReader extends MetricReader {
+  async collected() {
+    const { resourceMetrics } = await this.collect();
+    return resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
+  }
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+
+test('waitForMetrics (the real SDK): calls and durations per outcome, in seconds; close() stops recording', async (t) => {
+  const h = await harness(t, 'sqlite');
+  const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
+  const b = h.cache({ serverIdentity: 'b', refreshers: [recorder()] });
+  const reader = new InMemoryReader();
+  const provider = new MeterProvider({ readers: [reader] });
+  t.after(() => provider.shutdown());
+  const handle = waitForMetrics(b, { meter: provider.getMeter('distcache-test') });
+  await a.start();
+  await b.start();
+  const token = await a.refresh('product', 1);
+  assert.equal(await b.waitFor(token, { timeout: 0 }), false);
+  assert.equal(await b.waitFor(token, { timeout: '5s' }), true);
+  assert.equal(await b.waitFor(token), true);
+  await assert.rejects(b.waitFor('nope'), errors.InvalidPositionError);
+  const metrics = await reader.collected();
+  const points = (name: string) => metrics.find((m) => m.descriptor.name === name)?.dataPoints ?? [];
+  const byOutcome = (name: string, value: (v: unknown) => number) =>
+    Object.fromEntries(points(name).map((p) => [p.attributes['distcache.outcome'], value(p.value)]));
+  assert.deepEqual(byOutcome(WAIT_FOR_INSTRUMENTS.calls, Number), { applied: 1, waited: 1, 'timed-out': 1 });
+  assert.deepEqual(
+    byOutcome(WAIT_FOR_INSTRUMENTS.duration, (v) => (v as Histogram).count),
+    { applied: 1, waited: 1, 'timed-out': 1 },
+  );
+  const duration = metrics.find((m) => m.descriptor.name === WAIT_FOR_INSTRUMENTS.duration)!;
+  assert.equal(duration.descriptor.unit, 's');
+  const waited = points(WAIT_FOR_INSTRUMENTS.duration).find((p) => p.attributes['distcache.outcome'] === 'waited')!.value as Histogram;
+  assert.deepEqual(waited.buckets.boundaries, [...WAIT_FOR_BUCKETS]);
+  assert.ok(waited.sum! > 0 && waited.sum! < 5, `in seconds: ${waited.sum}`);
+  handle.close();
+  handle.close();
+  await b.waitFor(token);
+  const again = (await reader.collected()).find((m) => m.descriptor.name === WAIT_FOR_INSTRUMENTS.calls)!;
+  assert.equal(
+    again.dataPoints.find((p) => p.attributes['distcache.outcome'] === 'applied')?.value,
+    1,
+    'after close() no call is recorded',
+  );
 });

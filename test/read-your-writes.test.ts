@@ -58,17 +58,64 @@ for (const dialect of selectedDialects()) {
       for (const token of tokens) assert.notEqual(token, '');
       assert.equal(await b.waitFor(tokens.at(-1)!, { timeout: '5s' }), true);
       for (const token of tokens) assert.equal(await b.waitFor(token, { timeout: 0 }), true, 'earlier writes are covered too');
-      // Inside batch() a call resolves to '' (nothing written yet); runInRequest's request.position has the batch's token.
-      const inBatch = await a.runInRequest(async (request) => {
+      // Inside batch() a call resolves to '' (nothing written yet); the batch resolves to its row's token,
+      // as runInRequest's request.position does.
+      let inBatch = 'x';
+      const inRequest = await a.runInRequest(async (request) => {
         let gathered = 'x';
-        await a.batch(async () => {
+        inBatch = await a.batch(async () => {
           gathered = await a.refresh('item', [1]);
         });
         assert.equal(gathered, '');
         return request.position;
       });
       assert.notEqual(inBatch, '');
+      assert.equal(inBatch, inRequest);
       assert.equal(await b.waitFor(inBatch, { timeout: '5s' }), true);
+    });
+
+    test("batch() resolves to its row's token: another server's waitFor applies the batch's instructions before it resolves", async (t) => {
+      const skip = await availability(dialect);
+      if (skip) return t.skip(skip);
+      const h = await harness(t, dialect);
+      const seen: unknown[] = [];
+      const a = h.cache({ serverIdentity: 'a', refreshers: [{ id: 'x', refreshAll() {}, refresh() {}, remove() {} }] });
+      const b = h.cache({
+        serverIdentity: 'b',
+        refreshers: [{ id: 'x', refreshAll: () => void seen.push('all'), refresh: (ids) => void seen.push(...ids), remove() {} }],
+      });
+      await a.start();
+      await b.start();
+      let result: number | undefined;
+      const position = await a.batch(async () => {
+        for (const id of [1, 2, 3]) void a.refresh('x', id);
+        // A nested batch joins this one (one row), and resolves to '' like any call gathered here.
+        assert.equal(await a.batch(() => void a.refresh('x', 4)), '');
+        result = 42; // the work's own result is captured, not returned
+      });
+      assert.equal(result, 42);
+      assert.match(position, /^1\.[0-9a-z]+\.[A-Za-z0-9_-]{6}$/);
+      assert.deepEqual(seen, [], 'B has not polled (no wake-up, a 60 s interval)');
+      assert.equal(await b.waitFor(position, { timeout: '5s' }), true);
+      assert.deepEqual(seen, [1, 2, 3, 4], "B applied the batch's instructions before waitFor resolved");
+      // Written after earlier writes, so its token covers them: one row, the newest.
+      const rows = await h.knex(h.table('cache_instruction')).max({ id: 'id' });
+      assert.equal(parseInt(position.split('.')[1]!, 36), Number(rows[0]!.id));
+
+      assert.equal(await a.batch(() => undefined), '', "a batch that wrote nothing resolves to ''");
+      await assert.rejects(
+        a.batch(async () => {
+          void a.refresh('x', 9);
+          throw new Error('work failed');
+        }),
+        /work failed/,
+        "a rejected batch writes nothing and rejects with the work's error",
+      );
+      // Inside cache.transaction() a batch is written when it resolves, like a plain write there.
+      const inTransaction = await a.transaction(() => a.batch(() => void a.refresh('x', 5)));
+      assert.notEqual(inTransaction, '');
+      assert.equal(await b.waitFor(inTransaction, { timeout: '5s' }), true);
+      assert.deepEqual(seen, [1, 2, 3, 4, 5]);
     });
 
     if (dialect === 'postgres') {

@@ -133,6 +133,52 @@ test('Prometheus: the load-duration histogram per region, in seconds, with the b
   }
 });
 
+test('the request cache: hits and misses per perRequest region, in Prometheus and OpenTelemetry; none for other regions', async (t) => {
+  let p!: Region<number>;
+  let plain!: Region<number>;
+  const { cache } = await startedCache(t, (c) => {
+    p = c.region<number>('p', { load: (k) => Number(k), perRequest: true });
+    plain = c.region<number>('plain', { load: (k) => Number(k) });
+  });
+  await cache.runInRequest(async () => {
+    await p.get(1); // miss: read through the region
+    await p.get(1); // hit
+    await p.get(1); // hit
+    await p.getMany([1, 2, 3]); // 1 hit, 2 misses
+    await plain.get(1);
+  });
+  await p.get(1); // outside a request: neither
+  const stats = p.stats();
+  assert.deepEqual([stats.requestHits, stats.requestMisses], [3, 3]);
+  assert.equal(plain.stats().requestHits, undefined, 'a region without perRequest has no request cache');
+
+  const registry = new Registry();
+  const handle = registerMetrics(cache, { registry });
+  t.after(() => handle.close());
+  const text = await registry.metrics();
+  assert.match(text, /^distcache_request_cache_hits_total\{region="p"\} 3$/m);
+  assert.match(text, /^distcache_request_cache_misses_total\{region="p"\} 3$/m);
+  assert.doesNotMatch(text, /^distcache_request_cache_\w+\{region="plain"\}/m, 'no series for a region without perRequest');
+
+  const reader = new InMemoryReader();
+  const provider = new MeterProvider({ readers: [reader] });
+  t.after(() => provider.shutdown());
+  const otel = regionMetrics(cache, { meter: provider.getMeter('distcache-test') });
+  t.after(() => otel.close());
+  const metrics = await reader.collected();
+  const points = (name: string) => metrics.find((m) => m.descriptor.name === name)?.dataPoints ?? [];
+  for (const [name, value] of [
+    [REGION_INSTRUMENTS.requestHits, 3],
+    [REGION_INSTRUMENTS.requestMisses, 3],
+  ] as const) {
+    assert.deepEqual(
+      points(name).map((d) => [d.attributes['distcache.region'], d.value]),
+      [['p', value]],
+      `${name}: the perRequest region only`,
+    );
+  }
+});
+
 test("sizeOf: 'json' bounds a region by the UTF-8 bytes of its values' JSON", async (t) => {
   let r!: Region<{ s: string }>;
   await startedCache(

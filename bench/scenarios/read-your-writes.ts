@@ -3,6 +3,7 @@ import { DB_LABEL, dropTarget, freshTarget, knexFor, type Db } from '../lib/db.j
 import type { Figure } from '../lib/report.js';
 import { pick, type Settings } from '../lib/settings.js';
 import { pcts, ms } from '../lib/stats.js';
+import { readYourWritesAcrossProcesses } from './read-your-writes-processes.js';
 
 /**
  * #12 (issue 27): read-your-writes across servers. Server A writes (`refresh()`), server B, on its
@@ -16,6 +17,7 @@ export async function readYourWrites(s: Settings): Promise<Figure[]> {
   const figures: Figure[] = [];
   for (const db of s.dbs) {
     for (const wake of db === 'mysql' ? [false] : [true, false]) figures.push(await measure(s, db, wake));
+    for (const wake of db === 'mysql' ? [false] : [true, false]) figures.push(await readYourWritesAcrossProcesses(s, db, wake));
   }
   return figures;
 }

@@ -1,6 +1,6 @@
 import { parseDuration, type Duration } from '../duration.js';
 import { errors } from '../errors.js';
-import type { TypedEmitter } from '../events.js';
+import type { TypedEmitter, WaitOutcome } from '../events.js';
 import type { InstructionStore } from '../store/store.js';
 import type { Poller } from '../sync/poller.js';
 import { withTimeout } from '../util/async.js';
@@ -10,6 +10,12 @@ export interface WaitForOptions {
   /** Give up after this long and resolve false. @default '1s' */
   timeout?: Duration;
 }
+
+/**
+ * Bucket bounds of the waitFor duration histograms (Prometheus and OpenTelemetry), in seconds:
+ * from a token already applied (one primary-key read) to a wait that ran into a long timeout.
+ */
+export const WAIT_FOR_BUCKETS = Object.freeze([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
 
 /** waitFor's timeout, and the middleware's waitTimeout, unless given. */
 export const DEFAULT_WAIT_TIMEOUT = 1000;
@@ -45,12 +51,18 @@ export class Positions {
         `waitFor timeout: ${JSON.stringify(options?.timeout)} is not a duration; give milliseconds or a string such as '500ms'`,
       );
     }
-    if (rowId === 0) return true;
-    const deadline = performance.now() + timeout;
+    const started = performance.now();
+    const outcome = rowId === 0 ? 'applied' : await this.wait(rowId, started + timeout);
+    // For the metrics: how often requests find their write applied, wait for it, or give up.
+    this.events.emitBuilt('position:waited', () => ({ outcome, durationMs: performance.now() - started }));
+    return outcome === 'applied' || outcome === 'waited';
+  }
+
+  private async wait(rowId: number, deadline: number): Promise<WaitOutcome> {
     const left = () => deadline - performance.now();
-    if (!this.applying()) return false;
+    if (!this.applying()) return 'stopped';
     // The first look runs whatever the timeout (0: "only if already applied"); the store bounds it.
-    if ((await this.seen(rowId, undefined)) === true) return true;
+    if ((await this.seen(rowId, undefined)) === true) return 'applied';
     // Behind (or it cannot tell): poll now. A row committed but still not covered after a poll that
     // began after we looked means the poll read a replica that is behind; the next polls catch up.
     for (let polls = 0; left() > 0 && this.applying() && !this.stopped.signal.aborted;) {
@@ -61,9 +73,9 @@ export class Positions {
       // No such row after a poll that began after the call: it never committed here (rolled back,
       // or a token of a database since restored), or it was pruned, and the poll took any cold
       // boot that pruning asked for. Nothing older than this server's caches can be waited for.
-      if (seen === true || (seen === null && polls > 0)) return true;
+      if (seen === true || (seen === null && polls > 0)) return 'waited';
     }
-    return false;
+    return this.applying() && !this.stopped.signal.aborted ? 'timed-out' : 'stopped';
   }
 
   /** Ends every wait at once (false). */

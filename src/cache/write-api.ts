@@ -83,8 +83,15 @@ export abstract class CacheWriteApi {
     return runInCommitScope(this.parts.writer, work);
   }
 
-  /** Writes every instruction made inside `work` as one row when it resolves; nothing if it rejects. */
-  batch<T>(work: () => T | Promise<T>): Promise<T> {
-    return this.parts.writer.batch(work);
+  /**
+   * Writes every instruction made inside `work` as one row when it resolves; nothing if it rejects.
+   * Resolves to that row's position token (valid once it commits; '' when nothing was written, or
+   * inside another batch, which writes the row). `work`'s own result is not returned: capture it.
+   *
+   * @example
+   * const position = await cache.batch(() => { for (const id of [1, 2, 3]) void cache.refresh('product', id); });
+   */
+  batch(work: () => unknown): Promise<string> {
+    return this.position(this.parts.writer.batch(work));
   }
 }

@@ -27,17 +27,22 @@ export interface JobBatchOptions {
  * }); // one row for the whole file
  */
 export async function withBatch<T>(cache: BatchingCache, work: () => T | Promise<T>, options: JobBatchOptions = {}): Promise<T> {
-  if (options.discardOnError) return cache.batch(work);
+  // batch() resolves to the row's position token, not to the work's result: keep that here.
+  let value: T | undefined;
+  if (options.discardOnError) {
+    await cache.batch(async () => {
+      value = await work();
+    });
+    return value as T;
+  }
   let failure: { error: unknown } | undefined;
-  let value: T;
   try {
-    value = await cache.batch(async () => {
+    await cache.batch(async () => {
       try {
-        return await work();
+        value = await work();
       } catch (error) {
         // Resolve the batch anyway, so what the work sent before failing is still written.
         failure = { error };
-        return undefined as T;
       }
     });
   } catch (writeError) {
@@ -45,7 +50,7 @@ export async function withBatch<T>(cache: BatchingCache, work: () => T | Promise
     throw failure ? failure.error : writeError;
   }
   if (failure) throw failure.error;
-  return value;
+  return value as T;
 }
 
 /**

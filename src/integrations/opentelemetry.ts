@@ -2,6 +2,7 @@ import { metrics, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Attributes, Meter, Observable, Span, Tracer } from '@opentelemetry/api';
 import { LOAD_DURATION_BOUNDS, type RegionStats } from '../regions/stats.js';
 import type { DistcacheEvents } from '../events.js';
+import { WAIT_FOR_BUCKETS } from '../cache/positions.js';
 import type { DistributedCache } from '../cache.js';
 import type { SyncResult } from '../sync/poller.js';
 import type { Instrumentation, RefresherCallInfo, WriteInfo } from '../instrumentation.js';
@@ -120,6 +121,8 @@ export const REGION_INSTRUMENTS = Object.freeze({
   hardTimeouts: 'distcache.region.hard_timeouts',
   size: 'distcache.region.size',
   hitRatio: 'distcache.region.hit_ratio',
+  requestHits: 'distcache.region.request_hits',
+  requestMisses: 'distcache.region.request_misses',
 } satisfies Record<Exclude<keyof RegionStats, 'region' | 'loadDurations'>, string>);
 
 /**
@@ -139,7 +142,8 @@ export interface RegionMetricsOptions {
 
 /**
  * Exports every region's figures as OpenTelemetry instruments, with the attribute
- * `distcache.region`: observable monotonic counters for the totals and gauges for `size` and
+ * `distcache.region`: observable monotonic counters for the totals (the request cache's
+ * `requestHits` and `requestMisses` included, for regions with `perRequest`) and gauges for `size` and
  * `hitRatio`, read from `cache.regionStats()` whenever the SDK collects; and a histogram of loader
  * call durations (REGION_LOAD_DURATION), recorded as each call ends, from this call on.
  *
@@ -155,7 +159,11 @@ export function regionMetrics(cache: DistributedCache, options: RegionMetricsOpt
   });
   const callback = (result: { observe(observable: Observable, value: number, attributes?: Attributes): void }) => {
     for (const stats of cache.regionStats()) {
-      for (const [figure, instrument] of instruments) result.observe(instrument, stats[figure], { 'distcache.region': stats.region });
+      for (const [figure, instrument] of instruments) {
+        // The request cache's figures exist only for regions with perRequest.
+        const value = stats[figure];
+        if (value !== undefined) result.observe(instrument, value, { 'distcache.region': stats.region });
+      }
     }
   };
   const observables = instruments.map(([, i]) => i);
@@ -174,6 +182,45 @@ export function regionMetrics(cache: DistributedCache, options: RegionMetricsOpt
       closed = true;
       meter.removeBatchObservableCallback(callback, observables);
       cache.off('region:load-finished', onLoad);
+    },
+  });
+}
+
+/** waitFor instrument names: calls per outcome, and their durations. */
+export const WAIT_FOR_INSTRUMENTS = Object.freeze({
+  calls: 'distcache.wait_for.calls',
+  duration: 'distcache.wait_for.duration',
+});
+
+/**
+ * Records each `waitFor()` call (the requestScope middleware's included), from this call on: the
+ * counter `distcache.wait_for.calls` and the histogram `distcache.wait_for.duration` (seconds), both
+ * with the attribute `distcache.outcome` (`applied`, `waited`, `timed-out`, `stopped`).
+ *
+ * @example
+ * import { waitForMetrics } from 'distcache/opentelemetry';
+ * waitForMetrics(cache);
+ */
+export function waitForMetrics(cache: DistributedCache, options: RegionMetricsOptions = {}): TracingHandle {
+  const meter = options.meter ?? metrics.getMeter('distcache');
+  const calls = meter.createCounter(WAIT_FOR_INSTRUMENTS.calls, { description: 'waitFor() calls, per outcome' });
+  const duration = meter.createHistogram(WAIT_FOR_INSTRUMENTS.duration, {
+    description: 'Time a waitFor() call took, per outcome',
+    unit: 's',
+    advice: { explicitBucketBoundaries: [...WAIT_FOR_BUCKETS] },
+  });
+  const onWaited = (e: DistcacheEvents['position:waited']) => {
+    const attributes = { 'distcache.outcome': e.outcome };
+    calls.add(1, attributes);
+    duration.record(e.durationMs / 1000, attributes);
+  };
+  cache.on('position:waited', onWaited);
+  let closed = false;
+  return Object.freeze({
+    close() {
+      if (closed) return;
+      closed = true;
+      cache.off('position:waited', onWaited);
     },
   });
 }

@@ -3,8 +3,10 @@ import type { DistributedCache } from '../cache.js';
 import type { HealthReport } from '../cluster/health.js';
 import type { ServerRole } from '../cluster/roles.js';
 import { errors } from '../errors.js';
-import type { DistcacheEvents } from '../events.js';
-import type { RegionStats } from '../regions/stats.js';
+import type { DistcacheEvents, WaitOutcome } from '../events.js';
+import { registerRegionMetrics } from './prometheus-regions.js';
+import { METRIC_NAMES } from './prometheus-names.js';
+import { WAIT_FOR_BUCKETS } from '../cache/positions.js';
 
 export interface PrometheusOptions {
   /** Where the metrics are registered. @default prom-client's default registry */
@@ -15,6 +17,8 @@ export interface PrometheusOptions {
   applyBuckets?: number[];
   /** Buckets of `sync_duration_seconds`. @default [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30] */
   syncBuckets?: number[];
+  /** Buckets of `wait_for_duration_seconds`. @default [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] */
+  waitForBuckets?: number[];
 }
 
 export interface MetricsHandle {
@@ -25,52 +29,10 @@ export interface MetricsHandle {
   close(): void;
 }
 
-/** Metric names (after the prefix) and their help, in one place; docs/integrations.md lists the same. */
-export const METRIC_NAMES = Object.freeze({
-  written: 'instructions_written_total',
-  rowsWritten: 'rows_written_total',
-  writeErrors: 'write_errors_total',
-  applied: 'instructions_applied_total',
-  applyDuration: 'apply_duration_seconds',
-  failures: 'failures_total',
-  syncDuration: 'sync_duration_seconds',
-  syncErrors: 'sync_errors_total',
-  lastSync: 'last_sync_timestamp_seconds',
-  lagInstructions: 'sync_lag_instructions',
-  lagSeconds: 'sync_lag_seconds',
-  coldBoots: 'cold_boots_total',
-  role: 'role',
-  wakeUp: 'wake_up',
-  regionHits: 'region_hits_total',
-  regionMisses: 'region_misses_total',
-  regionLoads: 'region_loads_total',
-  regionLoadErrors: 'region_load_errors_total',
-  regionLoadsDiscarded: 'region_loads_discarded_total',
-  regionServedFromGrace: 'region_served_from_grace_total',
-  regionEvictions: 'region_evictions_total',
-  regionRefreshesAhead: 'region_refreshes_ahead_total',
-  regionSoftTimeouts: 'region_soft_timeouts_total',
-  regionHardTimeouts: 'region_hard_timeouts_total',
-  regionSize: 'region_size',
-  regionHitRatio: 'region_hit_ratio',
-  regionLoadDuration: 'region_load_duration_seconds',
-});
+export { METRIC_NAMES } from './prometheus-names.js';
 
-/** Each region figure and the metric that exports it; read from `cache.regionStats()` at each scrape. */
-const REGION_FIGURES = [
-  ['regionHits', 'hits', 'Reads a region answered from its cache, per region.'],
-  ['regionMisses', 'misses', 'Reads that found no fresh entry and joined or started a load, per region.'],
-  ['regionLoads', 'loads', 'Loader calls, per region.'],
-  ['regionLoadErrors', 'loadErrors', 'Loader calls that failed, per region.'],
-  ['regionLoadsDiscarded', 'loadsDiscarded', 'Loads an invalidation overtook (answered their callers, stored nothing), per region.'],
-  ['regionServedFromGrace', 'servedFromGrace', 'Reads answered with an expired entry because the loader failed, per region.'],
-  ['regionEvictions', 'evictions', 'Entries evicted by max or maxSize, per region.'],
-  ['regionRefreshesAhead', 'refreshesAhead', 'Background loads started by refreshAhead, per region.'],
-  ['regionSoftTimeouts', 'softTimeouts', 'Loads whose soft timeout answered their callers with the graced entry, per region.'],
-  ['regionHardTimeouts', 'hardTimeouts', 'Loads given up at hardTimeout, per region.'],
-  ['regionSize', 'size', 'Entries in the region now, per region.'],
-  ['regionHitRatio', 'hitRatio', 'Reads answered from the cache over all reads, per region.'],
-] as const satisfies ReadonlyArray<readonly [keyof typeof METRIC_NAMES, Exclude<keyof RegionStats, 'region' | 'loadDurations'>, string]>;
+/** The waitFor outcomes, each listed by the waitFor counter from the start (so a rate never starts from a missing series). */
+const WAIT_OUTCOMES = Object.keys({ applied: 0, waited: 0, 'timed-out': 0, stopped: 0 } satisfies Record<WaitOutcome, 0>) as WaitOutcome[];
 
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
@@ -202,17 +164,24 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
     },
   });
 
-  for (const [key, figure, help] of REGION_FIGURES) {
-    const collect = function (this: Gauge<'region'> | Counter<'region'>) {
-      // The region keeps the running totals; the metric shows them as they are at the scrape.
-      this.reset();
-      for (const stats of cache.regionStats()) (this as Gauge<'region'>).inc({ region: stats.region }, stats[figure]);
-    };
-    if (figure === 'size' || figure === 'hitRatio') new Gauge({ name: name(key), help, labelNames: ['region'], registers, collect });
-    else new Counter({ name: name(key), help, labelNames: ['region'], registers, collect });
-  }
+  registerRegionMetrics(cache, name, registry);
 
-  registry.registerMetric(loadDurationMetric(name('regionLoadDuration'), cache) as unknown as Parameters<Registry['registerMetric']>[0]);
+  const waitFor = new Counter({
+    name: name('waitFor'),
+    help:
+      'waitFor() calls (the requestScope middleware included), per outcome: applied (at the first look), waited (after polling), ' +
+      'timed-out, stopped (the server was not applying the log).',
+    labelNames: ['outcome'],
+    registers,
+  });
+  for (const outcome of WAIT_OUTCOMES) waitFor.inc({ outcome }, 0);
+  const waitForDuration = new Histogram({
+    name: name('waitForDuration'),
+    help: 'Time a waitFor() call took, in seconds, per outcome.',
+    labelNames: ['outcome'],
+    buckets: options.waitForBuckets ?? [...WAIT_FOR_BUCKETS],
+    registers,
+  });
 
   const listeners: Array<() => void> = [];
   const listen = <E extends keyof DistcacheEvents>(event: E, listener: (payload: DistcacheEvents[E]) => void) => {
@@ -242,6 +211,10 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
   });
   listen('sync:error', () => syncErrors.inc());
   listen('server:cold-boot', (e) => coldBoots.inc({ reason: e.reason }));
+  listen('position:waited', (e) => {
+    waitFor.inc({ outcome: e.outcome });
+    waitForDuration.observe({ outcome: e.outcome }, e.durationMs / 1000);
+  });
 
   const names = Object.keys(METRIC_NAMES).map((k) => name(k as keyof typeof METRIC_NAMES));
   let closed = false;
@@ -255,33 +228,4 @@ export function registerMetrics(cache: DistributedCache, options: PrometheusOpti
       for (const n of names) registry.removeSingleMetric(n);
     },
   });
-}
-
-/**
- * `region_load_duration_seconds`: the regions keep their own histogram of loader calls (stats()
- * loadDurations), so this metric shows it as it is at each scrape instead of observing again.
- */
-function loadDurationMetric(metricName: string, cache: DistributedCache) {
-  const help = 'Time a region loader call took (a loadMany call counts once), in seconds, per region.';
-  return {
-    name: metricName,
-    help,
-    type: 'histogram',
-    aggregator: 'sum',
-    reset: () => undefined,
-    get: () => {
-      const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
-      for (const stats of cache.regionStats()) {
-        const d = stats.loadDurations;
-        const region = stats.region;
-        d.bounds.forEach((bound, i) => {
-          const le = bound === Infinity ? '+Inf' : bound / 1000;
-          values.push({ labels: { le, region }, value: d.counts[i]!, metricName: `${metricName}_bucket` });
-        });
-        values.push({ labels: { region }, value: d.sum / 1000, metricName: `${metricName}_sum` });
-        values.push({ labels: { region }, value: d.count, metricName: `${metricName}_count` });
-      }
-      return { name: metricName, help, type: 'histogram', aggregator: 'sum', values };
-    },
-  };
 }

@@ -2,7 +2,7 @@ import { regionKey, type RegionKey } from './keys.js';
 import type { LoadOptions, RegionBulkLoader, RegionLoader, RegionOptions } from './options.js';
 import { Region, type RegionHost } from './region.js';
 import type { RequestMemo, RequestScopes } from './request-scope.js';
-import type { RegionStats } from './stats.js';
+import type { RegionStats, RequestCacheFigure } from './stats.js';
 
 /**
  * A region with `perRequest`: inside a request scope, each key is read through the region once
@@ -14,6 +14,8 @@ import type { RegionStats } from './stats.js';
  */
 export class RequestCachedRegion<T> extends Region<T> {
   private requestHits = 0;
+  /** Reads inside a request that the memo could not answer, so read through the region. */
+  private requestMisses = 0;
 
   constructor(
     id: string,
@@ -40,9 +42,12 @@ export class RequestCachedRegion<T> extends Region<T> {
     return this.memoizedMany(keys, (missing) => super.getOrLoadMany(missing, loadMany, options));
   }
 
-  /** The region's figures, and `requestHits`: reads answered from a request's memo (not counted as region hits). */
-  override stats(): RegionStats & { requestHits: number } {
-    return { ...super.stats(), requestHits: this.requestHits };
+  /**
+   * The region's figures, with `requestHits` (reads answered from a request's memo, not counted as
+   * region hits) and `requestMisses` (reads inside a request that read through the region).
+   */
+  override stats(): RegionStats & Required<Pick<RegionStats, RequestCacheFigure>> {
+    return { ...super.stats(), requestHits: this.requestHits, requestMisses: this.requestMisses };
   }
 
   private memo(): RequestMemo | undefined {
@@ -62,6 +67,7 @@ export class RequestCachedRegion<T> extends Region<T> {
       this.requestHits += 1;
       return Promise.resolve(memo.entries.get(k) as T | undefined);
     }
+    this.requestMisses += 1;
     const generation = memo.generation;
     return read(k).then((value) => {
       memo.keep(k, value, generation);
@@ -82,6 +88,7 @@ export class RequestCachedRegion<T> extends Region<T> {
       else missing.add(k);
     }
     this.requestHits += found.size;
+    this.requestMisses += missing.size;
     const generation = memo.generation;
     if (missing.size > 0) {
       const list = [...missing];

@@ -28,7 +28,20 @@ export interface RegionStats {
   hitRatio: number;
   /** How long loader calls took (ms), as cumulative histogram buckets. */
   loadDurations: LoadDurations;
+  /**
+   * Regions with `perRequest` only: reads inside a request answered from the request's memo (not
+   * counted as hits), per key.
+   */
+  requestHits?: number;
+  /**
+   * Regions with `perRequest` only: reads inside a request that read through the region (each key
+   * once per request, unless invalidated).
+   */
+  requestMisses?: number;
 }
+
+/** The request cache's figures, which only regions with `perRequest` have. */
+export type RequestCacheFigure = 'requestHits' | 'requestMisses';
 
 /** A Prometheus-style histogram: `counts[i]` calls took at most `bounds[i]` ms (the last bound is Infinity). */
 export interface LoadDurations {
@@ -39,7 +52,10 @@ export interface LoadDurations {
 }
 
 /** The counters a region keeps itself; hits and misses are counted by its entries (entries.ts), on the hit path. */
-export type RegionCounter = Exclude<keyof RegionStats, 'region' | 'hits' | 'misses' | 'size' | 'hitRatio' | 'loadDurations'>;
+export type RegionCounter = Exclude<
+  keyof RegionStats,
+  'region' | 'hits' | 'misses' | 'size' | 'hitRatio' | 'loadDurations' | RequestCacheFigure
+>;
 
 export function emptyCounters(): Record<RegionCounter, number> {
   return {

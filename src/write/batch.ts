@@ -37,8 +37,23 @@ export function openBatchOf(owner: object): OpenBatch | undefined {
   return scope !== undefined && !scope.open.closed ? scope.open : undefined;
 }
 
-export function runInBatch<T>(owner: object, open: OpenBatch, work: () => T | Promise<T>): Promise<T> {
-  return batchContext.run({ owner, open, outer: batchContext.getStore() }, async () => work());
+/**
+ * Runs `work` with a batch of `owner` open and returns what it gathered, to be written as one row;
+ * undefined when a batch of `owner` was already open here: a nested batch joins it (one row per
+ * outermost batch), and that one writes the row. Rejects, gathering nothing, when `work` rejects.
+ */
+export async function gatherBatch(owner: object, work: () => unknown): Promise<Instruction[] | undefined> {
+  if (openBatchOf(owner)) {
+    await work();
+    return undefined;
+  }
+  const open: OpenBatch = { instructions: [], closed: false };
+  try {
+    await batchContext.run({ owner, open, outer: batchContext.getStore() }, async () => work());
+  } finally {
+    open.closed = true;
+  }
+  return open.instructions;
 }
 
 /**

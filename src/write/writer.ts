@@ -5,7 +5,7 @@ import type { CacheId, Instruction } from '../instructions/types.js';
 import type { Logger } from '../logger.js';
 import type { InstructionStore, NewInstructionRow } from '../store/store.js';
 import type { Applier } from '../apply/applier.js';
-import { continuesRun, gather, gatherIds, openBatchOf, runInBatch, type OpenBatch } from './batch.js';
+import { continuesRun, gather, gatherBatch, gatherIds, openBatchOf } from './batch.js';
 import { whenCommitted } from './transaction.js';
 import { settleWithin } from '../util/async.js';
 import { instructionRows, type BuiltRows } from './rows.js';
@@ -103,19 +103,14 @@ export class Writer {
     return GATHERED;
   }
 
-  /** Runs `work` with a batch open; everything it writes goes out as one row when it resolves. */
-  async batch<T>(work: () => T | Promise<T>): Promise<T> {
-    // A nested batch joins the one around it: one row per outermost batch.
-    if (openBatchOf(this)) return work();
-    const open: OpenBatch = { instructions: [], closed: false };
-    let result: T;
-    try {
-      result = await runInBatch(this, open, work);
-    } finally {
-      open.closed = true;
-    }
-    if (open.instructions.length > 0) await this.track(this.writeNow(open.instructions));
-    return result;
+  /**
+   * Runs `work` with a batch open and writes what it gathered as one row. Resolves to that row's
+   * id (the cache makes it the batch's position token); undefined when nothing was gathered or the
+   * batch joined one already open (which writes the row). `work`'s result is not kept: capture it.
+   */
+  async batch(work: () => unknown): Promise<WrittenRow> {
+    const gathered = await gatherBatch(this, work);
+    return gathered && gathered.length > 0 ? this.track(this.writeNow(gathered)) : undefined;
   }
 
   /**
