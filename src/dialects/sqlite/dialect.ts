@@ -2,7 +2,8 @@ import type { Dialect } from '../types.js';
 import { sqliteTrigger } from './trigger.js';
 import { sqliteOperatorConnection } from './operator-connection.js';
 import { refuseReplicas } from '../refuse-replicas.js';
-import { SQLITE_NOW, SqliteStore } from './store.js';
+import { SqliteStore } from './store.js';
+import { SQLITE_NOW } from './sql/clock.js';
 import { createSqliteWakeSource } from './wake-source.js';
 import { withSqliteMigrationLock } from './migration-lock.js';
 

@@ -2,8 +2,7 @@ import type { Knex } from 'knex';
 import { CommitOrderedStore } from '../../store/commit-ordered-store.js';
 import { runCached } from './statements.js';
 import type { StoreCapabilities } from '../../store/store.js';
-
-export const SQLITE_NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
+import { SQLITE_CUTOFF, SQLITE_NOW } from './sql/clock.js';
 
 /**
  * SQLite allows one writer at a time, so a row's id (AUTOINCREMENT, never reused) is also its
@@ -39,7 +38,7 @@ export class SqliteStore extends CommitOrderedStore {
   }
 
   protected cutoffSql(ms: number): Knex.Raw {
-    return this.knex.raw(`strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)`, [`-${(ms / 1000).toFixed(3)} seconds`]);
+    return this.knex.raw(SQLITE_CUTOFF, [`-${(ms / 1000).toFixed(3)} seconds`]);
   }
 
   async now(): Promise<Date> {

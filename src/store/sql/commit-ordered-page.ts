@@ -49,3 +49,21 @@ export function commitOrderedPageSql(parts: CommitOrderedPageParts, limit: numbe
     `select ${nulls}, null, cold_boot_requested, ${parts.head} from ${parts.cursorTable} ` + 'where cluster = ? and server_identity = ?';
   return parts.unionAll(page, marker);
 }
+
+/**
+ * The log's head as a scalar subquery, for the marker row (MySQL reads its sequence row instead).
+ * Over the whole table, as head() is: a cursor reset by a cold boot may be past its own cluster's
+ * newest row. Both arguments are quoted identifiers.
+ */
+export function maxPositionHeadSql(positionColumn: string, instruction: string): string {
+  return `(select max(${positionColumn}) from ${instruction})`;
+}
+
+/**
+ * `first` (which has its own ORDER BY and LIMIT) then `second`, as one statement. SQLite allows
+ * no parentheses around the parts of a compound select, so the first goes in a subquery; MySQL
+ * joins them its own way (a subquery there is a derived table, materialized on every poll).
+ */
+export function subqueryUnionAllSql(first: string, second: string): string {
+  return `select * from (${first}) page union all ${second}`;
+}
