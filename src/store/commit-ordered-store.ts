@@ -108,7 +108,7 @@ export abstract class CommitOrderedStore extends BaseStore {
         cursorTable: this.quote(this.t.cursor),
         head: this.logHeadSql(),
         bodyBytes: this.inlineBytes(limit),
-        dialect: this.capabilities.dialect,
+        byteLength: this.byteLength,
         unionAll: (a, b) => this.unionAll(a, b),
       };
       sql = commitOrderedPageSql(parts, limit, first);
@@ -125,7 +125,7 @@ export abstract class CommitOrderedStore extends BaseStore {
 
   /** The bodies of rows the page statement left out (larger than inlineBytes), each still bounded by maxRowBytes. */
   private async bodies(ids: number[]): Promise<Map<number, Record<string, unknown>>> {
-    const body = bodyColumns(this.quote('json_instruction'), this.bytes.maxRowBytes, this.capabilities.dialect);
+    const body = bodyColumns(this.quote('json_instruction'), this.bytes.maxRowBytes, this.byteLength);
     const found = new Map<number, Record<string, unknown>>();
     // In slices: SQLite allows 32,766 bound values a statement, and a page may hold up to 100,000 rows.
     for (let i = 0; i < ids.length; i += BODY_SLICE) {

@@ -3,6 +3,13 @@ export type ExecutorRow = Record<string, unknown>;
 
 export type ExecutorDialect = 'postgres' | 'mysql' | 'sqlite';
 
+/** A statement written for one database, to run through an executor of that database only. */
+export interface DialectStatement {
+  text: string;
+  values: unknown[];
+  dialect: ExecutorDialect;
+}
+
 /**
  * A transaction of any client library, as distcache writes through it: `{ trx: executor }`.
  * Ready-made ones for common libraries come from `distcache/executors`.

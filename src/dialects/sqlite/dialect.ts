@@ -17,6 +17,8 @@ export const sqliteDialect: Dialect = {
   timestamp: (table, name) => table.string(name, 30),
   triggerSql: sqliteTrigger,
   operatorConnection: sqliteOperatorConnection,
+  listenerConnection: false,
+  definerFunctions: false,
   transactionalDdl: true,
   // knex's lock row plus SQLite's write lock; see migration-lock.ts for what that needed.
   withMigrationLock: withSqliteMigrationLock,

@@ -11,6 +11,8 @@ import { SQLITE_CUTOFF, SQLITE_NOW } from './sql/clock.js';
 export class SqliteStore extends CommitOrderedStore {
   readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'sqlite', notify: true, serverCancel: false });
   protected readonly positionColumn = 'id';
+  /** A blob's length: SQLite's length() of text counts characters, and its octet_length is new in 3.43. */
+  protected override readonly byteLength = (quoted: string) => `length(cast(${quoted} as blob))`;
 
   protected async insertOne(db: Knex | Knex.Transaction, row: Record<string, unknown>): Promise<number> {
     // Without RETURNING, knex resolves a better-sqlite3 insert to [lastInsertRowid]: the same id,

@@ -1,4 +1,4 @@
-import { bodyColumns } from '../row-bytes.js';
+import { bodyColumns, type ByteLengthSql } from '../row-bytes.js';
 import { ROW_COLUMNS } from '../columns.js';
 
 /**
@@ -26,7 +26,8 @@ export interface CommitOrderedPageParts {
   head: string;
   /** Bodies larger than this are left out of the page (readPage fetches them on their own). */
   bodyBytes: number;
-  dialect: 'sqlite' | 'mysql' | 'postgres';
+  /** The dialect's size in bytes of a body (see bodyColumns). */
+  byteLength: ByteLengthSql;
   /** `first` (with its own ORDER BY and LIMIT) then `second`, as one statement, as the dialect allows. */
   unionAll(first: string, second: string): string;
 }
@@ -40,7 +41,7 @@ export function commitOrderedPageSql(parts: CommitOrderedPageParts, limit: numbe
   // own, when the page keeps it. A running byte sum here would be a window over the LIMITed rows:
   // a derived table on MySQL, which costs every idle poll.
   const rowColumns = ROW_COLUMNS.filter((c) => c !== 'json_instruction').map((c) => quote(c));
-  const body = bodyColumns(quote('json_instruction'), parts.bodyBytes, parts.dialect);
+  const body = bodyColumns(quote('json_instruction'), parts.bodyBytes, parts.byteLength);
   const columns = [...rowColumns, ...body, `${pos} as pos`, ...marked].join(', ');
   const page = `select ${columns} from ${parts.scan} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
   if (!first) return page;
