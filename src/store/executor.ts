@@ -52,6 +52,16 @@ export function numbered(text: string): string {
   return text.replace(/\?/g, () => `$${++n}`);
 }
 
+/**
+ * The statement text as `dialect`'s own driver takes it, for libraries that pass it on unchanged
+ * (Kysely, TypeORM): PostgreSQL's numbers its placeholders, mysql2 and better-sqlite3 take `?`.
+ */
+export const driverText: Readonly<Record<ExecutorDialect, (text: string) => string>> = Object.freeze({
+  postgres: numbered,
+  mysql: (text: string) => text,
+  sqlite: (text: string) => text,
+});
+
 /** Rows as a driver may shape them: an array, `{ rows }`, or mysql2's `[rows, fields]`. */
 export function rowsOf(result: unknown): ExecutorRow[] {
   if (Array.isArray(result)) {
