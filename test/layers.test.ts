@@ -63,6 +63,69 @@ test('the layer check fails on a violation planted by hand', () => {
   ]);
 });
 
+/** The team's limit on a file in src/ (docs/design.md, "one concept per file"): past it, a file is split by concept. */
+const MAX_LINES = 300;
+
+function lineCount(text: string): number {
+  return text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+}
+
+/** The files over MAX_LINES, as 'path: N lines', longest first. */
+function oversizeFiles(files: ReadonlyArray<{ path: string; text: string }>): string[] {
+  return files
+    .map(({ path, text }) => ({ path, n: lineCount(text) }))
+    .filter(({ n }) => n > MAX_LINES)
+    .sort((a, b) => b.n - a.n)
+    .map(({ path, n }) => `src/${path}: ${n} lines (the limit is ${MAX_LINES})`);
+}
+
+/**
+ * The folders of src/ docs/design.md does not name. A folder is named by its path from src/ with
+ * a trailing slash (`dialects/postgres/sql/`), or, inside a named folder, by its own name with a
+ * trailing slash, as the layer tree indents it (`postgres/` under `dialects/`).
+ */
+function unnamedFolders(folders: readonly string[], design: string): string[] {
+  const named = (folder: string): boolean => {
+    if (design.includes(`${folder}/`)) return true;
+    const cut = folder.lastIndexOf('/');
+    return cut > 0 && design.includes(`${folder.slice(cut + 1)}/`) && named(folder.slice(0, cut));
+  };
+  return folders.filter((f) => !named(f)).map((f) => `src/${f}/ is not named in docs/design.md`);
+}
+
+function sourceFolders(dir: string, prefix = ''): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .flatMap((e) => [`${prefix}${e.name}`, ...sourceFolders(join(dir, e.name), `${prefix}${e.name}/`)]);
+}
+
+test(`no file in src/ is over ${MAX_LINES} lines`, () => {
+  assert.deepEqual(oversizeFiles(sources), []);
+});
+
+test('every folder of src/ is named in docs/design.md', () => {
+  const folders = sourceFolders(SRC);
+  assert.ok(folders.includes('dialects/postgres/sql'), 'the folders of src/ were listed');
+  assert.deepEqual(unnamedFolders(folders, readFileSync(DESIGN, 'utf8')), []);
+});
+
+test('the size and folder checks fail on violations planted by hand', () => {
+  const long = `${'const x = 1;\n'.repeat(MAX_LINES)}export {};\n`;
+  assert.deepEqual(
+    oversizeFiles([
+      { path: 'planted.ts', text: long },
+      { path: 'short.ts', text: 'export {};\n' },
+    ]),
+    [`src/planted.ts: ${MAX_LINES + 1} lines (the limit is ${MAX_LINES})`],
+  );
+  assert.deepEqual(oversizeFiles([{ path: 'exact.ts', text: 'x\n'.repeat(MAX_LINES) }]), []);
+  const design = 'dialects/ and under it postgres/ with sql/';
+  assert.deepEqual(unnamedFolders(['dialects', 'dialects/postgres', 'dialects/postgres/sql', 'dialects/mysql', 'planted/sql'], design), [
+    'src/dialects/mysql/ is not named in docs/design.md',
+    'src/planted/sql/ is not named in docs/design.md',
+  ]);
+});
+
 test('every executor a JSDoc example or a doc calls exists in distcache/executors (no prismaExecutor)', () => {
   const exported = new Set(
     [...readFileSync(join(SRC, 'executors/index.ts'), 'utf8').matchAll(/\b([a-z][A-Za-z0-9]*Executor)\b/g)].map((m) => m[1]),

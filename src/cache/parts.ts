@@ -64,7 +64,7 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
   const { instanceId, events, registry, hooks, ownWrites, errorRecord, regionSet, scopes } = shared;
   const tables = resolveTables(o.tablePrefix);
   const dialect = dialectFor(o.knex);
-  if (o.notifyConnection !== undefined && dialect.name !== 'postgres') {
+  if (o.notifyConnection !== undefined && !dialect.listenerConnection) {
     // A listener connection would be silently unused: only PostgreSQL's wake-up has one.
     throw new errors.InvalidOptionError(`notify: a connection is for PostgreSQL's listener; on ${dialect.name} use true or false`);
   }
@@ -94,7 +94,7 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     onCommitted: () => (ticker?.afterCommit(), wake?.notifyCommitted()),
     // An executor write with no commit hook: SQLite's commit is itself the signal to every process;
     // on PostgreSQL a NOTIFY inside the caller's transaction goes out at its commit.
-    executorCommitSignal: () => (wake?.kind === 'sqlite-wal-watch' ? 'commit' : wake?.inTransactionNotify?.()),
+    executorCommitSignal: () => (wake?.commitWakes ? 'commit' : wake?.inTransactionNotify?.()),
     syncInterval: o.syncInterval,
     refresherTimeout: o.refresherTimeout,
     onInserted: (rowId) => scopes.current()?.wrote(rowId),

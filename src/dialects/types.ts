@@ -24,6 +24,16 @@ export interface Dialect {
   nowDefault(knex: Knex): Knex.Raw;
   /** Adds a timestamp column that holds the database clock's UTC time. */
   timestamp(table: Knex.CreateTableBuilder, name: string): Knex.ColumnBuilder;
+  /**
+   * Its wake-up listens on a connection of its own, which the `notify` option may hand it
+   * (PostgreSQL's LISTEN); elsewhere a connection there would go unused, and is refused.
+   */
+  readonly listenerConnection: boolean;
+  /**
+   * Migration 005's entry points are SECURITY DEFINER functions, which `functionOwner` can hand
+   * to a role of their own (PostgreSQL); MariaDB/MySQL procedures run as the user who migrated.
+   */
+  readonly definerFunctions: boolean;
   /** Whether migrations may run inside one transaction with their DDL. */
   readonly transactionalDdl: boolean;
   /**

@@ -1,4 +1,4 @@
-import { numbered, type Executor, type ExecutorDialect, type ExecutorRow } from '../store/executor.js';
+import { driverText, type Executor, type ExecutorDialect, type ExecutorRow } from '../store/executor.js';
 
 /** The part of a Kysely `Transaction` this uses; its argument is a compiled query, built below. */
 interface KyselyTransaction {
@@ -18,7 +18,7 @@ export function kyselyExecutor(trx: KyselyTransaction, dialect: ExecutorDialect)
     );
   }
   const query = async (text: string, values: unknown[]) => {
-    const sql = dialect === 'postgres' ? numbered(text) : text;
+    const sql = driverText[dialect](text);
     // What CompiledQuery.raw() builds, without importing Kysely.
     const node = { kind: 'RawNode', sqlFragments: [sql], parameters: [] };
     const compiled = { sql, parameters: values, query: node, queryId: { queryId: 'distcache' } };

@@ -1,5 +1,5 @@
 import type { Executor, ExecutorDialect, ExecutorRow } from '../store/executor.js';
-import { numbered, rowsOf } from '../store/executor.js';
+import { driverText, rowsOf } from '../store/executor.js';
 
 /** The parts of a TypeORM EntityManager, its QueryRunner and DataSource this uses. */
 interface QueryRunner {
@@ -50,8 +50,7 @@ export function typeormExecutor(manager: EntityManager): Executor {
     manager.connection.subscribers.push(subscriber);
     subscribed.add(manager.connection);
   }
-  const query = async (text: string, values: unknown[]) =>
-    rowsOf(await manager.query(dialect === 'postgres' ? numbered(text) : text, values)) as ExecutorRow[];
+  const query = async (text: string, values: unknown[]) => rowsOf(await manager.query(driverText[dialect](text), values)) as ExecutorRow[];
   const afterCommit = (run: () => void) => void (waiting.get(runner) ?? waiting.set(runner, []).get(runner)!).push(run);
   return { dialect, query, afterCommit };
 }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { describeError, errors } from '../errors.js';
 import type { TableNames } from '../store/tables.js';
+import type { Dialect } from '../dialects/types.js';
 
 /** A PostgreSQL role name we quote without escaping: letters, digits, `_`, at most 63. */
 const ROLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -9,10 +10,10 @@ const ROLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const DEFINER_FUNCTIONS = ['write', 'refresh', 'remove', 'refresh_all', 'payload'];
 
 /** Refuses a `functionOwner` that cannot be honoured, before any migration runs. */
-export function checkFunctionOwner(role: unknown, dialect: string): string {
-  if (dialect !== 'postgres') {
+export function checkFunctionOwner(role: unknown, dialect: Dialect): string {
+  if (!dialect.definerFunctions) {
     throw new errors.InvalidOptionError(
-      `functionOwner is PostgreSQL only (this is ${dialect}); MariaDB/MySQL procedures run as the user who migrated, ` +
+      `functionOwner is PostgreSQL only (this is ${dialect.name}); MariaDB/MySQL procedures run as the user who migrated, ` +
         'so migrate as a user holding only what docs/security.md lists for the procedures',
     );
   }

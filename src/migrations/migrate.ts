@@ -54,7 +54,7 @@ export function migrate(knex: Knex, options: MigrateOptions = {}): Promise<Migra
 
 async function migrateNow(knex: Knex, options: MigrateOptions): Promise<MigrateResult> {
   const tables = resolveTables(options.tablePrefix);
-  const owner = options.functionOwner === undefined ? undefined : checkFunctionOwner(options.functionOwner, dialectFor(knex).name);
+  const owner = options.functionOwner === undefined ? undefined : checkFunctionOwner(options.functionOwner, dialectFor(knex));
   const deadline = Date.now() + (options.lockTimeout ?? 60_000);
   const applied = await underLock(knex, tables, deadline, () => latest(knex, tables), []);
   if (owner === undefined) return { applied };

@@ -19,7 +19,7 @@ import { boundQuery, type BoundableQuery } from './bound-query.js';
 import type { Executor, SyncExecutor } from './executor.js';
 import { insertThrough, insertThroughSync, type ExecutorInsertSql } from './executor-insert.js';
 import { insertSql, ROW_COLUMNS, toDate, toRow } from './columns.js';
-import { bodyColumns, DEFAULT_PAGE_BYTES, isOversize, type PageBytes } from './row-bytes.js';
+import { bodyColumns, DEFAULT_PAGE_BYTES, isOversize, octetLength, type ByteLengthSql, type PageBytes } from './row-bytes.js';
 import type { StoreConfig } from './store-config.js';
 import type { TableAccess } from './table-access.js';
 import { CursorTable } from './cursor-table.js';
@@ -43,6 +43,8 @@ export abstract class BaseStore implements InstructionStore {
   protected prepare: boolean;
   protected readonly logger: Logger | undefined;
   protected readonly bytes: PageBytes;
+  /** How this dialect measures a body in bytes (see bodyColumns). */
+  protected readonly byteLength: ByteLengthSql = octetLength;
   /** What the statements of one table need from this store (table-access.ts). */
   protected readonly access: TableAccess;
   private readonly cursorTable: CursorTable;
@@ -151,7 +153,7 @@ export abstract class BaseStore implements InstructionStore {
 
   /** The row columns for the query builder, the body bounded (see bodyColumns). */
   protected rowColumns(): Array<string | Knex.Raw> {
-    const body = bodyColumns(this.knex.raw('??', ['json_instruction']).toQuery(), this.bytes.maxRowBytes, this.capabilities.dialect);
+    const body = bodyColumns(this.knex.raw('??', ['json_instruction']).toQuery(), this.bytes.maxRowBytes, this.byteLength);
     return [...ROW_COLUMNS.filter((c) => c !== 'json_instruction'), ...body.map((c) => this.knex.raw(c))];
   }
 

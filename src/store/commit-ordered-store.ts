@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { BaseStore } from './base-store.js';
-import { commitOrderedPageSql, type CommitOrderedPageParts } from './sql/commit-ordered-page.js';
+import { commitOrderedPageSql, maxPositionHeadSql, subqueryUnionAllSql, type CommitOrderedPageParts } from './sql/commit-ordered-page.js';
+import { pendingBranchesSql } from './sql/commit-ordered-pending.js';
 import { INSERT_COLUMN_LIST, insertRecord, insertSql, quoteIdentifier, rawRows, toBool, toDate } from './columns.js';
 import { bodyColumns, isOversize, withinBudget } from './row-bytes.js';
 import { CommitOrderedPrune } from './commit-ordered-prune.js';
@@ -107,7 +108,7 @@ export abstract class CommitOrderedStore extends BaseStore {
         cursorTable: this.quote(this.t.cursor),
         head: this.logHeadSql(),
         bodyBytes: this.inlineBytes(limit),
-        dialect: this.capabilities.dialect,
+        byteLength: this.byteLength,
         unionAll: (a, b) => this.unionAll(a, b),
       };
       sql = commitOrderedPageSql(parts, limit, first);
@@ -124,7 +125,7 @@ export abstract class CommitOrderedStore extends BaseStore {
 
   /** The bodies of rows the page statement left out (larger than inlineBytes), each still bounded by maxRowBytes. */
   private async bodies(ids: number[], db: Knex): Promise<Map<number, Record<string, unknown>>> {
-    const body = bodyColumns(this.quote('json_instruction'), this.bytes.maxRowBytes, this.capabilities.dialect);
+    const body = bodyColumns(this.quote('json_instruction'), this.bytes.maxRowBytes, this.byteLength);
     const found = new Map<number, Record<string, unknown>>();
     // In slices: SQLite allows 32,766 bound values a statement, and a page may hold up to 100,000 rows.
     for (let i = 0; i < ids.length; i += BODY_SLICE) {
@@ -138,21 +139,14 @@ export abstract class CommitOrderedStore extends BaseStore {
     return found;
   }
 
-  /**
-   * The log's head as a scalar subquery, for the marker row. Over the whole table, as head() is: a
-   * cursor reset by a cold boot may be past its own cluster's newest row.
-   */
+  /** The log's head as a scalar subquery, for the marker row (see maxPositionHeadSql; MySQL overrides it). */
   protected logHeadSql(): string {
-    return `(select max(${this.quote(this.positionColumn)}) from ${this.quote(this.t.instruction)})`;
+    return maxPositionHeadSql(this.quote(this.positionColumn), this.quote(this.t.instruction));
   }
 
-  /**
-   * `first` (which has its own ORDER BY and LIMIT) then `second`, as one statement. SQLite allows
-   * no parentheses around the parts of a compound select, so the first goes in a subquery;
-   * MySQL overrides this (a subquery there is a derived table, materialized on every poll).
-   */
+  /** `first` then `second`, as one statement the dialect allows (see subqueryUnionAllSql; MySQL overrides it). */
   protected unionAll(first: string, second: string): string {
-    return `select * from (${first}) page union all ${second}`;
+    return subqueryUnionAllSql(first, second);
   }
 
   /** `db`: the primary's knex, or a replica's that keeps the primary's commit order (MySQL's replicated store). */
@@ -226,17 +220,8 @@ export abstract class CommitOrderedStore extends BaseStore {
   }
 
   protected async pendingBatch(positions: readonly string[]): Promise<PendingSummary[]> {
-    // One index range per position, in one statement: branch k is tagged k (SQLite; MariaDB scans
-    // once, see MysqlStore). A join of the positions with the log scanned the whole table.
-    const table = this.positionScan();
-    const pos = this.quote(this.positionColumn);
-    const sql = positions
-      .map(
-        (_, k) =>
-          `select ${k} as k, count(*) as row_count, coalesce(sum(instruction_count), 0) as total, min(utc_stamp) as oldest ` +
-          `from ${table} where cluster = ? and ${pos} > ?`,
-      )
-      .join(' union all ');
+    // One index range per position, in one statement (SQLite; MariaDB scans once, see MysqlStore).
+    const sql = pendingBranchesSql(this.positionScan(), this.quote(this.positionColumn), positions.length);
     const raws = await this.bounded(
       this.knex.raw(
         sql,

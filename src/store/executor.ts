@@ -3,6 +3,13 @@ export type ExecutorRow = Record<string, unknown>;
 
 export type ExecutorDialect = 'postgres' | 'mysql' | 'sqlite';
 
+/** A statement written for one database, to run through an executor of that database only. */
+export interface DialectStatement {
+  text: string;
+  values: unknown[];
+  dialect: ExecutorDialect;
+}
+
 /**
  * A transaction of any client library, as distcache writes through it: `{ trx: executor }`.
  * Ready-made ones for common libraries come from `distcache/executors`.
@@ -44,6 +51,16 @@ export function numbered(text: string): string {
   let n = 0;
   return text.replace(/\?/g, () => `$${++n}`);
 }
+
+/**
+ * The statement text as `dialect`'s own driver takes it, for libraries that pass it on unchanged
+ * (Kysely, TypeORM): PostgreSQL's numbers its placeholders, mysql2 and better-sqlite3 take `?`.
+ */
+export const driverText: Readonly<Record<ExecutorDialect, (text: string) => string>> = Object.freeze({
+  postgres: numbered,
+  mysql: (text: string) => text,
+  sqlite: (text: string) => text,
+});
 
 /** Rows as a driver may shape them: an array, `{ rows }`, or mysql2's `[rows, fields]`. */
 export function rowsOf(result: unknown): ExecutorRow[] {

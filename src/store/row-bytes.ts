@@ -11,13 +11,18 @@ export interface PageBytes {
   readonly maxPageBytes: number;
 }
 
+/** SQL for the size in bytes of a text value (`quoted`, an SQL expression): a dialect's own way. */
+export type ByteLengthSql = (quoted: string) => string;
+
+/** PostgreSQL's and MySQL's: octet_length reads a large value's size without its text. SQLite has its own (sqlite/store.ts). */
+export const octetLength: ByteLengthSql = (quoted) => `octet_length(${quoted})`;
+
 /**
  * The body of a row only up to `maxRowBytes`, and its size, so no dialect sends the text of a row
- * over the bound. `quoted` is the column's quoted name. SQLite measures a blob's length (its
- * octet_length is new in 3.43); the others' octet_length reads a large value's size without its text.
+ * over the bound. `quoted` is the column's quoted name; `byteLength` the dialect's size in bytes.
  */
-export function bodyColumns(quoted: string, maxRowBytes: number, dialect: 'postgres' | 'sqlite' | 'mysql' = 'postgres'): string[] {
-  const bytes = dialect === 'sqlite' ? `length(cast(${quoted} as blob))` : `octet_length(${quoted})`;
+export function bodyColumns(quoted: string, maxRowBytes: number, byteLength: ByteLengthSql = octetLength): string[] {
+  const bytes = byteLength(quoted);
   return [`case when ${bytes} <= ${Math.trunc(maxRowBytes)} then ${quoted} end as json_instruction`, `${bytes} as json_bytes`];
 }
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../logger.js';
 import type { TableNames } from '../store/tables.js';
+import type { DialectStatement } from '../store/executor.js';
 
 /**
  * Something that tells this process, sooner than the next poll, that another process may have
@@ -45,7 +46,12 @@ export interface WakeSource {
    * included) when that transaction commits and never after a rollback: PostgreSQL's NOTIFY is
    * transactional. For executor writes whose commit distcache cannot see. Absent: no such statement.
    */
-  inTransactionNotify?(): { text: string; values: unknown[] };
+  inTransactionNotify?(): DialectStatement;
+  /**
+   * Every commit to the database wakes every process by itself (SQLite's WAL watch sees each
+   * one), so an executor's commit needs no statement of its own.
+   */
+  readonly commitWakes?: boolean;
   /** Whether a commit elsewhere would wake this process right now. */
   readonly listening: boolean;
   /** Why the wake-up cannot work here, with the fix (for health() and the log); undefined while it can. */

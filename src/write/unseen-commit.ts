@@ -1,12 +1,12 @@
 import type { Logger } from '../logger.js';
-import type { Executor, SyncExecutor } from '../store/executor.js';
+import type { DialectStatement, Executor, SyncExecutor } from '../store/executor.js';
 
 /**
  * For executor writes whose commit cannot be seen here (no `afterCommit`, no `cache.transaction()`):
  * 'commit' when the commit itself wakes every process, a statement to run in the caller's
  * transaction that does, or undefined (then a warning, once, says how long it may take and the fix).
  */
-export type CommitSignal = () => 'commit' | { text: string; values: unknown[] } | undefined;
+export type CommitSignal = () => 'commit' | DialectStatement | undefined;
 
 /**
  * An executor write whose commit this server cannot see: every server, this one included, reads
@@ -26,14 +26,14 @@ export class UnseenCommit {
   async signalAfter(executor: Executor): Promise<void> {
     const signal = this.signal?.();
     if (signal === 'commit') return;
-    if (signal !== undefined && executor.dialect === 'postgres') await executor.query(signal.text, signal.values);
+    if (signal !== undefined && executor.dialect === signal.dialect) await executor.query(signal.text, signal.values);
     else this.warn();
   }
 
   signalAfterSync(executor: SyncExecutor): void {
     const signal = this.signal?.();
     if (signal === 'commit') return;
-    if (signal !== undefined && executor.dialect === 'postgres') executor.query(signal.text, signal.values);
+    if (signal !== undefined && executor.dialect === signal.dialect) executor.query(signal.text, signal.values);
     else this.warn();
   }
 

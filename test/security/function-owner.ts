@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import knexFactory, { type Knex } from 'knex';
 import { errors, migrate } from '../../src/index.js';
 import { checkFunctionOwner } from '../../src/migrations/function-owner.js';
+import { dialectOfClient } from '../../src/dialects/dialect.js';
 import { PG_URL } from '../support/databases.js';
 
 const as = (role: string, schema: string): Knex =>
@@ -98,9 +99,9 @@ export function functionOwnerTests(): void {
   });
 
   test('functionOwner is refused on MariaDB/MySQL and SQLite, where procedures run as the migrating user', () => {
-    for (const dialect of ['mysql', 'sqlite']) {
-      assert.throws(() => checkFunctionOwner('distcache_definer', dialect), /PostgreSQL only/);
+    for (const client of ['mysql2', 'better-sqlite3']) {
+      assert.throws(() => checkFunctionOwner('distcache_definer', dialectOfClient(client)!), /PostgreSQL only/);
     }
-    assert.equal(checkFunctionOwner('distcache_definer', 'postgres'), 'distcache_definer');
+    assert.equal(checkFunctionOwner('distcache_definer', dialectOfClient('pg')!), 'distcache_definer');
   });
 }

@@ -36,6 +36,8 @@ export const mysqlDialect: Dialect = {
   // MySQL commits implicitly before and after every DDL statement.
   triggerSql: mysqlTrigger,
   operatorConnection: mysqlOperatorConnection,
+  listenerConnection: false,
+  definerFunctions: false,
   transactionalDdl: false,
   withMigrationLock,
 };

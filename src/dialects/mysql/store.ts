@@ -4,6 +4,9 @@ import { CommitOrderedStore } from '../../store/commit-ordered-store.js';
 import { runExecuted } from './statements.js';
 import { rawRows } from '../../store/columns.js';
 import type { PendingSummary, StoreCapabilities } from '../../store/store.js';
+import { positionScanSql, sequenceHeadSql, unionAllSql } from './sql/page.js';
+import { pendingBucketsSql } from './sql/pending.js';
+import { MYSQL_CUTOFF, MYSQL_NOW } from './sql/clock.js';
 
 /**
  * MySQL 8 / MariaDB. The position is `seq`, which a trigger assigns from a counter row locked
@@ -14,15 +17,9 @@ export class MysqlStore extends CommitOrderedStore {
   readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'mysql', notify: false, serverCancel: true });
   protected readonly positionColumn = 'seq';
 
-  /**
-   * MariaDB plans `cluster = ? and seq > ? order by seq limit ?` as a ref lookup on `cluster`
-   * alone, filtering seq entry by entry from the start of the cluster: each page of a catch-up
-   * then costs more than the one before (1 ms at row 1,000, 4 ms at row 45,000 here). Naming the
-   * (cluster, seq) index makes it a range scan that starts at the cursor: the same 0.7 ms per page
-   * anywhere in the log.
-   */
+  /** The (cluster, seq) index, named: see positionScanSql. */
   protected override positionScan(): string {
-    return `${this.quote(this.t.instruction)} force index (${this.quote(`${this.t.instruction}_cluster_seq`)})`;
+    return positionScanSql(this.quote(this.t.instruction), this.quote(`${this.t.instruction}_cluster_seq`));
   }
 
   /**
@@ -35,16 +32,8 @@ export class MysqlStore extends CommitOrderedStore {
   protected override async pendingBatch(positions: readonly string[]): Promise<PendingSummary[]> {
     const sorted = [...new Set(positions.map(Number))].sort((a, b) => a - b);
     // interval(seq, p1 + 1, …): how many positions are below seq; seq > p_j exactly when that is at least j.
-    const bounds = sorted.map(() => '?').join(', ');
-    const raws = rawRows(
-      await this.bounded(
-        this.knex.raw(
-          `select interval(seq, ${bounds}) as b, count(*) as row_count, coalesce(sum(instruction_count), 0) as total, ` +
-            `min(utc_stamp) as oldest from ${this.positionScan()} where cluster = ? and seq > ? group by b`,
-          [...sorted.map((p) => p + 1), this.cluster, sorted[0]!],
-        ),
-      ),
-    );
+    const sql = pendingBucketsSql(this.positionScan(), sorted.length);
+    const raws = rawRows(await this.bounded(this.knex.raw(sql, [...sorted.map((p) => p + 1), this.cluster, sorted[0]!])));
     const buckets = new Map(raws.map((r) => [Number(r.b), r]));
     // From the newest position down, each adds its own bucket to the ones above it.
     const byPosition = new Map<number, PendingSummary>();
@@ -64,18 +53,14 @@ export class MysqlStore extends CommitOrderedStore {
     return positions.map((p) => byPosition.get(Number(p))!);
   }
 
-  /** Parenthesized parts: half the cost of a derived table per idle poll here (0.24 ms against 0.5 ms). */
+  /** Parenthesized parts, not a derived table: see unionAllSql. */
   protected override unionAll(first: string, second: string): string {
-    return `(${first}) union all (${second})`;
+    return unionAllSql(first, second);
   }
 
-  /**
-   * The sequence row: every seq handed out and committed is at most its value, and a restore brings
-   * it back with the rows. A primary-key read: max(seq) as a subquery of the union made an idle poll
-   * 0.11 ms against 0.07 (BENCHMARKS.md, "Idle poll after issue 15").
-   */
+  /** The sequence row, not max(seq): see sequenceHeadSql. */
   protected override logHeadSql(): string {
-    return `(select value from ${this.quote(this.t.sequence)} where id = 1)`;
+    return sequenceHeadSql(this.quote(this.t.sequence));
   }
 
   protected override async runStatement(sql: string, params: unknown[], mode: 'all' | 'run', db: Knex = this.knex): Promise<unknown> {
@@ -100,15 +85,15 @@ export class MysqlStore extends CommitOrderedStore {
 
   // CURRENT_TIMESTAMP, like the column default, so the cutoff is in the same (session) zone as utc_stamp.
   protected override nowSql(): Knex.Raw {
-    return this.knex.raw('CURRENT_TIMESTAMP(3)');
+    return this.knex.raw(MYSQL_NOW);
   }
 
   protected cutoffSql(ms: number): Knex.Raw {
-    return this.knex.raw('CURRENT_TIMESTAMP(3) - INTERVAL ? MICROSECOND', [Math.round(ms * 1000)]);
+    return this.knex.raw(MYSQL_CUTOFF, [Math.round(ms * 1000)]);
   }
 
   async now(): Promise<Date> {
-    const raw = await this.bounded(this.knex.select(this.knex.raw('CURRENT_TIMESTAMP(3) as now')).first());
+    const raw = await this.bounded(this.knex.select(this.knex.raw(`${MYSQL_NOW} as now`)).first());
     const now = toDate(raw?.now);
     if (!now) throw new Error(`the database returned no usable clock value (${String(raw?.now)})`);
     return now;

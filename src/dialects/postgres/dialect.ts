@@ -17,6 +17,8 @@ export const postgresDialect: Dialect = {
   // The txid column and its (cluster, txid, id) index that make the cursor exact: migrations/001.
   triggerSql: postgresTrigger,
   operatorConnection: postgresOperatorConnection,
+  listenerConnection: true,
+  definerFunctions: true,
   transactionalDdl: true,
   withMigrationLock,
   // LISTEN/NOTIFY on one dedicated session per process; see wake-source.ts and listener.ts.

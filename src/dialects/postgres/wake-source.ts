@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { SharedResources } from '../../wake/shared.js';
 import { notifyChannel } from './channel.js';
 import type { WakeSource, WakeSourceConfig } from '../../wake/wake-source.js';
+import type { DialectStatement } from '../../store/executor.js';
 import { listenerConnection } from './listener-connection.js';
 import { boundQuery } from '../../store/bound-query.js';
 import { PgListener, type ListenerSettings, type ListenerStats } from './listener.js';
@@ -104,9 +105,9 @@ export class PostgresWakeSource implements WakeSource {
     listener.notify(this.channel, this.subscription, (payload) => this.notifyThroughPool(payload));
   }
 
-  inTransactionNotify(): { text: string; values: unknown[] } {
+  inTransactionNotify(): DialectStatement {
     // An empty payload is nobody's listener id, so this process's own listener wakes its poller too.
-    return { text: 'select pg_notify(?, ?)', values: [this.channel, ''] };
+    return { text: 'select pg_notify(?, ?)', values: [this.channel, ''], dialect: 'postgres' };
   }
 
   private notifyThroughPool(payload: string): Promise<unknown> {

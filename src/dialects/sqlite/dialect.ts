@@ -2,7 +2,8 @@ import type { Dialect } from '../types.js';
 import { sqliteTrigger } from './trigger.js';
 import { sqliteOperatorConnection } from './operator-connection.js';
 import { refuseReplicas } from '../refuse-replicas.js';
-import { SQLITE_NOW, SqliteStore } from './store.js';
+import { SqliteStore } from './store.js';
+import { SQLITE_NOW } from './sql/clock.js';
 import { createSqliteWakeSource } from './wake-source.js';
 import { withSqliteMigrationLock } from './migration-lock.js';
 
@@ -16,6 +17,8 @@ export const sqliteDialect: Dialect = {
   timestamp: (table, name) => table.string(name, 30),
   triggerSql: sqliteTrigger,
   operatorConnection: sqliteOperatorConnection,
+  listenerConnection: false,
+  definerFunctions: false,
   transactionalDdl: true,
   // knex's lock row plus SQLite's write lock; see migration-lock.ts for what that needed.
   withMigrationLock: withSqliteMigrationLock,

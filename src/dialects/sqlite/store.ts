@@ -2,8 +2,7 @@ import type { Knex } from 'knex';
 import { CommitOrderedStore } from '../../store/commit-ordered-store.js';
 import { runCached } from './statements.js';
 import type { StoreCapabilities } from '../../store/store.js';
-
-export const SQLITE_NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
+import { SQLITE_CUTOFF, SQLITE_NOW } from './sql/clock.js';
 
 /**
  * SQLite allows one writer at a time, so a row's id (AUTOINCREMENT, never reused) is also its
@@ -12,6 +11,8 @@ export const SQLITE_NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
 export class SqliteStore extends CommitOrderedStore {
   readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'sqlite', notify: true, serverCancel: false });
   protected readonly positionColumn = 'id';
+  /** A blob's length: SQLite's length() of text counts characters, and its octet_length is new in 3.43. */
+  protected override readonly byteLength = (quoted: string) => `length(cast(${quoted} as blob))`;
 
   protected async insertOne(db: Knex | Knex.Transaction, row: Record<string, unknown>): Promise<number> {
     // Without RETURNING, knex resolves a better-sqlite3 insert to [lastInsertRowid]: the same id,
@@ -39,7 +40,7 @@ export class SqliteStore extends CommitOrderedStore {
   }
 
   protected cutoffSql(ms: number): Knex.Raw {
-    return this.knex.raw(`strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)`, [`-${(ms / 1000).toFixed(3)} seconds`]);
+    return this.knex.raw(SQLITE_CUTOFF, [`-${(ms / 1000).toFixed(3)} seconds`]);
   }
 
   async now(): Promise<Date> {

@@ -39,6 +39,7 @@ export function sqliteFileOf(knex: Knex): string | undefined {
  */
 export class SqliteWakeSource implements WakeSource {
   readonly kind = 'sqlite-wal-watch' as const;
+  readonly commitWakes = true;
   private watcher: WalWatcher | undefined;
   private onWake: (() => void) | undefined;
   private state: 'new' | 'started' | 'stopped' = 'new';

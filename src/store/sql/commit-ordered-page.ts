@@ -1,4 +1,4 @@
-import { bodyColumns } from '../row-bytes.js';
+import { bodyColumns, type ByteLengthSql } from '../row-bytes.js';
 import { ROW_COLUMNS } from '../columns.js';
 
 /**
@@ -26,7 +26,8 @@ export interface CommitOrderedPageParts {
   head: string;
   /** Bodies larger than this are left out of the page (readPage fetches them on their own). */
   bodyBytes: number;
-  dialect: 'sqlite' | 'mysql' | 'postgres';
+  /** The dialect's size in bytes of a body (see bodyColumns). */
+  byteLength: ByteLengthSql;
   /** `first` (with its own ORDER BY and LIMIT) then `second`, as one statement, as the dialect allows. */
   unionAll(first: string, second: string): string;
 }
@@ -40,7 +41,7 @@ export function commitOrderedPageSql(parts: CommitOrderedPageParts, limit: numbe
   // own, when the page keeps it. A running byte sum here would be a window over the LIMITed rows:
   // a derived table on MySQL, which costs every idle poll.
   const rowColumns = ROW_COLUMNS.filter((c) => c !== 'json_instruction').map((c) => quote(c));
-  const body = bodyColumns(quote('json_instruction'), parts.bodyBytes, parts.dialect);
+  const body = bodyColumns(quote('json_instruction'), parts.bodyBytes, parts.byteLength);
   const columns = [...rowColumns, ...body, `${pos} as pos`, ...marked].join(', ');
   const page = `select ${columns} from ${parts.scan} where cluster = ? and ${pos} > ? order by ${pos} limit ${Math.trunc(limit)}`;
   if (!first) return page;
@@ -48,4 +49,22 @@ export function commitOrderedPageSql(parts: CommitOrderedPageParts, limit: numbe
   const marker =
     `select ${nulls}, null, cold_boot_requested, ${parts.head} from ${parts.cursorTable} ` + 'where cluster = ? and server_identity = ?';
   return parts.unionAll(page, marker);
+}
+
+/**
+ * The log's head as a scalar subquery, for the marker row (MySQL reads its sequence row instead).
+ * Over the whole table, as head() is: a cursor reset by a cold boot may be past its own cluster's
+ * newest row. Both arguments are quoted identifiers.
+ */
+export function maxPositionHeadSql(positionColumn: string, instruction: string): string {
+  return `(select max(${positionColumn}) from ${instruction})`;
+}
+
+/**
+ * `first` (which has its own ORDER BY and LIMIT) then `second`, as one statement. SQLite allows
+ * no parentheses around the parts of a compound select, so the first goes in a subquery; MySQL
+ * joins them its own way (a subquery there is a derived table, materialized on every poll).
+ */
+export function subqueryUnionAllSql(first: string, second: string): string {
+  return `select * from (${first}) page union all ${second}`;
 }
