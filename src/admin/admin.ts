@@ -20,7 +20,8 @@ import { fullRowView, type FullRowView, type RowView } from './rows.js';
 import { send, type SendRequest, type SendResult } from './send.js';
 import { findServer, forgetServer, listServers, type ClusterServers, type ForgetResult } from './servers.js';
 import { status, type StatusReport } from './status.js';
-import { follow, newestRows, type FollowOptions } from './tail.js';
+import { follow, newestRows, type FollowOptions, type ReadBudget } from './tail.js';
+import { rowWithin } from './bounded-rows.js';
 
 /** Who runs an action, recorded with it. */
 export interface ActionOptions {
@@ -118,12 +119,12 @@ export class Admin {
     return guarded(() => pendingForServer(this.ctx, server, positive('limit', options.limit ?? ADMIN_DEFAULTS.pendingLimit)));
   }
 
-  /** One row, decoded in full. */
-  show(rowId: number): Promise<FullRowView> {
+  /** One row, decoded in full; a body over `maxBytes` (default 32 MiB) is not read, only its size shown. */
+  show(rowId: number, options: { maxBytes?: number } = {}): Promise<FullRowView> {
     return guarded(async () => {
       if (!Number.isSafeInteger(rowId) || rowId < 1)
         throw new AdminError('E_INVALID_ARGUMENT', `${rowId} is not a row id; row ids are whole numbers from 1`);
-      const row = await this.ctx.store.getRow(rowId);
+      const row = await rowWithin(this.ctx, rowId, readBytes(options.maxBytes));
       if (!row) {
         const summary = await this.ctx.store.logSummary(DEFAULTS.retention);
         const range = summary.minId === null ? 'the log is empty' : `the log holds ids ${summary.minId} to ${summary.maxId}`;
@@ -133,9 +134,14 @@ export class Admin {
     });
   }
 
-  /** The newest rows, oldest first. */
-  tail(options: { limit?: number } = {}): Promise<RowView[]> {
-    return guarded(() => newestRows(this.ctx, positive('limit', options.limit ?? ADMIN_DEFAULTS.tailLimit)));
+  /** The newest rows, oldest first, their bodies within `maxBytes` (default 32 MiB): older rows past it are left out (`onLeftOut`). */
+  tail(options: { limit?: number } & Partial<ReadBudget> = {}): Promise<RowView[]> {
+    return guarded(() =>
+      newestRows(this.ctx, positive('limit', options.limit ?? ADMIN_DEFAULTS.tailLimit), {
+        ...withoutUndefined(options),
+        maxBytes: readBytes(options.maxBytes),
+      }),
+    );
   }
 
   /** The newest rows, then every row as it commits, through the servers' exact reader; never stores a position. */
@@ -144,6 +150,7 @@ export class Admin {
       ...withoutUndefined(options),
       limit: positive('limit', options.limit ?? ADMIN_DEFAULTS.tailLimit, 0),
       interval: options.interval ?? ADMIN_DEFAULTS.followInterval,
+      maxBytes: readBytes(options.maxBytes),
     };
     try {
       yield* follow(this.ctx, settings);
@@ -249,6 +256,11 @@ function positive(name: string, value: number, min = 1): number {
   if (!Number.isSafeInteger(value) || value < min)
     throw new AdminError('E_INVALID_ARGUMENT', `${name}: ${value} must be a whole number of at least ${min}`);
   return value;
+}
+
+/** A read's byte budget (see bounded-rows.ts): at least 1 KiB, so a row of ordinary size is always shown. */
+function readBytes(value: number | undefined): number {
+  return positive('maxBytes', value ?? ADMIN_DEFAULTS.maxReadBytes, 1024);
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {

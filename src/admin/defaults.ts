@@ -13,4 +13,6 @@ export const ADMIN_DEFAULTS = Object.freeze({
   followInterval: 1000,
   /** The minutes `activity()` covers. */
   activityMinutes: 60,
+  /** The row bodies one `tail()`, `show()` or first read of `follow()` may bring, in bytes (32 MiB). */
+  maxReadBytes: 32 * 1024 * 1024,
 });

@@ -29,9 +29,11 @@ export interface RowView {
   /** The DistributedCache instance that wrote it; null for the CLI and plain SQL writers. */
   originInstance: string | null;
   instructionCount: number;
-  /** null when the row cannot be decoded; `malformed` then says why. */
+  /** null when the row cannot be decoded, or was not read; `malformed` then says why. */
   instructions: InstructionView[] | null;
   malformed: string | null;
+  /** Set when the row's body is over the read's byte limit: its size in bytes (its body was not read). */
+  oversizeBytes?: number;
 }
 
 /** A row as `show` prints it: everything, plus the stored JSON text. */
@@ -42,11 +44,13 @@ export interface FullRowView extends RowView {
 export function rowView(row: StoredInstructionRow, mode: 'summary' | 'full' = 'summary'): RowView {
   let instructions: InstructionView[] | null = null;
   let malformed: string | null = null;
-  try {
-    instructions = decodeInstructions(row.json).map((i) => instructionView(i, mode));
-  } catch (err) {
-    malformed = describeError(err);
-  }
+  if (row.oversizeBytes !== undefined) malformed = overLimit(row.oversizeBytes);
+  else
+    try {
+      instructions = decodeInstructions(row.json).map((i) => instructionView(i, mode));
+    } catch (err) {
+      malformed = describeError(err);
+    }
   return {
     id: row.id,
     at: row.utcStamp.toISOString(),
@@ -55,11 +59,17 @@ export function rowView(row: StoredInstructionRow, mode: 'summary' | 'full' = 's
     instructionCount: row.instructionCount,
     instructions,
     malformed,
+    ...(row.oversizeBytes !== undefined ? { oversizeBytes: row.oversizeBytes } : {}),
   };
 }
 
+/** What the CLI shows instead of a body it did not read. */
+export function overLimit(bytes: number): string {
+  return `[${bytes} bytes, over the limit]`;
+}
+
 export function fullRowView(row: StoredInstructionRow): FullRowView {
-  return { ...rowView(row, 'full'), json: row.json };
+  return { ...rowView(row, 'full'), json: row.oversizeBytes !== undefined ? overLimit(row.oversizeBytes) : row.json };
 }
 
 function instructionView(instruction: Instruction, mode: 'summary' | 'full'): InstructionView {

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { newestWithin } from './bounded-rows.js';
 import type { AdminContext } from './context.js';
 import { rowView, type RowView } from './rows.js';
 
@@ -8,12 +9,22 @@ import { rowView, type RowView } from './rows.js';
  */
 const FOLLOWER = 'distcache-cli-follow';
 
-/** The newest rows of the log, oldest first. */
-export async function newestRows(ctx: AdminContext, limit: number): Promise<RowView[]> {
-  return (await ctx.store.newest(limit)).map((row) => rowView(row));
+/** How many bytes of row bodies a read may bring, and what to do about the rows that did not fit. */
+export interface ReadBudget {
+  /** The row bodies one read may bring, in bytes. A row larger than this alone is shown by its size. */
+  maxBytes: number;
+  /** Called with how many older rows within `limit` were left out because newer ones filled `maxBytes`. */
+  onLeftOut?: (rows: number) => void;
 }
 
-export interface FollowOptions {
+/** The newest rows of the log, oldest first, their bodies within `budget.maxBytes` (see bounded-rows.ts). */
+export async function newestRows(ctx: AdminContext, limit: number, budget: ReadBudget): Promise<RowView[]> {
+  const { rows, leftOut } = await newestWithin(ctx, limit, budget.maxBytes);
+  if (leftOut > 0) budget.onLeftOut?.(leftOut);
+  return rows.map((row) => rowView(row));
+}
+
+export interface FollowOptions extends ReadBudget {
   /** How many of the newest rows to yield first. */
   limit: number;
   /** How long to wait between reads once caught up. */
@@ -37,9 +48,9 @@ export interface FollowOptions {
 export async function* follow(ctx: AdminContext, options: FollowOptions): AsyncGenerator<RowView> {
   const pageSize = options.pageSize ?? 100;
   let position = await ctx.store.head();
-  const initial = await ctx.store.newest(options.limit);
+  const initial = await newestRows(ctx, options.limit, options);
   const shown = new Set(initial.map((row) => row.id));
-  for (const row of initial) yield rowView(row);
+  yield* initial;
   while (!options.signal?.aborted) {
     const from = position;
     let token: string | null = null;

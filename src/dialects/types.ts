@@ -30,10 +30,11 @@ export interface Dialect {
    */
   readonly listenerConnection: boolean;
   /**
-   * Migration 005's entry points are SECURITY DEFINER functions, which `functionOwner` can hand
-   * to a role of their own (PostgreSQL); MariaDB/MySQL procedures run as the user who migrated.
+   * How `functionOwner` hands the SQL entry points to an account of their own: 'role' (PostgreSQL:
+   * migration 005's SECURITY DEFINER functions owned by a NOLOGIN role), 'definer' (MariaDB: the
+   * procedures re-defined with DEFINER = a locked account), null where there are no users (SQLite).
    */
-  readonly definerFunctions: boolean;
+  readonly functionOwner: 'role' | 'definer' | null;
   /** Whether migrations may run inside one transaction with their DDL. */
   readonly transactionalDdl: boolean;
   /**

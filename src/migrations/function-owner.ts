@@ -9,12 +9,17 @@ const ROLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /** Migration 007's SECURITY DEFINER functions (distcache_wake runs as its caller and stays as it is). */
 const DEFINER_FUNCTIONS = ['write', 'refresh', 'remove', 'refresh_all', 'payload'];
 
+/** A MariaDB user name we quote without escaping: letters, digits, `_`, at most 32 (MySQL's limit too). */
+const USER_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
+
 /** Refuses a `functionOwner` that cannot be honoured, before any migration runs. */
 export function checkFunctionOwner(role: unknown, dialect: Dialect): string {
-  if (!dialect.definerFunctions) {
+  if (dialect.functionOwner === null) {
+    throw new errors.InvalidOptionError(`functionOwner is for PostgreSQL and MariaDB; ${dialect.name} has no users (see docs/security.md)`);
+  }
+  if (dialect.functionOwner === 'definer' && (typeof role !== 'string' || !USER_NAME.test(role))) {
     throw new errors.InvalidOptionError(
-      `functionOwner is PostgreSQL only (this is ${dialect.name}); MariaDB/MySQL procedures run as the user who migrated, ` +
-        'so migrate as a user holding only what docs/security.md lists for the procedures',
+      `functionOwner ${JSON.stringify(role)} must be a plain user name (letters, digits, _; at most 32), e.g. 'distcache_owner'`,
     );
   }
   if (typeof role !== 'string' || !ROLE_NAME.test(role)) {

@@ -5,6 +5,7 @@ import { validateTablePrefix } from '../identifiers.js';
 import { dialectFor } from '../dialects/dialect.js';
 import { tableNames, type TableNames } from '../store/tables.js';
 import { checkFunctionOwner, ownFunctions } from './function-owner.js';
+import { defineProcedures } from './procedure-definer.js';
 import { MIGRATIONS } from './list.js';
 import { DistcacheMigrationSource } from './source.js';
 
@@ -15,9 +16,11 @@ export interface MigrateOptions {
   lockTimeout?: number;
   /**
    * PostgreSQL: a NOLOGIN role to own the SECURITY DEFINER functions, holding only INSERT on the log
-   * (created when missing, given exactly that, checked to be no superuser and unable to log in). Without it
-   * they run with the migrating user's rights. Pass it on every run: a later migration's new functions
-   * are handed over too. See docs/security.md. @default undefined (owned by the migrating user)
+   * (created when missing, given exactly that, checked to be no superuser and unable to log in).
+   * MariaDB: a locked account (`'<name>'@'%' ACCOUNT LOCK`) made the DEFINER of the procedures, holding
+   * only INSERT on the log and EXECUTE on the procedures. Without it they run with the migrating
+   * user's rights. Pass it on every run: a later migration's new functions are handed over too. See
+   * docs/security.md. @default undefined (owned by the migrating user)
    */
   functionOwner?: string;
 }
@@ -25,7 +28,7 @@ export interface MigrateOptions {
 export interface MigrateResult {
   /** Migrations this call applied; empty when the schema was already current. */
   applied: string[];
-  /** With `functionOwner`: the functions it now owns, as `name(argument types)`. */
+  /** With `functionOwner`: the functions it now owns, as `name(argument types)` (MariaDB: the procedures' names). */
   ownedFunctions?: string[];
 }
 
@@ -54,12 +57,14 @@ export function migrate(knex: Knex, options: MigrateOptions = {}): Promise<Migra
 
 async function migrateNow(knex: Knex, options: MigrateOptions): Promise<MigrateResult> {
   const tables = resolveTables(options.tablePrefix);
-  const owner = options.functionOwner === undefined ? undefined : checkFunctionOwner(options.functionOwner, dialectFor(knex));
+  const dialect = dialectFor(knex);
+  const owner = options.functionOwner === undefined ? undefined : checkFunctionOwner(options.functionOwner, dialect);
   const deadline = Date.now() + (options.lockTimeout ?? 60_000);
   const applied = await underLock(knex, tables, deadline, () => latest(knex, tables), []);
   if (owner === undefined) return { applied };
   // Under the lock too: two processes granting and changing owners at once fail with "tuple concurrently updated".
-  const ownedFunctions = await underLock(knex, tables, deadline, () => ownFunctions(knex, tables, owner));
+  const hand = dialect.functionOwner === 'definer' ? defineProcedures : ownFunctions;
+  const ownedFunctions = await underLock(knex, tables, deadline, () => hand(knex, tables, owner));
   return { applied, ownedFunctions };
 }
 

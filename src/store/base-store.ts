@@ -151,6 +151,10 @@ export abstract class BaseStore implements InstructionStore {
     return db(this.t.cursor).where('cluster', this.cluster);
   }
 
+  bodyColumns(quoted: string, maxRowBytes: number): string[] {
+    return bodyColumns(quoted, maxRowBytes, this.byteLength);
+  }
+
   /** The row columns for the query builder, the body bounded (see bodyColumns). */
   protected rowColumns(): Array<string | Knex.Raw> {
     const body = bodyColumns(this.knex.raw('??', ['json_instruction']).toQuery(), this.bytes.maxRowBytes, this.byteLength);

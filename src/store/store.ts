@@ -157,6 +157,11 @@ export interface InstructionStore {
   clockSql(agoMs: number): Knex.Raw;
   /** Bounds a query built elsewhere (the cluster tables) by the query timeout, as the store's own queries are. */
   bounded<T extends BoundableQuery>(query: T): Promise<Awaited<T>>;
+  /**
+   * The body column bounded by `maxRowBytes`, then its size in bytes, as this database measures it
+   * (see store/row-bytes.ts); for reads built elsewhere (Admin's tail and show).
+   */
+  bodyColumns(quoted: string, maxRowBytes: number): string[];
 }
 
 /** What health() says of one replica (the `replicas` option). */

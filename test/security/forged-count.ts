@@ -51,4 +51,29 @@ export function forgedCountTests(dialect: DialectName): void {
     assert.deepEqual(other.calls, [{ kind: 'refresh', ids: [9] }]);
     assert.deepEqual(coldBoots, []);
   });
+
+  // A backlog of more than one page is first measured (pending()) before it is read: in rows, never
+  // by the stored instruction_count, so a forged count cannot cold-boot a server there either.
+  test(`${dialect}: a forged instruction_count in a backlog of several pages does not cold-boot a server`, async (t) => {
+    const h = await harness(t, dialect);
+    const product = recorder();
+    const coldBoots: string[] = [];
+    const cache = h.cache({
+      serverIdentity: 'paged',
+      refreshers: [product],
+      pageSize: 2,
+      onColdBoot: ({ reason }) => void coldBoots.push(reason),
+    });
+    await cache.start();
+    const rows = [1, 2, 3, 4, 5].map((id) => ({
+      json_instruction: doc([{ refresher: 'product', kind: 'refresh', ids: [id] }]),
+      originated: 'cli:root@ops-bastion',
+      instruction_count: id === 3 ? 2147483647 : 1,
+    }));
+    await h.knex(h.table('cache_instruction')).insert(rows);
+    const result = await cache.sync();
+    assert.equal(result.coldBoot, null);
+    assert.deepEqual(coldBoots, []);
+    assert.deepEqual(product.calls, [{ kind: 'refresh', ids: [1, 2, 3, 4, 5] }]);
+  });
 }

@@ -57,4 +57,43 @@ export function hijackTests(): void {
     const loot = await db.query(`select who from public."${attacker}_loot"`);
     assert.deepEqual(loot.rows, [], "no attacker function ran with the caller's privileges");
   });
+
+  // The other half of the defence: with every built-in named with its schema, a planted function no
+  // longer matches; what still resolves through the path is an operator (`||`, `=`). A caller whose
+  // path puts public before pg_catalog (set by a role or database default) would run an attacker's
+  // `public.||(text, text)` inside a function that does not pin its search_path.
+  test("postgres: a planted public.||(text, text) never runs inside distcache_refresh(), whatever the caller's search_path", async (t) => {
+    const h = await harness(t, 'postgres');
+    const attacker = `dc_attacker_${randomBytes(4).toString('hex')}`;
+    const db = new pg.Client({ connectionString: PG_URL });
+    await db.connect();
+    t.after(async () => {
+      await db.query('reset role');
+      await db.query('reset search_path');
+      await db.query(`drop operator if exists public.|| (text, text)`);
+      await db.query(`drop function if exists public."${attacker}_cat"(text, text)`);
+      await db.query(`drop table if exists public."${attacker}_loot"`);
+      await db.query(`revoke all on schema public from "${attacker}"`);
+      await db.query(`drop role if exists "${attacker}"`);
+      await db.end();
+    });
+    await db.query(`create role "${attacker}" nologin`);
+    await db.query(`grant usage, create on schema public to "${attacker}"`);
+    await db.query(`set role "${attacker}"`);
+    await db.query(`create table public."${attacker}_loot" (who text)`);
+    await db.query(`grant insert on public."${attacker}_loot" to public`);
+    await db.query(
+      `create function public."${attacker}_cat"(a text, b text) returns text language sql as
+       $$ insert into public."${attacker}_loot" values (current_user); select pg_catalog.textcat(a, b) $$`,
+    );
+    await db.query(`create operator public.|| (leftarg = text, rightarg = text, function = public."${attacker}_cat")`);
+    await db.query('reset role');
+    await db.query('set search_path = public, pg_catalog');
+    const fn = `"${h.prefix}distcache_refresh"`;
+    const { rows } = await db.query(`select ${fn}('product', '[1]'::jsonb) as id`);
+    const [row] = await h.knex(h.table('cache_instruction')).where('id', Number(rows[0].id));
+    assert.equal(row.json_instruction, '{"v":1,"instructions":[{"refresher":"product","kind":"refresh","ids":[1]}]}');
+    const loot = await db.query(`select who from public."${attacker}_loot"`);
+    assert.deepEqual(loot.rows, [], "the attacker's operator never ran with the definer's privileges");
+  });
 }

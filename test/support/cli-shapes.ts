@@ -27,6 +27,8 @@ const rowFields = {
   instructionCount: z.number().int(),
   instructions: z.array(instruction).nullable(),
   malformed: z.string().nullable(),
+  /** Only on a row whose body is over tail's or show's --max-bytes. */
+  oversizeBytes: z.number().int().optional(),
 };
 export const row = z.strictObject(rowFields);
 export const fullRow = z.strictObject({ ...rowFields, json: z.string() });
@@ -146,7 +148,7 @@ export const serverPending = z.strictObject({
   rows: z.array(pendingRow),
 });
 
-export const tail = z.strictObject({ cluster: z.string(), rows: z.array(row) });
+export const tail = z.strictObject({ cluster: z.string(), rows: z.array(row), leftOut: z.number().int() });
 
 export const send = z.strictObject({
   originated: z.string().regex(/^cli:.+@.+$/),

@@ -9,8 +9,9 @@ export const migrateCommand: Command<{ dryRun: boolean; functionOwner: string | 
   description:
     'Idempotent and safe from several processes at once. --dry-run runs the pending migrations inside a transaction that is ' +
     'always rolled back and prints every statement; it needs transactional DDL, so it works on SQLite and PostgreSQL, not MySQL. ' +
-    '--function-owner (PostgreSQL) hands the SECURITY DEFINER functions to a NOLOGIN role holding only INSERT on the log, ' +
-    'created when missing (see docs/security.md); pass it on every run.',
+    '--function-owner hands the SECURITY DEFINER functions (PostgreSQL) to a NOLOGIN role, or makes the procedures (MariaDB) ' +
+    "DEFINER = a locked account 'NAME'@'%', holding only INSERT on the log; created when missing (see docs/security.md); " +
+    'pass it on every run.',
   examples: [
     'distcache migrate --db postgres://app@db/app',
     'distcache migrate --dry-run --prefix app_',
@@ -21,7 +22,7 @@ export const migrateCommand: Command<{ dryRun: boolean; functionOwner: string | 
     'function-owner': {
       type: 'string',
       value: 'ROLE',
-      description: 'PostgreSQL: the NOLOGIN role to own the SQL functions (see docs/security.md)',
+      description: 'PostgreSQL: the NOLOGIN role to own the SQL functions; MariaDB: the locked account to define the procedures',
     },
   },
   positionals: { min: 0, max: 0, names: '' },

@@ -37,7 +37,7 @@ export const mysqlDialect: Dialect = {
   triggerSql: mysqlTrigger,
   operatorConnection: mysqlOperatorConnection,
   listenerConnection: false,
-  definerFunctions: false,
+  functionOwner: 'definer',
   transactionalDdl: false,
   withMigrationLock,
 };

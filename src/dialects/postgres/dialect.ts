@@ -18,7 +18,7 @@ export const postgresDialect: Dialect = {
   triggerSql: postgresTrigger,
   operatorConnection: postgresOperatorConnection,
   listenerConnection: true,
-  definerFunctions: true,
+  functionOwner: 'role',
   transactionalDdl: true,
   withMigrationLock,
   // LISTEN/NOTIFY on one dedicated session per process; see wake-source.ts and listener.ts.

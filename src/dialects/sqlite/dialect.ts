@@ -18,7 +18,7 @@ export const sqliteDialect: Dialect = {
   triggerSql: sqliteTrigger,
   operatorConnection: sqliteOperatorConnection,
   listenerConnection: false,
-  definerFunctions: false,
+  functionOwner: null,
   transactionalDdl: true,
   // knex's lock row plus SQLite's write lock; see migration-lock.ts for what that needed.
   withMigrationLock: withSqliteMigrationLock,
