@@ -64,10 +64,6 @@ export class ReplicatedStore extends PostgresStore {
     await this.runStatement(this.tickStatement, [this.cluster]);
   }
 
-  async lazyCommit(trx: Knex.Transaction): Promise<void> {
-    await this.bounded(trx.raw('set local synchronous_commit = off'));
-  }
-
   override async resetCursor(identity: string, position: string, databaseIdentity?: string | null): Promise<void> {
     await super.resetCursor(identity, position, databaseIdentity);
     const [raw] = rawRows(await this.bounded(this.knex.raw('select pg_current_wal_insert_lsn()::text as lsn')));

@@ -115,6 +115,11 @@ export class PostgresStore extends BaseStore {
     return String(raw?.head);
   }
 
+  /** The heartbeat that carries a cursor save commits without waiting for its WAL flush: a lost save only re-applies rows. */
+  async lazyCommit(trx: Knex.Transaction): Promise<void> {
+    await this.bounded(trx.raw('set local synchronous_commit = off'));
+  }
+
   async covers(position: string, id: number): Promise<boolean | null> {
     const visible = this.knex.raw('pg_visible_in_snapshot(txid, ?::pg_snapshot) as covered', [position]);
     const raw = await this.bounded(this.instructions().first(visible).where('id', id));
