@@ -372,7 +372,8 @@ export function syncTests(dialect: DialectName): void {
     assert.deepEqual(onB.refreshedIds(), [1, 2, 3, 4, 5, 6], 'each applied once');
   });
 
-  test("a busy server's cursor waits for its heartbeat: no cursor write per interval while rows keep coming", async (t) => {
+  const sqliteSaves = dialect === 'sqlite' ? 'SQLite: its polls store the cursor (one file on one host has no fleet to spare)' : false;
+  test("a busy server's cursor waits for its heartbeat: no cursor write per interval while rows keep coming", { skip: sqliteSaves }, async (t) => {
     const h = await harness(t, dialect);
     const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
     const onB = recorder();
