@@ -39,6 +39,15 @@ export interface AdminOptions {
   queryTimeout?: number;
   /** PostgreSQL: polls as named prepared statements (see DistributedCacheOptions). @default true */
   preparedStatements?: boolean;
+  /**
+   * PostgreSQL: streaming standbys of `knex`'s primary, as the servers' `replicas`. The pending
+   * counts and the log summary of `status`, `servers` and `pendingCounts` are read on one whose
+   * tick is younger than `maxReplicaLag`, else on the primary; everything else stays on `knex`.
+   * Other databases refuse it (E_REPLICAS_UNSUPPORTED). Admin never destroys these.
+   */
+  replicas?: readonly Knex[];
+  /** How old a replica's tick may be for it to be read, in milliseconds. @default 10000 */
+  maxReplicaLag?: number;
 }
 
 /**
@@ -62,13 +71,22 @@ export class Admin {
     const cluster = validateCluster(options.cluster ?? DEFAULTS.cluster);
     const knex = options.knex;
     this.db = dialectFor(knex);
-    const store = this.db.createStore({
+    const config = {
       knex,
       tables,
       cluster,
       queryTimeout: options.queryTimeout ?? DEFAULTS.queryTimeout,
       preparedStatements: options.preparedStatements ?? DEFAULTS.preparedStatements,
-    });
+    };
+    const replicas = options.replicas ?? [];
+    if (!Array.isArray(replicas) || replicas.some((r) => typeof r !== 'function'))
+      throw new errors.InvalidOptionError('replicas: an array of Knex instances');
+    const maxReplicaLag = options.maxReplicaLag ?? DEFAULTS.maxReplicaLag;
+    if (!Number.isFinite(maxReplicaLag) || maxReplicaLag <= 0) throw new errors.InvalidOptionError('maxReplicaLag: a positive number of milliseconds');
+    const store =
+      replicas.length > 0
+        ? this.db.createReplicatedStore(config, { replicas, maxReplicaLag, retryAfter: 1000 })
+        : this.db.createStore(config);
     this.ctx = Object.freeze({ knex, tables, cluster, store, sql: { knex, tables, cluster, store } });
   }
 
