@@ -212,9 +212,10 @@ function counters(primary: Knex, standby: Knex, prefix: string) {
     const [db] = rawRows(
       await primary.raw('select xact_commit + xact_rollback as x from pg_stat_database where datname = current_database()'),
     );
-    // Write transactions: the next xid to be assigned. An xid is assigned only to a transaction that
-    // writes, so this counts commits of writes (and rollbacks of them) but not the read-only
-    // autocommit statements that xact_commit also counts (the polls, lease reads); reading it assigns none.
+    // Write transactions: the snapshot's xmax, the latest completed xid + 1. An xid is assigned only
+    // to a transaction that writes, so its advance counts writing transactions (committed or rolled
+    // back) but not the read-only autocommit statements xact_commit also counts (the polls, lease
+    // reads); reading it assigns none.
     const [xid] = rawRows(await primary.raw('select pg_snapshot_xmax(pg_current_snapshot())::text as x'));
     const [conn] = rawRows(
       await primary.raw(
