@@ -29,7 +29,10 @@ describe('replicas outside PostgreSQL', () => {
     const knex = knexFactory({ client: 'better-sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true });
     try {
       assert.throws(() => new Admin({ knex, replicas: [knex] }), { code: 'E_REPLICAS_UNSUPPORTED', message: /SQLite has no replicas/ });
-      assert.throws(() => new Admin({ knex, replicas: ['postgres://replica'] as never }), { code: 'E_INVALID_OPTION', message: /replicas/ });
+      assert.throws(() => new Admin({ knex, replicas: ['postgres://replica'] as never }), {
+        code: 'E_INVALID_OPTION',
+        message: /replicas/,
+      });
       assert.throws(() => new Admin({ knex, maxReplicaLag: -1 }), { code: 'E_INVALID_OPTION', message: /maxReplicaLag/ });
     } finally {
       await knex.destroy();

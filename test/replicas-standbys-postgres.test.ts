@@ -131,7 +131,10 @@ describe('replicas on PostgreSQL: two standbys and a cascading one; counts read 
 
     // A replica whose tick is older than maxReplicaLag is passed over: the primary counts.
     const strict = new Admin({ knex: primaryKnex, tablePrefix: PREFIX, replicas: [aKnex], maxReplicaLag: 300 });
-    await waitFor(async () => (await pendingOf(strict, 's1')) === 3, { timeout: 10_000, describe: () => 'the lagging standby is passed over' });
+    await waitFor(async () => (await pendingOf(strict, 's1')) === 3, {
+      timeout: 10_000,
+      describe: () => 'the lagging standby is passed over',
+    });
 
     await a.sql('select pg_wal_replay_resume()');
     await waitFor(async () => (await pendingOf(onReplica, 's1')) === 3, { timeout: 20_000, describe: () => 'A replays the rows' });
@@ -156,7 +159,8 @@ describe('replicas on PostgreSQL: two standbys and a cascading one; counts read 
     const allDelivered = () =>
       waitFor(() => readers.every((r) => written.every((id) => r.product.refreshedIds().includes(id))), {
         timeout: 20_000,
-        describe: () => readers.map((r) => `${r.name}: ${written.filter((id) => !r.product.refreshedIds().includes(id)).join(',')}`).join('; '),
+        describe: () =>
+          readers.map((r) => `${r.name}: ${written.filter((id) => !r.product.refreshedIds().includes(id)).join(',')}`).join('; '),
       });
     await writeSome(100, 10);
     await allDelivered();

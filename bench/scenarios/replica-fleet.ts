@@ -181,7 +181,8 @@ async function one(
       met: floorsMet,
       note:
         'Transactions: xact_commit + xact_rollback of the primary database in pg_stat_database (each autocommit statement is one), ' +
-        'and of them writes: the advance of pg_snapshot_xmax(pg_current_snapshot()) (an xid is assigned only to a transaction that writes), ' +
+        'and of them writes: the advance of pg_snapshot_xmax(pg_current_snapshot()) ' +
+        '(an xid is assigned only to a transaction that writes), ' +
         "the writer's included; per write = (active − idle rate × active time) / writes, where the active window runs from " +
         'the first write to one heartbeat interval after every server converged (late heartbeats of a busy fleet fall in it). ' +
         'CPU: % of one core, every process of ' +

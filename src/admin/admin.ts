@@ -82,7 +82,8 @@ export class Admin {
     if (!Array.isArray(replicas) || replicas.some((r) => typeof r !== 'function'))
       throw new errors.InvalidOptionError('replicas: an array of Knex instances');
     const maxReplicaLag = options.maxReplicaLag ?? DEFAULTS.maxReplicaLag;
-    if (!Number.isFinite(maxReplicaLag) || maxReplicaLag <= 0) throw new errors.InvalidOptionError('maxReplicaLag: a positive number of milliseconds');
+    if (!Number.isFinite(maxReplicaLag) || maxReplicaLag <= 0)
+      throw new errors.InvalidOptionError('maxReplicaLag: a positive number of milliseconds');
     const store =
       replicas.length > 0
         ? this.db.createReplicatedStore(config, { replicas, maxReplicaLag, retryAfter: 1000 })

@@ -26,7 +26,9 @@ export async function onFreshReplica<T>(
     const bounded = <Q extends Knex.Raw | Knex.QueryBuilder>(query: Q) => replica.bounded(query, timeoutMs) as Promise<Awaited<Q>>;
     try {
       const [row] = rawRows(
-        await bounded(replica.knex.raw(`select extract(epoch from (now() - stamp)) * 1000 as age from ${tick} where cluster = ?`, [cluster])),
+        await bounded(
+          replica.knex.raw(`select extract(epoch from (now() - stamp)) * 1000 as age from ${tick} where cluster = ?`, [cluster]),
+        ),
       );
       const age = row?.age == null ? null : Number(row.age);
       if (!replica.answered(age, true)) continue;
