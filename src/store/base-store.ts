@@ -183,6 +183,14 @@ export abstract class BaseStore implements InstructionStore {
     return raws.map((r: Record<string, unknown>) => this.toRow(r)).reverse();
   }
 
+  /** Lets a transaction commit without waiting for its WAL flush, where the dialect can (PostgreSQL); see lazyCommit. */
+  protected readonly lazyCommitSql: string | undefined = undefined;
+
+  /** For the heartbeat that carries a cursor save: a save lost in a crash only applies those rows again. */
+  async lazyCommit(trx: Knex.Transaction): Promise<void> {
+    if (this.lazyCommitSql !== undefined) await this.bounded(trx.raw(this.lazyCommitSql));
+  }
+
   logSummary(retentionMs: number): Promise<LogSummary> {
     return this.logSummaryOn(this.knex, (query) => this.bounded(query), retentionMs);
   }

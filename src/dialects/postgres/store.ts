@@ -48,6 +48,7 @@ const PENDING_SQL = `with w as materialized (select ?::pg_snapshot as since)
  */
 export class PostgresStore extends BaseStore {
   readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'postgres', notify: true, serverCancel: true });
+  protected override readonly lazyCommitSql = 'set local synchronous_commit = off';
   private readonly pageStatements = new Map<number, PreparedStatement>();
   private insertOne: PreparedStatement | undefined;
   private insertMany: PreparedStatement | undefined;
@@ -113,11 +114,6 @@ export class PostgresStore extends BaseStore {
   async head(): Promise<string> {
     const [raw] = rawRows(await this.bounded(this.knex.raw('select pg_current_snapshot()::text as head')));
     return String(raw?.head);
-  }
-
-  /** The heartbeat that carries a cursor save commits without waiting for its WAL flush: a lost save only re-applies rows. */
-  async lazyCommit(trx: Knex.Transaction): Promise<void> {
-    await this.bounded(trx.raw('set local synchronous_commit = off'));
   }
 
   async covers(position: string, id: number): Promise<boolean | null> {
