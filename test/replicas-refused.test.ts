@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import knexFactory from 'knex';
 import { DistributedCache } from '../src/index.js';
+import { Admin } from '../src/admin/index.js';
 import { silentLogger } from '../src/logger.js';
 import { inexactReason } from '../src/dialects/mysql/replica-exactness.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
@@ -21,6 +22,20 @@ describe('replicas refused where they cannot be exact', () => {
         code: 'E_REPLICAS_UNSUPPORTED',
         message: /SQLite has no replicas/,
       });
+    } finally {
+      await knex.destroy();
+    }
+  });
+
+  test('Admin on SQLite refuses replicas too, and a replicas value that is not Knex instances', async () => {
+    const knex = knexFactory({ client: 'better-sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true });
+    try {
+      assert.throws(() => new Admin({ knex, replicas: [knex] }), { code: 'E_REPLICAS_UNSUPPORTED', message: /SQLite has no replicas/ });
+      assert.throws(() => new Admin({ knex, replicas: ['postgres://replica'] as never }), {
+        code: 'E_INVALID_OPTION',
+        message: /replicas/,
+      });
+      assert.throws(() => new Admin({ knex, maxReplicaLag: -1 }), { code: 'E_INVALID_OPTION', message: /maxReplicaLag/ });
     } finally {
       await knex.destroy();
     }

@@ -40,6 +40,16 @@ export interface AdminOptions {
   queryTimeout?: number;
   /** PostgreSQL: polls as named prepared statements (see DistributedCacheOptions). @default true */
   preparedStatements?: boolean;
+  /**
+   * Replicas of `knex`'s primary, as the servers' `replicas`. PostgreSQL: the pending counts and
+   * the log summary of `status`, `servers` and `pendingCounts` are read on a standby whose tick is
+   * younger than `maxReplicaLag`, else on the primary; MySQL/MariaDB still read them on the
+   * primary. Everything else stays on `knex`. SQLite refuses it (E_REPLICAS_UNSUPPORTED). Admin
+   * never destroys these.
+   */
+  replicas?: readonly Knex[];
+  /** How old a replica's tick may be for it to be read, in milliseconds. @default 10000 */
+  maxReplicaLag?: number;
 }
 
 /**
@@ -63,13 +73,23 @@ export class Admin {
     const cluster = validateCluster(options.cluster ?? DEFAULTS.cluster);
     const knex = options.knex;
     this.db = dialectFor(knex);
-    const store = this.db.createStore({
+    const config = {
       knex,
       tables,
       cluster,
       queryTimeout: options.queryTimeout ?? DEFAULTS.queryTimeout,
       preparedStatements: options.preparedStatements ?? DEFAULTS.preparedStatements,
-    });
+    };
+    const replicas = options.replicas ?? [];
+    if (!Array.isArray(replicas) || replicas.some((r) => typeof r !== 'function'))
+      throw new errors.InvalidOptionError('replicas: an array of Knex instances');
+    const maxReplicaLag = options.maxReplicaLag ?? DEFAULTS.maxReplicaLag;
+    if (!Number.isFinite(maxReplicaLag) || maxReplicaLag <= 0)
+      throw new errors.InvalidOptionError('maxReplicaLag: a positive number of milliseconds');
+    const store =
+      replicas.length > 0
+        ? this.db.createReplicatedStore(config, { replicas, maxReplicaLag, retryAfter: 1000 })
+        : this.db.createStore(config);
     this.ctx = Object.freeze({ knex, tables, cluster, store, sql: { knex, tables, cluster, store } });
   }
 

@@ -79,6 +79,7 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     maxPageBytes: o.maxPageBytes,
   };
   const store = o.replicas.length > 0 ? dialect.createReplicatedStore(storeConfig, replicaSettings(o)) : dialect.createStore(storeConfig);
+  const cursorInHeartbeat = o.replicas.length > 0 || dialect.name !== 'sqlite';
   const applier = new Applier(registry, store, events, o.logger, hooks, {
     identity: o.serverIdentity,
     refresherTimeout: o.refresherTimeout,
@@ -107,10 +108,12 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     maxPendingInstructions: o.maxPendingInstructions,
     startFromHead: o.startFromHead,
     maxErrorBackoff: o.maxErrorBackoff,
-    idleCursorSaves: o.replicas.length === 0,
-    // With replicas a busy cursor is stored by the heartbeat, in its transaction: a busy fleet
-    // then costs the primary no more transactions than an idle one (see StoredCursor).
-    cursorInHeartbeat: o.replicas.length > 0,
+    // A busy cursor is stored by the heartbeat, in its transaction, and an idle one is not
+    // rewritten (the heartbeat shows the server alive): a fleet, busy or idle, then costs the
+    // primary one write transaction per server per heartbeatInterval (see StoredCursor). Not on
+    // SQLite: one file on one host has no fleet to spare, and its polls store the cursor as before.
+    idleCursorSaves: !cursorInHeartbeat,
+    cursorInHeartbeat,
     wakeThrottle: o.wakeThrottle,
     // Regions empty on every cold boot, also when the application handles it itself.
     onColdBoot: o.onColdBoot ? (context) => (regionSet.invalidateAll(), o.onColdBoot!(context)) : undefined,
@@ -145,10 +148,9 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     refresherIds: () => registry.all().map((r) => r.id),
     regions: () => regionSet.stats(),
     wakeUp: () => wakeUpState(wake),
-    cursor:
-      o.replicas.length > 0
-        ? { forHeartbeat: () => poller.cursorForHeartbeat(), saved: (save, written) => poller.cursorSavedByHeartbeat(save, written) }
-        : undefined,
+    cursor: cursorInHeartbeat
+      ? { forHeartbeat: () => poller.cursorForHeartbeat(), saved: (save, written) => poller.cursorSavedByHeartbeat(save, written) }
+      : undefined,
   });
   const tick = store.tick?.bind(store);
   const ticker = tick

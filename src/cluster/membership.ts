@@ -24,7 +24,7 @@ export interface MembershipSettings {
   regions?: () => RegionStats[];
   /** This server's wake-up state, published with each heartbeat (migration 010). */
   wakeUp?: () => WakeUpState;
-  /** With replicas: the cursor save a heartbeat carries in its transaction (see ServerTable.touch). */
+  /** The cursor save a heartbeat carries in its transaction (see ServerTable.touch). */
   cursor?: {
     forHeartbeat(): HeartbeatCursor | undefined;
     saved(save: HeartbeatCursor, written: boolean): void;

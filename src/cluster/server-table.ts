@@ -86,11 +86,13 @@ export class ServerTable {
     const result = await this.sql.knex.transaction(async (trx) => {
       await this.sql.store.lazyCommit?.(trx);
       const found = await this.register(trx, me, fields);
-      const written = await this.bounded(
-        trx(this.sql.tables.cursor)
-          .where({ cluster: this.sql.cluster, server_identity: me.identity, position: cursor.previous })
-          .update({ position: cursor.position, last_synced: this.sql.knex.fn.now() }),
-      );
+      const row = () =>
+        trx(this.sql.tables.cursor).where({ cluster: this.sql.cluster, server_identity: me.identity, position: cursor.previous });
+      // A cursor row another session holds locked is skipped, not waited for: the heartbeat (the
+      // server's liveness, its lease) must not hang on it. The next poll then stores the cursor itself.
+      const free =
+        this.sql.store.capabilities.dialect === 'sqlite' || (await this.bounded(row().forUpdate().skipLocked().first('position')));
+      const written = free ? await this.bounded(row().update({ position: cursor.position, last_synced: this.sql.knex.fn.now() })) : 0;
       return { ...found, cursorWritten: written > 0 };
     });
     this.askWakeUpColumn();

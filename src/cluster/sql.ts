@@ -12,5 +12,5 @@ export interface ClusterSql {
   readonly knex: Knex;
   readonly tables: TableNames;
   readonly cluster: string;
-  readonly store: Pick<InstructionStore, 'clockSql' | 'bounded' | 'now' | 'replicaForReads' | 'lazyCommit'>;
+  readonly store: Pick<InstructionStore, 'clockSql' | 'bounded' | 'now' | 'replicaForReads' | 'lazyCommit' | 'capabilities'>;
 }

@@ -191,20 +191,37 @@ export abstract class BaseStore implements InstructionStore {
     return raws.map((r: Record<string, unknown>) => this.toRow(r)).reverse();
   }
 
-  async logSummary(retentionMs: number): Promise<LogSummary> {
-    const raw = await this.bounded(
-      this.instructions()
+  /** Lets a transaction commit without waiting for its WAL flush, where the dialect can (PostgreSQL); see lazyCommit. */
+  protected readonly lazyCommitSql: string | undefined = undefined;
+
+  /** For the heartbeat that carries a cursor save: a save lost in a crash only applies those rows again. */
+  async lazyCommit(trx: Knex.Transaction): Promise<void> {
+    if (this.lazyCommitSql !== undefined) await this.bounded(trx.raw(this.lazyCommitSql));
+  }
+
+  logSummary(retentionMs: number): Promise<LogSummary> {
+    return this.logSummaryOn(this.knex, (query) => this.bounded(query), retentionMs);
+  }
+
+  /** logSummary's statement on `knex`: the primary, or a PostgreSQL replica (see ReplicatedStore). */
+  protected async logSummaryOn(
+    knex: Knex,
+    bounded: (query: Knex.QueryBuilder) => Promise<unknown>,
+    retentionMs: number,
+  ): Promise<LogSummary> {
+    const raw = (await bounded(
+      this.instructions(knex)
         .select(
-          this.knex.raw('count(*) as row_count'),
-          this.knex.raw('coalesce(sum(instruction_count), 0) as instruction_total'),
-          this.knex.raw('min(id) as min_id'),
-          this.knex.raw('max(id) as max_id'),
-          this.knex.raw('min(utc_stamp) as oldest'),
-          this.knex.raw('max(utc_stamp) as newest'),
-          this.knex.raw('sum(case when utc_stamp < ? then 1 else 0 end) as past_retention', [this.cutoffSql(retentionMs)]),
+          knex.raw('count(*) as row_count'),
+          knex.raw('coalesce(sum(instruction_count), 0) as instruction_total'),
+          knex.raw('min(id) as min_id'),
+          knex.raw('max(id) as max_id'),
+          knex.raw('min(utc_stamp) as oldest'),
+          knex.raw('max(utc_stamp) as newest'),
+          knex.raw('sum(case when utc_stamp < ? then 1 else 0 end) as past_retention', [this.cutoffSql(retentionMs)]),
         )
         .first(),
-    );
+    )) as Record<string, unknown> | undefined;
     return {
       rows: Number(raw?.row_count ?? 0),
       instructions: Number(raw?.instruction_total ?? 0),

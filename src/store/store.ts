@@ -55,7 +55,7 @@ export interface InstructionStore {
   /** Reading from replicas only: a replica that served its last read, for reads that may be a little stale (the lease, by non-holders). */
   replicaForReads?(): Knex | undefined;
   /**
-   * Reading from replicas only (PostgreSQL): lets `trx` commit without waiting for its WAL flush
+   * PostgreSQL only: lets `trx` commit without waiting for its WAL flush
    * (`SET LOCAL synchronous_commit = off`). For the heartbeat that carries a cursor save: a save
    * lost in a crash only applies those rows again, which at-least-once allows.
    */

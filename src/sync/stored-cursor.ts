@@ -37,12 +37,12 @@ export class StoredCursor {
     private readonly open: () => void,
     /**
      * Whether an idle server rewrites its unchanged cursor every few intervals (for `last_synced`).
-     * Off with replicas: the heartbeat shows the server alive, and an idle fleet then costs the
-     * primary its heartbeats only.
+     * Off in a cache (parts.ts): the heartbeat shows the server alive, and an idle fleet then costs
+     * the primary its heartbeats only.
      */
     private readonly idleSaves = true,
     /**
-     * With replicas: a busy cursor is not written by the poll but by the next heartbeat, in the
+     * On in a cache (parts.ts): a busy cursor is not written by the poll but by the next heartbeat, in the
      * heartbeat's own transaction (forHeartbeat), so a busy fleet costs the primary no transaction
      * beyond its heartbeats. A sync() caller's save and stop()'s still happen at once.
      */

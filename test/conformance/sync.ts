@@ -372,6 +372,40 @@ export function syncTests(dialect: DialectName): void {
     assert.deepEqual(onB.refreshedIds(), [1, 2, 3, 4, 5, 6], 'each applied once');
   });
 
+  const sqliteSaves = dialect === 'sqlite' ? 'SQLite: its polls store the cursor (one file on one host has no fleet to spare)' : false;
+  test(
+    "a busy server's cursor waits for its heartbeat: no cursor write per interval while rows keep coming",
+    { skip: sqliteSaves },
+    async (t) => {
+      const h = await harness(t, dialect);
+      const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });
+      const onB = recorder();
+      // Polls every 50 ms; its next heartbeat is a minute away. Before the heartbeat carried it, a
+      // busy cursor was written once per syncInterval: a write transaction per server per second.
+      const b = h.cache({ serverIdentity: 'b', refreshers: [onB], syncInterval: 50, heartbeatInterval: 60_000 });
+      await b.start();
+      const poller = (b as unknown as { poller: { appliedPosition: string | undefined; lastSuccess: Date | null } }).poller;
+      let saves = 0;
+      const onQuery = (q: { sql: string; bindings?: unknown[] }) => {
+        if (/^update\b/i.test(q.sql) && q.sql.includes(h.table('cache_cursor')) && (q.bindings ?? []).includes('b')) saves += 1;
+      };
+      h.knex.on('query', onQuery);
+      t.after(() => void h.knex.off('query', onQuery));
+      for (let i = 1; i <= 5; i++) {
+        await a.refresh('product', [i]);
+        await waitFor(() => onB.refreshedIds().includes(i), { describe: () => JSON.stringify(onB.calls) });
+        // Two intervals pass, polled, before the next row: each row is read by a poll of its own interval.
+        const got = Date.now();
+        await waitFor(() => (poller.lastSuccess?.getTime() ?? 0) > got + 100, { describe: () => 'b polls on' });
+      }
+      assert.equal(saves, 0, 'five busy intervals, no heartbeat: no cursor write');
+      await b.stop();
+      assert.equal(saves, 1, 'stop() stores the cursor that moved');
+      const stored = await h.knex(h.table('cache_cursor')).where({ server_identity: 'b' }).first();
+      assert.equal(String(stored?.position), String(poller.appliedPosition));
+    },
+  );
+
   test('a prune rests between chunks in proportion to them (pruneDutyCycle)', async (t) => {
     const h = await harness(t, dialect);
     const a = h.cache({ serverIdentity: 'a', refreshers: [recorder()] });

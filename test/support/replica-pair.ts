@@ -59,9 +59,27 @@ export async function createReplicaPair(suffix: string, port: number): Promise<{
   return { primary, standby };
 }
 
-export async function waitStreaming(primary: PgServer): Promise<void> {
-  await waitFor(async () => (await primary.sql("select count(*) from pg_stat_replication where state = 'streaming'")).trim() === '1', {
-    timeout: 30_000,
-    interval: 100,
-  });
+/**
+ * Another hot standby, `dci25_<suffix>` on `port`, made by pg_basebackup from `upstream`: the
+ * primary, or a standby (then it is a cascading standby, streaming from that one). Drop it afterwards.
+ */
+export async function createStandby(suffix: string, port: number, upstream: PgServer): Promise<PgServer> {
+  const standby = server(`dci25_${suffix}`, port);
+  await standby.drop();
+  await run('pg_createcluster', ['15', standby.name, '-p', String(port), '--', '--auth=trust']);
+  await asPostgres('find', [standby.dataDir, '-mindepth', '1', '-delete']);
+  await asPostgres(`${PG_BIN}/pg_basebackup`, [
+    ...['-h', '127.0.0.1', '-p', String(upstream.port), '-U', 'postgres', '-D', standby.dataDir],
+    ...['-R', '-X', 'stream', '-c', 'fast'],
+  ]);
+  await standby.start();
+  return standby;
+}
+
+/** Waits until `upstream` streams to `count` standbys. */
+export async function waitStreaming(upstream: PgServer, count = 1): Promise<void> {
+  await waitFor(
+    async () => (await upstream.sql("select count(*) from pg_stat_replication where state = 'streaming'")).trim() === String(count),
+    { timeout: 30_000, interval: 100 },
+  );
 }

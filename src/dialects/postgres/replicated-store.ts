@@ -2,8 +2,8 @@ import type { Knex } from 'knex';
 import { describeError } from '../../errors.js';
 import { rawRows } from '../../store/commit-ordered-store.js';
 import type { StoreConfig } from '../../store/store-config.js';
-import { toBool } from '../../store/columns.js';
-import type { InstructionPage, PendingSummary, ReplicaReport } from '../../store/store.js';
+import { toBool, toDate } from '../../store/columns.js';
+import type { InstructionPage, LogSummary, PendingSummary, ReplicaReport } from '../../store/store.js';
 import { decodeToken, encodeToken } from './page-token.js';
 import { poolerLostStatement, PreparedStatement, runPrepared } from './prepared.js';
 import { replicaPageSql, tickSql } from './sql/replica.js';
@@ -11,6 +11,7 @@ import { PostgresStore } from './store.js';
 import { quoteIdentifier } from '../../store/columns.js';
 import { ReplicaSet } from '../replica-set.js';
 import { useProtocolCancel } from './cancel.js';
+import { onFreshReplica } from './fresh-replica.js';
 
 export interface ReplicatedStoreConfig extends StoreConfig {
   /** Streaming standbys of `knex`'s primary (or of one another: cascading works the same). */
@@ -67,10 +68,6 @@ export class ReplicatedStore extends PostgresStore {
     await this.runStatement(this.tickStatement, [this.cluster]);
   }
 
-  async lazyCommit(trx: Knex.Transaction): Promise<void> {
-    await this.bounded(trx.raw('set local synchronous_commit = off'));
-  }
-
   override async resetCursor(identity: string, position: string, databaseIdentity?: string | null): Promise<void> {
     await super.resetCursor(identity, position, databaseIdentity);
     const [raw] = rawRows(await this.bounded(this.knex.raw('select pg_current_wal_insert_lsn()::text as lsn')));
@@ -124,28 +121,38 @@ export class ReplicatedStore extends PostgresStore {
     } satisfies InstructionPage;
   }
 
-  /** Counted on a replica when one answers (an estimate for health and the catch-up threshold), else on the primary. */
+  /**
+   * Counted on a replica whose tick is young (an estimate for health and the catch-up threshold;
+   * see onFreshReplica), else on the primary.
+   */
   override async pending(from: string): Promise<PendingSummary> {
-    for (const replica of this.replicaSet.candidates()) {
-      try {
-        return this.toPending(rawRows(await replica.bounded(this.pendingQuery(replica.knex, from), this.queryTimeout))[0]);
-      } catch (err) {
-        replica.failed(describeError(err));
-      }
-    }
-    return super.pending(from);
+    const read = await this.onFresh(async (knex, bounded) => this.toPending(rawRows(await bounded(this.pendingQuery(knex, from)))[0]));
+    return read ? read.value : super.pending(from);
   }
 
-  /** Counted on a replica when one answers, like pending(). */
+  /** Counted on a replica whose tick is young, like pending(): `status`'s and the dashboard's counts of every server. */
   protected override async pendingBatch(positions: readonly string[]): Promise<PendingSummary[]> {
-    for (const replica of this.replicaSet.candidates()) {
-      try {
-        return await this.pendingBatchOn(replica.knex, positions, (query) => replica.bounded(query, this.queryTimeout));
-      } catch (err) {
-        replica.failed(describeError(err));
-      }
-    }
-    return super.pendingBatch(positions);
+    const read = await this.onFresh((knex, bounded) => this.pendingBatchOn(knex, positions, bounded));
+    return read ? read.value : super.pendingBatch(positions);
+  }
+
+  /** The log's size for `status`, counted on a replica whose tick is young: a scan of the whole log the primary is spared. */
+  override async logSummary(retentionMs: number): Promise<LogSummary> {
+    const read = await this.onFresh((knex, bounded) => this.logSummaryOn(knex, bounded, retentionMs));
+    return read ? read.value : super.logSummary(retentionMs);
+  }
+
+  /**
+   * The clock for ages (health()'s lag, beside a pending count read there): a young replica's, else
+   * the primary's. The tick's age already compares the two clocks, so this assumes no more.
+   */
+  override async now(): Promise<Date> {
+    const read = await this.onFresh(async (knex, bounded) => toDate(rawRows(await bounded(knex.raw('select now() as now')))[0]?.now));
+    return read?.value ?? super.now();
+  }
+
+  private onFresh<T>(work: Parameters<typeof onFreshReplica<T>>[4]) {
+    return onFreshReplica(this.replicaSet, this.q(this.t.tick), this.cluster, this.queryTimeout, work);
   }
 
   private replicaPage(limit: number): PreparedStatement {

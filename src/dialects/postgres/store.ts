@@ -44,6 +44,7 @@ const INSERT_CHUNK = 1000;
  */
 export class PostgresStore extends BaseStore {
   readonly capabilities: StoreCapabilities = Object.freeze({ dialect: 'postgres', notify: true, serverCancel: true });
+  protected override readonly lazyCommitSql = 'set local synchronous_commit = off';
   private readonly pageStatements = new Map<string, PreparedStatement>();
   private readonly preparedInsert: PreparedInsert;
 
