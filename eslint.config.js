@@ -6,8 +6,19 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  // examples/quickstart is plain JavaScript, the README's first example; test/package-install runs it.
-  { ignores: ['dist/**', 'test/orms/*.js', 'node_modules/**', 'coverage/**', 'eslint.config.js', 'examples/quickstart/**'] },
+  // examples/quickstart is plain JavaScript, the README's first example, and test/support/nestjs-app.mjs
+  // a plain-JavaScript Nest app: test/package-install runs both against the packed tarball.
+  {
+    ignores: [
+      'dist/**',
+      'test/orms/*.js',
+      'node_modules/**',
+      'coverage/**',
+      'eslint.config.js',
+      'examples/quickstart/**',
+      'test/support/nestjs-app.mjs',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

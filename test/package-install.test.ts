@@ -12,7 +12,9 @@ import { waitFor } from './support/wait.js';
 /**
  * The package as a user gets it (issue 24): `npm pack`, install the tarball into an empty folder
  * next to Express 4 and next to Express 5, run the README's first example there as two processes
- * on one SQLite file, require the package from a `.cjs` file, and compile a CommonJS TypeScript
+ * on one SQLite file; install it next to NestJS 10 and next to NestJS 11 (the peer range) and run
+ * a Nest app using `distcache/nestjs` there as two processes on one SQLite file; require the
+ * package from a `.cjs` file, and compile a CommonJS TypeScript
  * project (NestJS's default tsconfig: node10 resolution) that imports every subpath. Also: `npm
  * publish --dry-run` is clean, and the examples import the package by name.
  *
@@ -28,6 +30,16 @@ const work = mkdtempSync(join(tmpdir(), 'distcache-pack-'));
 let skip: string | false = false;
 /** The app folders by Express major, each with the one packed tarball installed beside that Express. */
 const apps = new Map<number, string>();
+/** The app folders by NestJS major, each with the tarball installed beside that Nest. */
+const nestApps = new Map<number, string>();
+/** A Nest app's packages; @nestjs/platform-express brings the Express its major is built on. */
+const nestDeps = (major: number) => [
+  `@nestjs/core@${major}`,
+  `@nestjs/common@${major}`,
+  `@nestjs/platform-express@${major}`,
+  'reflect-metadata',
+  'rxjs',
+];
 
 before(async () => {
   // dist/ is built by `npm test`; --ignore-scripts skips prepack's second build of the same files.
@@ -35,8 +47,11 @@ before(async () => {
   const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], { cwd: root, timeout: 60_000 });
   const tarball = join(work, stdout.trim().split('\n').pop()!);
   try {
-    // Both folders at once: each install mostly reads npm's cache or waits on the registry.
-    await Promise.all([4, 5].map(async (major) => apps.set(major, await install(`express${major}`, tarball, [`express@${major}`]))));
+    // Every folder at once: each install mostly reads npm's cache or waits on the registry.
+    await Promise.all([
+      ...[4, 5].map(async (major) => apps.set(major, await install(`express${major}`, tarball, [`express@${major}`]))),
+      ...[10, 11].map(async (major) => nestApps.set(major, await install(`nestjs${major}`, tarball, nestDeps(major)))),
+    ]);
   } catch (err) {
     const reason = (err as { stderr?: string }).stderr ?? (err as Error).message;
     if (!/ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|ENOTCACHED/.test(reason)) throw err;
@@ -111,11 +126,18 @@ async function startApp(dir: string, podName: string, database: string): Promise
   return { child, url: `http://127.0.0.1:${port}`, output: () => output };
 }
 
-async function stopApp(app: App): Promise<void> {
-  if (app.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => app.child.once('exit', resolve));
-  app.child.kill('SIGTERM');
-  await exited;
+/** SIGTERM, then its exit code (null when a signal ended it), within a deadline: a process that cannot exit fails. */
+async function stopApp(app: App): Promise<number | null> {
+  const { child } = app;
+  const running = () => child.exitCode === null && child.signalCode === null;
+  if (running()) {
+    child.kill('SIGTERM');
+    await waitFor(() => !running(), { timeout: 15_000, describe: () => `exit after SIGTERM; output:\n${app.output()}` }).catch((err) => {
+      child.kill('SIGKILL');
+      throw err;
+    });
+  }
+  return child.exitCode;
 }
 
 async function price(app: App): Promise<number> {
@@ -144,8 +166,7 @@ for (const major of [4, 5]) {
     assert.equal(((await put.json()) as { price: number }).price, 25, 'the writer reads its own write at once');
     let seen = 0;
     await waitFor(async () => (seen = await price(web2)) === 25, { timeout: 10_000, describe: () => `web-2 still serves ${seen}` });
-    await stopApp(web1);
-    await stopApp(web2);
+    assert.deepEqual([await stopApp(web1), await stopApp(web2)], [0, 0], 'both exit by themselves after SIGTERM');
     assert.doesNotMatch(web1.output() + web2.output(), /Error|Warning: .*deprecat/i, 'no error or deprecation on the way');
 
     if (major !== 5) return;
@@ -164,6 +185,42 @@ for (const major of [4, 5]) {
     );
     const cjs = await run(process.execPath, ['require.cjs'], { cwd: dir, timeout: 30_000 });
     assert.equal(cjs.stdout.trim(), `function,function,function,function object function ${pkg.version}`);
+  });
+}
+
+for (const major of [10, 11]) {
+  test(`the packed tarball in a NestJS ${major} app: @Cacheable and @CacheEvict across two processes, stopped on SIGTERM`, async (t) => {
+    if (skip) return t.skip(skip);
+    const dir = nestApps.get(major)!;
+    const nest = JSON.parse(readFileSync(join(dir, 'node_modules', '@nestjs', 'core', 'package.json'), 'utf8')) as { version: string };
+    assert.equal(nest.version.split('.')[0], String(major), `@nestjs/core ${nest.version} installed`);
+    writeFileSync(join(dir, 'app.mjs'), readFileSync(join(root, 'test', 'support', 'nestjs-app.mjs'), 'utf8'));
+    const database = `sqlite://${join(dir, 'app.sqlite')}`;
+    // One after the other: the app creates its demo table when it is missing.
+    const reader = await startApp(dir, 'nest-reader', database);
+    t.after(() => stopApp(reader));
+    const writer = await startApp(dir, 'nest-writer', database);
+    t.after(() => stopApp(writer));
+    const loads = async (app: App) => ((await (await fetch(`${app.url}/stats`)).json()) as { loads: number }).loads;
+
+    assert.equal(await price(reader), 10);
+    assert.equal(await price(reader), 10);
+    assert.equal(await loads(reader), 1, '@Cacheable: the second read was a hit, so a new price can only come from an eviction');
+    const put = await fetch(`${writer.url}/products/1`, {
+      method: 'PUT',
+      body: '{"price":25}',
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(((await put.json()) as { price: number }).price, 25, '@CacheEvict: the writer reads its own write at once');
+    let seen = 0;
+    await waitFor(async () => (seen = await price(reader)) === 25, { timeout: 10_000, describe: () => `the reader still serves ${seen}` });
+    assert.equal(await loads(reader), 2, "the writer's eviction reached the reader, which loaded once more");
+    assert.deepEqual(
+      [await stopApp(reader), await stopApp(writer)],
+      [0, 0],
+      'both exit by themselves after app.close(): the module stopped the cache and left nothing open',
+    );
+    assert.doesNotMatch(reader.output() + writer.output(), /Error|Warning: .*deprecat/i, 'no error or deprecation on the way');
   });
 }
 
