@@ -134,9 +134,14 @@ export class Admin {
     return guarded(() => pendingOverview(this.ctx));
   }
 
-  /** What one server has not applied yet, decoded, in the order it will apply it. */
-  pending(server: string, options: { limit?: number } = {}): Promise<ServerPending> {
-    return guarded(() => pendingForServer(this.ctx, server, positive('limit', options.limit ?? ADMIN_DEFAULTS.pendingLimit)));
+  /**
+   * What one server has not applied yet, decoded, in the order it will apply it; the bodies within
+   * `maxBytes` (default 32 MiB) in all, later rows past it left out (`leftOut`).
+   */
+  pending(server: string, options: { limit?: number; maxBytes?: number } = {}): Promise<ServerPending> {
+    return guarded(() =>
+      pendingForServer(this.ctx, server, positive('limit', options.limit ?? ADMIN_DEFAULTS.pendingLimit), readBytes(options.maxBytes)),
+    );
   }
 
   /** One row, decoded in full; a body over `maxBytes` (default 32 MiB) is not read, only its size shown. */

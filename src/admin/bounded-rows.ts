@@ -89,3 +89,19 @@ export async function newestWithin(ctx: AdminContext, limit: number, maxBytes: n
 export async function rowWithin(ctx: AdminContext, id: number, maxBytes: number): Promise<StoredInstructionRow | undefined> {
   return (await rowsById(ctx, [id], maxBytes))[0];
 }
+
+/**
+ * The rows `from` does not cover, at most `limit`, in the order a server applies them, their
+ * bodies within `maxBytes` in all: sizes first (a cap of 0 sends no body), then the bodies that fit.
+ * Later rows past the budget are left out.
+ */
+export async function pendingWithin(ctx: AdminContext, from: string, limit: number, maxBytes: number): Promise<BoundedRows> {
+  const sized = await ctx.store.listPending(from, limit, 0);
+  const { ids, leftOut } = chooseWithin(
+    sized.map((r) => ({ id: r.id, bytes: r.oversizeBytes ?? 0 })),
+    maxBytes,
+  );
+  const byId = new Map((await rowsById(ctx, ids, maxBytes)).map((r) => [r.id, r]));
+  // A row pruned since its size was read is simply absent.
+  return { rows: ids.flatMap((id) => byId.get(id) ?? []), leftOut };
+}

@@ -1,3 +1,4 @@
+import { pendingWithin } from './bounded-rows.js';
 import type { AdminContext } from './context.js';
 import { rowView, type RowView } from './rows.js';
 import { findServer, listServers } from './servers.js';
@@ -35,8 +36,10 @@ export interface ServerPending {
   pendingInstructions: number | null;
   lagSeconds: number | null;
   limit: number;
-  /** More rows are pending than `limit` allowed to list. */
+  /** More rows are pending than are listed (past `limit`, or left out by `maxBytes`). */
   truncated: boolean;
+  /** Rows within `limit` left out because the earlier ones' bodies filled `maxBytes`. */
+  leftOut: number;
   /** In the order the server applies them. */
   rows: PendingRowView[];
 }
@@ -63,7 +66,7 @@ export async function pendingOverview(ctx: AdminContext): Promise<PendingOvervie
  * The cursor is stored after rows are applied, so this may list a page the server is applying
  * right now; it never omits a row the server has yet to apply.
  */
-export async function pendingForServer(ctx: AdminContext, identity: string, limit: number): Promise<ServerPending> {
+export async function pendingForServer(ctx: AdminContext, identity: string, limit: number, maxBytes: number): Promise<ServerPending> {
   const { server } = await findServer(ctx, identity);
   const base = {
     cluster: ctx.cluster,
@@ -75,11 +78,12 @@ export async function pendingForServer(ctx: AdminContext, identity: string, limi
     lagSeconds: server.lagSeconds,
     limit,
   };
-  if (!server.cursor) return { ...base, truncated: false, rows: [] };
-  const rows = await ctx.store.listPending(server.cursor.position, limit);
+  if (!server.cursor) return { ...base, truncated: false, leftOut: 0, rows: [] };
+  const { rows, leftOut } = await pendingWithin(ctx, server.cursor.position, limit, maxBytes);
   return {
     ...base,
     truncated: (server.pendingRows ?? 0) > rows.length,
+    leftOut,
     rows: rows.map((row) => ({ ...rowView(row), appliedAtWrite: row.originInstance !== null && row.originInstance === server.instanceId })),
   };
 }

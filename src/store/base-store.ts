@@ -121,7 +121,7 @@ export abstract class BaseStore implements InstructionStore {
     }
     return out;
   }
-  abstract listPending(from: string, limit: number): Promise<StoredInstructionRow[]>;
+  abstract listPending(from: string, limit: number, maxRowBytes?: number): Promise<StoredInstructionRow[]>;
   abstract pruneChunk(options: PruneChunkOptions): Promise<PruneChunkResult>;
   abstract prunePreview(options: Omit<PruneChunkOptions, 'limit'>): Promise<{ rows: number; minId: number | null; maxId: number | null }>;
   abstract now(): Promise<Date>;
@@ -156,14 +156,15 @@ export abstract class BaseStore implements InstructionStore {
   }
 
   /** The row columns for the query builder, the body bounded (see bodyColumns). */
-  protected rowColumns(): Array<string | Knex.Raw> {
-    const body = bodyColumns(this.knex.raw('??', ['json_instruction']).toQuery(), this.bytes.maxRowBytes, this.byteLength);
+  protected rowColumns(maxRowBytes = this.bytes.maxRowBytes): Array<string | Knex.Raw> {
+    const body = bodyColumns(this.knex.raw('??', ['json_instruction']).toQuery(), maxRowBytes, this.byteLength);
     return [...ROW_COLUMNS.filter((c) => c !== 'json_instruction'), ...body.map((c) => this.knex.raw(c))];
   }
 
-  protected toRow(raw: Record<string, unknown>): StoredInstructionRow {
+  protected toRow(raw: Record<string, unknown>, maxRowBytes = this.bytes.maxRowBytes): StoredInstructionRow {
     // A row over maxRowBytes came without its body: its size stands in for it (see store/row-bytes.ts).
-    if (isOversize(raw, this.bytes)) return { ...toRow({ ...raw, json_instruction: '' }), oversizeBytes: Number(raw.json_bytes) };
+    if (isOversize(raw, { ...this.bytes, maxRowBytes }))
+      return { ...toRow({ ...raw, json_instruction: '' }), oversizeBytes: Number(raw.json_bytes) };
     return toRow(raw);
   }
 

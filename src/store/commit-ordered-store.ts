@@ -231,17 +231,17 @@ export abstract class CommitOrderedStore extends BaseStore {
     return this.pendingRowsByBranch(rawRows(raws), positions.length);
   }
 
-  async listPending(from: string, limit: number): Promise<StoredInstructionRow[]> {
+  async listPending(from: string, limit: number, maxRowBytes = this.bytes.maxRowBytes): Promise<StoredInstructionRow[]> {
     const raws = await this.bounded(
       this.knex
         .from(this.knex.raw(this.positionScan()))
-        .select(...this.rowColumns())
+        .select(...this.rowColumns(maxRowBytes))
         .where('cluster', this.cluster)
         .where(this.positionColumn, '>', Number(from))
         .orderBy(this.positionColumn)
         .limit(limit),
     );
-    return raws.map((raw: Record<string, unknown>) => this.toRow(raw));
+    return raws.map((raw: Record<string, unknown>) => this.toRow(raw, maxRowBytes));
   }
 
   /** The prune (commit-ordered-prune.ts), made on first use: the subclass sets positionColumn after this constructor. */

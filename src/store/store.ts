@@ -86,8 +86,11 @@ export interface InstructionStore {
    */
   pendingMany(positions: readonly string[]): Promise<Map<string, PendingSummary>>;
 
-  /** Rows not covered by `from`, decoded by the caller; for the CLI's `pending`. Bounded by `limit`. */
-  listPending(from: string, limit: number): Promise<StoredInstructionRow[]>;
+  /**
+   * Rows not covered by `from`, decoded by the caller; for the CLI's `pending`. Bounded by `limit`,
+   * and each body by `maxRowBytes` (default: the store's): a larger one comes as its size alone.
+   */
+  listPending(from: string, limit: number, maxRowBytes?: number): Promise<StoredInstructionRow[]>;
 
   /** One row by id, or undefined. */
   getRow(id: number): Promise<StoredInstructionRow | undefined>;

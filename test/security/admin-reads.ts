@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Admin } from '../../src/admin/index.js';
+import { dialectFor } from '../../src/dialects/dialect.js';
+import { tableNames } from '../../src/store/tables.js';
 import { cli, cliDatabase } from '../support/cli-run.js';
 import type { DialectName } from '../support/databases.js';
 
@@ -28,7 +30,9 @@ function bigRowSql(dialect: DialectName, table: string): string {
 }
 
 export function adminReadTests(dialect: DialectName): void {
-  const name = `${dialect}: tail and show bring at most --max-bytes of row bodies; older rows left out, a row over it shown by its size`;
+  const name =
+    `${dialect}: tail, show and pending bring at most --max-bytes of row bodies; ` +
+    'rows past it left out, a row over it shown by its size';
   test(name, async (t) => {
     const db = await cliDatabase(dialect);
     t.after(() => db.close());
@@ -39,6 +43,14 @@ export function adminReadTests(dialect: DialectName): void {
         originated: 'small',
         instruction_count: 1,
       });
+    // A server whose cursor stands before every row, for `pending`.
+    const store = dialectFor(db.knex).createStore({
+      knex: db.knex,
+      tables: tableNames(db.prefix),
+      cluster: 'default',
+      queryTimeout: 30_000,
+    });
+    await store.resetCursor('behind', await store.head());
     await small(1);
     for (let i = 0; i < 3; i++) await db.knex.raw(bigRowSql(dialect, table));
     await small(2);
@@ -87,6 +99,31 @@ export function adminReadTests(dialect: DialectName): void {
     assert.equal((await admin.show(d)).json.length, BIG, 'within the default budget show reads the whole row');
     await assert.rejects(admin.tail({ maxBytes: 10 }), { code: 'E_INVALID_ARGUMENT' });
 
+    // pending, in the order the server applies the rows: the later ones past the budget are left out.
+    received = 0;
+    const pending = await admin.pending('behind', { limit: 10 });
+    assert.deepEqual(
+      pending.rows.map((r) => r.id),
+      [a, b, c],
+    );
+    assert.equal(pending.leftOut, 2);
+    assert.equal(pending.truncated, true);
+    assert.ok(received > 2 * BIG && received < 32 * MiB + 64 * 1024, `${received} bytes received for pending`);
+    received = 0;
+    const pendingCapped = await admin.pending('behind', { limit: 10, maxBytes: MiB });
+    assert.deepEqual(
+      pendingCapped.rows.map((r) => [r.id, r.oversizeBytes]),
+      [
+        [a, undefined],
+        [b, BIG],
+        [c, BIG],
+        [d, BIG],
+        [e, undefined],
+      ],
+    );
+    assert.equal(pendingCapped.leftOut, 0);
+    assert.ok(received < 64 * 1024, `${received} bytes received for pending --max-bytes 1 MiB`);
+
     // The CLI: the flag, the note, the size in place of the body.
     const capOut = await cli(['tail', '--max-bytes', String(MiB), ...db.flags]);
     assert.equal(capOut.code, 0, capOut.stderr);
@@ -96,6 +133,10 @@ export function adminReadTests(dialect: DialectName): void {
     assert.match(defaultOut.stdout, /2 older rows left out: the newer ones fill --max-bytes 33554432/);
     const showOut = await cli(['show', String(b), '--max-bytes', String(MiB), ...db.flags]);
     assert.ok(showOut.stdout.includes(`json: [${BIG} bytes, over the limit]`), showOut.stdout);
+    const pendingOut = await cli(['pending', '--server', 'behind', ...db.flags]);
+    assert.match(pendingOut.stdout, /2 later rows left out: the earlier ones fill --max-bytes 33554432/);
+    const pendingCapOut = await cli(['pending', '--server', 'behind', '--max-bytes', String(MiB), ...db.flags]);
+    assert.ok(pendingCapOut.stdout.includes(`[${BIG} bytes, over the limit]`), pendingCapOut.stdout);
     const bad = await cli(['tail', '--max-bytes', '10', ...db.flags]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /--max-bytes 10 is not valid/);

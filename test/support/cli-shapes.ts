@@ -145,6 +145,7 @@ export const serverPending = z.strictObject({
   lagSeconds: z.number().nullable(),
   limit: z.number().int(),
   truncated: z.boolean(),
+  leftOut: z.number().int(),
   rows: z.array(pendingRow),
 });
 

@@ -244,17 +244,17 @@ export class PostgresStore extends BaseStore {
     return { rows: Number(raw?.row_count ?? 0), instructions: Number(raw?.total ?? 0), oldest: toDate(raw?.oldest) };
   }
 
-  async listPending(from: string, limit: number): Promise<StoredInstructionRow[]> {
+  async listPending(from: string, limit: number, maxRowBytes = this.bytes.maxRowBytes): Promise<StoredInstructionRow[]> {
     const raws = rawRows(
       await this.bounded(
-        this.knex.raw(listPendingSql(bodyColumns('u.json_instruction', this.bytes.maxRowBytes).join(', ')), [
+        this.knex.raw(listPendingSql(bodyColumns('u.json_instruction', maxRowBytes).join(', ')), [
           from,
           ...uncoveredBindings(this.t.instruction, this.cluster),
           limit,
         ]),
       ),
     );
-    return raws.map((r) => this.toRow(r));
+    return raws.map((r) => this.toRow(r, maxRowBytes));
   }
 
   /**
