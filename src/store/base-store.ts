@@ -25,14 +25,14 @@ import type { TableAccess } from './table-access.js';
 import { CursorTable } from './cursor-table.js';
 import { FailureTable } from './failure-table.js';
 
+/** Positions counted per pendingMany statement: each is one index range, so the statement stays small. */
+export const PENDING_BATCH = 250;
+
 /**
  * What every dialect does the same way, through the knex query builder: single rows and the log's
  * summary here, the cursor and failure tables through CursorTable and FailureTable, executor
  * inserts through executor-insert.ts. Each dialect adds how positions work (reading, pending, pruning).
  */
-/** Positions counted per pendingMany statement: each is one index range, so the statement stays small. */
-export const PENDING_BATCH = 250;
-
 export abstract class BaseStore implements InstructionStore {
   abstract readonly capabilities: StoreCapabilities;
   protected readonly knex: Knex;

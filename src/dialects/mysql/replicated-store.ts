@@ -8,7 +8,7 @@ import { ReplicaSet, type Replica } from '../replica-set.js';
 import { applierStopped, inexactReason, readReplicaVariables } from './replica-exactness.js';
 import { runExecuted } from './statements.js';
 import { MysqlStore } from './store.js';
-import { tickAgeSql, tickSql } from './tick-sql.js';
+import { tickAgeSql, tickSql } from './sql/tick.js';
 
 /** How often a replica that served reads has its settings checked again; one that did not, at every try. */
 const SETTINGS_RECHECK_MS = 30_000;
