@@ -311,21 +311,31 @@ describe('replicas on MariaDB: read only where the primary commit order is kept'
       },
     });
     t.after(() => otherDomain.destroy());
-    const store = replicatedStore('race-domains');
-    // What a read-routing proxy does: the primary's page statement, sent to the replica.
-    const naive = mysqlDialect.createStore({ knex: replicaKnex, tables, cluster: 'race-domains', queryTimeout: 10_000 });
-    const reader: Reader = { head: () => naive.head(), read: (from, token) => naive.readPage('naive', from, token, PAGE) };
-    // Domain 0's transactions are large (300 application rows): a replica worker applies them slowly, and
-    // a later small one of domain 7 commits first.
-    const result = await race(
-      'race-domains',
-      reader,
-      () => store.tick(),
-      (w) => (w % 2 === 0 ? primaryKnex : otherDomain),
-      (w) => (w % 2 === 0 ? 300 : 1),
+    // The loss depends on how the replica's workers are scheduled: once, on a loaded machine, a run
+    // lost nothing. Up to three runs, each on a cluster of its own; one loss proves the point.
+    const results: Array<Awaited<ReturnType<typeof race>>> = [];
+    for (let attempt = 1; attempt <= 3 && !results.some((r) => r.lost > 0); attempt++) {
+      const cluster = `race-domains-${attempt}`;
+      const store = replicatedStore(cluster);
+      // What a read-routing proxy does: the primary's page statement, sent to the replica.
+      const naive = mysqlDialect.createStore({ knex: replicaKnex, tables, cluster, queryTimeout: 10_000 });
+      const reader: Reader = { head: () => naive.head(), read: (from, token) => naive.readPage('naive', from, token, PAGE) };
+      // Domain 0's transactions are large (300 application rows): a replica worker applies them slowly, and
+      // a later small one of domain 7 commits first.
+      const result = await race(
+        cluster,
+        reader,
+        () => store.tick(),
+        (w) => (w % 2 === 0 ? primaryKnex : otherDomain),
+        (w) => (w % 2 === 0 ? 300 : 1),
+      );
+      console.log(`# MariaDB replica, two domains in parallel, read naively (run ${attempt}): ${JSON.stringify(result)}`);
+      results.push(result);
+    }
+    assert.ok(
+      results.some((r) => r.lost > 0),
+      `rows were lost in one of ${results.length} runs (${JSON.stringify(results)})`,
     );
-    console.log(`# MariaDB replica, two domains in parallel, read naively: ${JSON.stringify(result)}`);
-    assert.ok(result.lost > 0, `rows were lost (${JSON.stringify(result)})`);
   });
 
   test('parallel apply across two GTID domains cannot keep commit order: start refuses, and a store never reads the replica', async () => {
