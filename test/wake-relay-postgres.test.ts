@@ -3,7 +3,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import knexFactory, { type Knex } from 'knex';
-import { DistributedCache, migrate } from '../src/index.js';
+import { DistributedCache, errors, migrate } from '../src/index.js';
+import { clusterWakeRelay } from '../src/integrations/cluster.js';
 import { silentLogger } from '../src/logger.js';
 import { availability, dropPrefixed, freshPrefix, PG_URL } from './support/databases.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
@@ -82,6 +83,21 @@ describe('one LISTEN per host: a cluster primary relays wake-ups to its workers 
     } finally {
       await writer.stop();
       await dropPrefixed(knex, prefix);
+      await knex.destroy();
+    }
+  });
+
+  test('the relay refuses unclear or unusable settings with E_INVALID_OPTION', async () => {
+    const knex = knexFactory({ client: 'pg', connection: PG_URL, pool: { min: 0, max: 1 } });
+    try {
+      await assert.rejects(
+        clusterWakeRelay.primary({ knex, connection: PG_URL }),
+        (err: Error) => err instanceof errors.InvalidOptionError,
+      );
+      await assert.rejects(clusterWakeRelay.primary({}), /pass either knex or connection/);
+      await assert.rejects(clusterWakeRelay.primary({ connection: 'mysql://root@127.0.0.1/x' }), /needs PostgreSQL/);
+      await assert.rejects(clusterWakeRelay.primary({ knex, tablePrefix: 'a;drop' }), /tablePrefix/);
+    } finally {
       await knex.destroy();
     }
   });

@@ -52,6 +52,9 @@ export async function startClusterWakeRelay(options: ClusterWakeRelayOptions): P
     throw new errors.InvalidOptionError("clusterWakeRelay.primary() runs in the cluster primary; workers use notify: 'relay'");
   if ((options.knex === undefined) === (options.connection === undefined))
     throw new errors.InvalidOptionError('clusterWakeRelay.primary(): pass either knex or connection (a postgres:// URL)');
+  // Checked before a pool of our own exists, so a refusal leaves nothing open.
+  const tables = resolveTables(validateTablePrefix(options.tablePrefix ?? DEFAULTS.tablePrefix));
+  const name = validateCluster(options.cluster ?? DEFAULTS.cluster);
   const own =
     options.connection === undefined ? undefined : knexFactory({ ...knexConfigFromUrl(options.connection), pool: { min: 0, max: 1 } });
   const knex = own ?? options.knex!;
@@ -59,8 +62,6 @@ export async function startClusterWakeRelay(options: ClusterWakeRelayOptions): P
     await own?.destroy();
     throw new errors.InvalidOptionError('clusterWakeRelay.primary(): the relay needs PostgreSQL (LISTEN/NOTIFY)');
   }
-  const tables = resolveTables(validateTablePrefix(options.tablePrefix ?? DEFAULTS.tablePrefix));
-  const name = validateCluster(options.cluster ?? DEFAULTS.cluster);
   const channel = notifyChannel(tables.prefix, name);
   const logger = options.logger ?? defaultLogger;
   const source = new PostgresWakeSource({

@@ -62,7 +62,7 @@ async function worker(): Promise<void> {
   const knex = knexFactory({ client: 'pg', connection: settings.url, pool: { min: 0, max: 2 } });
   const products = recorder('product', {
     onCall: (call) => {
-      if (call.kind === 'refresh') process.send?.({ type: 'applied', ids: call.ids, at: Date.now() });
+      if (call.kind === 'refresh') process.send?.({ type: 'applied', ids: call.ids, at: performance.timeOrigin + performance.now() });
     },
   });
   const cache = new DistributedCache({
