@@ -31,6 +31,7 @@ function startCluster(settings: RelayClusterSettings) {
       child.send({ type: 'stop' });
       await exited;
     },
+    write: (id: number) => child.send({ type: 'write', id }),
     kill: () => child.kill('SIGKILL'),
   };
 }
@@ -50,10 +51,11 @@ describe('one LISTEN per host: a cluster primary relays wake-ups to its workers 
     await migrate(knex, { tablePrefix: prefix });
     // The writer is another process than the cluster; its own listener is told apart by name.
     const writerUrl = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}application_name=distcache%20writer`;
+    const writerRefresher = recorder();
     const writer = new DistributedCache({
       knex,
       tablePrefix: prefix,
-      refreshers: [recorder()],
+      refreshers: [writerRefresher],
       notify: writerUrl,
       syncInterval: 60_000,
       pruneSchedule: false,
@@ -74,6 +76,13 @@ describe('one LISTEN per host: a cluster primary relays wake-ups to its workers 
           describe: () => `id ${id}; applied by worker: ${JSON.stringify(app.workers().map((w) => [w, app.applied(w)]))}`,
         });
       }
+      // A worker's own write: over IPC to the primary, which wakes the other workers and NOTIFYs other hosts.
+      app.write(6);
+      await waitFor(() => app.workers().every((w) => app.applied(w).includes('6')) && writerRefresher.refreshedIds().includes(6), {
+        timeout: 10_000,
+        describe: () =>
+          `applied by worker: ${JSON.stringify(app.workers().map((w) => [w, app.applied(w)]))}; writer: ${writerRefresher.refreshedIds()}`,
+      });
       assert.equal(await listenerSessions(knex), 1, 'still one LISTEN session after the writes');
       await app.stop();
       await waitFor(async () => (await listenerSessions(knex)) === 0, {

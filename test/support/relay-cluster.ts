@@ -4,7 +4,8 @@
  * primary holds the host's one LISTEN (clusterWakeRelay) and the workers' caches use
  * notify: 'relay'; in mode 'own' each worker's cache LISTENs itself. Every worker's cache polls
  * only once a minute, so within a test's deadline only a wake-up delivers. Reports to the parent
- * over IPC: { type: 'ready' }, { type: 'applied', worker, ids, at }, { type: 'stopped' }.
+ * over IPC: { type: 'ready' }, { type: 'applied', worker, ids, at }, { type: 'stopped' }; takes
+ * { type: 'stop' } and { type: 'write', id } (the first worker refreshes id: a write inside the cluster).
  */
 import cluster from 'node:cluster';
 import knexFactory from 'knex';
@@ -40,7 +41,8 @@ async function primary(): Promise<void> {
     if (message.type === 'applied') report({ type: 'applied', worker: w.id, ids: message.ids ?? [], at: message.at ?? 0 });
   });
   for (let i = 0; i < settings.workers; i++) cluster.fork({ RELAY_CLUSTER: JSON.stringify(settings) });
-  process.on('message', (message: { type?: string }) => {
+  process.on('message', (message: { type?: string; id?: number }) => {
+    if (message.type === 'write') Object.values(cluster.workers ?? {})[0]?.send(message);
     if (message.type !== 'stop') return;
     void (async () => {
       const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
@@ -74,7 +76,8 @@ async function worker(): Promise<void> {
     logger: silentLogger,
     notify: settings.mode === 'relay' ? 'relay' : true,
   });
-  process.on('message', (message: { type?: string }) => {
+  process.on('message', (message: { type?: string; id?: number }) => {
+    if (message.type === 'write') void cache.refresh('product', [message.id!]);
     if (message.type !== 'stop') return;
     void (async () => {
       await cache.stop();
