@@ -96,10 +96,11 @@ export interface DistributedCacheOptions {
    * settings, straight to PostgreSQL (or a session-mode pool); queries still go through knex.
    * Without one, the listener probes at each connect and turns the wake-up off when its own NOTIFY
    * does not come back, with a warning and a line in `health().warnings`.
+   * `'relay'`, in a Node `cluster` worker: no LISTEN of its own; the primary's one (distcache/cluster) wakes it over IPC.
    * @example notify: 'postgres://app@db-primary:5432/app'
    * @default true
    */
-  notify?: boolean | string | NotifyConnectionSettings;
+  notify?: boolean | 'relay' | string | NotifyConnectionSettings;
   /**
    * PostgreSQL: run the poll as a named prepared statement, parsed and planned once per pooled
    * connection (an idle poll costs about a third as much). Behind a transaction-mode pooler
@@ -204,6 +205,7 @@ export interface ResolvedOptions {
   readonly notify: boolean;
   /** The listener's own connection from the `notify` option; undefined: knex's settings. */
   readonly notifyConnection: string | Readonly<NotifyConnectionSettings> | undefined;
+  readonly notifyRelay: boolean; // notify: 'relay'
   readonly preparedStatements: boolean;
   readonly syncInterval: number;
   readonly pageSize: number;

@@ -85,6 +85,8 @@ const ENTRIES: Record<string, { loads: ReadonlyArray<(typeof OPTIONAL)[number]>;
   'integrations/express.js': { loads: [] },
   'integrations/fastify.js': { loads: [] },
   'integrations/jobs.js': { loads: [] },
+  // pg comes only through the knex the relay is given, when it starts.
+  'integrations/cluster.js': { loads: [] },
   'integrations/refreshers/index.js': { loads: [] },
   'integrations/prometheus.js': { loads: ['prom-client'], mayLoad: ['@opentelemetry/api'] },
   'integrations/opentelemetry.js': { loads: ['@opentelemetry/api'] },

@@ -37,6 +37,11 @@ const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
     { notify: 'postgres://app@db:5432/app' },
     /notify: a connection is for PostgreSQL's listener; on sqlite use true or false/,
   ],
+  [
+    'notify: relay on SQLite (only PostgreSQL has a listener to share)',
+    { notify: 'relay' },
+    /notify: a connection \(or 'relay'\) is for PostgreSQL's listener; on sqlite/,
+  ],
   ['a notify number', { notify: 5 }, /notify: must be true, false, a postgres:\/\/ URL or pg connection settings/],
   ['non-boolean preparedStatements', { preparedStatements: 'off' }, /preparedStatements/],
   ['duty cycle above 1', { pruneDutyCycle: 1.5 }, /pruneDutyCycle: 1.5 must be a number above 0 and at most 1/],

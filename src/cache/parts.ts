@@ -22,6 +22,8 @@ import { runsScheduledWork } from '../cluster/roles.js';
 import { Writer } from '../write/writer.js';
 import type { WakeSource, WakeSourceConfig } from '../wake/wake-source.js';
 import { wakeUpState } from './wake-up-state.js';
+import { RelayWakeSource } from '../wake/relay.js';
+import { notifyChannel } from '../dialects/wake-sources.js';
 
 /** The working parts of one DistributedCache, each made once from the resolved options. */
 export interface CacheParts {
@@ -64,9 +66,11 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
   const { instanceId, events, registry, hooks, ownWrites, errorRecord, regionSet, scopes } = shared;
   const tables = resolveTables(o.tablePrefix);
   const dialect = dialectFor(o.knex);
-  if (o.notifyConnection !== undefined && !dialect.listenerConnection) {
+  if ((o.notifyConnection !== undefined || o.notifyRelay) && !dialect.listenerConnection) {
     // A listener connection would be silently unused: only PostgreSQL's wake-up has one.
-    throw new errors.InvalidOptionError(`notify: a connection is for PostgreSQL's listener; on ${dialect.name} use true or false`);
+    throw new errors.InvalidOptionError(
+      `notify: a connection${o.notifyRelay ? " (or 'relay')" : ''} is for PostgreSQL's listener; on ${dialect.name} use true or false`,
+    );
   }
   const storeConfig = {
     knex: o.knex,
@@ -124,17 +128,19 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     chunkSize: o.pruneChunkSize,
     dutyCycle: o.pruneDutyCycle,
   });
-  const wake: WakeSource | undefined = o.notify
-    ? dialect.createWakeSource?.({
-        knex: o.knex,
-        tables,
-        cluster: o.cluster,
-        logger: o.logger,
-        queryTimeout: o.queryTimeout,
-        connection: o.notifyConnection as WakeSourceConfig['connection'],
-        onError: (error, retryInMs) => events.emit('wake:error', { error, retryInMs }),
-      })
-    : undefined;
+  const wake: WakeSource | undefined = !o.notify
+    ? undefined
+    : o.notifyRelay
+      ? relayWakeSource(o, tables.prefix)
+      : dialect.createWakeSource?.({
+          knex: o.knex,
+          tables,
+          cluster: o.cluster,
+          logger: o.logger,
+          queryTimeout: o.queryTimeout,
+          connection: o.notifyConnection as WakeSourceConfig['connection'],
+          onError: (error, retryInMs) => events.emit('wake:error', { error, retryInMs }),
+        });
   const membership = new Membership({ knex: o.knex, tables, cluster: o.cluster, store }, events, o.logger, {
     registration: { identity: o.serverIdentity, instanceId, host: hostname(), pid: process.pid, packageVersion: packageVersion() },
     role: o.role,
@@ -171,6 +177,13 @@ export function makeParts(o: ResolvedOptions, shared: CacheShared): CacheParts {
     await wake?.start(() => poller.wake());
   };
   return { store, wake, startWake, applier, writer, poller, pruner, membership, heartbeat, ticker };
+}
+
+/** `notify: 'relay'`: the wake-up comes over IPC from the cluster primary's one LISTEN (integrations/cluster.ts). */
+function relayWakeSource(o: ResolvedOptions, prefix: string): WakeSource {
+  const channel = notifyChannel(prefix, o.cluster);
+  // An executor's transaction NOTIFYs as usual: the primary's listener hears it and relays it here.
+  return new RelayWakeSource(channel, { text: 'select pg_notify(?, ?)', values: [channel, ''], dialect: 'postgres' });
 }
 
 /** How a replicated store treats its replicas, from the options. */

@@ -106,18 +106,26 @@ function knexOption(options: DistributedCacheOptions): { knex: Knex; ownsKnex: b
   return { knex, ownsKnex: false };
 }
 
-function notifyOption(value: DistributedCacheOptions['notify']): Pick<ResolvedOptions, 'notify' | 'notifyConnection'> {
-  if (value === undefined || typeof value === 'boolean') return { notify: value ?? DEFAULTS.notify, notifyConnection: undefined };
+function notifyOption(value: DistributedCacheOptions['notify']): Pick<ResolvedOptions, 'notify' | 'notifyConnection' | 'notifyRelay'> {
+  if (value === undefined || typeof value === 'boolean')
+    return { notify: value ?? DEFAULTS.notify, notifyConnection: undefined, notifyRelay: false };
+  if (value === 'relay') return { notify: true, notifyConnection: undefined, notifyRelay: true };
   if (typeof value === 'string') {
     if (!/^postgres(ql)?:\/\//.test(value)) {
-      invalid('notify', "a connection URL must start with postgres:// (for example 'postgres://app@db-primary:5432/app')");
+      invalid(
+        'notify',
+        "a connection URL must start with postgres:// (for example 'postgres://app@db-primary:5432/app'), or 'relay' in a cluster worker",
+      );
     }
-    return { notify: true, notifyConnection: value };
+    return { notify: true, notifyConnection: value, notifyRelay: false };
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    invalid('notify', "must be true, false, a postgres:// URL or pg connection settings such as { host: 'db-primary', port: 5432 }");
+    invalid(
+      'notify',
+      "must be true, false, a postgres:// URL or pg connection settings such as { host: 'db-primary', port: 5432 }, or 'relay'",
+    );
   }
-  return { notify: true, notifyConnection: Object.freeze({ ...value }) };
+  return { notify: true, notifyConnection: Object.freeze({ ...value }), notifyRelay: false };
 }
 
 function replicaOption(value: DistributedCacheOptions['replicas']): readonly Knex[] {

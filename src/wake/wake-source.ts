@@ -22,7 +22,7 @@ import type { DialectStatement } from '../store/executor.js';
  */
 export interface WakeSource {
   /** What wakes this process, for logs and health. */
-  readonly kind: 'postgres-notify' | 'sqlite-wal-watch';
+  readonly kind: 'postgres-notify' | 'sqlite-wal-watch' | 'cluster-relay';
   /**
    * Starts listening. `onWake` is called whenever a commit may have happened elsewhere, and once
    * each time listening (re)starts, since anything committed while it was not listening sent no
@@ -46,7 +46,7 @@ export interface WakeSource {
    * included) when that transaction commits and never after a rollback: PostgreSQL's NOTIFY is
    * transactional. For executor writes whose commit distcache cannot see. Absent: no such statement.
    */
-  inTransactionNotify?(): DialectStatement;
+  inTransactionNotify?(): DialectStatement | undefined;
   /**
    * Every commit to the database wakes every process by itself (SQLite's WAL watch sees each
    * one), so an executor's commit needs no statement of its own.

@@ -3,6 +3,7 @@ import { after, afterEach, beforeEach, type TestContext } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { openCaches, queriesInFlight } from '../../src/open-resources.js';
 import { openListenerCount, openWatcherCount } from '../../src/dialects/wake-sources.js';
+import { openRelayCount } from '../../src/wake/relay.js';
 
 /**
  * The suite's leak check, after graphile-worker's afterEach over _allWorkerPools: a test fails
@@ -102,6 +103,8 @@ export async function leftovers(baseline: Snapshot | undefined): Promise<string[
   if (queries > 0) found.push(`${queries} distcache quer${queries === 1 ? 'y' : 'ies'} still in flight`);
   if (openListenerCount() > (baseline?.listeners ?? 0)) found.push(`${openListenerCount()} wake-up listener connection(s) still open`);
   if (openWatcherCount() > (baseline?.watchers ?? 0)) found.push(`${openWatcherCount()} WAL watch(es) still open`);
+  // A cluster worker's relay wake-up holds the IPC channel's 'message' listener, which keeps it alive.
+  if (openRelayCount() > 0) found.push(`${openRelayCount()} relay wake-up(s) still started`);
   for (const [id, entry] of live) {
     if (baseline?.resources.has(id) || entry.resource._destroyed === true) continue;
     found.push(`a ${entry.type} created ${entry.where}`);
