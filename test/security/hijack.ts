@@ -7,33 +7,49 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import pg from 'pg';
 import { harness } from '../conformance/harness.js';
 import { PG_URL } from '../support/databases.js';
 
+/**
+ * A fresh attacker role with CREATE on public, set as the client's role, and a `_loot` table any
+ * caller may insert into (a planted function records there whether it ran). `cleanup` lists the
+ * statements that remove what the test plants, run before the role and table are dropped.
+ */
+async function plantingAttacker(
+  t: TestContext,
+  cleanup: string[] | ((attacker: string) => string[]),
+): Promise<{ attacker: string; db: pg.Client }> {
+  const attacker = `dc_attacker_${randomBytes(4).toString('hex')}`;
+  const db = new pg.Client({ connectionString: PG_URL });
+  await db.connect();
+  t.after(async () => {
+    await db.query('reset role');
+    for (const sql of typeof cleanup === 'function' ? cleanup(attacker) : cleanup) await db.query(sql);
+    await db.query(`drop table if exists public."${attacker}_loot"`);
+    await db.query(`revoke all on schema public from "${attacker}"`);
+    await db.query(`drop role if exists "${attacker}"`);
+    await db.end();
+  });
+  await db.query(`create role "${attacker}" nologin`);
+  await db.query(`grant usage, create on schema public to "${attacker}"`);
+  await db.query(`set role "${attacker}"`);
+  await db.query(`create table public."${attacker}_loot" (who text)`);
+  await db.query(`grant insert on public."${attacker}_loot" to public`);
+  return { attacker, db };
+}
+
 export function hijackTests(): void {
   test('postgres: an attacker role with CREATE on public cannot hijack distcache_refresh() called by a superuser', async (t) => {
     const h = await harness(t, 'postgres');
-    const attacker = `dc_attacker_${randomBytes(4).toString('hex')}`;
-    const db = new pg.Client({ connectionString: PG_URL });
-    await db.connect();
     const planted = ['public.to_json(text)', 'public.to_jsonb(text)', 'public.left(text, integer)', 'public.coalesce_x(text)'];
-    t.after(async () => {
-      await db.query('reset role');
-      for (const f of planted) await db.query(`drop function if exists ${f}`);
-      await db.query(`drop table if exists public."${attacker}_loot"`);
-      await db.query(`revoke all on schema public from "${attacker}"`);
-      await db.query(`drop role if exists "${attacker}"`);
-      await db.end();
-    });
-    await db.query(`create role "${attacker}" nologin`);
-    await db.query(`grant usage, create on schema public to "${attacker}"`);
-    await db.query(`set role "${attacker}"`);
+    const { attacker, db } = await plantingAttacker(
+      t,
+      planted.map((f) => `drop function if exists ${f}`),
+    );
     // What the report did: an exact-type overload wins over pg_catalog's polymorphic one, and it
     // records whether it ran, with the caller's privileges (it could as well grant itself a role).
-    await db.query(`create table public."${attacker}_loot" (who text)`);
-    await db.query(`grant insert on public."${attacker}_loot" to public`);
     for (const [name, type] of [
       ['to_json', 'json'],
       ['to_jsonb', 'jsonb'],
@@ -64,24 +80,11 @@ export function hijackTests(): void {
   // `public.||(text, text)` inside a function that does not pin its search_path.
   test("postgres: a planted public.||(text, text) never runs inside distcache_refresh(), whatever the caller's search_path", async (t) => {
     const h = await harness(t, 'postgres');
-    const attacker = `dc_attacker_${randomBytes(4).toString('hex')}`;
-    const db = new pg.Client({ connectionString: PG_URL });
-    await db.connect();
-    t.after(async () => {
-      await db.query('reset role');
-      await db.query('reset search_path');
-      await db.query(`drop operator if exists public.|| (text, text)`);
-      await db.query(`drop function if exists public."${attacker}_cat"(text, text)`);
-      await db.query(`drop table if exists public."${attacker}_loot"`);
-      await db.query(`revoke all on schema public from "${attacker}"`);
-      await db.query(`drop role if exists "${attacker}"`);
-      await db.end();
-    });
-    await db.query(`create role "${attacker}" nologin`);
-    await db.query(`grant usage, create on schema public to "${attacker}"`);
-    await db.query(`set role "${attacker}"`);
-    await db.query(`create table public."${attacker}_loot" (who text)`);
-    await db.query(`grant insert on public."${attacker}_loot" to public`);
+    const { attacker, db } = await plantingAttacker(t, (name) => [
+      'reset search_path',
+      'drop operator if exists public.|| (text, text)',
+      `drop function if exists public."${name}_cat"(text, text)`,
+    ]);
     await db.query(
       `create function public."${attacker}_cat"(a text, b text) returns text language sql as
        $$ insert into public."${attacker}_loot" values (current_user); select pg_catalog.textcat(a, b) $$`,
